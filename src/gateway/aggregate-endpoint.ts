@@ -1,0 +1,218 @@
+// `/mcp`: every server the client may use behind one endpoint. Tools and prompts are named
+// `<server>__<name>`; resources keep their URIs and are routed by the server that listed them.
+import { ErrorCode, isObject, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
+import type { ClientSession } from './client-session.js';
+import { adoptClientParams, deliverToSession, discoverResult, initializeResult, type Endpoint } from './endpoint.js';
+import type { ClientPeer } from './peer.js';
+import { forward, shapeForModern, stripModernFields, type ClientRequest, type RelayContext } from './relay.js';
+import { fail, GATEWAY_CLIENT_INFO, type UpstreamAnswer, type UpstreamConnection, type UpstreamIdentity } from './upstream-connection.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+export const SEPARATOR = '__';
+const MAX_PAGES = 100;
+
+export function splitName(name: unknown): { server: string; name: string } | undefined {
+  if (typeof name !== 'string') return undefined;
+  const i = name.indexOf(SEPARATOR);
+  if (i <= 0) return undefined;
+  return { server: name.slice(0, i), name: name.slice(i + SEPARATOR.length) };
+}
+
+export class AggregateEndpoint implements Endpoint {
+  readonly name = '*';
+  /** Which server listed a resource URI, learnt from the lists this endpoint served. */
+  private readonly resourceOwner = new Map<string, string>();
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    private readonly ctx: RelayContext,
+  ) {}
+
+  private servers(): string[] {
+    return Object.keys(this.pool.servers);
+  }
+
+  private async connections(peer: ClientPeer, session?: ClientSession): Promise<Map<string, UpstreamConnection>> {
+    const out = new Map<string, UpstreamConnection>();
+    await Promise.all(
+      this.servers().map(async (s) => {
+        try {
+          await this.pool.sharedConnection(s).start();
+          const c = session ? this.pool.connectionFor(s, session, session.capabilities ? initOf(session) : undefined) : this.pool.sharedConnection(s);
+          await c.start();
+          out.set(s, c);
+        } catch {
+          // A server that is down is left out of the aggregate rather than failing every list.
+        }
+      }),
+    );
+    void peer;
+    return out;
+  }
+
+  private merged(conns: Map<string, UpstreamConnection>): Pick<UpstreamIdentity, 'capabilities' | 'serverInfo' | 'instructions'> {
+    const capabilities: JsonObject = {};
+    const parts: string[] = [];
+    for (const [server, c] of conns) {
+      const id = c.identity;
+      if (!id) continue;
+      for (const [k, v] of Object.entries(id.capabilities)) {
+        if (!isObject(v)) continue;
+        capabilities[k] = { ...(isObject(capabilities[k]) ? capabilities[k] : {}), ...v };
+      }
+      if (id.instructions) parts.push(`${server}: ${id.instructions}`);
+    }
+    return { capabilities, serverInfo: { ...GATEWAY_CLIENT_INFO, title: 'Gatehouse (all servers)' }, ...(parts.length ? { instructions: parts.join('\n\n') } : {}) };
+  }
+
+  async initialize(session: ClientSession, params: JsonObject): Promise<UpstreamAnswer> {
+    adoptClientParams(session, params);
+    const conns = await this.connections(session, session);
+    for (const [server, c] of conns) {
+      if (c === this.pool.sharedConnection(server)) session.onClose(this.pool.subscribe(server, (n) => deliverToSession(session, n)));
+    }
+    session.onClose(() => void this.pool.release(session));
+    return { result: initializeResult(session, { era: 'legacy', protocolVersion: '', ...this.merged(conns) }) };
+  }
+
+  async discover(): Promise<UpstreamAnswer> {
+    const conns = new Map<string, UpstreamConnection>();
+    for (const s of this.servers()) {
+      const c = this.pool.sharedConnection(s);
+      await c.start().then(() => conns.set(s, c), () => undefined);
+    }
+    return { result: discoverResult(this.merged(conns)) };
+  }
+
+  async request(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
+    switch (req.method) {
+      case 'server/discover':
+        return this.discover();
+      case 'ping':
+        return { result: {} };
+      case 'tools/list':
+        return this.list(peer, req, session, 'tools', true);
+      case 'prompts/list':
+        return this.list(peer, req, session, 'prompts', true);
+      case 'resources/list':
+        return this.list(peer, req, session, 'resources', false);
+      case 'resources/templates/list':
+        return this.list(peer, req, session, 'resourceTemplates', false);
+      case 'tools/call':
+      case 'prompts/get':
+        return this.routeByName(peer, req, session);
+      case 'resources/read':
+      case 'resources/subscribe':
+      case 'resources/unsubscribe':
+        return this.routeByUri(peer, req, session, req.params?.uri);
+      case 'completion/complete':
+        return this.complete(peer, req, session);
+      case 'logging/setLevel': {
+        const conns = await this.connections(peer, session);
+        if (session) session.logLevel = typeof req.params?.level === 'string' ? req.params.level : undefined;
+        await Promise.all([...conns.values()].filter((c) => c.era === 'legacy').map((c) => forward(c, peer, req, this.ctx)));
+        return { result: {} };
+      }
+      default:
+        return fail(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not available on the /mcp endpoint; use /mcp/<server>.`);
+    }
+  }
+
+  private async list(peer: ClientPeer, req: ClientRequest, session: ClientSession | undefined, key: string, prefix: boolean): Promise<UpstreamAnswer> {
+    const conns = await this.connections(peer, session);
+    const items: JsonObject[] = [];
+    for (const [server, conn] of conns) {
+      const cap = capabilityOf(key);
+      if (!isObject(conn.identity?.capabilities[cap])) continue;
+      let cursor: unknown;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const params: JsonObject = { ...(req.params ?? {}) };
+        if (cursor !== undefined) params.cursor = cursor;
+        else delete params.cursor;
+        const a = await forward(conn, peer, { ...req, params }, this.ctx);
+        if (!('result' in a)) break; // one server's failure does not empty the whole list
+        const list = Array.isArray(a.result[key]) ? (a.result[key] as unknown[]) : [];
+        for (const item of list) {
+          if (!isObject(item)) continue;
+          if (prefix && typeof item.name === 'string') items.push({ ...item, name: `${server}${SEPARATOR}${item.name}` });
+          else items.push(item);
+          if (key === 'resources' && typeof item.uri === 'string') this.resourceOwner.set(item.uri, server);
+        }
+        cursor = a.result.nextCursor;
+        if (typeof cursor !== 'string') break;
+      }
+    }
+    const result: JsonObject = { [key]: items };
+    return req.era === 'modern' ? shapeForModern(req.method, { result }) : { result: stripModernFields(result) };
+  }
+
+  private async routeByName(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
+    const parts = splitName(req.params?.name);
+    if (!parts || !this.pool.has(parts.server)) {
+      const what = req.method === 'tools/call' ? 'tool' : 'prompt';
+      return fail(ErrorCode.InvalidParams, `Unknown ${what}: ${String(req.params?.name)}`);
+    }
+    const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
+    return forward(conn, peer, { ...req, params: { ...req.params, name: parts.name } }, this.ctx);
+  }
+
+  private async routeByUri(peer: ClientPeer, req: ClientRequest, session: ClientSession | undefined, uri: unknown): Promise<UpstreamAnswer> {
+    if (typeof uri !== 'string') return fail(ErrorCode.InvalidParams, 'The request needs a "uri".');
+    let server = this.resourceOwner.get(uri);
+    if (!server) {
+      // Not listed (a template instance, or no list yet): the first server that can read it.
+      for (const s of this.servers()) {
+        const conn = session ? this.pool.connectionFor(s, session) : this.pool.sharedConnection(s);
+        const a = await forward(conn, peer, req, this.ctx);
+        if ('result' in a) {
+          this.resourceOwner.set(uri, s);
+          if (session && req.method === 'resources/subscribe') session.subscriptions.add(uri);
+          return a;
+        }
+      }
+      return fail(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`);
+    }
+    if (session && req.method === 'resources/subscribe') session.subscriptions.add(uri);
+    if (session && req.method === 'resources/unsubscribe') session.subscriptions.delete(uri);
+    const conn = session ? this.pool.connectionFor(server, session) : this.pool.sharedConnection(server);
+    return forward(conn, peer, req, this.ctx);
+  }
+
+  private async complete(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
+    const ref = req.params?.ref;
+    if (isObject(ref) && ref.type === 'ref/prompt') {
+      const parts = splitName(ref.name);
+      if (!parts || !this.pool.has(parts.server)) return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
+      const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
+      return forward(conn, peer, { ...req, params: { ...req.params, ref: { ...ref, name: parts.name } } }, this.ctx);
+    }
+    if (isObject(ref) && typeof ref.uri === 'string') return this.routeByUri(peer, req, session, ref.uri);
+    return fail(ErrorCode.InvalidParams, 'completion/complete needs a prompt or resource reference.');
+  }
+
+  notification(n: JsonRpcNotification, session?: ClientSession): void {
+    if (!session) return;
+    for (const s of this.servers()) {
+      if (!this.pool.needsOwnConnection(s)) continue;
+      const c = this.pool.connectionFor(s, session);
+      if (c.era === 'legacy') c.notify(n.method, n.params);
+    }
+  }
+
+  listen(deliver: (n: JsonRpcNotification) => void): () => void {
+    const offs = this.servers().map((s) => this.pool.subscribe(s, deliver));
+    return () => offs.forEach((off) => off());
+  }
+}
+
+function capabilityOf(key: string): string {
+  return key === 'resourceTemplates' ? 'resources' : key;
+}
+
+function initOf(session: ClientSession) {
+  return {
+    protocolVersion: session.protocolVersion ?? '',
+    capabilities: session.capabilities,
+    clientInfo: session.clientInfo ?? {},
+  };
+}

@@ -1,0 +1,86 @@
+// A legacy client session (2025 revisions): what the client declared at `initialize`, its calls in
+// flight, the requests Gatehouse relays to it, and the channel its messages go out on. The same
+// session type serves Streamable HTTP, HTTP+SSE and stdio; only the channel differs.
+import { randomBytes } from 'node:crypto';
+import type { Era } from '../mcp/era.js';
+import {
+  ErrorCode,
+  type JsonObject,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcResponse,
+} from '../mcp/jsonrpc.js';
+import type { ClientPeer, PeerAnswer } from './peer.js';
+
+export interface Channel {
+  /** Sends a message to the client; `relatedTo` names the client request it belongs with. */
+  send(message: JsonRpcMessage, relatedTo: JsonRpcId | undefined): void;
+}
+
+/** How long Gatehouse waits for a client to answer a server's request. */
+const CLIENT_ANSWER_TIMEOUT_MS = 10 * 60_000;
+
+export class ClientSession implements ClientPeer {
+  /** 256 random bits: a session id cannot be guessed. */
+  readonly id = randomBytes(32).toString('base64url');
+  readonly era: Era = 'legacy';
+  capabilities: JsonObject = {};
+  clientInfo: JsonObject | undefined;
+  protocolVersion: string | undefined;
+  logLevel: string | undefined;
+  initialized = false;
+  open = true;
+  channel: Channel | undefined;
+  /** The client's calls in flight, so `notifications/cancelled` can stop them. */
+  readonly inflight = new Map<JsonRpcId, AbortController>();
+  /** Resource URIs the client subscribed to. */
+  readonly subscriptions = new Set<string>();
+  private readonly toClient = new Map<string, (a: PeerAnswer) => void>();
+  private nextId = 1;
+  private readonly cleanups: (() => void)[] = [];
+  lastSeen = Date.now();
+
+  constructor(readonly principal: string) {}
+
+  request(method: string, params: JsonObject | undefined, relatedTo: JsonRpcId | undefined): Promise<PeerAnswer> {
+    const id = `gh-${this.nextId++}`;
+    return new Promise<PeerAnswer>((resolve) => {
+      const timer = setTimeout(() => finish({ error: { code: ErrorCode.RequestTimeout, message: `The client did not answer ${method} in time.` } }), CLIENT_ANSWER_TIMEOUT_MS);
+      timer.unref();
+      const finish = (a: PeerAnswer) => {
+        clearTimeout(timer);
+        this.toClient.delete(id);
+        resolve(a);
+      };
+      this.toClient.set(id, finish);
+      if (!this.open || !this.channel) return finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session is closed.' } });
+      const msg = { jsonrpc: '2.0' as const, id, method, ...(params ? { params } : {}) };
+      this.channel.send(msg, relatedTo);
+    });
+  }
+
+  notify(n: JsonRpcNotification, relatedTo: JsonRpcId | undefined): void {
+    if (this.open) this.channel?.send(n, relatedTo);
+  }
+
+  /** A response from the client to a request Gatehouse relayed; false when it answers nothing. */
+  takeResponse(msg: JsonRpcResponse): boolean {
+    const finish = typeof msg.id === 'string' ? this.toClient.get(msg.id) : undefined;
+    if (!finish) return false;
+    finish('result' in msg ? { result: msg.result } : { error: msg.error });
+    return true;
+  }
+
+  onClose(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    for (const c of this.inflight.values()) c.abort();
+    for (const finish of [...this.toClient.values()]) finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session closed.' } });
+    for (const fn of this.cleanups.splice(0)) fn();
+  }
+}

@@ -1,0 +1,141 @@
+// What every downstream transport does with one message from a client: legacy messages belong to
+// a session; modern (2026-07-28) requests stand alone and carry who they are in their envelope.
+import { randomUUID } from 'node:crypto';
+import { envelopeOf, eraOfRequest, isModernVersion, MODERN_PROTOCOL_VERSION } from '../mcp/era.js';
+import {
+  errorResponse,
+  ErrorCode,
+  isRequest,
+  isResponse,
+  type JsonObject,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../mcp/jsonrpc.js';
+import type { ClientSession } from './client-session.js';
+import type { Endpoint } from './endpoint.js';
+import type { ClientPeer, PeerAnswer } from './peer.js';
+import type { ClientRequest } from './relay.js';
+import type { UpstreamAnswer } from './upstream-connection.js';
+
+/** Where a modern request's related messages (progress, logging) go. */
+export type ModernSink = (n: JsonRpcNotification) => void;
+
+export function toResponse(id: JsonRpcId, a: UpstreamAnswer): JsonRpcResponse {
+  return 'result' in a ? { jsonrpc: '2.0', id, result: a.result } : { jsonrpc: '2.0', id, error: a.error };
+}
+
+/** A modern request is its own peer: it cannot be sent requests, only notifications. */
+export function modernPeer(req: JsonRpcRequest, principal: string, sink: ModernSink, isOpen: () => boolean): ClientPeer {
+  const env = envelopeOf(req.params);
+  return {
+    id: `req-${randomUUID()}`,
+    era: 'modern',
+    principal,
+    capabilities: env?.clientCapabilities ?? {},
+    ...(env?.clientInfo ? { clientInfo: env.clientInfo } : {}),
+    get open() {
+      return isOpen();
+    },
+    request: async (): Promise<PeerAnswer> => ({
+      error: { code: ErrorCode.InternalError, message: 'A 2026-07-28 request cannot be sent server requests.' },
+    }),
+    notify: (n) => sink(n),
+  };
+}
+
+/** Checks a modern request's envelope; an unsupported version gets the spec's error. */
+export function checkModernEnvelope(req: JsonRpcRequest): JsonRpcResponse | undefined {
+  const env = envelopeOf(req.params);
+  if (!env) {
+    return errorResponse(req.id, ErrorCode.InvalidRequest, `A ${req.method} request must carry _meta["io.modelcontextprotocol/protocolVersion"].`);
+  }
+  if (!isModernVersion(env.protocolVersion) || env.protocolVersion !== MODERN_PROTOCOL_VERSION) {
+    return errorResponse(req.id, ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${env.protocolVersion}`, {
+      supported: [MODERN_PROTOCOL_VERSION],
+      requested: env.protocolVersion,
+    });
+  }
+  return undefined;
+}
+
+/** Handles one modern request; resolves with the response to send. */
+export async function handleModernRequest(
+  endpoint: Endpoint,
+  req: JsonRpcRequest,
+  peer: ClientPeer,
+  signal: AbortSignal | undefined,
+): Promise<JsonRpcResponse> {
+  const bad = checkModernEnvelope(req);
+  if (bad) return bad;
+  const creq: ClientRequest = { id: req.id, method: req.method, era: 'modern', ...(req.params ? { params: req.params } : {}) };
+  const env = envelopeOf(req.params);
+  if (env) creq.envelope = env;
+  if (signal) creq.signal = signal;
+  try {
+    return toResponse(req.id, await endpoint.request(peer, creq));
+  } catch (err) {
+    return internalError(req.id, err);
+  }
+}
+
+/**
+ * Handles one message of a legacy session. Resolves with the response to a request, or
+ * undefined for notifications, the client's responses, and requests it cancelled.
+ */
+export async function handleSessionMessage(endpoint: Endpoint, session: ClientSession, msg: JsonRpcMessage): Promise<JsonRpcResponse | undefined> {
+  session.lastSeen = Date.now();
+  if (isResponse(msg)) {
+    session.takeResponse(msg);
+    return undefined;
+  }
+  if (!isRequest(msg)) return void handleSessionNotification(endpoint, session, msg as JsonRpcNotification);
+  if (msg.method === 'initialize') {
+    if (session.initialized) return errorResponse(msg.id, ErrorCode.InvalidRequest, 'This session is already initialized.');
+    const a = await endpoint.initialize(session, msg.params ?? {});
+    if ('result' in a) session.initialized = true;
+    return toResponse(msg.id, a);
+  }
+  if (eraOfRequest(msg) === 'modern') {
+    return errorResponse(msg.id, ErrorCode.InvalidRequest, `"${msg.method}" with a 2026-07-28 envelope cannot be sent inside a legacy session; send it without a session.`);
+  }
+  if (!session.initialized && msg.method !== 'ping') {
+    return errorResponse(msg.id, ErrorCode.InvalidRequest, 'The session is not initialized: send "initialize" first.');
+  }
+  if (session.inflight.has(msg.id)) return errorResponse(msg.id, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(msg.id)} is already in use in this session.`);
+  const abort = new AbortController();
+  session.inflight.set(msg.id, abort);
+  try {
+    const creq: ClientRequest = { id: msg.id, method: msg.method, era: 'legacy', signal: abort.signal, ...(msg.params ? { params: msg.params } : {}) };
+    const a = await endpoint.request(session, creq, session);
+    // A cancelled request gets no response (the client has stopped waiting for it).
+    return abort.signal.aborted ? undefined : toResponse(msg.id, a);
+  } catch (err) {
+    return internalError(msg.id, err);
+  } finally {
+    session.inflight.delete(msg.id);
+  }
+}
+
+function handleSessionNotification(endpoint: Endpoint, session: ClientSession, n: JsonRpcNotification): void {
+  switch (n.method) {
+    case 'notifications/initialized':
+      return;
+    case 'notifications/cancelled': {
+      const id = n.params?.requestId;
+      if (typeof id === 'string' || typeof id === 'number') session.inflight.get(id)?.abort();
+      return;
+    }
+    default:
+      endpoint.notification(n, session);
+  }
+}
+
+export function internalError(id: JsonRpcId, err: unknown): JsonRpcResponse {
+  // A failure inside the gateway is never the client's fault: -32603, never "invalid params".
+  return errorResponse(id, ErrorCode.InternalError, `Gatehouse failed to handle the request: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+export type { JsonObject };

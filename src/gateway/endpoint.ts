@@ -1,0 +1,161 @@
+// An MCP endpoint as clients see it: one server (`/mcp/<server>`) or all of them (`/mcp`).
+// It answers the methods the gateway owns (initialize, server/discover, the era-specific ones)
+// and relays everything else.
+import {
+  META_SERVER_INFO,
+  META_SUBSCRIPTION_ID,
+  MODERN_PROTOCOL_VERSION,
+  negotiateLegacyVersion,
+} from '../mcp/era.js';
+import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
+import type { ClientSession } from './client-session.js';
+import type { ClientPeer } from './peer.js';
+import { forward, type ClientRequest, type RelayContext } from './relay.js';
+import { fail, type UpstreamAnswer, type UpstreamIdentity } from './upstream-connection.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+export interface Endpoint {
+  readonly name: string;
+  initialize(session: ClientSession, params: JsonObject): Promise<UpstreamAnswer>;
+  discover(): Promise<UpstreamAnswer>;
+  request(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer>;
+  notification(n: JsonRpcNotification, session?: ClientSession): void;
+  /** Change notifications for every client of this endpoint; returns the unsubscribe. */
+  listen(deliver: (n: JsonRpcNotification) => void): () => void;
+}
+
+/** What a listen stream or session receives of a broadcast, without the gateway's own stamps. */
+export function cleanBroadcast(n: JsonRpcNotification): JsonRpcNotification | undefined {
+  if (n.method === 'notifications/subscriptions/acknowledged') return undefined;
+  const meta = metaOf(n.params);
+  if (!meta || !(META_SUBSCRIPTION_ID in meta)) return n;
+  const { [META_SUBSCRIPTION_ID]: _drop, ...rest } = meta;
+  const params: JsonObject = { ...n.params };
+  if (Object.keys(rest).length > 0) params._meta = rest;
+  else delete params._meta;
+  return { ...n, params };
+}
+
+/** Delivers a broadcast to a legacy session, honouring its resource subscriptions. */
+export function deliverToSession(session: ClientSession, n: JsonRpcNotification): void {
+  const clean = cleanBroadcast(n);
+  if (!clean) return;
+  if (clean.method === 'notifications/resources/updated') {
+    const uri = clean.params?.uri;
+    if (typeof uri !== 'string' || !session.subscriptions.has(uri)) return;
+  }
+  session.notify(clean, undefined);
+}
+
+export function initializeResult(session: ClientSession, id: UpstreamIdentity): JsonObject {
+  const result: JsonObject = {
+    protocolVersion: session.protocolVersion ?? negotiateLegacyVersion(undefined),
+    capabilities: id.capabilities,
+    serverInfo: id.serverInfo,
+  };
+  if (id.instructions) result.instructions = id.instructions;
+  return result;
+}
+
+export function discoverResult(id: Pick<UpstreamIdentity, 'capabilities' | 'serverInfo' | 'instructions'>): JsonObject {
+  const result: JsonObject = {
+    supportedVersions: [MODERN_PROTOCOL_VERSION],
+    capabilities: id.capabilities,
+    resultType: 'complete',
+    ttlMs: 0,
+    cacheScope: 'private',
+    _meta: { [META_SERVER_INFO]: id.serverInfo },
+  };
+  if (id.instructions) result.instructions = id.instructions;
+  return result;
+}
+
+/** Takes what the client declared at `initialize` into its session. */
+export function adoptClientParams(session: ClientSession, params: JsonObject): void {
+  session.capabilities = isObject(params.capabilities) ? params.capabilities : {};
+  session.clientInfo = isObject(params.clientInfo) ? params.clientInfo : undefined;
+  session.protocolVersion = negotiateLegacyVersion(params.protocolVersion);
+}
+
+export class ServerEndpoint implements Endpoint {
+  constructor(
+    readonly name: string,
+    private readonly pool: UpstreamPool,
+    private readonly ctx: RelayContext,
+  ) {}
+
+  async initialize(session: ClientSession, params: JsonObject): Promise<UpstreamAnswer> {
+    adoptClientParams(session, params);
+    const shared = this.pool.sharedConnection(this.name);
+    try {
+      await shared.start(); // the era decides whether this session needs its own connection
+      const conn = this.pool.connectionFor(this.name, session, {
+        protocolVersion: String(params.protocolVersion ?? ''),
+        capabilities: session.capabilities,
+        clientInfo: session.clientInfo ?? {},
+      });
+      await conn.start();
+      if (conn === shared) session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n)));
+      session.onClose(() => void this.pool.release(session));
+      return { result: initializeResult(session, conn.identity!) };
+    } catch (err) {
+      return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  async discover(): Promise<UpstreamAnswer> {
+    const conn = this.pool.sharedConnection(this.name);
+    try {
+      await conn.start();
+    } catch (err) {
+      return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
+    }
+    return { result: discoverResult(conn.identity!) };
+  }
+
+  async request(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
+    const conn = session ? this.pool.connectionFor(this.name, session) : this.pool.sharedConnection(this.name);
+    if (req.method === 'server/discover') return this.discover();
+    try {
+      await conn.start();
+    } catch (err) {
+      return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
+    }
+    const modernUpstream = conn.era === 'modern';
+    if (session) {
+      switch (req.method) {
+        case 'ping':
+          if (modernUpstream) return { result: {} }; // the modern revision has no ping
+          break;
+        case 'logging/setLevel':
+          if (modernUpstream) {
+            // Carried to the server in every request's envelope from now on.
+            session.logLevel = typeof req.params?.level === 'string' ? req.params.level : undefined;
+            return { result: {} };
+          }
+          break;
+        case 'resources/subscribe':
+        case 'resources/unsubscribe': {
+          const uri = req.params?.uri;
+          if (typeof uri === 'string') {
+            if (req.method === 'resources/subscribe') session.subscriptions.add(uri);
+            else session.subscriptions.delete(uri);
+          }
+          if (modernUpstream) return { result: {} };
+          break;
+        }
+      }
+    }
+    return forward(conn, peer, req, this.ctx);
+  }
+
+  notification(n: JsonRpcNotification, session?: ClientSession): void {
+    if (!session || !this.pool.needsOwnConnection(this.name)) return; // a shared server is not told one client's news
+    const conn = this.pool.connectionFor(this.name, session);
+    if (conn.era === 'legacy') conn.notify(n.method, n.params);
+  }
+
+  listen(deliver: (n: JsonRpcNotification) => void): () => void {
+    return this.pool.subscribe(this.name, deliver);
+  }
+}

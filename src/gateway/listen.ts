@@ -1,0 +1,30 @@
+// `subscriptions/listen` (2026-07-28): the client opens a stream and names the notifications it
+// wants. Gatehouse answers it itself, whatever the upstream's era, from the change notifications
+// it already fans out.
+import { META_SUBSCRIPTION_ID } from '../mcp/era.js';
+import { errorResponse, ErrorCode, isObject, type JsonObject, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcError } from '../mcp/jsonrpc.js';
+import { cleanBroadcast, type Endpoint } from './endpoint.js';
+
+const FILTER_FOR: Record<string, string> = {
+  'notifications/tools/list_changed': 'toolsListChanged',
+  'notifications/prompts/list_changed': 'promptsListChanged',
+  'notifications/resources/list_changed': 'resourcesListChanged',
+};
+
+export function openListen(endpoint: Endpoint, req: JsonRpcRequest, write: (m: JsonRpcMessage) => void): { close: () => void } | JsonRpcError {
+  const requested = req.params?.notifications;
+  if (!isObject(requested)) return errorResponse(req.id, ErrorCode.InvalidParams, "Invalid params: 'notifications' is required and must be a subscription filter.");
+  const honored: JsonObject = {};
+  for (const key of Object.values(FILTER_FOR)) if (requested[key] === true) honored[key] = true;
+  const stamp = (n: JsonRpcNotification): JsonRpcNotification => ({
+    ...n,
+    params: { ...n.params, _meta: { ...(isObject(n.params?._meta) ? n.params._meta : {}), [META_SUBSCRIPTION_ID]: req.id } },
+  });
+  write(stamp({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honored } }));
+  const close = endpoint.listen((n) => {
+    const clean = cleanBroadcast(n);
+    const key = clean ? FILTER_FOR[clean.method] : undefined;
+    if (clean && key && honored[key] === true) write(stamp(clean));
+  });
+  return { close };
+}

@@ -1,0 +1,26 @@
+// The client side of the relay: whatever a message from an upstream server can be delivered to.
+import type { Era } from '../mcp/era.js';
+import type { JsonObject, JsonRpcErrorObject, JsonRpcId, JsonRpcNotification } from '../mcp/jsonrpc.js';
+
+/** What a server-to-client request came back with: a result or a JSON-RPC error. */
+export type PeerAnswer = { result: JsonObject } | { error: JsonRpcErrorObject };
+
+export interface ClientPeer {
+  /** Unique per legacy session, per stdio connection, or per modern request. */
+  readonly id: string;
+  readonly era: Era;
+  /** Who the client is, for binding state to it (grant and session, never what the client claims). */
+  readonly principal: string;
+  /** Capabilities the client declared (initialize, or the modern envelope). */
+  readonly capabilities: JsonObject;
+  readonly clientInfo?: JsonObject;
+  /**
+   * Sends a server-to-client request (sampling, elicitation, roots) to the client.
+   * `relatedTo` is the client's request the upstream was serving, so HTTP can answer on its stream.
+   */
+  request(method: string, params: JsonObject | undefined, relatedTo: JsonRpcId | undefined): Promise<PeerAnswer>;
+  /** Delivers a notification; `relatedTo` as for requests. */
+  notify(notification: JsonRpcNotification, relatedTo: JsonRpcId | undefined): void;
+  /** Whether the peer can still receive messages. */
+  readonly open: boolean;
+}

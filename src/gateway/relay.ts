@@ -1,0 +1,185 @@
+// Forwards one client request to one upstream connection, bridging the protocol eras
+// (DESIGN section 5). Each of the four era pairs is one function below.
+import {
+  MODERN_PROTOCOL_VERSION,
+  MRTR_METHODS,
+  stripEnvelope,
+  withEnvelope,
+  type Envelope,
+  type Era,
+} from '../mcp/era.js';
+import { ErrorCode, isObject, type JsonObject, type JsonRpcErrorObject, type JsonRpcId } from '../mcp/jsonrpc.js';
+import { ParkedCall, type ParkedCalls, PARK_TTL_MS } from './parked-calls.js';
+import type { ClientPeer } from './peer.js';
+import type { Sealer } from './seal.js';
+import { fail, missingCapability, type UpstreamAnswer, type UpstreamConnection } from './upstream-connection.js';
+
+export interface ClientRequest {
+  id: JsonRpcId;
+  method: string;
+  params?: JsonObject;
+  era: Era;
+  /** The modern envelope the request carried. */
+  envelope?: Envelope;
+  signal?: AbortSignal;
+}
+
+export interface RelayContext {
+  sealer: Sealer;
+  parked: ParkedCalls;
+  /** Log level a legacy client set, passed on to a modern server in the envelope. */
+  logLevelOf?: (peer: ClientPeer) => string | undefined;
+}
+
+/** What the gateway keeps inside a `requestState` it hands to a modern client. */
+interface SealedState {
+  /** The server and method the state was minted for: a state is only good for the same call. */
+  srv: string;
+  m: string;
+  /** A parked legacy call, or the upstream's own state wrapped. */
+  park?: string;
+  up?: string;
+}
+
+const MAX_INPUT_ROUNDS = 16;
+const LIST_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
+
+export async function forward(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+  try {
+    await conn.start();
+  } catch (err) {
+    return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
+  }
+  const upstreamEra = conn.era;
+  if (!upstreamEra) return fail(ErrorCode.ConnectionClosed, `Upstream "${conn.server}" is restarting; try again shortly.`);
+  if (req.era === 'modern') {
+    return upstreamEra === 'modern' ? modernToModern(conn, peer, req, ctx) : modernToLegacy(conn, peer, req, ctx);
+  }
+  if (upstreamEra === 'modern') return legacyToModern(conn, peer, req, ctx);
+  return conn.send(peer, req.method, req.params, { relatedTo: req.id, ...(req.signal ? { signal: req.signal } : {}) });
+}
+
+function sendOpts(req: ClientRequest) {
+  return { relatedTo: req.id, ...(req.signal ? { signal: req.signal } : {}) };
+}
+
+/** Opens a `requestState` the gateway minted; any failure is the client's (invalid params). */
+function openState(req: ClientRequest, peer: ClientPeer, ctx: RelayContext, server: string): SealedState | { error: JsonRpcErrorObject } {
+  const opened = ctx.sealer.unseal<SealedState>(req.params?.requestState, peer.principal);
+  if (!opened.ok) return fail(ErrorCode.InvalidParams, `Invalid requestState (${opened.reason}): start the call again without it.`);
+  const s = opened.payload;
+  if (s.srv !== server || s.m !== req.method) return fail(ErrorCode.InvalidParams, 'Invalid requestState: it was issued for another call.');
+  return s;
+}
+
+function sealState(state: SealedState, peer: ClientPeer, ctx: RelayContext): string {
+  return ctx.sealer.seal(state, peer.principal, PARK_TTL_MS);
+}
+
+async function modernToModern(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+  let params = req.params;
+  if (params && params.requestState !== undefined) {
+    const s = openState(req, peer, ctx, conn.server);
+    if ('error' in s) return s;
+    params = { ...params };
+    if (typeof s.up === 'string') params.requestState = s.up;
+    else delete params.requestState;
+  }
+  const answer = await conn.send(peer, req.method, params, sendOpts(req));
+  if ('result' in answer && answer.result.resultType === 'input_required' && typeof answer.result.requestState === 'string') {
+    // The upstream's own state is wrapped, so that it is bound to this client and this call.
+    const result = { ...answer.result, requestState: sealState({ srv: conn.server, m: req.method, up: answer.result.requestState }, peer, ctx) };
+    return { result };
+  }
+  return answer;
+}
+
+async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+  const base = stripEnvelope(req.params) ?? {};
+  if (!MRTR_METHODS.has(req.method)) {
+    const { requestState: _s, inputResponses: _i, ...params } = base;
+    return shapeForModern(req.method, await conn.send(peer, req.method, params, sendOpts(req)));
+  }
+  let call: ParkedCall | undefined;
+  if (base.requestState !== undefined) {
+    const s = openState(req, peer, ctx, conn.server);
+    if ('error' in s) return s;
+    call = s.park ? ctx.parked.resume(s.park, base.inputResponses) : undefined;
+    if (!call) return fail(ErrorCode.InvalidParams, 'Invalid requestState: the call it belongs to has finished or expired; start it again.');
+  } else {
+    const { requestState: _s, inputResponses: _i, ...params } = base;
+    call = new ParkedCall(conn.server, req.method, {
+      principal: peer.principal,
+      capabilities: req.envelope?.clientCapabilities ?? {},
+      ...(req.envelope?.clientInfo ? { clientInfo: req.envelope.clientInfo } : {}),
+    });
+    const started = call;
+    void conn.send(started.peer, req.method, params, { relatedTo: req.id, signal: started.abort.signal }).then((a) => started.finish(a));
+  }
+  call.current = { peer, relatedTo: req.id };
+  // While this request waits, the client hanging up cancels the call; once answered, it does not.
+  const onAbort = () => call.abort.abort();
+  req.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const outcome = await call.next();
+    if (outcome.kind === 'done') return shapeForModern(req.method, outcome.answer);
+    const inputRequests: JsonObject = {};
+    for (const q of outcome.questions) inputRequests[q.key] = q.params ? { method: q.method, params: q.params } : { method: q.method };
+    ctx.parked.park(call, outcome.questions);
+    const requestState = sealState({ srv: conn.server, m: req.method, park: call.id }, peer, ctx);
+    return { result: { resultType: 'input_required', inputRequests, requestState } };
+  } finally {
+    req.signal?.removeEventListener('abort', onAbort);
+    call.current = undefined;
+  }
+}
+
+async function legacyToModern(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+  const level = ctx.logLevelOf?.(peer);
+  const envelope: Envelope = {
+    protocolVersion: MODERN_PROTOCOL_VERSION,
+    clientCapabilities: peer.capabilities,
+    ...(peer.clientInfo ? { clientInfo: peer.clientInfo } : {}),
+    ...(level ? { logLevel: level } : {}),
+  };
+  let params: JsonObject = withEnvelope(req.params, envelope);
+  for (let round = 0; ; round++) {
+    const answer = await conn.send(peer, req.method, params, sendOpts(req));
+    if ('error' in answer) return answer;
+    const r = answer.result;
+    if (r.resultType !== 'input_required') return { result: stripModernFields(r) };
+    if (round >= MAX_INPUT_ROUNDS) return fail(ErrorCode.InternalError, `Upstream "${conn.server}" asked for input more than ${MAX_INPUT_ROUNDS} times in one call.`);
+    // Each embedded request becomes a real request to the legacy client.
+    const inputResponses: JsonObject = {};
+    for (const [key, ir] of Object.entries(isObject(r.inputRequests) ? r.inputRequests : {})) {
+      if (!isObject(ir) || typeof ir.method !== 'string') return fail(ErrorCode.InternalError, `Upstream "${conn.server}" sent a malformed input request "${key}".`);
+      const missing = missingCapability(peer, ir.method);
+      if (missing) return fail(ErrorCode.InvalidRequest, `The server needs "${ir.method}" from the client, which did not declare the "${missing}" capability.`);
+      const a = await peer.request(ir.method, isObject(ir.params) ? ir.params : undefined, req.id);
+      if ('error' in a) return fail(a.error.code, `The client could not answer ${ir.method}: ${a.error.message}`);
+      inputResponses[key] = a.result;
+    }
+    params = { ...params, inputResponses };
+    if (typeof r.requestState === 'string') params.requestState = r.requestState;
+    else delete params.requestState;
+  }
+}
+
+/** Results from a legacy server, dressed as a modern client expects them. */
+export function shapeForModern(method: string, answer: UpstreamAnswer): UpstreamAnswer {
+  if (!('result' in answer)) return answer;
+  const result: JsonObject = { ...answer.result };
+  result.resultType ??= 'complete';
+  if (LIST_METHODS.has(method)) {
+    // A legacy server gives no caching hint; Gatehouse's own filtering may change any time.
+    result.ttlMs ??= 0;
+    result.cacheScope ??= 'private';
+  }
+  return { result };
+}
+
+/** Results from a modern server, without the fields a legacy client does not know. */
+export function stripModernFields(r: JsonObject): JsonObject {
+  const { resultType: _r, ttlMs: _t, cacheScope: _c, ...rest } = r;
+  return rest;
+}

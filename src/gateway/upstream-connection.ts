@@ -1,0 +1,436 @@
+// One live connection to an upstream MCP server, shared by many clients or owned by one.
+// It remaps request ids and progress tokens so that several clients can share one connection,
+// routes what the server sends back to the client that caused it, and restarts a crashed child
+// with backoff, failing its in-flight calls with a clear error instead of letting them hang.
+import type { Transport } from '@modelcontextprotocol/client';
+import type { ServerConfig } from '../config/schema.js';
+import {
+  LATEST_LEGACY_VERSION,
+  META_CLIENT_CAPABILITIES,
+  META_CLIENT_INFO,
+  META_PROTOCOL_VERSION,
+  MODERN_PROTOCOL_VERSION,
+  type Era,
+} from '../mcp/era.js';
+import {
+  ErrorCode,
+  isObject,
+  metaOf,
+  parseMessage,
+  type JsonObject,
+  type JsonRpcErrorObject,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+} from '../mcp/jsonrpc.js';
+import { openTransport } from '../transports/upstream/open-transport.js';
+import { probeHttpEra } from '../transports/upstream/probe-http.js';
+import type { ClientPeer, PeerAnswer } from './peer.js';
+
+export interface UpstreamIdentity {
+  era: Era;
+  protocolVersion: string;
+  serverInfo: JsonObject;
+  capabilities: JsonObject;
+  instructions?: string;
+}
+
+/** The client side Gatehouse presents to a legacy upstream it initializes itself. */
+export interface InitParams {
+  protocolVersion: string;
+  capabilities: JsonObject;
+  clientInfo: JsonObject;
+}
+
+export const GATEWAY_CLIENT_INFO = { name: 'gatehouse', version: '0.1.0' };
+/** What a shared connection declares: everything Gatehouse can relay to some client. */
+export const SHARED_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
+
+export type UpstreamAnswer = PeerAnswer;
+
+export interface SendOptions {
+  /** The client's own id for the request, so related messages can ride its HTTP stream. */
+  relatedTo?: JsonRpcId;
+  signal?: AbortSignal;
+  /** For long-lived requests (a `subscriptions/listen` stream). */
+  noTimeout?: boolean;
+}
+
+interface Pending {
+  peer: ClientPeer;
+  relatedTo: JsonRpcId | undefined;
+  method: string;
+  resolve: (a: UpstreamAnswer) => void;
+  timer: NodeJS.Timeout | undefined;
+  progressToken?: string;
+}
+
+interface ProgressRoute {
+  peer: ClientPeer;
+  token: string | number;
+  relatedTo: JsonRpcId | undefined;
+}
+
+export interface ConnectionOptions {
+  /** Set for a connection owned by one client session (isolation or a legacy HTTP upstream). */
+  owner?: ClientPeer;
+  initParams?: InitParams;
+  log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** Notifications that belong to every attached client (list changes, resource updates). */
+  onBroadcast: (conn: UpstreamConnection, n: JsonRpcNotification) => void;
+  /** Era found by an earlier probe, so a reconnect does not probe again. */
+  knownEra?: Era;
+  probeTimeoutMs?: number;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+export class UpstreamConnection {
+  identity: UpstreamIdentity | undefined;
+  private transport: Transport | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly progress = new Map<string, ProgressRoute>();
+  private closing = false;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private ready: Promise<void> | undefined;
+  lastError: string | undefined;
+
+  constructor(
+    readonly server: string,
+    readonly cfg: ServerConfig,
+    private readonly opts: ConnectionOptions,
+  ) {}
+
+  get era(): Era | undefined {
+    return this.identity?.era;
+  }
+
+  get isReady(): boolean {
+    return this.transport !== undefined && this.identity !== undefined;
+  }
+
+  /** Starts (or returns the start already under way); rejects with a clear message on failure. */
+  start(): Promise<void> {
+    this.ready ??= this.connect().catch((err: unknown) => {
+      this.ready = undefined;
+      this.lastError = errorText(err);
+      throw new Error(`Upstream "${this.server}" could not be started: ${this.lastError}`);
+    });
+    return this.ready;
+  }
+
+  private async connect(): Promise<void> {
+    const era = this.opts.knownEra ?? (this.cfg.era === 'auto' ? await this.detectEra() : this.cfg.era);
+    const t = await this.openAndStart();
+    if (era === 'modern') {
+      const discover = await this.rawRequest(t, 'server/discover', { _meta: this.modernEnvelope() });
+      if ('error' in discover) throw new Error(`server/discover failed: ${discover.error.message}`);
+      const r = discover.result;
+      const meta = metaOf(r);
+      this.identity = {
+        era: 'modern',
+        protocolVersion: MODERN_PROTOCOL_VERSION,
+        serverInfo: isObject(meta?.['io.modelcontextprotocol/serverInfo']) ? (meta!['io.modelcontextprotocol/serverInfo'] as JsonObject) : {},
+        capabilities: isObject(r.capabilities) ? r.capabilities : {},
+        ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}),
+      };
+    } else {
+      const init = this.opts.initParams ?? {
+        protocolVersion: LATEST_LEGACY_VERSION,
+        capabilities: SHARED_CLIENT_CAPABILITIES,
+        clientInfo: GATEWAY_CLIENT_INFO,
+      };
+      const answer = await this.rawRequest(t, 'initialize', { ...init });
+      if ('error' in answer) throw new Error(`initialize failed: ${answer.error.message}`);
+      const r = answer.result;
+      const version = typeof r.protocolVersion === 'string' ? r.protocolVersion : init.protocolVersion;
+      (t as { setProtocolVersion?: (v: string) => void }).setProtocolVersion?.(version);
+      await t.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      this.identity = {
+        era: 'legacy',
+        protocolVersion: version,
+        serverInfo: isObject(r.serverInfo) ? r.serverInfo : {},
+        capabilities: isObject(r.capabilities) ? r.capabilities : {},
+        ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}),
+      };
+    }
+    this.opts.knownEra = this.identity.era;
+    this.lastError = undefined;
+  }
+
+  /** Probes a server once: modern servers answer `server/discover`, legacy ones refuse it. */
+  private async detectEra(): Promise<Era> {
+    const timeout = this.opts.probeTimeoutMs ?? 5_000;
+    if (this.cfg.transport === 'sse') return 'legacy';
+    if (this.cfg.transport === 'streamable-http') return (await probeHttpEra(this.cfg.url!, this.cfg.headers, timeout)).era;
+    // stdio: a throwaway child answers the probe, so a legacy server that exits on an unknown
+    // first request does not take the real connection down with it.
+    const { transport } = openTransport(this.cfg);
+    transport.onmessage = (m: unknown) => this.onMessage(m);
+    try {
+      await transport.start();
+      const answer = await this.rawRequest(transport, 'server/discover', { _meta: this.modernEnvelope() }, timeout).catch(() => undefined);
+      const versions = answer && 'result' in answer ? answer.result.supportedVersions : undefined;
+      return Array.isArray(versions) && versions.includes(MODERN_PROTOCOL_VERSION) ? 'modern' : 'legacy';
+    } finally {
+      await transport.close().catch(() => undefined);
+    }
+  }
+
+  private modernEnvelope(): JsonObject {
+    return {
+      [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
+      [META_CLIENT_CAPABILITIES]: {},
+      [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
+    };
+  }
+
+  private async openAndStart(): Promise<Transport> {
+    const opened = openTransport(this.cfg);
+    const t = opened.transport;
+    opened.onStderr?.((chunk) => {
+      for (const line of chunk.split('\n')) if (line.trim()) this.opts.log('info', `[${this.server}] ${line}`);
+    });
+    t.onmessage = (m: unknown) => this.onMessage(m);
+    t.onerror = (e: Error) => this.opts.log('warn', `upstream "${this.server}" transport error: ${e.message}`);
+    t.onclose = () => this.onClose(t);
+    await t.start();
+    this.transport = t;
+    return t;
+  }
+
+  /** A request sent during start-up, before any client is attached. */
+  private rawRequest(t: Transport, method: string, params: JsonObject, timeoutMs = this.cfg.timeout_ms): Promise<UpstreamAnswer> {
+    const id = this.nextId++;
+    return new Promise<UpstreamAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`no answer to ${method} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (a: UpstreamAnswer) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve(a);
+      };
+      this.pending.set(id, { peer: NOBODY, relatedTo: undefined, method, resolve: done, timer });
+      t.send({ jsonrpc: '2.0', id, method, params }).catch((err: unknown) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      });
+    });
+  }
+
+  /**
+   * Sends one client request upstream and resolves with the server's answer. Never rejects:
+   * transport failures, timeouts and crashes come back as JSON-RPC errors with clear messages.
+   */
+  async send(peer: ClientPeer, method: string, params: JsonObject | undefined, opts: SendOptions = {}): Promise<UpstreamAnswer> {
+    try {
+      await this.start();
+    } catch (err) {
+      return fail(ErrorCode.ConnectionClosed, errorText(err));
+    }
+    const t = this.transport;
+    if (!t) return fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" is restarting; try again shortly.`);
+    const id = this.nextId++;
+    const out: JsonRpcRequest = { jsonrpc: '2.0', id, method };
+    let progressToken: string | undefined;
+    if (params) {
+      out.params = params;
+      const meta = metaOf(params);
+      const token = meta?.progressToken;
+      if (typeof token === 'string' || typeof token === 'number') {
+        progressToken = `gh-${this.server}-${id}`;
+        this.progress.set(progressToken, { peer, token, relatedTo: opts.relatedTo });
+        out.params = { ...params, _meta: { ...meta, progressToken } };
+      }
+    }
+    return new Promise<UpstreamAnswer>((resolve) => {
+      const entry: Pending = { peer, relatedTo: opts.relatedTo, method, resolve, timer: undefined, progressToken };
+      const settle = (a: UpstreamAnswer) => {
+        if (!this.pending.delete(id)) return;
+        clearTimeout(entry.timer);
+        if (progressToken) this.progress.delete(progressToken);
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve(a);
+      };
+      entry.resolve = settle;
+      if (!opts.noTimeout) entry.timer = this.armTimeout(id, entry);
+      const onAbort = () => {
+        if (!this.pending.has(id)) return;
+        // The client gave up: tell the server, so it can stop the work.
+        void t.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request.' } }).catch(() => undefined);
+        settle(fail(ErrorCode.RequestTimeout, 'Request cancelled by the client.'));
+      };
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, entry);
+      t.send(out, opts.relatedTo !== undefined ? { relatedRequestId: opts.relatedTo } : undefined).catch((err: unknown) => {
+        settle(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${errorText(err)}`));
+      });
+    });
+  }
+
+  private armTimeout(id: number, entry: Pending): NodeJS.Timeout {
+    return setTimeout(() => {
+      void this.transport?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'Timed out at the gateway.' } }).catch(() => undefined);
+      entry.resolve(fail(ErrorCode.RequestTimeout, `Upstream "${this.server}" did not answer ${entry.method} within ${this.cfg.timeout_ms} ms.`));
+    }, this.cfg.timeout_ms);
+  }
+
+  /** Forwards a client notification (cancellation is handled by `send`'s signal). */
+  notify(method: string, params: JsonObject | undefined): void {
+    const n: JsonRpcNotification = { jsonrpc: '2.0', method };
+    if (params) n.params = params;
+    void this.transport?.send(n).catch(() => undefined);
+  }
+
+  /** The peers with calls in flight here. */
+  private inFlightPeers(): Set<ClientPeer> {
+    const peers = new Set<ClientPeer>();
+    for (const p of this.pending.values()) if (!p.peer.id.startsWith('gatehouse')) peers.add(p.peer);
+    return peers;
+  }
+
+  /** Who a server-to-client message belongs to: the owner, or the one client with calls in flight. */
+  private attribute(): { peer: ClientPeer; relatedTo: JsonRpcId | undefined } | undefined {
+    if (this.opts.owner) {
+      const own = [...this.pending.values()].find((p) => p.peer === this.opts.owner);
+      return { peer: this.opts.owner, relatedTo: own?.relatedTo };
+    }
+    const peers = this.inFlightPeers();
+    if (peers.size !== 1) return undefined;
+    const peer = [...peers][0]!;
+    const entries = [...this.pending.values()].filter((p) => p.peer === peer);
+    // With one call in flight the related request is known exactly; with several, any of the
+    // peer's streams will do (they all reach the same client).
+    return { peer, relatedTo: entries[entries.length - 1]?.relatedTo };
+  }
+
+  private onMessage(raw: unknown): void {
+    const parsed = parseMessage(raw);
+    if (!parsed.ok) {
+      this.opts.log('warn', `upstream "${this.server}" sent an invalid message: ${parsed.error.message}`);
+      return;
+    }
+    const m: JsonRpcMessage = parsed.message;
+    if ('result' in m || 'error' in m) {
+      const id = typeof m.id === 'number' ? m.id : Number(m.id);
+      const p = this.pending.get(id);
+      if (!p) return;
+      p.resolve('result' in m ? { result: m.result } : { error: m.error });
+      return;
+    }
+    if ('id' in m) return void this.onServerRequest(m as JsonRpcRequest);
+    this.onServerNotification(m as JsonRpcNotification);
+  }
+
+  private async onServerRequest(req: JsonRpcRequest): Promise<void> {
+    const reply = (a: UpstreamAnswer) => {
+      const msg = 'result' in a ? { jsonrpc: '2.0' as const, id: req.id, result: a.result } : { jsonrpc: '2.0' as const, id: req.id, error: a.error };
+      void this.transport?.send(msg).catch(() => undefined);
+    };
+    if (req.method === 'ping') return reply({ result: {} });
+    const target = this.attribute();
+    if (!target || !target.peer.open) {
+      return reply(
+        fail(
+          ErrorCode.InternalError,
+          `Gatehouse cannot tell which client "${req.method}" is for: ${target ? 'that client has gone' : 'no single client has a call in flight on this shared server'}. Set "isolation: session" on server "${this.server}" to give each client its own process.`,
+        ),
+      );
+    }
+    const missing = missingCapability(target.peer, req.method);
+    if (missing) return reply(fail(ErrorCode.MethodNotFound, `The client did not declare the "${missing}" capability, so it cannot answer ${req.method}.`));
+    try {
+      reply(await target.peer.request(req.method, req.params, target.relatedTo));
+    } catch (err) {
+      reply(fail(ErrorCode.InternalError, `The client did not answer ${req.method}: ${errorText(err)}`));
+    }
+  }
+
+  private onServerNotification(n: JsonRpcNotification): void {
+    if (n.method === 'notifications/progress') {
+      const token = n.params?.progressToken;
+      const route = typeof token === 'string' ? this.progress.get(token) : undefined;
+      if (route && route.peer.open) route.peer.notify({ ...n, params: { ...n.params, progressToken: route.token } }, route.relatedTo);
+      return;
+    }
+    if (n.method === 'notifications/message' || n.method === 'notifications/elicitation/complete') {
+      const target = this.attribute();
+      if (target) return target.peer.notify(n, target.relatedTo);
+      return this.opts.onBroadcast(this, n);
+    }
+    if (n.method === 'notifications/cancelled') return; // our own requests to clients are not cancellable mid-flight
+    this.opts.onBroadcast(this, n);
+  }
+
+  private onClose(t: Transport): void {
+    if (this.transport !== t) return;
+    this.transport = undefined;
+    this.identity = undefined;
+    this.ready = undefined;
+    const message = `Upstream "${this.server}" closed the connection before answering; the call did not complete.`;
+    for (const p of [...this.pending.values()]) p.resolve(fail(ErrorCode.ConnectionClosed, message));
+    this.progress.clear();
+    if (this.closing) return;
+    this.lastError = 'exited';
+    const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.restarts++);
+    this.opts.log('warn', `upstream "${this.server}" exited; restarting in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.start().then(
+        () => {
+          this.opts.log('info', `upstream "${this.server}" restarted`);
+          // A stable run earns a fresh backoff.
+          setTimeout(() => (this.restarts = 0), 30_000).unref();
+        },
+        (err: unknown) => this.opts.log('error', errorText(err)),
+      );
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.restartTimer);
+    const t = this.transport;
+    this.transport = undefined;
+    for (const p of [...this.pending.values()]) p.resolve(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" is shutting down.`));
+    await t?.close().catch(() => undefined);
+  }
+}
+
+const REQUIRED_CAPABILITY: Record<string, string> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+/** The capability a client must have declared to be sent this server request, if it lacks it. */
+export function missingCapability(peer: ClientPeer, method: string): string | undefined {
+  const cap = REQUIRED_CAPABILITY[method];
+  return cap && !isObject(peer.capabilities[cap]) ? cap : undefined;
+}
+
+/** Stand-in owner of requests the gateway sends for itself. */
+const NOBODY: ClientPeer = {
+  id: 'gatehouse',
+  era: 'legacy',
+  principal: 'gatehouse',
+  capabilities: {},
+  open: false,
+  request: async () => fail(ErrorCode.MethodNotFound, 'Gatehouse does not answer server requests during start-up.'),
+  notify: () => undefined,
+};
+
+export function fail(code: number, message: string, data?: unknown): { error: JsonRpcErrorObject } {
+  return { error: data === undefined ? { code, message } : { code, message, data } };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

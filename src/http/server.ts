@@ -1,0 +1,104 @@
+// The HTTP front door: routes, the edge checks every request passes, and health.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { GatewayCore } from '../gateway/core.js';
+import type { Endpoint } from '../gateway/endpoint.js';
+import { ErrorCode } from '../mcp/jsonrpc.js';
+import { LegacySseDownstream } from '../transports/downstream/legacy-sse.js';
+import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstream/streamable-http.js';
+import { BodyTooLarge, readBody } from './body.js';
+import { sendJson, sendRpcError } from './respond.js';
+
+export interface HttpOptions {
+  maxBodyBytes: number;
+  /** When bound to loopback, only loopback Host names are served (DNS-rebinding defence). */
+  loopbackOnly: boolean;
+}
+
+export interface HttpFront {
+  server: Server;
+  close(): Promise<void>;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront {
+  const streamable = new StreamableHttpDownstream();
+  const sse = new LegacySseDownstream();
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://gatehouse');
+    const path = url.pathname;
+    if (opts.loopbackOnly && !hostIsLoopback(req.headers.host)) {
+      return sendJson(res, 403, { error: 'Forbidden: this gateway listens on loopback and serves only loopback Host names.' });
+    }
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') return readiness(core, res);
+    const edge: HttpEdge = { principal: 'anonymous' };
+
+    const mcp = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
+    if (mcp) {
+      const endpoint = endpointOf(core, mcp[1] ? decodeURIComponent(mcp[1]) : '*');
+      if (!endpoint) return sendRpcError(res, 404, ErrorCode.InvalidRequest, `Unknown server "${mcp[1]}".`);
+      if (req.method === 'POST') {
+        const raw = await readBody(req, opts.maxBodyBytes);
+        return streamable.post(req, res, endpoint, raw, edge);
+      }
+      if (req.method === 'GET') return streamable.get(req, res, endpoint, edge);
+      if (req.method === 'DELETE') return streamable.delete(req, res, endpoint, edge);
+      res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
+      return;
+    }
+    const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
+    if (legacy) {
+      const server = decodeURIComponent(legacy[2]!);
+      const endpoint = endpointOf(core, server);
+      if (!endpoint) return sendRpcError(res, 404, ErrorCode.InvalidRequest, `Unknown server "${server}".`);
+      if (legacy[1] === 'sse' && req.method === 'GET') return sse.open(res, endpoint, server, edge);
+      if (legacy[1] === 'messages' && req.method === 'POST') return sse.message(req, res, endpoint, await readBody(req, opts.maxBodyBytes), edge);
+      res.writeHead(405, { allow: legacy[1] === 'sse' ? 'GET' : 'POST' }).end();
+      return;
+    }
+    sendJson(res, 404, { error: `Not found: ${path}. MCP endpoints are /mcp/<server> and /mcp.` });
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (err instanceof BodyTooLarge) return sendRpcError(res, 413, ErrorCode.InvalidRequest, `Payload Too Large: ${err.message}`);
+      // Nothing reaches the client but a well-formed answer, and the process keeps running.
+      if (!res.headersSent) sendRpcError(res, 500, ErrorCode.InternalError, 'Gatehouse failed to handle the request.');
+      else res.end();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  return {
+    server,
+    close: async () => {
+      streamable.close();
+      sse.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function endpointOf(core: GatewayCore, name: string): Endpoint | undefined {
+  if (name !== '*' && !core.pool.has(name)) return undefined;
+  return core.endpoint(name);
+}
+
+function hostIsLoopback(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+function readiness(core: GatewayCore, res: ServerResponse): void {
+  const upstreams: Record<string, { ready: boolean; era?: string; error?: string }> = {};
+  let ready = true;
+  for (const name of Object.keys(core.pool.servers)) {
+    const c = core.pool.sharedConnection(name);
+    upstreams[name] = { ready: c.isReady, ...(c.era ? { era: c.era } : {}), ...(c.lastError ? { error: c.lastError } : {}) };
+    if (!c.isReady) ready = false;
+  }
+  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', upstreams });
+}

@@ -1,0 +1,60 @@
+// The legacy HTTP+SSE transport (2024-11-05) for older clients: GET /sse/<server> opens the
+// stream and names the URL to POST to; every response and server message rides the stream.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ClientSession } from '../../gateway/client-session.js';
+import { handleSessionMessage } from '../../gateway/dispatch.js';
+import type { Endpoint } from '../../gateway/endpoint.js';
+import { ErrorCode, parseMessage } from '../../mcp/jsonrpc.js';
+import { sendRpcError } from '../../http/respond.js';
+import { SseStream } from '../../http/sse.js';
+import type { HttpEdge } from './streamable-http.js';
+
+interface SseSession {
+  session: ClientSession;
+  endpoint: Endpoint;
+  stream: SseStream;
+}
+
+export class LegacySseDownstream {
+  private readonly sessions = new Map<string, SseSession>();
+
+  open(res: ServerResponse, endpoint: Endpoint, server: string, edge: HttpEdge): void {
+    const stream = new SseStream(res);
+    const session = new ClientSession(edge.principal);
+    session.channel = { send: (m) => void stream.send(m) };
+    this.sessions.set(session.id, { session, endpoint, stream });
+    stream.send(`/messages/${encodeURIComponent(server)}?sessionId=${session.id}`, 'endpoint');
+    stream.onClose(() => {
+      this.sessions.delete(session.id);
+      session.close();
+    });
+  }
+
+  async message(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, raw: string, edge: HttpEdge): Promise<void> {
+    const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId');
+    const state = sid ? this.sessions.get(sid) : undefined;
+    if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
+      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found: open /sse/<server> first and post to the URL it names.');
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
+    }
+    if (Array.isArray(value)) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported: send one message per request.');
+    const parsed = parseMessage(value);
+    if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
+    res.writeHead(202).end('Accepted');
+    const response = await handleSessionMessage(endpoint, state.session, parsed.message);
+    if (response) state.stream.send(response);
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) {
+      s.stream.end();
+      s.session.close();
+    }
+    this.sessions.clear();
+  }
+}

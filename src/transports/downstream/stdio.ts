@@ -1,0 +1,61 @@
+// `gatehouse stdio <server>`: MCP on stdin/stdout for clients that only launch commands. One
+// connection is one legacy session; 2026-07-28 requests on it are answered one by one.
+import { createInterface } from 'node:readline';
+import type { LoadedConfig } from '../../config/load.js';
+import { ClientSession } from '../../gateway/client-session.js';
+import { handleModernRequest, handleSessionMessage, modernPeer } from '../../gateway/dispatch.js';
+import { openListen } from '../../gateway/listen.js';
+import { buildGatewayCore } from '../../gateway/core.js';
+import { eraOfRequest } from '../../mcp/era.js';
+import { errorResponse, ErrorCode, isRequest, parseMessage, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
+
+export async function runStdio(
+  loaded: LoadedConfig,
+  server: string,
+  opts: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; log?: (line: string) => void },
+): Promise<void> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const core = buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
+  const endpoint = core.endpoint(server);
+  if (!endpoint) throw new Error(`Unknown server "${server}". Configured servers: ${Object.keys(loaded.config.servers).join(', ')}`);
+  const write = (m: JsonRpcMessage) => opts.stdout.write(`${JSON.stringify(m)}\n`);
+  const principal = 'stdio';
+  const session = new ClientSession(principal);
+  session.channel = { send: (m) => write(m) };
+  const listens: (() => void)[] = [];
+  const pending = new Set<Promise<unknown>>();
+  const rl = createInterface({ input: opts.stdin, crlfDelay: Infinity });
+  rl.on('line', (line) => {
+    if (!line.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return write(errorResponse(null, ErrorCode.ParseError, 'Parse error: a line is not valid JSON.'));
+    }
+    const parsed = parseMessage(value);
+    if (!parsed.ok) return write(errorResponse(parsed.id, parsed.error.code, parsed.error.message));
+    const msg = parsed.message;
+    let work: Promise<unknown>;
+    if (isRequest(msg) && eraOfRequest(msg) === 'modern') {
+      if (msg.method === 'subscriptions/listen') {
+        const opened = openListen(endpoint, msg, write);
+        if ('error' in opened) write(opened);
+        else listens.push(opened.close);
+        return;
+      }
+      const peer = modernPeer(msg, principal, (n) => write(n), () => session.open);
+      work = handleModernRequest(endpoint, msg, peer, undefined).then(write);
+    } else {
+      work = handleSessionMessage(endpoint, session, msg).then((r) => r && write(r));
+    }
+    pending.add(work);
+    void work.finally(() => pending.delete(work));
+  });
+  await core.pool.startAll();
+  await new Promise<void>((resolve) => rl.on('close', resolve));
+  await Promise.allSettled([...pending]);
+  for (const close of listens) close();
+  session.close();
+  await core.close();
+}

@@ -1,0 +1,263 @@
+// The Streamable HTTP endpoint, both eras on one URL. A request with a 2026-07-28 envelope stands
+// alone (no session); anything else belongs to a legacy session opened by `initialize`, with its
+// GET stream and DELETE. Decisions are made on the parsed body, and the headers must agree with it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ClientSession, type Channel } from '../../gateway/client-session.js';
+import { handleModernRequest, handleSessionMessage, modernPeer } from '../../gateway/dispatch.js';
+import type { Endpoint } from '../../gateway/endpoint.js';
+import { openListen } from '../../gateway/listen.js';
+import { eraOfRequest, isModernVersion, mcpNameOf } from '../../mcp/era.js';
+import {
+  ErrorCode,
+  isRequest,
+  parseMessage,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../../mcp/jsonrpc.js';
+import { sendJson, sendRpcError } from '../../http/respond.js';
+import { SseStream } from '../../http/sse.js';
+import { decodeHeaderValue } from './header-value.js';
+
+const SESSION_HEADER = 'mcp-session-id';
+const MAX_QUEUED = 1_000;
+const IDLE_SESSION_MS = 30 * 60_000;
+
+/** One POST's answer: plain JSON, or an SSE stream once a related message must go first. */
+class PostReply {
+  private stream: SseStream | undefined;
+  done = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly canStream: boolean,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  /** Sends a message that belongs with this request before its response; false if it cannot. */
+  related(message: JsonRpcMessage): boolean {
+    if (this.done || !this.canStream || this.res.writableEnded) return false;
+    this.stream ??= new SseStream(this.res, this.headers);
+    return this.stream.send(message);
+  }
+
+  finish(response: JsonRpcResponse | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.stream) {
+      if (response) this.stream.send(response);
+      this.stream.end();
+    } else if (response) sendJson(this.res, 200, response, this.headers);
+    else {
+      this.res.writeHead(202, this.headers).end();
+    }
+  }
+}
+
+interface SessionState {
+  session: ClientSession;
+  endpoint: Endpoint;
+  replies: Map<JsonRpcId, PostReply>;
+  getStream: SseStream | undefined;
+  queue: JsonRpcMessage[];
+}
+
+export interface HttpEdge {
+  /** Who is calling: a grant, or "anonymous" when auth is off. */
+  principal: string;
+}
+
+export class StreamableHttpDownstream {
+  private readonly sessions = new Map<string, SessionState>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor() {
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async post(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, raw: string, edge: HttpEdge): Promise<void> {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
+    }
+    if (Array.isArray(value)) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported: send one message per request.');
+    const parsed = parseMessage(value);
+    if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
+    const msg = parsed.message;
+    const mismatch = headerMismatch(req, msg);
+    if (mismatch) return sendRpcError(res, 400, ErrorCode.HeaderMismatch, mismatch, isRequest(msg) ? msg.id : null);
+    const canStream = acceptsSse(req);
+
+    if (isRequest(msg) && eraOfRequest(msg) === 'modern') return this.modern(req, res, endpoint, msg, edge, canStream);
+
+    const sid = header(req, SESSION_HEADER);
+    if (isRequest(msg) && msg.method === 'initialize') {
+      if (sid) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'An initialize request must not carry an Mcp-Session-Id.', msg.id);
+      return this.initialize(res, endpoint, msg, edge, canStream);
+    }
+    if (!sid) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required (send initialize first).', isRequest(msg) ? msg.id : null);
+    const state = this.sessions.get(sid);
+    // An unknown session and another principal's session answer alike: existence is not disclosed.
+    if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
+      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found: it expired or was closed; initialize a new one.', isRequest(msg) ? msg.id : null);
+    }
+    if (!isRequest(msg)) {
+      await handleSessionMessage(endpoint, state.session, msg);
+      res.writeHead(202).end();
+      return;
+    }
+    const reply = new PostReply(res, canStream, {});
+    state.replies.set(msg.id, reply);
+    res.on('close', () => {
+      // The client dropped the POST: its request is cancelled, as in the spec's disconnect rule.
+      if (!reply.done) state.session.inflight.get(msg.id)?.abort();
+    });
+    try {
+      reply.finish(await handleSessionMessage(endpoint, state.session, msg));
+    } finally {
+      state.replies.delete(msg.id);
+    }
+  }
+
+  private async initialize(res: ServerResponse, endpoint: Endpoint, msg: JsonRpcRequest, edge: HttpEdge, canStream: boolean): Promise<void> {
+    const session = new ClientSession(edge.principal);
+    const state: SessionState = { session, endpoint, replies: new Map(), getStream: undefined, queue: [] };
+    session.channel = this.channelFor(state);
+    const reply = new PostReply(res, canStream, { 'mcp-session-id': session.id });
+    state.replies.set(msg.id, reply);
+    const response = await handleSessionMessage(endpoint, session, msg);
+    state.replies.delete(msg.id);
+    if (session.initialized) this.sessions.set(session.id, state);
+    else session.close();
+    reply.finish(response);
+  }
+
+  private channelFor(state: SessionState): Channel {
+    return {
+      send: (message, relatedTo) => {
+        const reply = relatedTo !== undefined ? state.replies.get(relatedTo) : undefined;
+        if (reply?.related(message)) return;
+        if (state.getStream?.send(message)) return;
+        // Kept until the client opens its GET stream; bounded so a silent client costs little.
+        if (state.queue.length < MAX_QUEUED) state.queue.push(message);
+      },
+    };
+  }
+
+  private async modern(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, msg: JsonRpcRequest, edge: HttpEdge, canStream: boolean): Promise<void> {
+    const abort = new AbortController();
+    const reply = new PostReply(res, canStream, {});
+    res.on('close', () => {
+      if (!reply.done) abort.abort();
+    });
+    if (msg.method === 'subscriptions/listen') {
+      if (!canStream) return sendRpcError(res, 406, ErrorCode.InvalidRequest, 'subscriptions/listen needs Accept: text/event-stream.', msg.id);
+      const stream = new SseStream(res);
+      const opened = openListen(endpoint, msg, (m) => stream.send(m));
+      if ('error' in opened) {
+        stream.send(opened);
+        return stream.end();
+      }
+      stream.onClose(opened.close);
+      return;
+    }
+    const peer = modernPeer(msg, edge.principal, (n) => reply.related(n), () => !reply.done && !abort.signal.aborted);
+    const response = await handleModernRequest(endpoint, msg, peer, abort.signal);
+    if (!abort.signal.aborted) reply.finish(response);
+  }
+
+  get(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
+    const sid = header(req, SESSION_HEADER);
+    if (!sid) {
+      res.writeHead(405, { allow: 'POST, DELETE' }).end('Method Not Allowed: a GET stream needs an Mcp-Session-Id (2026-07-28 clients use subscriptions/listen).');
+      return;
+    }
+    const state = this.sessions.get(sid);
+    if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
+      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found: it expired or was closed; initialize a new one.');
+    }
+    if (!acceptsSse(req)) return sendRpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: the GET stream needs Accept: text/event-stream.');
+    if (state.getStream && !state.getStream.closed) return sendRpcError(res, 409, ErrorCode.InvalidRequest, 'Conflict: this session already has a GET stream open.');
+    const stream = new SseStream(res);
+    state.getStream = stream;
+    for (const m of state.queue.splice(0)) stream.send(m);
+    stream.onClose(() => {
+      if (state.getStream === stream) state.getStream = undefined;
+    });
+  }
+
+  delete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
+    const sid = header(req, SESSION_HEADER);
+    const state = sid ? this.sessions.get(sid) : undefined;
+    if (!sid) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required.');
+    if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
+      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found.');
+    }
+    this.closeSession(sid);
+    res.writeHead(200).end();
+  }
+
+  private closeSession(sid: string): void {
+    const state = this.sessions.get(sid);
+    if (!state) return;
+    this.sessions.delete(sid);
+    state.getStream?.end();
+    state.session.close();
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - IDLE_SESSION_MS;
+    for (const [sid, s] of this.sessions) {
+      if (s.session.lastSeen < cutoff && (!s.getStream || s.getStream.closed) && s.session.inflight.size === 0) this.closeSession(sid);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const sid of [...this.sessions.keys()]) this.closeSession(sid);
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function acceptsSse(req: IncomingMessage): boolean {
+  const accept = header(req, 'accept') ?? '';
+  return accept.includes('text/event-stream') || accept.includes('*/*');
+}
+
+/** The headers of a request must agree with its body (DESIGN section 5); else why they do not. */
+export function headerMismatch(req: IncomingMessage, msg: JsonRpcMessage): string | undefined {
+  const versionHeader = header(req, 'mcp-protocol-version');
+  if (!isRequest(msg)) {
+    return undefined;
+  }
+  const bodyModern = eraOfRequest(msg) === 'modern';
+  if (!bodyModern) {
+    if (isModernVersion(versionHeader)) return `The MCP-Protocol-Version header says ${versionHeader}, but the body carries no 2026-07-28 envelope.`;
+    return undefined;
+  }
+  const env = (msg.params?._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/protocolVersion'];
+  if (versionHeader === undefined) return 'A 2026-07-28 request needs the MCP-Protocol-Version header.';
+  if (versionHeader !== env) return `The MCP-Protocol-Version header (${versionHeader}) disagrees with the body's protocol version (${String(env)}).`;
+  const methodHeader = header(req, 'mcp-method');
+  if (methodHeader !== msg.method) return `The Mcp-Method header (${methodHeader ?? 'missing'}) disagrees with the body's method (${msg.method}).`;
+  const name = mcpNameOf(msg);
+  if (name !== undefined) {
+    const nameHeader = header(req, 'mcp-name');
+    if (nameHeader === undefined || decodeHeaderValue(nameHeader) !== name) {
+      return `The Mcp-Name header (${nameHeader ?? 'missing'}) disagrees with the body's name (${name}).`;
+    }
+  }
+  return undefined;
+}

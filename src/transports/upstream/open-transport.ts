@@ -1,0 +1,35 @@
+// Opens the SDK's client transport for one configured upstream. The SDK transports do the wire
+// work (spawning, framing, SSE, sessions, the modern headers derived from each body); Gatehouse
+// drives them at the JSON-RPC message level.
+import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import type { ServerConfig } from '../../config/schema.js';
+
+export interface OpenedTransport {
+  transport: Transport;
+  /** Lines the child wrote to stderr go here (stdio only). */
+  onStderr?: (listener: (chunk: string) => void) => void;
+}
+
+export function openTransport(cfg: ServerConfig): OpenedTransport {
+  if (cfg.transport === 'stdio') {
+    if (!cfg.command) throw new Error('A stdio server needs a command.');
+    // Only the SDK's safe default environment plus what the operator configured: the gateway's
+    // own secrets (admin token, grant tokens) must not leak into every child.
+    const t = new StdioClientTransport({
+      command: cfg.command,
+      args: cfg.args,
+      env: { ...getDefaultEnvironment(), ...cfg.env },
+      stderr: 'pipe',
+      ...(cfg.cwd ? { cwd: cfg.cwd } : {}),
+    });
+    return {
+      transport: t,
+      onStderr: (listener) => t.stderr?.on('data', (c: Buffer) => listener(c.toString('utf8'))),
+    };
+  }
+  if (!cfg.url) throw new Error('An HTTP or SSE server needs a url.');
+  const requestInit: RequestInit = { headers: cfg.headers };
+  if (cfg.transport === 'sse') return { transport: new SSEClientTransport(new URL(cfg.url), { requestInit }) };
+  return { transport: new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit }) };
+}
