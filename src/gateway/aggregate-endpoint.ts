@@ -7,6 +7,9 @@ import type { ClientPeer } from './peer.js';
 import { forward, shapeForModern, stripModernFields, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, GATEWAY_CLIENT_INFO, type UpstreamAnswer, type UpstreamConnection, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
+import type { PolicyGate } from './policy-gate.js';
+import { mayUse } from '../identity/grants.js';
+import { unknownToolError } from '../policy/blocked-result.js';
 
 export const SEPARATOR = '__';
 const MAX_PAGES = 100;
@@ -26,16 +29,18 @@ export class AggregateEndpoint implements Endpoint {
   constructor(
     private readonly pool: UpstreamPool,
     private readonly ctx: RelayContext,
+    private readonly gate: PolicyGate,
   ) {}
 
-  private servers(): string[] {
-    return Object.keys(this.pool.servers);
+  /** The servers a client may use: other servers' tools are simply absent. */
+  private servers(peer?: ClientPeer): string[] {
+    return Object.keys(this.pool.servers).filter((s) => !peer?.identity || mayUse(peer.identity, s));
   }
 
   private async connections(peer: ClientPeer, session?: ClientSession): Promise<Map<string, UpstreamConnection>> {
     const out = new Map<string, UpstreamConnection>();
     await Promise.all(
-      this.servers().map(async (s) => {
+      this.servers(peer).map(async (s) => {
         try {
           await this.pool.sharedConnection(s).start();
           const c = session ? this.pool.connectionFor(s, session, session.capabilities ? initOf(session) : undefined) : this.pool.sharedConnection(s);
@@ -46,7 +51,6 @@ export class AggregateEndpoint implements Endpoint {
         }
       }),
     );
-    void peer;
     return out;
   }
 
@@ -129,7 +133,8 @@ export class AggregateEndpoint implements Endpoint {
         const params: JsonObject = { ...(req.params ?? {}) };
         if (cursor !== undefined) params.cursor = cursor;
         else delete params.cursor;
-        const a = await forward(conn, peer, { ...req, params }, this.ctx);
+        let a = await forward(conn, peer, { ...req, params }, this.ctx);
+        if (key === 'tools') a = this.gate.filterTools(server, peer, a);
         if (!('result' in a)) break; // one server's failure does not empty the whole list
         const list = Array.isArray(a.result[key]) ? (a.result[key] as unknown[]) : [];
         for (const item of list) {
@@ -148,12 +153,15 @@ export class AggregateEndpoint implements Endpoint {
 
   private async routeByName(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
     const parts = splitName(req.params?.name);
-    if (!parts || !this.pool.has(parts.server)) {
-      const what = req.method === 'tools/call' ? 'tool' : 'prompt';
-      return fail(ErrorCode.InvalidParams, `Unknown ${what}: ${String(req.params?.name)}`);
+    const tool = req.method === 'tools/call';
+    if (!parts || !this.servers(peer).includes(parts.server)) {
+      // A server the client may not use answers exactly like one that does not exist.
+      return tool ? { error: unknownToolError(req.params?.name) } : fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(req.params?.name)}`);
     }
     const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
-    return forward(conn, peer, { ...req, params: { ...req.params, name: parts.name } }, this.ctx);
+    const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
+    const inner = { ...req, params: { ...req.params, name: parts.name } };
+    return this.gate.call(parts.server, peer, inner, tool ? 'tool' : 'prompt', relay, session);
   }
 
   private async routeByUri(peer: ClientPeer, req: ClientRequest, session: ClientSession | undefined, uri: unknown): Promise<UpstreamAnswer> {
@@ -161,9 +169,8 @@ export class AggregateEndpoint implements Endpoint {
     let server = this.resourceOwner.get(uri);
     if (!server) {
       // Not listed (a template instance, or no list yet): the first server that can read it.
-      for (const s of this.servers()) {
-        const conn = session ? this.pool.connectionFor(s, session) : this.pool.sharedConnection(s);
-        const a = await forward(conn, peer, req, this.ctx);
+      for (const s of this.servers(peer)) {
+        const a = await this.viaGate(s, peer, req, session);
         if ('result' in a) {
           this.resourceOwner.set(uri, s);
           if (session && req.method === 'resources/subscribe') session.subscriptions.add(uri);
@@ -172,17 +179,23 @@ export class AggregateEndpoint implements Endpoint {
       }
       return fail(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`);
     }
+    if (!this.servers(peer).includes(server)) return fail(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`);
     if (session && req.method === 'resources/subscribe') session.subscriptions.add(uri);
     if (session && req.method === 'resources/unsubscribe') session.subscriptions.delete(uri);
+    return this.viaGate(server, peer, req, session);
+  }
+
+  private viaGate(server: string, peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
     const conn = session ? this.pool.connectionFor(server, session) : this.pool.sharedConnection(server);
-    return forward(conn, peer, req, this.ctx);
+    const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
+    return req.method === 'resources/read' ? this.gate.call(server, peer, req, 'resource', relay, session) : relay(req);
   }
 
   private async complete(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
     const ref = req.params?.ref;
     if (isObject(ref) && ref.type === 'ref/prompt') {
       const parts = splitName(ref.name);
-      if (!parts || !this.pool.has(parts.server)) return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
+      if (!parts || !this.servers(peer).includes(parts.server)) return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
       const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
       return forward(conn, peer, { ...req, params: { ...req.params, ref: { ...ref, name: parts.name } } }, this.ctx);
     }
@@ -192,15 +205,15 @@ export class AggregateEndpoint implements Endpoint {
 
   notification(n: JsonRpcNotification, session?: ClientSession): void {
     if (!session) return;
-    for (const s of this.servers()) {
+    for (const s of this.servers(session)) {
       if (!this.pool.needsOwnConnection(s)) continue;
       const c = this.pool.connectionFor(s, session);
       if (c.era === 'legacy') c.notify(n.method, n.params);
     }
   }
 
-  listen(deliver: (n: JsonRpcNotification) => void): () => void {
-    const offs = this.servers().map((s) => this.pool.subscribe(s, deliver));
+  listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void {
+    const offs = this.servers(peer).map((s) => this.pool.subscribe(s, deliver));
     return () => offs.forEach((off) => off());
   }
 }

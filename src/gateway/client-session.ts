@@ -12,6 +12,7 @@ import {
   type JsonRpcResponse,
 } from '../mcp/jsonrpc.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
+import type { Identity } from '../identity/grants.js';
 
 export interface Channel {
   /** Sends a message to the client; `relatedTo` names the client request it belongs with. */
@@ -41,7 +42,11 @@ export class ClientSession implements ClientPeer {
   private readonly cleanups: (() => void)[] = [];
   lastSeen = Date.now();
 
-  constructor(readonly principal: string) {}
+  readonly principal: string;
+
+  constructor(readonly identity: Identity) {
+    this.principal = identity.principal;
+  }
 
   request(method: string, params: JsonObject | undefined, relatedTo: JsonRpcId | undefined): Promise<PeerAnswer> {
     const id = `gh-${this.nextId++}`;

@@ -1,40 +1,83 @@
-// What every front end of the gateway shares: the upstream pool, the endpoints built on it,
-// and the relay's context.
+// What every front end of the gateway shares: the upstream pool, the policies, the state store,
+// the endpoints built on them, and the relay's context. Everything that can be wrong with a
+// policy is found here, before the first request.
 import type { LoadedConfig } from '../config/load.js';
+import { readStructuredFile } from '../config/structured-file.js';
+import { GrantRegistry } from '../identity/grants.js';
+import { Limiter } from '../limits/limiter.js';
+import { loadPolicy, PolicyError, type CompiledPolicy } from '../policy/compile.js';
+import { openStore } from '../store/open-store.js';
+import type { StateStore } from '../store/store.js';
 import { AggregateEndpoint } from './aggregate-endpoint.js';
+import { ClientSession } from './client-session.js';
 import { ServerEndpoint, type Endpoint } from './endpoint.js';
 import { ParkedCalls } from './parked-calls.js';
+import { PolicyGate } from './policy-gate.js';
 import type { RelayContext } from './relay.js';
 import { Sealer } from './seal.js';
 import { UpstreamPool, type Log } from './upstream-pool.js';
-import { ClientSession } from './client-session.js';
 
 export interface GatewayCore {
   pool: UpstreamPool;
   ctx: RelayContext;
+  store: StateStore;
+  grants: GrantRegistry;
+  policies: ReadonlyMap<string, CompiledPolicy>;
   /** The endpoint of one server, or of all of them for `*`. */
   endpoint(name: string): Endpoint | undefined;
   close(): Promise<void>;
 }
 
-export function buildGatewayCore(loaded: LoadedConfig, log: Log): GatewayCore {
-  const pool = new UpstreamPool(loaded.config.servers, log);
+type PolicyRef = string | Record<string, unknown> | undefined;
+
+/** Loads a policy from a path or inline value; problems carry the config path that named it. */
+async function policyOf(ref: PolicyRef, where: string): Promise<CompiledPolicy | undefined> {
+  if (ref === undefined) return undefined;
+  try {
+    return loadPolicy(typeof ref === 'string' ? await readStructuredFile(ref) : ref);
+  } catch (err) {
+    if (err instanceof PolicyError) {
+      throw new PolicyError(err.problems.map((p) => ({ path: `${where}${typeof ref === 'string' ? ` (${ref})` : ''} ${p.path}`, message: p.message })));
+    }
+    throw err;
+  }
+}
+
+export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<GatewayCore> {
+  const { config } = loaded;
+  const policies = new Map<string, CompiledPolicy>();
+  for (const [name, s] of Object.entries(config.servers)) {
+    const p = await policyOf(s.policy as PolicyRef, `/servers/${name}/policy`);
+    if (p) policies.set(name, p);
+    else log('warn', `server "${name}" has no policy: every call to it is allowed. Add "policy:" to its entry to control it.`);
+  }
+  const grantPolicies = new Map<string, CompiledPolicy | undefined>();
+  for (const [name, g] of Object.entries(config.grants)) grantPolicies.set(name, await policyOf(g.policy as PolicyRef, `/grants/${name}/policy`));
+  const grants = new GrantRegistry(config.grants, (name) => grantPolicies.get(name));
+
+  const store = openStore(config.state, loaded.dir);
+  const pool = new UpstreamPool(config.servers, log);
   const parked = new ParkedCalls();
   const ctx: RelayContext = {
     sealer: new Sealer(),
     parked,
     logLevelOf: (peer) => (peer instanceof ClientSession ? peer.logLevel : undefined),
   };
+  const gate = new PolicyGate(policies, new Limiter(store), ctx);
   const endpoints = new Map<string, Endpoint>();
-  for (const name of Object.keys(loaded.config.servers)) endpoints.set(name, new ServerEndpoint(name, pool, ctx));
-  endpoints.set('*', new AggregateEndpoint(pool, ctx));
+  for (const name of Object.keys(config.servers)) endpoints.set(name, new ServerEndpoint(name, pool, ctx, gate));
+  endpoints.set('*', new AggregateEndpoint(pool, ctx, gate));
   return {
     pool,
     ctx,
+    store,
+    grants,
+    policies,
     endpoint: (name) => endpoints.get(name),
     close: async () => {
       parked.closeAll();
       await pool.closeAll();
+      await store.close();
     },
   };
 }

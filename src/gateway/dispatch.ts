@@ -15,6 +15,7 @@ import {
   type JsonRpcResponse,
 } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
+import type { Identity } from '../identity/grants.js';
 import type { Endpoint } from './endpoint.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
 import type { ClientRequest } from './relay.js';
@@ -28,12 +29,13 @@ export function toResponse(id: JsonRpcId, a: UpstreamAnswer): JsonRpcResponse {
 }
 
 /** A modern request is its own peer: it cannot be sent requests, only notifications. */
-export function modernPeer(req: JsonRpcRequest, principal: string, sink: ModernSink, isOpen: () => boolean): ClientPeer {
+export function modernPeer(req: JsonRpcRequest, identity: Identity, sink: ModernSink, isOpen: () => boolean): ClientPeer {
   const env = envelopeOf(req.params);
   return {
     id: `req-${randomUUID()}`,
     era: 'modern',
-    principal,
+    principal: identity.principal,
+    identity,
     capabilities: env?.clientCapabilities ?? {},
     ...(env?.clientInfo ? { clientInfo: env.clientInfo } : {}),
     get open() {

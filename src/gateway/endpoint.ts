@@ -13,6 +13,7 @@ import type { ClientPeer } from './peer.js';
 import { forward, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
+import type { PolicyGate } from './policy-gate.js';
 
 export interface Endpoint {
   readonly name: string;
@@ -21,7 +22,7 @@ export interface Endpoint {
   request(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer>;
   notification(n: JsonRpcNotification, session?: ClientSession): void;
   /** Change notifications for every client of this endpoint; returns the unsubscribe. */
-  listen(deliver: (n: JsonRpcNotification) => void): () => void;
+  listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void;
 }
 
 /** What a listen stream or session receives of a broadcast, without the gateway's own stamps. */
@@ -82,6 +83,7 @@ export class ServerEndpoint implements Endpoint {
     readonly name: string,
     private readonly pool: UpstreamPool,
     private readonly ctx: RelayContext,
+    private readonly gate: PolicyGate,
   ) {}
 
   async initialize(session: ClientSession, params: JsonObject): Promise<UpstreamAnswer> {
@@ -146,7 +148,19 @@ export class ServerEndpoint implements Endpoint {
         }
       }
     }
-    return forward(conn, peer, req, this.ctx);
+    const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
+    switch (req.method) {
+      case 'tools/list':
+        return this.gate.filterTools(this.name, peer, await relay(req));
+      case 'tools/call':
+        return this.gate.call(this.name, peer, req, 'tool', relay, session);
+      case 'prompts/get':
+        return this.gate.call(this.name, peer, req, 'prompt', relay, session);
+      case 'resources/read':
+        return this.gate.call(this.name, peer, req, 'resource', relay, session);
+      default:
+        return relay(req);
+    }
   }
 
   notification(n: JsonRpcNotification, session?: ClientSession): void {

@@ -14,11 +14,12 @@ export interface Gateway {
 
 export async function startGateway(loaded: LoadedConfig, opts: { log?: (line: string) => void } = {}): Promise<Gateway> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const core = buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
+  const core = await buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
   const { host, port } = loaded.config.listen;
   const front = createHttpFront(core, {
     maxBodyBytes: loaded.config.limits.max_body_bytes,
     loopbackOnly: isLoopback(host),
+    authMode: loaded.config.auth.mode,
   });
   await new Promise<void>((resolve, reject) => {
     front.server.once('error', reject);

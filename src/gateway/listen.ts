@@ -4,6 +4,7 @@
 import { META_SUBSCRIPTION_ID } from '../mcp/era.js';
 import { errorResponse, ErrorCode, isObject, type JsonObject, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcError } from '../mcp/jsonrpc.js';
 import { cleanBroadcast, type Endpoint } from './endpoint.js';
+import type { ClientPeer } from './peer.js';
 
 const FILTER_FOR: Record<string, string> = {
   'notifications/tools/list_changed': 'toolsListChanged',
@@ -11,7 +12,7 @@ const FILTER_FOR: Record<string, string> = {
   'notifications/resources/list_changed': 'resourcesListChanged',
 };
 
-export function openListen(endpoint: Endpoint, req: JsonRpcRequest, write: (m: JsonRpcMessage) => void): { close: () => void } | JsonRpcError {
+export function openListen(endpoint: Endpoint, req: JsonRpcRequest, write: (m: JsonRpcMessage) => void, peer?: ClientPeer): { close: () => void } | JsonRpcError {
   const requested = req.params?.notifications;
   if (!isObject(requested)) return errorResponse(req.id, ErrorCode.InvalidParams, "Invalid params: 'notifications' is required and must be a subscription filter.");
   const honored: JsonObject = {};
@@ -25,6 +26,6 @@ export function openListen(endpoint: Endpoint, req: JsonRpcRequest, write: (m: J
     const clean = cleanBroadcast(n);
     const key = clean ? FILTER_FOR[clean.method] : undefined;
     if (clean && key && honored[key] === true) write(stamp(clean));
-  });
+  }, peer);
   return { close };
 }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Era } from '../mcp/era.js';
 import { ErrorCode, isObject, type JsonObject, type JsonRpcId, type JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
+import type { Identity } from '../identity/grants.js';
 import { fail, type UpstreamAnswer } from './upstream-connection.js';
 
 export interface InputQuestion {
@@ -36,13 +37,14 @@ export class ParkedCall {
   constructor(
     readonly server: string,
     readonly method: string,
-    base: { principal: string; capabilities: JsonObject; clientInfo?: JsonObject },
+    base: { principal: string; identity?: Identity; capabilities: JsonObject; clientInfo?: JsonObject },
   ) {
     const self = this;
     this.peer = {
       id: `park-${this.id}`,
       era: 'modern' as Era,
       principal: base.principal,
+      ...(base.identity ? { identity: base.identity } : {}),
       capabilities: base.capabilities,
       ...(base.clientInfo ? { clientInfo: base.clientInfo } : {}),
       get open() {

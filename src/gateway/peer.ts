@@ -1,5 +1,6 @@
 // The client side of the relay: whatever a message from an upstream server can be delivered to.
 import type { Era } from '../mcp/era.js';
+import type { Identity } from '../identity/grants.js';
 import type { JsonObject, JsonRpcErrorObject, JsonRpcId, JsonRpcNotification } from '../mcp/jsonrpc.js';
 
 /** What a server-to-client request came back with: a result or a JSON-RPC error. */
@@ -11,6 +12,8 @@ export interface ClientPeer {
   readonly era: Era;
   /** Who the client is, for binding state to it (grant and session, never what the client claims). */
   readonly principal: string;
+  /** The verified identity behind the principal (its grant, if any). */
+  readonly identity?: Identity;
   /** Capabilities the client declared (initialize, or the modern envelope). */
   readonly capabilities: JsonObject;
   readonly clientInfo?: JsonObject;

@@ -12,6 +12,7 @@ import { ErrorCode, isObject, type JsonObject, type JsonRpcErrorObject, type Jso
 import { ParkedCall, type ParkedCalls, PARK_TTL_MS } from './parked-calls.js';
 import type { ClientPeer } from './peer.js';
 import type { Sealer } from './seal.js';
+import type { Reservation } from '../store/store.js';
 import { fail, missingCapability, type UpstreamAnswer, type UpstreamConnection } from './upstream-connection.js';
 
 export interface ClientRequest {
@@ -22,6 +23,8 @@ export interface ClientRequest {
   /** The modern envelope the request carried. */
   envelope?: Envelope;
   signal?: AbortSignal;
+  /** Quota reserved for this call, carried through input_required rounds inside the state. */
+  carried?: Reservation[];
 }
 
 export interface RelayContext {
@@ -39,6 +42,8 @@ interface SealedState {
   /** A parked legacy call, or the upstream's own state wrapped. */
   park?: string;
   up?: string;
+  /** Reservations made in round one, so a retry is not counted again. */
+  c?: Reservation[];
 }
 
 const MAX_INPUT_ROUNDS = 16;
@@ -72,8 +77,18 @@ function openState(req: ClientRequest, peer: ClientPeer, ctx: RelayContext, serv
   return s;
 }
 
-function sealState(state: SealedState, peer: ClientPeer, ctx: RelayContext): string {
-  return ctx.sealer.seal(state, peer.principal, PARK_TTL_MS);
+function sealState(state: SealedState, peer: ClientPeer, ctx: RelayContext, req: ClientRequest): string {
+  return ctx.sealer.seal(req.carried?.length ? { ...state, c: req.carried } : state, peer.principal, PARK_TTL_MS);
+}
+
+/**
+ * The reservations a retried call carries in its (gateway-sealed) requestState; undefined for a
+ * first round, or a state that does not open (the relay then refuses the call).
+ */
+export function peekCarried(req: ClientRequest, peer: ClientPeer, ctx: RelayContext, server: string): Reservation[] | undefined {
+  if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
+  const s = openState(req, peer, ctx, server);
+  return 'error' in s ? undefined : (s.c ?? []);
 }
 
 async function modernToModern(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
@@ -88,7 +103,7 @@ async function modernToModern(conn: UpstreamConnection, peer: ClientPeer, req: C
   const answer = await conn.send(peer, req.method, params, sendOpts(req));
   if ('result' in answer && answer.result.resultType === 'input_required' && typeof answer.result.requestState === 'string') {
     // The upstream's own state is wrapped, so that it is bound to this client and this call.
-    const result = { ...answer.result, requestState: sealState({ srv: conn.server, m: req.method, up: answer.result.requestState }, peer, ctx) };
+    const result = { ...answer.result, requestState: sealState({ srv: conn.server, m: req.method, up: answer.result.requestState }, peer, ctx, req) };
     return { result };
   }
   return answer;
@@ -110,6 +125,7 @@ async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: C
     const { requestState: _s, inputResponses: _i, ...params } = base;
     call = new ParkedCall(conn.server, req.method, {
       principal: peer.principal,
+      ...(peer.identity ? { identity: peer.identity } : {}),
       capabilities: req.envelope?.clientCapabilities ?? {},
       ...(req.envelope?.clientInfo ? { clientInfo: req.envelope.clientInfo } : {}),
     });
@@ -126,7 +142,7 @@ async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: C
     const inputRequests: JsonObject = {};
     for (const q of outcome.questions) inputRequests[q.key] = q.params ? { method: q.method, params: q.params } : { method: q.method };
     ctx.parked.park(call, outcome.questions);
-    const requestState = sealState({ srv: conn.server, m: req.method, park: call.id }, peer, ctx);
+    const requestState = sealState({ srv: conn.server, m: req.method, park: call.id }, peer, ctx, req);
     return { result: { resultType: 'input_required', inputRequests, requestState } };
   } finally {
     req.signal?.removeEventListener('abort', onAbort);

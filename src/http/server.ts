@@ -6,12 +6,14 @@ import { ErrorCode } from '../mcp/jsonrpc.js';
 import { LegacySseDownstream } from '../transports/downstream/legacy-sse.js';
 import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstream/streamable-http.js';
 import { BodyTooLarge, readBody } from './body.js';
+import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import { sendJson, sendRpcError } from './respond.js';
 
 export interface HttpOptions {
   maxBodyBytes: number;
   /** When bound to loopback, only loopback Host names are served (DNS-rebinding defence). */
   loopbackOnly: boolean;
+  authMode: 'none' | 'grants' | 'jwt';
 }
 
 export interface HttpFront {
@@ -33,12 +35,25 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(core, res);
-    const edge: HttpEdge = { principal: 'anonymous' };
-
     const mcp = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
+    const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
+    if (!mcp && !legacy) return sendJson(res, 404, { error: `Not found: ${path}. MCP endpoints are /mcp/<server> and /mcp.` });
+    const auth = authenticate(core, opts, req);
+    if (!auth.ok) {
+      // The client's Authorization header stops here: it is never forwarded upstream.
+      return sendRpcError(res, 401, ErrorCode.InvalidRequest, `Unauthorized: ${auth.reason}`, null, {
+        'www-authenticate': `Bearer realm="gatehouse", error="invalid_token", error_description="${auth.reason.replace(/"/g, "'")}"`,
+      });
+    }
+    const edge: HttpEdge = auth.identity;
+    const serverName = mcp ? (mcp[1] ? decodeURIComponent(mcp[1]) : '*') : decodeURIComponent(legacy![2]!);
+    const endpoint = endpointOf(core, serverName);
+    if (!endpoint) return sendRpcError(res, 404, ErrorCode.InvalidRequest, `Unknown server "${serverName}".`);
+    if (serverName !== '*' && !mayUse(edge, serverName)) {
+      return sendRpcError(res, 403, ErrorCode.InvalidRequest, `Forbidden: grant "${edge.grant?.name}" may not use server "${serverName}".`);
+    }
+
     if (mcp) {
-      const endpoint = endpointOf(core, mcp[1] ? decodeURIComponent(mcp[1]) : '*');
-      if (!endpoint) return sendRpcError(res, 404, ErrorCode.InvalidRequest, `Unknown server "${mcp[1]}".`);
       if (req.method === 'POST') {
         const raw = await readBody(req, opts.maxBodyBytes);
         return streamable.post(req, res, endpoint, raw, edge);
@@ -48,17 +63,12 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
       res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
       return;
     }
-    const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
     if (legacy) {
-      const server = decodeURIComponent(legacy[2]!);
-      const endpoint = endpointOf(core, server);
-      if (!endpoint) return sendRpcError(res, 404, ErrorCode.InvalidRequest, `Unknown server "${server}".`);
+      const server = serverName;
       if (legacy[1] === 'sse' && req.method === 'GET') return sse.open(res, endpoint, server, edge);
       if (legacy[1] === 'messages' && req.method === 'POST') return sse.message(req, res, endpoint, await readBody(req, opts.maxBodyBytes), edge);
       res.writeHead(405, { allow: legacy[1] === 'sse' ? 'GET' : 'POST' }).end();
-      return;
     }
-    sendJson(res, 404, { error: `Not found: ${path}. MCP endpoints are /mcp/<server> and /mcp.` });
   };
 
   const server = createServer((req, res) => {
@@ -79,6 +89,11 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+function authenticate(core: GatewayCore, opts: HttpOptions, req: IncomingMessage): AuthOutcome {
+  if (opts.authMode === 'none') return { ok: true, identity: ANONYMOUS };
+  return core.grants.authenticate(req.headers.authorization);
 }
 
 function endpointOf(core: GatewayCore, name: string): Endpoint | undefined {

@@ -20,7 +20,7 @@ export class LegacySseDownstream {
 
   open(res: ServerResponse, endpoint: Endpoint, server: string, edge: HttpEdge): void {
     const stream = new SseStream(res);
-    const session = new ClientSession(edge.principal);
+    const session = new ClientSession(edge);
     session.channel = { send: (m) => void stream.send(m) };
     this.sessions.set(session.id, { session, endpoint, stream });
     stream.send(`/messages/${encodeURIComponent(server)}?sessionId=${session.id}`, 'endpoint');

@@ -7,6 +7,7 @@ import { handleModernRequest, handleSessionMessage, modernPeer } from '../../gat
 import { openListen } from '../../gateway/listen.js';
 import { buildGatewayCore } from '../../gateway/core.js';
 import { eraOfRequest } from '../../mcp/era.js';
+import type { Identity } from '../../identity/grants.js';
 import { errorResponse, ErrorCode, isRequest, parseMessage, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
 
 export async function runStdio(
@@ -15,12 +16,12 @@ export async function runStdio(
   opts: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; log?: (line: string) => void },
 ): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const core = buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
+  const core = await buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
   const endpoint = core.endpoint(server);
   if (!endpoint) throw new Error(`Unknown server "${server}". Configured servers: ${Object.keys(loaded.config.servers).join(', ')}`);
   const write = (m: JsonRpcMessage) => opts.stdout.write(`${JSON.stringify(m)}\n`);
-  const principal = 'stdio';
-  const session = new ClientSession(principal);
+  const identity: Identity = { principal: 'stdio' };
+  const session = new ClientSession(identity);
   session.channel = { send: (m) => write(m) };
   const listens: (() => void)[] = [];
   const pending = new Set<Promise<unknown>>();
@@ -44,7 +45,7 @@ export async function runStdio(
         else listens.push(opened.close);
         return;
       }
-      const peer = modernPeer(msg, principal, (n) => write(n), () => session.open);
+      const peer = modernPeer(msg, identity, (n) => write(n), () => session.open);
       work = handleModernRequest(endpoint, msg, peer, undefined).then(write);
     } else {
       work = handleSessionMessage(endpoint, session, msg).then((r) => r && write(r));

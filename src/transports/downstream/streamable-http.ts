@@ -19,6 +19,7 @@ import {
 import { sendJson, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
 import { decodeHeaderValue } from './header-value.js';
+import type { Identity } from '../../identity/grants.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 const MAX_QUEUED = 1_000;
@@ -63,10 +64,8 @@ interface SessionState {
   queue: JsonRpcMessage[];
 }
 
-export interface HttpEdge {
-  /** Who is calling: a grant, or "anonymous" when auth is off. */
-  principal: string;
-}
+/** Who is calling, as the HTTP edge verified it. */
+export type HttpEdge = Identity;
 
 export class StreamableHttpDownstream {
   private readonly sessions = new Map<string, SessionState>();
@@ -128,7 +127,7 @@ export class StreamableHttpDownstream {
   }
 
   private async initialize(res: ServerResponse, endpoint: Endpoint, msg: JsonRpcRequest, edge: HttpEdge, canStream: boolean): Promise<void> {
-    const session = new ClientSession(edge.principal);
+    const session = new ClientSession(edge);
     const state: SessionState = { session, endpoint, replies: new Map(), getStream: undefined, queue: [] };
     session.channel = this.channelFor(state);
     const reply = new PostReply(res, canStream, { 'mcp-session-id': session.id });
@@ -169,7 +168,7 @@ export class StreamableHttpDownstream {
       stream.onClose(opened.close);
       return;
     }
-    const peer = modernPeer(msg, edge.principal, (n) => reply.related(n), () => !reply.done && !abort.signal.aborted);
+    const peer = modernPeer(msg, edge, (n) => reply.related(n), () => !reply.done && !abort.signal.aborted);
     const response = await handleModernRequest(endpoint, msg, peer, abort.signal);
     if (!abort.signal.aborted) reply.finish(response);
   }

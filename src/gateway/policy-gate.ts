@@ -1,0 +1,102 @@
+// Where the policy meets the relay: every tools/call is decided before it is forwarded, every
+// tools/list shows only what may be called, and quota is reserved before forwarding and given
+// back when the upstream call fails. No error path here ends in forwarding.
+import { blockedToolResult, unknownToolError, type BlockedOutcome } from '../policy/blocked-result.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import { decide, listable, type Subject } from '../policy/decide.js';
+import type { Limiter } from '../limits/limiter.js';
+import type { Reservation } from '../store/store.js';
+import { ErrorCode, isObject, type JsonObject } from '../mcp/jsonrpc.js';
+import type { ClientSession } from './client-session.js';
+import type { ClientPeer } from './peer.js';
+import { peekCarried, type ClientRequest, type RelayContext } from './relay.js';
+import type { UpstreamAnswer } from './upstream-connection.js';
+
+export type Forward = (req: ClientRequest) => Promise<UpstreamAnswer>;
+
+export class PolicyGate {
+  constructor(
+    private readonly policies: ReadonlyMap<string, CompiledPolicy>,
+    private readonly limiter: Limiter,
+    private readonly ctx: RelayContext,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The policy in force for a client on a server: the grant's own, else the server's. */
+  policyFor(server: string, peer: ClientPeer): CompiledPolicy | undefined {
+    return peer.identity?.grant?.policy ?? this.policies.get(server);
+  }
+
+  /** Removes from a tools/list result what the client may not call. */
+  filterTools(server: string, peer: ClientPeer, answer: UpstreamAnswer): UpstreamAnswer {
+    const policy = this.policyFor(server, peer);
+    if (!policy || !('result' in answer) || !Array.isArray(answer.result.tools)) return answer;
+    const tools = answer.result.tools.filter((t) => isObject(t) && typeof t.name === 'string' && listable(policy, t.name));
+    const result: JsonObject = { ...answer.result, tools };
+    if (peer.era === 'modern') {
+      // What a client sees depends on who it is and on a policy that can change: no shared caching.
+      result.cacheScope = 'private';
+      result.ttlMs = 0;
+    }
+    return { result };
+  }
+
+  /** Decides a tools/call, prompts/get or resources/read and forwards it if allowed. */
+  async call(server: string, peer: ClientPeer, req: ClientRequest, subject: Subject, forward: Forward, session?: ClientSession): Promise<UpstreamAnswer> {
+    const policy = this.policyFor(server, peer);
+    if (!policy) return forward(req);
+    const params = req.params ?? {};
+    const name = subject === 'resource' ? params.uri : params.name;
+    if (typeof name !== 'string') return forward(req); // the server answers a malformed call itself
+    const args = subject === 'tool' ? params.arguments : subject === 'prompt' ? params.arguments : undefined;
+    const grant = peer.identity?.grant;
+    const now = this.now();
+    const decision = decide(policy, {
+      subject,
+      name,
+      server,
+      args: isObject(args) ? args : {},
+      grant: grant ? { name: grant.name, agent: grant.agent, labels: grant.labels } : { name: 'anonymous', agent: 'anonymous', labels: {} },
+      session: { id: sessionKey(peer, session) },
+      now: new Date(now),
+    });
+    if (decision.outcome === 'hidden') return subject === 'tool' ? { error: unknownToolError(name) } : notFound(subject, name);
+    if (decision.outcome === 'blocked') {
+      const reason = decision.kind === 'approval_required' ? `${decision.reason} Approvals are not configured on this gateway, so the call is blocked.` : decision.reason;
+      return this.blocked(subject, peer, { decision: 'deny', rule: decision.rule, reason });
+    }
+    // A retry of an input_required round is the same call: its quota was reserved in round one.
+    const carried = peekCarried(req, peer, this.ctx, server);
+    let reservations: Reservation[] = carried ?? [];
+    if (!carried && decision.limits.length > 0) {
+      const facts = { grant: grant?.name ?? 'anonymous', agent: grant?.agent ?? 'anonymous', session: sessionKey(peer, session), server };
+      const limited = await this.limiter.reserve(decision.limits, facts, now);
+      if (!limited.ok) {
+        if (policy.enforce) return this.blocked(subject, peer, { decision: 'rate_limited', rule: limited.rule, reason: limited.reason, retryAfterS: limited.retryAfterS });
+      } else reservations = limited.reservations;
+    }
+    const answer = await forward({ ...req, carried: reservations });
+    // Quota comes back when the call did not happen: a JSON-RPC error or a transport failure
+    // (a result with isError is a call that happened).
+    if ('error' in answer && reservations.length > 0) await this.limiter.release(reservations);
+    return answer;
+  }
+
+  private blocked(subject: Subject, peer: ClientPeer, b: BlockedOutcome): UpstreamAnswer {
+    if (subject === 'tool') return { result: blockedToolResult(b, peer.era) };
+    return { error: { code: ErrorCode.InvalidRequest, message: `${b.decision === 'rate_limited' ? '[RATE LIMITED]' : '[POLICY DENIED]'} ${b.reason}`, data: { 'gatehouse/decision': { decision: b.decision, rule: b.rule, reason: b.reason, ...(b.retryAfterS !== undefined ? { retry_after_s: b.retryAfterS } : {}) } } } };
+  }
+}
+
+/**
+ * The "session" a limit with scope session counts in: the legacy session id where there is one;
+ * for 2026-07-28 requests, the verified principal — never anything the client picks.
+ */
+export function sessionKey(peer: ClientPeer, session?: ClientSession): string {
+  return session ? `legacy:${session.id}` : `principal:${peer.principal}`;
+}
+
+function notFound(subject: Subject, name: string): UpstreamAnswer {
+  if (subject === 'resource') return { error: { code: ErrorCode.ResourceNotFound, message: `Resource not found: ${name}` } };
+  return { error: { code: ErrorCode.InvalidParams, message: `Unknown prompt: ${name}` } };
+}

@@ -1,0 +1,67 @@
+// Reserves every limit a decision carries against the store, all or nothing, and gives the
+// reservations back when the upstream call fails.
+import type { LimitRequest } from '../policy/decide.js';
+import type { Reservation, StateStore } from '../store/store.js';
+
+export interface ScopeFacts {
+  grant: string;
+  agent: string;
+  session: string;
+  server: string;
+}
+
+export type LimitOutcome =
+  | { ok: true; reservations: Reservation[] }
+  | { ok: false; rule: string; reason: string; retryAfterS: number };
+
+const SCOPE_WORD = { grant: 'per grant', agent: 'per agent', session: 'per session', server: 'per server', global: 'in total' } as const;
+
+export function counterKey(req: LimitRequest, facts: ScopeFacts): string {
+  const l = req.limit;
+  const scope =
+    l.scope === 'global' ? 'global' : l.scope === 'server' ? `server:${facts.server}` : l.scope === 'agent' ? `agent:${facts.agent}` : l.scope === 'session' ? `session:${facts.session}` : `grant:${facts.grant}`;
+  return ['rate', req.counter, scope, req.keyValue ?? ''].join('|');
+}
+
+export class Limiter {
+  constructor(private readonly store: StateStore) {}
+
+  async reserve(requests: LimitRequest[], facts: ScopeFacts, now: number): Promise<LimitOutcome> {
+    const taken: Reservation[] = [];
+    for (const req of requests) {
+      const l = req.limit;
+      const key = counterKey(req, facts);
+      let r;
+      try {
+        r = await this.store.reserve(key, { algorithm: l.algorithm, windowMs: l.windowSeconds * 1000, max: l.max, cost: req.cost }, now);
+      } catch (err) {
+        await this.release(taken);
+        // Fail closed: without the store the limit cannot be honoured, so the call does not pass.
+        return { ok: false, rule: l.path, reason: `The rate-limit store is unavailable (${err instanceof Error ? err.message : String(err)}); the call is blocked until it is back.`, retryAfterS: 5 };
+      }
+      if (!r.ok) {
+        await this.release(taken);
+        const retryAfterS = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+        const what = req.cost > l.max ? `This call costs ${req.cost}, more than the limit of ${l.max} allows at once.` : `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${SCOPE_WORD[l.scope]} (counter ${req.counter}${req.keyValue !== undefined ? ` for ${req.keyValue}` : ''}).`;
+        return { ok: false, rule: l.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
+      }
+      taken.push({ key, token: r.token });
+    }
+    return { ok: true, reservations: taken };
+  }
+
+  async release(reservations: Reservation[]): Promise<void> {
+    for (const r of reservations) await this.store.release(r).catch(() => undefined);
+  }
+}
+
+export function describeWindow(seconds: number): string {
+  if (seconds === 1) return 'second';
+  if (seconds === 60) return 'minute';
+  if (seconds === 3600) return 'hour';
+  if (seconds === 86_400) return 'day';
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} days`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} hours`;
+  if (seconds % 60 === 0) return `${seconds / 60} minutes`;
+  return `${seconds} seconds`;
+}

@@ -1,0 +1,153 @@
+// A validated policy compiled for matching: exact names in a map, globs ordered by how specific
+// they are, every CEL expression parsed. All errors surface here, at load time, with their paths.
+import { CelCompileError, compileCel, type CompiledCel } from './cel.js';
+import { compileGlob, isGlob, type Glob } from './glob.js';
+import { parsePolicy, type Category, type Policy, type PolicyLimit, type PolicyRule } from './schema.js';
+
+export interface CompiledLimit {
+  path: string;
+  counter: string | undefined;
+  max: number;
+  windowSeconds: number;
+  scope: PolicyLimit['scope'];
+  algorithm: PolicyLimit['algorithm'];
+  key?: CompiledCel;
+  cost?: CompiledCel;
+  when?: CompiledCel;
+}
+
+export interface CompiledCondition {
+  cel: CompiledCel;
+  reason?: string;
+}
+
+export interface CompiledRule {
+  /** JSON pointer of the rule, e.g. /tools/audiences_create. */
+  path: string;
+  action: PolicyRule['action'];
+  reason?: string;
+  denyIf: CompiledCondition[];
+  require: CompiledCondition[];
+  approvalIf: CompiledCondition[];
+  limits: CompiledLimit[];
+  approval?: PolicyRule['approval'];
+  redact: string[];
+}
+
+export interface RuleTable {
+  exact: Map<string, CompiledRule>;
+  /** Most specific first (longest literal part), then in file order. */
+  globs: { glob: Glob; rule: CompiledRule }[];
+}
+
+export interface CompiledPolicy {
+  source: Policy;
+  default: 'allow' | 'deny';
+  enforce: boolean;
+  hide: Glob[];
+  allTools?: CompiledRule;
+  categories: Partial<Record<Category, CompiledRule>>;
+  tools: RuleTable;
+  resources: RuleTable;
+  prompts: RuleTable;
+}
+
+export class PolicyError extends Error {
+  constructor(readonly problems: { path: string; message: string }[]) {
+    super(problems.map((p) => `${p.path || '/'}: ${p.message}`).join('\n'));
+  }
+}
+
+/** Validates and compiles a policy document; throws PolicyError listing every problem. */
+export function loadPolicy(value: unknown): CompiledPolicy {
+  const parsed = parsePolicy(value);
+  if (!parsed.ok) throw new PolicyError(parsed.problems);
+  return compilePolicy(parsed.policy);
+}
+
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  const problems: { path: string; message: string }[] = [];
+  const cel = (source: string | undefined, path: string): CompiledCel | undefined => {
+    if (source === undefined) return undefined;
+    try {
+      return compileCel(source, path);
+    } catch (err) {
+      if (err instanceof CelCompileError) problems.push({ path: err.path, message: err.message });
+      else throw err;
+      return undefined;
+    }
+  };
+  const conditions = (list: { when: string; reason?: string }[], path: string): CompiledCondition[] =>
+    list.flatMap((c, i) => {
+      const compiled = cel(c.when, `${path}/${i}/when`);
+      return compiled ? [{ cel: compiled, ...(c.reason ? { reason: c.reason } : {}) }] : [];
+    });
+  const rule = (r: PolicyRule, path: string): CompiledRule => ({
+    path,
+    action: r.action,
+    ...(r.reason ? { reason: r.reason } : {}),
+    denyIf: conditions(r.deny_if, `${path}/deny_if`),
+    require: conditions(r.require, `${path}/require`),
+    approvalIf: conditions(r.approval_if, `${path}/approval_if`),
+    limits: r.limits.map((l, i) => {
+      const lp = `${path}/limits/${i}`;
+      const key = cel(l.key, `${lp}/key`);
+      const cost = cel(l.cost, `${lp}/cost`);
+      const when = cel(l.when, `${lp}/when`);
+      return {
+        path: lp,
+        counter: l.counter,
+        max: l.max,
+        windowSeconds: l.window,
+        scope: l.scope,
+        algorithm: l.algorithm,
+        ...(key ? { key } : {}),
+        ...(cost ? { cost } : {}),
+        ...(when ? { when } : {}),
+      };
+    }),
+    ...(r.approval ? { approval: r.approval } : {}),
+    redact: r.redact,
+  });
+  const table = (rules: Record<string, PolicyRule>, base: string): RuleTable => {
+    const exact = new Map<string, CompiledRule>();
+    const globs: RuleTable['globs'] = [];
+    for (const [pattern, r] of Object.entries(rules)) {
+      const compiled = rule(r, `${base}/${escapePointer(pattern)}`);
+      if (isGlob(pattern)) globs.push({ glob: compileGlob(pattern), rule: compiled });
+      else exact.set(pattern, compiled);
+    }
+    // Stable sort: equal specificity keeps file order.
+    globs.sort((a, b) => b.glob.literal - a.glob.literal);
+    return { exact, globs };
+  };
+  const categories: CompiledPolicy['categories'] = {};
+  for (const [cat, r] of Object.entries(policy.categories)) {
+    if (r) categories[cat as Category] = rule(r, `/categories/${cat}`);
+  }
+  const compiled: CompiledPolicy = {
+    source: policy,
+    default: policy.default,
+    enforce: policy.enforce,
+    hide: policy.hide.map(compileGlob),
+    ...(policy.all_tools ? { allTools: rule(policy.all_tools, '/all_tools') } : {}),
+    categories,
+    tools: table(policy.tools, '/tools'),
+    resources: table(policy.resources, '/resources'),
+    prompts: table(policy.prompts, '/prompts'),
+  };
+  if (problems.length > 0) throw new PolicyError(problems);
+  return compiled;
+}
+
+/** The rule a name matches in a table: an exact key beats any glob. */
+export function matchRule(table: RuleTable, name: string): CompiledRule | undefined {
+  const exact = table.exact.get(name);
+  if (exact) return exact;
+  for (const g of table.globs) if (g.glob.test(name)) return g.rule;
+  return undefined;
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}

@@ -1,0 +1,178 @@
+// The decision engine. Pure: the clock comes in with the call, and limits come out as requests
+// for the limiter to reserve against the store. Order (DESIGN section 1):
+// hide → deny → require → approval → limits → forward. The first that blocks decides.
+import type { CelVars } from './cel.js';
+import { matchRule, type CompiledLimit, type CompiledPolicy, type CompiledRule, type RuleTable } from './compile.js';
+import type { Category } from './schema.js';
+
+export type Subject = 'tool' | 'resource' | 'prompt';
+
+export interface CallFacts {
+  subject: Subject;
+  /** Tool or prompt name, or resource URI. */
+  name: string;
+  server: string;
+  args: Record<string, unknown>;
+  category?: Category;
+  risk?: string;
+  annotations?: Record<string, unknown>;
+  grant: { name: string; agent: string; labels: Record<string, string> };
+  session: { id: string };
+  now: Date;
+}
+
+export interface LimitRequest {
+  limit: CompiledLimit;
+  /** Counter name: the limit's own, or `<tool>_rate`. */
+  counter: string;
+  /** The value of the limit's `key` expression, when it has one. */
+  keyValue?: string;
+  cost: number;
+}
+
+export type BlockKind = 'deny' | 'approval_required';
+
+export type Decision =
+  | { outcome: 'allow'; rule: string; limits: LimitRequest[]; shadowed?: Blocked }
+  | { outcome: 'hidden'; rule: string }
+  | Blocked;
+
+export interface Blocked {
+  outcome: 'blocked';
+  kind: BlockKind;
+  rule: string;
+  reason: string;
+}
+
+const SUBJECT_WORD: Record<Subject, string> = { tool: 'Tool', resource: 'Resource', prompt: 'Prompt' };
+
+export function decide(policy: CompiledPolicy, call: CallFacts): Decision {
+  const d = decideEnforced(policy, call);
+  // Shadow mode: decide and record, never block (a hidden tool stays visible too).
+  if (!policy.enforce && d.outcome !== 'allow') {
+    return { outcome: 'allow', rule: d.rule, limits: [], ...(d.outcome === 'blocked' ? { shadowed: d } : {}) };
+  }
+  return d;
+}
+
+function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
+  const word = SUBJECT_WORD[call.subject];
+  if (call.subject === 'tool') {
+    const hidden = policy.hide.find((g) => g.test(call.name));
+    if (hidden) return { outcome: 'hidden', rule: '/hide' };
+  }
+  const own = matchOwn(policy, call);
+  const chain = [policy.allTools, own.rule].filter((r): r is CompiledRule => r !== undefined);
+  if (own.rule?.action === 'hide') return { outcome: 'hidden', rule: own.rule.path };
+
+  // deny: an action, or any deny_if that holds
+  for (const r of chain) {
+    if (r.action === 'deny') return blocked('deny', r.path, r.reason ?? `${word} "${call.name}" is not allowed by the policy.`);
+  }
+  if (!own.rule && policy.default === 'deny') {
+    return blocked('deny', '/default', `${word} "${call.name}" is not allowed: the policy denies anything it does not list.`);
+  }
+  const vars = celVars(call);
+  for (const r of chain) {
+    for (const c of r.denyIf) {
+      const v = truth(c.cel.evaluate(vars), c.cel.path);
+      if (typeof v === 'string') return blocked('deny', c.cel.path, v);
+      if (v) return blocked('deny', c.cel.path, c.reason ?? r.reason ?? `${word} "${call.name}" was denied by the condition ${c.cel.source}.`);
+    }
+  }
+  for (const r of chain) {
+    for (const c of r.require) {
+      const v = truth(c.cel.evaluate(vars), c.cel.path);
+      if (typeof v === 'string') return blocked('deny', c.cel.path, v);
+      if (!v) return blocked('deny', c.cel.path, c.reason ?? r.reason ?? `${word} "${call.name}" requires ${c.cel.source}.`);
+    }
+  }
+  for (const r of chain) {
+    if (r.action === 'require_approval') return blocked('approval_required', r.path, r.reason ?? `${word} "${call.name}" requires a person's approval.`);
+    for (const c of r.approvalIf) {
+      const v = truth(c.cel.evaluate(vars), c.cel.path);
+      if (typeof v === 'string') return blocked('deny', c.cel.path, v);
+      if (v) return blocked('approval_required', c.cel.path, r.reason ?? `${word} "${call.name}" requires a person's approval (${c.cel.source}).`);
+    }
+  }
+  const limits: LimitRequest[] = [];
+  for (const r of chain) {
+    for (const l of r.limits) {
+      const req = limitRequest(l, call, vars);
+      if (typeof req === 'string') return blocked('deny', l.path, req);
+      if (req) limits.push(req);
+    }
+  }
+  return { outcome: 'allow', rule: own.rule?.path ?? '/default', limits };
+}
+
+function matchOwn(policy: CompiledPolicy, call: CallFacts): { rule?: CompiledRule } {
+  const table: RuleTable = call.subject === 'tool' ? policy.tools : call.subject === 'resource' ? policy.resources : policy.prompts;
+  const rule = matchRule(table, call.name);
+  if (rule) return { rule };
+  if (call.subject === 'tool' && call.category) {
+    const byCategory = policy.categories[call.category];
+    if (byCategory) return { rule: byCategory };
+  }
+  return {};
+}
+
+/** A limit's request for this call, undefined when its `when` is false, or an error text. */
+function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars): LimitRequest | undefined | string {
+  if (l.when) {
+    const v = truth(l.when.evaluate(vars), l.when.path);
+    if (typeof v === 'string') return v;
+    if (!v) return undefined;
+  }
+  let cost = 1;
+  if (l.cost) {
+    const r = l.cost.evaluate(vars);
+    const n = r.ok ? Number(r.value) : NaN;
+    if (!r.ok || !Number.isFinite(n) || n < 0) return `The cost expression at ${l.cost.path} did not give a non-negative number${r.ok ? '' : `: ${r.error}`}.`;
+    cost = n;
+  }
+  const out: LimitRequest = { limit: l, counter: l.counter ?? `${call.name}_rate`, cost };
+  if (l.key) {
+    const r = l.key.evaluate(vars);
+    if (!r.ok) return `The key expression at ${l.key.path} failed: ${r.error}.`;
+    out.keyValue = typeof r.value === 'string' ? r.value : JSON.stringify(r.value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+  return out;
+}
+
+/** A condition's boolean value, or the text of why it could not be had (which blocks the call). */
+function truth(r: { ok: true; value: unknown } | { ok: false; error: string }, path: string): boolean | string {
+  if (!r.ok) return `The condition at ${path} could not be evaluated (${r.error}), so the call is blocked.`;
+  if (typeof r.value !== 'boolean') return `The condition at ${path} did not give true or false, so the call is blocked.`;
+  return r.value;
+}
+
+function blocked(kind: BlockKind, rule: string, reason: string): Blocked {
+  return { outcome: 'blocked', kind, rule, reason };
+}
+
+function celVars(call: CallFacts): CelVars {
+  return {
+    args: call.args,
+    tool: {
+      name: call.name,
+      server: call.server,
+      ...(call.category ? { category: call.category } : {}),
+      ...(call.risk ? { risk: call.risk } : {}),
+      annotations: call.annotations ?? {},
+    },
+    grant: call.grant,
+    session: call.session,
+    now: call.now,
+  };
+}
+
+/** Whether a tool can appear in tools/list at all (hidden and unconditionally denied do not). */
+export function listable(policy: CompiledPolicy, name: string, category?: Category): boolean {
+  if (!policy.enforce) return true;
+  if (policy.hide.some((g) => g.test(name))) return false;
+  const own = matchRule(policy.tools, name) ?? (category ? policy.categories[category] : undefined);
+  if (own?.action === 'hide' || own?.action === 'deny') return false;
+  if (policy.allTools?.action === 'deny' || policy.allTools?.action === 'hide') return false;
+  return own !== undefined || policy.default === 'allow';
+}
