@@ -262,14 +262,17 @@ export class UpstreamConnection {
       if (!opts.noTimeout) entry.timer = this.armTimeout(id, entry);
       const onAbort = () => {
         if (!this.pending.has(id)) return;
-        // The client gave up: tell the server, so it can stop the work.
-        void t.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request.' } }).catch(() => undefined);
+        // The client gave up: tell the server, so it can stop the work. Over HTTP in the modern
+        // era, closing the request's stream (requestSignal below) is the cancellation.
+        if (this.cfg.transport === 'stdio' || this.era !== 'modern') {
+          void t.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request.' } }).catch(() => undefined);
+        }
         settle(fail(ErrorCode.RequestTimeout, 'Request cancelled by the client.'));
       };
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, entry);
-      t.send(out, opts.relatedTo !== undefined ? { relatedRequestId: opts.relatedTo } : undefined).catch((err: unknown) => {
+      t.send(out, opts.signal ? { requestSignal: opts.signal } : undefined).catch((err: unknown) => {
         settle(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${errorText(err)}`));
       });
     });
