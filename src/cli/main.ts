@@ -1,0 +1,98 @@
+// The `gatehouse` command line. Each command is a thin wrapper: commander parses the flags, a
+// function in this folder does the work and returns the exit code. Command modules are imported when
+// their command runs, so that `gatehouse schema` does not load the gateway.
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Argument, Command, CommanderError } from 'commander';
+import { EXIT_OK, EXIT_USAGE, processIo, reportFailure, type CliIo } from './io.js';
+import { SCHEMA_KINDS, type SchemaKind } from './schema.js';
+
+const CONFIG_FLAG = [
+  '-c, --config <file>',
+  'config file (default: $GATEHOUSE_CONFIG, then gatehouse.yaml|yml|json here)',
+] as const;
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<void> {
+  let exitCode = EXIT_OK;
+  const run: Run = async (action) => {
+    try {
+      exitCode = await action();
+    } catch (error) {
+      exitCode = reportFailure(error, io);
+    }
+  };
+  const program = buildProgram(io, run);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    // Commander has already printed what was wrong; help and --version end with exit code 0.
+    if (!(error instanceof CommanderError)) throw error;
+    exitCode = error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  process.exitCode = exitCode;
+}
+
+/** Runs a command's action and records its exit code. */
+type Run = (action: () => Promise<number> | number) => Promise<void>;
+
+function buildProgram(io: CliIo, run: Run): Command {
+  const program = new Command('gatehouse')
+    .description('A policy gateway for the Model Context Protocol: allow, deny, hide, rate-limit and audit MCP calls.')
+    .version(packageVersion(), '-V, --version')
+    .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage and examples)')
+    .addHelpText('after', examples('gatehouse start', 'gatehouse policy check policies/*.yaml'));
+
+  program
+    .command('start')
+    .description('run the gateway and print the URL of every endpoint')
+    .option(...CONFIG_FLAG)
+    .addHelpText('after', examples('gatehouse start', 'gatehouse start -c deploy/gatehouse.yaml'))
+    .action((opts: { config?: string }) => run(async () => (await import('./start.js')).startCommand(opts, io)));
+
+  program
+    .command('stdio')
+    .description('speak MCP on stdin/stdout for one server, under the same policy')
+    .argument('<server>', 'name of a configured server')
+    .option(...CONFIG_FLAG)
+    .addHelpText('after', examples('gatehouse stdio github -c ~/gatehouse/gatehouse.yaml'))
+    .action((server: string, opts: { config?: string }) =>
+      run(async () => (await import('./stdio.js')).stdioCommand(server, opts, io)),
+    );
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of the config file or the policy file')
+    .addArgument(new Argument('<kind>', 'which schema').choices(SCHEMA_KINDS))
+    .addHelpText('after', examples('gatehouse schema policy > policy.schema.json'))
+    .action((kind: SchemaKind) => run(async () => (await import('./schema.js')).schemaCommand(kind, io)));
+
+  const policy = program
+    .command('policy')
+    .description('work with policy files')
+    .addHelpText('after', examples('gatehouse policy check policies/github.yaml policies/memory.json'));
+  policy
+    .command('check')
+    .description('validate policy files; print every problem with its JSON path (exit 2 on any problem)')
+    .argument('<files...>', 'policy files, YAML or JSON')
+    .addHelpText('after', examples('gatehouse policy check policies/*.yaml'))
+    .action((files: string[]) => run(async () => (await import('./policy-check.js')).policyCheckCommand(files, io)));
+
+  return program;
+}
+
+function examples(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ ${line}`).join('\n')}`;
+}
+
+/** The version in package.json, two folders up from both src/cli/ and dist/cli/. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+// Run when executed directly (`node --import tsx src/cli/main.ts`); bin/gatehouse.js calls main itself.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  await main(process.argv.slice(2));
+}

@@ -1,0 +1,135 @@
+// Checks that relate several keys of a config. They read the raw document defensively instead of the
+// parsed one, so that they run even when some other key is malformed: users see every problem in one
+// go. A key of the wrong type is left to the schema, which reports it.
+import { isLoopbackHost } from './loopback.js';
+import { toPointer, type Problem } from './problems.js';
+import { DEFAULT_HOST } from './schema.js';
+
+type Doc = Record<string, unknown>;
+
+export function crossCheckConfig(raw: unknown): Problem[] {
+  const doc = asDoc(raw);
+  if (!doc) return [];
+  return [...checkAuth(doc), ...checkServerSets(doc), ...checkEachServer(doc), ...checkGrants(doc)];
+}
+
+function checkAuth(doc: Doc): Problem[] {
+  const mode = asDoc(doc.auth)?.mode ?? 'none';
+  const host = asDoc(doc.listen)?.host ?? DEFAULT_HOST;
+  if (mode !== 'none' || typeof host !== 'string' || isLoopbackHost(host)) return [];
+  return [
+    {
+      path: '/auth/mode',
+      message:
+        `auth mode "none" is accepted only while listen.host is a loopback address (127.0.0.0/8, ::1, localhost), ` +
+        `and listen.host is "${host}": anyone who can reach that address could use every server. ` +
+        `Set auth.mode to "grants" (or "jwt"), or listen on 127.0.0.1.`,
+    },
+  ];
+}
+
+function checkServerSets(doc: Doc): Problem[] {
+  const servers = asDoc(doc.servers);
+  const foreign = asDoc(doc.mcpServers);
+  if ((doc.servers !== undefined && !servers) || (doc.mcpServers !== undefined && !foreign)) return [];
+  const names = [...Object.keys(servers ?? {}), ...Object.keys(foreign ?? {})];
+  if (names.length === 0) {
+    return [{ path: '/servers', message: 'no servers configured: add at least one under servers (or mcpServers)' }];
+  }
+  return Object.keys(foreign ?? {})
+    .filter((name) => servers && name in servers)
+    .map((name) => ({
+      path: toPointer(['mcpServers', name]),
+      message: `server "${name}" is also defined under servers; give one of them another name`,
+    }));
+}
+
+function checkEachServer(doc: Doc): Problem[] {
+  const sets = ['servers', 'mcpServers'] as const;
+  return sets.flatMap((set) =>
+    Object.entries(asDoc(doc[set]) ?? {}).flatMap(([name, entry]) => {
+      const server = asDoc(entry);
+      return server ? checkServer(server).map((p) => ({ ...p, path: toPointer([set, name]) + p.path })) : [];
+    }),
+  );
+}
+
+const TYPE_TO_TRANSPORT: Record<string, string> = {
+  stdio: 'stdio',
+  http: 'streamable-http',
+  'streamable-http': 'streamable-http',
+  streamableHttp: 'streamable-http',
+  sse: 'sse',
+};
+const TRANSPORTS = new Set(['stdio', 'streamable-http', 'sse']);
+
+function checkServer(server: Doc): Problem[] {
+  const hasCommand = server.command !== undefined;
+  const hasUrl = server.url !== undefined;
+  if (hasCommand && hasUrl) {
+    return [{ path: '', message: 'give either command (a stdio server) or url (an HTTP server), not both' }];
+  }
+  if (!hasCommand && !hasUrl) {
+    return [{ path: '', message: 'missing command (to run a stdio server) or url (to reach an HTTP server)' }];
+  }
+  const problems: Problem[] = [];
+  const declared =
+    typeof server.transport === 'string' && TRANSPORTS.has(server.transport) ? server.transport : undefined;
+  const typed = typeof server.type === 'string' ? TYPE_TO_TRANSPORT[server.type] : undefined;
+  if (declared && typed && declared !== typed) {
+    problems.push({
+      path: '/type',
+      message: `type "${String(server.type)}" contradicts transport "${declared}"; keep one`,
+    });
+  }
+  const transport = declared ?? typed ?? (hasCommand ? 'stdio' : 'streamable-http');
+  if (transport === 'stdio' && !hasCommand) {
+    problems.push({ path: '/command', message: 'a stdio server needs a command to run' });
+  }
+  if (transport !== 'stdio' && !hasUrl) {
+    problems.push({ path: '/url', message: `a ${transport} server needs a url; use transport stdio to run a command` });
+  }
+  if (server.isolation === 'session' && transport !== 'stdio') {
+    problems.push({
+      path: '/isolation',
+      message: 'isolation applies to stdio servers only; an HTTP upstream already gets one session per client session',
+    });
+  }
+  return problems;
+}
+
+function checkGrants(doc: Doc): Problem[] {
+  const grants = asDoc(doc.grants);
+  if (!grants) return [];
+  const known = new Set([...Object.keys(asDoc(doc.servers) ?? {}), ...Object.keys(asDoc(doc.mcpServers) ?? {})]);
+  const tokenOwner = new Map<string, string>();
+  const problems: Problem[] = [];
+  for (const [name, entry] of Object.entries(grants)) {
+    const grant = asDoc(entry);
+    if (!grant) continue;
+    if (Array.isArray(grant.servers)) {
+      grant.servers.forEach((server, i) => {
+        if (typeof server === 'string' && !known.has(server)) {
+          problems.push({
+            path: toPointer(['grants', name, 'servers', i]),
+            message: `unknown server "${server}"; configured servers: ${[...known].join(', ') || '(none)'}`,
+          });
+        }
+      });
+    }
+    if (typeof grant.token === 'string' && grant.token !== '') {
+      const owner = tokenOwner.get(grant.token);
+      if (owner !== undefined) {
+        problems.push({
+          path: toPointer(['grants', name, 'token']),
+          message: `same token as grant "${owner}"; every grant needs its own token`,
+        });
+      } else tokenOwner.set(grant.token, name);
+    }
+  }
+  return problems;
+}
+
+function asDoc(value: unknown): Doc | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Doc) : undefined;
+}

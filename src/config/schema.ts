@@ -1,0 +1,190 @@
+// The gateway configuration (DESIGN section 2): its zod schema is the single source of the config
+// types and of schema/config.schema.json. `ConfigSchema` accepts what users write — including the
+// `mcpServers` object of Claude Desktop, Cursor and VS Code — and parses it into `GatehouseConfig`,
+// the one normalised form the rest of Gatehouse reads. Checks that span several keys (auth versus
+// listen address, grants naming servers) live in cross-checks.ts so that they run even when other
+// keys are wrong, and every problem is reported in one go.
+import { z } from 'zod';
+import { PolicySchema, type PolicyInput } from '../policy/schema.js';
+
+export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export const DEFAULT_STATE = 'sqlite:./.gatehouse/state.db';
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** A string value; numbers and booleans are taken as their text (YAML reads `PORT: 3000` as a number). */
+const Text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+/** A whole number, also as digits in a string, which is what `${VAR}` interpolation produces. */
+function wholeNumber(min: number, max: number) {
+  return z.union(
+    [
+      z.number().int().min(min).max(max),
+      z.string().regex(/^\d+$/).transform(Number).pipe(z.number().min(min).max(max)),
+    ],
+    { error: 'expected a whole number' },
+  );
+}
+
+const ServerName = z.string().regex(SERVER_NAME, {
+  error: (issue) =>
+    `server names use lowercase letters, digits and dashes (${SERVER_NAME.source}); rename it, e.g. "${slug(String(issue.input))}"`,
+});
+
+const HttpUrl = z.string().refine(isHttpUrl, { error: 'expected an http:// or https:// URL' });
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** A policy: a file path (relative to the config file's folder) or the policy itself, inline. */
+const PolicyRef = z.union([
+  z.string().min(1).meta({ description: 'Path of a policy file, relative to this config file.' }),
+  // Parsed now so that an inline policy's problems are reported with the config's; a normalised policy
+  // is itself a valid policy input, so later stages may parse it again with the same result.
+  PolicySchema.transform((policy): PolicyInput => policy).meta({ id: 'InlinePolicy' }),
+]);
+
+const serverFields = {
+  transport: z.enum(['stdio', 'streamable-http', 'sse']).optional().meta({
+    description: 'Inferred when omitted: command means stdio, url means streamable-http.',
+  }),
+  type: z
+    .enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse'])
+    .optional()
+    .meta({ description: 'The VS Code spelling of transport.' }),
+  command: z.string().min(1).optional().meta({ description: 'Program to run (stdio servers).' }),
+  args: z.array(Text).default([]),
+  env: z.record(z.string(), Text).default({}),
+  cwd: z.string().min(1).optional().meta({ description: 'Working directory, relative to this config file.' }),
+  url: HttpUrl.optional().meta({ description: 'Endpoint of an HTTP or SSE server.' }),
+  headers: z.record(z.string(), Text).default({}),
+  era: z.enum(['auto', 'legacy', 'modern']).default('auto').meta({
+    description: 'MCP protocol era of the upstream; auto probes it once.',
+  }),
+  isolation: z.enum(['shared', 'session']).default('shared').meta({
+    description: 'stdio only: session runs one child process per client session.',
+  }),
+  policy: PolicyRef.optional(),
+  timeout_ms: wholeNumber(1, 86_400_000)
+    .default(DEFAULT_TIMEOUT_MS)
+    .meta({
+      description: `Per upstream request, in milliseconds; default ${DEFAULT_TIMEOUT_MS}.`,
+    }),
+};
+
+// Entries of an mcpServers object come from other clients' files, which carry keys of their own
+// (disabled, autoApprove, envFile, ...): those keys are dropped rather than refused.
+const ForeignServerFields = z.object(serverFields);
+type ServerFields = z.output<typeof ForeignServerFields>;
+
+function toServerConfig({ transport, type, ...server }: ServerFields) {
+  const inferred = server.command !== undefined ? 'stdio' : 'streamable-http';
+  return { transport: transport ?? transportOfType(type) ?? inferred, ...server };
+}
+
+function transportOfType(type: ServerFields['type']): ServerFields['transport'] {
+  if (type === 'http' || type === 'streamableHttp') return 'streamable-http';
+  return type;
+}
+
+const ServerSchema = z.strictObject(serverFields).transform(toServerConfig).meta({ id: 'Server' });
+const ForeignServerSchema = ForeignServerFields.transform(toServerConfig);
+
+const GrantSchema = z.strictObject({
+  token: z.string().min(1).meta({ description: 'Bearer token the agent presents.' }),
+  agent: z.string().min(1).optional(),
+  servers: z.array(z.string()).min(1).meta({ description: 'Names of the servers this grant may use.' }),
+  labels: z.record(z.string(), Text).default({}),
+  expires: z
+    .string()
+    .refine((date) => !Number.isNaN(Date.parse(date)), {
+      error: 'expected a date such as 2026-12-31 or 2026-12-31T18:00:00Z',
+    })
+    .optional(),
+  policy: PolicyRef.optional().meta({ description: "Replaces the server's policy for this grant." }),
+});
+
+const STATE_URL = /^(memory:?|sqlite:.+|rediss?:\/\/.+)$/;
+const AUDIT_URL = /^(none|jsonl:.+|sqlite:.+|postgres(ql)?:\/\/.+)$/;
+
+export const ConfigSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default(DEFAULT_HOST),
+        port: wholeNumber(0, 65_535)
+          .default(DEFAULT_PORT)
+          .meta({ description: `Default ${DEFAULT_PORT}; 0 picks a free port.` }),
+      })
+      .prefault({}),
+    state: z
+      .string()
+      .regex(STATE_URL, { error: 'expected memory:, sqlite:PATH, or redis://HOST:PORT/DB' })
+      .transform((state) => (state === 'memory' ? 'memory:' : state))
+      .default(DEFAULT_STATE),
+    audit: z
+      .string()
+      .regex(AUDIT_URL, { error: 'expected none, jsonl:PATH, sqlite:PATH, or postgres://...' })
+      .optional()
+      .meta({ description: "Default: the state's SQLite file, or sqlite:./.gatehouse/state.db." }),
+    auth: z
+      .strictObject({
+        mode: z.enum(['none', 'grants', 'jwt']).default('none').meta({
+          description: 'none is accepted only while listen.host is a loopback address.',
+        }),
+        admin_token: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    servers: z.record(ServerName, ServerSchema).optional(),
+    mcpServers: z.record(ServerName, ForeignServerSchema).optional().meta({
+      description: 'Servers in the Claude Desktop / Cursor / VS Code format; merged into servers.',
+    }),
+    grants: z
+      .record(z.string().regex(GRANT_NAME, { error: `grant names must match ${GRANT_NAME.source}` }), GrantSchema)
+      .default({}),
+    limits: z
+      .strictObject({
+        max_body_bytes: wholeNumber(1, 2 ** 31)
+          .default(DEFAULT_MAX_BODY_BYTES)
+          .meta({ description: `Larger request bodies are answered 413; default ${DEFAULT_MAX_BODY_BYTES} (4 MiB).` }),
+      })
+      .prefault({}),
+  })
+  .transform(({ listen, state, audit, auth, servers, mcpServers, grants, limits }) => ({
+    listen,
+    state,
+    audit: audit ?? (state.startsWith('sqlite:') ? state : DEFAULT_STATE),
+    auth,
+    servers: { ...mcpServers, ...servers },
+    grants,
+    limits,
+  }))
+  .meta({ title: 'Gatehouse configuration', description: 'Listen address, stores, auth, servers and grants.' });
+
+/** A config as users write it. */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+/** The normalised config every other part of Gatehouse reads. */
+export type GatehouseConfig = z.output<typeof ConfigSchema>;
+export type ServerConfig = GatehouseConfig['servers'][string];
+export type GrantConfig = GatehouseConfig['grants'][string];
+export type Transport = ServerConfig['transport'];
+
+/** A valid server name close to the given one, for error messages. */
+export function slug(name: string): string {
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
+  return cleaned || 'server';
+}

@@ -1,0 +1,54 @@
+// Proves, at compile time (npm run typecheck), that the types derived from the zod schemas keep the
+// shape other parts of Gatehouse rely on (DESIGN section 2). The test body only names the checks.
+import { describe, expectTypeOf, it } from 'vitest';
+import type { LoadedConfig } from '../../src/config/load.js';
+import type { GatehouseConfig, ServerConfig } from '../../src/config/schema.js';
+import type { PolicyInput } from '../../src/policy/schema.js';
+
+type ContractServer = {
+  transport: 'stdio' | 'streamable-http' | 'sse';
+  command?: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  url?: string;
+  headers: Record<string, string>;
+  era: 'auto' | 'legacy' | 'modern';
+  isolation: 'shared' | 'session';
+  policy?: string | PolicyInput;
+  timeout_ms: number;
+};
+
+type ContractConfig = {
+  listen: { host: string; port: number };
+  state: string;
+  audit: string;
+  auth: { mode: 'none' | 'grants' | 'jwt'; admin_token?: string };
+  servers: Record<string, ContractServer>;
+  grants: Record<
+    string,
+    {
+      token: string;
+      agent?: string;
+      servers: string[];
+      labels: Record<string, string>;
+      expires?: string;
+      policy?: string | PolicyInput;
+    }
+  >;
+  limits: { max_body_bytes: number };
+};
+
+describe('config types', () => {
+  it('ServerConfig has the contract shape', () => {
+    expectTypeOf<ServerConfig>().toEqualTypeOf<ContractServer>();
+  });
+
+  it('GatehouseConfig has the contract shape', () => {
+    expectTypeOf<GatehouseConfig>().toEqualTypeOf<ContractConfig>();
+  });
+
+  it('LoadedConfig carries the path, the folder and the config', () => {
+    expectTypeOf<LoadedConfig>().toEqualTypeOf<{ path: string | null; dir: string; config: GatehouseConfig }>();
+  });
+});
