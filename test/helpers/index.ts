@@ -1,0 +1,6 @@
+// The test harness: fixture servers, SDK clients in either era, raw wire helpers and processes.
+// (The vitest feature checklist lives in ./feature-suite.js, imported only by test files.)
+export * from './client.js';
+export * from './fixture.js';
+export * from './processes.js';
+export * from './wire.js';
