@@ -1,0 +1,204 @@
+// Renders the benchmark rows as bench/RESULTS.md and as a console summary.
+import { readFileSync } from 'node:fs';
+import { availableParallelism, release, totalmem } from 'node:os';
+import type { PhaseResult } from './measure.js';
+import { packageVersion, type Era, type Target } from './targets.js';
+
+export interface Row {
+  target: Target;
+  era: Era;
+  status: 'ok' | 'failed' | 'unavailable';
+  note?: string;
+  detail?: string;
+  /** Era and protocol version the client ended up on. */
+  negotiated?: string;
+  sequential?: PhaseResult;
+  concurrent?: PhaseResult;
+  serverRssMiB?: number;
+  /** Live descendants of the server process at the end of the run, with their peak RSS. */
+  children?: Array<{ label: string; rssMiB: number }>;
+  /** The warm-up showed the case cannot finish within the cap, so it was sampled for a shorter time. */
+  sampled?: boolean;
+  /** MaxListenersExceededWarning events the bench client raised during this case. */
+  listenerWarnings?: number;
+}
+
+export interface RenderOptions {
+  calls: number;
+  concurrency: number;
+  warmup: number;
+  rounds: number;
+  capMs: number;
+  sampleCapMs: number;
+  command: string;
+  started: Date;
+  finished: Date;
+}
+
+type Mode = 'sequential' | 'concurrent';
+
+const name = (row: Row): string => `${row.target.id}-${row.era}`;
+
+function floorFor(rows: Row[], era: Era, mode: Mode): PhaseResult | undefined {
+  const floor = rows.find((r) => r.target.id === 'floor' && r.era === era && r.status === 'ok');
+  return floor?.[mode];
+}
+
+function ratio(rows: Row[], row: Row, mode: Mode): string {
+  const phase = row[mode];
+  const floor = floorFor(rows, row.era, mode);
+  if (!phase || !floor || floor.callsPerSec === 0 || phase.ok === 0) return '—';
+  return `${(phase.callsPerSec / floor.callsPerSec).toFixed(2)}×`;
+}
+
+const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+
+function cells(rows: Row[], row: Row, mode: Mode): string[] {
+  const phase = row[mode];
+  if (row.status !== 'ok' || !phase) return [row.status, '—', '—', '—', '—'];
+  const cap = row.sampled ? ' (sampled)' : phase.capped ? ' (time cap)' : '';
+  const count = `${phase.ok}${phase.errors ? ` / ${phase.errors} err` : ''}${cap}`;
+  return [fixed(phase.callsPerSec, 0), fixed(phase.p50Ms, 2), fixed(phase.p99Ms, 2), ratio(rows, row, mode), count];
+}
+
+function table(header: string[], body: string[][]): string {
+  const line = (cols: string[]): string => `| ${cols.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...body.map(line)].join('\n');
+}
+
+function cpuModel(): string {
+  try {
+    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
+    return m?.[1]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function memory(row: Row): string {
+  if (row.serverRssMiB === undefined) return '—';
+  const kids = (row.children ?? []).map((c) => ` + ${c.label} ${c.rssMiB.toFixed(0)}`).join('');
+  return `${row.serverRssMiB.toFixed(0)}${kids}`;
+}
+
+export function renderMarkdown(rows: Row[], o: RenderOptions): string {
+  const seconds = ((o.finished.getTime() - o.started.getTime()) / 1000).toFixed(0);
+  const versions = [
+    '@modelcontextprotocol/client',
+    '@modelcontextprotocol/server',
+    '@modelcontextprotocol/node',
+    'mcp-proxy',
+    'supergateway',
+  ]
+    .map((p) => `${p} ${packageVersion(p) ?? 'not installed'}`)
+    .join(', ');
+  const header = ['case', 'calls/s', 'p50 ms', 'p99 ms', '÷ floor (same era)', 'calls ok'];
+  const modeTable = (mode: Mode): string =>
+    table(
+      header,
+      rows.map((r) => [name(r), ...cells(rows, r, mode)]),
+    );
+
+  const problems = rows.filter((r) => r.status !== 'ok');
+  const capped = rows.filter((r) => r.sequential?.capped || r.concurrent?.capped);
+  const withErrors = rows.filter((r) => r.sequential?.errors || r.concurrent?.errors);
+  const notes: string[] = [];
+  for (const r of problems) notes.push(`- **${name(r)}** ${r.status}: ${oneLine(r.note ?? '')}`);
+  for (const r of capped)
+    notes.push(
+      r.sampled
+        ? `- **${name(r)}** was too slow to finish its calls within the cap (the warm-up showed it), so it was sampled for ${o.sampleCapMs / 1000} s per mode. Its figures come from the calls that completed in that time.`
+        : `- **${name(r)}** hit the ${o.capMs / 1000} s cap in a mode. Its figures for that mode come from the calls that completed in that time.`,
+    );
+  const warned = rows.filter((r) => r.listenerWarnings);
+  if (warned.length > 0)
+    notes.push(
+      `- Client side, not server side: ${warned.map((r) => `**${name(r)}** (${r.listenerWarnings})`).join(', ')} raised MaxListenersExceededWarning in the bench client. The SDK's \`StreamableHTTPClientTransport\` on a 2025-era connection hands its connection-lifetime AbortSignal to every \`fetch\`; undici keeps one abort listener per request on it until the request is garbage-collected, so listeners pile up past undici's limit of 1500. Every legacy HTTP case pays the same client cost.`,
+    );
+  for (const r of withErrors)
+    notes.push(
+      `- **${name(r)}** had failed calls: ${oneLine(r.sequential?.firstError ?? r.concurrent?.firstError ?? '')}`,
+    );
+
+  return `# Relay benchmark results
+
+Generated by \`bench/run.ts\`; see \`bench/README.md\` for what each case is.
+
+- **Date:** ${o.started.toISOString()} (run took ${seconds} s)
+- **Command:** \`${o.command}\`
+- **Machine:** ${cpuModel()}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, Linux ${release()}; shared and noisy — compare ratios, not absolute figures
+- **Node:** ${process.version}
+- **Packages:** ${versions}
+
+## Method
+
+Every case gets its own server process(es), started fresh, and **one** official SDK \`Client\` (a 2026-07-28 client pinned with \`versionNegotiation: { mode: { pin: '2026-07-28' } }\`, or a default 2025-era client). Each client connects, lists tools and warms up with ${o.warmup} untimed calls (half sequential, half concurrent). Then every case makes ${o.calls} sequential \`echo\` calls, and after that ${o.calls} calls at concurrency ${o.concurrency}. Concurrency ${o.concurrency} means that one client has ${o.concurrency} requests in flight (${o.concurrency} async loops share it). It does not mean ${o.concurrency} clients.
+
+${o.rounds > 1 ? `The cases are interleaved, so slow drift in the shared machine's load lands on all of them alike. Each mode runs in ${o.rounds} rounds. In each round every case makes ${Math.floor(o.calls / o.rounds)} calls in turn, and each round starts one case further along. All servers stay up for the whole run, but only the case being timed is sent any calls.` : 'The cases run strictly one after another.'}
+
+Latency is measured at the client, from \`callTool()\` until the result has been checked. Percentiles are nearest-rank over all the calls in a mode. Throughput is the number of successful calls divided by the summed wall time of the case's chunks. A case stops making calls after ${o.capMs / 1000} s per mode, and after 10 s of warm-up. If its sequential warm-up shows that it cannot finish within that cap (a relay that spawns a process per request), it is sampled for ${o.sampleCapMs / 1000} s per mode instead. Such rows say so. The bench client, the relay and the upstream all share the machine's ${availableParallelism()} cores. "÷ floor" divides a case's calls/s by the calls/s of the floor with a client of the same era, in the same mode.
+
+## Sequential (1 call in flight)
+
+${modeTable('sequential')}
+
+## Concurrency ${o.concurrency} (one client, ${o.concurrency} calls in flight)
+
+${modeTable('concurrent')}
+
+## Ratios to the floor (calls/s ÷ floor calls/s, same client era)
+
+${table(
+  ['case', 'sequential', `concurrency ${o.concurrency}`],
+  rows.map((r) => [name(r), ratio(rows, r, 'sequential'), ratio(rows, r, 'concurrent')]),
+)}
+
+## Peak memory
+
+Peak RSS (VmHWM, MiB) of the server process under test over its whole life (warm-up and both modes): the stdio echo server for stdio-direct, the HTTP server otherwise. Then, each by name, the peaks of its child processes that are still alive at the end: the stdio echo upstream, a \`sh\` where a relay starts the upstream through a shell, an \`esbuild\` service where the gateway runs from source under tsx. A relay that spawns per request has no children left by then.
+
+${table(
+  ['case', 'peak RSS MiB (server + children)'],
+  rows.map((r) => [name(r), memory(r)]),
+)}
+
+## Cases as run
+
+${table(
+  ['case', 'what', 'as run', 'client ended on'],
+  rows.map((r) => [name(r), r.target.summary, r.detail ? `\`${r.detail}\`` : '—', r.negotiated ?? '—']),
+)}
+
+## Notes
+
+${notes.length ? notes.join('\n') : '- Every case ran to completion without errors.'}
+
+## What holds it back
+
+_To be filled in._
+`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ⏎ ').replace(/\|/g, '\\|');
+}
+
+export function renderConsole(rows: Row[], o: RenderOptions): string {
+  const pad = (s: string, n: number): string => s.padEnd(n);
+  const lines = [
+    '',
+    `${pad('case', 30)} ${pad('seq/s', 8)} ${pad('p50', 7)} ${pad('p99', 7)} ${pad('÷floor', 7)} | ${pad(`c${o.concurrency}/s`, 8)} ${pad('p50', 7)} ${pad('p99', 7)} ${pad('÷floor', 7)} | rss MiB`,
+  ];
+  for (const r of rows) {
+    if (r.status !== 'ok') {
+      lines.push(`${pad(name(r), 30)} ${r.status}: ${oneLine(r.note ?? '').slice(0, 100)}`);
+      continue;
+    }
+    const s = cells(rows, r, 'sequential');
+    const c = cells(rows, r, 'concurrent');
+    lines.push(
+      `${pad(name(r), 30)} ${pad(s[0]!, 8)} ${pad(s[1]!, 7)} ${pad(s[2]!, 7)} ${pad(s[3]!, 7)} | ${pad(c[0]!, 8)} ${pad(c[1]!, 7)} ${pad(c[2]!, 7)} ${pad(c[3]!, 7)} | ${memory(r)}`,
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
+}

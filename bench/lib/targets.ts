@@ -1,0 +1,266 @@
+// The cases under test. Each target starts its server process(es) fresh for every row and
+// hands back a client transport to the MCP endpoint plus the pid whose memory is reported.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { Managed, ROOT_DIR, freePort, waitForHttp } from './proc.js';
+
+export type Era = 'modern' | 'legacy';
+
+export interface BenchPaths {
+  /** Compiled stdio echo server (JS). */
+  echoServer: string;
+  /** Compiled floor server (JS). */
+  floorServer: string;
+}
+
+export interface Running {
+  transport: Transport;
+  /** The process whose peak RSS is reported as "server"; read after connect. */
+  serverPid: () => number | undefined;
+  /** What the row actually ran, for the report. */
+  detail: string;
+  stop: () => Promise<void>;
+}
+
+/** Thrown when a target cannot be started at all (reported as "unavailable", not "failed"). */
+export class Unavailable extends Error {}
+
+export interface Target {
+  id: string;
+  /** The letter used by `--only` (a: direct, b: floor, c: Gatehouse, d: third-party proxies). */
+  group: 'a' | 'b' | 'c' | 'd';
+  eras: Era[];
+  /** Left out of the default run and of `--only <group>`; runs only when named in `--only`. */
+  optional?: boolean;
+  summary: string;
+  start: (era: Era, paths: BenchPaths, live: Set<Managed>) => Promise<Running>;
+}
+
+const STARTUP_TIMEOUT_MS = 30_000;
+
+/** The `bin` entry of an installed package, as an absolute path. */
+function packageBin(pkg: string, bin: string): { path: string; version: string } {
+  const dir = join(ROOT_DIR, 'node_modules', pkg);
+  let manifest: { version?: string; bin?: string | Record<string, string> };
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as typeof manifest;
+  } catch {
+    throw new Unavailable(`${pkg} is not installed (npm install)`);
+  }
+  const rel = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin?.[bin];
+  if (!rel) throw new Unavailable(`${pkg} has no bin ${bin}`);
+  return { path: join(dir, rel), version: manifest.version ?? '?' };
+}
+
+export function packageVersion(pkg: string): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(ROOT_DIR, 'node_modules', pkg, 'package.json'), 'utf8')) as {
+      version?: string;
+    };
+    return manifest.version;
+  } catch {
+    return undefined;
+  }
+}
+
+async function launchHttp(
+  live: Set<Managed>,
+  name: string,
+  args: string[],
+  url: string,
+  readyUrl: string,
+  accept: (status: number) => boolean,
+  detail: string,
+): Promise<Running> {
+  const proc = new Managed(name, process.execPath, args);
+  live.add(proc);
+  const stop = async (): Promise<void> => {
+    await proc.stop();
+    live.delete(proc);
+  };
+  try {
+    await waitForHttp(readyUrl, proc, STARTUP_TIMEOUT_MS, accept);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { transport: new StreamableHTTPClientTransport(new URL(url)), serverPid: () => proc.pid, detail, stop };
+}
+
+const stdioDirect: Target = {
+  id: 'stdio-direct',
+  group: 'a',
+  eras: ['modern', 'legacy'],
+  summary: 'SDK client → stdio echo server (no HTTP, no relay)',
+  start: async (_era, paths) => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [paths.echoServer], stderr: 'pipe' });
+    return {
+      transport,
+      serverPid: () => transport.pid ?? undefined,
+      detail: `node ${rel(paths.echoServer)} over stdio`,
+      stop: async () => {},
+    };
+  },
+};
+
+const floor: Target = {
+  id: 'floor',
+  group: 'b',
+  eras: ['modern', 'legacy'],
+  summary: 'SDK createMcpHandler + toNodeHandler on node:http, answering echo in-process',
+  start: async (_era, paths, live) => {
+    const proc = new Managed('floor', process.execPath, [paths.floorServer, '0']);
+    live.add(proc);
+    const stop = async (): Promise<void> => {
+      await proc.stop();
+      live.delete(proc);
+    };
+    let port: number;
+    try {
+      const m = await proc.waitForLine(/^LISTENING (\d+)/, STARTUP_TIMEOUT_MS);
+      port = Number(m[1]);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    return {
+      transport: new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)),
+      serverPid: () => proc.pid,
+      detail: `node ${rel(paths.floorServer)} (createMcpHandler, legacy: 'stateless' default)`,
+      stop,
+    };
+  },
+};
+
+const gatehouse: Target = {
+  id: 'gatehouse',
+  group: 'c',
+  eras: ['modern', 'legacy'],
+  summary: 'Gatehouse (separate process) → stdio echo upstream',
+  start: async (_era, paths, live) => {
+    const dist = join(ROOT_DIR, 'dist', 'cli', 'main.js');
+    const src = join(ROOT_DIR, 'src', 'cli', 'main.ts');
+    let entry: string[];
+    let how: string;
+    if (existsSync(dist)) {
+      entry = [dist];
+      how = 'node dist/cli/main.js';
+    } else if (existsSync(src)) {
+      entry = ['--import', 'tsx', src];
+      how = 'node --import tsx src/cli/main.ts';
+    } else {
+      throw new Unavailable('neither dist/cli/main.js nor src/cli/main.ts exists');
+    }
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+    const config = join(dir, 'gatehouse.yaml');
+    writeFileSync(
+      config,
+      [
+        `listen: { host: 127.0.0.1, port: ${port} }`,
+        'state: "memory:"',
+        'audit: none',
+        'auth: { mode: none }',
+        'servers:',
+        `  echo: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(paths.echoServer)}] }`,
+        '',
+      ].join('\n'),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const running = await launchHttp(
+        live,
+        'gatehouse',
+        [...entry, 'start', '-c', config],
+        `${base}/mcp/echo`,
+        `${base}/readyz`,
+        (status) => status === 200,
+        `${how} start -c <tmp yaml>`,
+      );
+      const stop = running.stop;
+      return { ...running, stop: async () => (await stop(), rmSync(dir, { recursive: true, force: true })) };
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      const message = err instanceof Error ? err.message : String(err);
+      throw new Unavailable(`gateway did not come up: ${message}`);
+    }
+  },
+};
+
+const mcpProxy: Target = {
+  id: 'mcp-proxy',
+  group: 'd',
+  eras: ['legacy', 'modern'],
+  summary: 'mcp-proxy (npm) Streamable HTTP endpoint → stdio echo upstream',
+  start: async (_era, paths, live) => {
+    const bin = packageBin('mcp-proxy', 'mcp-proxy');
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const flags = ['--host', '127.0.0.1', '--port', String(port), '--server', 'stream'];
+    return launchHttp(
+      live,
+      'mcp-proxy',
+      [bin.path, ...flags, '--', process.execPath, paths.echoServer],
+      `${base}/mcp`,
+      `${base}/ping`,
+      (status) => status === 200,
+      `mcp-proxy ${bin.version} ${flags.join(' ').replace(String(port), '<port>')} -- node echo-server.js`,
+    );
+  },
+};
+
+function supergatewayTarget(stateful: boolean): Target {
+  return {
+    id: stateful ? 'supergateway' : 'supergateway-stateless',
+    group: 'd',
+    eras: stateful ? ['legacy', 'modern'] : ['legacy'],
+    // one process spawn per request: slow enough to double the run time, so only on request
+    optional: !stateful,
+    summary: stateful
+      ? 'supergateway (npm) --stateful Streamable HTTP endpoint → stdio echo upstream'
+      : 'supergateway (npm) default stateless Streamable HTTP endpoint (one upstream process per request)',
+    start: async (_era, paths, live) => {
+      const bin = packageBin('supergateway', 'supergateway');
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const flags = [
+        '--outputTransport',
+        'streamableHttp',
+        '--port',
+        String(port),
+        ...(stateful ? ['--stateful'] : []),
+        '--logLevel',
+        'none',
+        '--healthEndpoint',
+        '/healthz',
+      ];
+      // --stdio is a shell command line
+      const stdioCmd = [process.execPath, paths.echoServer].map((s) => JSON.stringify(s)).join(' ');
+      return launchHttp(
+        live,
+        'supergateway',
+        [bin.path, '--stdio', stdioCmd, ...flags],
+        `${base}/mcp`,
+        `${base}/healthz`,
+        (status) => status === 200,
+        `supergateway ${bin.version} --stdio "node echo-server.js" ${flags.join(' ').replace(String(port), '<port>')}`,
+      );
+    },
+  };
+}
+
+function rel(path: string): string {
+  return path.startsWith(`${ROOT_DIR}/`) ? path.slice(ROOT_DIR.length + 1) : path;
+}
+
+export const TARGETS: Target[] = [
+  stdioDirect,
+  floor,
+  gatehouse,
+  mcpProxy,
+  supergatewayTarget(true),
+  supergatewayTarget(false),
+];
