@@ -2,12 +2,13 @@
 // `<server>__<name>`; resources keep their URIs and are routed by the server that listed them.
 import { ErrorCode, isObject, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
-import { adoptClientParams, deliverToSession, discoverResult, initializeResult, type Endpoint } from './endpoint.js';
+import { adoptClientParams, deliverToSession, discoverResult, initializeResult, sessionSubscription, type Endpoint } from './endpoint.js';
 import type { ClientPeer } from './peer.js';
 import { forward, shapeForModern, stripModernFields, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, GATEWAY_CLIENT_INFO, type UpstreamAnswer, type UpstreamConnection, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { PolicyGate } from './policy-gate.js';
+import type { ToolEntry } from './tool-directory.js';
 import { mayUse } from '../identity/grants.js';
 import { unknownToolError } from '../policy/blocked-result.js';
 
@@ -111,12 +112,9 @@ export class AggregateEndpoint implements Endpoint {
         return this.routeByUri(peer, req, session, req.params?.uri);
       case 'completion/complete':
         return this.complete(peer, req, session);
-      case 'logging/setLevel': {
-        const conns = await this.connections(peer, session);
+      case 'logging/setLevel':
         if (session) session.logLevel = typeof req.params?.level === 'string' ? req.params.level : undefined;
-        await Promise.all([...conns.values()].filter((c) => c.era === 'legacy').map((c) => forward(c, peer, req, this.ctx)));
         return { result: {} };
-      }
       default:
         return fail(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not available on the /mcp endpoint; use /mcp/<server>.`);
     }
@@ -161,7 +159,7 @@ export class AggregateEndpoint implements Endpoint {
     const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
     const inner = { ...req, params: { ...req.params, name: parts.name } };
-    return this.gate.call(parts.server, peer, inner, tool ? 'tool' : 'prompt', relay, session);
+    return this.gate.call(parts.server, peer, inner, tool ? 'tool' : 'prompt', relay, session, String(req.params?.name));
   }
 
   private async routeByUri(peer: ClientPeer, req: ClientRequest, session: ClientSession | undefined, uri: unknown): Promise<UpstreamAnswer> {
@@ -173,20 +171,19 @@ export class AggregateEndpoint implements Endpoint {
         const a = await this.viaGate(s, peer, req, session);
         if ('result' in a) {
           this.resourceOwner.set(uri, s);
-          if (session && req.method === 'resources/subscribe') session.subscriptions.add(uri);
           return a;
         }
       }
       return fail(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`);
     }
     if (!this.servers(peer).includes(server)) return fail(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`);
-    if (session && req.method === 'resources/subscribe') session.subscriptions.add(uri);
-    if (session && req.method === 'resources/unsubscribe') session.subscriptions.delete(uri);
     return this.viaGate(server, peer, req, session);
   }
 
   private viaGate(server: string, peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
     const conn = session ? this.pool.connectionFor(server, session) : this.pool.sharedConnection(server);
+    const subscription = req.method === 'resources/subscribe' || req.method === 'resources/unsubscribe';
+    if (session && subscription && conn === this.pool.sharedConnection(server)) return sessionSubscription(this.pool, server, session, req);
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
     return req.method === 'resources/read' ? this.gate.call(server, peer, req, 'resource', relay, session) : relay(req);
   }
@@ -210,6 +207,22 @@ export class AggregateEndpoint implements Endpoint {
       const c = this.pool.connectionFor(s, session);
       if (c.era === 'legacy') c.notify(n.method, n.params);
     }
+  }
+
+  async subscribeResource(uri: string): Promise<() => void> {
+    const releases: (() => void)[] = [];
+    for (const s of this.servers()) {
+      const caps = this.pool.sharedConnection(s).identity?.capabilities.resources;
+      if (!isObject(caps) || caps.subscribe !== true) continue;
+      await this.pool.subscribeResource(s, uri).then((r) => releases.push(r), () => undefined);
+    }
+    return () => releases.forEach((r) => r());
+  }
+
+  toolEntry(name: string): Promise<ToolEntry | undefined> {
+    const parts = splitName(name);
+    if (!parts || !this.pool.has(parts.server)) return Promise.resolve(undefined);
+    return this.pool.tools.tool(parts.server, parts.name).catch(() => undefined);
   }
 
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void {

@@ -37,6 +37,8 @@ export class ClientSession implements ClientPeer {
   readonly inflight = new Map<JsonRpcId, AbortController>();
   /** Resource URIs the client subscribed to. */
   readonly subscriptions = new Set<string>();
+  /** For subscriptions held on a shared server: how to end each. */
+  readonly subscriptionReleases = new Map<string, () => void>();
   private readonly toClient = new Map<string, (a: PeerAnswer) => void>();
   private nextId = 1;
   private readonly cleanups: (() => void)[] = [];
@@ -86,6 +88,8 @@ export class ClientSession implements ClientPeer {
     this.open = false;
     for (const c of this.inflight.values()) c.abort();
     for (const finish of [...this.toClient.values()]) finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session closed.' } });
+    for (const release of this.subscriptionReleases.values()) release();
+    this.subscriptionReleases.clear();
     for (const fn of this.cleanups.splice(0)) fn();
   }
 }

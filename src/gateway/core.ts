@@ -16,6 +16,7 @@ import { PolicyGate } from './policy-gate.js';
 import type { RelayContext } from './relay.js';
 import { Sealer } from './seal.js';
 import { UpstreamPool, type Log } from './upstream-pool.js';
+import { paramHeadersFor } from '../mcp/param-headers.js';
 
 export interface GatewayCore {
   pool: UpstreamPool;
@@ -62,8 +63,12 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
     sealer: new Sealer(),
     parked,
     logLevelOf: (peer) => (peer instanceof ClientSession ? peer.logLevel : undefined),
+    paramHeaders: async (server, tool, args) => {
+      const entry = await pool.tools.tool(server, tool);
+      return entry ? paramHeadersFor(entry.paramHeaders, args) : {};
+    },
   };
-  const gate = new PolicyGate(policies, new Limiter(store), ctx);
+  const gate = new PolicyGate(policies, new Limiter(store), ctx, pool.tools);
   const endpoints = new Map<string, Endpoint>();
   for (const name of Object.keys(config.servers)) endpoints.set(name, new ServerEndpoint(name, pool, ctx, gate));
   endpoints.set('*', new AggregateEndpoint(pool, ctx, gate));

@@ -38,6 +38,7 @@ export function modernPeer(req: JsonRpcRequest, identity: Identity, sink: Modern
     identity,
     capabilities: env?.clientCapabilities ?? {},
     ...(env?.clientInfo ? { clientInfo: env.clientInfo } : {}),
+    ...(env?.logLevel ? { logLevel: env.logLevel } : {}),
     get open() {
       return isOpen();
     },

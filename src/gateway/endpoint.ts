@@ -14,6 +14,8 @@ import { forward, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { PolicyGate } from './policy-gate.js';
+import type { ToolEntry } from './tool-directory.js';
+import { wantsLog } from '../mcp/log-level.js';
 
 export interface Endpoint {
   readonly name: string;
@@ -21,6 +23,10 @@ export interface Endpoint {
   discover(): Promise<UpstreamAnswer>;
   request(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer>;
   notification(n: JsonRpcNotification, session?: ClientSession): void;
+  /** A tool as the server defines it (under the name this endpoint shows), if it has one. */
+  toolEntry(name: string): Promise<ToolEntry | undefined>;
+  /** Keeps the server(s) subscribed to a resource until the returned function is called. */
+  subscribeResource(uri: string): Promise<() => void>;
   /** Change notifications for every client of this endpoint; returns the unsubscribe. */
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void;
 }
@@ -41,11 +47,37 @@ export function cleanBroadcast(n: JsonRpcNotification): JsonRpcNotification | un
 export function deliverToSession(session: ClientSession, n: JsonRpcNotification): void {
   const clean = cleanBroadcast(n);
   if (!clean) return;
+  if (clean.method === 'notifications/message' && !wantsLog('legacy', session.logLevel, clean.params?.level)) return;
   if (clean.method === 'notifications/resources/updated') {
     const uri = clean.params?.uri;
     if (typeof uri !== 'string' || !session.subscriptions.has(uri)) return;
   }
   session.notify(clean, undefined);
+}
+
+/**
+ * resources/subscribe and unsubscribe of a legacy session on a shared server: Gatehouse keeps the
+ * server subscribed while any client wants the resource, and each session's own list decides who
+ * receives resources/updated.
+ */
+export async function sessionSubscription(pool: UpstreamPool, server: string, session: ClientSession, req: ClientRequest): Promise<UpstreamAnswer> {
+  const uri = req.params?.uri;
+  if (typeof uri !== 'string') return fail(ErrorCode.InvalidParams, `${req.method} needs a "uri".`);
+  if (req.method === 'resources/unsubscribe') {
+    session.subscriptionReleases.get(uri)?.();
+    session.subscriptionReleases.delete(uri);
+    session.subscriptions.delete(uri);
+    return { result: {} };
+  }
+  if (!session.subscriptionReleases.has(uri)) {
+    try {
+      session.subscriptionReleases.set(uri, await pool.subscribeResource(server, uri));
+    } catch (err) {
+      return fail(ErrorCode.InternalError, `The server refused the subscription: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  session.subscriptions.add(uri);
+  return { result: {} };
 }
 
 export function initializeResult(session: ClientSession, id: UpstreamIdentity): JsonObject {
@@ -130,22 +162,14 @@ export class ServerEndpoint implements Endpoint {
           if (modernUpstream) return { result: {} }; // the modern revision has no ping
           break;
         case 'logging/setLevel':
-          if (modernUpstream) {
-            // Carried to the server in every request's envelope from now on.
-            session.logLevel = typeof req.params?.level === 'string' ? req.params.level : undefined;
-            return { result: {} };
-          }
-          break;
+          // Kept per session: a legacy server was asked for every level and Gatehouse filters;
+          // a modern server receives the level in each request's envelope.
+          session.logLevel = typeof req.params?.level === 'string' ? req.params.level : undefined;
+          return { result: {} };
         case 'resources/subscribe':
-        case 'resources/unsubscribe': {
-          const uri = req.params?.uri;
-          if (typeof uri === 'string') {
-            if (req.method === 'resources/subscribe') session.subscriptions.add(uri);
-            else session.subscriptions.delete(uri);
-          }
-          if (modernUpstream) return { result: {} };
+        case 'resources/unsubscribe':
+          if (conn === this.pool.sharedConnection(this.name)) return sessionSubscription(this.pool, this.name, session, req);
           break;
-        }
       }
     }
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
@@ -171,5 +195,13 @@ export class ServerEndpoint implements Endpoint {
 
   listen(deliver: (n: JsonRpcNotification) => void): () => void {
     return this.pool.subscribe(this.name, deliver);
+  }
+
+  subscribeResource(uri: string): Promise<() => void> {
+    return this.pool.subscribeResource(this.name, uri);
+  }
+
+  toolEntry(name: string): Promise<ToolEntry | undefined> {
+    return this.pool.tools.tool(this.name, name).catch(() => undefined);
   }
 }

@@ -12,20 +12,35 @@ const FILTER_FOR: Record<string, string> = {
   'notifications/resources/list_changed': 'resourcesListChanged',
 };
 
-export function openListen(endpoint: Endpoint, req: JsonRpcRequest, write: (m: JsonRpcMessage) => void, peer?: ClientPeer): { close: () => void } | JsonRpcError {
+export async function openListen(endpoint: Endpoint, req: JsonRpcRequest, write: (m: JsonRpcMessage) => void, peer?: ClientPeer): Promise<{ close: () => void } | JsonRpcError> {
   const requested = req.params?.notifications;
   if (!isObject(requested)) return errorResponse(req.id, ErrorCode.InvalidParams, "Invalid params: 'notifications' is required and must be a subscription filter.");
   const honored: JsonObject = {};
   for (const key of Object.values(FILTER_FOR)) if (requested[key] === true) honored[key] = true;
+  const uris = Array.isArray(requested.resourceSubscriptions) ? requested.resourceSubscriptions.filter((u): u is string => typeof u === 'string') : [];
+  const releases: (() => void)[] = [];
+  for (const uri of uris) releases.push(await endpoint.subscribeResource(uri).catch(() => () => undefined));
+  if (uris.length > 0) honored.resourceSubscriptions = uris;
+  const wanted = new Set(uris);
   const stamp = (n: JsonRpcNotification): JsonRpcNotification => ({
     ...n,
     params: { ...n.params, _meta: { ...(isObject(n.params?._meta) ? n.params._meta : {}), [META_SUBSCRIPTION_ID]: req.id } },
   });
   write(stamp({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honored } }));
-  const close = endpoint.listen((n) => {
+  const off = endpoint.listen((n) => {
     const clean = cleanBroadcast(n);
-    const key = clean ? FILTER_FOR[clean.method] : undefined;
-    if (clean && key && honored[key] === true) write(stamp(clean));
+    if (!clean) return;
+    if (clean.method === 'notifications/resources/updated') {
+      if (typeof clean.params?.uri === 'string' && wanted.has(clean.params.uri)) write(stamp(clean));
+      return;
+    }
+    const key = FILTER_FOR[clean.method];
+    if (key && honored[key] === true) write(stamp(clean));
   }, peer);
-  return { close };
+  return {
+    close: () => {
+      off();
+      releases.forEach((r) => r());
+    },
+  };
 }

@@ -50,6 +50,9 @@ export class ParkedCall {
       get open() {
         return !self.abort.signal.aborted;
       },
+      get logLevel() {
+        return self.current?.peer.logLevel;
+      },
       request(method: string, params: JsonObject | undefined): Promise<PeerAnswer> {
         return new Promise<PeerAnswer>((answer) => {
           self.questions.push({ key: `q${self.nextKey++}`, method, params, answer });

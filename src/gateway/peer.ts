@@ -24,6 +24,8 @@ export interface ClientPeer {
   request(method: string, params: JsonObject | undefined, relatedTo: JsonRpcId | undefined): Promise<PeerAnswer>;
   /** Delivers a notification; `relatedTo` as for requests. */
   notify(notification: JsonRpcNotification, relatedTo: JsonRpcId | undefined): void;
+  /** The logging level the client asked for (legacy: logging/setLevel; modern: the envelope). */
+  readonly logLevel?: string;
   /** Whether the peer can still receive messages. */
   readonly open: boolean;
 }

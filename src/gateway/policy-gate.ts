@@ -11,6 +11,7 @@ import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
 import { peekCarried, type ClientRequest, type RelayContext } from './relay.js';
 import type { UpstreamAnswer } from './upstream-connection.js';
+import type { ToolDirectory } from './tool-directory.js';
 
 export type Forward = (req: ClientRequest) => Promise<UpstreamAnswer>;
 
@@ -19,6 +20,7 @@ export class PolicyGate {
     private readonly policies: ReadonlyMap<string, CompiledPolicy>,
     private readonly limiter: Limiter,
     private readonly ctx: RelayContext,
+    private readonly tools: ToolDirectory,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -42,12 +44,17 @@ export class PolicyGate {
   }
 
   /** Decides a tools/call, prompts/get or resources/read and forwards it if allowed. */
-  async call(server: string, peer: ClientPeer, req: ClientRequest, subject: Subject, forward: Forward, session?: ClientSession): Promise<UpstreamAnswer> {
+  /** `shownName` is the name the client used (on /mcp, `<server>__<tool>`), for answers that name it. */
+  async call(server: string, peer: ClientPeer, req: ClientRequest, subject: Subject, forward: Forward, session?: ClientSession, shownName?: string): Promise<UpstreamAnswer> {
     const policy = this.policyFor(server, peer);
     if (!policy) return forward(req);
     const params = req.params ?? {};
     const name = subject === 'resource' ? params.uri : params.name;
     if (typeof name !== 'string') return forward(req); // the server answers a malformed call itself
+    if (subject === 'tool' && !(await this.exists(server, name))) {
+      // A tool the server does not have answers exactly like a hidden one: -32602, nothing more.
+      return { error: unknownToolError(shownName ?? name) };
+    }
     const args = subject === 'tool' ? params.arguments : subject === 'prompt' ? params.arguments : undefined;
     const grant = peer.identity?.grant;
     const now = this.now();
@@ -60,7 +67,7 @@ export class PolicyGate {
       session: { id: sessionKey(peer, session) },
       now: new Date(now),
     });
-    if (decision.outcome === 'hidden') return subject === 'tool' ? { error: unknownToolError(name) } : notFound(subject, name);
+    if (decision.outcome === 'hidden') return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, shownName ?? name);
     if (decision.outcome === 'blocked') {
       const reason = decision.kind === 'approval_required' ? `${decision.reason} Approvals are not configured on this gateway, so the call is blocked.` : decision.reason;
       return this.blocked(subject, peer, { decision: 'deny', rule: decision.rule, reason });
@@ -80,6 +87,14 @@ export class PolicyGate {
     // (a result with isError is a call that happened).
     if ('error' in answer && reservations.length > 0) await this.limiter.release(reservations);
     return answer;
+  }
+
+  private async exists(server: string, tool: string): Promise<boolean> {
+    try {
+      return (await this.tools.tool(server, tool)) !== undefined;
+    } catch {
+      return true; // the list could not be read: the server itself will answer the call
+    }
   }
 
   private blocked(subject: Subject, peer: ClientPeer, b: BlockedOutcome): UpstreamAnswer {

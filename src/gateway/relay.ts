@@ -32,6 +32,8 @@ export interface RelayContext {
   parked: ParkedCalls;
   /** Log level a legacy client set, passed on to a modern server in the envelope. */
   logLevelOf?: (peer: ClientPeer) => string | undefined;
+  /** The `Mcp-Param-*` headers a call to this server's tool must carry over HTTP. */
+  paramHeaders?: (server: string, tool: string, args: JsonObject | undefined) => Promise<Record<string, string>>;
 }
 
 /** What the gateway keeps inside a `requestState` it hands to a modern client. */
@@ -47,7 +49,8 @@ interface SealedState {
 }
 
 const MAX_INPUT_ROUNDS = 16;
-const LIST_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
+/** Methods whose 2026-07-28 results must carry caching hints. */
+const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
 
 export async function forward(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
   try {
@@ -66,6 +69,16 @@ export async function forward(conn: UpstreamConnection, peer: ClientPeer, req: C
 
 function sendOpts(req: ClientRequest) {
   return { relatedTo: req.id, ...(req.signal ? { signal: req.signal } : {}) };
+}
+
+/** Send options for a request to a modern server, with the `Mcp-Param-*` headers HTTP needs. */
+async function modernSendOpts(conn: UpstreamConnection, req: ClientRequest, ctx: RelayContext) {
+  const base = sendOpts(req);
+  const name = req.params?.name;
+  if (req.method !== 'tools/call' || conn.cfg.transport !== 'streamable-http' || typeof name !== 'string' || !ctx.paramHeaders) return base;
+  const args = isObject(req.params?.arguments) ? req.params.arguments : undefined;
+  const headers = await ctx.paramHeaders(conn.server, name, args).catch(() => ({}));
+  return Object.keys(headers).length > 0 ? { ...base, headers } : base;
 }
 
 /** Opens a `requestState` the gateway minted; any failure is the client's (invalid params). */
@@ -100,7 +113,7 @@ async function modernToModern(conn: UpstreamConnection, peer: ClientPeer, req: C
     if (typeof s.up === 'string') params.requestState = s.up;
     else delete params.requestState;
   }
-  const answer = await conn.send(peer, req.method, params, sendOpts(req));
+  const answer = await conn.send(peer, req.method, params, await modernSendOpts(conn, req, ctx));
   if ('result' in answer && answer.result.resultType === 'input_required' && typeof answer.result.requestState === 'string') {
     // The upstream's own state is wrapped, so that it is bound to this client and this call.
     const result = { ...answer.result, requestState: sealState({ srv: conn.server, m: req.method, up: answer.result.requestState }, peer, ctx, req) };
@@ -159,8 +172,9 @@ async function legacyToModern(conn: UpstreamConnection, peer: ClientPeer, req: C
     ...(level ? { logLevel: level } : {}),
   };
   let params: JsonObject = withEnvelope(req.params, envelope);
+  const opts = await modernSendOpts(conn, req, ctx);
   for (let round = 0; ; round++) {
-    const answer = await conn.send(peer, req.method, params, sendOpts(req));
+    const answer = await conn.send(peer, req.method, params, opts);
     if ('error' in answer) return answer;
     const r = answer.result;
     if (r.resultType !== 'input_required') return { result: stripModernFields(r) };
@@ -186,7 +200,7 @@ export function shapeForModern(method: string, answer: UpstreamAnswer): Upstream
   if (!('result' in answer)) return answer;
   const result: JsonObject = { ...answer.result };
   result.resultType ??= 'complete';
-  if (LIST_METHODS.has(method)) {
+  if (CACHEABLE_METHODS.has(method) && result.resultType === 'complete') {
     // A legacy server gives no caching hint; Gatehouse's own filtering may change any time.
     result.ttlMs ??= 0;
     result.cacheScope ??= 'private';

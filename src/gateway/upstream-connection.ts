@@ -25,6 +25,7 @@ import {
   type JsonRpcRequest,
 } from '../mcp/jsonrpc.js';
 import { openTransport } from '../transports/upstream/open-transport.js';
+import { wantsLog } from '../mcp/log-level.js';
 import { probeHttpEra } from '../transports/upstream/probe-http.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
 
@@ -55,6 +56,8 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** For long-lived requests (a `subscriptions/listen` stream). */
   noTimeout?: boolean;
+  /** Extra HTTP headers for this request (`Mcp-Param-*` to a modern HTTP server). */
+  headers?: Record<string, string>;
 }
 
 interface Pending {
@@ -149,6 +152,9 @@ export class UpstreamConnection {
       const version = typeof r.protocolVersion === 'string' ? r.protocolVersion : init.protocolVersion;
       (t as { setProtocolVersion?: (v: string) => void }).setProtocolVersion?.(version);
       await t.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      if (isObject(r.capabilities) && isObject(r.capabilities.logging)) {
+        await this.rawRequest(t, 'logging/setLevel', { level: 'debug' }).catch(() => undefined);
+      }
       this.identity = {
         era: 'legacy',
         protocolVersion: version,
@@ -272,7 +278,7 @@ export class UpstreamConnection {
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, entry);
-      t.send(out, opts.signal ? { requestSignal: opts.signal } : undefined).catch((err: unknown) => {
+      t.send(out, { ...(opts.signal ? { requestSignal: opts.signal } : {}), ...(opts.headers ? { headers: opts.headers } : {}) }).catch((err: unknown) => {
         settle(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${errorText(err)}`));
       });
     });
@@ -365,8 +371,11 @@ export class UpstreamConnection {
     }
     if (n.method === 'notifications/message' || n.method === 'notifications/elicitation/complete') {
       const target = this.attribute();
-      if (target) return target.peer.notify(n, target.relatedTo);
-      return this.opts.onBroadcast(this, n);
+      if (!target) return this.opts.onBroadcast(this, n);
+      // Gatehouse asks the server for every level and filters per client, so that one client's
+      // logging/setLevel never changes what another receives from a shared server.
+      if (n.method === 'notifications/message' && !wantsLog(target.peer.era, target.peer.logLevel, n.params?.level)) return;
+      return target.peer.notify(n, target.relatedTo);
     }
     if (n.method === 'notifications/cancelled') return; // our own requests to clients are not cancellable mid-flight
     this.opts.onBroadcast(this, n);

@@ -6,6 +6,7 @@ import { negotiateLegacyVersion, type Era } from '../mcp/era.js';
 import type { JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientPeer } from './peer.js';
 import { UpstreamConnection, type InitParams } from './upstream-connection.js';
+import { ToolDirectory } from './tool-directory.js';
 
 export type Listener = (n: JsonRpcNotification) => void;
 export type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
@@ -14,7 +15,11 @@ export class UpstreamPool {
   private readonly shared = new Map<string, UpstreamConnection>();
   private readonly owned = new Map<string, Map<string, UpstreamConnection>>();
   private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly listenStreams = new Set<string>();
+  private readonly listenStreams = new Map<string, AbortController>();
+  /** Resource URIs clients of a shared connection subscribed to, counted per client. */
+  private readonly resourceRefs = new Map<string, Map<string, number>>();
+  /** The tools each server offers, refreshed on its list-changed notifications. */
+  readonly tools = new ToolDirectory((s) => this.sharedConnection(s));
 
   constructor(
     readonly servers: Record<string, ServerConfig>,
@@ -80,6 +85,7 @@ export class UpstreamPool {
         ...(initParams ? { initParams } : {}),
         ...(shared.era ? { knownEra: shared.era } : {}),
         onBroadcast: (_c, n) => {
+          if (n.method === 'notifications/tools/list_changed') this.tools.invalidate(server);
           if (peer.open) peer.notify(n, undefined);
         },
       });
@@ -106,6 +112,7 @@ export class UpstreamPool {
   }
 
   private broadcast(server: string, n: JsonRpcNotification): void {
+    if (n.method === 'notifications/tools/list_changed') this.tools.invalidate(server);
     for (const l of this.listeners.get(server) ?? []) {
       try {
         l(n);
@@ -116,33 +123,76 @@ export class UpstreamPool {
   }
 
   /**
+   * Subscribes the shared connection to a resource for one client; the returned function ends
+   * that client's interest. The server is subscribed while any client is interested.
+   */
+  async subscribeResource(server: string, uri: string): Promise<() => void> {
+    const conn = this.sharedConnection(server);
+    await conn.start();
+    let refs = this.resourceRefs.get(server);
+    if (!refs) this.resourceRefs.set(server, (refs = new Map()));
+    const count = refs.get(uri) ?? 0;
+    refs.set(uri, count + 1);
+    if (count === 0) {
+      if (conn.era === 'modern') this.reopenListenStream(server, conn);
+      else {
+        const a = await conn.send(LISTENER_PEER, 'resources/subscribe', { uri });
+        if ('error' in a) {
+          refs.delete(uri);
+          throw new Error(a.error.message);
+        }
+      }
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (refs.get(uri) ?? 1) - 1;
+      if (left > 0) return void refs.set(uri, left);
+      refs.delete(uri);
+      if (conn.era === 'modern') this.reopenListenStream(server, conn);
+      else void conn.send(LISTENER_PEER, 'resources/unsubscribe', { uri });
+    };
+  }
+
+  private reopenListenStream(server: string, conn: UpstreamConnection): void {
+    this.listenStreams.get(server)?.abort();
+    this.listenStreams.delete(server);
+    this.ensureListenStream(server, conn);
+  }
+
+  /**
    * A modern server pushes change notifications only on a `subscriptions/listen` stream, so the
-   * gateway holds one open per modern server and fans what arrives out to its own listeners.
+   * gateway holds one open per modern server (with every resource some client subscribed to) and
+   * fans what arrives out to its own listeners.
    */
   private ensureListenStream(server: string, conn: UpstreamConnection): void {
     if (conn.era !== 'modern' || this.listenStreams.has(server)) return;
     const caps = conn.identity?.capabilities ?? {};
     const tools = caps.tools as { listChanged?: boolean } | undefined;
     const prompts = caps.prompts as { listChanged?: boolean } | undefined;
-    const resources = caps.resources as { listChanged?: boolean } | undefined;
-    const notifications: Record<string, boolean> = {};
+    const resources = caps.resources as { listChanged?: boolean; subscribe?: boolean } | undefined;
+    const notifications: Record<string, unknown> = {};
     if (tools?.listChanged) notifications.toolsListChanged = true;
     if (prompts?.listChanged) notifications.promptsListChanged = true;
     if (resources?.listChanged) notifications.resourcesListChanged = true;
+    const uris = [...(this.resourceRefs.get(server)?.keys() ?? [])];
+    if (resources?.subscribe && uris.length > 0) notifications.resourceSubscriptions = uris;
     if (Object.keys(notifications).length === 0) return;
-    this.listenStreams.add(server);
-    const open = () => {
-      void conn
-        .send(LISTENER_PEER, 'subscriptions/listen', { notifications, _meta: modernMeta() }, { noTimeout: true })
-        .then(() => {
-          // The stream ended (server restart, close): open it again unless shutting down.
-          if (this.listenStreams.has(server)) setTimeout(open, 500).unref();
-        });
-    };
-    open();
+    const abort = new AbortController();
+    this.listenStreams.set(server, abort);
+    void conn
+      .send(LISTENER_PEER, 'subscriptions/listen', { notifications, _meta: modernMeta() }, { noTimeout: true, signal: abort.signal })
+      .then(() => {
+        // The stream ended (server restart, close): open it again unless replaced or shutting down.
+        if (this.listenStreams.get(server) !== abort) return;
+        this.listenStreams.delete(server);
+        setTimeout(() => this.ensureListenStream(server, conn), 500).unref();
+      });
   }
 
   async closeAll(): Promise<void> {
+    for (const a of this.listenStreams.values()) a.abort();
     this.listenStreams.clear();
     const all = [...this.shared.values()];
     for (const m of this.owned.values()) all.push(...m.values());

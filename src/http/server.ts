@@ -46,7 +46,8 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
       });
     }
     const edge: HttpEdge = auth.identity;
-    const serverName = mcp ? (mcp[1] ? decodeURIComponent(mcp[1]) : '*') : decodeURIComponent(legacy![2]!);
+    const serverName = safeDecode(mcp ? (mcp[1] ?? '*') : legacy![2]!);
+    if (serverName === undefined) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the server name in the path is not valid percent-encoding.');
     const endpoint = endpointOf(core, serverName);
     if (!endpoint) return sendRpcError(res, 404, ErrorCode.InvalidRequest, `Unknown server "${serverName}".`);
     if (serverName !== '*' && !mayUse(edge, serverName)) {
@@ -89,6 +90,14 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function authenticate(core: GatewayCore, opts: HttpOptions, req: IncomingMessage): AuthOutcome {

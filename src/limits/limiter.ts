@@ -20,7 +20,7 @@ export function counterKey(req: LimitRequest, facts: ScopeFacts): string {
   const l = req.limit;
   const scope =
     l.scope === 'global' ? 'global' : l.scope === 'server' ? `server:${facts.server}` : l.scope === 'agent' ? `agent:${facts.agent}` : l.scope === 'session' ? `session:${facts.session}` : `grant:${facts.grant}`;
-  return ['rate', req.counter, scope, req.keyValue ?? ''].join('|');
+  return ['rate', req.perServer ? `${facts.server}/${req.counter}` : req.counter, scope, req.keyValue ?? ''].join('|');
 }
 
 export class Limiter {

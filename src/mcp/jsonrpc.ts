@@ -47,6 +47,8 @@ export const ErrorCode = {
   InternalError: -32603,
   /** MCP: the HTTP headers of a 2026-07-28 request disagree with its body. */
   HeaderMismatch: -32020,
+  /** MCP: the client did not declare a capability the request needs. */
+  MissingClientCapability: -32021,
   /** MCP: the requested protocol version is not supported. */
   UnsupportedProtocolVersion: -32022,
   /** MCP: resource not found. */

@@ -61,8 +61,42 @@ export class PolicyError extends Error {
 /** Validates and compiles a policy document; throws PolicyError listing every problem. */
 export function loadPolicy(value: unknown): CompiledPolicy {
   const parsed = parsePolicy(value);
-  if (!parsed.ok) throw new PolicyError(parsed.problems);
+  // Schema problems and CEL problems are reported together, so one pass fixes the whole file.
+  if (!parsed.ok) throw new PolicyError([...parsed.problems, ...celProblemsIn(value)]);
   return compilePolicy(parsed.policy);
+}
+
+/** CEL syntax problems anywhere in a policy document that did not pass the schema. */
+function celProblemsIn(value: unknown): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const check = (source: unknown, path: string) => {
+    if (typeof source !== 'string' || source.trim() === '') return;
+    try {
+      compileCel(source, path);
+    } catch (err) {
+      if (err instanceof CelCompileError) problems.push({ path: err.path, message: err.message });
+    }
+  };
+  const rule = (r: unknown, path: string) => {
+    const o = obj(r);
+    if (!o) return;
+    for (const list of ['deny_if', 'require', 'approval_if']) {
+      if (Array.isArray(o[list])) o[list].forEach((c, i) => check(obj(c)?.when, `${path}/${list}/${i}/when`));
+    }
+    if (Array.isArray(o.limits)) {
+      o.limits.forEach((l, i) => {
+        for (const k of ['key', 'cost', 'when']) check(obj(l)?.[k], `${path}/limits/${i}/${k}`);
+      });
+    }
+  };
+  const doc = obj(value);
+  if (!doc) return problems;
+  rule(doc.all_tools, '/all_tools');
+  for (const table of ['tools', 'resources', 'prompts', 'categories']) {
+    for (const [k, r] of Object.entries(obj(doc[table]) ?? {})) rule(r, `/${table}/${escapePointer(k)}`);
+  }
+  return problems;
 }
 
 export function compilePolicy(policy: Policy): CompiledPolicy {

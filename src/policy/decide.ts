@@ -25,6 +25,8 @@ export interface LimitRequest {
   limit: CompiledLimit;
   /** Counter name: the limit's own, or `<tool>_rate`. */
   counter: string;
+  /** A default counter belongs to its server: two servers' `<tool>_rate` never share quota. */
+  perServer: boolean;
   /** The value of the limit's `key` expression, when it has one. */
   keyValue?: string;
   cost: number;
@@ -63,7 +65,8 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
   }
   const own = matchOwn(policy, call);
   const chain = [policy.allTools, own.rule].filter((r): r is CompiledRule => r !== undefined);
-  if (own.rule?.action === 'hide') return { outcome: 'hidden', rule: own.rule.path };
+  const hiding = chain.find((r) => r.action === 'hide');
+  if (hiding && call.subject === 'tool') return { outcome: 'hidden', rule: hiding.path };
 
   // deny: an action, or any deny_if that holds
   for (const r of chain) {
@@ -131,7 +134,7 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars): LimitRe
     if (!r.ok || !Number.isFinite(n) || n < 0) return `The cost expression at ${l.cost.path} did not give a non-negative number${r.ok ? '' : `: ${r.error}`}.`;
     cost = n;
   }
-  const out: LimitRequest = { limit: l, counter: l.counter ?? `${call.name}_rate`, cost };
+  const out: LimitRequest = { limit: l, counter: l.counter ?? `${call.name}_rate`, perServer: l.counter === undefined, cost };
   if (l.key) {
     const r = l.key.evaluate(vars);
     if (!r.ok) return `The key expression at ${l.key.path} failed: ${r.error}.`;

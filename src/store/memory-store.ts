@@ -1,7 +1,7 @@
 // The in-process store: exact and atomic because each operation runs to completion without
 // yielding. For one gateway process; state is lost on restart.
 import { randomUUID } from 'node:crypto';
-import { retryAfter, windowStart, type Reservation, type ReserveResult, type StateStore, type WindowSpec } from './store.js';
+import { admit, relevantSpan, retention, type Reservation, type ReserveResult, type StateStore, type WindowSpec } from './store.js';
 
 interface Entry {
   ts: number;
@@ -11,23 +11,26 @@ interface Entry {
 
 export class MemoryStore implements StateStore {
   readonly kind = 'memory';
+  /** Entries per counter, kept sorted by time. */
   private readonly windows = new Map<string, { entries: Entry[]; retainMs: number }>();
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
     let w = this.windows.get(key);
-    if (!w) this.windows.set(key, (w = { entries: [], retainMs: spec.windowMs }));
+    if (!w) this.windows.set(key, (w = { entries: [], retainMs: retention(spec.windowMs) }));
     // Counters shared by limits of different windows keep what the longest one needs.
-    w.retainMs = Math.max(w.retainMs, spec.windowMs);
-    const horizon = now - w.retainMs;
+    w.retainMs = Math.max(w.retainMs, retention(spec.windowMs));
+    const newest = w.entries[w.entries.length - 1]?.ts;
+    const horizon = Math.max(newest ?? now, now) - w.retainMs;
     let drop = 0;
     while (drop < w.entries.length && w.entries[drop]!.ts <= horizon) drop++;
     if (drop > 0) w.entries.splice(0, drop);
-    const since = windowStart(spec, now);
-    const inWindow = w.entries.filter((e) => (spec.algorithm === 'calendar' ? e.ts >= since : e.ts > since));
-    const used = inWindow.reduce((s, e) => s + e.cost, 0);
-    if (used + spec.cost > spec.max) return { ok: false, used, retryAfterMs: retryAfter(spec, now, inWindow, used) };
+    const { from, to } = relevantSpan(spec, now);
+    const inSpan = w.entries.filter((e) => e.ts >= from && e.ts < to);
+    const verdict = admit(spec, now, inSpan, newest);
+    if (!verdict.ok) return verdict;
     const token = randomUUID();
-    w.entries.push({ ts: now, cost: spec.cost, token });
+    const at = w.entries.findIndex((e) => e.ts > now);
+    w.entries.splice(at < 0 ? w.entries.length : at, 0, { ts: now, cost: spec.cost, token });
     return { ok: true, token };
   }
 

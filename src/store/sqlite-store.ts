@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { retryAfter, windowStart, type Reservation, type ReserveResult, type StateStore, type WindowSpec } from './store.js';
+import { admit, relevantSpan, retention, type Reservation, type ReserveResult, type StateStore, type WindowSpec } from './store.js';
 
 export class SqliteStore implements StateStore {
   readonly kind = 'sqlite';
@@ -26,18 +26,18 @@ export class SqliteStore implements StateStore {
     const retain = this.db.prepare(
       'INSERT INTO limit_keys (key, retain_ms) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET retain_ms = max(retain_ms, excluded.retain_ms) RETURNING retain_ms',
     );
+    const newestStmt = this.db.prepare('SELECT max(ts) AS ts FROM limit_events WHERE key = ?');
     const prune = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND ts <= ?');
-    const inWindowSliding = this.db.prepare('SELECT ts, cost FROM limit_events WHERE key = ? AND ts > ? ORDER BY ts');
-    const inWindowCalendar = this.db.prepare('SELECT ts, cost FROM limit_events WHERE key = ? AND ts >= ? ORDER BY ts');
+    const inSpan = this.db.prepare('SELECT ts, cost FROM limit_events WHERE key = ? AND ts >= ? AND ts < ? ORDER BY ts');
     const insert = this.db.prepare('INSERT INTO limit_events (token, key, ts, cost) VALUES (?, ?, ?, ?)');
     this.releaseStmt = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND token = ?');
     const tx = this.db.transaction((key: string, spec: WindowSpec, now: number): ReserveResult => {
-      const { retain_ms } = retain.get(key, spec.windowMs) as { retain_ms: number };
-      prune.run(key, now - retain_ms);
-      const since = windowStart(spec, now);
-      const entries = (spec.algorithm === 'calendar' ? inWindowCalendar : inWindowSliding).all(key, since) as { ts: number; cost: number }[];
-      const used = entries.reduce((s, e) => s + e.cost, 0);
-      if (used + spec.cost > spec.max) return { ok: false, used, retryAfterMs: retryAfter(spec, now, entries, used) };
+      const { retain_ms } = retain.get(key, retention(spec.windowMs)) as { retain_ms: number };
+      const newest = (newestStmt.get(key) as { ts: number | null }).ts ?? undefined;
+      prune.run(key, Math.max(newest ?? now, now) - retain_ms);
+      const { from, to } = relevantSpan(spec, now);
+      const verdict = admit(spec, now, inSpan.all(key, from, to) as { ts: number; cost: number }[], newest);
+      if (!verdict.ok) return verdict;
       const token = randomUUID();
       insert.run(token, key, now, spec.cost);
       return { ok: true, token };

@@ -29,22 +29,54 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
-/** Where the window being checked starts. */
+/** Where the window being checked starts (sliding: exclusive; calendar: inclusive). */
 export function windowStart(spec: WindowSpec, now: number): number {
   return spec.algorithm === 'calendar' ? Math.floor(now / spec.windowMs) * spec.windowMs : now - spec.windowMs;
 }
 
-/**
- * How long until enough of the window's usage expires to admit `cost` more, given the entries
- * in the window (oldest first).
- */
-export function retryAfter(spec: WindowSpec, now: number, entries: { ts: number; cost: number }[], used: number): number {
-  if (spec.cost > spec.max) return spec.windowMs;
-  if (spec.algorithm === 'calendar') return windowStart(spec, now) + spec.windowMs - now;
-  let toFree = used + spec.cost - spec.max;
-  for (const e of entries) {
-    toFree -= e.cost;
-    if (toFree <= 0) return Math.max(1, e.ts + spec.windowMs - now + 1);
+/** The span of timestamps that can matter for a call at `now`: [from, to). */
+export function relevantSpan(spec: WindowSpec, now: number): { from: number; to: number } {
+  if (spec.algorithm === 'calendar') {
+    const start = windowStart(spec, now);
+    return { from: start, to: start + spec.windowMs };
   }
-  return spec.windowMs;
+  return { from: now - spec.windowMs + 1, to: now + spec.windowMs };
+}
+
+/** How far back entries must be kept, relative to the newest one seen. */
+export function retention(windowMs: number): number {
+  return 2 * windowMs;
+}
+
+/**
+ * The admission rule every store applies inside its atomic step. `entries` are the counter's
+ * entries within `relevantSpan` (oldest first) and `newest` its newest timestamp overall.
+ *
+ * Calls need not arrive in time order (clocks step back; replicas differ): a call is admitted only
+ * if every window of the limit's length that contains it stays within `max` — the windows ending
+ * at the call and those ending at each later entry. A call stamped more than one window before the
+ * newest entry cannot be checked against what was already pruned, so it is refused (fail closed)
+ * until the clock catches up.
+ */
+export function admit(spec: WindowSpec, now: number, entries: { ts: number; cost: number }[], newest: number | undefined): { ok: true } | { ok: false; retryAfterMs: number; used: number } {
+  if (spec.cost > spec.max) return { ok: false, used: 0, retryAfterMs: spec.windowMs };
+  if (newest !== undefined && now < newest - spec.windowMs) return { ok: false, used: 0, retryAfterMs: newest - spec.windowMs - now + 1 };
+  if (spec.algorithm === 'calendar') {
+    const used = entries.reduce((sum, e) => sum + e.cost, 0);
+    if (used + spec.cost <= spec.max) return { ok: true };
+    return { ok: false, used, retryAfterMs: windowStart(spec, now) + spec.windowMs - now };
+  }
+  const sumIn = (end: number) => entries.reduce((sum, e) => (e.ts > end - spec.windowMs && e.ts <= end ? sum + e.cost : sum), 0);
+  const ends = [now, ...entries.filter((e) => e.ts > now).map((e) => e.ts)];
+  let worst = 0;
+  for (const end of ends) worst = Math.max(worst, sumIn(end));
+  if (worst + spec.cost <= spec.max) return { ok: true };
+  // Wait until enough of what precedes the call has left its window.
+  const before = entries.filter((e) => e.ts <= now);
+  let toFree = worst + spec.cost - spec.max;
+  for (const e of before) {
+    toFree -= e.cost;
+    if (toFree <= 0) return { ok: false, used: worst, retryAfterMs: Math.max(1, e.ts + spec.windowMs - now + 1) };
+  }
+  return { ok: false, used: worst, retryAfterMs: spec.windowMs };
 }

@@ -33,7 +33,7 @@ export interface FeatureSuiteOptions {
   connect: () => Promise<ConnectedClient>;
   /** Runs after the client is closed (e.g. stop the fixture or the gateway). */
   teardown?: () => Promise<void>;
-  /** The name the client sees for a fixture tool (e.g. a prefix added by an aggregating endpoint). */
+  /** The name the client sees for a fixture tool or prompt (e.g. a prefix added by an aggregating endpoint). */
   toolName?: (name: string) => string;
   /** The clientInfo name the server should report from `whoami`; `null` skips the check. */
   expectedClientName?: string | null;
@@ -131,14 +131,14 @@ export function describeFeatureSuite(title: string, options: FeatureSuiteOptions
 
     it('gets the greet prompt with its argument filled in', async () => {
       const { prompts } = await c.client.listPrompts();
-      expect(prompts.find((p) => p.name === 'greet')?.arguments?.map((a) => a.name)).toEqual(['name']);
-      const prompt = await c.client.getPrompt({ name: 'greet', arguments: { name: 'Grace' } });
+      expect(prompts.find((p) => p.name === tool('greet'))?.arguments?.map((a) => a.name)).toEqual(['name']);
+      const prompt = await c.client.getPrompt({ name: tool('greet'), arguments: { name: 'Grace' } });
       expect(prompt.messages[0]?.content).toEqual({ type: 'text', text: 'Please greet Grace.' });
     });
 
     it('completes the prompt argument and the template variable', async () => {
       const names = await c.client.complete({
-        ref: { type: 'ref/prompt', name: 'greet' },
+        ref: { type: 'ref/prompt', name: tool('greet') },
         argument: { name: 'name', value: 'Al' },
       });
       expect(names.completion.values).toEqual(['Alan', 'Alonzo']);

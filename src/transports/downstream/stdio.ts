@@ -40,13 +40,21 @@ export async function runStdio(
     let work: Promise<unknown>;
     if (isRequest(msg) && eraOfRequest(msg) === 'modern') {
       if (msg.method === 'subscriptions/listen') {
-        const opened = openListen(endpoint, msg, write);
-        if ('error' in opened) write(opened);
-        else listens.push(opened.close);
+        void openListen(endpoint, msg, write).then((opened) => {
+          if ('error' in opened) write(opened);
+          else listens.push(opened.close);
+        });
         return;
       }
       const peer = modernPeer(msg, identity, (n) => write(n), () => session.open);
-      work = handleModernRequest(endpoint, msg, peer, undefined).then(write);
+      // Over stdio a 2026-07-28 client cancels with notifications/cancelled, which the session
+      // routes by request id like a legacy one.
+      const abort = new AbortController();
+      session.inflight.set(msg.id, abort);
+      work = handleModernRequest(endpoint, msg, peer, abort.signal).then((r) => {
+        session.inflight.delete(msg.id);
+        if (!abort.signal.aborted) write(r);
+      });
     } else {
       work = handleSessionMessage(endpoint, session, msg).then((r) => r && write(r));
     }

@@ -8,7 +8,9 @@ import type { Endpoint } from '../../gateway/endpoint.js';
 import { openListen } from '../../gateway/listen.js';
 import { eraOfRequest, isModernVersion, mcpNameOf } from '../../mcp/era.js';
 import {
+  errorResponse,
   ErrorCode,
+  isObject,
   isRequest,
   parseMessage,
   type JsonRpcId,
@@ -18,10 +20,30 @@ import {
 } from '../../mcp/jsonrpc.js';
 import { sendJson, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
-import { decodeHeaderValue } from './header-value.js';
+import { classifyInboundRequest } from '@modelcontextprotocol/server';
+import { decodeParamValue, paramHeaderMismatch } from '../../mcp/param-headers.js';
 import type { Identity } from '../../identity/grants.js';
 
 const SESSION_HEADER = 'mcp-session-id';
+/** The request methods of revision 2026-07-28; anything else answers 404 there (ping, initialize, ... are gone). */
+const MODERN_METHODS = new Set([
+  'server/discover',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'completion/complete',
+  'subscriptions/listen',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+]);
+/** Errors a 2026-07-28 server answers with HTTP 400 even when they come from handling the request. */
+const EDGE_CODES = new Set<number>([ErrorCode.MissingClientCapability, ErrorCode.UnsupportedProtocolVersion]);
 const MAX_QUEUED = 1_000;
 const IDLE_SESSION_MS = 30 * 60_000;
 
@@ -43,13 +65,13 @@ class PostReply {
     return this.stream.send(message);
   }
 
-  finish(response: JsonRpcResponse | undefined): void {
+  finish(response: JsonRpcResponse | undefined, status = 200): void {
     if (this.done) return;
     this.done = true;
     if (this.stream) {
       if (response) this.stream.send(response);
       this.stream.end();
-    } else if (response) sendJson(this.res, 200, response, this.headers);
+    } else if (response) sendJson(this.res, status, response, this.headers);
     else {
       this.res.writeHead(202, this.headers).end();
     }
@@ -88,14 +110,34 @@ export class StreamableHttpDownstream {
       return sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
     }
     if (Array.isArray(value)) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported: send one message per request.');
+    // The SDK's own inbound ladder classifies the era from the body and checks the envelope, the
+    // method registry and the standard headers, so the edge rejects exactly what a server would.
+    const ladder = classifyInboundRequest({
+      httpMethod: 'POST',
+      ...optionalHeader('protocolVersionHeader', header(req, 'mcp-protocol-version')),
+      ...optionalHeader('mcpMethodHeader', header(req, 'mcp-method')),
+      ...optionalHeader('mcpNameHeader', header(req, 'mcp-name')),
+      body: value,
+    });
+    const rawId = isObject(value) && (typeof value.id === 'string' || typeof value.id === 'number') ? value.id : null;
+    if (ladder.kind === 'reject') return sendJson(res, ladder.httpStatus, errorResponse(rawId, ladder.code, ladder.message, ladder.data));
     const parsed = parseMessage(value);
     if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
     const msg = parsed.message;
-    const mismatch = headerMismatch(req, msg);
-    if (mismatch) return sendRpcError(res, 400, ErrorCode.HeaderMismatch, mismatch, isRequest(msg) ? msg.id : null);
     const canStream = acceptsSse(req);
 
-    if (isRequest(msg) && eraOfRequest(msg) === 'modern') return this.modern(req, res, endpoint, msg, edge, canStream);
+    if (ladder.kind === 'modern') {
+      if (!isRequest(msg)) {
+        res.writeHead(202).end();
+        return;
+      }
+      if (!MODERN_METHODS.has(msg.method)) {
+        return sendJson(res, 404, errorResponse(msg.id, ErrorCode.MethodNotFound, `Method not found: ${msg.method} does not exist in protocol revision 2026-07-28.`));
+      }
+      const mismatch = headerMismatch(req, msg) ?? (await this.paramMismatch(req, endpoint, msg));
+      if (mismatch) return sendJson(res, 400, errorResponse(msg.id, ErrorCode.HeaderMismatch, `Bad Request: the request headers and body disagree: ${mismatch}`));
+      return this.modern(req, res, endpoint, msg, edge, canStream);
+    }
 
     const sid = header(req, SESSION_HEADER);
     if (isRequest(msg) && msg.method === 'initialize') {
@@ -151,6 +193,14 @@ export class StreamableHttpDownstream {
     };
   }
 
+  /** For a 2026-07-28 tools/call: whether its `Mcp-Param-*` headers disagree with its arguments. */
+  private async paramMismatch(req: IncomingMessage, endpoint: Endpoint, msg: JsonRpcRequest): Promise<string | undefined> {
+    if (msg.method !== 'tools/call' || typeof msg.params?.name !== 'string') return undefined;
+    const entry = await endpoint.toolEntry(msg.params.name);
+    if (!entry || entry.paramHeaders.length === 0) return undefined;
+    return paramHeaderMismatch(entry.paramHeaders, msg.params.arguments, (name) => header(req, name));
+  }
+
   private async modern(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, msg: JsonRpcRequest, edge: HttpEdge, canStream: boolean): Promise<void> {
     const abort = new AbortController();
     const reply = new PostReply(res, canStream, {});
@@ -160,7 +210,7 @@ export class StreamableHttpDownstream {
     if (msg.method === 'subscriptions/listen') {
       if (!canStream) return sendRpcError(res, 406, ErrorCode.InvalidRequest, 'subscriptions/listen needs Accept: text/event-stream.', msg.id);
       const stream = new SseStream(res);
-      const opened = openListen(endpoint, msg, (m) => stream.send(m));
+      const opened = await openListen(endpoint, msg, (m) => stream.send(m), modernPeer(msg, edge, () => undefined, () => !stream.closed));
       if ('error' in opened) {
         stream.send(opened);
         return stream.end();
@@ -170,7 +220,10 @@ export class StreamableHttpDownstream {
     }
     const peer = modernPeer(msg, edge, (n) => reply.related(n), () => !reply.done && !abort.signal.aborted);
     const response = await handleModernRequest(endpoint, msg, peer, abort.signal);
-    if (!abort.signal.aborted) reply.finish(response);
+    // An error from the request's own handling is in-band (HTTP 200), except a missing client
+    // capability, which the 2026-07-28 revision answers with 400.
+    const status = 'error' in response && EDGE_CODES.has(response.error.code) ? 400 : 200;
+    if (!abort.signal.aborted) reply.finish(response, status);
   }
 
   get(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
@@ -235,6 +288,10 @@ function acceptsSse(req: IncomingMessage): boolean {
   return accept.includes('text/event-stream') || accept.includes('*/*');
 }
 
+function optionalHeader<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
+
 /** The headers of a request must agree with its body (DESIGN section 5); else why they do not. */
 export function headerMismatch(req: IncomingMessage, msg: JsonRpcMessage): string | undefined {
   const versionHeader = header(req, 'mcp-protocol-version');
@@ -254,7 +311,7 @@ export function headerMismatch(req: IncomingMessage, msg: JsonRpcMessage): strin
   const name = mcpNameOf(msg);
   if (name !== undefined) {
     const nameHeader = header(req, 'mcp-name');
-    if (nameHeader === undefined || decodeHeaderValue(nameHeader) !== name) {
+    if (nameHeader === undefined || decodeParamValue(nameHeader) !== name) {
       return `The Mcp-Name header (${nameHeader ?? 'missing'}) disagrees with the body's name (${name}).`;
     }
   }
