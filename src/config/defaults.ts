@@ -5,11 +5,32 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolveConfigPaths } from './resolve-paths.js';
 import { ConfigSchema, type ConfigInput, type GatehouseConfig } from './schema.js';
+import type { PolicyInput } from '../policy/schema.js';
 
 export const EXAMPLE_SERVER_NAME = 'example';
 
+/**
+ * The example server's policy: reads pass, writes are capped, deletes are refused with a reason,
+ * so the quick start shows each kind of decision.
+ */
+export const EXAMPLE_POLICY: PolicyInput = {
+  version: '1',
+  default: 'deny',
+  tools: {
+    echo: {},
+    add: {},
+    get_time: {},
+    write_note: { limits: [{ max: 10, window: 'minute', scope: 'grant' }] },
+    delete_note: { action: 'deny', reason: 'Deleting notes is not allowed by the example policy.' },
+  },
+  resources: { '*': {} },
+  prompts: { '*': {} },
+};
+
 export function defaultConfig(dir: string): GatehouseConfig {
-  const input: ConfigInput = { servers: { [EXAMPLE_SERVER_NAME]: exampleServerCommand() } };
+  const input: ConfigInput = {
+    servers: { [EXAMPLE_SERVER_NAME]: { ...exampleServerCommand(), policy: EXAMPLE_POLICY } },
+  };
   return resolveConfigPaths(ConfigSchema.parse(input), dir);
 }
 

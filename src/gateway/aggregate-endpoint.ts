@@ -2,10 +2,23 @@
 // `<server>__<name>`; resources keep their URIs and are routed by the server that listed them.
 import { ErrorCode, isObject, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
-import { adoptClientParams, deliverToSession, discoverResult, initializeResult, sessionSubscription, type Endpoint } from './endpoint.js';
+import {
+  adoptClientParams,
+  deliverToSession,
+  discoverResult,
+  initializeResult,
+  sessionSubscription,
+  type Endpoint,
+} from './endpoint.js';
 import type { ClientPeer } from './peer.js';
 import { forward, shapeForModern, stripModernFields, type ClientRequest, type RelayContext } from './relay.js';
-import { fail, GATEWAY_CLIENT_INFO, type UpstreamAnswer, type UpstreamConnection, type UpstreamIdentity } from './upstream-connection.js';
+import {
+  fail,
+  GATEWAY_CLIENT_INFO,
+  type UpstreamAnswer,
+  type UpstreamConnection,
+  type UpstreamIdentity,
+} from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ToolEntry } from './tool-directory.js';
@@ -44,7 +57,9 @@ export class AggregateEndpoint implements Endpoint {
       this.servers(peer).map(async (s) => {
         try {
           await this.pool.sharedConnection(s).start();
-          const c = session ? this.pool.connectionFor(s, session, session.capabilities ? initOf(session) : undefined) : this.pool.sharedConnection(s);
+          const c = session
+            ? this.pool.connectionFor(s, session, session.capabilities ? initOf(session) : undefined)
+            : this.pool.sharedConnection(s);
           await c.start();
           out.set(s, c);
         } catch {
@@ -55,7 +70,9 @@ export class AggregateEndpoint implements Endpoint {
     return out;
   }
 
-  private merged(conns: Map<string, UpstreamConnection>): Pick<UpstreamIdentity, 'capabilities' | 'serverInfo' | 'instructions'> {
+  private merged(
+    conns: Map<string, UpstreamConnection>,
+  ): Pick<UpstreamIdentity, 'capabilities' | 'serverInfo' | 'instructions'> {
     const capabilities: JsonObject = {};
     const parts: string[] = [];
     for (const [server, c] of conns) {
@@ -67,14 +84,19 @@ export class AggregateEndpoint implements Endpoint {
       }
       if (id.instructions) parts.push(`${server}: ${id.instructions}`);
     }
-    return { capabilities, serverInfo: { ...GATEWAY_CLIENT_INFO, title: 'Gatehouse (all servers)' }, ...(parts.length ? { instructions: parts.join('\n\n') } : {}) };
+    return {
+      capabilities,
+      serverInfo: { ...GATEWAY_CLIENT_INFO, title: 'Gatehouse (all servers)' },
+      ...(parts.length ? { instructions: parts.join('\n\n') } : {}),
+    };
   }
 
   async initialize(session: ClientSession, params: JsonObject): Promise<UpstreamAnswer> {
     adoptClientParams(session, params);
     const conns = await this.connections(session, session);
     for (const [server, c] of conns) {
-      if (c === this.pool.sharedConnection(server)) session.onClose(this.pool.subscribe(server, (n) => deliverToSession(session, n)));
+      if (c === this.pool.sharedConnection(server))
+        session.onClose(this.pool.subscribe(server, (n) => deliverToSession(session, n)));
     }
     session.onClose(() => void this.pool.release(session));
     return { result: initializeResult(session, { era: 'legacy', protocolVersion: '', ...this.merged(conns) }) };
@@ -84,7 +106,10 @@ export class AggregateEndpoint implements Endpoint {
     const conns = new Map<string, UpstreamConnection>();
     for (const s of this.servers()) {
       const c = this.pool.sharedConnection(s);
-      await c.start().then(() => conns.set(s, c), () => undefined);
+      await c.start().then(
+        () => conns.set(s, c),
+        () => undefined,
+      );
     }
     return { result: discoverResult(this.merged(conns)) };
   }
@@ -116,11 +141,20 @@ export class AggregateEndpoint implements Endpoint {
         if (session) session.logLevel = typeof req.params?.level === 'string' ? req.params.level : undefined;
         return { result: {} };
       default:
-        return fail(ErrorCode.MethodNotFound, `Method not found: ${req.method} is not available on the /mcp endpoint; use /mcp/<server>.`);
+        return fail(
+          ErrorCode.MethodNotFound,
+          `Method not found: ${req.method} is not available on the /mcp endpoint; use /mcp/<server>.`,
+        );
     }
   }
 
-  private async list(peer: ClientPeer, req: ClientRequest, session: ClientSession | undefined, key: string, prefix: boolean): Promise<UpstreamAnswer> {
+  private async list(
+    peer: ClientPeer,
+    req: ClientRequest,
+    session: ClientSession | undefined,
+    key: string,
+    prefix: boolean,
+  ): Promise<UpstreamAnswer> {
     const conns = await this.connections(peer, session);
     const items: JsonObject[] = [];
     for (const [server, conn] of conns) {
@@ -137,7 +171,8 @@ export class AggregateEndpoint implements Endpoint {
         const list = Array.isArray(a.result[key]) ? (a.result[key] as unknown[]) : [];
         for (const item of list) {
           if (!isObject(item)) continue;
-          if (prefix && typeof item.name === 'string') items.push({ ...item, name: `${server}${SEPARATOR}${item.name}` });
+          if (prefix && typeof item.name === 'string')
+            items.push({ ...item, name: `${server}${SEPARATOR}${item.name}` });
           else items.push(item);
           if (key === 'resources' && typeof item.uri === 'string') this.resourceOwner.set(item.uri, server);
         }
@@ -154,17 +189,32 @@ export class AggregateEndpoint implements Endpoint {
     const tool = req.method === 'tools/call';
     if (!parts || !this.servers(peer).includes(parts.server)) {
       // A server the client may not use answers exactly like one that does not exist.
-      return tool ? { error: unknownToolError(req.params?.name) } : fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(req.params?.name)}`);
+      return tool
+        ? { error: unknownToolError(req.params?.name) }
+        : fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(req.params?.name)}`);
     }
     const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
     const inner = { ...req, params: { ...req.params, name: parts.name } };
-    return this.gate.call(parts.server, peer, inner, tool ? 'tool' : 'prompt', relay, session, String(req.params?.name));
+    return this.gate.call(
+      parts.server,
+      peer,
+      inner,
+      tool ? 'tool' : 'prompt',
+      relay,
+      session,
+      String(req.params?.name),
+    );
   }
 
-  private async routeByUri(peer: ClientPeer, req: ClientRequest, session: ClientSession | undefined, uri: unknown): Promise<UpstreamAnswer> {
+  private async routeByUri(
+    peer: ClientPeer,
+    req: ClientRequest,
+    session: ClientSession | undefined,
+    uri: unknown,
+  ): Promise<UpstreamAnswer> {
     if (typeof uri !== 'string') return fail(ErrorCode.InvalidParams, 'The request needs a "uri".');
-    let server = this.resourceOwner.get(uri);
+    const server = this.resourceOwner.get(uri);
     if (!server) {
       // Not listed (a template instance, or no list yet): the first server that can read it.
       for (const s of this.servers(peer)) {
@@ -180,10 +230,16 @@ export class AggregateEndpoint implements Endpoint {
     return this.viaGate(server, peer, req, session);
   }
 
-  private viaGate(server: string, peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
+  private viaGate(
+    server: string,
+    peer: ClientPeer,
+    req: ClientRequest,
+    session?: ClientSession,
+  ): Promise<UpstreamAnswer> {
     const conn = session ? this.pool.connectionFor(server, session) : this.pool.sharedConnection(server);
     const subscription = req.method === 'resources/subscribe' || req.method === 'resources/unsubscribe';
-    if (session && subscription && conn === this.pool.sharedConnection(server)) return sessionSubscription(this.pool, server, session, req);
+    if (session && subscription && conn === this.pool.sharedConnection(server))
+      return sessionSubscription(this.pool, server, session, req);
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
     return req.method === 'resources/read' ? this.gate.call(server, peer, req, 'resource', relay, session) : relay(req);
   }
@@ -192,7 +248,8 @@ export class AggregateEndpoint implements Endpoint {
     const ref = req.params?.ref;
     if (isObject(ref) && ref.type === 'ref/prompt') {
       const parts = splitName(ref.name);
-      if (!parts || !this.servers(peer).includes(parts.server)) return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
+      if (!parts || !this.servers(peer).includes(parts.server))
+        return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
       const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
       return forward(conn, peer, { ...req, params: { ...req.params, ref: { ...ref, name: parts.name } } }, this.ctx);
     }
@@ -214,7 +271,10 @@ export class AggregateEndpoint implements Endpoint {
     for (const s of this.servers()) {
       const caps = this.pool.sharedConnection(s).identity?.capabilities.resources;
       if (!isObject(caps) || caps.subscribe !== true) continue;
-      await this.pool.subscribeResource(s, uri).then((r) => releases.push(r), () => undefined);
+      await this.pool.subscribeResource(s, uri).then(
+        (r) => releases.push(r),
+        () => undefined,
+      );
     }
     return () => releases.forEach((r) => r());
   }

@@ -53,7 +53,13 @@ export class ClientSession implements ClientPeer {
   request(method: string, params: JsonObject | undefined, relatedTo: JsonRpcId | undefined): Promise<PeerAnswer> {
     const id = `gh-${this.nextId++}`;
     return new Promise<PeerAnswer>((resolve) => {
-      const timer = setTimeout(() => finish({ error: { code: ErrorCode.RequestTimeout, message: `The client did not answer ${method} in time.` } }), CLIENT_ANSWER_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          finish({
+            error: { code: ErrorCode.RequestTimeout, message: `The client did not answer ${method} in time.` },
+          }),
+        CLIENT_ANSWER_TIMEOUT_MS,
+      );
       timer.unref();
       const finish = (a: PeerAnswer) => {
         clearTimeout(timer);
@@ -61,7 +67,8 @@ export class ClientSession implements ClientPeer {
         resolve(a);
       };
       this.toClient.set(id, finish);
-      if (!this.open || !this.channel) return finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session is closed.' } });
+      if (!this.open || !this.channel)
+        return finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session is closed.' } });
       const msg = { jsonrpc: '2.0' as const, id, method, ...(params ? { params } : {}) };
       this.channel.send(msg, relatedTo);
     });
@@ -87,7 +94,8 @@ export class ClientSession implements ClientPeer {
     if (!this.open) return;
     this.open = false;
     for (const c of this.inflight.values()) c.abort();
-    for (const finish of [...this.toClient.values()]) finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session closed.' } });
+    for (const finish of [...this.toClient.values()])
+      finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session closed.' } });
     for (const release of this.subscriptionReleases.values()) release();
     this.subscriptionReleases.clear();
     for (const fn of this.cleanups.splice(0)) fn();

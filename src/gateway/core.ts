@@ -38,7 +38,12 @@ async function policyOf(ref: PolicyRef, where: string): Promise<CompiledPolicy |
     return loadPolicy(typeof ref === 'string' ? await readStructuredFile(ref) : ref);
   } catch (err) {
     if (err instanceof PolicyError) {
-      throw new PolicyError(err.problems.map((p) => ({ path: `${where}${typeof ref === 'string' ? ` (${ref})` : ''} ${p.path}`, message: p.message })));
+      throw new PolicyError(
+        err.problems.map((p) => ({
+          path: `${where}${typeof ref === 'string' ? ` (${ref})` : ''} ${p.path}`,
+          message: p.message,
+        })),
+      );
     }
     throw err;
   }
@@ -50,10 +55,15 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   for (const [name, s] of Object.entries(config.servers)) {
     const p = await policyOf(s.policy as PolicyRef, `/servers/${name}/policy`);
     if (p) policies.set(name, p);
-    else log('warn', `server "${name}" has no policy: every call to it is allowed. Add "policy:" to its entry to control it.`);
+    else
+      log(
+        'warn',
+        `server "${name}" has no policy: every call to it is allowed. Add "policy:" to its entry to control it.`,
+      );
   }
   const grantPolicies = new Map<string, CompiledPolicy | undefined>();
-  for (const [name, g] of Object.entries(config.grants)) grantPolicies.set(name, await policyOf(g.policy as PolicyRef, `/grants/${name}/policy`));
+  for (const [name, g] of Object.entries(config.grants))
+    grantPolicies.set(name, await policyOf(g.policy as PolicyRef, `/grants/${name}/policy`));
   const grants = new GrantRegistry(config.grants, (name) => grantPolicies.get(name));
 
   const store = openStore(config.state, loaded.dir);

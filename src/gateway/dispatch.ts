@@ -29,7 +29,12 @@ export function toResponse(id: JsonRpcId, a: UpstreamAnswer): JsonRpcResponse {
 }
 
 /** A modern request is its own peer: it cannot be sent requests, only notifications. */
-export function modernPeer(req: JsonRpcRequest, identity: Identity, sink: ModernSink, isOpen: () => boolean): ClientPeer {
+export function modernPeer(
+  req: JsonRpcRequest,
+  identity: Identity,
+  sink: ModernSink,
+  isOpen: () => boolean,
+): ClientPeer {
   const env = envelopeOf(req.params);
   return {
     id: `req-${randomUUID()}`,
@@ -53,13 +58,22 @@ export function modernPeer(req: JsonRpcRequest, identity: Identity, sink: Modern
 export function checkModernEnvelope(req: JsonRpcRequest): JsonRpcResponse | undefined {
   const env = envelopeOf(req.params);
   if (!env) {
-    return errorResponse(req.id, ErrorCode.InvalidRequest, `A ${req.method} request must carry _meta["io.modelcontextprotocol/protocolVersion"].`);
+    return errorResponse(
+      req.id,
+      ErrorCode.InvalidRequest,
+      `A ${req.method} request must carry _meta["io.modelcontextprotocol/protocolVersion"].`,
+    );
   }
   if (!isModernVersion(env.protocolVersion) || env.protocolVersion !== MODERN_PROTOCOL_VERSION) {
-    return errorResponse(req.id, ErrorCode.UnsupportedProtocolVersion, `Unsupported protocol version: ${env.protocolVersion}`, {
-      supported: [MODERN_PROTOCOL_VERSION],
-      requested: env.protocolVersion,
-    });
+    return errorResponse(
+      req.id,
+      ErrorCode.UnsupportedProtocolVersion,
+      `Unsupported protocol version: ${env.protocolVersion}`,
+      {
+        supported: [MODERN_PROTOCOL_VERSION],
+        requested: env.protocolVersion,
+      },
+    );
   }
   return undefined;
 }
@@ -73,7 +87,12 @@ export async function handleModernRequest(
 ): Promise<JsonRpcResponse> {
   const bad = checkModernEnvelope(req);
   if (bad) return bad;
-  const creq: ClientRequest = { id: req.id, method: req.method, era: 'modern', ...(req.params ? { params: req.params } : {}) };
+  const creq: ClientRequest = {
+    id: req.id,
+    method: req.method,
+    era: 'modern',
+    ...(req.params ? { params: req.params } : {}),
+  };
   const env = envelopeOf(req.params);
   if (env) creq.envelope = env;
   if (signal) creq.signal = signal;
@@ -88,7 +107,11 @@ export async function handleModernRequest(
  * Handles one message of a legacy session. Resolves with the response to a request, or
  * undefined for notifications, the client's responses, and requests it cancelled.
  */
-export async function handleSessionMessage(endpoint: Endpoint, session: ClientSession, msg: JsonRpcMessage): Promise<JsonRpcResponse | undefined> {
+export async function handleSessionMessage(
+  endpoint: Endpoint,
+  session: ClientSession,
+  msg: JsonRpcMessage,
+): Promise<JsonRpcResponse | undefined> {
   session.lastSeen = Date.now();
   if (isResponse(msg)) {
     session.takeResponse(msg);
@@ -96,22 +119,38 @@ export async function handleSessionMessage(endpoint: Endpoint, session: ClientSe
   }
   if (!isRequest(msg)) return void handleSessionNotification(endpoint, session, msg as JsonRpcNotification);
   if (msg.method === 'initialize') {
-    if (session.initialized) return errorResponse(msg.id, ErrorCode.InvalidRequest, 'This session is already initialized.');
+    if (session.initialized)
+      return errorResponse(msg.id, ErrorCode.InvalidRequest, 'This session is already initialized.');
     const a = await endpoint.initialize(session, msg.params ?? {});
     if ('result' in a) session.initialized = true;
     return toResponse(msg.id, a);
   }
   if (eraOfRequest(msg) === 'modern') {
-    return errorResponse(msg.id, ErrorCode.InvalidRequest, `"${msg.method}" with a 2026-07-28 envelope cannot be sent inside a legacy session; send it without a session.`);
+    return errorResponse(
+      msg.id,
+      ErrorCode.InvalidRequest,
+      `"${msg.method}" with a 2026-07-28 envelope cannot be sent inside a legacy session; send it without a session.`,
+    );
   }
   if (!session.initialized && msg.method !== 'ping') {
     return errorResponse(msg.id, ErrorCode.InvalidRequest, 'The session is not initialized: send "initialize" first.');
   }
-  if (session.inflight.has(msg.id)) return errorResponse(msg.id, ErrorCode.InvalidRequest, `Request id ${JSON.stringify(msg.id)} is already in use in this session.`);
+  if (session.inflight.has(msg.id))
+    return errorResponse(
+      msg.id,
+      ErrorCode.InvalidRequest,
+      `Request id ${JSON.stringify(msg.id)} is already in use in this session.`,
+    );
   const abort = new AbortController();
   session.inflight.set(msg.id, abort);
   try {
-    const creq: ClientRequest = { id: msg.id, method: msg.method, era: 'legacy', signal: abort.signal, ...(msg.params ? { params: msg.params } : {}) };
+    const creq: ClientRequest = {
+      id: msg.id,
+      method: msg.method,
+      era: 'legacy',
+      signal: abort.signal,
+      ...(msg.params ? { params: msg.params } : {}),
+    };
     const a = await endpoint.request(session, creq, session);
     // A cancelled request gets no response (the client has stopped waiting for it).
     return abort.signal.aborted ? undefined : toResponse(msg.id, a);
@@ -138,7 +177,11 @@ function handleSessionNotification(endpoint: Endpoint, session: ClientSession, n
 
 export function internalError(id: JsonRpcId, err: unknown): JsonRpcResponse {
   // A failure inside the gateway is never the client's fault: -32603, never "invalid params".
-  return errorResponse(id, ErrorCode.InternalError, `Gatehouse failed to handle the request: ${err instanceof Error ? err.message : String(err)}`);
+  return errorResponse(
+    id,
+    ErrorCode.InternalError,
+    `Gatehouse failed to handle the request: ${err instanceof Error ? err.message : String(err)}`,
+  );
 }
 
 export type { JsonObject };

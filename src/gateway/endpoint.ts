@@ -1,12 +1,7 @@
 // An MCP endpoint as clients see it: one server (`/mcp/<server>`) or all of them (`/mcp`).
 // It answers the methods the gateway owns (initialize, server/discover, the era-specific ones)
 // and relays everything else.
-import {
-  META_SERVER_INFO,
-  META_SUBSCRIPTION_ID,
-  MODERN_PROTOCOL_VERSION,
-  negotiateLegacyVersion,
-} from '../mcp/era.js';
+import { META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, negotiateLegacyVersion } from '../mcp/era.js';
 import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
@@ -60,7 +55,12 @@ export function deliverToSession(session: ClientSession, n: JsonRpcNotification)
  * server subscribed while any client wants the resource, and each session's own list decides who
  * receives resources/updated.
  */
-export async function sessionSubscription(pool: UpstreamPool, server: string, session: ClientSession, req: ClientRequest): Promise<UpstreamAnswer> {
+export async function sessionSubscription(
+  pool: UpstreamPool,
+  server: string,
+  session: ClientSession,
+  req: ClientRequest,
+): Promise<UpstreamAnswer> {
   const uri = req.params?.uri;
   if (typeof uri !== 'string') return fail(ErrorCode.InvalidParams, `${req.method} needs a "uri".`);
   if (req.method === 'resources/unsubscribe') {
@@ -73,7 +73,10 @@ export async function sessionSubscription(pool: UpstreamPool, server: string, se
     try {
       session.subscriptionReleases.set(uri, await pool.subscribeResource(server, uri));
     } catch (err) {
-      return fail(ErrorCode.InternalError, `The server refused the subscription: ${err instanceof Error ? err.message : String(err)}`);
+      return fail(
+        ErrorCode.InternalError,
+        `The server refused the subscription: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
   session.subscriptions.add(uri);
@@ -168,7 +171,8 @@ export class ServerEndpoint implements Endpoint {
           return { result: {} };
         case 'resources/subscribe':
         case 'resources/unsubscribe':
-          if (conn === this.pool.sharedConnection(this.name)) return sessionSubscription(this.pool, this.name, session, req);
+          if (conn === this.pool.sharedConnection(this.name))
+            return sessionSubscription(this.pool, this.name, session, req);
           break;
       }
     }

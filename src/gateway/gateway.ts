@@ -12,7 +12,10 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(loaded: LoadedConfig, opts: { log?: (line: string) => void } = {}): Promise<Gateway> {
+export async function startGateway(
+  loaded: LoadedConfig,
+  opts: { log?: (line: string) => void } = {},
+): Promise<Gateway> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const core = await buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
   const { host, port } = loaded.config.listen;

@@ -2,7 +2,16 @@
 // wants. Gatehouse answers it itself, whatever the upstream's era, from the change notifications
 // it already fans out.
 import { META_SUBSCRIPTION_ID } from '../mcp/era.js';
-import { errorResponse, ErrorCode, isObject, type JsonObject, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcError } from '../mcp/jsonrpc.js';
+import {
+  errorResponse,
+  ErrorCode,
+  isObject,
+  type JsonObject,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcError,
+} from '../mcp/jsonrpc.js';
 import { cleanBroadcast, type Endpoint } from './endpoint.js';
 import type { ClientPeer } from './peer.js';
 
@@ -12,21 +21,38 @@ const FILTER_FOR: Record<string, string> = {
   'notifications/resources/list_changed': 'resourcesListChanged',
 };
 
-export async function openListen(endpoint: Endpoint, req: JsonRpcRequest, write: (m: JsonRpcMessage) => void, peer?: ClientPeer): Promise<{ close: () => void } | JsonRpcError> {
+export async function openListen(
+  endpoint: Endpoint,
+  req: JsonRpcRequest,
+  write: (m: JsonRpcMessage) => void,
+  peer?: ClientPeer,
+): Promise<{ close: () => void } | JsonRpcError> {
   const requested = req.params?.notifications;
-  if (!isObject(requested)) return errorResponse(req.id, ErrorCode.InvalidParams, "Invalid params: 'notifications' is required and must be a subscription filter.");
+  if (!isObject(requested))
+    return errorResponse(
+      req.id,
+      ErrorCode.InvalidParams,
+      "Invalid params: 'notifications' is required and must be a subscription filter.",
+    );
   const honored: JsonObject = {};
   for (const key of Object.values(FILTER_FOR)) if (requested[key] === true) honored[key] = true;
-  const uris = Array.isArray(requested.resourceSubscriptions) ? requested.resourceSubscriptions.filter((u): u is string => typeof u === 'string') : [];
+  const uris = Array.isArray(requested.resourceSubscriptions)
+    ? requested.resourceSubscriptions.filter((u): u is string => typeof u === 'string')
+    : [];
   const releases: (() => void)[] = [];
   for (const uri of uris) releases.push(await endpoint.subscribeResource(uri).catch(() => () => undefined));
   if (uris.length > 0) honored.resourceSubscriptions = uris;
   const wanted = new Set(uris);
   const stamp = (n: JsonRpcNotification): JsonRpcNotification => ({
     ...n,
-    params: { ...n.params, _meta: { ...(isObject(n.params?._meta) ? n.params._meta : {}), [META_SUBSCRIPTION_ID]: req.id } },
+    params: {
+      ...n.params,
+      _meta: { ...(isObject(n.params?._meta) ? n.params._meta : {}), [META_SUBSCRIPTION_ID]: req.id },
+    },
   });
-  write(stamp({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honored } }));
+  write(
+    stamp({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honored } }),
+  );
   const off = endpoint.listen((n) => {
     const clean = cleanBroadcast(n);
     if (!clean) return;

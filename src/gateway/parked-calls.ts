@@ -39,31 +39,15 @@ export class ParkedCall {
     readonly method: string,
     base: { principal: string; identity?: Identity; capabilities: JsonObject; clientInfo?: JsonObject },
   ) {
-    const self = this;
-    this.peer = {
-      id: `park-${this.id}`,
-      era: 'modern' as Era,
-      principal: base.principal,
-      ...(base.identity ? { identity: base.identity } : {}),
-      capabilities: base.capabilities,
-      ...(base.clientInfo ? { clientInfo: base.clientInfo } : {}),
-      get open() {
-        return !self.abort.signal.aborted;
-      },
-      get logLevel() {
-        return self.current?.peer.logLevel;
-      },
-      request(method: string, params: JsonObject | undefined): Promise<PeerAnswer> {
-        return new Promise<PeerAnswer>((answer) => {
-          self.questions.push({ key: `q${self.nextKey++}`, method, params, answer });
-          self.wake?.();
-        });
-      },
-      notify(n: JsonRpcNotification): void {
-        const cur = self.current;
-        if (cur?.peer.open) cur.peer.notify(n, cur.relatedTo);
-      },
-    };
+    this.peer = new ParkedPeer(this, base);
+  }
+
+  /** Called by the parked call's peer when the server asks the client something. */
+  ask(method: string, params: JsonObject | undefined): Promise<PeerAnswer> {
+    return new Promise<PeerAnswer>((answer) => {
+      this.questions.push({ key: `q${this.nextKey++}`, method, params, answer });
+      this.wake?.();
+    });
   }
 
   /** Records the upstream's final answer. */
@@ -86,6 +70,44 @@ export class ParkedCall {
       await new Promise<void>((r) => (this.wake = r));
       this.wake = undefined;
     }
+  }
+}
+
+/** The client as a parked call's server sees it: questions are queued for the next round. */
+class ParkedPeer implements ClientPeer {
+  readonly id: string;
+  readonly era: Era = 'modern';
+  readonly principal: string;
+  readonly identity?: Identity;
+  readonly capabilities: JsonObject;
+  readonly clientInfo?: JsonObject;
+
+  constructor(
+    private readonly call: ParkedCall,
+    base: { principal: string; identity?: Identity; capabilities: JsonObject; clientInfo?: JsonObject },
+  ) {
+    this.id = `park-${call.id}`;
+    this.principal = base.principal;
+    if (base.identity) this.identity = base.identity;
+    this.capabilities = base.capabilities;
+    if (base.clientInfo) this.clientInfo = base.clientInfo;
+  }
+
+  get open(): boolean {
+    return !this.call.abort.signal.aborted;
+  }
+
+  get logLevel(): string | undefined {
+    return this.call.current?.peer.logLevel;
+  }
+
+  request(method: string, params: JsonObject | undefined): Promise<PeerAnswer> {
+    return this.call.ask(method, params);
+  }
+
+  notify(n: JsonRpcNotification): void {
+    const cur = this.call.current;
+    if (cur?.peer.open) cur.peer.notify(n, cur.relatedTo);
   }
 }
 

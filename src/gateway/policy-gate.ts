@@ -33,7 +33,9 @@ export class PolicyGate {
   filterTools(server: string, peer: ClientPeer, answer: UpstreamAnswer): UpstreamAnswer {
     const policy = this.policyFor(server, peer);
     if (!policy || !('result' in answer) || !Array.isArray(answer.result.tools)) return answer;
-    const tools = answer.result.tools.filter((t) => isObject(t) && typeof t.name === 'string' && listable(policy, t.name));
+    const tools = answer.result.tools.filter(
+      (t) => isObject(t) && typeof t.name === 'string' && listable(policy, t.name),
+    );
     const result: JsonObject = { ...answer.result, tools };
     if (peer.era === 'modern') {
       // What a client sees depends on who it is and on a policy that can change: no shared caching.
@@ -45,7 +47,15 @@ export class PolicyGate {
 
   /** Decides a tools/call, prompts/get or resources/read and forwards it if allowed. */
   /** `shownName` is the name the client used (on /mcp, `<server>__<tool>`), for answers that name it. */
-  async call(server: string, peer: ClientPeer, req: ClientRequest, subject: Subject, forward: Forward, session?: ClientSession, shownName?: string): Promise<UpstreamAnswer> {
+  async call(
+    server: string,
+    peer: ClientPeer,
+    req: ClientRequest,
+    subject: Subject,
+    forward: Forward,
+    session?: ClientSession,
+    shownName?: string,
+  ): Promise<UpstreamAnswer> {
     const policy = this.policyFor(server, peer);
     if (!policy) return forward(req);
     const params = req.params ?? {};
@@ -63,23 +73,40 @@ export class PolicyGate {
       name,
       server,
       args: isObject(args) ? args : {},
-      grant: grant ? { name: grant.name, agent: grant.agent, labels: grant.labels } : { name: 'anonymous', agent: 'anonymous', labels: {} },
+      grant: grant
+        ? { name: grant.name, agent: grant.agent, labels: grant.labels }
+        : { name: 'anonymous', agent: 'anonymous', labels: {} },
       session: { id: sessionKey(peer, session) },
       now: new Date(now),
     });
-    if (decision.outcome === 'hidden') return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, shownName ?? name);
+    if (decision.outcome === 'hidden')
+      return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, shownName ?? name);
     if (decision.outcome === 'blocked') {
-      const reason = decision.kind === 'approval_required' ? `${decision.reason} Approvals are not configured on this gateway, so the call is blocked.` : decision.reason;
+      const reason =
+        decision.kind === 'approval_required'
+          ? `${decision.reason} Approvals are not configured on this gateway, so the call is blocked.`
+          : decision.reason;
       return this.blocked(subject, peer, { decision: 'deny', rule: decision.rule, reason });
     }
     // A retry of an input_required round is the same call: its quota was reserved in round one.
     const carried = peekCarried(req, peer, this.ctx, server);
     let reservations: Reservation[] = carried ?? [];
     if (!carried && decision.limits.length > 0) {
-      const facts = { grant: grant?.name ?? 'anonymous', agent: grant?.agent ?? 'anonymous', session: sessionKey(peer, session), server };
+      const facts = {
+        grant: grant?.name ?? 'anonymous',
+        agent: grant?.agent ?? 'anonymous',
+        session: sessionKey(peer, session),
+        server,
+      };
       const limited = await this.limiter.reserve(decision.limits, facts, now);
       if (!limited.ok) {
-        if (policy.enforce) return this.blocked(subject, peer, { decision: 'rate_limited', rule: limited.rule, reason: limited.reason, retryAfterS: limited.retryAfterS });
+        if (policy.enforce)
+          return this.blocked(subject, peer, {
+            decision: 'rate_limited',
+            rule: limited.rule,
+            reason: limited.reason,
+            retryAfterS: limited.retryAfterS,
+          });
       } else reservations = limited.reservations;
     }
     const answer = await forward({ ...req, carried: reservations });
@@ -99,7 +126,20 @@ export class PolicyGate {
 
   private blocked(subject: Subject, peer: ClientPeer, b: BlockedOutcome): UpstreamAnswer {
     if (subject === 'tool') return { result: blockedToolResult(b, peer.era) };
-    return { error: { code: ErrorCode.InvalidRequest, message: `${b.decision === 'rate_limited' ? '[RATE LIMITED]' : '[POLICY DENIED]'} ${b.reason}`, data: { 'gatehouse/decision': { decision: b.decision, rule: b.rule, reason: b.reason, ...(b.retryAfterS !== undefined ? { retry_after_s: b.retryAfterS } : {}) } } } };
+    return {
+      error: {
+        code: ErrorCode.InvalidRequest,
+        message: `${b.decision === 'rate_limited' ? '[RATE LIMITED]' : '[POLICY DENIED]'} ${b.reason}`,
+        data: {
+          'gatehouse/decision': {
+            decision: b.decision,
+            rule: b.rule,
+            reason: b.reason,
+            ...(b.retryAfterS !== undefined ? { retry_after_s: b.retryAfterS } : {}),
+          },
+        },
+      },
+    };
   }
 }
 
@@ -112,6 +152,7 @@ export function sessionKey(peer: ClientPeer, session?: ClientSession): string {
 }
 
 function notFound(subject: Subject, name: string): UpstreamAnswer {
-  if (subject === 'resource') return { error: { code: ErrorCode.ResourceNotFound, message: `Resource not found: ${name}` } };
+  if (subject === 'resource')
+    return { error: { code: ErrorCode.ResourceNotFound, message: `Resource not found: ${name}` } };
   return { error: { code: ErrorCode.InvalidParams, message: `Unknown prompt: ${name}` } };
 }

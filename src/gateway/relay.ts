@@ -50,16 +50,29 @@ interface SealedState {
 
 const MAX_INPUT_ROUNDS = 16;
 /** Methods whose 2026-07-28 results must carry caching hints. */
-const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
+const CACHEABLE_METHODS = new Set([
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'server/discover',
+]);
 
-export async function forward(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+export async function forward(
+  conn: UpstreamConnection,
+  peer: ClientPeer,
+  req: ClientRequest,
+  ctx: RelayContext,
+): Promise<UpstreamAnswer> {
   try {
     await conn.start();
   } catch (err) {
     return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
   }
   const upstreamEra = conn.era;
-  if (!upstreamEra) return fail(ErrorCode.ConnectionClosed, `Upstream "${conn.server}" is restarting; try again shortly.`);
+  if (!upstreamEra)
+    return fail(ErrorCode.ConnectionClosed, `Upstream "${conn.server}" is restarting; try again shortly.`);
   if (req.era === 'modern') {
     return upstreamEra === 'modern' ? modernToModern(conn, peer, req, ctx) : modernToLegacy(conn, peer, req, ctx);
   }
@@ -75,18 +88,31 @@ function sendOpts(req: ClientRequest) {
 async function modernSendOpts(conn: UpstreamConnection, req: ClientRequest, ctx: RelayContext) {
   const base = sendOpts(req);
   const name = req.params?.name;
-  if (req.method !== 'tools/call' || conn.cfg.transport !== 'streamable-http' || typeof name !== 'string' || !ctx.paramHeaders) return base;
+  if (
+    req.method !== 'tools/call' ||
+    conn.cfg.transport !== 'streamable-http' ||
+    typeof name !== 'string' ||
+    !ctx.paramHeaders
+  )
+    return base;
   const args = isObject(req.params?.arguments) ? req.params.arguments : undefined;
   const headers = await ctx.paramHeaders(conn.server, name, args).catch(() => ({}));
   return Object.keys(headers).length > 0 ? { ...base, headers } : base;
 }
 
 /** Opens a `requestState` the gateway minted; any failure is the client's (invalid params). */
-function openState(req: ClientRequest, peer: ClientPeer, ctx: RelayContext, server: string): SealedState | { error: JsonRpcErrorObject } {
+function openState(
+  req: ClientRequest,
+  peer: ClientPeer,
+  ctx: RelayContext,
+  server: string,
+): SealedState | { error: JsonRpcErrorObject } {
   const opened = ctx.sealer.unseal<SealedState>(req.params?.requestState, peer.principal);
-  if (!opened.ok) return fail(ErrorCode.InvalidParams, `Invalid requestState (${opened.reason}): start the call again without it.`);
+  if (!opened.ok)
+    return fail(ErrorCode.InvalidParams, `Invalid requestState (${opened.reason}): start the call again without it.`);
   const s = opened.payload;
-  if (s.srv !== server || s.m !== req.method) return fail(ErrorCode.InvalidParams, 'Invalid requestState: it was issued for another call.');
+  if (s.srv !== server || s.m !== req.method)
+    return fail(ErrorCode.InvalidParams, 'Invalid requestState: it was issued for another call.');
   return s;
 }
 
@@ -98,13 +124,23 @@ function sealState(state: SealedState, peer: ClientPeer, ctx: RelayContext, req:
  * The reservations a retried call carries in its (gateway-sealed) requestState; undefined for a
  * first round, or a state that does not open (the relay then refuses the call).
  */
-export function peekCarried(req: ClientRequest, peer: ClientPeer, ctx: RelayContext, server: string): Reservation[] | undefined {
+export function peekCarried(
+  req: ClientRequest,
+  peer: ClientPeer,
+  ctx: RelayContext,
+  server: string,
+): Reservation[] | undefined {
   if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
   const s = openState(req, peer, ctx, server);
   return 'error' in s ? undefined : (s.c ?? []);
 }
 
-async function modernToModern(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+async function modernToModern(
+  conn: UpstreamConnection,
+  peer: ClientPeer,
+  req: ClientRequest,
+  ctx: RelayContext,
+): Promise<UpstreamAnswer> {
   let params = req.params;
   if (params && params.requestState !== undefined) {
     const s = openState(req, peer, ctx, conn.server);
@@ -114,15 +150,27 @@ async function modernToModern(conn: UpstreamConnection, peer: ClientPeer, req: C
     else delete params.requestState;
   }
   const answer = await conn.send(peer, req.method, params, await modernSendOpts(conn, req, ctx));
-  if ('result' in answer && answer.result.resultType === 'input_required' && typeof answer.result.requestState === 'string') {
+  if (
+    'result' in answer &&
+    answer.result.resultType === 'input_required' &&
+    typeof answer.result.requestState === 'string'
+  ) {
     // The upstream's own state is wrapped, so that it is bound to this client and this call.
-    const result = { ...answer.result, requestState: sealState({ srv: conn.server, m: req.method, up: answer.result.requestState }, peer, ctx, req) };
+    const result = {
+      ...answer.result,
+      requestState: sealState({ srv: conn.server, m: req.method, up: answer.result.requestState }, peer, ctx, req),
+    };
     return { result };
   }
   return answer;
 }
 
-async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+async function modernToLegacy(
+  conn: UpstreamConnection,
+  peer: ClientPeer,
+  req: ClientRequest,
+  ctx: RelayContext,
+): Promise<UpstreamAnswer> {
   const base = stripEnvelope(req.params) ?? {};
   if (!MRTR_METHODS.has(req.method)) {
     const { requestState: _s, inputResponses: _i, ...params } = base;
@@ -133,7 +181,11 @@ async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: C
     const s = openState(req, peer, ctx, conn.server);
     if ('error' in s) return s;
     call = s.park ? ctx.parked.resume(s.park, base.inputResponses) : undefined;
-    if (!call) return fail(ErrorCode.InvalidParams, 'Invalid requestState: the call it belongs to has finished or expired; start it again.');
+    if (!call)
+      return fail(
+        ErrorCode.InvalidParams,
+        'Invalid requestState: the call it belongs to has finished or expired; start it again.',
+      );
   } else {
     const { requestState: _s, inputResponses: _i, ...params } = base;
     call = new ParkedCall(conn.server, req.method, {
@@ -143,7 +195,9 @@ async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: C
       ...(req.envelope?.clientInfo ? { clientInfo: req.envelope.clientInfo } : {}),
     });
     const started = call;
-    void conn.send(started.peer, req.method, params, { relatedTo: req.id, signal: started.abort.signal }).then((a) => started.finish(a));
+    void conn
+      .send(started.peer, req.method, params, { relatedTo: req.id, signal: started.abort.signal })
+      .then((a) => started.finish(a));
   }
   call.current = { peer, relatedTo: req.id };
   // While this request waits, the client hanging up cancels the call; once answered, it does not.
@@ -153,7 +207,8 @@ async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: C
     const outcome = await call.next();
     if (outcome.kind === 'done') return shapeForModern(req.method, outcome.answer);
     const inputRequests: JsonObject = {};
-    for (const q of outcome.questions) inputRequests[q.key] = q.params ? { method: q.method, params: q.params } : { method: q.method };
+    for (const q of outcome.questions)
+      inputRequests[q.key] = q.params ? { method: q.method, params: q.params } : { method: q.method };
     ctx.parked.park(call, outcome.questions);
     const requestState = sealState({ srv: conn.server, m: req.method, park: call.id }, peer, ctx, req);
     return { result: { resultType: 'input_required', inputRequests, requestState } };
@@ -163,7 +218,12 @@ async function modernToLegacy(conn: UpstreamConnection, peer: ClientPeer, req: C
   }
 }
 
-async function legacyToModern(conn: UpstreamConnection, peer: ClientPeer, req: ClientRequest, ctx: RelayContext): Promise<UpstreamAnswer> {
+async function legacyToModern(
+  conn: UpstreamConnection,
+  peer: ClientPeer,
+  req: ClientRequest,
+  ctx: RelayContext,
+): Promise<UpstreamAnswer> {
   const level = ctx.logLevelOf?.(peer);
   const envelope: Envelope = {
     protocolVersion: MODERN_PROTOCOL_VERSION,
@@ -178,13 +238,22 @@ async function legacyToModern(conn: UpstreamConnection, peer: ClientPeer, req: C
     if ('error' in answer) return answer;
     const r = answer.result;
     if (r.resultType !== 'input_required') return { result: stripModernFields(r) };
-    if (round >= MAX_INPUT_ROUNDS) return fail(ErrorCode.InternalError, `Upstream "${conn.server}" asked for input more than ${MAX_INPUT_ROUNDS} times in one call.`);
+    if (round >= MAX_INPUT_ROUNDS)
+      return fail(
+        ErrorCode.InternalError,
+        `Upstream "${conn.server}" asked for input more than ${MAX_INPUT_ROUNDS} times in one call.`,
+      );
     // Each embedded request becomes a real request to the legacy client.
     const inputResponses: JsonObject = {};
     for (const [key, ir] of Object.entries(isObject(r.inputRequests) ? r.inputRequests : {})) {
-      if (!isObject(ir) || typeof ir.method !== 'string') return fail(ErrorCode.InternalError, `Upstream "${conn.server}" sent a malformed input request "${key}".`);
+      if (!isObject(ir) || typeof ir.method !== 'string')
+        return fail(ErrorCode.InternalError, `Upstream "${conn.server}" sent a malformed input request "${key}".`);
       const missing = missingCapability(peer, ir.method);
-      if (missing) return fail(ErrorCode.InvalidRequest, `The server needs "${ir.method}" from the client, which did not declare the "${missing}" capability.`);
+      if (missing)
+        return fail(
+          ErrorCode.InvalidRequest,
+          `The server needs "${ir.method}" from the client, which did not declare the "${missing}" capability.`,
+        );
       const a = await peer.request(ir.method, isObject(ir.params) ? ir.params : undefined, req.id);
       if ('error' in a) return fail(a.error.code, `The client could not answer ${ir.method}: ${a.error.message}`);
       inputResponses[key] = a.result;

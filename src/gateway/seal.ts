@@ -25,8 +25,13 @@ export class Sealer {
     return `gh1.${Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url')}`;
   }
 
-  unseal<T = unknown>(token: unknown, principal: string, now = Date.now()): { ok: true; payload: T } | { ok: false; reason: UnsealFailure } {
-    if (typeof token !== 'string' || !token.startsWith('gh1.') || token.length > 65_536) return { ok: false, reason: 'malformed' };
+  unseal<T = unknown>(
+    token: unknown,
+    principal: string,
+    now = Date.now(),
+  ): { ok: true; payload: T } | { ok: false; reason: UnsealFailure } {
+    if (typeof token !== 'string' || !token.startsWith('gh1.') || token.length > 65_536)
+      return { ok: false, reason: 'malformed' };
     const raw = Buffer.from(token.slice(4), 'base64url');
     if (raw.length < 29) return { ok: false, reason: 'malformed' };
     try {

@@ -1,7 +1,12 @@
 // The tools each server offers, as the gateway last saw them: so a call to a tool the server
 // does not have answers exactly like one the policy hides, and `Mcp-Param-*` headers can be
 // checked and set. Refreshed when the server announces a change.
-import { MODERN_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION } from '../mcp/era.js';
+import {
+  MODERN_PROTOCOL_VERSION,
+  META_CLIENT_CAPABILITIES,
+  META_CLIENT_INFO,
+  META_PROTOCOL_VERSION,
+} from '../mcp/era.js';
 import { isObject, type JsonObject } from '../mcp/jsonrpc.js';
 import { paramHeaderDeclarations, type ParamHeader } from '../mcp/param-headers.js';
 import type { ClientPeer } from './peer.js';
@@ -63,12 +68,17 @@ export class ToolDirectory {
       const params: JsonObject = {};
       if (typeof cursor === 'string') params.cursor = cursor;
       if (modern) {
-        params._meta = { [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION, [META_CLIENT_CAPABILITIES]: {}, [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO };
+        params._meta = {
+          [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
+          [META_CLIENT_CAPABILITIES]: {},
+          [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
+        };
       }
       const a = await conn.send(DIRECTORY_PEER, 'tools/list', params);
       if ('error' in a) throw new Error(`tools/list failed: ${a.error.message}`);
       for (const t of Array.isArray(a.result.tools) ? a.result.tools : []) {
-        if (isObject(t) && typeof t.name === 'string') out.set(t.name, { tool: t, paramHeaders: paramHeaderDeclarations(t.inputSchema) });
+        if (isObject(t) && typeof t.name === 'string')
+          out.set(t.name, { tool: t, paramHeaders: paramHeaderDeclarations(t.inputSchema) });
       }
       cursor = a.result.nextCursor;
       if (typeof cursor !== 'string') break;

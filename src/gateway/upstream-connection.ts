@@ -136,7 +136,9 @@ export class UpstreamConnection {
       this.identity = {
         era: 'modern',
         protocolVersion: MODERN_PROTOCOL_VERSION,
-        serverInfo: isObject(meta?.['io.modelcontextprotocol/serverInfo']) ? (meta!['io.modelcontextprotocol/serverInfo'] as JsonObject) : {},
+        serverInfo: isObject(meta?.['io.modelcontextprotocol/serverInfo'])
+          ? (meta!['io.modelcontextprotocol/serverInfo'] as JsonObject)
+          : {},
         capabilities: isObject(r.capabilities) ? r.capabilities : {},
         ...(typeof r.instructions === 'string' ? { instructions: r.instructions } : {}),
       };
@@ -171,14 +173,20 @@ export class UpstreamConnection {
   private async detectEra(): Promise<Era> {
     const timeout = this.opts.probeTimeoutMs ?? 5_000;
     if (this.cfg.transport === 'sse') return 'legacy';
-    if (this.cfg.transport === 'streamable-http') return (await probeHttpEra(this.cfg.url!, this.cfg.headers, timeout)).era;
+    if (this.cfg.transport === 'streamable-http')
+      return (await probeHttpEra(this.cfg.url!, this.cfg.headers, timeout)).era;
     // stdio: a throwaway child answers the probe, so a legacy server that exits on an unknown
     // first request does not take the real connection down with it.
     const { transport } = openTransport(this.cfg);
     transport.onmessage = (m: unknown) => this.onMessage(m);
     try {
       await transport.start();
-      const answer = await this.rawRequest(transport, 'server/discover', { _meta: this.modernEnvelope() }, timeout).catch(() => undefined);
+      const answer = await this.rawRequest(
+        transport,
+        'server/discover',
+        { _meta: this.modernEnvelope() },
+        timeout,
+      ).catch(() => undefined);
       const versions = answer && 'result' in answer ? answer.result.supportedVersions : undefined;
       return Array.isArray(versions) && versions.includes(MODERN_PROTOCOL_VERSION) ? 'modern' : 'legacy';
     } finally {
@@ -209,7 +217,12 @@ export class UpstreamConnection {
   }
 
   /** A request sent during start-up, before any client is attached. */
-  private rawRequest(t: Transport, method: string, params: JsonObject, timeoutMs = this.cfg.timeout_ms): Promise<UpstreamAnswer> {
+  private rawRequest(
+    t: Transport,
+    method: string,
+    params: JsonObject,
+    timeoutMs = this.cfg.timeout_ms,
+  ): Promise<UpstreamAnswer> {
     const id = this.nextId++;
     return new Promise<UpstreamAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -234,7 +247,12 @@ export class UpstreamConnection {
    * Sends one client request upstream and resolves with the server's answer. Never rejects:
    * transport failures, timeouts and crashes come back as JSON-RPC errors with clear messages.
    */
-  async send(peer: ClientPeer, method: string, params: JsonObject | undefined, opts: SendOptions = {}): Promise<UpstreamAnswer> {
+  async send(
+    peer: ClientPeer,
+    method: string,
+    params: JsonObject | undefined,
+    opts: SendOptions = {},
+  ): Promise<UpstreamAnswer> {
     try {
       await this.start();
     } catch (err) {
@@ -271,14 +289,23 @@ export class UpstreamConnection {
         // The client gave up: tell the server, so it can stop the work. Over HTTP in the modern
         // era, closing the request's stream (requestSignal below) is the cancellation.
         if (this.cfg.transport === 'stdio' || this.era !== 'modern') {
-          void t.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request.' } }).catch(() => undefined);
+          void t
+            .send({
+              jsonrpc: '2.0',
+              method: 'notifications/cancelled',
+              params: { requestId: id, reason: 'The client cancelled the request.' },
+            })
+            .catch(() => undefined);
         }
         settle(fail(ErrorCode.RequestTimeout, 'Request cancelled by the client.'));
       };
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, entry);
-      t.send(out, { ...(opts.signal ? { requestSignal: opts.signal } : {}), ...(opts.headers ? { headers: opts.headers } : {}) }).catch((err: unknown) => {
+      t.send(out, {
+        ...(opts.signal ? { requestSignal: opts.signal } : {}),
+        ...(opts.headers ? { headers: opts.headers } : {}),
+      }).catch((err: unknown) => {
         settle(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${errorText(err)}`));
       });
     });
@@ -286,8 +313,19 @@ export class UpstreamConnection {
 
   private armTimeout(id: number, entry: Pending): NodeJS.Timeout {
     return setTimeout(() => {
-      void this.transport?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'Timed out at the gateway.' } }).catch(() => undefined);
-      entry.resolve(fail(ErrorCode.RequestTimeout, `Upstream "${this.server}" did not answer ${entry.method} within ${this.cfg.timeout_ms} ms.`));
+      void this.transport
+        ?.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: 'Timed out at the gateway.' },
+        })
+        .catch(() => undefined);
+      entry.resolve(
+        fail(
+          ErrorCode.RequestTimeout,
+          `Upstream "${this.server}" did not answer ${entry.method} within ${this.cfg.timeout_ms} ms.`,
+        ),
+      );
     }, this.cfg.timeout_ms);
   }
 
@@ -340,7 +378,10 @@ export class UpstreamConnection {
 
   private async onServerRequest(req: JsonRpcRequest): Promise<void> {
     const reply = (a: UpstreamAnswer) => {
-      const msg = 'result' in a ? { jsonrpc: '2.0' as const, id: req.id, result: a.result } : { jsonrpc: '2.0' as const, id: req.id, error: a.error };
+      const msg =
+        'result' in a
+          ? { jsonrpc: '2.0' as const, id: req.id, result: a.result }
+          : { jsonrpc: '2.0' as const, id: req.id, error: a.error };
       void this.transport?.send(msg).catch(() => undefined);
     };
     if (req.method === 'ping') return reply({ result: {} });
@@ -354,7 +395,13 @@ export class UpstreamConnection {
       );
     }
     const missing = missingCapability(target.peer, req.method);
-    if (missing) return reply(fail(ErrorCode.MethodNotFound, `The client did not declare the "${missing}" capability, so it cannot answer ${req.method}.`));
+    if (missing)
+      return reply(
+        fail(
+          ErrorCode.MethodNotFound,
+          `The client did not declare the "${missing}" capability, so it cannot answer ${req.method}.`,
+        ),
+      );
     try {
       reply(await target.peer.request(req.method, req.params, target.relatedTo));
     } catch (err) {
@@ -366,7 +413,8 @@ export class UpstreamConnection {
     if (n.method === 'notifications/progress') {
       const token = n.params?.progressToken;
       const route = typeof token === 'string' ? this.progress.get(token) : undefined;
-      if (route && route.peer.open) route.peer.notify({ ...n, params: { ...n.params, progressToken: route.token } }, route.relatedTo);
+      if (route && route.peer.open)
+        route.peer.notify({ ...n, params: { ...n.params, progressToken: route.token } }, route.relatedTo);
       return;
     }
     if (n.method === 'notifications/message' || n.method === 'notifications/elicitation/complete') {
@@ -374,7 +422,8 @@ export class UpstreamConnection {
       if (!target) return this.opts.onBroadcast(this, n);
       // Gatehouse asks the server for every level and filters per client, so that one client's
       // logging/setLevel never changes what another receives from a shared server.
-      if (n.method === 'notifications/message' && !wantsLog(target.peer.era, target.peer.logLevel, n.params?.level)) return;
+      if (n.method === 'notifications/message' && !wantsLog(target.peer.era, target.peer.logLevel, n.params?.level))
+        return;
       return target.peer.notify(n, target.relatedTo);
     }
     if (n.method === 'notifications/cancelled') return; // our own requests to clients are not cancellable mid-flight
@@ -411,7 +460,8 @@ export class UpstreamConnection {
     clearTimeout(this.restartTimer);
     const t = this.transport;
     this.transport = undefined;
-    for (const p of [...this.pending.values()]) p.resolve(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" is shutting down.`));
+    for (const p of [...this.pending.values()])
+      p.resolve(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" is shutting down.`));
     await t?.close().catch(() => undefined);
   }
 }

@@ -182,7 +182,12 @@ export class UpstreamPool {
     const abort = new AbortController();
     this.listenStreams.set(server, abort);
     void conn
-      .send(LISTENER_PEER, 'subscriptions/listen', { notifications, _meta: modernMeta() }, { noTimeout: true, signal: abort.signal })
+      .send(
+        LISTENER_PEER,
+        'subscriptions/listen',
+        { notifications, _meta: modernMeta() },
+        { noTimeout: true, signal: abort.signal },
+      )
       .then(() => {
         // The stream ended (server restart, close): open it again unless replaced or shutting down.
         if (this.listenStreams.get(server) !== abort) return;

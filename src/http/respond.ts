@@ -3,7 +3,12 @@
 import type { ServerResponse } from 'node:http';
 import { errorResponse, type JsonRpcId } from '../mcp/jsonrpc.js';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;

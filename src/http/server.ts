@@ -31,13 +31,16 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     const url = new URL(req.url ?? '/', 'http://gatehouse');
     const path = url.pathname;
     if (opts.loopbackOnly && !hostIsLoopback(req.headers.host)) {
-      return sendJson(res, 403, { error: 'Forbidden: this gateway listens on loopback and serves only loopback Host names.' });
+      return sendJson(res, 403, {
+        error: 'Forbidden: this gateway listens on loopback and serves only loopback Host names.',
+      });
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(core, res);
     const mcp = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
     const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
-    if (!mcp && !legacy) return sendJson(res, 404, { error: `Not found: ${path}. MCP endpoints are /mcp/<server> and /mcp.` });
+    if (!mcp && !legacy)
+      return sendJson(res, 404, { error: `Not found: ${path}. MCP endpoints are /mcp/<server> and /mcp.` });
     const auth = authenticate(core, opts, req);
     if (!auth.ok) {
       // The client's Authorization header stops here: it is never forwarded upstream.
@@ -47,11 +50,22 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     }
     const edge: HttpEdge = auth.identity;
     const serverName = safeDecode(mcp ? (mcp[1] ?? '*') : legacy![2]!);
-    if (serverName === undefined) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the server name in the path is not valid percent-encoding.');
+    if (serverName === undefined)
+      return sendRpcError(
+        res,
+        400,
+        ErrorCode.InvalidRequest,
+        'Bad Request: the server name in the path is not valid percent-encoding.',
+      );
     const endpoint = endpointOf(core, serverName);
     if (!endpoint) return sendRpcError(res, 404, ErrorCode.InvalidRequest, `Unknown server "${serverName}".`);
     if (serverName !== '*' && !mayUse(edge, serverName)) {
-      return sendRpcError(res, 403, ErrorCode.InvalidRequest, `Forbidden: grant "${edge.grant?.name}" may not use server "${serverName}".`);
+      return sendRpcError(
+        res,
+        403,
+        ErrorCode.InvalidRequest,
+        `Forbidden: grant "${edge.grant?.name}" may not use server "${serverName}".`,
+      );
     }
 
     if (mcp) {
@@ -67,14 +81,16 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     if (legacy) {
       const server = serverName;
       if (legacy[1] === 'sse' && req.method === 'GET') return sse.open(res, endpoint, server, edge);
-      if (legacy[1] === 'messages' && req.method === 'POST') return sse.message(req, res, endpoint, await readBody(req, opts.maxBodyBytes), edge);
+      if (legacy[1] === 'messages' && req.method === 'POST')
+        return sse.message(req, res, endpoint, await readBody(req, opts.maxBodyBytes), edge);
       res.writeHead(405, { allow: legacy[1] === 'sse' ? 'GET' : 'POST' }).end();
     }
   };
 
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      if (err instanceof BodyTooLarge) return sendRpcError(res, 413, ErrorCode.InvalidRequest, `Payload Too Large: ${err.message}`);
+      if (err instanceof BodyTooLarge)
+        return sendRpcError(res, 413, ErrorCode.InvalidRequest, `Payload Too Large: ${err.message}`);
       // Nothing reaches the client but a well-formed answer, and the process keeps running.
       if (!res.headersSent) sendRpcError(res, 500, ErrorCode.InternalError, 'Gatehouse failed to handle the request.');
       else res.end();
@@ -121,7 +137,11 @@ function readiness(core: GatewayCore, res: ServerResponse): void {
   let ready = true;
   for (const name of Object.keys(core.pool.servers)) {
     const c = core.pool.sharedConnection(name);
-    upstreams[name] = { ready: c.isReady, ...(c.era ? { era: c.era } : {}), ...(c.lastError ? { error: c.lastError } : {}) };
+    upstreams[name] = {
+      ready: c.isReady,
+      ...(c.era ? { era: c.era } : {}),
+      ...(c.lastError ? { error: c.lastError } : {}),
+    };
     if (!c.isReady) ready = false;
   }
   sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', upstreams });

@@ -50,7 +50,8 @@ export class GrantRegistry {
     if (!m) return { ok: false, reason: 'A bearer token is required: send "Authorization: Bearer <token>".' };
     const grant = this.byHash.get(hashToken(m[1]!));
     if (!grant) return { ok: false, reason: 'The bearer token is not recognised.' };
-    if (grant.expiresAt !== undefined && grant.expiresAt <= now) return { ok: false, reason: `The grant "${grant.name}" has expired.` };
+    if (grant.expiresAt !== undefined && grant.expiresAt <= now)
+      return { ok: false, reason: `The grant "${grant.name}" has expired.` };
     return { ok: true, identity: { principal: `grant:${grant.name}`, grant } };
   }
 }

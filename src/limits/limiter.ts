@@ -11,15 +11,28 @@ export interface ScopeFacts {
 }
 
 export type LimitOutcome =
-  | { ok: true; reservations: Reservation[] }
-  | { ok: false; rule: string; reason: string; retryAfterS: number };
+  { ok: true; reservations: Reservation[] } | { ok: false; rule: string; reason: string; retryAfterS: number };
 
-const SCOPE_WORD = { grant: 'per grant', agent: 'per agent', session: 'per session', server: 'per server', global: 'in total' } as const;
+const SCOPE_WORD = {
+  grant: 'per grant',
+  agent: 'per agent',
+  session: 'per session',
+  server: 'per server',
+  global: 'in total',
+} as const;
 
 export function counterKey(req: LimitRequest, facts: ScopeFacts): string {
   const l = req.limit;
   const scope =
-    l.scope === 'global' ? 'global' : l.scope === 'server' ? `server:${facts.server}` : l.scope === 'agent' ? `agent:${facts.agent}` : l.scope === 'session' ? `session:${facts.session}` : `grant:${facts.grant}`;
+    l.scope === 'global'
+      ? 'global'
+      : l.scope === 'server'
+        ? `server:${facts.server}`
+        : l.scope === 'agent'
+          ? `agent:${facts.agent}`
+          : l.scope === 'session'
+            ? `session:${facts.session}`
+            : `grant:${facts.grant}`;
   return ['rate', req.perServer ? `${facts.server}/${req.counter}` : req.counter, scope, req.keyValue ?? ''].join('|');
 }
 
@@ -33,16 +46,28 @@ export class Limiter {
       const key = counterKey(req, facts);
       let r;
       try {
-        r = await this.store.reserve(key, { algorithm: l.algorithm, windowMs: l.windowSeconds * 1000, max: l.max, cost: req.cost }, now);
+        r = await this.store.reserve(
+          key,
+          { algorithm: l.algorithm, windowMs: l.windowSeconds * 1000, max: l.max, cost: req.cost },
+          now,
+        );
       } catch (err) {
         await this.release(taken);
         // Fail closed: without the store the limit cannot be honoured, so the call does not pass.
-        return { ok: false, rule: l.path, reason: `The rate-limit store is unavailable (${err instanceof Error ? err.message : String(err)}); the call is blocked until it is back.`, retryAfterS: 5 };
+        return {
+          ok: false,
+          rule: l.path,
+          reason: `The rate-limit store is unavailable (${err instanceof Error ? err.message : String(err)}); the call is blocked until it is back.`,
+          retryAfterS: 5,
+        };
       }
       if (!r.ok) {
         await this.release(taken);
         const retryAfterS = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
-        const what = req.cost > l.max ? `This call costs ${req.cost}, more than the limit of ${l.max} allows at once.` : `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${SCOPE_WORD[l.scope]} (counter ${req.counter}${req.keyValue !== undefined ? ` for ${req.keyValue}` : ''}).`;
+        const what =
+          req.cost > l.max
+            ? `This call costs ${req.cost}, more than the limit of ${l.max} allows at once.`
+            : `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${SCOPE_WORD[l.scope]} (counter ${req.counter}${req.keyValue !== undefined ? ` for ${req.keyValue}` : ''}).`;
         return { ok: false, rule: l.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
       }
       taken.push({ key, token: r.token });

@@ -40,7 +40,9 @@ export function envelopeOf(params: JsonObject | undefined): Envelope | undefined
   if (typeof v !== 'string') return undefined;
   const env: Envelope = {
     protocolVersion: v,
-    clientCapabilities: isObject(meta?.[META_CLIENT_CAPABILITIES]) ? (meta![META_CLIENT_CAPABILITIES] as JsonObject) : {},
+    clientCapabilities: isObject(meta?.[META_CLIENT_CAPABILITIES])
+      ? (meta![META_CLIENT_CAPABILITIES] as JsonObject)
+      : {},
   };
   const info = meta?.[META_CLIENT_INFO];
   if (isObject(info)) env.clientInfo = info;
@@ -96,5 +98,7 @@ export function mcpNameOf(req: Pick<JsonRpcRequest, 'method' | 'params'>): strin
 
 /** Picks the legacy version to answer an `initialize` with. */
 export function negotiateLegacyVersion(requested: unknown): string {
-  return typeof requested === 'string' && LEGACY_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_LEGACY_VERSION;
+  return typeof requested === 'string' && LEGACY_PROTOCOL_VERSIONS.includes(requested)
+    ? requested
+    : LATEST_LEGACY_VERSION;
 }

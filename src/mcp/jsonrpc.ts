@@ -82,7 +82,8 @@ export function isErrorResponse(m: JsonRpcMessage): m is JsonRpcError {
   return isResponse(m) && 'error' in m;
 }
 
-export type ParseOutcome = { ok: true; message: JsonRpcMessage } | { ok: false; error: JsonRpcErrorObject; id: JsonRpcId | null };
+export type ParseOutcome =
+  { ok: true; message: JsonRpcMessage } | { ok: false; error: JsonRpcErrorObject; id: JsonRpcId | null };
 
 /**
  * Checks one decoded JSON value against the JSON-RPC envelope and returns a fresh object that
@@ -95,8 +96,10 @@ export function parseMessage(value: unknown): ParseOutcome {
   const id = isId(rawId) ? rawId : null;
   if (value.jsonrpc !== '2.0') return invalid(id, 'The "jsonrpc" member must be exactly "2.0".');
   if ('method' in value) {
-    if (typeof value.method !== 'string' || value.method.length === 0) return invalid(id, 'The "method" member must be a non-empty string.');
-    if (value.params !== undefined && !isObject(value.params)) return invalid(id, 'The "params" member must be an object.');
+    if (typeof value.method !== 'string' || value.method.length === 0)
+      return invalid(id, 'The "method" member must be a non-empty string.');
+    if (value.params !== undefined && !isObject(value.params))
+      return invalid(id, 'The "params" member must be an object.');
     if ('id' in value && rawId !== undefined) {
       if (!isId(rawId)) return invalid(null, 'The "id" member must be a string or a number.');
       const req: JsonRpcRequest = { jsonrpc: '2.0', id: rawId, method: value.method };

@@ -1,5 +1,14 @@
 // Logging levels (RFC 5424 severities, as MCP uses them) and who gets which message.
-const SEVERITY: Record<string, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4, critical: 5, alert: 6, emergency: 7 };
+const SEVERITY: Record<string, number> = {
+  debug: 0,
+  info: 1,
+  notice: 2,
+  warning: 3,
+  error: 4,
+  critical: 5,
+  alert: 6,
+  emergency: 7,
+};
 
 /**
  * Whether a client asked for a message of this level. A legacy client that never set a level

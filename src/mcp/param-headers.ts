@@ -23,7 +23,13 @@ export function paramHeaderDeclarations(inputSchema: unknown): ParamHeader[] {
   const visit = (node: unknown, path: string[]) => {
     if (!isObject(node)) return;
     const name = node['x-mcp-header'];
-    if (path.length > 0 && typeof name === 'string' && TOKEN.test(name) && typeof node.type === 'string' && PRIMITIVE.has(node.type)) {
+    if (
+      path.length > 0 &&
+      typeof name === 'string' &&
+      TOKEN.test(name) &&
+      typeof node.type === 'string' &&
+      PRIMITIVE.has(node.type)
+    ) {
       out.push({ name, path, type: node.type });
     }
     if (isObject(node.properties)) for (const [k, child] of Object.entries(node.properties)) visit(child, [...path, k]);
@@ -60,18 +66,27 @@ export function decodeParamValue(value: string): string | undefined {
 }
 
 /** Why the headers disagree with the arguments, or undefined when they agree. */
-export function paramHeaderMismatch(decls: ParamHeader[], args: unknown, header: (name: string) => string | undefined): string | undefined {
+export function paramHeaderMismatch(
+  decls: ParamHeader[],
+  args: unknown,
+  header: (name: string) => string | undefined,
+): string | undefined {
   for (const d of decls) {
     const raw = valueAt(args, d.path);
     if (raw === undefined || raw === null) continue;
     const text = primitiveText(raw);
     if (text === undefined) continue;
     const h = header(`${PARAM_HEADER_PREFIX}${d.name}`.toLowerCase());
-    if (h === undefined) return `the body carries ${d.path.join('.')}=${JSON.stringify(raw)} but the Mcp-Param-${d.name} header is absent`;
+    if (h === undefined)
+      return `the body carries ${d.path.join('.')}=${JSON.stringify(raw)} but the Mcp-Param-${d.name} header is absent`;
     const decoded = decodeParamValue(h);
     if (decoded === undefined) return `the Mcp-Param-${d.name} header carries an invalid base64 value`;
-    const same = typeof raw === 'number' && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(decoded) ? Number(decoded) === raw : decoded === text;
-    if (!same) return `the Mcp-Param-${d.name} header decodes to ${JSON.stringify(decoded)} but the body carries ${d.path.join('.')}=${JSON.stringify(raw)}`;
+    const same =
+      typeof raw === 'number' && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(decoded)
+        ? Number(decoded) === raw
+        : decoded === text;
+    if (!same)
+      return `the Mcp-Param-${d.name} header decodes to ${JSON.stringify(decoded)} but the body carries ${d.path.join('.')}=${JSON.stringify(raw)}`;
   }
   return undefined;
 }

@@ -69,7 +69,8 @@ export function loadPolicy(value: unknown): CompiledPolicy {
 /** CEL syntax problems anywhere in a policy document that did not pass the schema. */
 function celProblemsIn(value: unknown): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
-  const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const obj = (v: unknown): Record<string, unknown> | undefined =>
+    v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   const check = (source: unknown, path: string) => {
     if (typeof source !== 'string' || source.trim() === '') return;
     try {

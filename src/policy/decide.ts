@@ -70,32 +70,49 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
 
   // deny: an action, or any deny_if that holds
   for (const r of chain) {
-    if (r.action === 'deny') return blocked('deny', r.path, r.reason ?? `${word} "${call.name}" is not allowed by the policy.`);
+    if (r.action === 'deny')
+      return blocked('deny', r.path, r.reason ?? `${word} "${call.name}" is not allowed by the policy.`);
   }
   if (!own.rule && policy.default === 'deny') {
-    return blocked('deny', '/default', `${word} "${call.name}" is not allowed: the policy denies anything it does not list.`);
+    return blocked(
+      'deny',
+      '/default',
+      `${word} "${call.name}" is not allowed: the policy denies anything it does not list.`,
+    );
   }
   const vars = celVars(call);
   for (const r of chain) {
     for (const c of r.denyIf) {
       const v = truth(c.cel.evaluate(vars), c.cel.path);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
-      if (v) return blocked('deny', c.cel.path, c.reason ?? r.reason ?? `${word} "${call.name}" was denied by the condition ${c.cel.source}.`);
+      if (v)
+        return blocked(
+          'deny',
+          c.cel.path,
+          c.reason ?? r.reason ?? `${word} "${call.name}" was denied by the condition ${c.cel.source}.`,
+        );
     }
   }
   for (const r of chain) {
     for (const c of r.require) {
       const v = truth(c.cel.evaluate(vars), c.cel.path);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
-      if (!v) return blocked('deny', c.cel.path, c.reason ?? r.reason ?? `${word} "${call.name}" requires ${c.cel.source}.`);
+      if (!v)
+        return blocked('deny', c.cel.path, c.reason ?? r.reason ?? `${word} "${call.name}" requires ${c.cel.source}.`);
     }
   }
   for (const r of chain) {
-    if (r.action === 'require_approval') return blocked('approval_required', r.path, r.reason ?? `${word} "${call.name}" requires a person's approval.`);
+    if (r.action === 'require_approval')
+      return blocked('approval_required', r.path, r.reason ?? `${word} "${call.name}" requires a person's approval.`);
     for (const c of r.approvalIf) {
       const v = truth(c.cel.evaluate(vars), c.cel.path);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
-      if (v) return blocked('approval_required', c.cel.path, r.reason ?? `${word} "${call.name}" requires a person's approval (${c.cel.source}).`);
+      if (v)
+        return blocked(
+          'approval_required',
+          c.cel.path,
+          r.reason ?? `${word} "${call.name}" requires a person's approval (${c.cel.source}).`,
+        );
     }
   }
   const limits: LimitRequest[] = [];
@@ -110,7 +127,8 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
 }
 
 function matchOwn(policy: CompiledPolicy, call: CallFacts): { rule?: CompiledRule } {
-  const table: RuleTable = call.subject === 'tool' ? policy.tools : call.subject === 'resource' ? policy.resources : policy.prompts;
+  const table: RuleTable =
+    call.subject === 'tool' ? policy.tools : call.subject === 'resource' ? policy.resources : policy.prompts;
   const rule = matchRule(table, call.name);
   if (rule) return { rule };
   if (call.subject === 'tool' && call.category) {
@@ -131,14 +149,23 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars): LimitRe
   if (l.cost) {
     const r = l.cost.evaluate(vars);
     const n = r.ok ? Number(r.value) : NaN;
-    if (!r.ok || !Number.isFinite(n) || n < 0) return `The cost expression at ${l.cost.path} did not give a non-negative number${r.ok ? '' : `: ${r.error}`}.`;
+    if (!r.ok || !Number.isFinite(n) || n < 0)
+      return `The cost expression at ${l.cost.path} did not give a non-negative number${r.ok ? '' : `: ${r.error}`}.`;
     cost = n;
   }
-  const out: LimitRequest = { limit: l, counter: l.counter ?? `${call.name}_rate`, perServer: l.counter === undefined, cost };
+  const out: LimitRequest = {
+    limit: l,
+    counter: l.counter ?? `${call.name}_rate`,
+    perServer: l.counter === undefined,
+    cost,
+  };
   if (l.key) {
     const r = l.key.evaluate(vars);
     if (!r.ok) return `The key expression at ${l.key.path} failed: ${r.error}.`;
-    out.keyValue = typeof r.value === 'string' ? r.value : JSON.stringify(r.value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    out.keyValue =
+      typeof r.value === 'string'
+        ? r.value
+        : JSON.stringify(r.value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
   }
   return out;
 }
@@ -146,7 +173,8 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars): LimitRe
 /** A condition's boolean value, or the text of why it could not be had (which blocks the call). */
 function truth(r: { ok: true; value: unknown } | { ok: false; error: string }, path: string): boolean | string {
   if (!r.ok) return `The condition at ${path} could not be evaluated (${r.error}), so the call is blocked.`;
-  if (typeof r.value !== 'boolean') return `The condition at ${path} did not give true or false, so the call is blocked.`;
+  if (typeof r.value !== 'boolean')
+    return `The condition at ${path} did not give true or false, so the call is blocked.`;
   return r.value;
 }
 

@@ -1,7 +1,15 @@
 // The in-process store: exact and atomic because each operation runs to completion without
 // yielding. For one gateway process; state is lost on restart.
 import { randomUUID } from 'node:crypto';
-import { admit, relevantSpan, retention, type Reservation, type ReserveResult, type StateStore, type WindowSpec } from './store.js';
+import {
+  admit,
+  relevantSpan,
+  retention,
+  type Reservation,
+  type ReserveResult,
+  type StateStore,
+  type WindowSpec,
+} from './store.js';
 
 interface Entry {
   ts: number;

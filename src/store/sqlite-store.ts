@@ -5,7 +5,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { admit, relevantSpan, retention, type Reservation, type ReserveResult, type StateStore, type WindowSpec } from './store.js';
+import {
+  admit,
+  relevantSpan,
+  retention,
+  type Reservation,
+  type ReserveResult,
+  type StateStore,
+  type WindowSpec,
+} from './store.js';
 
 export class SqliteStore implements StateStore {
   readonly kind = 'sqlite';
@@ -28,7 +36,9 @@ export class SqliteStore implements StateStore {
     );
     const newestStmt = this.db.prepare('SELECT max(ts) AS ts FROM limit_events WHERE key = ?');
     const prune = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND ts <= ?');
-    const inSpan = this.db.prepare('SELECT ts, cost FROM limit_events WHERE key = ? AND ts >= ? AND ts < ? ORDER BY ts');
+    const inSpan = this.db.prepare(
+      'SELECT ts, cost FROM limit_events WHERE key = ? AND ts >= ? AND ts < ? ORDER BY ts',
+    );
     const insert = this.db.prepare('INSERT INTO limit_events (token, key, ts, cost) VALUES (?, ?, ?, ?)');
     this.releaseStmt = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND token = ?');
     const tx = this.db.transaction((key: string, spec: WindowSpec, now: number): ReserveResult => {

@@ -10,9 +10,7 @@ export interface WindowSpec {
   cost: number;
 }
 
-export type ReserveResult =
-  | { ok: true; token: string }
-  | { ok: false; retryAfterMs: number; used: number };
+export type ReserveResult = { ok: true; token: string } | { ok: false; retryAfterMs: number; used: number };
 
 export interface Reservation {
   key: string;
@@ -58,15 +56,22 @@ export function retention(windowMs: number): number {
  * newest entry cannot be checked against what was already pruned, so it is refused (fail closed)
  * until the clock catches up.
  */
-export function admit(spec: WindowSpec, now: number, entries: { ts: number; cost: number }[], newest: number | undefined): { ok: true } | { ok: false; retryAfterMs: number; used: number } {
+export function admit(
+  spec: WindowSpec,
+  now: number,
+  entries: { ts: number; cost: number }[],
+  newest: number | undefined,
+): { ok: true } | { ok: false; retryAfterMs: number; used: number } {
   if (spec.cost > spec.max) return { ok: false, used: 0, retryAfterMs: spec.windowMs };
-  if (newest !== undefined && now < newest - spec.windowMs) return { ok: false, used: 0, retryAfterMs: newest - spec.windowMs - now + 1 };
+  if (newest !== undefined && now < newest - spec.windowMs)
+    return { ok: false, used: 0, retryAfterMs: newest - spec.windowMs - now + 1 };
   if (spec.algorithm === 'calendar') {
     const used = entries.reduce((sum, e) => sum + e.cost, 0);
     if (used + spec.cost <= spec.max) return { ok: true };
     return { ok: false, used, retryAfterMs: windowStart(spec, now) + spec.windowMs - now };
   }
-  const sumIn = (end: number) => entries.reduce((sum, e) => (e.ts > end - spec.windowMs && e.ts <= end ? sum + e.cost : sum), 0);
+  const sumIn = (end: number) =>
+    entries.reduce((sum, e) => (e.ts > end - spec.windowMs && e.ts <= end ? sum + e.cost : sum), 0);
   const ends = [now, ...entries.filter((e) => e.ts > now).map((e) => e.ts)];
   let worst = 0;
   for (const end of ends) worst = Math.max(worst, sumIn(end));

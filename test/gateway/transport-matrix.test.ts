@@ -10,7 +10,14 @@ import { join, resolve } from 'node:path';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { describeFeatureSuite } from '../helpers/feature-suite.js';
-import { connectClient, featureServerCommand, spawnFixture, TSX_LOADER, type Era, type SpawnedFixture } from '../helpers/index.js';
+import {
+  connectClient,
+  featureServerCommand,
+  spawnFixture,
+  TSX_LOADER,
+  type Era,
+  type SpawnedFixture,
+} from '../helpers/index.js';
 
 type UpstreamKind = 'stdio-legacy' | 'stdio-modern' | 'http-legacy' | 'http-modern' | 'sse';
 type DownstreamKind = 'http' | 'aggregate' | 'sse' | 'stdio';
@@ -29,7 +36,9 @@ const SERVER = 'fx';
 const CLI = resolve('src/cli/main.ts');
 
 /** The server entry for the gateway config, starting an HTTP fixture when the upstream needs one. */
-async function upstreamEntry(kind: UpstreamKind): Promise<{ entry: Record<string, unknown>; fixture?: SpawnedFixture }> {
+async function upstreamEntry(
+  kind: UpstreamKind,
+): Promise<{ entry: Record<string, unknown>; fixture?: SpawnedFixture }> {
   if (kind === 'stdio-legacy' || kind === 'stdio-modern') {
     const { command, args } = featureServerCommand('stdio', kind === 'stdio-legacy' ? 'legacy' : 'modern');
     return { entry: { command, args } };
@@ -73,12 +82,23 @@ for (const up of UPSTREAMS) {
           writeFileSync(file, JSON.stringify(raw));
           return connectClient({
             era: down.era,
-            downstream: { kind: 'stdio', command: process.execPath, args: ['--import', TSX_LOADER, CLI, 'stdio', SERVER, '-c', file] },
+            downstream: {
+              kind: 'stdio',
+              command: process.execPath,
+              args: ['--import', TSX_LOADER, CLI, 'stdio', SERVER, '-c', file],
+            },
           });
         }
-        gateway = await startGateway({ path: null, dir: process.cwd(), config: ConfigSchema.parse(raw) }, { log: () => undefined });
+        gateway = await startGateway(
+          { path: null, dir: process.cwd(), config: ConfigSchema.parse(raw) },
+          { log: () => undefined },
+        );
         const url =
-          down.kind === 'http' ? `${gateway.url}/mcp/${SERVER}` : down.kind === 'aggregate' ? `${gateway.url}/mcp` : `${gateway.url}/sse/${SERVER}`;
+          down.kind === 'http'
+            ? `${gateway.url}/mcp/${SERVER}`
+            : down.kind === 'aggregate'
+              ? `${gateway.url}/mcp`
+              : `${gateway.url}/sse/${SERVER}`;
         return connectClient({ era: down.era, downstream: { kind: down.kind === 'sse' ? 'sse' : 'http', url } });
       },
       teardown: async () => {

@@ -30,11 +30,22 @@ export class LegacySseDownstream {
     });
   }
 
-  async message(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, raw: string, edge: HttpEdge): Promise<void> {
+  async message(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    raw: string,
+    edge: HttpEdge,
+  ): Promise<void> {
     const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId');
     const state = sid ? this.sessions.get(sid) : undefined;
     if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
-      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found: open /sse/<server> first and post to the URL it names.');
+      return sendRpcError(
+        res,
+        404,
+        ErrorCode.ConnectionClosed,
+        'Session not found: open /sse/<server> first and post to the URL it names.',
+      );
     }
     let value: unknown;
     try {
@@ -42,7 +53,13 @@ export class LegacySseDownstream {
     } catch {
       return sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
     }
-    if (Array.isArray(value)) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported: send one message per request.');
+    if (Array.isArray(value))
+      return sendRpcError(
+        res,
+        400,
+        ErrorCode.InvalidRequest,
+        'JSON-RPC batches are not supported: send one message per request.',
+      );
     const parsed = parseMessage(value);
     if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
     res.writeHead(202).end('Accepted');

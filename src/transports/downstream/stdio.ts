@@ -18,7 +18,8 @@ export async function runStdio(
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const core = await buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
   const endpoint = core.endpoint(server);
-  if (!endpoint) throw new Error(`Unknown server "${server}". Configured servers: ${Object.keys(loaded.config.servers).join(', ')}`);
+  if (!endpoint)
+    throw new Error(`Unknown server "${server}". Configured servers: ${Object.keys(loaded.config.servers).join(', ')}`);
   const write = (m: JsonRpcMessage) => opts.stdout.write(`${JSON.stringify(m)}\n`);
   const identity: Identity = { principal: 'stdio' };
   const session = new ClientSession(identity);
@@ -46,7 +47,12 @@ export async function runStdio(
         });
         return;
       }
-      const peer = modernPeer(msg, identity, (n) => write(n), () => session.open);
+      const peer = modernPeer(
+        msg,
+        identity,
+        (n) => write(n),
+        () => session.open,
+      );
       // Over stdio a 2026-07-28 client cancels with notifications/cancelled, which the session
       // routes by request id like a legacy one.
       const abort = new AbortController();

@@ -102,14 +102,26 @@ export class StreamableHttpDownstream {
     return this.sessions.size;
   }
 
-  async post(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, raw: string, edge: HttpEdge): Promise<void> {
+  async post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    raw: string,
+    edge: HttpEdge,
+  ): Promise<void> {
     let value: unknown;
     try {
       value = JSON.parse(raw);
     } catch {
       return sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
     }
-    if (Array.isArray(value)) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'JSON-RPC batches are not supported: send one message per request.');
+    if (Array.isArray(value))
+      return sendRpcError(
+        res,
+        400,
+        ErrorCode.InvalidRequest,
+        'JSON-RPC batches are not supported: send one message per request.',
+      );
     // The SDK's own inbound ladder classifies the era from the body and checks the envelope, the
     // method registry and the standard headers, so the edge rejects exactly what a server would.
     const ladder = classifyInboundRequest({
@@ -120,7 +132,8 @@ export class StreamableHttpDownstream {
       body: value,
     });
     const rawId = isObject(value) && (typeof value.id === 'string' || typeof value.id === 'number') ? value.id : null;
-    if (ladder.kind === 'reject') return sendJson(res, ladder.httpStatus, errorResponse(rawId, ladder.code, ladder.message, ladder.data));
+    if (ladder.kind === 'reject')
+      return sendJson(res, ladder.httpStatus, errorResponse(rawId, ladder.code, ladder.message, ladder.data));
     const parsed = parseMessage(value);
     if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
     const msg = parsed.message;
@@ -132,23 +145,60 @@ export class StreamableHttpDownstream {
         return;
       }
       if (!MODERN_METHODS.has(msg.method)) {
-        return sendJson(res, 404, errorResponse(msg.id, ErrorCode.MethodNotFound, `Method not found: ${msg.method} does not exist in protocol revision 2026-07-28.`));
+        return sendJson(
+          res,
+          404,
+          errorResponse(
+            msg.id,
+            ErrorCode.MethodNotFound,
+            `Method not found: ${msg.method} does not exist in protocol revision 2026-07-28.`,
+          ),
+        );
       }
       const mismatch = headerMismatch(req, msg) ?? (await this.paramMismatch(req, endpoint, msg));
-      if (mismatch) return sendJson(res, 400, errorResponse(msg.id, ErrorCode.HeaderMismatch, `Bad Request: the request headers and body disagree: ${mismatch}`));
+      if (mismatch)
+        return sendJson(
+          res,
+          400,
+          errorResponse(
+            msg.id,
+            ErrorCode.HeaderMismatch,
+            `Bad Request: the request headers and body disagree: ${mismatch}`,
+          ),
+        );
       return this.modern(req, res, endpoint, msg, edge, canStream);
     }
 
     const sid = header(req, SESSION_HEADER);
     if (isRequest(msg) && msg.method === 'initialize') {
-      if (sid) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'An initialize request must not carry an Mcp-Session-Id.', msg.id);
+      if (sid)
+        return sendRpcError(
+          res,
+          400,
+          ErrorCode.InvalidRequest,
+          'An initialize request must not carry an Mcp-Session-Id.',
+          msg.id,
+        );
       return this.initialize(res, endpoint, msg, edge, canStream);
     }
-    if (!sid) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required (send initialize first).', isRequest(msg) ? msg.id : null);
+    if (!sid)
+      return sendRpcError(
+        res,
+        400,
+        ErrorCode.InvalidRequest,
+        'Bad Request: the Mcp-Session-Id header is required (send initialize first).',
+        isRequest(msg) ? msg.id : null,
+      );
     const state = this.sessions.get(sid);
     // An unknown session and another principal's session answer alike: existence is not disclosed.
     if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
-      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found: it expired or was closed; initialize a new one.', isRequest(msg) ? msg.id : null);
+      return sendRpcError(
+        res,
+        404,
+        ErrorCode.ConnectionClosed,
+        'Session not found: it expired or was closed; initialize a new one.',
+        isRequest(msg) ? msg.id : null,
+      );
     }
     if (!isRequest(msg)) {
       await handleSessionMessage(endpoint, state.session, msg);
@@ -168,7 +218,13 @@ export class StreamableHttpDownstream {
     }
   }
 
-  private async initialize(res: ServerResponse, endpoint: Endpoint, msg: JsonRpcRequest, edge: HttpEdge, canStream: boolean): Promise<void> {
+  private async initialize(
+    res: ServerResponse,
+    endpoint: Endpoint,
+    msg: JsonRpcRequest,
+    edge: HttpEdge,
+    canStream: boolean,
+  ): Promise<void> {
     const session = new ClientSession(edge);
     const state: SessionState = { session, endpoint, replies: new Map(), getStream: undefined, queue: [] };
     session.channel = this.channelFor(state);
@@ -194,23 +250,51 @@ export class StreamableHttpDownstream {
   }
 
   /** For a 2026-07-28 tools/call: whether its `Mcp-Param-*` headers disagree with its arguments. */
-  private async paramMismatch(req: IncomingMessage, endpoint: Endpoint, msg: JsonRpcRequest): Promise<string | undefined> {
+  private async paramMismatch(
+    req: IncomingMessage,
+    endpoint: Endpoint,
+    msg: JsonRpcRequest,
+  ): Promise<string | undefined> {
     if (msg.method !== 'tools/call' || typeof msg.params?.name !== 'string') return undefined;
     const entry = await endpoint.toolEntry(msg.params.name);
     if (!entry || entry.paramHeaders.length === 0) return undefined;
     return paramHeaderMismatch(entry.paramHeaders, msg.params.arguments, (name) => header(req, name));
   }
 
-  private async modern(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, msg: JsonRpcRequest, edge: HttpEdge, canStream: boolean): Promise<void> {
+  private async modern(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: Endpoint,
+    msg: JsonRpcRequest,
+    edge: HttpEdge,
+    canStream: boolean,
+  ): Promise<void> {
     const abort = new AbortController();
     const reply = new PostReply(res, canStream, {});
     res.on('close', () => {
       if (!reply.done) abort.abort();
     });
     if (msg.method === 'subscriptions/listen') {
-      if (!canStream) return sendRpcError(res, 406, ErrorCode.InvalidRequest, 'subscriptions/listen needs Accept: text/event-stream.', msg.id);
+      if (!canStream)
+        return sendRpcError(
+          res,
+          406,
+          ErrorCode.InvalidRequest,
+          'subscriptions/listen needs Accept: text/event-stream.',
+          msg.id,
+        );
       const stream = new SseStream(res);
-      const opened = await openListen(endpoint, msg, (m) => stream.send(m), modernPeer(msg, edge, () => undefined, () => !stream.closed));
+      const opened = await openListen(
+        endpoint,
+        msg,
+        (m) => stream.send(m),
+        modernPeer(
+          msg,
+          edge,
+          () => undefined,
+          () => !stream.closed,
+        ),
+      );
       if ('error' in opened) {
         stream.send(opened);
         return stream.end();
@@ -218,7 +302,12 @@ export class StreamableHttpDownstream {
       stream.onClose(opened.close);
       return;
     }
-    const peer = modernPeer(msg, edge, (n) => reply.related(n), () => !reply.done && !abort.signal.aborted);
+    const peer = modernPeer(
+      msg,
+      edge,
+      (n) => reply.related(n),
+      () => !reply.done && !abort.signal.aborted,
+    );
     const response = await handleModernRequest(endpoint, msg, peer, abort.signal);
     // An error from the request's own handling is in-band (HTTP 200), except a missing client
     // capability, which the 2026-07-28 revision answers with 400.
@@ -229,15 +318,29 @@ export class StreamableHttpDownstream {
   get(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
     const sid = header(req, SESSION_HEADER);
     if (!sid) {
-      res.writeHead(405, { allow: 'POST, DELETE' }).end('Method Not Allowed: a GET stream needs an Mcp-Session-Id (2026-07-28 clients use subscriptions/listen).');
+      res
+        .writeHead(405, { allow: 'POST, DELETE' })
+        .end('Method Not Allowed: a GET stream needs an Mcp-Session-Id (2026-07-28 clients use subscriptions/listen).');
       return;
     }
     const state = this.sessions.get(sid);
     if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
-      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found: it expired or was closed; initialize a new one.');
+      return sendRpcError(
+        res,
+        404,
+        ErrorCode.ConnectionClosed,
+        'Session not found: it expired or was closed; initialize a new one.',
+      );
     }
-    if (!acceptsSse(req)) return sendRpcError(res, 406, ErrorCode.InvalidRequest, 'Not Acceptable: the GET stream needs Accept: text/event-stream.');
-    if (state.getStream && !state.getStream.closed) return sendRpcError(res, 409, ErrorCode.InvalidRequest, 'Conflict: this session already has a GET stream open.');
+    if (!acceptsSse(req))
+      return sendRpcError(
+        res,
+        406,
+        ErrorCode.InvalidRequest,
+        'Not Acceptable: the GET stream needs Accept: text/event-stream.',
+      );
+    if (state.getStream && !state.getStream.closed)
+      return sendRpcError(res, 409, ErrorCode.InvalidRequest, 'Conflict: this session already has a GET stream open.');
     const stream = new SseStream(res);
     state.getStream = stream;
     for (const m of state.queue.splice(0)) stream.send(m);
@@ -249,7 +352,8 @@ export class StreamableHttpDownstream {
   delete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
     const sid = header(req, SESSION_HEADER);
     const state = sid ? this.sessions.get(sid) : undefined;
-    if (!sid) return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required.');
+    if (!sid)
+      return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required.');
     if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
       return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found.');
     }
@@ -268,7 +372,8 @@ export class StreamableHttpDownstream {
   private sweep(): void {
     const cutoff = Date.now() - IDLE_SESSION_MS;
     for (const [sid, s] of this.sessions) {
-      if (s.session.lastSeen < cutoff && (!s.getStream || s.getStream.closed) && s.session.inflight.size === 0) this.closeSession(sid);
+      if (s.session.lastSeen < cutoff && (!s.getStream || s.getStream.closed) && s.session.inflight.size === 0)
+        this.closeSession(sid);
     }
   }
 
@@ -300,14 +405,17 @@ export function headerMismatch(req: IncomingMessage, msg: JsonRpcMessage): strin
   }
   const bodyModern = eraOfRequest(msg) === 'modern';
   if (!bodyModern) {
-    if (isModernVersion(versionHeader)) return `The MCP-Protocol-Version header says ${versionHeader}, but the body carries no 2026-07-28 envelope.`;
+    if (isModernVersion(versionHeader))
+      return `The MCP-Protocol-Version header says ${versionHeader}, but the body carries no 2026-07-28 envelope.`;
     return undefined;
   }
   const env = (msg.params?._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/protocolVersion'];
   if (versionHeader === undefined) return 'A 2026-07-28 request needs the MCP-Protocol-Version header.';
-  if (versionHeader !== env) return `The MCP-Protocol-Version header (${versionHeader}) disagrees with the body's protocol version (${String(env)}).`;
+  if (versionHeader !== env)
+    return `The MCP-Protocol-Version header (${versionHeader}) disagrees with the body's protocol version (${String(env)}).`;
   const methodHeader = header(req, 'mcp-method');
-  if (methodHeader !== msg.method) return `The Mcp-Method header (${methodHeader ?? 'missing'}) disagrees with the body's method (${msg.method}).`;
+  if (methodHeader !== msg.method)
+    return `The Mcp-Method header (${methodHeader ?? 'missing'}) disagrees with the body's method (${msg.method}).`;
   const name = mcpNameOf(msg);
   if (name !== undefined) {
     const nameHeader = header(req, 'mcp-name');

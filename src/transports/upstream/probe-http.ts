@@ -1,13 +1,22 @@
 // Finds out once which era an HTTP upstream speaks: a modern server answers `server/discover`
 // with its supported versions; a legacy one refuses it (400/404/405, or a JSON-RPC error).
-import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from '../../mcp/era.js';
+import {
+  META_CLIENT_CAPABILITIES,
+  META_CLIENT_INFO,
+  META_PROTOCOL_VERSION,
+  MODERN_PROTOCOL_VERSION,
+} from '../../mcp/era.js';
 
 export interface ProbeResult {
   era: 'legacy' | 'modern';
   discover?: Record<string, unknown>;
 }
 
-export async function probeHttpEra(url: string, headers: Record<string, string>, timeoutMs: number): Promise<ProbeResult> {
+export async function probeHttpEra(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   const body = {
     jsonrpc: '2.0',
     id: 'gatehouse-probe',
