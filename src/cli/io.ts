@@ -1,6 +1,7 @@
 // What every command shares: where it prints, its exit codes, and how a failure becomes a message
 // and a code (DESIGN section 4: 0 success, 1 runtime failure, 2 usage or validation error).
 import { ConfigError } from '../config/errors.js';
+import { PolicyError } from '../policy/compile.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -27,6 +28,10 @@ export class UsageError extends Error {
 export function reportFailure(error: unknown, io: CliIo): number {
   if (error instanceof ConfigError) {
     io.err(error.format());
+    return EXIT_USAGE;
+  }
+  if (error instanceof PolicyError) {
+    io.err(`gatehouse: the policy is invalid:\n${error.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n')}`);
     return EXIT_USAGE;
   }
   if (error instanceof UsageError) {

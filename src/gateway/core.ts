@@ -3,6 +3,7 @@
 // policy is found here, before the first request.
 import type { LoadedConfig } from '../config/load.js';
 import { readStructuredFile } from '../config/structured-file.js';
+import { ConfigError } from '../config/errors.js';
 import { GrantRegistry } from '../identity/grants.js';
 import { Limiter } from '../limits/limiter.js';
 import { loadPolicy, PolicyError, type CompiledPolicy } from '../policy/compile.js';
@@ -51,6 +52,11 @@ async function policyOf(ref: PolicyRef, where: string): Promise<CompiledPolicy |
 
 export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<GatewayCore> {
   const { config } = loaded;
+  if (config.auth.mode === 'jwt') {
+    throw new ConfigError('CONFIG_INVALID', loaded.path, 'auth.mode "jwt" is not available in this version of Gatehouse.', [
+      { path: '/auth/mode', message: 'jwt is not available yet: use "grants" (bearer tokens per agent) or "none" on loopback' },
+    ]);
+  }
   const policies = new Map<string, CompiledPolicy>();
   for (const [name, s] of Object.entries(config.servers)) {
     const p = await policyOf(s.policy as PolicyRef, `/servers/${name}/policy`);
