@@ -31,7 +31,9 @@ export function reportFailure(error: unknown, io: CliIo): number {
     return EXIT_USAGE;
   }
   if (error instanceof PolicyError) {
-    io.err(`gatehouse: the policy is invalid:\n${error.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n')}`);
+    io.err(
+      `gatehouse: the policy is invalid:\n${error.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n')}`,
+    );
     return EXIT_USAGE;
   }
   if (error instanceof UsageError) {

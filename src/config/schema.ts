@@ -74,6 +74,10 @@ const serverFields = {
     description: 'stdio only: session runs one child process per client session.',
   }),
   policy: PolicyRef.optional(),
+  pins: z.enum(['on', 'off']).default('on').meta({
+    description:
+      'on: a tool whose definition changes after it was first seen is blocked until an operator accepts the change.',
+  }),
   timeout_ms: wholeNumber(1, 86_400_000)
     .default(DEFAULT_TIMEOUT_MS)
     .meta({

@@ -166,7 +166,7 @@ export class AggregateEndpoint implements Endpoint {
         if (cursor !== undefined) params.cursor = cursor;
         else delete params.cursor;
         let a = await forward(conn, peer, { ...req, params }, this.ctx);
-        if (key === 'tools') a = this.gate.filterTools(server, peer, a);
+        if (key === 'tools') a = await this.gate.filterTools(server, peer, a);
         if (!('result' in a)) break; // one server's failure does not empty the whole list
         const list = Array.isArray(a.result[key]) ? (a.result[key] as unknown[]) : [];
         for (const item of list) {
@@ -196,15 +196,11 @@ export class AggregateEndpoint implements Endpoint {
     const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
     const inner = { ...req, params: { ...req.params, name: parts.name } };
-    return this.gate.call(
-      parts.server,
-      peer,
-      inner,
-      tool ? 'tool' : 'prompt',
-      relay,
-      session,
-      String(req.params?.name),
-    );
+    return this.gate.call(parts.server, peer, inner, tool ? 'tool' : 'prompt', relay, {
+      conn,
+      ...(session ? { session } : {}),
+      shownName: String(req.params?.name),
+    });
   }
 
   private async routeByUri(
@@ -241,7 +237,9 @@ export class AggregateEndpoint implements Endpoint {
     if (session && subscription && conn === this.pool.sharedConnection(server))
       return sessionSubscription(this.pool, server, session, req);
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
-    return req.method === 'resources/read' ? this.gate.call(server, peer, req, 'resource', relay, session) : relay(req);
+    return req.method === 'resources/read'
+      ? this.gate.call(server, peer, req, 'resource', relay, { conn, ...(session ? { session } : {}) })
+      : relay(req);
   }
 
   private async complete(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
@@ -282,7 +280,7 @@ export class AggregateEndpoint implements Endpoint {
   toolEntry(name: string): Promise<ToolEntry | undefined> {
     const parts = splitName(name);
     if (!parts || !this.pool.has(parts.server)) return Promise.resolve(undefined);
-    return this.pool.tools.tool(parts.server, parts.name).catch(() => undefined);
+    return this.pool.tools.tool(this.pool.sharedConnection(parts.server), parts.name).catch(() => undefined);
   }
 
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void {

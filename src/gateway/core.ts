@@ -18,6 +18,7 @@ import type { RelayContext } from './relay.js';
 import { Sealer } from './seal.js';
 import { UpstreamPool, type Log } from './upstream-pool.js';
 import { paramHeadersFor } from '../mcp/param-headers.js';
+import { StorePinKeeper } from '../catalog/pin-keeper.js';
 
 export interface GatewayCore {
   pool: UpstreamPool;
@@ -53,9 +54,17 @@ async function policyOf(ref: PolicyRef, where: string): Promise<CompiledPolicy |
 export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<GatewayCore> {
   const { config } = loaded;
   if (config.auth.mode === 'jwt') {
-    throw new ConfigError('CONFIG_INVALID', loaded.path, 'auth.mode "jwt" is not available in this version of Gatehouse.', [
-      { path: '/auth/mode', message: 'jwt is not available yet: use "grants" (bearer tokens per agent) or "none" on loopback' },
-    ]);
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      loaded.path,
+      'auth.mode "jwt" is not available in this version of Gatehouse.',
+      [
+        {
+          path: '/auth/mode',
+          message: 'jwt is not available yet: use "grants" (bearer tokens per agent) or "none" on loopback',
+        },
+      ],
+    );
   }
   const policies = new Map<string, CompiledPolicy>();
   for (const [name, s] of Object.entries(config.servers)) {
@@ -73,18 +82,23 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   const grants = new GrantRegistry(config.grants, (name) => grantPolicies.get(name));
 
   const store = openStore(config.state, loaded.dir);
-  const pool = new UpstreamPool(config.servers, log);
+  const keeper = new StorePinKeeper(store, (msg) => log('warn', msg));
+  const pool = new UpstreamPool(config.servers, log, (server) =>
+    config.servers[server]?.pins === 'off' ? undefined : keeper,
+  );
   const parked = new ParkedCalls();
   const ctx: RelayContext = {
     sealer: new Sealer(),
     parked,
     logLevelOf: (peer) => (peer instanceof ClientSession ? peer.logLevel : undefined),
-    paramHeaders: async (server, tool, args) => {
-      const entry = await pool.tools.tool(server, tool);
+    paramHeaders: async (conn, tool, args) => {
+      const entry = await pool.tools.tool(conn, tool);
       return entry ? paramHeadersFor(entry.paramHeaders, args) : {};
     },
   };
-  const gate = new PolicyGate(policies, new Limiter(store), ctx, pool.tools);
+  const gate = new PolicyGate(policies, new Limiter(store), ctx, pool, (server) =>
+    config.servers[server]?.pins === 'off' ? undefined : keeper,
+  );
   const endpoints = new Map<string, Endpoint>();
   for (const name of Object.keys(config.servers)) endpoints.set(name, new ServerEndpoint(name, pool, ctx, gate));
   endpoints.set('*', new AggregateEndpoint(pool, ctx, gate));

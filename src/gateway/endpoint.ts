@@ -179,13 +179,13 @@ export class ServerEndpoint implements Endpoint {
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
     switch (req.method) {
       case 'tools/list':
-        return this.gate.filterTools(this.name, peer, await relay(req));
+        return await this.gate.filterTools(this.name, peer, await relay(req));
       case 'tools/call':
-        return this.gate.call(this.name, peer, req, 'tool', relay, session);
+        return this.gate.call(this.name, peer, req, 'tool', relay, { conn, ...(session ? { session } : {}) });
       case 'prompts/get':
-        return this.gate.call(this.name, peer, req, 'prompt', relay, session);
+        return this.gate.call(this.name, peer, req, 'prompt', relay, { conn, ...(session ? { session } : {}) });
       case 'resources/read':
-        return this.gate.call(this.name, peer, req, 'resource', relay, session);
+        return this.gate.call(this.name, peer, req, 'resource', relay, { conn, ...(session ? { session } : {}) });
       default:
         return relay(req);
     }
@@ -206,6 +206,6 @@ export class ServerEndpoint implements Endpoint {
   }
 
   toolEntry(name: string): Promise<ToolEntry | undefined> {
-    return this.pool.tools.tool(this.name, name).catch(() => undefined);
+    return this.pool.tools.tool(this.pool.sharedConnection(this.name), name).catch(() => undefined);
   }
 }

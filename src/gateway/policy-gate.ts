@@ -10,17 +10,26 @@ import { ErrorCode, isObject, type JsonObject } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
 import { peekCarried, type ClientRequest, type RelayContext } from './relay.js';
-import type { UpstreamAnswer } from './upstream-connection.js';
-import type { ToolDirectory } from './tool-directory.js';
+import type { UpstreamAnswer, UpstreamConnection } from './upstream-connection.js';
+import type { ToolEntry } from './tool-directory.js';
+import type { UpstreamPool } from './upstream-pool.js';
+import type { StorePinKeeper } from '../catalog/pin-keeper.js';
 
 export type Forward = (req: ClientRequest) => Promise<UpstreamAnswer>;
+
+export interface CallRoute {
+  conn: UpstreamConnection;
+  session?: ClientSession;
+  shownName?: string;
+}
 
 export class PolicyGate {
   constructor(
     private readonly policies: ReadonlyMap<string, CompiledPolicy>,
     private readonly limiter: Limiter,
     private readonly ctx: RelayContext,
-    private readonly tools: ToolDirectory,
+    private readonly pool: UpstreamPool,
+    private readonly pinsFor: (server: string) => StorePinKeeper | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -46,25 +55,39 @@ export class PolicyGate {
   }
 
   /** Decides a tools/call, prompts/get or resources/read and forwards it if allowed. */
-  /** `shownName` is the name the client used (on /mcp, `<server>__<tool>`), for answers that name it. */
+  /**
+   * `via.conn` is the connection that will carry the call (its tools are the ones that count);
+   * `via.shownName` the name the client used (on /mcp, `<server>__<tool>`), for answers naming it.
+   */
   async call(
     server: string,
     peer: ClientPeer,
     req: ClientRequest,
     subject: Subject,
     forward: Forward,
-    session?: ClientSession,
-    shownName?: string,
+    via: CallRoute,
   ): Promise<UpstreamAnswer> {
+    const { conn, session, shownName } = via;
     const policy = this.policyFor(server, peer);
-    if (!policy) return forward(req);
+    const keeper = this.pinsFor(server);
+    if (!policy && (!keeper || subject !== 'tool')) return forward(req);
     const params = req.params ?? {};
     const name = subject === 'resource' ? params.uri : params.name;
     if (typeof name !== 'string') return forward(req); // the server answers a malformed call itself
-    if (subject === 'tool' && !(await this.exists(server, name))) {
+    if (subject === 'tool') {
+      const entry = await this.entry(conn, name);
       // A tool the server does not have answers exactly like a hidden one: -32602, nothing more.
-      return { error: unknownToolError(shownName ?? name) };
+      if (entry === null) return { error: unknownToolError(shownName ?? name) };
+      if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
+        return this.blocked(subject, peer, {
+          decision: 'deny',
+          rule: '/pins',
+          reason: `definition of ${shownName ?? name} changed since it was pinned`,
+        });
+      }
+      if (!policy) return forward(req);
     }
+    if (!policy) return forward(req);
     const args = subject === 'tool' ? params.arguments : subject === 'prompt' ? params.arguments : undefined;
     const grant = peer.identity?.grant;
     const now = this.now();
@@ -116,12 +139,22 @@ export class PolicyGate {
     return answer;
   }
 
-  private async exists(server: string, tool: string): Promise<boolean> {
+  /** The tool's directory entry; null when the server does not have it, undefined when unknown. */
+  private async entry(conn: UpstreamConnection, tool: string): Promise<ToolEntry | null | undefined> {
     try {
-      return (await this.tools.tool(server, tool)) !== undefined;
+      return (await this.pool.tools.tool(conn, tool)) ?? null;
     } catch {
-      return true; // the list could not be read: the server itself will answer the call
+      return undefined; // the list could not be read: the server itself will answer the call
     }
+  }
+
+  /** A blocked tool accepted by an operator since: unblock it and tell the clients. */
+  private async acceptedSince(server: string, tool: string, entry: ToolEntry): Promise<boolean> {
+    const keeper = this.pinsFor(server);
+    if (!keeper || !(await keeper.accepted(server, tool, entry.pinHash))) return false;
+    entry.pinBlocked = false;
+    this.pool.announce(server, 'notifications/tools/list_changed');
+    return true;
   }
 
   private blocked(subject: Subject, peer: ClientPeer, b: BlockedOutcome): UpstreamAnswer {

@@ -33,7 +33,11 @@ export interface RelayContext {
   /** Log level a legacy client set, passed on to a modern server in the envelope. */
   logLevelOf?: (peer: ClientPeer) => string | undefined;
   /** The `Mcp-Param-*` headers a call to this server's tool must carry over HTTP. */
-  paramHeaders?: (server: string, tool: string, args: JsonObject | undefined) => Promise<Record<string, string>>;
+  paramHeaders?: (
+    conn: UpstreamConnection,
+    tool: string,
+    args: JsonObject | undefined,
+  ) => Promise<Record<string, string>>;
 }
 
 /** What the gateway keeps inside a `requestState` it hands to a modern client. */
@@ -96,7 +100,7 @@ async function modernSendOpts(conn: UpstreamConnection, req: ClientRequest, ctx:
   )
     return base;
   const args = isObject(req.params?.arguments) ? req.params.arguments : undefined;
-  const headers = await ctx.paramHeaders(conn.server, name, args).catch(() => ({}));
+  const headers = await ctx.paramHeaders(conn, name, args).catch(() => ({}));
   return Object.keys(headers).length > 0 ? { ...base, headers } : base;
 }
 

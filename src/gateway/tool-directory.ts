@@ -15,6 +15,15 @@ import { GATEWAY_CLIENT_INFO, type UpstreamConnection } from './upstream-connect
 export interface ToolEntry {
   tool: JsonObject;
   paramHeaders: ParamHeader[];
+  /** The tool's definition changed since it was pinned; calls are blocked until it is accepted. */
+  pinBlocked: boolean;
+  /** The pinned definition's hash as seen now. */
+  pinHash?: string;
+}
+
+/** How the directory pins what it reads; undefined for a server with `pins: off`. */
+export interface PinKeeper {
+  check(server: string, tool: JsonObject): Promise<{ blocked: boolean; hash: string }>;
 }
 
 const MAX_PAGES = 100;
@@ -30,36 +39,40 @@ const DIRECTORY_PEER: ClientPeer = {
   notify: () => undefined,
 };
 
+/**
+ * Kept per connection: a client session with its own child (or its own upstream session) may see
+ * tools the shared connection does not.
+ */
 export class ToolDirectory {
-  private readonly cache = new Map<string, Promise<Map<string, ToolEntry>>>();
+  private readonly cache = new WeakMap<UpstreamConnection, Promise<Map<string, ToolEntry>>>();
 
-  constructor(private readonly connection: (server: string) => UpstreamConnection) {}
+  constructor(private readonly pins: (server: string) => PinKeeper | undefined = () => undefined) {}
 
-  invalidate(server: string): void {
-    this.cache.delete(server);
+  invalidate(conn: UpstreamConnection): void {
+    this.cache.delete(conn);
   }
 
-  /** The server's tools; read once and cached until the server announces a change. */
-  tools(server: string): Promise<Map<string, ToolEntry>> {
-    let entry = this.cache.get(server);
+  /** The connection's tools; read once and cached until its server announces a change. */
+  tools(conn: UpstreamConnection): Promise<Map<string, ToolEntry>> {
+    let entry = this.cache.get(conn);
     if (!entry) {
-      entry = this.fetch(server);
-      this.cache.set(server, entry);
-      entry.catch(() => this.cache.delete(server));
+      entry = this.fetch(conn);
+      this.cache.set(conn, entry);
+      entry.catch(() => this.cache.delete(conn));
     }
     return entry;
   }
 
   /** One tool, re-reading the list once when the cached one does not have it. */
-  async tool(server: string, name: string): Promise<ToolEntry | undefined> {
-    const found = (await this.tools(server)).get(name);
+  async tool(conn: UpstreamConnection, name: string): Promise<ToolEntry | undefined> {
+    const found = (await this.tools(conn)).get(name);
     if (found) return found;
-    this.invalidate(server);
-    return (await this.tools(server)).get(name);
+    this.invalidate(conn);
+    return (await this.tools(conn)).get(name);
   }
 
-  private async fetch(server: string): Promise<Map<string, ToolEntry>> {
-    const conn = this.connection(server);
+  private async fetch(conn: UpstreamConnection): Promise<Map<string, ToolEntry>> {
+    const server = conn.server;
     await conn.start();
     const modern = conn.era === 'modern';
     const out = new Map<string, ToolEntry>();
@@ -76,9 +89,16 @@ export class ToolDirectory {
       }
       const a = await conn.send(DIRECTORY_PEER, 'tools/list', params);
       if ('error' in a) throw new Error(`tools/list failed: ${a.error.message}`);
+      const keeper = this.pins(server);
       for (const t of Array.isArray(a.result.tools) ? a.result.tools : []) {
-        if (isObject(t) && typeof t.name === 'string')
-          out.set(t.name, { tool: t, paramHeaders: paramHeaderDeclarations(t.inputSchema) });
+        if (!isObject(t) || typeof t.name !== 'string') continue;
+        const entry: ToolEntry = { tool: t, paramHeaders: paramHeaderDeclarations(t.inputSchema), pinBlocked: false };
+        if (keeper) {
+          const pin = await keeper.check(server, t);
+          entry.pinBlocked = pin.blocked;
+          entry.pinHash = pin.hash;
+        }
+        out.set(t.name, entry);
       }
       cursor = a.result.nextCursor;
       if (typeof cursor !== 'string') break;

@@ -98,6 +98,8 @@ export class UpstreamConnection {
   private closing = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Resets the backoff once a restarted child has run 30 s; cancelled if it exits sooner. */
+  private stableTimer: NodeJS.Timeout | undefined;
   private ready: Promise<void> | undefined;
   lastError: string | undefined;
 
@@ -390,7 +392,11 @@ export class UpstreamConnection {
       return reply(
         fail(
           ErrorCode.InternalError,
-          `Gatehouse cannot tell which client "${req.method}" is for: ${target ? 'that client has gone' : 'no single client has a call in flight on this shared server'}. Set "isolation: session" on server "${this.server}" to give each client its own process.`,
+          `Gatehouse cannot tell which client "${req.method}" is for: ${target ? 'that client has gone' : 'no single client has a call in flight on this shared server'}. ${
+            this.cfg.isolation === 'session'
+              ? '2026-07-28 clients have no session and share one process per server: retry when the other calls have finished.'
+              : `Set "isolation: session" on server "${this.server}" to give each client session its own process.`
+          }`,
         ),
       );
     }
@@ -438,6 +444,7 @@ export class UpstreamConnection {
     const message = `Upstream "${this.server}" closed the connection before answering; the call did not complete.`;
     for (const p of [...this.pending.values()]) p.resolve(fail(ErrorCode.ConnectionClosed, message));
     this.progress.clear();
+    clearTimeout(this.stableTimer);
     if (this.closing) return;
     this.lastError = 'exited';
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.restarts++);
@@ -447,7 +454,9 @@ export class UpstreamConnection {
         () => {
           this.opts.log('info', `upstream "${this.server}" restarted`);
           // A stable run earns a fresh backoff.
-          setTimeout(() => (this.restarts = 0), 30_000).unref();
+          clearTimeout(this.stableTimer);
+          this.stableTimer = setTimeout(() => (this.restarts = 0), 30_000);
+          this.stableTimer.unref();
         },
         (err: unknown) => this.opts.log('error', errorText(err)),
       );

@@ -6,7 +6,7 @@ import { negotiateLegacyVersion, type Era } from '../mcp/era.js';
 import type { JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientPeer } from './peer.js';
 import { UpstreamConnection, type InitParams } from './upstream-connection.js';
-import { ToolDirectory } from './tool-directory.js';
+import { ToolDirectory, type PinKeeper } from './tool-directory.js';
 
 export type Listener = (n: JsonRpcNotification) => void;
 export type Log = (level: 'info' | 'warn' | 'error', msg: string) => void;
@@ -19,12 +19,14 @@ export class UpstreamPool {
   /** Resource URIs clients of a shared connection subscribed to, counted per client. */
   private readonly resourceRefs = new Map<string, Map<string, number>>();
   /** The tools each server offers, refreshed on its list-changed notifications. */
-  readonly tools = new ToolDirectory((s) => this.sharedConnection(s));
+  readonly tools: ToolDirectory;
 
   constructor(
     readonly servers: Record<string, ServerConfig>,
     private readonly log: Log,
+    pins: (server: string) => PinKeeper | undefined = () => undefined,
   ) {
+    this.tools = new ToolDirectory(pins);
     for (const [name, cfg] of Object.entries(servers)) {
       this.shared.set(
         name,
@@ -84,8 +86,8 @@ export class UpstreamPool {
         owner: peer,
         ...(initParams ? { initParams } : {}),
         ...(shared.era ? { knownEra: shared.era } : {}),
-        onBroadcast: (_c, n) => {
-          if (n.method === 'notifications/tools/list_changed') this.tools.invalidate(server);
+        onBroadcast: (c, n) => {
+          if (n.method === 'notifications/tools/list_changed') this.tools.invalidate(c);
           if (peer.open) peer.notify(n, undefined);
         },
       });
@@ -111,8 +113,16 @@ export class UpstreamPool {
     return () => set.delete(listener);
   }
 
+  /** Tells every client of a server something changed (e.g. a pin was accepted). */
+  announce(server: string, method: string): void {
+    this.broadcast(server, { jsonrpc: '2.0', method });
+  }
+
   private broadcast(server: string, n: JsonRpcNotification): void {
-    if (n.method === 'notifications/tools/list_changed') this.tools.invalidate(server);
+    if (n.method === 'notifications/tools/list_changed') {
+      const conn = this.shared.get(server);
+      if (conn) this.tools.invalidate(conn);
+    }
     for (const l of this.listeners.get(server) ?? []) {
       try {
         l(n);

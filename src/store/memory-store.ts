@@ -1,6 +1,7 @@
 // The in-process store: exact and atomic because each operation runs to completion without
 // yielding. For one gateway process; state is lost on restart.
 import { randomUUID } from 'node:crypto';
+import type { Pin } from '../catalog/pins.js';
 import {
   admit,
   relevantSpan,
@@ -40,6 +41,20 @@ export class MemoryStore implements StateStore {
     const at = w.entries.findIndex((e) => e.ts > now);
     w.entries.splice(at < 0 ? w.entries.length : at, 0, { ts: now, cost: spec.cost, token });
     return { ok: true, token };
+  }
+
+  private readonly pins = new Map<string, Pin>();
+
+  async getPin(server: string, tool: string): Promise<Pin | undefined> {
+    return this.pins.get(`${server}\0${tool}`);
+  }
+
+  async putPin(pin: Pin): Promise<void> {
+    this.pins.set(`${pin.server}\0${pin.tool}`, pin);
+  }
+
+  async listPins(server?: string): Promise<Pin[]> {
+    return [...this.pins.values()].filter((p) => server === undefined || p.server === server);
   }
 
   async release(r: Reservation): Promise<void> {

@@ -2,6 +2,7 @@
 // `BEGIN IMMEDIATE` takes the write lock first, so a reservation is atomic even when several
 // processes share the file. Counters live on disk: restarting the gateway does not reset them.
 import { randomUUID } from 'node:crypto';
+import type { Pin } from '../catalog/pins.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,11 +16,32 @@ import {
   type WindowSpec,
 } from './store.js';
 
+interface PinRow {
+  server: string;
+  tool: string;
+  hash: string;
+  definition: string;
+  pinned_at: number;
+  pending_hash: string | null;
+  pending_definition: string | null;
+  pending_seen_at: number | null;
+}
+
+function rowToPin(r: PinRow): Pin {
+  const pin: Pin = { server: r.server, tool: r.tool, hash: r.hash, definition: r.definition, pinnedAt: r.pinned_at };
+  if (r.pending_hash && r.pending_definition)
+    pin.pending = { hash: r.pending_hash, definition: r.pending_definition, seenAt: r.pending_seen_at ?? 0 };
+  return pin;
+}
+
 export class SqliteStore implements StateStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly reserveTx: (key: string, spec: WindowSpec, now: number) => ReserveResult;
   private readonly releaseStmt: Database.Statement;
+  private readonly pinGet: Database.Statement;
+  private readonly pinPut: Database.Statement;
+  private readonly pinList: Database.Statement;
 
   constructor(readonly file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -30,7 +52,17 @@ export class SqliteStore implements StateStore {
       CREATE TABLE IF NOT EXISTS limit_events (token TEXT PRIMARY KEY, key TEXT NOT NULL, ts INTEGER NOT NULL, cost REAL NOT NULL);
       CREATE INDEX IF NOT EXISTS limit_events_key_ts ON limit_events (key, ts);
       CREATE TABLE IF NOT EXISTS limit_keys (key TEXT PRIMARY KEY, retain_ms INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS pins (
+        server TEXT NOT NULL, tool TEXT NOT NULL, hash TEXT NOT NULL, definition TEXT NOT NULL, pinned_at INTEGER NOT NULL,
+        pending_hash TEXT, pending_definition TEXT, pending_seen_at INTEGER,
+        PRIMARY KEY (server, tool)
+      );
     `);
+    this.pinGet = this.db.prepare('SELECT * FROM pins WHERE server = ? AND tool = ?');
+    this.pinPut = this.db.prepare(
+      'INSERT OR REPLACE INTO pins (server, tool, hash, definition, pinned_at, pending_hash, pending_definition, pending_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.pinList = this.db.prepare('SELECT * FROM pins WHERE (? IS NULL OR server = ?) ORDER BY server, tool');
     const retain = this.db.prepare(
       'INSERT INTO limit_keys (key, retain_ms) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET retain_ms = max(retain_ms, excluded.retain_ms) RETURNING retain_ms',
     );
@@ -57,6 +89,28 @@ export class SqliteStore implements StateStore {
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
     return this.reserveTx(key, spec, now);
+  }
+
+  async getPin(server: string, tool: string): Promise<Pin | undefined> {
+    const row = this.pinGet.get(server, tool) as PinRow | undefined;
+    return row ? rowToPin(row) : undefined;
+  }
+
+  async putPin(p: Pin): Promise<void> {
+    this.pinPut.run(
+      p.server,
+      p.tool,
+      p.hash,
+      p.definition,
+      p.pinnedAt,
+      p.pending?.hash ?? null,
+      p.pending?.definition ?? null,
+      p.pending?.seenAt ?? null,
+    );
+  }
+
+  async listPins(server?: string): Promise<Pin[]> {
+    return (this.pinList.all(server ?? null, server ?? null) as PinRow[]).map(rowToPin);
   }
 
   async release(r: Reservation): Promise<void> {

@@ -2,6 +2,8 @@
 // is atomic: the check and the reservation happen as one step, so concurrent calls — and, for
 // shared backends, several gateway replicas — can never admit more than the limit.
 
+import type { Pin } from '../catalog/pins.js';
+
 export interface WindowSpec {
   /** sliding: any interval of `windowMs`; calendar: fixed windows aligned to the epoch (UTC). */
   algorithm: 'sliding' | 'calendar';
@@ -22,6 +24,10 @@ export interface StateStore {
   reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult>;
   /** Gives a reservation back (the upstream call failed). Unknown tokens are ignored. */
   release(reservation: Reservation): Promise<void>;
+  getPin(server: string, tool: string): Promise<Pin | undefined>;
+  /** Creates or replaces a tool's pin. */
+  putPin(pin: Pin): Promise<void>;
+  listPins(server?: string): Promise<Pin[]>;
   /** Whether the store answers; a store that does not blocks calls that need it. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -16,6 +16,7 @@ type ContractServer = {
   era: 'auto' | 'legacy' | 'modern';
   isolation: 'shared' | 'session';
   policy?: string | PolicyInput;
+  pins: 'on' | 'off';
   timeout_ms: number;
 };
 

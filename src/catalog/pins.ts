@@ -1,0 +1,83 @@
+// Pins against changed tools ("rug pulls"): each tool's definition — name, description, input
+// schema, annotations — is hashed and stored when first seen. A later change blocks the tool
+// until an operator accepts it; the diff shows what changed.
+import { createHash } from 'node:crypto';
+import { createTwoFilesPatch } from 'diff';
+import { isObject, type JsonObject } from '../mcp/jsonrpc.js';
+
+export interface Pin {
+  server: string;
+  tool: string;
+  hash: string;
+  /** The pinned definition, canonical JSON. */
+  definition: string;
+  pinnedAt: number;
+  /** A definition seen since that differs from the pinned one, waiting for an operator. */
+  pending?: { hash: string; definition: string; seenAt: number };
+}
+
+/** JSON with object keys sorted, so equal definitions hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isObject(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => value[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** What of a tool is pinned: the parts that tell an agent what the tool does. */
+export function pinnedDefinition(tool: JsonObject): { hash: string; definition: string } {
+  const definition = canonicalJson({
+    name: tool.name,
+    description: tool.description ?? null,
+    inputSchema: tool.inputSchema ?? null,
+    annotations: tool.annotations ?? null,
+  });
+  return { hash: createHash('sha256').update(definition).digest('hex'), definition };
+}
+
+export type PinVerdict = 'new' | 'same' | 'changed';
+
+/** Compares a tool as seen now with its pin; returns the verdict and the pin to store, if any change. */
+export function checkPin(
+  existing: Pin | undefined,
+  server: string,
+  tool: JsonObject,
+  now: number,
+): { verdict: PinVerdict; store?: Pin } {
+  const { hash, definition } = pinnedDefinition(tool);
+  const name = String(tool.name);
+  if (!existing) return { verdict: 'new', store: { server, tool: name, hash, definition, pinnedAt: now } };
+  if (existing.hash === hash) {
+    // The server went back to the pinned definition: nothing is waiting any more.
+    if (existing.pending) {
+      const { pending: _p, ...rest } = existing;
+      return { verdict: 'same', store: rest };
+    }
+    return { verdict: 'same' };
+  }
+  if (existing.pending?.hash === hash) return { verdict: 'changed' };
+  return { verdict: 'changed', store: { ...existing, pending: { hash, definition, seenAt: now } } };
+}
+
+/** A readable unified diff of the pinned definition and the one waiting (jsdiff does the diffing). */
+export function pinDiff(pin: Pin): string {
+  if (!pin.pending) return `${pin.server}/${pin.tool}: no change waiting`;
+  return createTwoFilesPatch(
+    `${pin.server}/${pin.tool} (pinned)`,
+    `${pin.server}/${pin.tool} (now)`,
+    pretty(pin.definition),
+    pretty(pin.pending.definition),
+    '',
+    '',
+    { context: 3 },
+  );
+}
+
+function pretty(canonical: string): string {
+  return `${JSON.stringify(JSON.parse(canonical), null, 2)}\n`;
+}
