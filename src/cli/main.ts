@@ -79,6 +79,42 @@ function buildProgram(io: CliIo, run: Run): Command {
     .addHelpText('after', examples('gatehouse policy check policies/*.yaml'))
     .action((files: string[]) => run(async () => (await import('./policy-check.js')).policyCheckCommand(files, io)));
 
+  const pins = program
+    .command('pins')
+    .description('tool-definition pins: a tool that changes after it was first seen is blocked until accepted')
+    .addHelpText(
+      'after',
+      examples('gatehouse pins list', 'gatehouse pins diff github', 'gatehouse pins accept github create_issue'),
+    );
+  pins
+    .command('list')
+    .description('every pinned tool and whether it changed since')
+    .argument('[server]', 'only this server')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('gatehouse pins list --json'))
+    .action((server: string | undefined, opts: { config?: string; json?: boolean }) =>
+      run(async () => (await import('./pins.js')).pinsListCommand({ ...opts, ...(server ? { server } : {}) }, io)),
+    );
+  pins
+    .command('diff')
+    .description("show how a server's changed tools differ from their pins")
+    .argument('<server>', 'name of a configured server')
+    .option(...CONFIG_FLAG)
+    .addHelpText('after', examples('gatehouse pins diff github'))
+    .action((server: string, opts: { config?: string }) =>
+      run(async () => (await import('./pins.js')).pinsDiffCommand(server, opts, io)),
+    );
+  pins
+    .command('accept')
+    .description("accept a server's changed tools (all of them, or one)")
+    .argument('<server>', 'name of a configured server')
+    .argument('[tool]', 'only this tool')
+    .option(...CONFIG_FLAG)
+    .addHelpText('after', examples('gatehouse pins accept github', 'gatehouse pins accept github create_issue'))
+    .action((server: string, tool: string | undefined, opts: { config?: string }) =>
+      run(async () => (await import('./pins.js')).pinsAcceptCommand(server, tool, opts, io)),
+    );
   return program;
 }
 

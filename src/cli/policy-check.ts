@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { ConfigError, problemCount } from '../config/errors.js';
 import { formatProblemLines, type Problem } from '../config/problems.js';
 import { readStructuredFile } from '../config/structured-file.js';
-import { parsePolicy } from '../policy/schema.js';
+import { loadPolicy, PolicyError } from '../policy/compile.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
 
 export async function policyCheckCommand(files: string[], io: CliIo): Promise<number> {
@@ -24,9 +24,11 @@ export async function policyCheckCommand(files: string[], io: CliIo): Promise<nu
 
 async function policyProblems(file: string): Promise<Problem[]> {
   try {
-    const result = parsePolicy(await readStructuredFile(file));
-    return result.ok ? [] : result.problems;
+    // The same load the gateway does: schema and CEL expressions, every problem at once.
+    loadPolicy(await readStructuredFile(file));
+    return [];
   } catch (error) {
+    if (error instanceof PolicyError) return error.problems;
     if (!(error instanceof ConfigError)) throw error;
     return error.problems.length > 0 ? error.problems : [{ path: '', message: error.summary }];
   }

@@ -38,13 +38,18 @@ export class PolicyGate {
     return peer.identity?.grant?.policy ?? this.policies.get(server);
   }
 
-  /** Removes from a tools/list result what the client may not call. */
-  filterTools(server: string, peer: ClientPeer, answer: UpstreamAnswer): UpstreamAnswer {
+  /** Removes from a tools/list result what the client may not call (by policy, or a changed pin). */
+  async filterTools(server: string, peer: ClientPeer, answer: UpstreamAnswer): Promise<UpstreamAnswer> {
     const policy = this.policyFor(server, peer);
-    if (!policy || !('result' in answer) || !Array.isArray(answer.result.tools)) return answer;
-    const tools = answer.result.tools.filter(
-      (t) => isObject(t) && typeof t.name === 'string' && listable(policy, t.name),
-    );
+    const keeper = this.pinsFor(server);
+    if ((!policy && !keeper) || !('result' in answer) || !Array.isArray(answer.result.tools)) return answer;
+    const tools: unknown[] = [];
+    for (const t of answer.result.tools) {
+      if (!isObject(t) || typeof t.name !== 'string') continue;
+      if (policy && !listable(policy, t.name)) continue;
+      if (keeper && (await keeper.check(server, t)).blocked) continue;
+      tools.push(t);
+    }
     const result: JsonObject = { ...answer.result, tools };
     if (peer.era === 'modern') {
       // What a client sees depends on who it is and on a policy that can change: no shared caching.
@@ -54,8 +59,8 @@ export class PolicyGate {
     return { result };
   }
 
-  /** Decides a tools/call, prompts/get or resources/read and forwards it if allowed. */
   /**
+   * Decides a tools/call, prompts/get or resources/read and forwards it if allowed.
    * `via.conn` is the connection that will carry the call (its tools are the ones that count);
    * `via.shownName` the name the client used (on /mcp, `<server>__<tool>`), for answers naming it.
    */

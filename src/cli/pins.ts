@@ -1,0 +1,106 @@
+// `gatehouse pins list | diff <server> | accept <server> [tool]`: the tool-definition pins in the
+// state store. A running gateway sharing the store notices an accepted pin on the next call.
+import { loadConfig } from '../config/load.js';
+import { pinDiff, type Pin } from '../catalog/pins.js';
+import { openStore } from '../store/open-store.js';
+import type { StateStore } from '../store/store.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.js';
+
+async function withStore<T>(config: string | undefined, fn: (store: StateStore) => Promise<T>): Promise<T> {
+  const loaded = await loadConfig({ file: config });
+  if (!loaded.config.state.startsWith('sqlite:')) {
+    throw new UsageError(
+      `pins live in the state store, and "${loaded.config.state}" is inside the running gateway only: use state: sqlite:PATH to manage pins from the command line.`,
+    );
+  }
+  const store = openStore(loaded.config.state, loaded.dir);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function pinsListCommand(
+  opts: { config?: string; json?: boolean; server?: string },
+  io: CliIo,
+): Promise<number> {
+  const pins = await withStore(opts.config, (s) => s.listPins(opts.server));
+  if (opts.json) {
+    io.out(JSON.stringify(pins.map(view), null, 2));
+    return EXIT_OK;
+  }
+  if (pins.length === 0) {
+    io.out('No pins yet: tools are pinned when the gateway first lists them.');
+    return EXIT_OK;
+  }
+  const rows = pins.map((p) => [
+    p.server,
+    p.tool,
+    p.pending ? 'CHANGED (blocked)' : 'pinned',
+    new Date(p.pending?.seenAt ?? p.pinnedAt).toISOString(),
+  ]);
+  const widths = [0, 1, 2].map((i) =>
+    Math.max(...rows.map((r) => r[i]!.length), ['SERVER', 'TOOL', 'STATUS'][i]!.length),
+  );
+  const line = (r: string[]) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ');
+  io.out([line(['SERVER', 'TOOL', 'STATUS', 'SINCE']), ...rows.map(line)].join('\n'));
+  const changed = pins.filter((p) => p.pending).length;
+  if (changed > 0)
+    io.out(
+      `\n${changed} tool(s) changed since pinned: review with "gatehouse pins diff <server>", then "gatehouse pins accept <server> [tool]".`,
+    );
+  return EXIT_OK;
+}
+
+export async function pinsDiffCommand(server: string, opts: { config?: string }, io: CliIo): Promise<number> {
+  const pins = await withStore(opts.config, (s) => s.listPins(server));
+  const changed = pins.filter((p) => p.pending);
+  if (changed.length === 0) {
+    io.out(`No tool of "${server}" has changed since it was pinned.`);
+    return EXIT_OK;
+  }
+  io.out(changed.map(pinDiff).join('\n'));
+  return EXIT_OK;
+}
+
+export async function pinsAcceptCommand(
+  server: string,
+  tool: string | undefined,
+  opts: { config?: string },
+  io: CliIo,
+): Promise<number> {
+  return withStore(opts.config, async (store) => {
+    const pins = (await store.listPins(server)).filter((p) => p.pending && (tool === undefined || p.tool === tool));
+    if (pins.length === 0) {
+      io.err(
+        tool
+          ? `Tool "${server}/${tool}" has no change waiting to be accepted.`
+          : `No tool of "${server}" has a change waiting to be accepted.`,
+      );
+      return EXIT_FAILURE;
+    }
+    for (const p of pins) {
+      await store.putPin({
+        server: p.server,
+        tool: p.tool,
+        hash: p.pending!.hash,
+        definition: p.pending!.definition,
+        pinnedAt: Date.now(),
+      });
+      io.out(`accepted ${p.server}/${p.tool}`);
+    }
+    return EXIT_OK;
+  });
+}
+
+function view(p: Pin) {
+  return {
+    server: p.server,
+    tool: p.tool,
+    status: p.pending ? 'changed' : 'pinned',
+    hash: p.hash,
+    pinned_at: new Date(p.pinnedAt).toISOString(),
+    ...(p.pending ? { pending_hash: p.pending.hash, changed_at: new Date(p.pending.seenAt).toISOString() } : {}),
+  };
+}
