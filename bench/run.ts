@@ -2,11 +2,12 @@
 // SDK's minimal HTTP server (the floor), through Gatehouse, and through third-party proxies.
 //
 //   npm run bench -- [--calls 2000] [--concurrency 32] [--warmup 200] [--only a,b,c,d|<case>]
-//                    [--rounds 4] [--cap-seconds 40] [--out bench/RESULTS.md]
+//                    [--rounds 4] [--cap-seconds 40] [--modes seq,conc] [--cpu-prof-dir DIR]
+//                    [--out bench/RESULTS.md]
 //
 // See bench/README.md.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/client';
 import { runChunk, summarize, type Chunk, type PhaseResult } from './lib/measure.js';
@@ -19,7 +20,7 @@ import {
   sleep,
   type Managed,
 } from './lib/proc.js';
-import { renderConsole, renderMarkdown, type Row } from './lib/report.js';
+import { extractAnalysis, renderConsole, renderMarkdown, type Row } from './lib/report.js';
 import { TARGETS, Unavailable, type BenchPaths, type Era, type Running, type Target } from './lib/targets.js';
 
 const { values } = parseArgs({
@@ -30,6 +31,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '4' },
     only: { type: 'string' },
     'cap-seconds': { type: 'string', default: '40' },
+    modes: { type: 'string', default: 'seq,conc' },
+    'cpu-prof-dir': { type: 'string' },
     out: { type: 'string', default: join(BENCH_DIR, 'RESULTS.md') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -49,7 +52,9 @@ if (values.help) {
         .map((t) => t.id)
         .join(', ')} only run when named)`,
       '  --rounds N         interleave the cases in N rounds per mode (default 4; 1 = strictly one after another)',
-      "  --cap-seconds N    stop a case's timed mode after N seconds even if calls remain (default 20)",
+      "  --cap-seconds N    stop a case's timed mode after N seconds even if calls remain (default 40)",
+      '  --modes LIST       which timed modes to run: seq, conc or both (default seq,conc)',
+      '  --cpu-prof-dir DIR run the Gatehouse processes under node --cpu-prof, writing profiles to DIR',
       '  --out FILE         results file (default bench/RESULTS.md)',
       '',
     ].join('\n'),
@@ -71,6 +76,13 @@ const concurrency = positiveInt('concurrency', values.concurrency);
 const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup);
 const rounds = positiveInt('rounds', values.rounds);
 const capMs = positiveInt('cap-seconds', values['cap-seconds']) * 1000;
+const modes = (values.modes ?? '').split(',').map((m) => m.trim());
+if (modes.length === 0 || modes.some((m) => m !== 'seq' && m !== 'conc')) {
+  process.stderr.write(`--modes must list seq and/or conc (got ${values.modes})\n`);
+  process.exit(2);
+}
+const cpuProfDir = values['cpu-prof-dir'] ? resolve(values['cpu-prof-dir']) : undefined;
+if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 const CALL_TIMEOUT_MS = 30_000;
 /** The warm-up (both halves) never takes longer than this. */
 const WARMUP_CAP_MS = 10_000;
@@ -149,13 +161,14 @@ async function prepare(row: Row, paths: BenchPaths): Promise<Active | undefined>
   const { target, era } = row;
   let running: Running;
   try {
-    running = await target.start(era, paths, live);
+    running = await target.start(era, paths, live, cpuProfDir ? { cpuProfDir } : {});
   } catch (err) {
     row.status = err instanceof Unavailable ? 'unavailable' : 'failed';
     row.note = errorText(err);
     return undefined;
   }
   row.detail = running.detail;
+  if (cpuProfDir && target.group === 'c') log(`    profiling pid ${running.serverPid()} into ${cpuProfDir}`);
   const client = new Client(
     { name: 'gatehouse-bench', version: '0.1.0' },
     era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
@@ -171,6 +184,20 @@ async function prepare(row: Row, paths: BenchPaths): Promise<Active | undefined>
     row.negotiated = `${client.getProtocolEra() ?? '?'} ${client.getNegotiatedProtocolVersion() ?? '?'}`;
     const tools = await client.listTools(undefined, { timeout: CONNECT_TIMEOUT_MS });
     if (!tools.tools.some((t) => t.name === 'echo')) throw new Error('tools/list has no echo tool');
+    // Before any timing: one call must come back with its own text, and the case must be set up
+    // as it claims (a policy case must really enforce), so a misconfigured case cannot produce
+    // fast numbers.
+    const probe = `probe-${target.id}-${era}`;
+    const answer = await client.callTool(
+      { name: 'echo', arguments: { message: probe } },
+      { timeout: CONNECT_TIMEOUT_MS },
+    );
+    const first = answer.content?.[0];
+    if (answer.isError || first?.type !== 'text' || first.text !== probe) {
+      throw new Error(`pre-timing check: echo did not answer ${probe}: ${JSON.stringify(answer).slice(0, 300)}`);
+    }
+    row.verified = running.verify ? `echo answers; ${await running.verify(client)}` : 'echo answers';
+    log(`    checked: ${row.verified}`);
     if (warmup > 0) {
       const warmCap = Math.min(capMs, WARMUP_CAP_MS) / 2;
       const w1 = await chunk(active, Math.ceil(warmup / 2), 1, 'warm', warmCap);
@@ -276,13 +303,17 @@ async function main(): Promise<void> {
   }
   try {
     if (actives.length > 0) {
-      log(`• sequential: ${calls} calls per case`);
-      await timedMode(actives, 'seq');
-      log(`• concurrency ${concurrency}: ${calls} calls per case`);
-      await timedMode(
-        actives.filter((a) => a.row.status === 'ok'),
-        'conc',
-      );
+      if (modes.includes('seq')) {
+        log(`• sequential: ${calls} calls per case`);
+        await timedMode(actives, 'seq');
+      }
+      if (modes.includes('conc')) {
+        log(`• concurrency ${concurrency}: ${calls} calls per case`);
+        await timedMode(
+          actives.filter((a) => a.row.status === 'ok'),
+          'conc',
+        );
+      }
     }
   } finally {
     for (const a of actives) await finish(a);
@@ -300,7 +331,10 @@ async function main(): Promise<void> {
       ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`
       : `npx tsx bench/run.ts ${argv.join(' ')}`.trim();
   const options = { calls, concurrency, warmup, rounds, capMs, sampleCapMs: SAMPLE_CAP_MS, command, started, finished };
-  writeFileSync(values.out, renderMarkdown(rows, options));
+  // The hand-written analysis at the end of the previous results file is carried over.
+  const analysis = existsSync(values.out) ? extractAnalysis(readFileSync(values.out, 'utf8')) : undefined;
+  writeFileSync(values.out, renderMarkdown(rows, { ...options, analysis }));
+  if (cpuProfDir) log(`Gatehouse CPU profiles in ${cpuProfDir} (npx tsx bench/profile.ts ${cpuProfDir})`);
   process.stdout.write(renderConsole(rows, options));
   log(`results written to ${values.out}`);
 }

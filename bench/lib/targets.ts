@@ -3,7 +3,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
+import {
+  StreamableHTTPClientTransport,
+  type CallToolResult,
+  type Client,
+  type Transport,
+} from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Managed, ROOT_DIR, freePort, waitForHttp } from './proc.js';
 
@@ -23,6 +28,16 @@ export interface Running {
   /** What the row actually ran, for the report. */
   detail: string;
   stop: () => Promise<void>;
+  /**
+   * Checks, after the echo probe and before any timing, that the case is set up as described
+   * (for Gatehouse: whether a policy is in force). Throws if not; returns what it established.
+   */
+  verify?: (client: Client) => Promise<string>;
+}
+
+export interface StartOptions {
+  /** Run Gatehouse under `node --cpu-prof --cpu-prof-dir DIR` (profiles are written when it exits). */
+  cpuProfDir?: string;
 }
 
 /** Thrown when a target cannot be started at all (reported as "unavailable", not "failed"). */
@@ -36,7 +51,7 @@ export interface Target {
   /** Left out of the default run and of `--only <group>`; runs only when named in `--only`. */
   optional?: boolean;
   summary: string;
-  start: (era: Era, paths: BenchPaths, live: Set<Managed>) => Promise<Running>;
+  start: (era: Era, paths: BenchPaths, live: Set<Managed>, options: StartOptions) => Promise<Running>;
 }
 
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -135,60 +150,121 @@ const floor: Target = {
   },
 };
 
-const gatehouse: Target = {
-  id: 'gatehouse',
-  group: 'c',
-  eras: ['modern', 'legacy'],
-  summary: 'Gatehouse (separate process) → stdio echo upstream',
-  start: async (_era, paths, live) => {
-    const dist = join(ROOT_DIR, 'dist', 'cli', 'main.js');
-    const src = join(ROOT_DIR, 'src', 'cli', 'main.ts');
-    let entry: string[];
-    let how: string;
-    if (existsSync(dist)) {
-      entry = [dist];
-      how = 'node dist/cli/main.js';
-    } else if (existsSync(src)) {
-      entry = ['--import', 'tsx', src];
-      how = 'node --import tsx src/cli/main.ts';
-    } else {
-      throw new Unavailable('neither dist/cli/main.js nor src/cli/main.ts exists');
-    }
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-    const config = join(dir, 'gatehouse.yaml');
-    writeFileSync(
-      config,
-      [
-        `listen: { host: 127.0.0.1, port: ${port} }`,
-        'state: "memory:"',
-        'audit: none',
-        'auth: { mode: none }',
-        'servers:',
-        `  echo: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(paths.echoServer)}] }`,
-        '',
-      ].join('\n'),
-    );
-    const base = `http://127.0.0.1:${port}`;
-    try {
-      const running = await launchHttp(
-        live,
-        'gatehouse',
-        [...entry, 'start', '-c', config],
-        `${base}/mcp/echo`,
-        `${base}/readyz`,
-        (status) => status === 200,
-        `${how} start -c <tmp yaml>`,
-      );
-      const stop = running.stop;
-      return { ...running, stop: async () => (await stop(), rmSync(dir, { recursive: true, force: true })) };
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      const message = err instanceof Error ? err.message : String(err);
-      throw new Unavailable(`gateway did not come up: ${message}`);
-    }
+/** The policy of the `gatehouse-policy` cases: `echo` is limited far above what a run can reach. */
+export const BENCH_POLICY = {
+  version: '1',
+  default: 'deny',
+  tools: {
+    echo: { limits: [{ max: 100_000_000, window: 'minute' }] },
+    // for the pre-timing checks only: the second call within the hour must be refused
+    probe_limited: { limits: [{ max: 1, window: 'hour' }] },
   },
-};
+} as const;
+
+function expectText(result: CallToolResult, what: string, check: (text: string) => boolean): string {
+  const first = result.content?.[0];
+  const text = first?.type === 'text' ? first.text : undefined;
+  if (text === undefined || !check(text)) {
+    throw new Error(`pre-timing check: ${what}, got ${JSON.stringify(result).slice(0, 300)}`);
+  }
+  return text;
+}
+
+function gatehouseTarget(withPolicy: boolean): Target {
+  return {
+    id: withPolicy ? 'gatehouse-policy' : 'gatehouse',
+    group: 'c',
+    eras: ['modern', 'legacy'],
+    summary: withPolicy
+      ? 'Gatehouse (separate process) → stdio echo upstream, default-deny policy with a limit on echo, SQLite state, audit none (no audit log exists yet)'
+      : 'Gatehouse (separate process) → stdio echo upstream, no policy, memory state, audit none',
+    start: async (_era, paths, live, options) => {
+      const dist = join(ROOT_DIR, 'dist', 'cli', 'main.js');
+      const src = join(ROOT_DIR, 'src', 'cli', 'main.ts');
+      let entry: string[];
+      let how: string;
+      if (existsSync(dist)) {
+        entry = [dist];
+        how = 'node dist/cli/main.js';
+      } else if (existsSync(src)) {
+        entry = ['--import', 'tsx', src];
+        how = 'node --import tsx src/cli/main.ts';
+      } else {
+        throw new Unavailable('neither dist/cli/main.js nor src/cli/main.ts exists');
+      }
+      const nodeFlags = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+      const config = join(dir, 'gatehouse.json');
+      const stateDb = join(dir, 'state.db');
+      // Both variants run the upstream with the probe tools, so that the checks below can show
+      // whether a policy is in force; the timed calls only ever use `echo`.
+      const echo = { command: process.execPath, args: [paths.echoServer, '--probe-tools'] };
+      writeFileSync(
+        config,
+        `${JSON.stringify(
+          {
+            listen: { host: '127.0.0.1', port },
+            state: withPolicy ? `sqlite:${stateDb}` : 'memory:',
+            audit: 'none',
+            auth: { mode: 'none' },
+            servers: { echo: withPolicy ? { ...echo, policy: BENCH_POLICY } : echo },
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      const base = `http://127.0.0.1:${port}`;
+      let running: Running;
+      try {
+        running = await launchHttp(
+          live,
+          'gatehouse',
+          [...nodeFlags, ...entry, 'start', '-c', config],
+          `${base}/mcp/echo`,
+          `${base}/readyz`,
+          (status) => status === 200,
+          `${nodeFlags.length ? 'node --cpu-prof … ' : 'node '}${how.slice('node '.length)} start -c <tmp json>${withPolicy ? ' (policy, state sqlite:<tmp>/state.db, audit none)' : ' (no policy, state memory:, audit none)'}`,
+        );
+      } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        const message = err instanceof Error ? err.message : String(err);
+        throw new Unavailable(`gateway did not come up: ${message}`);
+      }
+      const stop = running.stop;
+      const timeout = { timeout: 10_000 };
+      const verify = async (client: Client): Promise<string> => {
+        const call = (name: string, message: string): Promise<CallToolResult> =>
+          client.callTool({ name, arguments: { message } }, timeout) as Promise<CallToolResult>;
+        if (!withPolicy) {
+          // Without a policy the gateway forwards anything the upstream has.
+          expectText(
+            await call('probe_denied', 'unpoliced'),
+            'probe_denied forwarded unchanged',
+            (t) => t === 'unpoliced',
+          );
+          return 'no policy in force: probe_denied was forwarded and answered';
+        }
+        expectText(await call('probe_denied', 'x'), 'probe_denied (not in the policy) → [POLICY DENIED]', (t) =>
+          t.startsWith('[POLICY DENIED]'),
+        );
+        expectText(await call('probe_limited', 'first'), 'first probe_limited call allowed', (t) => t === 'first');
+        expectText(
+          await call('probe_limited', 'second'),
+          'second probe_limited call (max 1 per hour) → [RATE LIMITED]',
+          (t) => t.startsWith('[RATE LIMITED]'),
+        );
+        if (!existsSync(stateDb)) throw new Error(`pre-timing check: the SQLite state file ${stateDb} was not created`);
+        return 'probe_denied → [POLICY DENIED]; 2nd probe_limited → [RATE LIMITED]; SQLite state file created';
+      };
+      return {
+        ...running,
+        verify,
+        stop: async () => (await stop(), rmSync(dir, { recursive: true, force: true })),
+      };
+    },
+  };
+}
 
 const mcpProxy: Target = {
   id: 'mcp-proxy',
@@ -259,7 +335,8 @@ function rel(path: string): string {
 export const TARGETS: Target[] = [
   stdioDirect,
   floor,
-  gatehouse,
+  gatehouseTarget(false),
+  gatehouseTarget(true),
   mcpProxy,
   supergatewayTarget(true),
   supergatewayTarget(false),
