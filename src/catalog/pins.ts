@@ -81,3 +81,25 @@ export function pinDiff(pin: Pin): string {
 function pretty(canonical: string): string {
   return `${JSON.stringify(JSON.parse(canonical), null, 2)}\n`;
 }
+
+/** Accepts the changes waiting on a server's tools (all, or one); returns what was accepted. */
+export async function acceptPins(
+  store: { listPins(server?: string): Promise<Pin[]>; putPin(pin: Pin): Promise<void> },
+  server: string,
+  tool?: string,
+): Promise<Pin[]> {
+  const waiting = (await store.listPins(server)).filter((p) => p.pending && (tool === undefined || p.tool === tool));
+  const accepted: Pin[] = [];
+  for (const p of waiting) {
+    const next: Pin = {
+      server: p.server,
+      tool: p.tool,
+      hash: p.pending!.hash,
+      definition: p.pending!.definition,
+      pinnedAt: Date.now(),
+    };
+    await store.putPin(next);
+    accepted.push(next);
+  }
+  return accepted;
+}

@@ -59,6 +59,7 @@ const ENTRIES: Record<string, Entry> = {
   return: ['read', 2, 'nounish'],
   ping: ['read', 2],
   export: ['read', 2, 'nounish'],
+  screenshot: ['read', 2, 'nounish'],
   generate: ['write', 1],
 
   // write: creates or changes state reversibly
@@ -83,9 +84,9 @@ const ENTRIES: Record<string, Entry> = {
   unstar: ['write', 3],
   follow: ['write', 3],
   unfollow: ['write', 3],
-  mark: ['write', 3, 'nounish'],
+  mark: ['write', 3],
   dismiss: ['write', 3],
-  resolve: ['write', 3],
+  resolve: ['write', 2],
   unresolve: ['write', 3],
   reopen: ['write', 3],
   close: ['write', 3],
@@ -113,6 +114,10 @@ const ENTRIES: Record<string, Entry> = {
   resume: ['write', 3],
   restore: ['write', 3],
   reset: ['write', 3],
+  apply: ['write', 3],
+  finalize: ['write', 3],
+  upgrade: ['write', 3],
+  downgrade: ['write', 3],
   reprioritize: ['write', 3],
   reorder: ['write', 3],
   sort: ['write', 2, 'nounish'],
@@ -147,6 +152,12 @@ const ENTRIES: Record<string, Entry> = {
   patch: ['write', 2, 'http'],
   record: ['write', 2, 'nounish'],
   compress: ['write', 2],
+  scale: ['write', 3, 'nounish'],
+  transition: ['write', 3, 'nounish'],
+  navigate: ['write', 2],
+  click: ['write', 2, 'nounish'],
+  fill: ['write', 2],
+  press: ['write', 2],
   start: ['write', 2, 'nounish'],
   stop: ['write', 2, 'nounish'],
   init: ['write', 2],
@@ -183,7 +194,7 @@ const ENTRIES: Record<string, Entry> = {
   trigger: ['execute', 1, 'nounish'],
 
   // destructive: deletes, overwrites, revokes, cancels irreversibly
-  delete: ['destructive', 3, 'http'],
+  delete: ['destructive', 3],
   del: ['destructive', 3],
   rm: ['destructive', 3],
   remove: ['destructive', 3],
@@ -205,6 +216,7 @@ const ENTRIES: Record<string, Entry> = {
   discard: ['destructive', 3],
   overwrite: ['destructive', 3],
   trash: ['destructive', 3, 'nounish'],
+  void: ['destructive', 3],
   clear: ['destructive', 2],
   detach: ['destructive', 2],
   disconnect: ['destructive', 2],
@@ -238,8 +250,8 @@ export const VERBS: ReadonlyMap<string, VerbInfo> = new Map(
 export const CONJUNCTIONS: ReadonlySet<string> = new Set(['or', 'and']);
 
 /**
- * Nouns naming something that runs: an execute-ish verb on one of these (`run_workflow`,
- * `execute_sql`, `apply_migration`) is strong evidence of execution.
+ * Nouns naming something that runs: an execute-ish verb on one of these (`run_pipeline`,
+ * `exec_shell_command`, `apply_db_migration`) is strong evidence of execution.
  */
 export const CODE_NOUNS: ReadonlySet<string> = new Set([
   'sql',
@@ -275,9 +287,11 @@ export const CODE_NOUNS: ReadonlySet<string> = new Set([
   'build',
   'deployment',
   'container',
+  'manifest',
+  'manifests',
 ]);
 
-/** Verbs that, on a code noun, mean running it (`apply_migration`, `start_job`, `trigger_build`). */
+/** Verbs that, on a code noun, mean running it (`apply_db_migration`, `start_job`, `trigger_build`). */
 export const RUNS_CODE: ReadonlySet<string> = new Set([
   'execute',
   'exec',
@@ -296,7 +310,7 @@ export const RUNS_CODE: ReadonlySet<string> = new Set([
 
 /**
  * Nouns of money movement: any non-read verb on one of these is financial
- * (`create_payment_link`, `create_refund`, `cancel_subscription`).
+ * (`create_payment_request`, `refund_order`, `pause_subscription`).
  */
 export const MONEY_NOUNS: ReadonlySet<string> = new Set([
   'payment',
@@ -312,7 +326,6 @@ export const MONEY_NOUNS: ReadonlySet<string> = new Set([
   'dispute',
   'disputes',
   'billing',
-  'checkout',
   'purchase',
   'purchases',
   'money',
@@ -350,7 +363,7 @@ export const EVENT_SUBSCRIPTION_QUALIFIERS: ReadonlySet<string> = new Set([
   'stream',
 ]);
 
-/** Verbs that turn a draft invoice into an obligation: `finalize_invoice`, `send_invoice`. */
+/** Verbs that turn a draft invoice into an obligation: `send_invoice`, `void_invoice`. */
 export const INVOICE_ISSUING_VERBS: ReadonlySet<string> = new Set([
   'finalize',
   'send',
@@ -391,4 +404,4 @@ export const CODE_ARGUMENTS: ReadonlySet<string> = new Set([
 ]);
 
 /** Argument names that always hold code (the rest of CODE_ARGUMENTS need a description that says so). */
-export const ALWAYS_CODE_ARGUMENTS: ReadonlySet<string> = new Set(['sql', 'script', 'shell', 'cmd']);
+export const ALWAYS_CODE_ARGUMENTS: ReadonlySet<string> = new Set(['sql', 'script', 'shell', 'cmd', 'command']);

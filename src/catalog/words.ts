@@ -4,7 +4,7 @@
 /**
  * Splits an identifier into lower-case words, whatever its style: snake_case, camelCase,
  * PascalCase, kebab-case, dotted.names, path/like, or spaced words.
- * `getHTTPResponse` → get, http, response; `API-post-search` → api, post, search.
+ * `getHTTPResponse` → get, http, response; `API-post-find` → api, post, find.
  */
 export function splitIdentifier(identifier: string): string[] {
   return identifier
@@ -30,7 +30,7 @@ export function firstParagraph(description: string): string {
 }
 
 // Boilerplate that often opens a description before its verb: "This tool will create ...",
-// "Tool to list ...", "Use this tool to ...", "Notion | Search by title".
+// "Tool to list ...", "Use this tool to ...", "Docs | Search by title".
 const LEAD_BOILERPLATE = [
   /^[\w .-]{1,40}\s\|\s+/,
   /^(?:this|the) tool (?:will|can|is used to|lets you|allows you to|helps you|helps to|is for|is used for)\s+/i,
@@ -39,7 +39,7 @@ const LEAD_BOILERPLATE = [
 
 /**
  * The opening sentence of a description with boilerplate removed, so its first word is
- * normally the verb: "This tool will create a customer in Stripe." → "create a customer in Stripe".
+ * normally the verb: "This tool will create a customer in the shop." → "create a customer in the shop".
  */
 export function leadSentence(description: string): string {
   let text = firstParagraph(description);

@@ -79,6 +79,35 @@ function buildProgram(io: CliIo, run: Run): Command {
     .addHelpText('after', examples('gatehouse policy check policies/*.yaml'))
     .action((files: string[]) => run(async () => (await import('./policy-check.js')).policyCheckCommand(files, io)));
 
+  policy
+    .command('suggest')
+    .description(
+      "a recommended policy from the server's catalog (read allowed, writes capped, destructive held for approval)",
+    )
+    .argument('<server>', 'name of a configured server')
+    .option(...CONFIG_FLAG)
+    .option('-o, --output <file>', 'write the policy to a file instead of printing it')
+    .option('--force', 'overwrite the output file')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse policy suggest memory > policies/memory.yaml',
+        'gatehouse policy suggest github -o policies/github.yaml',
+      ),
+    )
+    .action((server: string, opts: { config?: string; output?: string; force?: boolean }) =>
+      run(async () => (await import('./catalog.js')).suggestCommand(server, opts, io)),
+    );
+  program
+    .command('catalog')
+    .description('every tool of every server with its category, risk, the reasons, and its pin status')
+    .argument('[server]', 'only this server')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('gatehouse catalog', 'gatehouse catalog github --json'))
+    .action((server: string | undefined, opts: { config?: string; json?: boolean }) =>
+      run(async () => (await import('./catalog.js')).catalogCommand(server, opts, io)),
+    );
   const pins = program
     .command('pins')
     .description('tool-definition pins: a tool that changes after it was first seen is blocked until accepted')

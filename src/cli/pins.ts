@@ -1,7 +1,7 @@
 // `gatehouse pins list | diff <server> | accept <server> [tool]`: the tool-definition pins in the
 // state store. A running gateway sharing the store notices an accepted pin on the next call.
 import { loadConfig } from '../config/load.js';
-import { pinDiff, type Pin } from '../catalog/pins.js';
+import { acceptPins, pinDiff, type Pin } from '../catalog/pins.js';
 import { openStore } from '../store/open-store.js';
 import type { StateStore } from '../store/store.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.js';
@@ -71,8 +71,8 @@ export async function pinsAcceptCommand(
   io: CliIo,
 ): Promise<number> {
   return withStore(opts.config, async (store) => {
-    const pins = (await store.listPins(server)).filter((p) => p.pending && (tool === undefined || p.tool === tool));
-    if (pins.length === 0) {
+    const accepted = await acceptPins(store, server, tool);
+    if (accepted.length === 0) {
       io.err(
         tool
           ? `Tool "${server}/${tool}" has no change waiting to be accepted.`
@@ -80,16 +80,7 @@ export async function pinsAcceptCommand(
       );
       return EXIT_FAILURE;
     }
-    for (const p of pins) {
-      await store.putPin({
-        server: p.server,
-        tool: p.tool,
-        hash: p.pending!.hash,
-        definition: p.pending!.definition,
-        pinnedAt: Date.now(),
-      });
-      io.out(`accepted ${p.server}/${p.tool}`);
-    }
+    for (const p of accepted) io.out(`accepted ${p.server}/${p.tool}`);
     return EXIT_OK;
   });
 }

@@ -23,6 +23,7 @@ export async function startGateway(
     maxBodyBytes: loaded.config.limits.max_body_bytes,
     loopbackOnly: isLoopback(host),
     authMode: loaded.config.auth.mode,
+    ...(loaded.config.auth.admin_token ? { adminToken: loaded.config.auth.admin_token } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     front.server.once('error', reject);

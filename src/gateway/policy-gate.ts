@@ -12,6 +12,7 @@ import type { ClientPeer } from './peer.js';
 import { peekCarried, type ClientRequest, type RelayContext } from './relay.js';
 import type { UpstreamAnswer, UpstreamConnection } from './upstream-connection.js';
 import type { ToolEntry } from './tool-directory.js';
+import { classifyListedTool } from '../catalog/catalog.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { StorePinKeeper } from '../catalog/pin-keeper.js';
 
@@ -46,7 +47,8 @@ export class PolicyGate {
     const tools: unknown[] = [];
     for (const t of answer.result.tools) {
       if (!isObject(t) || typeof t.name !== 'string') continue;
-      if (policy && !listable(policy, t.name)) continue;
+      if (policy && !listable(policy, t.name, usesCategories(policy) ? classifyListedTool(t).category : undefined))
+        continue;
       if (keeper && (await keeper.check(server, t)).blocked) continue;
       tools.push(t);
     }
@@ -79,8 +81,9 @@ export class PolicyGate {
     const params = req.params ?? {};
     const name = subject === 'resource' ? params.uri : params.name;
     if (typeof name !== 'string') return forward(req); // the server answers a malformed call itself
+    let entry: ToolEntry | null | undefined;
     if (subject === 'tool') {
-      const entry = await this.entry(conn, name);
+      entry = await this.entry(conn, name);
       // A tool the server does not have answers exactly like a hidden one: -32602, nothing more.
       if (entry === null) return { error: unknownToolError(shownName ?? name) };
       if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
@@ -96,10 +99,13 @@ export class PolicyGate {
     const args = subject === 'tool' ? params.arguments : subject === 'prompt' ? params.arguments : undefined;
     const grant = peer.identity?.grant;
     const now = this.now();
+    const classification = entry?.classification;
     const decision = decide(policy, {
       subject,
       name,
       server,
+      ...(classification ? { category: classification.category, risk: classification.risk } : {}),
+      ...(entry && isObject(entry.tool.annotations) ? { annotations: entry.tool.annotations } : {}),
       args: isObject(args) ? args : {},
       grant: grant
         ? { name: grant.name, agent: grant.agent, labels: grant.labels }
@@ -187,6 +193,10 @@ export class PolicyGate {
  */
 export function sessionKey(peer: ClientPeer, session?: ClientSession): string {
   return session ? `legacy:${session.id}` : `principal:${peer.principal}`;
+}
+
+function usesCategories(policy: CompiledPolicy): boolean {
+  return Object.keys(policy.categories).length > 0;
 }
 
 function notFound(subject: Subject, name: string): UpstreamAnswer {

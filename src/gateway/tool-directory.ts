@@ -10,6 +10,8 @@ import {
 import { isObject, type JsonObject } from '../mcp/jsonrpc.js';
 import { paramHeaderDeclarations, type ParamHeader } from '../mcp/param-headers.js';
 import type { ClientPeer } from './peer.js';
+import { classifyListedTool } from '../catalog/catalog.js';
+import type { Classification } from '../catalog/classify.js';
 import { GATEWAY_CLIENT_INFO, type UpstreamConnection } from './upstream-connection.js';
 
 export interface ToolEntry {
@@ -19,6 +21,8 @@ export interface ToolEntry {
   pinBlocked: boolean;
   /** The pinned definition's hash as seen now. */
   pinHash?: string;
+  /** Category, risk and reasons (the catalog's classification). */
+  classification: Classification;
 }
 
 /** How the directory pins what it reads; undefined for a server with `pins: off`. */
@@ -92,7 +96,12 @@ export class ToolDirectory {
       const keeper = this.pins(server);
       for (const t of Array.isArray(a.result.tools) ? a.result.tools : []) {
         if (!isObject(t) || typeof t.name !== 'string') continue;
-        const entry: ToolEntry = { tool: t, paramHeaders: paramHeaderDeclarations(t.inputSchema), pinBlocked: false };
+        const entry: ToolEntry = {
+          tool: t,
+          paramHeaders: paramHeaderDeclarations(t.inputSchema),
+          pinBlocked: false,
+          classification: classifyListedTool(t),
+        };
         if (keeper) {
           const pin = await keeper.check(server, t);
           entry.pinBlocked = pin.blocked;

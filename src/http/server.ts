@@ -6,6 +6,7 @@ import { ErrorCode } from '../mcp/jsonrpc.js';
 import { LegacySseDownstream } from '../transports/downstream/legacy-sse.js';
 import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstream/streamable-http.js';
 import { BodyTooLarge, readBody } from './body.js';
+import { handleAdmin } from './admin-api.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import { sendJson, sendRpcError } from './respond.js';
 
@@ -14,6 +15,7 @@ export interface HttpOptions {
   /** When bound to loopback, only loopback Host names are served (DNS-rebinding defence). */
   loopbackOnly: boolean;
   authMode: 'none' | 'grants' | 'jwt';
+  adminToken?: string;
 }
 
 export interface HttpFront {
@@ -37,6 +39,8 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(core, res);
+    if (path === '/api/v1' || path.startsWith('/api/v1/'))
+      return handleAdmin(core, { adminToken: opts.adminToken }, req, res, path);
     const mcp = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
     const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
     if (!mcp && !legacy)
