@@ -1,7 +1,7 @@
 // Policy files named by a config are checked when the config loads, so that a broken or missing
 // policy stops start-up with every problem listed, instead of failing later on the first call.
 import { relative } from 'node:path';
-import { parsePolicy } from '../policy/schema.js';
+import { loadPolicy, PolicyError } from '../policy/compile.js';
 import { ConfigError } from './errors.js';
 import { displayPath, toPointer, type Problem } from './problems.js';
 import type { GatehouseConfig } from './schema.js';
@@ -25,10 +25,12 @@ export async function checkPolicyFiles(config: GatehouseConfig, dir: string): Pr
 
 async function policyFileProblems(file: string, shown: string): Promise<string[]> {
   try {
-    const result = parsePolicy(await readStructuredFile(file));
-    if (result.ok) return [];
-    return result.problems.map((p) => `policy ${shown} at ${displayPath(p.path)}: ${p.message}`);
+    // The same load the gateway does: the schema and every CEL expression, all problems at once.
+    loadPolicy(await readStructuredFile(file));
+    return [];
   } catch (error) {
+    if (error instanceof PolicyError)
+      return error.problems.map((p) => `policy ${shown} at ${displayPath(p.path)}: ${p.message}`);
     if (!(error instanceof ConfigError)) throw error;
     if (error.code === 'CONFIG_NOT_FOUND') return [`policy file not found: ${file}`];
     return error.problems.length > 0

@@ -167,6 +167,8 @@ export class AggregateEndpoint implements Endpoint {
         else delete params.cursor;
         let a = await forward(conn, peer, { ...req, params }, this.ctx);
         if (key === 'tools') a = await this.gate.filterTools(server, peer, a);
+        if (key === 'resources') a = this.gate.filterEntries(server, peer, a, 'resource');
+        if (key === 'prompts') a = this.gate.filterEntries(server, peer, a, 'prompt');
         if (!('result' in a)) break; // one server's failure does not empty the whole list
         const list = Array.isArray(a.result[key]) ? (a.result[key] as unknown[]) : [];
         for (const item of list) {

@@ -19,6 +19,7 @@ import { Sealer } from './seal.js';
 import { UpstreamPool, type Log } from './upstream-pool.js';
 import { paramHeadersFor } from '../mcp/param-headers.js';
 import { StorePinKeeper } from '../catalog/pin-keeper.js';
+import { PolicyReloader } from '../policy/reload.js';
 
 export interface GatewayCore {
   pool: UpstreamPool;
@@ -26,6 +27,7 @@ export interface GatewayCore {
   store: StateStore;
   grants: GrantRegistry;
   policies: ReadonlyMap<string, CompiledPolicy>;
+  reloader: PolicyReloader;
   /** The endpoint of one server, or of all of them for `*`. */
   endpoint(name: string): Endpoint | undefined;
   close(): Promise<void>;
@@ -51,6 +53,25 @@ async function policyOf(ref: PolicyRef, where: string): Promise<CompiledPolicy |
   }
 }
 
+/** Every policy a config names, compiled; problems carry the config path that named them. */
+export async function compilePolicies(
+  loaded: LoadedConfig,
+): Promise<{ servers: Map<string, CompiledPolicy>; grants: Map<string, CompiledPolicy | undefined> }> {
+  const servers = new Map<string, CompiledPolicy>();
+  for (const [name, s] of Object.entries(loaded.config.servers)) {
+    const p = await policyOf(s.policy as PolicyRef, `/servers/${name}/policy`);
+    if (p) servers.set(name, p);
+  }
+  const grants = new Map<string, CompiledPolicy | undefined>();
+  for (const [name, g] of Object.entries(loaded.config.grants))
+    grants.set(name, await policyOf(g.policy as PolicyRef, `/grants/${name}/policy`));
+  return { servers, grants };
+}
+
+function sourceOf(p: CompiledPolicy | undefined): string {
+  return p ? JSON.stringify(p.source) : '';
+}
+
 export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<GatewayCore> {
   const { config } = loaded;
   if (config.auth.mode === 'jwt') {
@@ -66,20 +87,17 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
       ],
     );
   }
-  const policies = new Map<string, CompiledPolicy>();
-  for (const [name, s] of Object.entries(config.servers)) {
-    const p = await policyOf(s.policy as PolicyRef, `/servers/${name}/policy`);
-    if (p) policies.set(name, p);
-    else
+  const compiled = await compilePolicies(loaded);
+  // The gate reads this map on every call; a reload replaces its entries in place.
+  const policies = compiled.servers;
+  for (const name of Object.keys(config.servers)) {
+    if (!policies.has(name))
       log(
         'warn',
         `server "${name}" has no policy: every call to it is allowed. Add "policy:" to its entry to control it.`,
       );
   }
-  const grantPolicies = new Map<string, CompiledPolicy | undefined>();
-  for (const [name, g] of Object.entries(config.grants))
-    grantPolicies.set(name, await policyOf(g.policy as PolicyRef, `/grants/${name}/policy`));
-  const grants = new GrantRegistry(config.grants, (name) => grantPolicies.get(name));
+  const grants = new GrantRegistry(config.grants, (name) => compiled.grants.get(name));
 
   const store = openStore(config.state, loaded.dir);
   const keeper = new StorePinKeeper(store, (msg) => log('warn', msg));
@@ -102,14 +120,39 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   const endpoints = new Map<string, Endpoint>();
   for (const name of Object.keys(config.servers)) endpoints.set(name, new ServerEndpoint(name, pool, ctx, gate));
   endpoints.set('*', new AggregateEndpoint(pool, ctx, gate));
+  const reloader = new PolicyReloader(loaded, {
+    compile: compilePolicies,
+    apply: (next) => {
+      const changed = new Set<string>();
+      for (const name of Object.keys(config.servers)) {
+        const before = policies.get(name);
+        const after = next.servers.get(name);
+        if (sourceOf(before) !== sourceOf(after)) changed.add(name);
+        if (after) policies.set(name, after);
+        else policies.delete(name);
+      }
+      for (const name of grants.updatePolicies(next.grants)) {
+        for (const s of config.grants[name]?.servers ?? []) changed.add(s);
+      }
+      return [...changed];
+    },
+    log,
+    announce: (server) => {
+      pool.announce(server, 'notifications/tools/list_changed');
+      pool.announce(server, 'notifications/prompts/list_changed');
+      pool.announce(server, 'notifications/resources/list_changed');
+    },
+  });
   return {
     pool,
     ctx,
     store,
     grants,
     policies,
+    reloader,
     endpoint: (name) => endpoints.get(name),
     close: async () => {
+      reloader.stop();
       parked.closeAll();
       await pool.closeAll();
       await store.close();

@@ -180,6 +180,10 @@ export class ServerEndpoint implements Endpoint {
     switch (req.method) {
       case 'tools/list':
         return await this.gate.filterTools(this.name, peer, await relay(req));
+      case 'resources/list':
+        return this.gate.filterEntries(this.name, peer, await relay(req), 'resource');
+      case 'prompts/list':
+        return this.gate.filterEntries(this.name, peer, await relay(req), 'prompt');
       case 'tools/call':
         return this.gate.call(this.name, peer, req, 'tool', relay, { conn, ...(session ? { session } : {}) });
       case 'prompts/get':

@@ -32,6 +32,7 @@ export async function startGateway(
   const addr = front.server.address() as AddressInfo;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
   await core.pool.startAll();
+  core.reloader.start();
   return {
     url: `http://${shownHost}:${addr.port}`,
     core,

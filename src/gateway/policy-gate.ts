@@ -3,7 +3,7 @@
 // back when the upstream call fails. No error path here ends in forwarding.
 import { blockedToolResult, unknownToolError, type BlockedOutcome } from '../policy/blocked-result.js';
 import type { CompiledPolicy } from '../policy/compile.js';
-import { decide, listable, type Subject } from '../policy/decide.js';
+import { decide, listable, listableEntry, type Subject } from '../policy/decide.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Reservation } from '../store/store.js';
 import { ErrorCode, isObject, type JsonObject } from '../mcp/jsonrpc.js';
@@ -55,6 +55,28 @@ export class PolicyGate {
     const result: JsonObject = { ...answer.result, tools };
     if (peer.era === 'modern') {
       // What a client sees depends on who it is and on a policy that can change: no shared caching.
+      result.cacheScope = 'private';
+      result.ttlMs = 0;
+    }
+    return { result };
+  }
+
+  /** Removes hidden and denied resources or prompts from a resources/list or prompts/list result. */
+  filterEntries(
+    server: string,
+    peer: ClientPeer,
+    answer: UpstreamAnswer,
+    subject: 'resource' | 'prompt',
+  ): UpstreamAnswer {
+    const policy = this.policyFor(server, peer);
+    const key = subject === 'resource' ? 'resources' : 'prompts';
+    if (!policy || !('result' in answer) || !Array.isArray(answer.result[key])) return answer;
+    const items = (answer.result[key] as unknown[]).filter((item) => {
+      const name = isObject(item) ? (subject === 'resource' ? item.uri : item.name) : undefined;
+      return typeof name === 'string' && listableEntry(policy, subject, name);
+    });
+    const result: JsonObject = { ...answer.result, [key]: items };
+    if (peer.era === 'modern') {
       result.cacheScope = 'private';
       result.ttlMs = 0;
     }

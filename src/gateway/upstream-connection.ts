@@ -109,6 +109,11 @@ export class UpstreamConnection {
     private readonly opts: ConnectionOptions,
   ) {}
 
+  /** The one client session this connection serves, if it is not shared. */
+  get owner(): ClientPeer | undefined {
+    return this.opts.owner;
+  }
+
   get era(): Era | undefined {
     return this.identity?.era;
   }

@@ -116,6 +116,12 @@ export class UpstreamPool {
   /** Tells every client of a server something changed (e.g. a pin was accepted). */
   announce(server: string, method: string): void {
     this.broadcast(server, { jsonrpc: '2.0', method });
+    // Sessions with a connection of their own hear it from the gateway directly.
+    for (const conns of this.owned.values()) {
+      const conn = conns.get(server);
+      const owner = conn?.owner;
+      if (owner?.open) owner.notify({ jsonrpc: '2.0', method }, undefined);
+    }
   }
 
   private broadcast(server: string, n: JsonRpcNotification): void {

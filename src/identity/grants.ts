@@ -11,6 +11,7 @@ export interface Grant {
   servers: ReadonlySet<string>;
   labels: Record<string, string>;
   expiresAt?: number;
+  /** Replaced in place when the policy is reloaded. */
   policy?: CompiledPolicy;
 }
 
@@ -43,6 +44,20 @@ export class GrantRegistry {
         ...(policy ? { policy } : {}),
       });
     }
+  }
+
+  /** Puts reloaded grant policies in force; returns the grants whose policy changed. */
+  updatePolicies(next: Map<string, CompiledPolicy | undefined>): string[] {
+    const changed: string[] = [];
+    for (const grant of this.byHash.values()) {
+      if (!next.has(grant.name)) continue;
+      const after = next.get(grant.name);
+      if (JSON.stringify(grant.policy?.source) === JSON.stringify(after?.source)) continue;
+      if (after) grant.policy = after;
+      else delete grant.policy;
+      changed.push(grant.name);
+    }
+    return changed;
   }
 
   authenticate(authorization: string | undefined, now = Date.now()): AuthOutcome {

@@ -64,16 +64,21 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
     if (hidden) return { outcome: 'hidden', rule: '/hide' };
   }
   const own = matchOwn(policy, call);
-  const chain = [policy.allTools, own.rule].filter((r): r is CompiledRule => r !== undefined);
+  // all_tools applies to every tool call; resources and prompts have only their own rules.
+  const chain = [call.subject === 'tool' ? policy.allTools : undefined, own.rule].filter(
+    (r): r is CompiledRule => r !== undefined,
+  );
   const hiding = chain.find((r) => r.action === 'hide');
-  if (hiding && call.subject === 'tool') return { outcome: 'hidden', rule: hiding.path };
+  if (hiding) return { outcome: 'hidden', rule: hiding.path };
 
   // deny: an action, or any deny_if that holds
   for (const r of chain) {
     if (r.action === 'deny')
       return blocked('deny', r.path, r.reason ?? `${word} "${call.name}" is not allowed by the policy.`);
   }
-  if (!own.rule && policy.default === 'deny') {
+  // `default` is the decision for a tool no entry matches (DESIGN section 1); resources and
+  // prompts without a matching entry are governed by their own rules only.
+  if (!own.rule && policy.default === 'deny' && call.subject === 'tool') {
     return blocked(
       'deny',
       '/default',
@@ -153,9 +158,11 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars): LimitRe
       return `The cost expression at ${l.cost.path} did not give a non-negative number${r.ok ? '' : `: ${r.error}`}.`;
     cost = n;
   }
+  // A tool's default counter is `<tool>_rate`; a resource or prompt rule's is the rule's own, so a
+  // pattern like `notes://*` caps the reads it matches together, not each URI on its own.
   const out: LimitRequest = {
     limit: l,
-    counter: l.counter ?? `${call.name}_rate`,
+    counter: l.counter ?? (call.subject === 'tool' ? `${call.name}_rate` : `${l.path}_rate`),
     perServer: l.counter === undefined,
     cost,
   };
@@ -196,6 +203,13 @@ function celVars(call: CallFacts): CelVars {
     session: call.session,
     now: call.now,
   };
+}
+
+/** Whether a resource (by URI) or prompt can appear in its list: hidden and denied ones do not. */
+export function listableEntry(policy: CompiledPolicy, subject: 'resource' | 'prompt', name: string): boolean {
+  if (!policy.enforce) return true;
+  const rule = matchRule(subject === 'resource' ? policy.resources : policy.prompts, name);
+  return rule?.action !== 'hide' && rule?.action !== 'deny';
 }
 
 /** Whether a tool can appear in tools/list at all (hidden and unconditionally denied do not). */

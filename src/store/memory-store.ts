@@ -6,6 +6,7 @@ import {
   admit,
   relevantSpan,
   retention,
+  usedAt,
   type Reservation,
   type ReserveResult,
   type StateStore,
@@ -37,7 +38,8 @@ export class MemoryStore implements StateStore {
     const inSpan = w.entries.filter((e) => e.ts >= from && e.ts < to);
     // In time order the window (from, now] is all there is to check; see admit() for the rest.
     const inOrder = newest === undefined || newest <= now;
-    const quick = inOrder && spec.cost <= spec.max && inSpan.reduce((sum, e) => sum + e.cost, 0) + spec.cost <= spec.max;
+    const quick =
+      inOrder && spec.cost <= spec.max && inSpan.reduce((sum, e) => sum + e.cost, 0) + spec.cost <= spec.max;
     if (!quick) {
       const verdict = admit(spec, now, inSpan, newest);
       if (!verdict.ok) return verdict;
@@ -46,6 +48,16 @@ export class MemoryStore implements StateStore {
     const at = w.entries.findIndex((e) => e.ts > now);
     w.entries.splice(at < 0 ? w.entries.length : at, 0, { ts: now, cost: spec.cost, token });
     return { ok: true, token };
+  }
+
+  async usage(key: string, spec: WindowSpec, now: number): Promise<number> {
+    const { from, to } = relevantSpan(spec, now);
+    const entries = this.windows.get(key)?.entries ?? [];
+    return usedAt(
+      spec,
+      now,
+      entries.filter((e) => e.ts >= from && e.ts < to),
+    );
   }
 
   private readonly pins = new Map<string, Pin>();

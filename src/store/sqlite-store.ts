@@ -10,6 +10,7 @@ import {
   admit,
   relevantSpan,
   retention,
+  usedAt,
   type Reservation,
   type ReserveResult,
   type StateStore,
@@ -39,6 +40,7 @@ export class SqliteStore implements StateStore {
   private readonly db: Database.Database;
   private readonly reserveTx: (key: string, spec: WindowSpec, now: number) => ReserveResult;
   private readonly releaseStmt: Database.Statement;
+  private readonly usageStmt: Database.Statement;
   private readonly pinGet: Database.Statement;
   private readonly pinPut: Database.Statement;
   private readonly pinList: Database.Statement;
@@ -76,7 +78,10 @@ export class SqliteStore implements StateStore {
     );
     const insert = this.db.prepare('INSERT INTO limit_events (token, key, ts, cost) VALUES (?, ?, ?, ?)');
     this.releaseStmt = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND token = ?');
-    const usedIn = this.db.prepare('SELECT COALESCE(SUM(cost), 0) AS used FROM limit_events WHERE key = ? AND ts >= ? AND ts < ?');
+    this.usageStmt = inSpan;
+    const usedIn = this.db.prepare(
+      'SELECT COALESCE(SUM(cost), 0) AS used FROM limit_events WHERE key = ? AND ts >= ? AND ts < ?',
+    );
     // retain_ms only grows; a key whose retention is known needs no write for it.
     const retained = new Map<string, number>();
     const tx = this.db.transaction((key: string, spec: WindowSpec, now: number): ReserveResult => {
@@ -110,6 +115,12 @@ export class SqliteStore implements StateStore {
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
     return this.reserveTx(key, spec, now);
+  }
+
+  async usage(key: string, spec: WindowSpec, now: number): Promise<number> {
+    const { from, to } = relevantSpan(spec, now);
+    // One SELECT reads a consistent snapshot; nothing is written, so no transaction is needed.
+    return usedAt(spec, now, this.usageStmt.all(key, from, to) as { ts: number; cost: number }[]);
   }
 
   async getPin(server: string, tool: string): Promise<Pin | undefined> {

@@ -22,6 +22,11 @@ export interface Reservation {
 export interface StateStore {
   readonly kind: string;
   reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult>;
+  /**
+   * What the counter already holds against a call at `now`, without reserving anything (see
+   * usedAt); `spec.max` and `spec.cost` are not used. For `policy explain`.
+   */
+  usage(key: string, spec: WindowSpec, now: number): Promise<number>;
   /** Gives a reservation back (the upstream call failed). Unknown tokens are ignored. */
   release(reservation: Reservation): Promise<void>;
   getPin(server: string, tool: string): Promise<Pin | undefined>;
@@ -90,4 +95,17 @@ export function admit(
     if (toFree <= 0) return { ok: false, used: worst, retryAfterMs: Math.max(1, e.ts + spec.windowMs - now + 1) };
   }
   return { ok: false, used: worst, retryAfterMs: spec.windowMs };
+}
+
+/**
+ * The units `admit` weighs a call at `now` against, read-only: for calendar windows what the current
+ * window holds; for sliding windows the most that any window of the limit's length containing the
+ * call holds (the windows ending at the call and at each later entry). A call of cost `c` is admitted
+ * when `usedAt + c <= max` (and `c <= max`, and the call is not stamped a window before the newest).
+ */
+export function usedAt(spec: WindowSpec, now: number, entries: { ts: number; cost: number }[]): number {
+  if (spec.algorithm === 'calendar') return entries.reduce((sum, e) => sum + e.cost, 0);
+  const sumIn = (end: number) =>
+    entries.reduce((sum, e) => (e.ts > end - spec.windowMs && e.ts <= end ? sum + e.cost : sum), 0);
+  return Math.max(0, ...[now, ...entries.filter((e) => e.ts > now).map((e) => e.ts)].map(sumIn));
 }

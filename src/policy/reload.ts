@@ -1,0 +1,130 @@
+// Hot reload: policy files and the config file (for inline policies) are watched; a valid change
+// takes effect for the next call without dropping sessions, an invalid one keeps the last good
+// policies and logs every problem with its path. Directories are watched rather than files,
+// because editors save by writing a new file and renaming it over the old one.
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
+import { PolicyError, type CompiledPolicy } from './compile.js';
+
+export interface ReloadTarget {
+  /** Compiles every policy the config names; throws PolicyError / ConfigError listing the problems. */
+  compile(
+    loaded: LoadedConfig,
+  ): Promise<{ servers: Map<string, CompiledPolicy>; grants: Map<string, CompiledPolicy | undefined> }>;
+  /** Puts new policies in force; returns the servers whose policy changed. */
+  apply(next: { servers: Map<string, CompiledPolicy>; grants: Map<string, CompiledPolicy | undefined> }): string[];
+  log(level: 'info' | 'warn' | 'error', msg: string): void;
+  /** Tells the clients of a server that what they may see changed. */
+  announce(server: string): void;
+}
+
+const DEBOUNCE_MS = 150;
+
+export class PolicyReloader {
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  /** The last outcome, for health and tests: ok, or the problems that kept the old policy. */
+  lastError: string | undefined;
+  reloads = 0;
+
+  constructor(
+    private loaded: LoadedConfig,
+    private readonly target: ReloadTarget,
+  ) {}
+
+  /** Files whose change may change a policy: the config file and every policy file it names. */
+  private files(): string[] {
+    const files = new Set<string>();
+    if (this.loaded.path) files.add(resolve(this.loaded.path));
+    for (const s of Object.values(this.loaded.config.servers))
+      if (typeof s.policy === 'string') files.add(resolve(s.policy));
+    for (const g of Object.values(this.loaded.config.grants))
+      if (typeof g.policy === 'string') files.add(resolve(g.policy));
+    return [...files];
+  }
+
+  start(): void {
+    this.stop();
+    const byDir = new Map<string, Set<string>>();
+    for (const f of this.files()) {
+      const d = dirname(f);
+      if (!byDir.has(d)) byDir.set(d, new Set());
+      byDir.get(d)!.add(basename(f));
+    }
+    for (const [dir, names] of byDir) {
+      try {
+        const w = watch(dir, (_event, name) => {
+          if (name && names.has(name.toString())) this.schedule();
+        });
+        w.on('error', (err) => this.target.log('warn', `watching ${dir} failed: ${err.message}`));
+        this.watchers.push(w);
+      } catch (err) {
+        this.target.log(
+          'warn',
+          `cannot watch ${dir} for policy changes: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.running.then(() => this.reload());
+    }, DEBOUNCE_MS);
+  }
+
+  /** Reloads now (also used by tests); never throws. */
+  async reload(): Promise<void> {
+    try {
+      const loaded = this.loaded.path ? await loadConfig({ file: this.loaded.path }) : this.loaded;
+      const next = await this.target.compile(loaded);
+      const changed = this.target.apply(next);
+      const added = Object.keys(loaded.config.servers).filter((s) => !(s in this.loaded.config.servers));
+      if (added.length > 0)
+        this.target.log(
+          'warn',
+          `new servers (${added.join(', ')}) take effect after a restart; their policies were not loaded`,
+        );
+      const pathsChanged = JSON.stringify(this.filesOf(loaded)) !== JSON.stringify(this.filesOf(this.loaded));
+      this.loaded = {
+        ...this.loaded,
+        config: { ...this.loaded.config, servers: loaded.config.servers, grants: loaded.config.grants },
+      };
+      if (pathsChanged) this.start();
+      this.lastError = undefined;
+      this.reloads++;
+      this.target.log(
+        'info',
+        changed.length > 0 ? `policy reloaded: ${changed.join(', ')}` : 'policy files checked: nothing changed',
+      );
+      for (const s of changed) this.target.announce(s);
+    } catch (err) {
+      this.lastError = describe(err);
+      this.target.log('error', `policy reload refused; the last good policy stays in force:\n${this.lastError}`);
+    }
+  }
+
+  private filesOf(loaded: LoadedConfig): string[] {
+    const prev = this.loaded;
+    this.loaded = loaded;
+    const files = this.files();
+    this.loaded = prev;
+    return files;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof PolicyError) return err.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
+  if (err instanceof ConfigError) return err.format();
+  return err instanceof Error ? err.message : String(err);
+}
