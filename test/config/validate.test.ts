@@ -36,6 +36,7 @@ describe('defaults and normalisation', () => {
           headers: {},
           era: 'auto',
           isolation: 'shared',
+          pins: 'on',
           timeout_ms: 60_000,
         },
       },
