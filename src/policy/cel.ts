@@ -1,6 +1,20 @@
 // CEL conditions: compiled once when the policy loads, evaluated per call. A condition that
 // fails at run time is reported, and the caller blocks the call (fail closed).
-import { parse } from '@marcbachmann/cel-js';
+import { Environment } from '@marcbachmann/cel-js';
+
+/**
+ * The variables a condition may use, with their types, so that a misspelt variable or field, or
+ * an expression of the wrong type, is reported when the policy loads rather than on a call.
+ */
+const ENV = new Environment()
+  .registerVariable('args', 'map')
+  .registerVariable({
+    name: 'tool',
+    schema: { name: 'string', server: 'string', category: 'string', risk: 'string', annotations: 'map' },
+  })
+  .registerVariable({ name: 'grant', schema: { name: 'string', agent: 'string', labels: 'map' } })
+  .registerVariable({ name: 'session', schema: { id: 'string' } })
+  .registerVariable('now', 'google.protobuf.Timestamp');
 
 export interface CompiledCel {
   source: string;
@@ -29,8 +43,11 @@ export class CelCompileError extends Error {
 export function compileCel(source: string, path: string): CompiledCel {
   let fn: (ctx: Record<string, unknown>) => unknown;
   try {
-    fn = parse(source) as unknown as (ctx: Record<string, unknown>) => unknown;
+    const checked = ENV.check(source);
+    if (!checked.valid) throw new CelCompileError(path, `invalid CEL expression: ${firstLine(checked.error)}`);
+    fn = ENV.parse(source) as unknown as (ctx: Record<string, unknown>) => unknown;
   } catch (err) {
+    if (err instanceof CelCompileError) throw err;
     throw new CelCompileError(path, `invalid CEL expression: ${firstLine(err)}`);
   }
   return {
