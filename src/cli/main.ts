@@ -80,6 +80,42 @@ function buildProgram(io: CliIo, run: Run): Command {
     .action((files: string[]) => run(async () => (await import('./policy-check.js')).policyCheckCommand(files, io)));
 
   policy
+    .command('explain')
+    .description('the decision for one call and the chain of rules, conditions and limits that made it')
+    .argument('<server>', 'name of a configured server')
+    .argument('<tool>', 'name of the tool, as the server lists it')
+    .option('--args <json>', "the call's arguments, a JSON object")
+    .option('--grant <name>', 'call as this grant (its agent, labels and policy); default: anonymous')
+    .option('--now <time>', 'decide as if at this time (ISO 8601 with a zone); default: now')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse policy explain github delete_repository',
+        `gatehouse policy explain payments refund --args '{"customer_id": "cus_42", "amount": 120}' --grant support-bot`,
+        'gatehouse policy explain memory create_entities --json',
+      ),
+    )
+    .action(
+      (
+        server: string,
+        tool: string,
+        opts: { args?: string; grant?: string; now?: string; config?: string; json?: boolean },
+      ) => run(async () => (await import('./policy-explain.js')).policyExplainCommand(server, tool, opts, io)),
+    );
+
+  policy
+    .command('test')
+    .description('run policy unit tests: cases of tool, args, grant and the decision expected (exit 1 on a failure)')
+    .argument('<files...>', 'test files, YAML or JSON')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('gatehouse policy test policies/tests/*.test.yaml'))
+    .action((files: string[], opts: { json?: boolean }) =>
+      run(async () => (await import('./policy-test.js')).policyTestCommand(files, opts, io)),
+    );
+
+  policy
     .command('suggest')
     .description(
       "a recommended policy from the server's catalog (read allowed, writes capped, destructive held for approval)",

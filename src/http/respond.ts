@@ -1,7 +1,7 @@
 // The one place HTTP-edge failures become responses: a status and, for MCP paths, a JSON-RPC
 // error body that says what was wrong.
 import type { ServerResponse } from 'node:http';
-import { errorResponse, type JsonRpcId } from '../mcp/jsonrpc.js';
+import { ErrorCode, errorResponse, type JsonRpcId } from '../mcp/jsonrpc.js';
 
 export function sendJson(
   res: ServerResponse,
@@ -27,4 +27,28 @@ export function sendRpcError(
   headers: Record<string, string> = {},
 ): void {
   sendJson(res, status, errorResponse(id, code, message), headers);
+}
+
+/**
+ * Decodes a POSTed JSON-RPC body. A single message only: batches were removed in 2025-06-18 and
+ * no current client sends them. Answers the 400 itself and returns undefined when the body is bad.
+ */
+export function decodeJsonBody(res: ServerResponse, raw: string): { value: unknown } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    sendRpcError(
+      res,
+      400,
+      ErrorCode.InvalidRequest,
+      'JSON-RPC batches are not supported: send one message per request.',
+    );
+    return undefined;
+  }
+  return { value };
 }

@@ -5,7 +5,7 @@ import { ClientSession } from '../../gateway/client-session.js';
 import { handleSessionMessage } from '../../gateway/dispatch.js';
 import type { Endpoint } from '../../gateway/endpoint.js';
 import { ErrorCode, parseMessage } from '../../mcp/jsonrpc.js';
-import { sendRpcError } from '../../http/respond.js';
+import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
 import type { HttpEdge } from './streamable-http.js';
 
@@ -47,19 +47,9 @@ export class LegacySseDownstream {
         'Session not found: open /sse/<server> first and post to the URL it names.',
       );
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      return sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
-    }
-    if (Array.isArray(value))
-      return sendRpcError(
-        res,
-        400,
-        ErrorCode.InvalidRequest,
-        'JSON-RPC batches are not supported: send one message per request.',
-      );
+    const body = decodeJsonBody(res, raw);
+    if (!body) return;
+    const value = body.value;
     const parsed = parseMessage(value);
     if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
     res.writeHead(202).end('Accepted');

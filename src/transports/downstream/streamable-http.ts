@@ -18,7 +18,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../../mcp/jsonrpc.js';
-import { sendJson, sendRpcError } from '../../http/respond.js';
+import { decodeJsonBody, sendJson, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
 import { classifyInboundRequest } from '@modelcontextprotocol/server';
 import { decodeParamValue, paramHeaderMismatch } from '../../mcp/param-headers.js';
@@ -109,19 +109,9 @@ export class StreamableHttpDownstream {
     raw: string,
     edge: HttpEdge,
   ): Promise<void> {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      return sendRpcError(res, 400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON.');
-    }
-    if (Array.isArray(value))
-      return sendRpcError(
-        res,
-        400,
-        ErrorCode.InvalidRequest,
-        'JSON-RPC batches are not supported: send one message per request.',
-      );
+    const body = decodeJsonBody(res, raw);
+    if (!body) return;
+    const value = body.value;
     // The SDK's own inbound ladder classifies the era from the body and checks the envelope, the
     // method registry and the standard headers, so the edge rejects exactly what a server would.
     const ladder = classifyInboundRequest({
@@ -189,17 +179,8 @@ export class StreamableHttpDownstream {
         'Bad Request: the Mcp-Session-Id header is required (send initialize first).',
         isRequest(msg) ? msg.id : null,
       );
-    const state = this.sessions.get(sid);
-    // An unknown session and another principal's session answer alike: existence is not disclosed.
-    if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
-      return sendRpcError(
-        res,
-        404,
-        ErrorCode.ConnectionClosed,
-        'Session not found: it expired or was closed; initialize a new one.',
-        isRequest(msg) ? msg.id : null,
-      );
-    }
+    const state = this.session(sid, endpoint, edge);
+    if (!state) return sessionNotFound(res, isRequest(msg) ? msg.id : null);
     if (!isRequest(msg)) {
       await handleSessionMessage(endpoint, state.session, msg);
       res.writeHead(202).end();
@@ -323,15 +304,8 @@ export class StreamableHttpDownstream {
         .end('Method Not Allowed: a GET stream needs an Mcp-Session-Id (2026-07-28 clients use subscriptions/listen).');
       return;
     }
-    const state = this.sessions.get(sid);
-    if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
-      return sendRpcError(
-        res,
-        404,
-        ErrorCode.ConnectionClosed,
-        'Session not found: it expired or was closed; initialize a new one.',
-      );
-    }
+    const state = this.session(sid, endpoint, edge);
+    if (!state) return sessionNotFound(res, null);
     if (!acceptsSse(req))
       return sendRpcError(
         res,
@@ -351,14 +325,21 @@ export class StreamableHttpDownstream {
 
   delete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
     const sid = header(req, SESSION_HEADER);
-    const state = sid ? this.sessions.get(sid) : undefined;
+    const state = sid ? this.session(sid, endpoint, edge) : undefined;
     if (!sid)
       return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required.');
-    if (!state || state.session.principal !== edge.principal || state.endpoint !== endpoint) {
-      return sendRpcError(res, 404, ErrorCode.ConnectionClosed, 'Session not found.');
-    }
+    if (!state) return sessionNotFound(res, null);
     this.closeSession(sid);
     res.writeHead(200).end();
+  }
+
+  /**
+   * The session an id names, if it belongs to this caller and endpoint. An unknown session and
+   * another principal's session look alike to the caller: their existence is not disclosed.
+   */
+  private session(sid: string, endpoint: Endpoint, edge: HttpEdge): SessionState | undefined {
+    const state = this.sessions.get(sid);
+    return state && state.session.principal === edge.principal && state.endpoint === endpoint ? state : undefined;
   }
 
   private closeSession(sid: string): void {
@@ -381,6 +362,16 @@ export class StreamableHttpDownstream {
     clearInterval(this.sweeper);
     for (const sid of [...this.sessions.keys()]) this.closeSession(sid);
   }
+}
+
+function sessionNotFound(res: ServerResponse, id: JsonRpcId | null): void {
+  sendRpcError(
+    res,
+    404,
+    ErrorCode.ConnectionClosed,
+    'Session not found: it expired or was closed; initialize a new one.',
+    id,
+  );
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

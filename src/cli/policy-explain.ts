@@ -1,0 +1,137 @@
+// `gatehouse policy explain <server> <tool>`: the decision the gateway would make for one call now,
+// and the chain of checks that made it. The server is started through the gateway core to read the
+// tool's catalog entry (its category and risk decide `categories` rules); each limit's current
+// usage is read from the configured state store without reserving anything.
+import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { readStructuredFile } from '../config/structured-file.js';
+import { loadPolicy, type CompiledPolicy } from '../policy/compile.js';
+import type { CallFacts } from '../policy/decide.js';
+import { formatExplanation } from '../policy/explain-format.js';
+import { explain, usageFromStore } from '../policy/explain.js';
+import { EXIT_OK, UsageError, type CliIo } from './io.js';
+
+export interface PolicyExplainOptions {
+  args?: string;
+  grant?: string;
+  config?: string;
+  json?: boolean;
+  now?: string;
+}
+
+export async function policyExplainCommand(
+  server: string,
+  tool: string,
+  opts: PolicyExplainOptions,
+  io: CliIo,
+): Promise<number> {
+  const args = parseArgs(opts.args);
+  const now = parseNow(opts.now);
+  const loaded = await loadConfig({ file: opts.config });
+  const servers = loaded.config.servers;
+  if (!servers[server])
+    throw new UsageError(`unknown server "${server}"; configured servers: ${Object.keys(servers).join(', ')}`);
+  const grant = grantFacts(loaded, opts.grant);
+  const notes: string[] = [];
+  if (opts.grant && !loaded.config.grants[opts.grant]!.servers.includes(server))
+    notes.push(`grant ${opts.grant} may not use server ${server}: the gateway refuses its calls there (HTTP 403)`);
+
+  const ref = (opts.grant && loaded.config.grants[opts.grant]!.policy) ?? servers[server]!.policy;
+  const policyFrom =
+    opts.grant && loaded.config.grants[opts.grant]!.policy ? `grant ${opts.grant}` : `server ${server}`;
+  if (ref === undefined) {
+    const text = `server ${server} has no policy: the gateway forwards every call to it`;
+    if (opts.json)
+      io.out(JSON.stringify({ server, tool, policy: null, verdict: 'allow', notes: [...notes, text] }, null, 2));
+    else io.out([...notes.map((n) => `note: ${n}`), `decision: allow`, `  ${text}`].join('\n'));
+    return EXIT_OK;
+  }
+  const policy = await compile(ref);
+  const policySource = `${policyFrom}, ${typeof ref === 'string' ? ref : 'inline'}`;
+
+  const { buildGatewayCore } = await import('../gateway/core.js');
+  const core = await buildGatewayCore(loaded, (level, msg) => {
+    if (level !== 'info') io.err(`${level}: ${msg}`);
+  });
+  try {
+    const [catalog] = await readCatalog(core.pool, [server]);
+    let entry: CatalogEntry | undefined;
+    if (!catalog?.ok)
+      notes.push(`the tools of ${server} could not be read (${catalog?.error}); explained with no category`);
+    else {
+      entry = catalog.tools.find((t) => t.name === tool);
+      if (!entry)
+        notes.push(
+          `${server} does not list a tool "${tool}": the gateway answers a call to it as an unknown tool; explained with no category`,
+        );
+    }
+    if (core.store.kind === 'memory')
+      notes.push('the state store is memory: (per process), so no usage from a running gateway can be seen');
+
+    const facts: CallFacts = {
+      subject: 'tool',
+      name: tool,
+      server,
+      args,
+      ...(entry ? { category: entry.category, risk: entry.risk } : {}),
+      ...(entry?.annotations ? { annotations: entry.annotations } : {}),
+      grant,
+      // What a 2026-07-28 client counts as its session; a legacy session counts under its own id.
+      session: { id: opts.grant ? `principal:grant:${opts.grant}` : 'principal:anonymous' },
+      now,
+    };
+    const explanation = await explain(policy, facts, usageFromStore(core.store, now.getTime()));
+    if (opts.json) {
+      io.out(
+        JSON.stringify(
+          { server, tool, policy: policySource, listed: catalog?.ok ? entry !== undefined : null, notes, explanation },
+          null,
+          2,
+        ),
+      );
+    } else {
+      const head = [...notes.map((n) => `note: ${n}`), `policy: ${policySource}`];
+      io.out(`${head.join('\n')}\n\n${formatExplanation(explanation)}`);
+    }
+    return EXIT_OK;
+  } finally {
+    await core.close();
+  }
+}
+
+function parseArgs(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--args is not valid JSON (${(error as Error).message}); give an object, e.g. '{"id": 1}'`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new UsageError(`--args must be a JSON object of the tool's arguments, e.g. '{"id": 1}'`);
+  return value as Record<string, unknown>;
+}
+
+function parseNow(text: string | undefined): Date {
+  if (text === undefined) return new Date();
+  const time = Date.parse(text);
+  if (Number.isNaN(time) || !/(Z|[+-]\d\d:?\d\d)$/i.test(text.trim()))
+    throw new UsageError(`--now expects an ISO 8601 time with a zone, e.g. 2026-03-02T10:00:00Z; got "${text}"`);
+  return new Date(time);
+}
+
+function grantFacts(loaded: LoadedConfig, name: string | undefined): CallFacts['grant'] {
+  if (name === undefined) return { name: 'anonymous', agent: 'anonymous', labels: {} };
+  const g = loaded.config.grants[name];
+  if (!g) {
+    const known = Object.keys(loaded.config.grants);
+    throw new UsageError(
+      `unknown grant "${name}"; ${known.length > 0 ? `configured grants: ${known.join(', ')}` : 'the config has no grants'}`,
+    );
+  }
+  return { name, agent: g.agent ?? name, labels: g.labels };
+}
+
+async function compile(ref: string | Record<string, unknown>): Promise<CompiledPolicy> {
+  return loadPolicy(typeof ref === 'string' ? await readStructuredFile(ref) : ref);
+}
