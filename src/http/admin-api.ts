@@ -39,11 +39,16 @@ export async function handleAdmin(
     );
   }
   const url = new URL(req.url ?? '/', 'http://gatehouse');
-  const parts = path
-    .replace(/^\/api\/v1\/?/, '')
-    .split('/')
-    .filter(Boolean)
-    .map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path
+      .replace(/^\/api\/v1\/?/, '')
+      .split('/')
+      .filter(Boolean)
+      .map(decodeURIComponent);
+  } catch {
+    return sendJson(res, 400, { error: 'Bad Request: the path is not valid percent-encoding.' });
+  }
   const known = (s: string | undefined) => s !== undefined && core.pool.has(s);
   if (req.method === 'GET' && parts[0] === 'catalog') {
     const server = parts[1] ?? url.searchParams.get('server') ?? undefined;
