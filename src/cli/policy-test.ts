@@ -1,5 +1,6 @@
 // `gatehouse policy test FILE...`: runs policy unit tests and prints pass or fail per case, with the
 // explanation of every failure. Exit 1 when a case fails, 2 when a file is invalid (that wins).
+import { relative } from 'node:path';
 import { problemCount } from '../config/errors.js';
 import { formatProblemLines } from '../config/problems.js';
 import { formatExplanation } from '../policy/explain-format.js';
@@ -17,7 +18,7 @@ export async function policyTestCommand(files: string[], opts: { json?: boolean 
 
 function renderFile(r: TestFileResult): string {
   if (!r.ok) return `${r.file}: invalid test file (${problemCount(r.problems)})\n${formatProblemLines(r.problems)}`;
-  const lines = [`${r.file} (policy ${r.policy})`];
+  const lines = [`${r.file} (policy ${r.policy === 'inline' ? 'inline' : relative(process.cwd(), r.policy)})`];
   for (const c of r.cases) {
     if (c.passed) {
       lines.push(`  pass  ${c.name}`);
@@ -37,7 +38,7 @@ function summary(results: TestFileResult[]): string {
   const failed = cases.filter((c) => !c.passed).length;
   const invalid = results.filter((r) => !r.ok).length;
   return (
-    `\n\n${results.length} files, ${cases.length} cases: ${cases.length - failed} passed, ${failed} failed` +
+    `\n\n${results.length} files, ${plural(cases.length, 'case')}: ${cases.length - failed} passed, ${failed} failed` +
     (invalid > 0 ? `, ${invalid} invalid file${invalid === 1 ? '' : 's'}` : '')
   );
 }
@@ -48,4 +49,8 @@ function indent(text: string, n: number): string {
     .split('\n')
     .map((line) => (line === '' ? line : pad + line))
     .join('\n');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

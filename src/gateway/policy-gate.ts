@@ -108,6 +108,15 @@ export class PolicyGate {
       entry = await this.entry(conn, name);
       // A tool the server does not have answers exactly like a hidden one: -32602, nothing more.
       if (entry === null) return { error: unknownToolError(shownName ?? name) };
+      if (entry === undefined && (keeper || (policy && usesCategories(policy)))) {
+        // Without the server's tool list neither the pin nor the category can be checked, and
+        // no error path ends in allow.
+        return this.blocked(subject, peer, {
+          decision: 'deny',
+          rule: keeper ? '/pins' : '/categories',
+          reason: `Gatehouse could not read the tool list of server "${server}" to check ${shownName ?? name}, so the call is blocked; try again when the server answers tools/list.`,
+        });
+      }
       if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
         return this.blocked(subject, peer, {
           decision: 'deny',

@@ -23,7 +23,7 @@ const Text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 const CaseSchema = z.strictObject({
   name: z.string().min(1),
   tool: z.string().min(1),
-  server: z.string().min(1).default('server'),
+  server: z.string().min(1).default('test'),
   args: z.record(z.string(), z.unknown()).default({}),
   grant: z
     .strictObject({
@@ -87,31 +87,17 @@ export async function runPolicyTestFile(file: string): Promise<TestFileResult> {
     };
   }
   const parsed = PolicyTestFileSchema.safeParse(raw, { error: errorMap });
-  if (!parsed.success) return { file, ok: false, problems: problemsFromIssues(parsed.error.issues) };
-  const { policy: ref, cases } = parsed.data;
-
-  let policy: CompiledPolicy;
-  const policyFile = typeof ref === 'string' ? resolve(dirname(path), ref) : undefined;
-  try {
-    policy = loadPolicy(policyFile ? await readStructuredFile(policyFile) : ref);
-  } catch (error) {
-    if (error instanceof PolicyError)
-      return {
-        file,
-        ok: false,
-        problems: error.problems.map((p) =>
-          policyFile
-            ? { path: '/policy', message: `${ref as string} at ${p.path || '(top level)'}: ${p.message}` }
-            : { path: `/policy${p.path}`, message: p.message },
-        ),
-      };
-    if (error instanceof ConfigError)
-      return { file, ok: false, problems: [{ path: '/policy', message: `${ref as string}: ${error.summary}` }] };
-    throw error;
-  }
+  const problems = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
+  // The policy is checked even when the cases are not, so that one pass shows every problem.
+  const ref = isObject(raw) ? raw.policy : undefined;
+  const loaded = typeof ref === 'string' || isObject(ref) ? await policyOf(ref, path) : undefined;
+  if (loaded && !loaded.ok) problems.push(...loaded.problems);
+  if (!parsed.success || !loaded?.ok) return { file, ok: false, problems };
+  const { policy, source } = loaded;
+  const { cases } = parsed.data;
   const results: CaseResult[] = [];
   for (const c of cases) results.push(await runCase(policy, c));
-  return { file, ok: true, policy: policyFile ?? 'inline', cases: results };
+  return { file, ok: true, policy: source, cases: results };
 }
 
 export async function runCase(
@@ -145,6 +131,40 @@ export async function runCase(
   } finally {
     await store.close();
   }
+}
+
+/** Loads the policy a test file names: a path relative to the file, or inline. */
+async function policyOf(
+  ref: string | Record<string, unknown>,
+  testFile: string,
+): Promise<{ ok: true; policy: CompiledPolicy; source: string } | { ok: false; problems: Problem[] }> {
+  const policyFile = typeof ref === 'string' ? resolve(dirname(testFile), ref) : undefined;
+  try {
+    const policy = loadPolicy(policyFile ? await readStructuredFile(policyFile) : ref);
+    return { ok: true, policy, source: policyFile ?? 'inline' };
+  } catch (error) {
+    if (error instanceof PolicyError)
+      return {
+        ok: false,
+        problems: error.problems.map((p) =>
+          policyFile
+            ? { path: '/policy', message: `${String(ref)} at ${p.path || '(top level)'}: ${p.message}` }
+            : { path: `/policy${p.path}`, message: p.message },
+        ),
+      };
+    if (error instanceof ConfigError) {
+      const detail = error.problems.map((p) => p.message).join('; ');
+      return {
+        ok: false,
+        problems: [{ path: '/policy', message: `${String(ref)}: ${error.summary}${detail ? ` (${detail})` : ''}` }],
+      };
+    }
+    throw error;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The facts of a case's call, filled in the way the gateway fills them for a 2026-07-28 client. */
