@@ -2,10 +2,9 @@
 // and the chain of checks that made it. The server is started through the gateway core to read the
 // tool's catalog entry (its category and risk decide `categories` rules); each limit's current
 // usage is read from the configured state store without reserving anything.
+import { relative } from 'node:path';
 import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { readStructuredFile } from '../config/structured-file.js';
-import { loadPolicy, type CompiledPolicy } from '../policy/compile.js';
 import type { CallFacts } from '../policy/decide.js';
 import { formatExplanation } from '../policy/explain-format.js';
 import { explain, usageFromStore } from '../policy/explain.js';
@@ -46,10 +45,12 @@ export async function policyExplainCommand(
     else io.out([...notes.map((n) => `note: ${n}`), `decision: allow`, `  ${text}`].join('\n'));
     return EXIT_OK;
   }
-  const policy = await compile(ref);
-  const policySource = `${policyFrom}, ${typeof ref === 'string' ? ref : 'inline'}`;
+  const { buildGatewayCore, compilePolicies } = await import('../gateway/core.js');
+  // Compiled as the gateway compiles them: a problem is reported at the config key naming the policy.
+  const compiled = await compilePolicies(loaded);
+  const policy = (opts.grant ? compiled.grants.get(opts.grant) : undefined) ?? compiled.servers.get(server)!;
+  const policySource = `${policyFrom}, ${typeof ref === 'string' ? relative(process.cwd(), ref) || ref : 'inline'}`;
 
-  const { buildGatewayCore } = await import('../gateway/core.js');
   const core = await buildGatewayCore(loaded, (level, msg) => {
     if (level !== 'info') io.err(`${level}: ${msg}`);
   });
@@ -130,8 +131,4 @@ function grantFacts(loaded: LoadedConfig, name: string | undefined): CallFacts['
     );
   }
   return { name, agent: g.agent ?? name, labels: g.labels };
-}
-
-async function compile(ref: string | Record<string, unknown>): Promise<CompiledPolicy> {
-  return loadPolicy(typeof ref === 'string' ? await readStructuredFile(ref) : ref);
 }

@@ -185,11 +185,12 @@ function truth(r: { ok: true; value: unknown } | { ok: false; error: string }, p
   return r.value;
 }
 
-function blocked(kind: BlockKind, rule: string, reason: string): Blocked {
+export function blocked(kind: BlockKind, rule: string, reason: string): Blocked {
   return { outcome: 'blocked', kind, rule, reason };
 }
 
-function celVars(call: CallFacts): CelVars {
+/** The CEL variables of a call (shared with explain, so both evaluate the same thing). */
+export function celVars(call: CallFacts): CelVars {
   return {
     args: call.args,
     tool: {

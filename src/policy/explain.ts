@@ -10,7 +10,7 @@ import { counterKey, describeWindow, type ScopeFacts } from '../limits/limiter.j
 import type { StateStore } from '../store/store.js';
 import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, type CompiledLimit, type CompiledPolicy, type CompiledRule, type RuleTable } from './compile.js';
-import { decide, type CallFacts, type Decision, type LimitRequest, type Subject } from './decide.js';
+import { blocked, celVars, decide, type CallFacts, type Decision, type LimitRequest, type Subject } from './decide.js';
 import type { Category } from './schema.js';
 
 /** What the caller gets: decide's outcome, and `rate_limited` when a limit's current usage is exhausted. */
@@ -248,23 +248,17 @@ export function traceDecision(policy: CompiledPolicy, call: CallFacts): Trace {
   }
   const match = traceMatch(policy, call);
   const own = match.rule === undefined ? undefined : ownRule(policy, call);
-  const chain = [policy.allTools, own].filter((r): r is CompiledRule => r !== undefined);
+  // all_tools applies to tool calls; resources and prompts have only their own rules.
+  const chain = [call.subject === 'tool' ? policy.allTools : undefined, own].filter(
+    (r): r is CompiledRule => r !== undefined,
+  );
 
   // A rule's action acts at its own phase: hide first, deny with the denials, approval with approvals.
   for (const r of chain) {
     if (r.action !== 'hide') continue;
-    const hides = call.subject === 'tool';
     step(
-      {
-        ...base,
-        kind: 'action',
-        path: r.path,
-        rule: r.path,
-        action: r.action,
-        effect: hides ? 'hidden' : 'none',
-        ...(hides ? {} : { note: `action hide applies to tools only; it does not block a ${call.subject}` }),
-      },
-      hides ? { outcome: 'hidden', rule: r.path } : undefined,
+      { ...base, kind: 'action', path: r.path, rule: r.path, action: r.action, effect: 'hidden' },
+      { outcome: 'hidden', rule: r.path },
     );
   }
   for (const r of chain) {
@@ -495,7 +489,8 @@ function traceLimit(
   call: CallFacts,
   vars: CelVars,
 ): { trace: LimitTrace; request?: LimitRequest; error?: string } {
-  const counter = l.counter ?? `${call.name}_rate`;
+  // A tool's default counter is `<tool>_rate`; a resource or prompt rule's is the rule's own.
+  const counter = l.counter ?? (call.subject === 'tool' ? `${call.name}_rate` : `${l.path}_rate`);
   const scopeValue = scopeValueOf(l.scope, call);
   const trace: LimitTrace = {
     counter,
@@ -560,26 +555,6 @@ function scopeValueOf(scope: CompiledLimit['scope'], call: CallFacts): string | 
     case 'global':
       return undefined;
   }
-}
-
-function blocked(kind: 'deny' | 'approval_required', rule: string, reason: string): Decision {
-  return { outcome: 'blocked', kind, rule, reason };
-}
-
-function celVars(call: CallFacts): CelVars {
-  return {
-    args: call.args,
-    tool: {
-      name: call.name,
-      server: call.server,
-      ...(call.category ? { category: call.category } : {}),
-      ...(call.risk ? { risk: call.risk } : {}),
-      annotations: call.annotations ?? {},
-    },
-    grant: call.grant,
-    session: call.session,
-    now: call.now,
-  };
 }
 
 function plural(n: number, word: string): string {
