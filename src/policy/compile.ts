@@ -38,6 +38,11 @@ export interface RuleTable {
   exact: Map<string, CompiledRule>;
   /** Most specific first (longest literal part), then in file order. */
   globs: { glob: Glob; rule: CompiledRule }[];
+  /**
+   * Which glob matched a name, remembered: a policy never changes once compiled and agents call
+   * the same few names again and again, so the scan over every glob is paid once per name.
+   */
+  memo: Map<string, CompiledRule | null>;
 }
 
 export interface CompiledPolicy {
@@ -45,6 +50,7 @@ export interface CompiledPolicy {
   default: 'allow' | 'deny';
   enforce: boolean;
   hide: Glob[];
+  hideMemo: Map<string, boolean>;
   allTools?: CompiledRule;
   categories: Partial<Record<Category, CompiledRule>>;
   tools: RuleTable;
@@ -154,7 +160,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     }
     // Stable sort: equal specificity keeps file order.
     globs.sort((a, b) => b.glob.literal - a.glob.literal);
-    return { exact, globs };
+    return { exact, globs, memo: new Map() };
   };
   const categories: CompiledPolicy['categories'] = {};
   for (const [cat, r] of Object.entries(policy.categories)) {
@@ -165,6 +171,7 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     default: policy.default,
     enforce: policy.enforce,
     hide: policy.hide.map(compileGlob),
+    hideMemo: new Map(),
     ...(policy.all_tools ? { allTools: rule(policy.all_tools, '/all_tools') } : {}),
     categories,
     tools: table(policy.tools, '/tools'),
@@ -176,11 +183,34 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
 }
 
 /** The rule a name matches in a table: an exact key beats any glob. */
+/** Bound on remembered names per table, so names an attacker makes up cannot grow it forever. */
+const MEMO_LIMIT = 10_000;
+
 export function matchRule(table: RuleTable, name: string): CompiledRule | undefined {
   const exact = table.exact.get(name);
   if (exact) return exact;
-  for (const g of table.globs) if (g.glob.test(name)) return g.rule;
-  return undefined;
+  const known = table.memo.get(name);
+  if (known !== undefined) return known ?? undefined;
+  let found: CompiledRule | null = null;
+  for (const g of table.globs) {
+    if (g.glob.test(name)) {
+      found = g.rule;
+      break;
+    }
+  }
+  if (table.memo.size >= MEMO_LIMIT) table.memo.clear();
+  table.memo.set(name, found);
+  return found ?? undefined;
+}
+
+/** Whether a name is hidden by the policy's `hide` patterns (remembered like matchRule). */
+export function isHidden(policy: CompiledPolicy, name: string): boolean {
+  const known = policy.hideMemo.get(name);
+  if (known !== undefined) return known;
+  const hidden = policy.hide.some((g) => g.test(name));
+  if (policy.hideMemo.size >= MEMO_LIMIT) policy.hideMemo.clear();
+  policy.hideMemo.set(name, hidden);
+  return hidden;
 }
 
 function escapePointer(segment: string): string {

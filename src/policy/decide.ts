@@ -2,7 +2,14 @@
 // for the limiter to reserve against the store. Order (DESIGN section 1):
 // hide → deny → require → approval → limits → forward. The first that blocks decides.
 import type { CelVars } from './cel.js';
-import { matchRule, type CompiledLimit, type CompiledPolicy, type CompiledRule, type RuleTable } from './compile.js';
+import {
+  isHidden,
+  matchRule,
+  type CompiledLimit,
+  type CompiledPolicy,
+  type CompiledRule,
+  type RuleTable,
+} from './compile.js';
 import type { Category } from './schema.js';
 
 export type Subject = 'tool' | 'resource' | 'prompt';
@@ -60,8 +67,7 @@ export function decide(policy: CompiledPolicy, call: CallFacts): Decision {
 function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
   const word = SUBJECT_WORD[call.subject];
   if (call.subject === 'tool') {
-    const hidden = policy.hide.find((g) => g.test(call.name));
-    if (hidden) return { outcome: 'hidden', rule: '/hide' };
+    if (isHidden(policy, call.name)) return { outcome: 'hidden', rule: '/hide' };
   }
   const own = matchOwn(policy, call);
   // all_tools applies to every tool call; resources and prompts have only their own rules.
@@ -216,7 +222,7 @@ export function listableEntry(policy: CompiledPolicy, subject: 'resource' | 'pro
 /** Whether a tool can appear in tools/list at all (hidden and unconditionally denied do not). */
 export function listable(policy: CompiledPolicy, name: string, category?: Category): boolean {
   if (!policy.enforce) return true;
-  if (policy.hide.some((g) => g.test(name))) return false;
+  if (isHidden(policy, name)) return false;
   const own = matchRule(policy.tools, name) ?? (category ? policy.categories[category] : undefined);
   if (own?.action === 'hide' || own?.action === 'deny') return false;
   if (policy.allTools?.action === 'deny' || policy.allTools?.action === 'hide') return false;
