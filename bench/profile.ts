@@ -48,6 +48,8 @@ function area(url: string, fn: string): string {
   if (fn === '(program)') return 'V8/native, unattributed ((program))';
   if (/^(parse|stringify|JSONParse|JSONStringify)$/i.test(fn) && url === '') return 'JSON parse/serialise (native)';
   // Native stream writes are a syscall each; their time includes waiting for a core after waking the reader.
+  // V8 names each compiled regular expression after its source; one area for all of them.
+  if (url === '' && fn.startsWith('RegExp: ')) return 'regular expressions (native, every pattern)';
   if (url === '' && /^(writeUtf8String|writeLatin1String|writeBuffer|writev)$/.test(fn))
     return 'socket and pipe writes (native, one syscall each)';
   // The reservation transaction's own frame also carries the native better-sqlite3 statement calls.
