@@ -6,6 +6,7 @@
 //                           [--no-write]
 //
 // See bench/README.md.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -304,6 +305,20 @@ function mergeSection(existing: string, section: string): string {
   return `${before}${before ? '\n' : ''}${section}${after ? `\n${after}` : ''}`;
 }
 
+/** The commit of src/policy the run measured, and whether it had uncommitted changes (read-only git). */
+function engineVersion(): string {
+  try {
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const hash = git('log', '-1', '--format=%h', '--', '../src/policy');
+    const subject = git('log', '-1', '--format=%s', '--', '../src/policy');
+    const dirty = git('status', '--porcelain', '--', '../src/policy') !== '';
+    return `\`src/policy\` as of commit ${hash} ("${subject}")${dirty ? ', with uncommitted changes' : ''}`;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
+
 function renderSection(analysis: string | undefined): string {
   const when = started.toISOString().replace('T', ' ').slice(0, 16);
   const shapes = Object.entries(s.globShapes)
@@ -326,11 +341,12 @@ The compiled policy engine alone: \`loadPolicy\` once, then \`decide(policy, fac
 
 - **Date:** ${when} UTC (the run took ${((finished.getTime() - started.getTime()) / 1000).toFixed(0)} s)
 - **Command:** \`${command}\`
+- **Engine:** ${engineVersion()}
 - **Machine:** ${machine}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after. One thread: the process decides on one core.
-- **Policy** (seed ${seed}): ${fmt(ruleCount)} \`tools\` rules — ${s.exactRules} exact names and ${s.globRules} globs (${shapes}, and ${s.globRules - Object.values(s.globShapes).reduce((a, b) => a + b, 0)} \`<service>_admin_*\` with conditions); ${s.celRules} of them have ${s.conditions} CEL conditions (${s.denyIf} \`deny_if\`, ${s.require} \`require\`: numeric comparisons, string equality, \`in\` lists, \`size()\`, \`startsWith\`, over \`args\` and \`grant\`); ${s.limits} limits (${s.celLimits} with CEL \`key\`/\`cost\`/\`when\`; \`decide\` only computes the requests); \`all_tools\` with one \`deny_if\`; 3 \`hide\` patterns; \`categories\` read, write (a limit), destructive (approval), financial (deny); \`default: deny\`. \`loadPolicy\` (validation and compilation) took ${loadMs.toFixed(0)} ms.
+- **Policy** (seed ${seed}): ${fmt(ruleCount)} \`tools\` rules: ${s.exactRules} exact names and ${s.globRules} globs (${shapes}, and ${s.globRules - Object.values(s.globShapes).reduce((a, b) => a + b, 0)} \`<service>_admin_*\` with conditions); ${s.celRules} of them have ${s.conditions} CEL conditions (${s.denyIf} \`deny_if\`, ${s.require} \`require\`: numeric comparisons, string equality, \`in\` lists, \`size()\`, \`startsWith\`, over \`args\` and \`grant\`); ${s.limits} limits (${s.celLimits} with CEL \`key\`/\`cost\`/\`when\`; \`decide\` only computes the requests); \`all_tools\` with one \`deny_if\`; 3 \`hide\` patterns; \`categories\` read, write (a limit), destructive (approval), financial (deny); \`default: deny\`. \`loadPolicy\` (validation and compilation) took ${loadMs.toFixed(0)} ms.
 - **Calls:** ${fmt(callsPerCase)} per case (\`unseen\`: ${fmt(workload.calls.unseen?.length ?? callsPerCase * 16)}), replayed in a loop, seeded: Zipf-like popularity over the rules, realistic arguments (ids, paths, text, lists, nested metadata), four grants.
 - **Method:** ${warmupSeconds} s warm-up per case, then ${reps} rounds of ${seconds} s per case, each round starting one case further along; the clock is read every ${CHUNK} decisions. Decisions/s is the median of the rounds.
-- **Checks before timing:** ${fmt(totalChecked)} generated calls each got the decision they were built for (outcome, kind, rule and number of limit requests; reason where the rule sets one), ${workload.known.length} known calls too (a payment of 2500 is denied by its \`deny_if\` with its reason, one of 25 is allowed, a missing argument fails closed, a refund's limit request has the key and cost its CEL gives, the longest literal glob wins, \`all_tools\`, default, category, hide); ${rulesSeen.size} different rule${rulesSeen.size === 1 ? '' : 's'} decided them. While timing, every chunk's number of allowed decisions is checked against the expected number.
+- **Checks before timing:** ${fmt(totalChecked)} generated calls each got the decision they were built for (outcome, kind, rule and number of limit requests; reason where the rule sets one), ${workload.known.length} known calls too (a payment of 2500 is denied by its \`deny_if\` with its reason, one of 25 is allowed, a missing argument fails closed, a refund's limit request has the key and cost its CEL gives, the longest literal glob wins, \`all_tools\`, default, category, hide); ${fmt(rulesSeen.size)} different rule${rulesSeen.size === 1 ? '' : 's'} decided them. While timing, every chunk's number of allowed decisions is checked against the expected number.
 - **Goal:** at least ${fmt(GOAL)} decisions a second. ${goalLine}
 
 ${table.join('\n')}
