@@ -5,19 +5,16 @@
 // `--json` gives the same catalog as JSON; and an unknown server exits 2 with a message naming the
 // configured servers (for `policy suggest` too); a server that cannot be started is reported and
 // the command exits 1.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyTool } from '../../src/catalog/classify.js';
 import { datasetTools } from '../fixtures/servers/dataset-server.js';
 import { TSX_LOADER } from '../helpers/index.js';
+import { runCli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const CLI = resolve('src/cli/main.ts');
 const DATASET_SERVER = fileURLToPath(new URL('../fixtures/servers/dataset-server.ts', import.meta.url));
 
 /** Configured name → dataset server it serves, and whether its tools are pinned. */
@@ -53,13 +50,8 @@ interface CliResult {
 }
 
 async function cli(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', TSX_LOADER, CLI, ...args]);
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, out: e.stdout ?? '', err: e.stderr ?? '' };
-  }
+  const r = await runCli(args);
+  return { code: r.code ?? 1, out: r.stdout, err: r.stderr };
 }
 
 /**

@@ -9,21 +9,18 @@
 // [RATE LIMITED] for that grant only (and never reaches the server), the 11th execute call is
 // [RATE LIMITED], every destructive or financial tool is blocked with a reason saying approvals are
 // not configured, and a tool the policy does not list is denied by its default.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { parsePolicy } from '../../src/policy/schema.js';
-import { TSX_LOADER, connectClient, firstText, type ConnectedClient, type Era } from '../helpers/index.js';
+import { connectClient, firstText, type ConnectedClient, type Era } from '../helpers/index.js';
+import { runCli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const CLI = resolve('src/cli/main.ts');
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const FILESYSTEM = resolve('node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
 const SERVERS = ['everything', 'fs'] as const;
@@ -40,13 +37,8 @@ interface CliResult {
 }
 
 async function cli(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', TSX_LOADER, CLI, ...args]);
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, out: e.stdout ?? '', err: e.stderr ?? '' };
-  }
+  const r = await runCli(args);
+  return { code: r.code ?? 1, out: r.stdout, err: r.stderr };
 }
 
 interface CatalogTool {

@@ -2,18 +2,12 @@
 // process: exit codes (0 ok, 2 usage or validation error), every problem printed with its path for a
 // bad config or policy, the JSON Schemas printed by `schema`, `--help` with an example for every
 // command, and `stdio` refusing an unknown server by listing the configured ones.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { configJsonSchema, policyJsonSchema } from '../../src/config/json-schema.js';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-// The loader as a file URL, so that tsx is found whatever folder the command runs in.
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 // Each test starts node and tsx; on a busy machine that takes seconds, so allow more than the default.
 const SPAWN_TIMEOUT_MS = 90_000;
@@ -25,17 +19,7 @@ interface Run {
 }
 
 function gatehouse(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const env = { ...process.env, GATEHOUSE_CONFIG: '', ...opts.env };
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: opts.cwd ?? dir, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end();
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { cwd: opts.cwd ?? dir, ...(opts.env ? { env: opts.env } : {}) });
 }
 
 let dir: string;

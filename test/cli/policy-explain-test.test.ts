@@ -6,16 +6,15 @@
 // list, uses a grant's policy, agent and labels, prints JSON with --json, and exits 2 for usage
 // errors. `policy test` exits 0 when every case passes, 1 with the explanation of a failing case,
 // 2 for an invalid file, and tests rate limits with `calls`.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const EXAMPLE_SERVER = fileURLToPath(new URL('../../src/example-server/main.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 // Each run starts node, tsx and (for explain) the example server; allow for a busy machine.
@@ -28,19 +27,7 @@ interface Run {
 }
 
 function gatehouse(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
-    cwd: dir,
-    env: { ...process.env, GATEHOUSE_CONFIG: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end();
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { cwd: dir });
 }
 
 let dir: string;

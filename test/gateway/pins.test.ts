@@ -3,27 +3,18 @@
 // "[POLICY DENIED] definition of echo changed since it was pinned" and removed from tools/list,
 // the client is told the list changed, `gatehouse pins diff` shows the change, and
 // `gatehouse pins accept` lets calls through again — also in a gateway that is already running.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, TSX_LOADER, type ConnectedClient, type Era } from '../helpers/index.js';
-
-const run = promisify(execFile);
-const CLI = resolve('src/cli/main.ts');
+import { connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
+import { runCli } from '../helpers/cli.js';
 
 async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout } = await run(process.execPath, ['--import', TSX_LOADER, CLI, ...args]);
-    return { code: 0, out: stdout };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
+  const r = await runCli(args);
+  return { code: r.code ?? 1, out: `${r.stdout}${r.stderr}` };
 }
 
 function result(r: unknown): { isError?: boolean; text: string } {
