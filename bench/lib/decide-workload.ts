@@ -121,7 +121,7 @@ export interface Grant {
 const GRANTS: Grant[] = [
   { name: 'ci-runner', agent: 'ci', labels: { team: 'platform', tier: 'gold' } },
   { name: 'alice-laptop', agent: 'claude-desktop', labels: { team: 'ops', tier: 'silver' } },
-  { name: 'sales-bot', agent: 'sales-assistant', labels: { team: 'sales', tier: 'bronze' } },
+  { name: 'sales-bot', agent: 'sales-agent', labels: { team: 'sales', tier: 'bronze' } },
   { name: 'support-desk', agent: 'cursor', labels: { team: 'support', tier: 'gold' } },
 ];
 
