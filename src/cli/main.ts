@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Argument, Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, processIo, reportFailure, type CliIo } from './io.js';
 import { SCHEMA_KINDS, type SchemaKind } from './schema.js';
+import type { AuditCommandOptions } from './audit.js';
 
 const CONFIG_FLAG = [
   '-c, --config <file>',
@@ -56,8 +57,15 @@ function buildProgram(io: CliIo, run: Run): Command {
     .description('speak MCP on stdin/stdout for one server, under the same policy')
     .argument('<server>', 'name of a configured server')
     .option(...CONFIG_FLAG)
-    .addHelpText('after', examples('gatehouse stdio github -c ~/gatehouse/gatehouse.yaml'))
-    .action((server: string, opts: { config?: string }) =>
+    .option('--grant <token>', 'act as this grant (its servers, policy and limits); or set GATEHOUSE_GRANT')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse stdio github -c ~/gatehouse/gatehouse.yaml',
+        'GATEHOUSE_GRANT=gth_... gatehouse stdio github',
+      ),
+    )
+    .action((server: string, opts: { config?: string; grant?: string }) =>
       run(async () => (await import('./stdio.js')).stdioCommand(server, opts, io)),
     );
 
@@ -116,6 +124,25 @@ function buildProgram(io: CliIo, run: Run): Command {
     );
 
   policy
+    .command('replay')
+    .description('which recorded calls a new policy would decide differently (from the audit log)')
+    .requiredOption('--policy <file>', 'the new policy, YAML or JSON')
+    .option('--since <time>', 'replay calls since this long ago (90m, 24h, 7d) or this ISO time', '24h')
+    .option('--server <name>', "only this server's calls")
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse policy replay --policy policies/github.next.yaml --server github',
+        'gatehouse policy replay --policy strict.yaml --since 7d --json',
+      ),
+    )
+    .action((opts: { policy: string; since?: string; server?: string; config?: string; json?: boolean }) =>
+      run(async () => (await import('./policy-replay.js')).policyReplayCommand(opts, io)),
+    );
+
+  policy
     .command('suggest')
     .description(
       "a recommended policy from the server's catalog (read allowed, writes capped, destructive held for approval)",
@@ -144,6 +171,29 @@ function buildProgram(io: CliIo, run: Run): Command {
     .action((server: string | undefined, opts: { config?: string; json?: boolean }) =>
       run(async () => (await import('./catalog.js')).catalogCommand(server, opts, io)),
     );
+  program
+    .command('audit')
+    .description('read the audit log: every decided call, newest last; --follow keeps printing new ones')
+    .option('--server <name>', 'only calls to this server')
+    .option('--tool <name>', 'only this tool (or prompt name, or resource URI)')
+    .option('--grant <name>', 'only calls made with this grant')
+    .option('--agent <name>', "only this agent's calls")
+    .option('--decision <decision>', 'only this decision: allow, deny, hidden, rate_limited, approval_...')
+    .option('--since <time>', 'since this long ago (90s, 10m, 1h, 7d) or this ISO time')
+    .option('--until <time>', 'before this long ago or this ISO time')
+    .option('--limit <n>', 'at most this many records (default 50, at most 1000)')
+    .option('--follow', 'keep printing records as they are stored (Ctrl-C ends)')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON (with --follow: one record per line)')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse audit --since 1h',
+        'gatehouse audit --server github --decision deny --json',
+        'gatehouse audit --follow',
+      ),
+    )
+    .action((opts: AuditCommandOptions) => run(async () => (await import('./audit.js')).auditCommand(opts, io)));
   const pins = program
     .command('pins')
     .description('tool-definition pins: a tool that changes after it was first seen is blocked until accepted')
@@ -180,7 +230,93 @@ function buildProgram(io: CliIo, run: Run): Command {
     .action((server: string, tool: string | undefined, opts: { config?: string }) =>
       run(async () => (await import('./pins.js')).pinsAcceptCommand(server, tool, opts, io)),
     );
+  addApprovalsCommands(program, io, run);
+  addGrantsCommands(program, io, run);
   return program;
+}
+
+function addGrantsCommands(program: Command, io: CliIo, run: Run): void {
+  const grants = program
+    .command('grants')
+    .description('credentials for agents: each grant is a token, the servers it may use, and who it is')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse grants create ci-bot --server github --agent ci --label team=platform --expires 30d',
+        'gatehouse grants list',
+        'gatehouse grants revoke ci-bot',
+      ),
+    );
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  grants
+    .command('create')
+    .description('create a grant and print its token (shown once; only its hash is kept)')
+    .argument('<name>', 'the grant name')
+    .requiredOption('--server <name>', 'a server the grant may use (repeat for several)', collect)
+    .option('--agent <name>', 'the agent it identifies (default: the grant name)')
+    .option('--label <key=value>', 'a label for policy conditions and limits (repeatable)', collect)
+    .option('--policy <file>', "a policy that replaces the servers' policies for this grant")
+    .option('--expires <when>', 'a duration (30d, 12h) or a date (2026-12-31)')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON (with the token)')
+    .action((name: string, opts: import('./grants.js').GrantsCreateOptions) =>
+      run(async () => (await import('./grants.js')).grantsCreateCommand(name, opts, io)),
+    );
+  grants
+    .command('list')
+    .description('every grant, from the config file and the state store (never their tokens)')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .action((opts: { config?: string; json?: boolean }) =>
+      run(async () => (await import('./grants.js')).grantsListCommand(opts, io)),
+    );
+  grants
+    .command('revoke')
+    .description('revoke a grant: its token is refused from the next request on')
+    .argument('<name>', 'the grant name')
+    .option(...CONFIG_FLAG)
+    .action((name: string, opts: { config?: string }) =>
+      run(async () => (await import('./grants.js')).grantsRevokeCommand(name, opts, io)),
+    );
+}
+
+function addApprovalsCommands(program: Command, io: CliIo, run: Run): void {
+  const approvals = program
+    .command('approvals')
+    .description('calls held for a person: list them, approve or deny them')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse approvals list',
+        'gatehouse approvals approve apr_0123abcd',
+        'gatehouse approvals deny apr_0123abcd --reason "not during the freeze"',
+      ),
+    );
+  approvals
+    .command('list')
+    .description('pending approvals (with --all, every recent approval and how it ended)')
+    .option('--all', 'every status, not only pending')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('gatehouse approvals list', 'gatehouse approvals list --all --json'))
+    .action((opts: { config?: string; json?: boolean; all?: boolean }) =>
+      run(async () => (await import('./approvals.js')).approvalsListCommand(opts, io)),
+    );
+  for (const [name, approve] of [
+    ['approve', true],
+    ['deny', false],
+  ] as const) {
+    approvals
+      .command(name)
+      .description(`${name} a pending approval (exit 1 when it is not pending)`)
+      .argument('<id>', 'the approval id, as listed (apr_...)')
+      .option('--reason <text>', approve ? 'why (recorded)' : 'why (recorded, and shown to the agent)')
+      .option(...CONFIG_FLAG)
+      .addHelpText('after', examples(`gatehouse approvals ${name} apr_0123abcd --reason "checked with the owner"`))
+      .action((id: string, opts: { config?: string; reason?: string }) =>
+        run(async () => (await import('./approvals.js')).approvalsAnswerCommand(id, approve, opts, io)),
+      );
+  }
 }
 
 function examples(...lines: string[]): string {

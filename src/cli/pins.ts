@@ -1,24 +1,12 @@
 // `gatehouse pins list | diff <server> | accept <server> [tool]`: the tool-definition pins in the
 // state store. A running gateway sharing the store notices an accepted pin on the next call.
-import { loadConfig } from '../config/load.js';
 import { acceptPins, pinDiff, type Pin } from '../catalog/pins.js';
-import { openStore } from '../store/open-store.js';
+import { withConfigStore } from './state-store.js';
 import type { StateStore } from '../store/store.js';
-import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.js';
+import { EXIT_FAILURE, EXIT_OK, type CliIo } from './io.js';
 
-async function withStore<T>(config: string | undefined, fn: (store: StateStore) => Promise<T>): Promise<T> {
-  const loaded = await loadConfig({ file: config });
-  if (!loaded.config.state.startsWith('sqlite:')) {
-    throw new UsageError(
-      `pins live in the state store, and "${loaded.config.state}" is inside the running gateway only: use state: sqlite:PATH to manage pins from the command line.`,
-    );
-  }
-  const store = openStore(loaded.config.state, loaded.dir);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
+function withStore<T>(config: string | undefined, fn: (store: StateStore) => Promise<T>): Promise<T> {
+  return withConfigStore(config, 'pins', '/api/v1/pins', fn);
 }
 
 export async function pinsListCommand(

@@ -1,6 +1,7 @@
 // `gatehouse start [-c FILE]`: runs the gateway, prints the URL of every endpoint, and closes the
 // gateway cleanly on SIGINT or SIGTERM.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import type { Logger } from 'pino';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './io.js';
 
 export interface StartOptions {
@@ -14,9 +15,11 @@ export async function startCommand(opts: StartOptions, io: CliIo): Promise<numbe
   const loaded = await loadConfig({ file: opts.config });
   // Loaded only now: a bad config is reported without loading the whole gateway.
   const { startGateway } = await import('../gateway/gateway.js');
-  const gateway = await startGateway(loaded, { log: (line) => io.err(line) });
+  const { createLogger } = await import('../observability/logger.js');
+  const logger = createLogger({ level: loaded.config.log?.level ?? 'info' });
+  const gateway = await startGateway(loaded, { logger });
   io.out(describeStart(gateway.url, loaded));
-  closeOnSignal(() => gateway.close(), io);
+  closeOnSignal(() => gateway.close(), logger);
   return EXIT_OK;
 }
 
@@ -34,6 +37,7 @@ export function endpoints(baseUrl: string, servers: readonly string[]): Endpoint
     ...servers.map((name) => ({ url: `${base}/sse/${name}`, what: `MCP (legacy HTTP+SSE), server ${name}` })),
     { url: `${base}/healthz`, what: 'liveness' },
     { url: `${base}/readyz`, what: 'readiness' },
+    { url: `${base}/metrics`, what: 'Prometheus metrics' },
   ];
 }
 
@@ -48,15 +52,15 @@ function describeStart(baseUrl: string, loaded: LoadedConfig): string {
   ].join('\n');
 }
 
-function closeOnSignal(close: () => Promise<void>, io: CliIo): void {
+function closeOnSignal(close: () => Promise<void>, logger: Logger): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {
-      io.err(`${signal} again: exiting without waiting for the gateway to close`);
+      logger.warn(`${signal} again: exiting without waiting for the gateway to close`);
       process.exit(EXIT_FAILURE);
     }
     closing = true;
-    io.err(`${signal} received: closing the gateway`);
+    logger.info(`${signal} received: closing the gateway`);
     close().then(
       () => {
         process.exitCode = EXIT_OK;
@@ -64,7 +68,7 @@ function closeOnSignal(close: () => Promise<void>, io: CliIo): void {
         setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
       },
       (error: unknown) => {
-        io.err(`gatehouse: closing the gateway failed: ${error instanceof Error ? error.message : String(error)}`);
+        logger.error(`closing the gateway failed: ${error instanceof Error ? error.message : String(error)}`);
         process.exit(EXIT_FAILURE);
       },
     );

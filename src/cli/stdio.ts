@@ -2,10 +2,11 @@
 // policy as the HTTP endpoints, for clients that can only launch a command. stdout carries MCP
 // messages only; everything else goes to stderr.
 import { loadConfig } from '../config/load.js';
-import { EXIT_OK, UsageError, type CliIo } from './io.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.js';
 
 export interface StdioOptions {
   config?: string;
+  grant?: string;
 }
 
 export async function stdioCommand(server: string, opts: StdioOptions, io: CliIo): Promise<number> {
@@ -15,7 +16,22 @@ export async function stdioCommand(server: string, opts: StdioOptions, io: CliIo
     throw new UsageError(`unknown server "${server}"; configured servers: ${names.join(', ')}`);
   }
   // Loaded only now: a wrong server name is reported without loading the whole gateway.
-  const { runStdio } = await import('../transports/downstream/stdio.js');
-  await runStdio(loaded, server, { stdin: process.stdin, stdout: process.stdout, log: (line) => io.err(line) });
+  const { runStdio, GrantRefused } = await import('../transports/downstream/stdio.js');
+  // The token may come from the environment, so that it stays out of process listings.
+  const grant = opts.grant ?? (process.env.GATEHOUSE_GRANT || undefined);
+  try {
+    await runStdio(loaded, server, {
+      stdin: process.stdin,
+      stdout: process.stdout,
+      log: (line) => io.err(line),
+      ...(grant !== undefined ? { grant } : {}),
+    });
+  } catch (err) {
+    if (err instanceof GrantRefused) {
+      io.err(`gatehouse stdio: ${err.message}`);
+      return EXIT_FAILURE;
+    }
+    throw err;
+  }
   return EXIT_OK;
 }

@@ -2,6 +2,7 @@
 // parsed one, so that they run even when some other key is malformed: users see every problem in one
 // go. A key of the wrong type is left to the schema, which reports it.
 import { isLoopbackHost } from './loopback.js';
+import { publicKeyProblem } from '../identity/jwt.js';
 import { toPointer, type Problem } from './problems.js';
 import { DEFAULT_HOST } from './schema.js';
 
@@ -10,7 +11,7 @@ type Doc = Record<string, unknown>;
 export function crossCheckConfig(raw: unknown): Problem[] {
   const doc = asDoc(raw);
   if (!doc) return [];
-  return [...checkAuth(doc), ...checkServerSets(doc), ...checkEachServer(doc), ...checkGrants(doc)];
+  return [...checkAuth(doc), ...checkJwt(doc), ...checkServerSets(doc), ...checkEachServer(doc), ...checkGrants(doc)];
 }
 
 function checkAuth(doc: Doc): Problem[] {
@@ -26,6 +27,68 @@ function checkAuth(doc: Doc): Problem[] {
         `Set auth.mode to "grants" (or "jwt"), or listen on 127.0.0.1.`,
     },
   ];
+}
+
+function checkJwt(doc: Doc): Problem[] {
+  const auth = asDoc(doc.auth);
+  const mode = auth?.mode ?? 'none';
+  if (auth?.jwt === undefined) {
+    if (mode !== 'jwt') return [];
+    return [
+      {
+        path: '/auth',
+        message:
+          'auth mode "jwt" needs auth.jwt: the issuer, the audience, and jwks_url (or keys) to verify tokens with',
+      },
+    ];
+  }
+  if (mode !== 'jwt') {
+    return [
+      {
+        path: '/auth/jwt',
+        message: `auth.jwt is used only when auth.mode is "jwt", and it is "${String(mode)}"; set mode: jwt or remove jwt`,
+      },
+    ];
+  }
+  const jwt = asDoc(auth.jwt);
+  if (!jwt) return [];
+  const problems: Problem[] = [];
+  if (jwt.jwks_url === undefined && jwt.keys === undefined) {
+    problems.push({
+      path: '/auth/jwt',
+      message: "give jwks_url (the identity provider's JSON Web Key Set) or keys (its public keys)",
+    });
+  }
+  if (jwt.jwks_url !== undefined && jwt.keys !== undefined) {
+    problems.push({ path: '/auth/jwt/keys', message: 'give jwks_url or keys, not both' });
+  }
+  if (Array.isArray(jwt.keys)) {
+    jwt.keys.forEach((key, i) => {
+      const problem = typeof key === 'string' || asDoc(key) ? publicKeyProblem(key) : undefined;
+      if (problem) problems.push({ path: toPointer(['auth', 'jwt', 'keys', i]), message: problem });
+    });
+  }
+  if (jwt.authorization_servers === undefined && typeof jwt.issuer === 'string' && !isUrl(jwt.issuer)) {
+    problems.push({
+      path: '/auth/jwt/authorization_servers',
+      message: `the issuer "${jwt.issuer}" is not a URL, so clients cannot find the authorization server from it; list its URL under authorization_servers`,
+    });
+  }
+  if (Object.keys(asDoc(doc.grants) ?? {}).length > 0) {
+    problems.push({
+      path: '/grants',
+      message: 'grants are not used when auth.mode is "jwt" (callers present JWTs); remove them or use mode "grants"',
+    });
+  }
+  return problems;
+}
+
+function isUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }
 
 function checkServerSets(doc: Doc): Problem[] {

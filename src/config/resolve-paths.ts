@@ -16,7 +16,7 @@ export function resolveConfigPaths(config: GatehouseConfig, dir: string): Gateho
   return {
     ...config,
     state: resolveStoreUrl(config.state, dir),
-    audit: resolveStoreUrl(config.audit, dir),
+    audit: { ...config.audit, sink: resolveStoreUrl(config.audit.sink, dir) },
     servers,
     grants,
   };

@@ -6,9 +6,12 @@
 // keys are wrong, and every problem is reported in one go.
 import { z } from 'zod';
 import { PolicySchema, type PolicyInput } from '../policy/schema.js';
+import { AuditConfigSchema, normaliseAuditConfig } from '../audit/config-schema.js';
+import { ApprovalsConfigSchema } from '../approvals/config-schema.js';
+import { DurationSchema } from './duration.js';
 
 export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 export const DEFAULT_STATE = 'sqlite:./.gatehouse/state.db';
 export const DEFAULT_PORT = 8080;
@@ -117,8 +120,79 @@ const GrantSchema = z.strictObject({
   policy: PolicyRef.optional().meta({ description: "Replaces the server's policy for this grant." }),
 });
 
+/** Asymmetric signature algorithms only: shared-secret (HS*) and unsigned (none) tokens are never accepted. */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+const JwtKeySchema = z.union([
+  z.string().min(1).meta({ description: 'A PEM public key (-----BEGIN PUBLIC KEY-----) or certificate.' }),
+  z.looseObject({ kty: z.string() }).meta({ description: 'A public JSON Web Key; kid, alg and use are honoured.' }),
+]);
+
+const JwtAuthSchema = z
+  .strictObject({
+    issuer: z.string().min(1).meta({ description: 'The "iss" every token must carry.' }),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .meta({ description: 'The "aud" a token must carry (one of them, when a list): this gateway.' }),
+    jwks_url: HttpUrl.optional().meta({
+      description: "The identity provider's JSON Web Key Set; refetched when a token names an unknown key id.",
+    }),
+    keys: z.array(JwtKeySchema).min(1).optional().meta({ description: 'Static public keys, instead of jwks_url.' }),
+    algorithms: z
+      .array(z.enum(JWT_ALGORITHMS))
+      .min(1)
+      .default([...JWT_ALGORITHMS])
+      .meta({ description: 'Accepted signature algorithms; default every asymmetric one.' }),
+    clock_skew: DurationSchema.default(60).meta({
+      description: 'Tolerance for exp / nbf / iat between clocks; default 60 seconds.',
+    }),
+    jwks_cache: DurationSchema.default(600).meta({
+      description: 'How long a fetched key set is used before it is fetched again; default 10 minutes.',
+    }),
+    jwks_cooldown: DurationSchema.default(30).meta({
+      description: 'Least time between fetches caused by unknown key ids; default 30 seconds.',
+    }),
+    claims: z
+      .strictObject({
+        agent: z.string().min(1).default('sub').meta({ description: 'Claim naming the agent; default sub.' }),
+        servers: z.string().min(1).default('gatehouse_servers').meta({
+          description:
+            'Claim listing the servers the token may use ("*" for all); scope entries mcp:server:<name> count too.',
+        }),
+        labels: z
+          .string()
+          .min(1)
+          .default('gatehouse_labels')
+          .meta({ description: 'Claim holding an object of labels (grant.labels in policies).' }),
+      })
+      .prefault({}),
+    resource: HttpUrl.optional().meta({
+      description: "This gateway's resource identifier (RFC 9728); default its public URL followed by /mcp.",
+    }),
+    authorization_servers: z
+      .array(HttpUrl)
+      .min(1)
+      .optional()
+      .meta({ description: 'Issuer URLs clients get tokens from; default [issuer].' }),
+    scopes_supported: z.array(z.string().min(1)).optional().meta({
+      description: 'Scopes advertised in the protected-resource metadata and in challenges.',
+    }),
+  })
+  .meta({ id: 'JwtAuth' });
+
 const STATE_URL = /^(memory:?|sqlite:.+|rediss?:\/\/.+)$/;
-const AUDIT_URL = /^(none|jsonl:.+|sqlite:.+|postgres(ql)?:\/\/.+)$/;
 
 export const ConfigSchema = z
   .strictObject({
@@ -136,17 +210,14 @@ export const ConfigSchema = z
       .regex(STATE_URL, { error: 'expected memory:, sqlite:PATH, or redis://HOST:PORT/DB' })
       .transform((state) => (state === 'memory' ? 'memory:' : state))
       .default(DEFAULT_STATE),
-    audit: z
-      .string()
-      .regex(AUDIT_URL, { error: 'expected none, jsonl:PATH, sqlite:PATH, or postgres://...' })
-      .optional()
-      .meta({ description: "Default: the state's SQLite file, or sqlite:./.gatehouse/state.db." }),
+    audit: AuditConfigSchema,
     auth: z
       .strictObject({
         mode: z.enum(['none', 'grants', 'jwt']).default('none').meta({
           description: 'none is accepted only while listen.host is a loopback address.',
         }),
         admin_token: z.string().min(1).optional(),
+        jwt: JwtAuthSchema.optional().meta({ description: 'Required when mode is jwt.' }),
       })
       .prefault({}),
     servers: z.record(ServerName, ServerSchema).optional(),
@@ -156,6 +227,15 @@ export const ConfigSchema = z
     grants: z
       .record(z.string().regex(GRANT_NAME, { error: `grant names must match ${GRANT_NAME.source}` }), GrantSchema)
       .default({}),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error'])
+          .default('info')
+          .meta({ description: 'The least severe level written to the log; default info.' }),
+      })
+      .optional()
+      .meta({ description: 'The gateway log (stderr): JSON lines, or readable lines on a terminal.' }),
     limits: z
       .strictObject({
         max_body_bytes: wholeNumber(1, 2 ** 31)
@@ -163,15 +243,19 @@ export const ConfigSchema = z
           .meta({ description: `Larger request bodies are answered 413; default ${DEFAULT_MAX_BODY_BYTES} (4 MiB).` }),
       })
       .prefault({}),
+    approvals: ApprovalsConfigSchema,
   })
-  .transform(({ listen, state, audit, auth, servers, mcpServers, grants, limits }) => ({
+  .transform(({ listen, state, audit, auth, servers, mcpServers, grants, limits, log, approvals }) => ({
     listen,
     state,
-    audit: audit ?? (state.startsWith('sqlite:') ? state : DEFAULT_STATE),
+    audit: normaliseAuditConfig(audit, state, DEFAULT_STATE),
     auth,
     servers: { ...mcpServers, ...servers },
     grants,
     limits,
+    // Present only when written, so configs that never mention it normalise as before.
+    ...(log ? { log } : {}),
+    ...(approvals ? { approvals } : {}),
   }))
   .meta({ title: 'Gatehouse configuration', description: 'Listen address, stores, auth, servers and grants.' });
 

@@ -5,9 +5,12 @@ import type { LoadedConfig } from '../config/load.js';
 import { readStructuredFile } from '../config/structured-file.js';
 import { ConfigError } from '../config/errors.js';
 import { GrantRegistry } from '../identity/grants.js';
+import { JwtAuthenticator } from '../identity/jwt.js';
 import { Limiter } from '../limits/limiter.js';
 import { loadPolicy, PolicyError, type CompiledPolicy } from '../policy/compile.js';
 import { openStore } from '../store/open-store.js';
+import { openAuditLog } from '../audit/open-audit-log.js';
+import type { AuditLog } from '../audit/record.js';
 import type { StateStore } from '../store/store.js';
 import { AggregateEndpoint } from './aggregate-endpoint.js';
 import { ClientSession } from './client-session.js';
@@ -20,16 +23,34 @@ import { UpstreamPool, type Log } from './upstream-pool.js';
 import { paramHeadersFor } from '../mcp/param-headers.js';
 import { StorePinKeeper } from '../catalog/pin-keeper.js';
 import { PolicyReloader } from '../policy/reload.js';
+import { GatewayMetrics } from '../observability/metrics.js';
+import { ApprovalService } from '../approvals/service.js';
+import { storedPolicyLoader } from '../identity/stored-policies.js';
+import { approvalPageUrl } from '../approvals/links.js';
+import { attachApprovalChannels } from '../approvals/channels.js';
+import type { WebhookNotifier } from '../approvals/webhooks.js';
+import { redactArguments } from '../audit/redact.js';
 
 export interface GatewayCore {
   pool: UpstreamPool;
   ctx: RelayContext;
   store: StateStore;
+  /** The audit log; `write` never waits, close() flushes it. */
+  audit: AuditLog;
+  approvals: ApprovalService;
+  /** Announces new approvals to the configured webhook channels; keeps how each delivery went. */
+  webhooks: WebhookNotifier;
   grants: GrantRegistry;
+  /** Verifies bearer JWTs; present only when auth.mode is jwt. */
+  jwt?: JwtAuthenticator;
   policies: ReadonlyMap<string, CompiledPolicy>;
   reloader: PolicyReloader;
+  /** Prometheus metrics; the call path feeds `observe`, scrapes read the rest. */
+  metrics: GatewayMetrics;
   /** The endpoint of one server, or of all of them for `*`. */
   endpoint(name: string): Endpoint | undefined;
+  /** Where people reach this gateway (approval links): set once it listens. */
+  links: { base?: string };
   close(): Promise<void>;
 }
 
@@ -74,18 +95,15 @@ function sourceOf(p: CompiledPolicy | undefined): string {
 
 export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<GatewayCore> {
   const { config } = loaded;
+  // JWT mode verifies bearer tokens against the identity provider instead of configured grants.
+  let jwt: JwtAuthenticator | undefined;
   if (config.auth.mode === 'jwt') {
-    throw new ConfigError(
-      'CONFIG_INVALID',
-      loaded.path,
-      'auth.mode "jwt" is not available in this version of Gatehouse.',
-      [
-        {
-          path: '/auth/mode',
-          message: 'jwt is not available yet: use "grants" (bearer tokens per agent) or "none" on loopback',
-        },
-      ],
-    );
+    if (!config.auth.jwt) {
+      throw new ConfigError('CONFIG_INVALID', loaded.path, 'auth.mode "jwt" needs auth.jwt.', [
+        { path: '/auth', message: 'auth mode "jwt" needs auth.jwt: the issuer, the audience, and jwks_url or keys' },
+      ]);
+    }
+    jwt = new JwtAuthenticator(config.auth.jwt, log);
   }
   const compiled = await compilePolicies(loaded);
   // The gate reads this map on every call; a reload replaces its entries in place.
@@ -97,13 +115,16 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
         `server "${name}" has no policy: every call to it is allowed. Add "policy:" to its entry to control it.`,
       );
   }
-  const grants = new GrantRegistry(config.grants, (name) => compiled.grants.get(name));
 
   const store = openStore(config.state, loaded.dir);
+  const audit = openAuditLog(config.audit, loaded.dir, { onEvent: (level, msg) => log(level, msg) });
+  const approvals = new ApprovalService(store);
+  const grants = new GrantRegistry(config.grants, (name) => compiled.grants.get(name), store, storedPolicyLoader());
   const keeper = new StorePinKeeper(store, (msg) => log('warn', msg));
   const pool = new UpstreamPool(config.servers, log, (server) =>
     config.servers[server]?.pins === 'off' ? undefined : keeper,
   );
+  const metrics = new GatewayMetrics();
   const parked = new ParkedCalls();
   const ctx: RelayContext = {
     sealer: new Sealer(),
@@ -114,8 +135,22 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
       return entry ? paramHeadersFor(entry.paramHeaders, args) : {};
     },
   };
-  const gate = new PolicyGate(policies, new Limiter(store), ctx, pool, (server) =>
-    config.servers[server]?.pins === 'off' ? undefined : keeper,
+  const links: { base?: string } = {};
+  const webhooks = attachApprovalChannels(approvals, loaded, compiled, links, log);
+  const gate = new PolicyGate(
+    policies,
+    new Limiter(store),
+    ctx,
+    pool,
+    (server) => (config.servers[server]?.pins === 'off' ? undefined : keeper),
+    approvals,
+    {
+      audit,
+      redact: (args, paths) => redactArguments(args, { mode: config.audit.arguments, paths }),
+      observe: (record) => metrics.observe(record),
+      storeError: () => metrics.limiterStoreError(),
+      pageUrl: (approval, key) => (links.base ? approvalPageUrl(links.base, approval.id, key) : undefined),
+    },
   );
   const endpoints = new Map<string, Endpoint>();
   for (const name of Object.keys(config.servers)) endpoints.set(name, new ServerEndpoint(name, pool, ctx, gate));
@@ -147,14 +182,23 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
     pool,
     ctx,
     store,
+    audit,
+    approvals,
+    webhooks,
     grants,
+    ...(jwt ? { jwt } : {}),
     policies,
     reloader,
+    metrics,
     endpoint: (name) => endpoints.get(name),
+    links,
     close: async () => {
+      approvals.close();
+      webhooks.close();
       reloader.stop();
       parked.closeAll();
       await pool.closeAll();
+      await audit.close();
       await store.close();
     },
   };

@@ -4,20 +4,36 @@ import type { AddressInfo } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
 import { createHttpFront } from '../http/server.js';
 import { buildGatewayCore, type GatewayCore } from './core.js';
+import { createLogger, lineLogger, logTo } from '../observability/logger.js';
+import type { Logger } from 'pino';
 
 export interface Gateway {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   core: GatewayCore;
+  /** The gateway's log, for messages about the gateway as a whole (signals, shutdown). */
+  logger: Logger;
   close(): Promise<void>;
 }
 
-export async function startGateway(
-  loaded: LoadedConfig,
-  opts: { log?: (line: string) => void } = {},
-): Promise<Gateway> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const core = await buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
+export interface StartGatewayOptions {
+  /** Where log lines go, one `level: message` string each (for embedding and tests). */
+  log?: (line: string) => void;
+  /** A pino logger to log through; default JSON lines on stderr, readable ones on a terminal. */
+  logger?: Logger;
+}
+
+export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptions = {}): Promise<Gateway> {
+  const level = loaded.config.log?.level ?? 'info';
+  const logger = opts.logger ?? (opts.log ? lineLogger(opts.log, level) : createLogger({ level }));
+  const core = await buildGatewayCore(loaded, logTo(logger));
+  core.metrics.watchUpstreams(core.pool);
+  core.metrics.collectProcessMetrics();
+  const { audit } = core;
+  if (audit.stats) core.metrics.setAuditStats(() => audit.stats!());
+  core.metrics.setApprovalsPending(
+    async () => (await core.store.listApprovals({ status: ['pending'], limit: 100_000 })).length,
+  );
   const { host, port } = loaded.config.listen;
   const front = createHttpFront(core, {
     maxBodyBytes: loaded.config.limits.max_body_bytes,
@@ -31,12 +47,16 @@ export async function startGateway(
   });
   const addr = front.server.address() as AddressInfo;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
+  core.links.base ??= `http://${shownHost}:${addr.port}`;
   await core.pool.startAll();
   core.reloader.start();
   return {
     url: `http://${shownHost}:${addr.port}`,
     core,
+    logger,
     close: async () => {
+      // Held calls end because the gateway stops, not because their clients withdrew them.
+      core.approvals.close();
       await front.close();
       await core.close();
     },

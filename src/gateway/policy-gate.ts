@@ -2,11 +2,16 @@
 // tools/list shows only what may be called, and quota is reserved before forwarding and given
 // back when the upstream call fails. No error path here ends in forwarding.
 import { blockedToolResult, unknownToolError, type BlockedOutcome } from '../policy/blocked-result.js';
-import type { CompiledPolicy } from '../policy/compile.js';
-import { decide, listable, listableEntry, type Subject } from '../policy/decide.js';
+import type { CompiledPolicy, CompiledRule } from '../policy/compile.js';
+import { decide, listable, listableEntry, type CallFacts, type Decision, type Subject } from '../policy/decide.js';
+import type { Approval } from '../approvals/approval.js';
+import { DEFAULT_APPROVAL_TIMEOUT_S, type ApprovalService, type ApprovalSettings } from '../approvals/service.js';
+import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
+import { approvalStep, withoutApprovalRound } from './approval-step.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Reservation } from '../store/store.js';
-import { ErrorCode, isObject, type JsonObject } from '../mcp/jsonrpc.js';
+import { ErrorCode, isObject, metaOf, type JsonObject } from '../mcp/jsonrpc.js';
+import { metaWithTraceContext, startCallSpan, type CallSpan } from '../observability/tracing.js';
 import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
 import { peekCarried, type ClientRequest, type RelayContext } from './relay.js';
@@ -24,6 +29,19 @@ export interface CallRoute {
   shownName?: string;
 }
 
+/** What the gate reports to, and how it shows arguments to people. */
+export interface GateHooks {
+  audit: AuditLog;
+  /** The arguments as the audit log and approvers may see them, given the rule's `redact` paths. */
+  redact: (args: JsonObject, paths: string[]) => unknown;
+  /** Called with each record as it is written (metrics). */
+  observe?: (record: AuditRecord) => void;
+  /** Called when the state store fails a limit check. */
+  storeError?: () => void;
+  /** The page where a person answers an approval, for URL-mode elicitation. */
+  pageUrl: (approval: Approval, linkKey: string) => string | undefined;
+}
+
 export class PolicyGate {
   constructor(
     private readonly policies: ReadonlyMap<string, CompiledPolicy>,
@@ -31,6 +49,8 @@ export class PolicyGate {
     private readonly ctx: RelayContext,
     private readonly pool: UpstreamPool,
     private readonly pinsFor: (server: string) => StorePinKeeper | undefined,
+    private readonly approvals: ApprovalService,
+    private readonly hooks: GateHooks,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -84,7 +104,8 @@ export class PolicyGate {
   }
 
   /**
-   * Decides a tools/call, prompts/get or resources/read and forwards it if allowed.
+   * Decides a tools/call, prompts/get or resources/read and forwards it if allowed; every call
+   * decided here leaves one audit record, whatever its outcome.
    * `via.conn` is the connection that will carry the call (its tools are the ones that count);
    * `via.shownName` the name the client used (on /mcp, `<server>__<tool>`), for answers naming it.
    */
@@ -96,85 +117,224 @@ export class PolicyGate {
     forward: Forward,
     via: CallRoute,
   ): Promise<UpstreamAnswer> {
-    const { conn, session, shownName } = via;
-    const policy = this.policyFor(server, peer);
-    const keeper = this.pinsFor(server);
-    if (!policy && (!keeper || subject !== 'tool')) return forward(req);
     const params = req.params ?? {};
     const name = subject === 'resource' ? params.uri : params.name;
-    if (typeof name !== 'string') return forward(req); // the server answers a malformed call itself
+    const policy = this.policyFor(server, peer);
+    // A server without a policy still has its tool calls recorded; its resources and prompts are
+    // recorded when a policy covers them.
+    if (typeof name !== 'string' || (!policy && subject !== 'tool')) return forward(req);
+    const grant = peer.identity?.grant;
+    const record: AuditRecord = {
+      ts: this.now(),
+      request_id: String(req.id),
+      server,
+      subject,
+      tool: name,
+      grant: grant?.name ?? 'anonymous',
+      agent: grant?.agent ?? 'anonymous',
+      session: sessionKey(peer, via.session),
+      decision: 'deny',
+      latency_ms: 0,
+    };
+    const span = startCallSpan(server, name, params._meta, { subject, session: record.session, requestId: req.id });
+    let answer: UpstreamAnswer;
+    try {
+      answer = await this.decideAndForward(server, peer, req, subject, forward, via, name, record, span);
+    } catch (err) {
+      // No error path ends in allow: a failure inside the pipeline blocks the call.
+      record.decision = 'deny';
+      record.reason = `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
+      answer = this.blocked(subject, peer, { decision: 'deny', rule: '/', reason: record.reason });
+    }
+    record.latency_ms = this.now() - record.ts;
+    span.end(record);
+    this.hooks.audit.write(record);
+    this.hooks.observe?.(record);
+    return answer;
+  }
+
+  private async decideAndForward(
+    server: string,
+    peer: ClientPeer,
+    req: ClientRequest,
+    subject: Subject,
+    forward: Forward,
+    via: CallRoute,
+    name: string,
+    record: AuditRecord,
+    span: CallSpan,
+  ): Promise<UpstreamAnswer> {
+    const { conn, shownName } = via;
+    const policy = this.policyFor(server, peer);
+    const keeper = this.pinsFor(server);
+    const params = req.params ?? {};
+    const rawArgs = subject === 'resource' ? undefined : params.arguments;
+    const args = isObject(rawArgs) ? rawArgs : {};
+    const shown = (paths: string[]) => {
+      const r = this.hooks.redact(args, paths);
+      if (r !== undefined) record.arguments = r;
+      return r;
+    };
+    const block = (b: BlockedOutcome, decision: AuditDecision = b.decision) => {
+      record.decision = decision;
+      record.rule = b.rule;
+      record.reason = b.reason;
+      if (b.approvalId) record.approval_id = b.approvalId;
+      return this.blocked(subject, peer, b);
+    };
     let entry: ToolEntry | null | undefined;
     if (subject === 'tool') {
       entry = await this.entry(conn, name);
       // A tool the server does not have answers exactly like a hidden one: -32602, nothing more.
-      if (entry === null) return { error: unknownToolError(shownName ?? name) };
+      if (entry === null) {
+        shown([]);
+        record.decision = 'hidden';
+        record.reason = 'The server has no such tool.';
+        return { error: unknownToolError(shownName ?? name) };
+      }
+      if (entry?.classification) {
+        record.category = entry.classification.category;
+        record.risk = entry.classification.risk;
+      }
       if (entry === undefined && (keeper || (policy && usesCategories(policy)))) {
+        shown([]);
         // Without the server's tool list neither the pin nor the category can be checked, and
         // no error path ends in allow.
-        return this.blocked(subject, peer, {
+        return block({
           decision: 'deny',
           rule: keeper ? '/pins' : '/categories',
           reason: `Gatehouse could not read the tool list of server "${server}" to check ${shownName ?? name}, so the call is blocked; try again when the server answers tools/list.`,
         });
       }
       if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
-        return this.blocked(subject, peer, {
+        shown([]);
+        return block({
           decision: 'deny',
           rule: '/pins',
           reason: `definition of ${shownName ?? name} changed since it was pinned`,
         });
       }
-      if (!policy) return forward(req);
     }
-    if (!policy) return forward(req);
-    const args = subject === 'tool' ? params.arguments : subject === 'prompt' ? params.arguments : undefined;
-    const grant = peer.identity?.grant;
+    if (!policy) {
+      shown([]);
+      record.decision = 'allow';
+      return this.forwarded(req, forward, record, [], span);
+    }
     const now = this.now();
     const classification = entry?.classification;
-    const decision = decide(policy, {
+    const facts: CallFacts = {
       subject,
       name,
       server,
       ...(classification ? { category: classification.category, risk: classification.risk } : {}),
       ...(entry && isObject(entry.tool.annotations) ? { annotations: entry.tool.annotations } : {}),
-      args: isObject(args) ? args : {},
-      grant: grant
-        ? { name: grant.name, agent: grant.agent, labels: grant.labels }
-        : { name: 'anonymous', agent: 'anonymous', labels: {} },
-      session: { id: sessionKey(peer, session) },
+      args,
+      grant: grantFacts(peer),
+      session: { id: record.session },
       now: new Date(now),
-    });
-    if (decision.outcome === 'hidden')
+    };
+    let decision = span.span.isRecording()
+      ? await span.child('decide', () => decide(policy, facts))
+      : decide(policy, facts);
+    const shownArgs = shown(redactPaths(policy, decision.rule));
+    if (decision.outcome === 'hidden') {
+      record.decision = 'hidden';
+      record.rule = decision.rule;
       return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, shownName ?? name);
-    if (decision.outcome === 'blocked') {
-      const reason =
-        decision.kind === 'approval_required'
-          ? `${decision.reason} Approvals are not configured on this gateway, so the call is blocked.`
-          : decision.reason;
-      return this.blocked(subject, peer, { decision: 'deny', rule: decision.rule, reason });
     }
-    // A retry of an input_required round is the same call: its quota was reserved in round one.
     const carried = peekCarried(req, peer, this.ctx, server);
-    let reservations: Reservation[] = carried ?? [];
-    if (!carried && decision.limits.length > 0) {
-      const facts = {
-        grant: grant?.name ?? 'anonymous',
-        agent: grant?.agent ?? 'anonymous',
-        session: sessionKey(peer, session),
-        server,
-      };
-      const limited = await this.limiter.reserve(decision.limits, facts, now);
+    let approved: string | undefined = carried?.approved;
+    if (decision.outcome === 'blocked') {
+      if (decision.kind !== 'approval_required')
+        return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
+      if (!approved) {
+        const step = await approvalStep({
+          service: this.approvals,
+          call: {
+            server,
+            tool: name,
+            args,
+            shownArgs,
+            grant: record.grant,
+            agent: record.agent,
+            session: record.session,
+            rule: decision.rule,
+            reason: decision.reason,
+          },
+          settings: approvalSettings(policy, decision.rule),
+          peer,
+          req,
+          ctx: this.ctx,
+          shownName: shownName ?? name,
+          pageUrl: this.hooks.pageUrl,
+        });
+        if (step.approval) noteApproval(record, step.approval);
+        if (step.kind === 'blocked') return block(step.blocked, step.audit);
+        if (step.kind === 'answer') {
+          record.decision = 'approval_pending';
+          record.rule = decision.rule;
+          record.reason = decision.reason;
+          return step.answer;
+        }
+        approved = step.approval.id;
+        req = withoutApprovalRound(req);
+      }
+      // Approved: what follows approval in the order (limits) still applies.
+      decision = decide(policy, { ...facts, approved: true });
+      if (decision.outcome !== 'allow')
+        return block({ decision: 'deny', rule: decision.rule, reason: 'reason' in decision ? decision.reason : '' });
+    }
+    if (decision.shadowed) record.shadow_decision = shadowDecision(decision.shadowed);
+    record.rule = decision.rule;
+    // A retry of an input_required round is the same call: its quota was reserved in round one.
+    let reservations: Reservation[] = carried?.reservations ?? [];
+    const limits = decision.limits;
+    if (!carried && limits.length > 0) {
+      const facts = { grant: record.grant, agent: record.agent, session: record.session, server };
+      let limited: Awaited<ReturnType<Limiter['reserve']>>;
+      try {
+        limited = await this.limiter.reserve(limits, facts, now);
+      } catch (err) {
+        // A store that cannot be reached blocks the calls that need it (DESIGN section 1).
+        this.hooks.storeError?.();
+        return block({
+          decision: 'deny',
+          rule: limits[0]!.limit.path,
+          reason: `The state store could not be reached to check this call's limits, so it is blocked: ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
       if (!limited.ok) {
         if (policy.enforce)
-          return this.blocked(subject, peer, {
+          return block({
             decision: 'rate_limited',
             rule: limited.rule,
             reason: limited.reason,
             retryAfterS: limited.retryAfterS,
           });
+        record.shadow_decision ??= 'rate_limited';
       } else reservations = limited.reservations;
     }
-    const answer = await forward({ ...req, carried: reservations });
+    record.decision = 'allow';
+    return this.forwarded({ ...req, ...(approved ? { approved } : {}) }, forward, record, reservations, span);
+  }
+
+  /** Forwards an allowed call, giving its quota back when the call did not happen. */
+  private async forwarded(
+    req: ClientRequest,
+    forward: Forward,
+    record: AuditRecord,
+    reservations: Reservation[],
+    span: CallSpan,
+  ): Promise<UpstreamAnswer> {
+    const sent = this.now();
+    const answer = span.span.isRecording()
+      ? await span.child('forward', () => forward(traced({ ...req, carried: reservations }, span)))
+      : await forward({ ...req, carried: reservations });
+    record.upstream_ms = this.now() - sent;
+    if ('error' in answer) {
+      record.outcome = 'error';
+      record.error = `${answer.error.code} ${answer.error.message}`.slice(0, 500);
+    } else record.outcome = answer.result.isError === true ? 'is_error' : 'ok';
     // Quota comes back when the call did not happen: a JSON-RPC error or a transport failure
     // (a result with isError is a call that happened).
     if ('error' in answer && reservations.length > 0) await this.limiter.release(reservations);
@@ -224,6 +384,57 @@ export class PolicyGate {
  */
 export function sessionKey(peer: ClientPeer, session?: ClientSession): string {
   return session ? `legacy:${session.id}` : `principal:${peer.principal}`;
+}
+
+/** The request with the trace context of the gateway's span, so the server's spans join the trace. */
+function traced(req: ClientRequest, span: CallSpan): ClientRequest {
+  const meta = metaWithTraceContext(metaOf(req.params), span.context);
+  return meta ? { ...req, params: { ...req.params, _meta: meta } } : req;
+}
+
+function grantFacts(peer: ClientPeer): CallFacts['grant'] {
+  const g = peer.identity?.grant;
+  return g ? { name: g.name, agent: g.agent, labels: g.labels } : { name: 'anonymous', agent: 'anonymous', labels: {} };
+}
+
+/** The rules a decision's path points into (the rule itself and all_tools), for their settings. */
+function rulesOf(policy: CompiledPolicy, path: string): CompiledRule[] {
+  const all: CompiledRule[] = [];
+  if (policy.allTools) all.push(policy.allTools);
+  for (const table of [policy.tools, policy.resources, policy.prompts]) {
+    all.push(...table.exact.values(), ...table.globs.map((g) => g.rule));
+  }
+  all.push(...Object.values(policy.categories).filter((r): r is CompiledRule => r !== undefined));
+  return all.filter((r) => path === r.path || path.startsWith(`${r.path}/`));
+}
+
+/** Argument paths the audit log never stores: the deciding rule's and all_tools'. */
+function redactPaths(policy: CompiledPolicy, path: string): string[] {
+  const rules = rulesOf(policy, path);
+  if (policy.allTools && !rules.includes(policy.allTools)) rules.push(policy.allTools);
+  return rules.flatMap((r) => r.redact);
+}
+
+/** The `approval` block of the rule that asked for approval (or all_tools'), with defaults. */
+function approvalSettings(policy: CompiledPolicy, path: string): ApprovalSettings {
+  const a = rulesOf(policy, path).find((r) => r.approval)?.approval ?? policy.allTools?.approval;
+  return {
+    timeoutS: a?.timeout ?? DEFAULT_APPROVAL_TIMEOUT_S,
+    mode: a?.mode ?? 'hold',
+    remember: a?.remember ?? 'none',
+    notify: a?.notify ?? [],
+  };
+}
+
+function noteApproval(record: AuditRecord, a: Approval): void {
+  record.approval_id = a.id;
+  if (a.decided_by) record.approver = a.decided_by;
+  if (a.channel) record.approval_channel = a.channel;
+}
+
+function shadowDecision(d: NonNullable<Extract<Decision, { outcome: 'allow' }>['shadowed']>): AuditDecision {
+  if (d.outcome === 'hidden') return 'hidden';
+  return d.kind === 'approval_required' ? 'approval_pending' : 'deny';
 }
 
 function usesCategories(policy: CompiledPolicy): boolean {

@@ -8,6 +8,8 @@ import {
   type Envelope,
   type Era,
 } from '../mcp/era.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../catalog/pins.js';
 import { ErrorCode, isObject, type JsonObject, type JsonRpcErrorObject, type JsonRpcId } from '../mcp/jsonrpc.js';
 import { ParkedCall, type ParkedCalls, PARK_TTL_MS } from './parked-calls.js';
 import type { ClientPeer } from './peer.js';
@@ -25,6 +27,8 @@ export interface ClientRequest {
   signal?: AbortSignal;
   /** Quota reserved for this call, carried through input_required rounds inside the state. */
   carried?: Reservation[];
+  /** The approval that let this call through, carried through input_required rounds likewise. */
+  approved?: string;
 }
 
 export interface RelayContext {
@@ -50,6 +54,10 @@ interface SealedState {
   up?: string;
   /** Reservations made in round one, so a retry is not counted again. */
   c?: Reservation[];
+  /** The approval that let round one through. */
+  apv?: string;
+  /** Hash of what the call is about (name, arguments, URI): a retry must not change it. */
+  ch: string;
 }
 
 const MAX_INPUT_ROUNDS = 16;
@@ -115,13 +123,27 @@ function openState(
   if (!opened.ok)
     return fail(ErrorCode.InvalidParams, `Invalid requestState (${opened.reason}): start the call again without it.`);
   const s = opened.payload;
-  if (s.srv !== server || s.m !== req.method)
+  if (s.srv !== server || s.m !== req.method || s.ch !== callHash(req))
     return fail(ErrorCode.InvalidParams, 'Invalid requestState: it was issued for another call.');
   return s;
 }
 
-function sealState(state: SealedState, peer: ClientPeer, ctx: RelayContext, req: ClientRequest): string {
-  return ctx.sealer.seal(req.carried?.length ? { ...state, c: req.carried } : state, peer.principal, PARK_TTL_MS);
+/**
+ * What a call is about: its name, arguments and URI. Quota and approvals carried from round one
+ * are good only for the same call, so a retry that changes its arguments is refused.
+ */
+export function callHash(req: Pick<ClientRequest, 'params'>): string {
+  const p = req.params ?? {};
+  return createHash('sha256')
+    .update(canonicalJson({ n: p.name ?? null, a: p.arguments ?? null, u: p.uri ?? null }))
+    .digest('base64url');
+}
+
+function sealState(state: Omit<SealedState, 'ch'>, peer: ClientPeer, ctx: RelayContext, req: ClientRequest): string {
+  const full: SealedState = { ...state, ch: callHash(req) };
+  if (req.carried?.length) full.c = req.carried;
+  if (req.approved) full.apv = req.approved;
+  return ctx.sealer.seal(full, peer.principal, PARK_TTL_MS);
 }
 
 /**
@@ -133,10 +155,11 @@ export function peekCarried(
   peer: ClientPeer,
   ctx: RelayContext,
   server: string,
-): Reservation[] | undefined {
+): { reservations: Reservation[]; approved?: string } | undefined {
   if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
   const s = openState(req, peer, ctx, server);
-  return 'error' in s ? undefined : (s.c ?? []);
+  if ('error' in s) return undefined;
+  return { reservations: s.c ?? [], ...(s.apv ? { approved: s.apv } : {}) };
 }
 
 async function modernToModern(

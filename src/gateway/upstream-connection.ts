@@ -85,6 +85,8 @@ export interface ConnectionOptions {
   /** Era found by an earlier probe, so a reconnect does not probe again. */
   knownEra?: Era;
   probeTimeoutMs?: number;
+  /** Told each time the connection restarts a server that went away (for the restart count). */
+  onRestart?: () => void;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -455,6 +457,7 @@ export class UpstreamConnection {
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.restarts++);
     this.opts.log('warn', `upstream "${this.server}" exited; restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => {
+      this.opts.onRestart?.();
       this.start().then(
         () => {
           this.opts.log('info', `upstream "${this.server}" restarted`);

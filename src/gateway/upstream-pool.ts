@@ -20,6 +20,7 @@ export class UpstreamPool {
   private readonly resourceRefs = new Map<string, Map<string, number>>();
   /** The tools each server offers, refreshed on its list-changed notifications. */
   readonly tools: ToolDirectory;
+  private readonly restartListeners = new Set<(server: string) => void>();
 
   constructor(
     readonly servers: Record<string, ServerConfig>,
@@ -30,9 +31,23 @@ export class UpstreamPool {
     for (const [name, cfg] of Object.entries(servers)) {
       this.shared.set(
         name,
-        new UpstreamConnection(name, cfg, { log, onBroadcast: (_c, n) => this.broadcast(name, n) }),
+        new UpstreamConnection(name, cfg, {
+          log,
+          onBroadcast: (_c, n) => this.broadcast(name, n),
+          onRestart: () => this.restarted(name),
+        }),
       );
     }
+  }
+
+  /** Calls `listener` with the server's name each time one of its connections restarts it. */
+  onUpstreamRestart(listener: (server: string) => void): () => void {
+    this.restartListeners.add(listener);
+    return () => void this.restartListeners.delete(listener);
+  }
+
+  private restarted(server: string): void {
+    for (const listener of this.restartListeners) listener(server);
   }
 
   has(server: string): boolean {
@@ -84,6 +99,7 @@ export class UpstreamPool {
       conn = new UpstreamConnection(server, cfg, {
         log: this.log,
         owner: peer,
+        onRestart: () => this.restarted(server),
         ...(initParams ? { initParams } : {}),
         ...(shared.era ? { knownEra: shared.era } : {}),
         onBroadcast: (c, n) => {

@@ -7,8 +7,17 @@ import { LegacySseDownstream } from '../transports/downstream/legacy-sse.js';
 import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstream/streamable-http.js';
 import { BodyTooLarge, readBody } from './body.js';
 import { handleAdmin } from './admin-api.js';
+import { handleApprovalPage } from './approval-page.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import { sendJson, sendRpcError } from './respond.js';
+import { serveMetrics } from '../observability/metrics-endpoint.js';
+import type { JwtOutcome } from '../identity/jwt.js';
+import {
+  METADATA_PATH,
+  forbiddenChallenge,
+  serveProtectedResourceMetadata,
+  unauthorizedChallenge,
+} from './well-known.js';
 
 export interface HttpOptions {
   maxBodyBytes: number;
@@ -28,6 +37,8 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront {
   const streamable = new StreamableHttpDownstream();
   const sse = new LegacySseDownstream();
+  core.metrics.countSessions('streamable-http', () => streamable.sessionCount);
+  core.metrics.countSessions('sse', () => sse.sessionCount);
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://gatehouse');
@@ -39,17 +50,26 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(core, res);
+    if (path === '/metrics') return serveMetrics(core.metrics, opts, req, res);
+    if (path.startsWith('/ui/approvals/')) return handleApprovalPage(core.approvals, req, res, path);
     if (path === '/api/v1' || path.startsWith('/api/v1/'))
       return handleAdmin(core, { adminToken: opts.adminToken }, req, res, path);
+    if (path === METADATA_PATH || path.startsWith(`${METADATA_PATH}/`))
+      return serveProtectedResourceMetadata(core, req, res, path);
     const mcp = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
     const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
     if (!mcp && !legacy)
       return sendJson(res, 404, { error: `Not found: ${path}. MCP endpoints are /mcp/<server> and /mcp.` });
-    const auth = authenticate(core, opts, req);
+    const auth = await authenticate(core, opts, req);
     if (!auth.ok) {
+      // The identity provider's keys could not be loaded: the caller's token may be fine, so no 401.
+      if ('unavailable' in auth)
+        return sendRpcError(res, 503, ErrorCode.InternalError, `Service Unavailable: ${auth.reason}`);
       // The client's Authorization header stops here: it is never forwarded upstream.
       return sendRpcError(res, 401, ErrorCode.InvalidRequest, `Unauthorized: ${auth.reason}`, null, {
-        'www-authenticate': `Bearer realm="gatehouse", error="invalid_token", error_description="${auth.reason.replace(/"/g, "'")}"`,
+        'www-authenticate': core.jwt
+          ? unauthorizedChallenge(core.jwt, core.links.base, auth.reason, req.headers.authorization !== undefined)
+          : `Bearer realm="gatehouse", error="invalid_token", error_description="${auth.reason.replace(/"/g, "'")}"`,
       });
     }
     const edge: HttpEdge = auth.identity;
@@ -69,6 +89,8 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
         403,
         ErrorCode.InvalidRequest,
         `Forbidden: grant "${edge.grant?.name}" may not use server "${serverName}".`,
+        null,
+        core.jwt ? { 'www-authenticate': forbiddenChallenge(core.jwt, core.links.base, serverName) } : {},
       );
     }
 
@@ -120,8 +142,17 @@ function safeDecode(segment: string): string | undefined {
   }
 }
 
-function authenticate(core: GatewayCore, opts: HttpOptions, req: IncomingMessage): AuthOutcome {
+async function authenticate(
+  core: GatewayCore,
+  opts: HttpOptions,
+  req: IncomingMessage,
+): Promise<AuthOutcome | JwtOutcome> {
   if (opts.authMode === 'none') return { ok: true, identity: ANONYMOUS };
+  if (opts.authMode === 'jwt') {
+    return core.jwt
+      ? core.jwt.authenticate(req.headers.authorization)
+      : { ok: false, reason: 'JWT authentication is not configured on this gateway.' };
+  }
   return core.grants.authenticate(req.headers.authorization);
 }
 

@@ -1,14 +1,18 @@
 // Grants: a credential given to one agent — a bearer token, the agent's name, the servers it may
 // use, labels, expiry, and optionally a policy that replaces the server's. Tokens are kept only
 // as SHA-256 hashes, so a leaked config dump or heap snapshot does not leak working tokens.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { GrantConfig } from '../config/schema.js';
 import type { CompiledPolicy } from '../policy/compile.js';
+import type { StateStore } from '../store/store.js';
+import type { StoredGrant } from './stored-grant.js';
 
 export interface Grant {
   name: string;
   agent: string;
   servers: ReadonlySet<string>;
+  /** Every server, present and future (a JWT whose servers claim is `*`); `servers` is then empty. */
+  allServers?: true;
   labels: Record<string, string>;
   expiresAt?: number;
   /** Replaced in place when the policy is reloaded. */
@@ -29,10 +33,27 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
+/** What every token Gatehouse issues starts with, so that secret scanners can find leaked ones. */
+export const TOKEN_PREFIX = 'gth_';
+
+/** A new grant token: the prefix and 256 random bits. */
+export function newGrantToken(): string {
+  return `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
+/** The policy a stored grant names, compiled; undefined when it names none. Throws when it cannot be read. */
+export type StoredPolicyLoader = (path: string) => Promise<CompiledPolicy>;
+
 export class GrantRegistry {
   private readonly byHash = new Map<string, Grant>();
 
-  constructor(grants: Record<string, GrantConfig>, policyOf: (grant: string) => CompiledPolicy | undefined) {
+  constructor(
+    grants: Record<string, GrantConfig>,
+    policyOf: (grant: string) => CompiledPolicy | undefined,
+    /** Grants created at run time live here (`gatehouse grants create`); looked up on every request, so a revocation takes effect at once. */
+    private readonly store?: StateStore,
+    private readonly loadStoredPolicy?: StoredPolicyLoader,
+  ) {
     for (const [name, g] of Object.entries(grants)) {
       const policy = policyOf(name);
       this.byHash.set(hashToken(g.token), {
@@ -60,18 +81,50 @@ export class GrantRegistry {
     return changed;
   }
 
-  authenticate(authorization: string | undefined, now = Date.now()): AuthOutcome {
+  /** Names of the grants the config file defines (a stored grant may not reuse one). */
+  configNames(): Set<string> {
+    return new Set([...this.byHash.values()].map((g) => g.name));
+  }
+
+  async authenticate(authorization: string | undefined, now = Date.now()): Promise<AuthOutcome> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m) return { ok: false, reason: 'A bearer token is required: send "Authorization: Bearer <token>".' };
-    const grant = this.byHash.get(hashToken(m[1]!));
+    const hash = hashToken(m[1]!);
+    const grant = this.byHash.get(hash) ?? (await this.stored(hash, now));
     if (!grant) return { ok: false, reason: 'The bearer token is not recognised.' };
+    if ('failure' in grant) return { ok: false, reason: grant.failure };
     if (grant.expiresAt !== undefined && grant.expiresAt <= now)
       return { ok: false, reason: `The grant "${grant.name}" has expired.` };
     return { ok: true, identity: { principal: `grant:${grant.name}`, grant } };
+  }
+
+  private async stored(hash: string, now: number): Promise<Grant | { failure: string } | undefined> {
+    if (!this.store) return undefined;
+    const g: StoredGrant | undefined = await this.store.grantByTokenHash(hash);
+    if (!g) return undefined;
+    if (g.revoked !== undefined && g.revoked <= now) return { failure: `The grant "${g.name}" has been revoked.` };
+    const grant: Grant = {
+      name: g.name,
+      agent: g.agent,
+      servers: new Set(g.servers),
+      labels: g.labels,
+      ...(g.expires !== undefined ? { expiresAt: g.expires } : {}),
+    };
+    if (g.policy && this.loadStoredPolicy) {
+      try {
+        grant.policy = await this.loadStoredPolicy(g.policy);
+      } catch (err) {
+        // A grant whose policy cannot be read is refused rather than let through on the servers' policies.
+        return {
+          failure: `The policy of grant "${g.name}" (${g.policy}) cannot be used: ${err instanceof Error ? err.message : String(err)}`,
+        };
+      }
+    }
+    return grant;
   }
 }
 
 /** Whether an identity may use a server (no grant: auth is off, every server). */
 export function mayUse(identity: Identity, server: string): boolean {
-  return !identity.grant || identity.grant.servers.has(server);
+  return !identity.grant || identity.grant.allServers === true || identity.grant.servers.has(server);
 }

@@ -32,6 +32,13 @@ export interface CompiledRule {
   limits: CompiledLimit[];
   approval?: PolicyRule['approval'];
   redact: string[];
+  /**
+   * The rules that decide a call this rule is the call's own rule for, in order: `all_tools`
+   * first for a tool or category rule, then this rule. Built once here rather than per call.
+   */
+  chain: readonly CompiledRule[];
+  /** Whether anything in `chain` has a CEL expression, i.e. needs the call's CEL variables. */
+  usesCel: boolean;
 }
 
 export interface RuleTable {
@@ -50,12 +57,25 @@ export interface CompiledPolicy {
   default: 'allow' | 'deny';
   enforce: boolean;
   hide: Glob[];
-  hideMemo: Map<string, boolean>;
+  /**
+   * What a tool name matched, remembered: whether `hide` hides it and which `tools` entry is its
+   * own. One lookup answers both for a name seen before; agents call the same few names again and
+   * again, so the scans over the hide patterns and the globs are paid once per name.
+   */
+  toolMemo: Map<string, ToolMatch>;
   allTools?: CompiledRule;
+  /** The chain of a tool call no `tools` entry or category rule matches: `all_tools` alone, or nothing. */
+  bareChain: readonly CompiledRule[];
   categories: Partial<Record<Category, CompiledRule>>;
   tools: RuleTable;
   resources: RuleTable;
   prompts: RuleTable;
+}
+
+export interface ToolMatch {
+  hidden: boolean;
+  /** The `tools` entry (exact key or glob) the name matches; categories are not consulted here. */
+  rule: CompiledRule | undefined;
 }
 
 export class PolicyError extends Error {
@@ -123,7 +143,17 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
       const compiled = cel(c.when, `${path}/${i}/when`);
       return compiled ? [{ cel: compiled, ...(c.reason ? { reason: c.reason } : {}) }] : [];
     });
-  const rule = (r: PolicyRule, path: string): CompiledRule => ({
+  // Every rule, and those of tool calls, whose chains start with all_tools once it is compiled.
+  const allRules: CompiledRule[] = [];
+  const toolRules: CompiledRule[] = [];
+  const rule = (r: PolicyRule, path: string, forTools = true): CompiledRule => {
+    const compiled = ruleOf(r, path);
+    compiled.chain = [compiled];
+    allRules.push(compiled);
+    if (forTools) toolRules.push(compiled);
+    return compiled;
+  };
+  const ruleOf = (r: PolicyRule, path: string): CompiledRule => ({
     path,
     action: r.action,
     ...(r.reason ? { reason: r.reason } : {}),
@@ -149,12 +179,14 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     }),
     ...(r.approval ? { approval: r.approval } : {}),
     redact: r.redact,
+    chain: [],
+    usesCel: false,
   });
-  const table = (rules: Record<string, PolicyRule>, base: string): RuleTable => {
+  const table = (rules: Record<string, PolicyRule>, base: string, forTools: boolean): RuleTable => {
     const exact = new Map<string, CompiledRule>();
     const globs: RuleTable['globs'] = [];
     for (const [pattern, r] of Object.entries(rules)) {
-      const compiled = rule(r, `${base}/${escapePointer(pattern)}`);
+      const compiled = rule(r, `${base}/${escapePointer(pattern)}`, forTools);
       if (isGlob(pattern)) globs.push({ glob: compileGlob(pattern), rule: compiled });
       else exact.set(pattern, compiled);
     }
@@ -171,46 +203,68 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     default: policy.default,
     enforce: policy.enforce,
     hide: policy.hide.map(compileGlob),
-    hideMemo: new Map(),
-    ...(policy.all_tools ? { allTools: rule(policy.all_tools, '/all_tools') } : {}),
+    toolMemo: new Map(),
+    ...(policy.all_tools ? { allTools: rule(policy.all_tools, '/all_tools', false) } : {}),
+    bareChain: [],
     categories,
-    tools: table(policy.tools, '/tools'),
-    resources: table(policy.resources, '/resources'),
-    prompts: table(policy.prompts, '/prompts'),
+    tools: table(policy.tools, '/tools', true),
+    resources: table(policy.resources, '/resources', false),
+    prompts: table(policy.prompts, '/prompts', false),
   };
   if (problems.length > 0) throw new PolicyError(problems);
+  const allTools = compiled.allTools;
+  if (allTools) {
+    compiled.bareChain = [allTools];
+    for (const r of toolRules) r.chain = [allTools, r];
+  }
+  for (const r of allRules) r.usesCel = r.chain.some(needsCel);
   return compiled;
 }
 
-/** The rule a name matches in a table: an exact key beats any glob. */
 /** Bound on remembered names per table, so names an attacker makes up cannot grow it forever. */
 const MEMO_LIMIT = 10_000;
 
+/** The rule a name matches in a table: an exact key beats any glob. */
 export function matchRule(table: RuleTable, name: string): CompiledRule | undefined {
   const exact = table.exact.get(name);
   if (exact) return exact;
   const known = table.memo.get(name);
   if (known !== undefined) return known ?? undefined;
-  let found: CompiledRule | null = null;
-  for (const g of table.globs) {
-    if (g.glob.test(name)) {
-      found = g.rule;
-      break;
-    }
-  }
+  const found = scanGlobs(table, name) ?? null;
   if (table.memo.size >= MEMO_LIMIT) table.memo.clear();
   table.memo.set(name, found);
   return found ?? undefined;
 }
 
-/** Whether a name is hidden by the policy's `hide` patterns (remembered like matchRule). */
-export function isHidden(policy: CompiledPolicy, name: string): boolean {
-  const known = policy.hideMemo.get(name);
+/** The most specific glob of a table that matches a name (globs are sorted most specific first). */
+function scanGlobs(table: RuleTable, name: string): CompiledRule | undefined {
+  for (const g of table.globs) if (g.glob.test(name)) return g.rule;
+  return undefined;
+}
+
+/** Whether `hide` hides a tool name and which `tools` entry is its own, remembered per name. */
+export function matchTool(policy: CompiledPolicy, name: string): ToolMatch {
+  const known = policy.toolMemo.get(name);
   if (known !== undefined) return known;
   const hidden = policy.hide.some((g) => g.test(name));
-  if (policy.hideMemo.size >= MEMO_LIMIT) policy.hideMemo.clear();
-  policy.hideMemo.set(name, hidden);
-  return hidden;
+  const match: ToolMatch = { hidden, rule: policy.tools.exact.get(name) ?? scanGlobs(policy.tools, name) };
+  if (policy.toolMemo.size >= MEMO_LIMIT) policy.toolMemo.clear();
+  policy.toolMemo.set(name, match);
+  return match;
+}
+
+/** Whether a name is hidden by the policy's `hide` patterns. */
+export function isHidden(policy: CompiledPolicy, name: string): boolean {
+  return matchTool(policy, name).hidden;
+}
+
+function needsCel(r: CompiledRule): boolean {
+  return (
+    r.denyIf.length > 0 ||
+    r.require.length > 0 ||
+    r.approvalIf.length > 0 ||
+    r.limits.some((l) => l.key !== undefined || l.cost !== undefined || l.when !== undefined)
+  );
 }
 
 function escapePointer(segment: string): string {

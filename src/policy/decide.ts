@@ -2,14 +2,7 @@
 // for the limiter to reserve against the store. Order (DESIGN section 1):
 // hide → deny → require → approval → limits → forward. The first that blocks decides.
 import type { CelVars } from './cel.js';
-import {
-  isHidden,
-  matchRule,
-  type CompiledLimit,
-  type CompiledPolicy,
-  type CompiledRule,
-  type RuleTable,
-} from './compile.js';
+import { matchRule, matchTool, type CompiledLimit, type CompiledPolicy, type CompiledRule } from './compile.js';
 import type { Category } from './schema.js';
 
 export type Subject = 'tool' | 'resource' | 'prompt';
@@ -26,6 +19,8 @@ export interface CallFacts {
   grant: { name: string; agent: string; labels: Record<string, string> };
   session: { id: string };
   now: Date;
+  /** A person approved this very call: the approval phase is passed, the limits still apply. */
+  approved?: boolean;
 }
 
 export interface LimitRequest {
@@ -41,10 +36,24 @@ export interface LimitRequest {
 
 export type BlockKind = 'deny' | 'approval_required';
 
-export type Decision =
-  | { outcome: 'allow'; rule: string; limits: LimitRequest[]; shadowed?: Blocked }
-  | { outcome: 'hidden'; rule: string }
-  | Blocked;
+export type Decision = Allowed | Hidden | Blocked;
+
+export interface Allowed {
+  outcome: 'allow';
+  rule: string;
+  limits: LimitRequest[];
+  /**
+   * Shadow mode (`enforce: false`) only: what the policy would have done to the call had it been
+   * enforced — blocked it, or hidden the tool (or resource, or prompt). Absent when it would have
+   * been allowed as well; `rule` then names the same check as the shadowed decision's.
+   */
+  shadowed?: Blocked | Hidden;
+}
+
+export interface Hidden {
+  outcome: 'hidden';
+  rule: string;
+}
 
 export interface Blocked {
   outcome: 'blocked';
@@ -55,42 +64,53 @@ export interface Blocked {
 
 const SUBJECT_WORD: Record<Subject, string> = { tool: 'Tool', resource: 'Resource', prompt: 'Prompt' };
 
+const NO_RULES: readonly CompiledRule[] = [];
+
 export function decide(policy: CompiledPolicy, call: CallFacts): Decision {
   const d = decideEnforced(policy, call);
-  // Shadow mode: decide and record, never block (a hidden tool stays visible too).
-  if (!policy.enforce && d.outcome !== 'allow') {
-    return { outcome: 'allow', rule: d.rule, limits: [], ...(d.outcome === 'blocked' ? { shadowed: d } : {}) };
-  }
-  return d;
+  if (policy.enforce || d.outcome === 'allow') return d;
+  // Shadow mode: decide and record, never block; a hidden tool stays visible and callable too.
+  return { outcome: 'allow', rule: d.rule, limits: [], shadowed: d };
 }
 
 function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
-  const word = SUBJECT_WORD[call.subject];
+  // The call's own rule, and the chain of rules that decide it (all_tools first for a tool call;
+  // resources and prompts have only their own rules). Chains are built when the policy compiles.
+  let own: CompiledRule | undefined;
+  let chain: readonly CompiledRule[];
+  let usesCel: boolean;
   if (call.subject === 'tool') {
-    if (isHidden(policy, call.name)) return { outcome: 'hidden', rule: '/hide' };
+    const match = matchTool(policy, call.name);
+    if (match.hidden) return { outcome: 'hidden', rule: '/hide' };
+    own = match.rule ?? (call.category ? policy.categories[call.category] : undefined);
+    chain = own ? own.chain : policy.bareChain;
+    usesCel = own ? own.usesCel : policy.allTools !== undefined && policy.allTools.usesCel;
+  } else {
+    own = matchRule(call.subject === 'resource' ? policy.resources : policy.prompts, call.name);
+    chain = own ? own.chain : NO_RULES;
+    usesCel = own !== undefined && own.usesCel;
   }
-  const own = matchOwn(policy, call);
-  // all_tools applies to every tool call; resources and prompts have only their own rules.
-  const chain = [call.subject === 'tool' ? policy.allTools : undefined, own.rule].filter(
-    (r): r is CompiledRule => r !== undefined,
-  );
-  const hiding = chain.find((r) => r.action === 'hide');
-  if (hiding) return { outcome: 'hidden', rule: hiding.path };
+  for (const r of chain) if (r.action === 'hide') return { outcome: 'hidden', rule: r.path };
 
   // deny: an action, or any deny_if that holds
   for (const r of chain) {
     if (r.action === 'deny')
-      return blocked('deny', r.path, r.reason ?? `${word} "${call.name}" is not allowed by the policy.`);
+      return blocked(
+        'deny',
+        r.path,
+        r.reason ?? `${SUBJECT_WORD[call.subject]} "${call.name}" is not allowed by the policy.`,
+      );
   }
   // `default` is the decision for a tool no entry matches (DESIGN section 1); resources and
   // prompts without a matching entry are governed by their own rules only.
-  if (!own.rule && policy.default === 'deny' && call.subject === 'tool') {
+  if (!own && policy.default === 'deny' && call.subject === 'tool') {
     return blocked(
       'deny',
       '/default',
-      `${word} "${call.name}" is not allowed: the policy denies anything it does not list.`,
+      `${SUBJECT_WORD[call.subject]} "${call.name}" is not allowed: the policy denies anything it does not list.`,
     );
   }
+  if (!usesCel) return allow(own, chain, call, undefined);
   const vars = celVars(call);
   for (const r of chain) {
     for (const c of r.denyIf) {
@@ -100,7 +120,9 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
         return blocked(
           'deny',
           c.cel.path,
-          c.reason ?? r.reason ?? `${word} "${call.name}" was denied by the condition ${c.cel.source}.`,
+          c.reason ??
+            r.reason ??
+            `${SUBJECT_WORD[call.subject]} "${call.name}" was denied by the condition ${c.cel.source}.`,
         );
     }
   }
@@ -109,14 +131,29 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
       const v = truth(c.cel.evaluate(vars), c.cel.path);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
       if (!v)
-        return blocked('deny', c.cel.path, c.reason ?? r.reason ?? `${word} "${call.name}" requires ${c.cel.source}.`);
+        return blocked(
+          'deny',
+          c.cel.path,
+          c.reason ?? r.reason ?? `${SUBJECT_WORD[call.subject]} "${call.name}" requires ${c.cel.source}.`,
+        );
     }
   }
-  for (const r of chain) {
+  return allow(own, chain, call, vars);
+}
+
+/** The approval and limit phases, which follow the conditions; `vars` is undefined when no rule has CEL. */
+function allow(
+  own: CompiledRule | undefined,
+  chain: readonly CompiledRule[],
+  call: CallFacts,
+  vars: CelVars | undefined,
+): Decision {
+  const word = SUBJECT_WORD[call.subject];
+  for (const r of call.approved ? [] : chain) {
     if (r.action === 'require_approval')
       return blocked('approval_required', r.path, r.reason ?? `${word} "${call.name}" requires a person's approval.`);
     for (const c of r.approvalIf) {
-      const v = truth(c.cel.evaluate(vars), c.cel.path);
+      const v = truth(c.cel.evaluate(vars!), c.cel.path);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
       if (v)
         return blocked(
@@ -134,31 +171,19 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
       if (req) limits.push(req);
     }
   }
-  return { outcome: 'allow', rule: own.rule?.path ?? '/default', limits };
-}
-
-function matchOwn(policy: CompiledPolicy, call: CallFacts): { rule?: CompiledRule } {
-  const table: RuleTable =
-    call.subject === 'tool' ? policy.tools : call.subject === 'resource' ? policy.resources : policy.prompts;
-  const rule = matchRule(table, call.name);
-  if (rule) return { rule };
-  if (call.subject === 'tool' && call.category) {
-    const byCategory = policy.categories[call.category];
-    if (byCategory) return { rule: byCategory };
-  }
-  return {};
+  return { outcome: 'allow', rule: own?.path ?? '/default', limits };
 }
 
 /** A limit's request for this call, undefined when its `when` is false, or an error text. */
-function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars): LimitRequest | undefined | string {
+function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefined): LimitRequest | undefined | string {
   if (l.when) {
-    const v = truth(l.when.evaluate(vars), l.when.path);
+    const v = truth(l.when.evaluate(vars!), l.when.path);
     if (typeof v === 'string') return v;
     if (!v) return undefined;
   }
   let cost = 1;
   if (l.cost) {
-    const r = l.cost.evaluate(vars);
+    const r = l.cost.evaluate(vars!);
     const n = r.ok ? Number(r.value) : NaN;
     if (!r.ok || !Number.isFinite(n) || n < 0)
       return `The cost expression at ${l.cost.path} did not give a non-negative number${r.ok ? '' : `: ${r.error}`}.`;
@@ -173,7 +198,7 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars): LimitRe
     cost,
   };
   if (l.key) {
-    const r = l.key.evaluate(vars);
+    const r = l.key.evaluate(vars!);
     if (!r.ok) return `The key expression at ${l.key.path} failed: ${r.error}.`;
     out.keyValue =
       typeof r.value === 'string'
@@ -195,16 +220,22 @@ export function blocked(kind: BlockKind, rule: string, reason: string): Blocked 
   return { outcome: 'blocked', kind, rule, reason };
 }
 
+/** A tool without annotations: one shared empty map rather than a new one per call. */
+const NO_ANNOTATIONS: Record<string, unknown> = Object.freeze({});
+
 /** The CEL variables of a call (shared with explain, so both evaluate the same thing). */
 export function celVars(call: CallFacts): CelVars {
+  // One object shape for every call: an unknown category or risk is a field holding undefined,
+  // which CEL treats as absent (`has(tool.category)` is false, reading it is an error), rather
+  // than a field left out, which would give V8 a shape per combination and slow every read.
   return {
     args: call.args,
     tool: {
       name: call.name,
       server: call.server,
-      ...(call.category ? { category: call.category } : {}),
-      ...(call.risk ? { risk: call.risk } : {}),
-      annotations: call.annotations ?? {},
+      category: call.category || undefined,
+      risk: call.risk || undefined,
+      annotations: call.annotations ?? NO_ANNOTATIONS,
     },
     grant: call.grant,
     session: call.session,
@@ -222,8 +253,9 @@ export function listableEntry(policy: CompiledPolicy, subject: 'resource' | 'pro
 /** Whether a tool can appear in tools/list at all (hidden and unconditionally denied do not). */
 export function listable(policy: CompiledPolicy, name: string, category?: Category): boolean {
   if (!policy.enforce) return true;
-  if (isHidden(policy, name)) return false;
-  const own = matchRule(policy.tools, name) ?? (category ? policy.categories[category] : undefined);
+  const match = matchTool(policy, name);
+  if (match.hidden) return false;
+  const own = match.rule ?? (category ? policy.categories[category] : undefined);
   if (own?.action === 'hide' || own?.action === 'deny') return false;
   if (policy.allTools?.action === 'deny' || policy.allTools?.action === 'hide') return false;
   return own !== undefined || policy.default === 'allow';

@@ -364,12 +364,7 @@ export function traceDecision(policy: CompiledPolicy, call: CallFacts): Trace {
   const enforced: Decision = decided ?? { outcome: 'allow', rule: own?.path ?? '/default', limits };
   const decision: Decision =
     !policy.enforce && enforced.outcome !== 'allow'
-      ? {
-          outcome: 'allow',
-          rule: enforced.rule,
-          limits: [],
-          ...(enforced.outcome === 'blocked' ? { shadowed: enforced } : {}),
-        }
+      ? { outcome: 'allow', rule: enforced.rule, limits: [], shadowed: enforced }
       : enforced;
   return { enforced, decision, match, steps, requests };
 }

@@ -12,7 +12,7 @@ import { Limiter } from '../limits/limiter.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { loadPolicy, PolicyError, type CompiledPolicy } from './compile.js';
 import { decide, type CallFacts } from './decide.js';
-import { explain, scopeFactsOf, traceDecision, usageFromStore, type Explanation, type Verdict } from './explain.js';
+import { explain, scopeFactsOf, usageFromStore, type Explanation, type Verdict } from './explain.js';
 import { CATEGORIES } from './schema.js';
 
 const VERDICTS = ['allow', 'deny', 'hidden', 'approval_required', 'rate_limited'] as const;
@@ -198,13 +198,11 @@ async function callOnce(
     const kind = d.kind === 'approval_required' ? 'approval_required' : 'deny';
     return { verdict: kind, enforced: kind, rule: d.rule, reason: d.reason };
   }
+  if (d.shadowed?.outcome === 'hidden') return { verdict: 'allow', enforced: 'hidden', rule: d.rule };
   if (d.shadowed) {
     const kind = d.shadowed.kind === 'approval_required' ? 'approval_required' : 'deny';
     return { verdict: 'allow', enforced: kind, rule: d.rule, reason: d.shadowed.reason };
   }
-  // Shadow mode keeps a hidden tool visible without saying so in the decision; the walk knows.
-  if (!policy.enforce && traceDecision(policy, facts).enforced.outcome === 'hidden')
-    return { verdict: 'allow', enforced: 'hidden', rule: d.rule };
   if (d.limits.length > 0) {
     const r = await limiter.reserve(d.limits, scopeFactsOf(facts), facts.now.getTime());
     if (!r.ok)

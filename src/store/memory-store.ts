@@ -1,7 +1,10 @@
 // The in-process store: exact and atomic because each operation runs to completion without
 // yielding. For one gateway process; state is lost on restart.
 import { randomUUID } from 'node:crypto';
+import type { Approval, ApprovalFilter, ApprovalPatch } from '../approvals/approval.js';
+import { matchesApproval } from '../approvals/filter.js';
 import type { Pin } from '../catalog/pins.js';
+import type { StoredGrant } from '../identity/stored-grant.js';
 import {
   admit,
   relevantSpan,
@@ -74,6 +77,76 @@ export class MemoryStore implements StateStore {
     return [...this.pins.values()].filter((p) => server === undefined || p.server === server);
   }
 
+  private readonly grants = new Map<string, StoredGrant>();
+
+  async createGrant(g: StoredGrant): Promise<boolean> {
+    if (this.grants.has(g.name)) return false;
+    this.grants.set(g.name, { ...g });
+    return true;
+  }
+
+  async grantByTokenHash(hash: string): Promise<StoredGrant | undefined> {
+    for (const g of this.grants.values()) if (g.token_hash === hash) return { ...g };
+    return undefined;
+  }
+
+  async listGrants(): Promise<StoredGrant[]> {
+    return [...this.grants.values()].sort((a, b) => a.name.localeCompare(b.name)).map((g) => ({ ...g }));
+  }
+
+  async revokeGrant(name: string, at: number): Promise<boolean> {
+    const g = this.grants.get(name);
+    if (!g || g.revoked !== undefined) return false;
+    g.revoked = at;
+    return true;
+  }
+
+  private readonly approvals = new Map<string, Approval>();
+  private readonly approvalListeners = new Set<(a: Approval) => void>();
+
+  async createApproval(a: Approval): Promise<void> {
+    this.approvals.set(a.id, { ...a });
+    this.announce(a);
+  }
+
+  async getApproval(id: string): Promise<Approval | undefined> {
+    const a = this.approvals.get(id);
+    return a ? { ...a } : undefined;
+  }
+
+  async listApprovals(filter: ApprovalFilter = {}): Promise<Approval[]> {
+    return [...this.approvals.values()]
+      .filter((a) => matchesApproval(a, filter))
+      .sort((x, y) => y.created - x.created)
+      .slice(0, filter.limit ?? 100)
+      .map((a) => ({ ...a }));
+  }
+
+  async transitionApproval(
+    id: string,
+    from: Approval['status'][],
+    patch: ApprovalPatch,
+  ): Promise<Approval | undefined> {
+    const a = this.approvals.get(id);
+    if (!a || !from.includes(a.status)) return undefined;
+    Object.assign(a, patch);
+    this.announce(a);
+    return { ...a };
+  }
+
+  watchApprovals(listener: (a: Approval) => void): () => void {
+    this.approvalListeners.add(listener);
+    return () => this.approvalListeners.delete(listener);
+  }
+
+  private announce(a: Approval): void {
+    const copy = { ...a };
+    // After the write has returned to its caller, as a store shared between processes would.
+    queueMicrotask(() => {
+      for (const l of this.approvalListeners) l(copy);
+    });
+  }
+
   async release(r: Reservation): Promise<void> {
     const w = this.windows.get(r.key);
     if (!w) return;
@@ -87,5 +160,6 @@ export class MemoryStore implements StateStore {
 
   async close(): Promise<void> {
     this.windows.clear();
+    this.approvalListeners.clear();
   }
 }

@@ -2,7 +2,9 @@
 // `BEGIN IMMEDIATE` takes the write lock first, so a reservation is atomic even when several
 // processes share the file. Counters live on disk: restarting the gateway does not reset them.
 import { randomUUID } from 'node:crypto';
+import type { Approval, ApprovalFilter, ApprovalPatch } from '../approvals/approval.js';
 import type { Pin } from '../catalog/pins.js';
+import type { StoredGrant } from '../identity/stored-grant.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -62,6 +64,14 @@ export class SqliteStore implements StateStore {
         pending_hash TEXT, pending_definition TEXT, pending_seen_at INTEGER,
         PRIMARY KEY (server, tool)
       );
+      CREATE TABLE IF NOT EXISTS approvals (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,
+        grant_name TEXT NOT NULL, server TEXT NOT NULL, tool TEXT NOT NULL, args_hash TEXT NOT NULL, doc TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS approvals_seq ON approvals (seq);
+      CREATE INDEX IF NOT EXISTS approvals_match ON approvals (grant_name, server, tool, args_hash);
+      CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created);
+      CREATE TABLE IF NOT EXISTS grants (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
     `);
     this.pinGet = this.db.prepare('SELECT * FROM pins WHERE server = ? AND tool = ?');
     this.pinPut = this.db.prepare(
@@ -145,6 +155,148 @@ export class SqliteStore implements StateStore {
     return (this.pinList.all(server ?? null, server ?? null) as PinRow[]).map(rowToPin);
   }
 
+  async createGrant(g: StoredGrant): Promise<boolean> {
+    const r = this.db
+      .prepare('INSERT INTO grants (name, token_hash, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(g.name, g.token_hash, JSON.stringify(g));
+    return r.changes === 1;
+  }
+
+  async grantByTokenHash(hash: string): Promise<StoredGrant | undefined> {
+    const row = this.db.prepare('SELECT doc FROM grants WHERE token_hash = ?').get(hash) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as StoredGrant) : undefined;
+  }
+
+  async listGrants(): Promise<StoredGrant[]> {
+    return (this.db.prepare('SELECT doc FROM grants ORDER BY name').all() as { doc: string }[]).map(
+      (r) => JSON.parse(r.doc) as StoredGrant,
+    );
+  }
+
+  async revokeGrant(name: string, at: number): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        const row = this.db.prepare('SELECT doc FROM grants WHERE name = ?').get(name) as { doc: string } | undefined;
+        if (!row) return false;
+        const g = JSON.parse(row.doc) as StoredGrant;
+        if (g.revoked !== undefined) return false;
+        g.revoked = at;
+        this.db.prepare('UPDATE grants SET doc = ? WHERE name = ?').run(JSON.stringify(g), name);
+        return true;
+      })
+      .immediate();
+  }
+
+  // Approvals. Each write stamps the row with the next sequence number, so that watchers — in this
+  // process or in any other sharing the file (the CLI answering an approval) — find what changed
+  // since they last looked with one indexed query.
+  private approvalWatchers = new Set<(a: Approval) => void>();
+  private approvalPoll: NodeJS.Timeout | undefined;
+  private approvalSeq = 0;
+
+  private nextSeq(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM approvals').get() as { s: number }).s;
+  }
+
+  async createApproval(a: Approval): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            'INSERT INTO approvals (id, seq, status, created, grant_name, server, tool, args_hash, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(a.id, this.nextSeq(), a.status, a.created, a.grant, a.server, a.tool, a.args_hash, JSON.stringify(a));
+      })
+      .immediate();
+    this.pollApprovalsSoon();
+  }
+
+  async getApproval(id: string): Promise<Approval | undefined> {
+    const row = this.db.prepare('SELECT doc FROM approvals WHERE id = ?').get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as Approval) : undefined;
+  }
+
+  async listApprovals(f: ApprovalFilter = {}): Promise<Approval[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.status) {
+      where.push(`status IN (${f.status.map(() => '?').join(', ') || "''"})`);
+      params.push(...f.status);
+    }
+    for (const [col, v] of [
+      ['grant_name', f.grant],
+      ['server', f.server],
+      ['tool', f.tool],
+      ['args_hash', f.args_hash],
+    ] as const) {
+      if (v === undefined) continue;
+      where.push(`${col} = ?`);
+      params.push(v);
+    }
+    const sql = `SELECT doc FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created DESC, seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, f.limit ?? 100) as { doc: string }[]).map(
+      (r) => JSON.parse(r.doc) as Approval,
+    );
+  }
+
+  async transitionApproval(
+    id: string,
+    from: Approval['status'][],
+    patch: ApprovalPatch,
+  ): Promise<Approval | undefined> {
+    const updated = this.db
+      .transaction((): Approval | undefined => {
+        const row = this.db.prepare('SELECT doc FROM approvals WHERE id = ?').get(id) as { doc: string } | undefined;
+        if (!row) return undefined;
+        const a = JSON.parse(row.doc) as Approval;
+        if (!from.includes(a.status)) return undefined;
+        const next = { ...a, ...patch };
+        this.db
+          .prepare('UPDATE approvals SET seq = ?, status = ?, doc = ? WHERE id = ?')
+          .run(this.nextSeq(), next.status, JSON.stringify(next), id);
+        return next;
+      })
+      .immediate();
+    if (updated) this.pollApprovalsSoon();
+    return updated;
+  }
+
+  watchApprovals(listener: (a: Approval) => void): () => void {
+    if (this.approvalWatchers.size === 0) {
+      this.approvalSeq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM approvals').get() as { s: number }).s;
+      this.approvalPoll = setInterval(() => this.pollApprovals(), 200);
+      this.approvalPoll.unref();
+    }
+    this.approvalWatchers.add(listener);
+    return () => {
+      this.approvalWatchers.delete(listener);
+      if (this.approvalWatchers.size === 0) clearInterval(this.approvalPoll);
+    };
+  }
+
+  /** A write by this process is seen at once rather than at the next tick. */
+  private pollApprovalsSoon(): void {
+    if (this.approvalWatchers.size > 0) queueMicrotask(() => this.pollApprovals());
+  }
+
+  private pollApprovals(): void {
+    if (!this.db.open || this.approvalWatchers.size === 0) return;
+    let rows: { seq: number; doc: string }[];
+    try {
+      rows = this.db.prepare('SELECT seq, doc FROM approvals WHERE seq > ? ORDER BY seq').all(this.approvalSeq) as {
+        seq: number;
+        doc: string;
+      }[];
+    } catch {
+      return; // the file is busy or gone: the next tick tries again
+    }
+    for (const r of rows) {
+      this.approvalSeq = Math.max(this.approvalSeq, r.seq);
+      const a = JSON.parse(r.doc) as Approval;
+      for (const l of this.approvalWatchers) l(a);
+    }
+  }
+
   async release(r: Reservation): Promise<void> {
     this.releaseStmt.run(r.key, r.token);
   }
@@ -159,6 +311,8 @@ export class SqliteStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.approvalPoll);
+    this.approvalWatchers.clear();
     if (this.db.open) this.db.close();
   }
 }

@@ -2,7 +2,9 @@
 // is atomic: the check and the reservation happen as one step, so concurrent calls — and, for
 // shared backends, several gateway replicas — can never admit more than the limit.
 
+import type { Approval, ApprovalFilter, ApprovalPatch } from '../approvals/approval.js';
 import type { Pin } from '../catalog/pins.js';
+import type { StoredGrant } from '../identity/stored-grant.js';
 
 export interface WindowSpec {
   /** sliding: any interval of `windowMs`; calendar: fixed windows aligned to the epoch (UTC). */
@@ -33,6 +35,26 @@ export interface StateStore {
   /** Creates or replaces a tool's pin. */
   putPin(pin: Pin): Promise<void>;
   listPins(server?: string): Promise<Pin[]>;
+  createApproval(approval: Approval): Promise<void>;
+  getApproval(id: string): Promise<Approval | undefined>;
+  /** Newest first. */
+  listApprovals(filter?: ApprovalFilter): Promise<Approval[]>;
+  /**
+   * Moves an approval to a new status in one atomic step, only if its status is one of `from`;
+   * resolves with the updated approval, or undefined when it was not (someone answered first).
+   */
+  transitionApproval(id: string, from: Approval['status'][], patch: ApprovalPatch): Promise<Approval | undefined>;
+  /**
+   * Calls back with every approval created or changed — by this process or by any other sharing
+   * the store (the CLI, another replica) — so a held call is released wherever it was answered.
+   */
+  watchApprovals(listener: (approval: Approval) => void): () => void;
+  /** Stores a new grant; false when a grant of that name exists (revoked ones included). */
+  createGrant(grant: StoredGrant): Promise<boolean>;
+  grantByTokenHash(hash: string): Promise<StoredGrant | undefined>;
+  listGrants(): Promise<StoredGrant[]>;
+  /** Marks a grant revoked; false when there is no such grant, or it was revoked already. */
+  revokeGrant(name: string, at: number): Promise<boolean>;
   /** Whether the store answers; a store that does not blocks calls that need it. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -7,8 +7,8 @@
 // approval). Loaded by a gateway and called with the SDK client in both eras, the policy behaves as
 // written: read tools answer with the server's own result, the 31st write in a minute is
 // [RATE LIMITED] for that grant only (and never reaches the server), the 11th execute call is
-// [RATE LIMITED], every destructive or financial tool is blocked with a reason saying approvals are
-// not configured, and a tool the policy does not list is denied by its default.
+// [RATE LIMITED], every destructive or financial tool is held until a person answers (denied here:
+// [APPROVAL DENIED] with the approver's reason, nothing written), and a tool the policy does not list is denied by its default.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -323,7 +323,7 @@ describe.each(ERAS)('policy suggest on real servers: loaded by a gateway, %s cli
     expect(decisionOf(limited)).toMatchObject({ decision: 'rate_limited', rule: `/tools/${tool}/limits/0` });
   });
 
-  it('every destructive or financial tool is blocked, with a reason saying approvals are not configured', async () => {
+  it('every destructive or financial tool is held for a person, and a denial reaches the agent', async () => {
     const held = SERVERS.flatMap((server) =>
       catalog[server]
         .filter((t) => t.category === 'destructive' || t.category === 'financial')
@@ -333,13 +333,25 @@ describe.each(ERAS)('policy suggest on real servers: loaded by a gateway, %s cli
     for (const { server, tool } of held) {
       const c = server === 'fs' ? alice : aliceEverything;
       const target = join(work, `${tool.name}.txt`);
-      const r = (await c.client.callTool({
+      const call = c.client.callTool({
         name: tool.name,
         arguments: { path: target, content: 'must not be written', edits: [], source: target, destination: target },
-      })) as CallToolResult;
+      });
+      const approval = await heldApproval(gateway, server, tool.name);
+      await gateway.core.approvals.answer(approval.id, {
+        approve: false,
+        by: 'reviewer',
+        channel: 'api',
+        reason: 'Not today.',
+      });
+      const r = (await call) as CallToolResult;
       expect(r.isError, tool.name).toBe(true);
-      expect(textOf(r), tool.name).toMatch(/^\[POLICY DENIED\] .*Approvals are not configured/);
-      expect(decisionOf(r), tool.name).toMatchObject({ decision: 'deny', rule: `/tools/${tool.name}` });
+      expect(textOf(r), tool.name).toMatch(/^\[APPROVAL DENIED\] Not today\./);
+      expect(decisionOf(r), tool.name).toMatchObject({
+        decision: 'approval_denied',
+        rule: `/tools/${tool.name}`,
+        approval_id: approval.id,
+      });
       expect(existsSync(target), tool.name).toBe(false);
     }
   });
@@ -353,3 +365,13 @@ describe.each(ERAS)('policy suggest on real servers: loaded by a gateway, %s cli
     expect(decisionOf(r)).toMatchObject({ decision: 'deny', rule: '/default' });
   });
 });
+
+/** The pending approval a held call opened. */
+async function heldApproval(gateway: Gateway, server: string, tool: string) {
+  for (let i = 0; i < 400; i++) {
+    const [a] = await gateway.core.store.listApprovals({ server, tool, status: ['pending'] });
+    if (a) return a;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no pending approval for ${server}/${tool}`);
+}

@@ -16,7 +16,7 @@ describe('defaultConfig', () => {
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(config.auth).toEqual({ mode: 'none' });
     expect(config.state).toBe('sqlite:/srv/project/.gatehouse/state.db');
-    expect(config.audit).toBe(config.state);
+    expect(config.audit.sink).toBe(config.state);
     expect(config.grants).toEqual({});
   });
 

@@ -141,7 +141,7 @@ describe('relative paths', () => {
     );
     const { config } = await loadConfig({ file: 'conf/gatehouse.yaml', cwd: dir, env: {} });
     expect(config.state).toBe(`sqlite:${join(dir, 'conf/data/state.db')}`);
-    expect(config.audit).toBe(`jsonl:${join(dir, 'conf/logs/audit.jsonl')}`);
+    expect(config.audit.sink).toBe(`jsonl:${join(dir, 'conf/logs/audit.jsonl')}`);
     expect(config.servers.memory?.cwd).toBe(join(dir, 'conf/work'));
     expect(config.servers.memory?.policy).toBe(join(dir, 'conf/policies/memory.json'));
     expect(config.grants.ci?.policy).toBe(join(dir, 'conf/policies/memory.json'));
@@ -150,7 +150,7 @@ describe('relative paths', () => {
   it("defaults the audit log to the state's SQLite file", async () => {
     write('gatehouse.yaml', `state: sqlite:db/gw.db\n${YAML_CONFIG}`);
     const { config } = await loadConfig({ cwd: dir, env: {} });
-    expect(config.audit).toBe(config.state);
+    expect(config.audit.sink).toBe(config.state);
     expect(config.state).toBe(`sqlite:${join(dir, 'db/gw.db')}`);
   });
 
@@ -161,7 +161,7 @@ describe('relative paths', () => {
   ])('leaves state %s and audit %s as written', async (state, audit) => {
     write('gatehouse.yaml', `state: "${state}"\naudit: "${audit}"\n${YAML_CONFIG}`);
     const { config } = await loadConfig({ cwd: dir, env: {} });
-    expect([config.state, config.audit]).toEqual([state, audit]);
+    expect([config.state, config.audit.sink]).toEqual([state, audit]);
   });
 });
 

@@ -4,6 +4,10 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type { LoadedConfig } from '../../src/config/load.js';
 import type { GatehouseConfig, ServerConfig } from '../../src/config/schema.js';
 import type { PolicyInput } from '../../src/policy/schema.js';
+import type { AuditConfig } from '../../src/audit/config-schema.js';
+import type { ApprovalsConfig } from '../../src/approvals/config-schema.js';
+
+type JwtConfig = NonNullable<GatehouseConfig['auth']['jwt']>;
 
 type ContractServer = {
   transport: 'stdio' | 'streamable-http' | 'sse';
@@ -23,8 +27,8 @@ type ContractServer = {
 type ContractConfig = {
   listen: { host: string; port: number };
   state: string;
-  audit: string;
-  auth: { mode: 'none' | 'grants' | 'jwt'; admin_token?: string };
+  audit: AuditConfig;
+  auth: { mode: 'none' | 'grants' | 'jwt'; admin_token?: string; jwt?: JwtConfig };
   servers: Record<string, ContractServer>;
   grants: Record<
     string,
@@ -38,6 +42,8 @@ type ContractConfig = {
     }
   >;
   limits: { max_body_bytes: number };
+  log?: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  approvals?: ApprovalsConfig;
 };
 
 describe('config types', () => {

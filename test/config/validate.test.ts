@@ -25,7 +25,7 @@ describe('defaults and normalisation', () => {
     expect(valid({ servers: { mem: stdio } })).toEqual({
       listen: { host: '127.0.0.1', port: 8080 },
       state: 'sqlite:./.gatehouse/state.db',
-      audit: 'sqlite:./.gatehouse/state.db',
+      audit: { sink: 'sqlite:./.gatehouse/state.db', arguments: 'redacted', retention: 2_592_000, queue_max: 10_000 },
       auth: { mode: 'none' },
       servers: {
         mem: {

@@ -3,8 +3,8 @@
 // classifier puts in all five categories. Under a policy of only category rules and `default: deny`,
 // every tool gets the rule of the category the classifier gives it: read passes with the upstream's
 // answer, write is denied with its rule's reason, execute passes under its rule's limit and is then
-// [RATE LIMITED], destructive is denied, financial is held for approval (blocked: approvals are not
-// configured); tools/list shows exactly the tools not denied outright. An exact `tools` entry beats
+// [RATE LIMITED], destructive is denied, financial is held for approval (retry mode: [APPROVAL
+// PENDING] at once, with the approval's id); tools/list shows exactly the tools not denied outright. An exact `tools` entry beats
 // the category rule in both directions (a destructive tool allowed, a read tool denied), and so does
 // a glob (a write tool allowed). Under `all_tools`, CEL `deny_if` conditions on `tool.risk` and
 // `tool.category` block exactly the critical and the execute tools. And when the category cannot be
@@ -48,7 +48,7 @@ const CATEGORY_POLICY = {
     write: { action: 'deny', reason: 'No writes.' },
     execute: { limits: [{ max: 1, window: 'hour', scope: 'grant' }] },
     destructive: { action: 'deny' },
-    financial: { action: 'require_approval', reason: 'Money needs a person.' },
+    financial: { action: 'require_approval', reason: 'Money needs a person.', approval: { mode: 'retry' } },
   },
   tools: {
     [EXACT_ALLOWED]: {},
@@ -69,7 +69,7 @@ const CEL_POLICY = {
 };
 
 /** What a call must meet under CATEGORY_POLICY: forwarded, or blocked with this text and rule. */
-type Expected = { forwarded: true } | { text: string; rule: string };
+type Expected = { forwarded: true } | { text: string; rule: string; decision?: string };
 
 function expectedUnderCategories(name: string, category: ToolCategory): Expected {
   if (name === EXACT_ALLOWED) return { forwarded: true };
@@ -85,8 +85,9 @@ function expectedUnderCategories(name: string, category: ToolCategory): Expected
       return { text: `[POLICY DENIED] Tool "${name}" is not allowed by the policy.`, rule: '/categories/destructive' };
     case 'financial':
       return {
-        text: '[POLICY DENIED] Money needs a person. Approvals are not configured on this gateway, so the call is blocked.',
+        text: /^\[APPROVAL PENDING\] Money needs a person\. Approval apr_[0-9a-f]{32} is pending/.source,
         rule: '/categories/financial',
+        decision: 'approval_pending',
       };
   }
 }
@@ -147,8 +148,9 @@ function expectOutcome(name: string, args: Record<string, unknown>, r: CallToolR
   }
   expect(r.isError, what).toBe(true);
   if (expected.text.startsWith('[')) expect(textOf(r), what).toBe(expected.text);
+  else if (expected.text.startsWith('^')) expect(textOf(r), what).toMatch(new RegExp(expected.text));
   else expect(textOf(r), what).toMatch(new RegExp(`^\\[POLICY DENIED\\] .*${expected.text}`));
-  expect(decisionOf(r), what).toMatchObject({ decision: 'deny', rule: expected.rule });
+  expect(decisionOf(r), what).toMatchObject({ decision: expected.decision ?? 'deny', rule: expected.rule });
 }
 
 function datasetServer(policy: unknown) {

@@ -7,7 +7,11 @@
 // 404 and a path that is not valid percent-encoding is 400; and, with the SDK client in both eras,
 // the pins endpoints list the pinned tools, show the change when the feature fixture redescribes
 // `echo`, and accepting through the API lets the blocked call through again (one tool, or
-// everything waiting on the server).
+// everything waiting on the server). POST /api/v1/policy/explain answers with exactly the
+// explanation `gatehouse policy explain --json` gives, under the live policy of the server or of
+// the grant, with the tool's category from the catalog and limit usage from the gateway's own
+// store (calls made through the gateway show up; explaining reserves nothing); a bad body is 400
+// saying what is wrong, an unknown server or grant 404.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +22,9 @@ import type { CallToolResult } from '@modelcontextprotocol/client';
 import { CATEGORIES, RISK_OF_CATEGORY, classifyTool, type ToolCategory } from '../../src/catalog/classify.js';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { loadPolicy } from '../../src/policy/compile.js';
+import type { CallFacts } from '../../src/policy/decide.js';
+import { explain, type Explanation } from '../../src/policy/explain.js';
 import { parsePolicy } from '../../src/policy/schema.js';
 import { datasetTools } from '../fixtures/servers/dataset-server.js';
 import { TSX_LOADER, connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
@@ -36,12 +43,18 @@ interface ApiAnswer {
 async function api(
   gateway: Gateway,
   path: string,
-  { method = 'GET', token = ADMIN_TOKEN as string | null, authorization = undefined as string | undefined } = {},
+  {
+    method = 'GET',
+    token = ADMIN_TOKEN as string | null,
+    authorization = undefined as string | undefined,
+    send = undefined as string | undefined,
+  } = {},
 ): Promise<ApiAnswer> {
   const headers: Record<string, string> = {};
   if (authorization !== undefined) headers.authorization = authorization;
   else if (token !== null) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${gateway.url}${path}`, { method, headers });
+  if (send !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${gateway.url}${path}`, { method, headers, ...(send !== undefined ? { body: send } : {}) });
   const text = await res.text();
   let body: Record<string, unknown>;
   try {
@@ -358,5 +371,198 @@ describe.each(ERAS)('admin API: pins diff and accept, %s client', (era) => {
     expect(anonymous.status).toBe(401);
     const unknown = await api(gateway, '/api/v1/pins/nope/accept', { method: 'POST' });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe('admin API: POST /api/v1/policy/explain', () => {
+  const SUPPORT_TOKEN = 'support-3b9d1f7e2a';
+  const NOW = '2026-03-02T10:00:00Z';
+  const MEM_POLICY = {
+    version: '1',
+    default: 'deny',
+    hide: ['open_*'],
+    tools: {
+      read_graph: {},
+      search_nodes: { deny_if: [{ when: "has(args.query) && args.query == 'secret'", reason: 'No secrets.' }] },
+      create_entities: { limits: [{ max: 2, window: 'hour', scope: 'grant' }] },
+    },
+    categories: { destructive: { action: 'require_approval' } },
+    resources: { 'secret://*': { action: 'hide' } },
+  };
+  let gateway: Gateway;
+  let client: ConnectedClient;
+
+  beforeAll(async () => {
+    const file = writeConfig(dir, 'explain.json', {
+      auth: { mode: 'grants', admin_token: ADMIN_TOKEN },
+      grants: {
+        support: { token: SUPPORT_TOKEN, agent: 'support-bot', servers: ['mem'], labels: { team: 'emea' } },
+        strict: {
+          token: 'strict-8c2e4a6b1d',
+          servers: ['mem'],
+          policy: { version: '1', default: 'deny', tools: { read_graph: {} } },
+        },
+        elsewhere: { token: 'elsewhere-1a2b3c4d5e', servers: ['bare'] },
+      },
+      servers: { mem: { ...memoryServer(), policy: MEM_POLICY }, bare: memoryServer() },
+    });
+    gateway = await startGateway(await loadConfig({ file }), { log: () => undefined });
+    client = await connectClient({
+      era: 'legacy',
+      downstream: {
+        kind: 'http',
+        url: `${gateway.url}/mcp/mem`,
+        headers: { authorization: `Bearer ${SUPPORT_TOKEN}` },
+      },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await client?.close();
+    await gateway?.close();
+  });
+
+  const explainApi = (body: unknown, opts: { token?: string | null } = {}) =>
+    api(gateway, '/api/v1/policy/explain', {
+      method: 'POST',
+      send: typeof body === 'string' ? body : JSON.stringify(body),
+      ...opts,
+    });
+
+  /** The facts `gatehouse policy explain` builds for a memory tool, with the catalog's category. */
+  function memFacts(tool: string, args: Record<string, unknown> = {}): CallFacts {
+    const listed = datasetTools('memory').find((t) => t.name === tool)!;
+    const { category, risk } = classifyTool(listed as never);
+    return {
+      subject: 'tool',
+      name: tool,
+      server: 'mem',
+      args,
+      category,
+      risk,
+      grant: { name: 'anonymous', agent: 'anonymous', labels: {} },
+      session: { id: 'principal:anonymous' },
+      now: new Date(NOW),
+    };
+  }
+
+  it('answers with the explanation `policy explain --json` gives, from the server’s policy and the catalog', async () => {
+    for (const [tool, args] of [
+      ['read_graph', {}],
+      ['search_nodes', { query: 'secret' }],
+      ['search_nodes', { query: 'ada' }],
+      ['delete_entities', { entityNames: ['a'] }],
+      ['open_nodes', { names: ['a'] }],
+    ] as const) {
+      const r = await explainApi({ server: 'mem', tool, args, now: NOW });
+      expect(r.status, tool).toBe(200);
+      expect(r.body).toMatchObject({ server: 'mem', tool, subject: 'tool', policy: 'server mem', listed: true });
+      expect(r.body.notes).toEqual([]);
+      const expected = await explain(loadPolicy(MEM_POLICY), memFacts(tool, { ...args }));
+      expect(r.body.explanation, tool).toEqual(JSON.parse(JSON.stringify(expected)));
+    }
+    const denied = (await explainApi({ server: 'mem', tool: 'search_nodes', args: { query: 'secret' } })).body
+      .explanation as Explanation;
+    expect(denied).toMatchObject({
+      verdict: 'deny',
+      rule: '/tools/search_nodes/deny_if/0/when',
+      reason: 'No secrets.',
+    });
+    const held = (await explainApi({ server: 'mem', tool: 'delete_entities' })).body.explanation as Explanation;
+    expect(held).toMatchObject({ verdict: 'approval_required', rule: '/categories/destructive' });
+    expect(held.match.by).toBe('category');
+    const hidden = (await explainApi({ server: 'mem', tool: 'open_nodes' })).body.explanation as Explanation;
+    expect(hidden).toMatchObject({ verdict: 'hidden', rule: '/hide' });
+  });
+
+  it('reads limit usage from the gateway’s own store: after two calls of a grant, the third is rate limited', async () => {
+    const before = (await explainApi({ server: 'mem', tool: 'create_entities', grant: 'support' })).body;
+    expect(before.explanation).toMatchObject({
+      verdict: 'allow',
+      call: { grant: { name: 'support', agent: 'support-bot' } },
+    });
+    const entities = [{ name: 'ada', entityType: 'person', observations: [] }];
+    for (let i = 0; i < 2; i++) {
+      const r = (await client.client.callTool({ name: 'create_entities', arguments: { entities } })) as CallToolResult;
+      expect(r.isError).toBeFalsy();
+    }
+    const after = (await explainApi({ server: 'mem', tool: 'create_entities', grant: 'support' })).body
+      .explanation as Explanation;
+    expect(after).toMatchObject({ verdict: 'rate_limited', rule: '/tools/create_entities/limits/0' });
+    const step = after.steps.find((s) => s.kind === 'limit');
+    expect(step?.kind === 'limit' && step.limit.usage).toMatchObject({ used: 2, max: 2, remaining: 0, admits: false });
+    // Anonymous calls count under their own grant, which has used nothing.
+    const anonymous = (await explainApi({ server: 'mem', tool: 'create_entities' })).body.explanation as Explanation;
+    expect(anonymous.verdict).toBe('allow');
+    // Explaining reserves nothing.
+    const again = (await explainApi({ server: 'mem', tool: 'create_entities', grant: 'support' })).body
+      .explanation as Explanation;
+    expect(again.steps.find((s) => s.kind === 'limit')).toMatchObject({ limit: { usage: { used: 2 } } });
+  });
+
+  it('a grant with its own policy is explained under it; a grant that may not use the server says so', async () => {
+    const strict = await explainApi({ server: 'mem', tool: 'search_nodes', grant: 'strict' });
+    expect(strict.status).toBe(200);
+    expect(strict.body.policy).toBe('grant strict');
+    expect(strict.body.explanation).toMatchObject({ verdict: 'deny', rule: '/default' });
+    const elsewhere = await explainApi({ server: 'mem', tool: 'read_graph', grant: 'elsewhere' });
+    expect(elsewhere.status).toBe(200);
+    expect(elsewhere.body.policy).toBe('server mem');
+    expect(elsewhere.body.notes).toEqual([
+      'grant elsewhere may not use server mem: the gateway refuses its calls there (HTTP 403)',
+    ]);
+  });
+
+  it('a server without a policy is allow with a note; an unlisted tool and a resource are explained too', async () => {
+    const bare = await explainApi({ server: 'bare', tool: 'delete_entities' });
+    expect(bare.status).toBe(200);
+    expect(bare.body).toEqual({
+      server: 'bare',
+      tool: 'delete_entities',
+      subject: 'tool',
+      policy: null,
+      verdict: 'allow',
+      notes: ['server bare has no policy: the gateway forwards every call to it'],
+    });
+    const unlisted = await explainApi({ server: 'mem', tool: 'no_such_tool' });
+    expect(unlisted.body).toMatchObject({ listed: false, explanation: { verdict: 'deny', rule: '/default' } });
+    expect(String((unlisted.body.notes as string[])[0])).toContain('does not list a tool "no_such_tool"');
+    const resource = await explainApi({ server: 'mem', tool: 'secret://keys', subject: 'resource' });
+    expect(resource.body).toMatchObject({
+      subject: 'resource',
+      listed: null,
+      explanation: { verdict: 'hidden', rule: '/resources/secret:~1~1*', call: { subject: 'resource' } },
+    });
+  });
+
+  it.each([
+    ['not JSON', '{"server": "mem",', /not valid JSON/],
+    ['an array', '[]', /must be a JSON object/],
+    ['no server', { tool: 'read_graph' }, /"server" must be/],
+    ['no tool', { server: 'mem' }, /"tool" must be/],
+    ['args that are not an object', { server: 'mem', tool: 'read_graph', args: [1] }, /"args" must be a JSON object/],
+    ['a grant that is not a string', { server: 'mem', tool: 'read_graph', grant: 7 }, /"grant" must be/],
+    ['an unknown subject', { server: 'mem', tool: 'read_graph', subject: 'tools' }, /"subject" must be/],
+    ['a time without a zone', { server: 'mem', tool: 'read_graph', now: '2026-03-02T10:00:00' }, /"now" must be/],
+    ['an unknown key', { server: 'mem', tool: 'read_graph', arguments: {} }, /unknown key "arguments"/],
+  ])('a body with %s is 400 saying what is wrong', async (_what, body, message) => {
+    const r = await explainApi(body);
+    expect(r.status).toBe(400);
+    expect(String(r.body.error)).toMatch(message);
+  });
+
+  it('an unknown server or grant is 404; GET is 405; without the admin token it is 401', async () => {
+    const server = await explainApi({ server: 'nope', tool: 'read_graph' });
+    expect(server.status).toBe(404);
+    expect(String(server.body.error)).toContain('Unknown server "nope"');
+    const grant = await explainApi({ server: 'mem', tool: 'read_graph', grant: 'nobody' });
+    expect(grant.status).toBe(404);
+    expect(String(grant.body.error)).toContain('Unknown grant "nobody"');
+    const get = await api(gateway, '/api/v1/policy/explain');
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    const anonymous = await explainApi({ server: 'mem', tool: 'read_graph' }, { token: null });
+    expect(anonymous.status).toBe(401);
+    const agent = await explainApi({ server: 'mem', tool: 'read_graph' }, { token: SUPPORT_TOKEN });
+    expect(agent.status).toBe(401);
   });
 });

@@ -5,7 +5,7 @@
 // policy is refused at load with every problem at its JSON path.
 import { describe, expect, it } from 'vitest';
 import { loadPolicy, PolicyError, type CompiledPolicy } from '../../src/policy/compile.js';
-import { decide, listable, type CallFacts, type Decision } from '../../src/policy/decide.js';
+import { decide, listable, listableEntry, type CallFacts, type Decision } from '../../src/policy/decide.js';
 import type { PolicyInput } from '../../src/policy/schema.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -418,6 +418,46 @@ describe('shadow mode (enforce: false)', () => {
     expect(decide(p, facts('apps_list'))).toMatchObject({ outcome: 'allow', rule: '/hide' });
     expect(listable(p, 'apps_list')).toBe(true);
     expect(listable(p, 'audiences_delete')).toBe(true);
+  });
+
+  it('a would-be hidden tool, resource or prompt is reported as shadowed "hidden" with the rule that hides it', () => {
+    const q = policy({
+      default: 'allow',
+      enforce: false,
+      hide: ['apps_*'],
+      tools: { internal_reindex: { action: 'hide' } },
+      resources: { 'secret://*': { action: 'hide' } },
+      prompts: { debug: { action: 'hide' } },
+    });
+    // By a `hide` pattern: the shadowed decision is exactly what an enforced policy decides.
+    expect(decide(q, facts('apps_list'))).toEqual({
+      outcome: 'allow',
+      rule: '/hide',
+      limits: [],
+      shadowed: { outcome: 'hidden', rule: '/hide' },
+    });
+    expect(decide({ ...q, enforce: true }, facts('apps_list'))).toEqual({ outcome: 'hidden', rule: '/hide' });
+    // By a rule's `action: hide`, for each subject.
+    expect(decide(q, facts('internal_reindex'))).toEqual({
+      outcome: 'allow',
+      rule: '/tools/internal_reindex',
+      limits: [],
+      shadowed: { outcome: 'hidden', rule: '/tools/internal_reindex' },
+    });
+    expect(decide(q, facts('secret://keys', {}, { subject: 'resource' }))).toMatchObject({
+      outcome: 'allow',
+      shadowed: { outcome: 'hidden', rule: '/resources/secret:~1~1*' },
+    });
+    expect(decide(q, facts('debug', {}, { subject: 'prompt' }))).toMatchObject({
+      outcome: 'allow',
+      shadowed: { outcome: 'hidden', rule: '/prompts/debug' },
+    });
+    // Still listed: shadow mode never takes anything away from the agent.
+    expect(listable(q, 'apps_list')).toBe(true);
+    expect(listable(q, 'internal_reindex')).toBe(true);
+    expect(listableEntry(q, 'resource', 'secret://keys')).toBe(true);
+    // A tool the policy would allow carries no shadowed decision.
+    expect(decide(q, facts('tags_list'))).toEqual({ outcome: 'allow', rule: '/default', limits: [] });
   });
 
   it('an allowed call keeps its limits, so what the limits would do can be recorded', () => {

@@ -18,6 +18,10 @@ interface SseSession {
 export class LegacySseDownstream {
   private readonly sessions = new Map<string, SseSession>();
 
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   open(res: ServerResponse, endpoint: Endpoint, server: string, edge: HttpEdge): void {
     const stream = new SseStream(res);
     const session = new ClientSession(edge);

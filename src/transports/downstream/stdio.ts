@@ -7,13 +7,19 @@ import { handleModernRequest, handleSessionMessage, modernPeer } from '../../gat
 import { openListen } from '../../gateway/listen.js';
 import { buildGatewayCore } from '../../gateway/core.js';
 import { eraOfRequest } from '../../mcp/era.js';
-import type { Identity } from '../../identity/grants.js';
+import { mayUse, type Identity } from '../../identity/grants.js';
 import { errorResponse, ErrorCode, isRequest, parseMessage, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
 
 export async function runStdio(
   loaded: LoadedConfig,
   server: string,
-  opts: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; log?: (line: string) => void },
+  opts: {
+    stdin: NodeJS.ReadableStream;
+    stdout: NodeJS.WritableStream;
+    log?: (line: string) => void;
+    /** A grant token: the client is that grant (its servers, policy, limits), as over HTTP. */
+    grant?: string;
+  },
 ): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const core = await buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
@@ -21,7 +27,19 @@ export async function runStdio(
   if (!endpoint)
     throw new Error(`Unknown server "${server}". Configured servers: ${Object.keys(loaded.config.servers).join(', ')}`);
   const write = (m: JsonRpcMessage) => opts.stdout.write(`${JSON.stringify(m)}\n`);
-  const identity: Identity = { principal: 'stdio' };
+  let identity: Identity = { principal: 'stdio' };
+  if (opts.grant !== undefined) {
+    const auth = await core.grants.authenticate(`Bearer ${opts.grant}`);
+    if (!auth.ok) {
+      await core.close();
+      throw new GrantRefused(`--grant: ${auth.reason}`);
+    }
+    if (!mayUse(auth.identity, server)) {
+      await core.close();
+      throw new GrantRefused(`--grant: grant "${auth.identity.grant?.name}" may not use server "${server}".`);
+    }
+    identity = auth.identity;
+  }
   const session = new ClientSession(identity);
   session.channel = { send: (m) => write(m) };
   const listens: (() => void)[] = [];
@@ -74,3 +92,6 @@ export async function runStdio(
   session.close();
   await core.close();
 }
+
+/** The token given with --grant does not admit this client to this server. */
+export class GrantRefused extends Error {}

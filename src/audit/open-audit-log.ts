@@ -1,0 +1,41 @@
+// Opens the audit log a config names. `openAuditLog` gives the gateway its writer (batching,
+// retention, counters); `openAuditSink` gives the command line a sink to read, without the writer
+// and without deleting anything.
+import { isAbsolute, resolve } from 'node:path';
+import type { AuditConfig } from './config-schema.js';
+import { JsonlAuditSink } from './jsonl-sink.js';
+import { PostgresAuditSink } from './postgres-sink.js';
+import { NO_AUDIT, type AuditLog } from './record.js';
+import type { AuditSink } from './sink.js';
+import { SqliteAuditSink } from './sqlite-sink.js';
+import { AuditWriter, type AuditWriterOptions } from './writer.js';
+
+export type AuditEventLog = (level: 'warn' | 'info', message: string) => void;
+
+/** The sink for a URL, or undefined for `none`. Relative file paths are taken from `baseDir`. */
+export function openAuditSink(url: string, baseDir: string): AuditSink | undefined {
+  if (url === 'none') return undefined;
+  const file = (path: string) => (path === ':memory:' || isAbsolute(path) ? path : resolve(baseDir, path));
+  if (url.startsWith('sqlite:')) return new SqliteAuditSink(file(url.slice('sqlite:'.length)));
+  if (url.startsWith('jsonl:')) return new JsonlAuditSink(file(url.slice('jsonl:'.length)));
+  if (/^postgres(ql)?:\/\//.test(url)) return new PostgresAuditSink(url);
+  throw new Error(
+    `The audit sink "${url}" is not one Gatehouse knows: use none, jsonl:PATH, sqlite:PATH or postgres://...`,
+  );
+}
+
+/** The gateway's audit log for the `audit` settings of its config. */
+export function openAuditLog(
+  config: AuditConfig,
+  baseDir: string,
+  opts: { onEvent?: AuditEventLog } & Partial<AuditWriterOptions> = {},
+): AuditLog {
+  const sink = openAuditSink(config.sink, baseDir);
+  if (!sink) return NO_AUDIT;
+  return new AuditWriter(sink, {
+    queueMax: config.queue_max,
+    retentionMs: config.retention * 1000,
+    dropArguments: config.arguments === 'none',
+    ...opts,
+  });
+}

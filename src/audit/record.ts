@@ -1,0 +1,85 @@
+// One audit record per decided request (tools/call, and resources/read and prompts/get that a
+// policy covers). The gate builds it when the call has its answer; a sink writes it off the call's
+// critical path. Arguments arrive here already redacted (see redact.ts): nothing below this line
+// ever sees a secret the redaction setting keeps out.
+import type { AuditPage, AuditQuery } from './query.js';
+
+/** What the gateway decided. `hidden` answers like an unknown tool; the approval ones carry an id. */
+export type AuditDecision =
+  | 'allow'
+  | 'deny'
+  | 'hidden'
+  | 'rate_limited'
+  | 'approval_pending'
+  | 'approval_denied'
+  | 'approval_timeout'
+  | 'approval_withdrawn';
+
+/** What the upstream made of a forwarded call: a result, a result with isError, or an error. */
+export type UpstreamOutcome = 'ok' | 'is_error' | 'error';
+
+export interface AuditRecord {
+  /** Milliseconds since the epoch when the request arrived. */
+  ts: number;
+  /** The client's JSON-RPC id, as text. */
+  request_id: string;
+  server: string;
+  subject: 'tool' | 'resource' | 'prompt';
+  /** Tool or prompt name, or resource URI. */
+  tool: string;
+  grant: string;
+  agent: string;
+  session: string;
+  decision: AuditDecision;
+  /** Shadow mode (enforce: false): the call went through, and this is what enforcement would have done. */
+  shadow_decision?: AuditDecision;
+  /** JSON pointer of the rule that decided, e.g. /tools/delete_*. */
+  rule?: string;
+  reason?: string;
+  /** The arguments as the redaction setting allows (absent for `none`). */
+  arguments?: unknown;
+  category?: string;
+  risk?: string;
+  approval_id?: string;
+  approver?: string;
+  approval_channel?: string;
+  /** Absent when the call was not forwarded. */
+  outcome?: UpstreamOutcome;
+  /** A JSON-RPC error's code and message, when outcome is error. */
+  error?: string;
+  /** From arrival to answer. */
+  latency_ms: number;
+  /** Time spent waiting for the upstream, when forwarded. */
+  upstream_ms?: number;
+}
+
+/** The writer's counters, for metrics. */
+export interface AuditStats {
+  /** Records waiting in memory to be stored. */
+  queued: number;
+  /** Records lost: the queue was full, or the sink still failed when the log was closed. */
+  dropped: number;
+  /** Records stored. */
+  written: number;
+  /** Batches the sink refused (each is retried). */
+  failures: number;
+}
+
+/** Where records go. `write` never throws and never waits for the disk or the network. */
+export interface AuditLog {
+  write(record: AuditRecord): void;
+  /** Resolves when every record written so far is stored (or counted as dropped). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Counters; absent for a log that keeps nothing. */
+  stats?(): AuditStats;
+  /** Reads the log; absent when the sink cannot be read back (`none`). */
+  query?(q: AuditQuery): Promise<AuditPage>;
+}
+
+/** The log that keeps nothing (`audit: none`). */
+export const NO_AUDIT: AuditLog = {
+  write: () => {},
+  flush: async () => {},
+  close: async () => {},
+};

@@ -1,0 +1,171 @@
+// What of a call's arguments the audit log may keep (the `audit.arguments` setting):
+//   none     → nothing;
+//   keys     → the shape only: every leaf replaced by its type name;
+//   redacted → values under secret-looking keys and under the policy's `redact` paths replaced by
+//              "[REDACTED]", long strings shortened;
+//   full     → everything, as sent.
+// The input is never changed: the same object is what the gateway forwards upstream.
+import type { ArgumentMode } from './config-schema.js';
+
+export const REDACTED = '[REDACTED]';
+/** Longer strings are cut to this many characters, followed by their full length. */
+export const MAX_STRING_CHARS = 256;
+/** Deeper structures are cut: a log line is not the place for a whole document. */
+const MAX_DEPTH = 32;
+
+export interface RedactOptions {
+  mode?: ArgumentMode;
+  /** The policy's `redact` paths: dotted (`card.number`) or JSON pointers (`/card/number`). */
+  paths?: readonly string[];
+}
+
+// Words that name a credential. Matched against the key with separators removed and in lowercase,
+// so `API-Key`, `api_key` and `apiKey` are one word; as a suffix too (`github_token`, `dbPassword`).
+const SECRET_WORDS = [
+  'password',
+  'passwd',
+  'passphrase',
+  'pwd',
+  'secret',
+  'token',
+  'apikey',
+  'accesskey',
+  'privatekey',
+  'secretkey',
+  'signingkey',
+  'encryptionkey',
+  'authorization',
+  'auth',
+  'cookie',
+  'session',
+  'sessionid',
+  'credential',
+  'credentials',
+  'bearer',
+  'jwt',
+  'otp',
+  'pin',
+  'cvv',
+  'cvc',
+  'ssn',
+  'clientsecret',
+  'refreshtoken',
+  'accesstoken',
+  'idtoken',
+];
+const SECRET_SUFFIXES = [
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apikey',
+  'accesskey',
+  'privatekey',
+  'secretkey',
+  'credential',
+  'credentials',
+  'cookie',
+  'sessionid',
+  'authorization',
+];
+// As a prefix only the unambiguous ones: `token_count` or `sessions` are not secrets.
+const SECRET_PREFIXES = ['password', 'passwd', 'passphrase', 'secret', 'apikey', 'privatekey', 'credential'];
+const SECRET_EXACT = new Set(SECRET_WORDS);
+
+/** Whether a key names a credential whose value must not be logged. */
+export function isSecretKey(key: string): boolean {
+  const word = key.toLowerCase().replace(/[-_.\s]/g, '');
+  if (SECRET_EXACT.has(word)) return true;
+  return SECRET_SUFFIXES.some((s) => word.endsWith(s)) || SECRET_PREFIXES.some((p) => word.startsWith(p));
+}
+
+/** The arguments as the mode allows; undefined for `none`. */
+export function redactArguments(args: unknown, opts: RedactOptions = {}): unknown {
+  const mode = opts.mode ?? 'redacted';
+  if (mode === 'none') return undefined;
+  if (mode === 'full') return args;
+  if (mode === 'keys') return shapeOf(args, 0);
+  return redactValue(args, compilePaths(opts.paths ?? []), 0);
+}
+
+/** A text for a log line: secret-looking `key=value` and `"key": "value"` pairs and bearer tokens hidden. */
+export function redactText(text: string): string {
+  return shorten(
+    text
+      .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
+      .replace(/("([^"\\]+)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, (whole, head: string, key: string) =>
+        isSecretKey(key) ? `${head}"${REDACTED}"` : whole,
+      )
+      .replace(/\b([A-Za-z][\w-]*)=([^\s&;,]+)/g, (whole, key: string) =>
+        isSecretKey(key) ? `${key}=${REDACTED}` : whole,
+      ),
+  );
+}
+
+function shapeOf(value: unknown, depth: number): unknown {
+  if (Array.isArray(value)) return depth >= MAX_DEPTH ? 'array' : value.map((v) => shapeOf(v, depth + 1));
+  if (isPlainObject(value)) {
+    if (depth >= MAX_DEPTH) return 'object';
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shapeOf(v, depth + 1)]));
+  }
+  return value === null ? 'null' : typeof value;
+}
+
+type PathPattern = string[];
+
+/** `card.number`, `args.card.number` and `/card/number` all name the same argument. */
+function compilePaths(paths: readonly string[]): PathPattern[] {
+  return paths.map((p) => {
+    const segments = p.startsWith('/')
+      ? p
+          .slice(1)
+          .split('/')
+          .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+      : p.split('.');
+    return segments[0] === 'args' && segments.length > 1 && !p.startsWith('/') ? segments.slice(1) : segments;
+  });
+}
+
+/** The patterns that continue below `key`; an empty pattern means "this value is redacted". */
+function descend(patterns: PathPattern[], key: string, inArray: boolean): PathPattern[] {
+  const next: PathPattern[] = [];
+  for (const p of patterns) {
+    const [head, ...rest] = p;
+    if (head === key || head === '*') next.push(rest);
+    // A path through a list applies to every item: `recipients.email` reaches each recipient.
+    else if (inArray) next.push(p);
+  }
+  return next;
+}
+
+function redactValue(value: unknown, patterns: PathPattern[], depth: number): unknown {
+  if (typeof value === 'string') return shorten(value);
+  if (Array.isArray(value)) {
+    if (depth >= MAX_DEPTH) return '[too deep]';
+    return value.map((item, i) => redactChild(item, descend(patterns, String(i), true), depth));
+  }
+  if (isPlainObject(value)) {
+    if (depth >= MAX_DEPTH) return '[too deep]';
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      out[key] = isSecretKey(key) ? REDACTED : redactChild(item, descend(patterns, key, false), depth);
+    }
+    return out;
+  }
+  return value;
+}
+
+function redactChild(value: unknown, patterns: PathPattern[], depth: number): unknown {
+  if (patterns.some((p) => p.length === 0)) return REDACTED;
+  return redactValue(value, patterns, depth + 1);
+}
+
+function shorten(text: string): string {
+  if (text.length <= MAX_STRING_CHARS) return text;
+  return `${text.slice(0, MAX_STRING_CHARS)}…(${text.length} chars)`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

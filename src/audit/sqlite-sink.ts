@@ -1,0 +1,98 @@
+// The embedded audit sink: a table `audit` in an SQLite file, by default the state store's own file
+// (its own connection; WAL lets the gateway's counters and the log share the file). The record is
+// kept whole as JSON, beside the columns that queries filter on, so a field added to AuditRecord
+// needs no migration.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  nextCursor,
+  pageSize,
+  type AuditFilter,
+  type AuditPage,
+  type AuditQuery,
+  type StoredAuditRecord,
+} from './query.js';
+import type { AuditRecord } from './record.js';
+import type { AuditSink } from './sink.js';
+import { sqlWhere } from './sql-filter.js';
+
+interface Row {
+  id: number;
+  record: string;
+}
+
+export class SqliteAuditSink implements AuditSink {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly insertMany: (records: AuditRecord[]) => void;
+
+  constructor(readonly file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // Short: a write that waits blocks the event loop; the writer retries a busy batch later.
+    this.db.pragma('busy_timeout = 1000');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL, server TEXT NOT NULL, subject TEXT NOT NULL, tool TEXT NOT NULL,
+        "grant" TEXT NOT NULL, agent TEXT NOT NULL, session TEXT NOT NULL, decision TEXT NOT NULL,
+        record TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts, id);
+      CREATE INDEX IF NOT EXISTS audit_server_ts ON audit (server, ts);
+      CREATE INDEX IF NOT EXISTS audit_tool_ts ON audit (tool, ts);
+      CREATE INDEX IF NOT EXISTS audit_grant_ts ON audit ("grant", ts);
+      CREATE INDEX IF NOT EXISTS audit_decision_ts ON audit (decision, ts);
+    `);
+    const insert = this.db.prepare(
+      'INSERT INTO audit (ts, server, subject, tool, "grant", agent, session, decision, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertMany = this.db.transaction((records: AuditRecord[]) => {
+      for (const r of records)
+        insert.run(r.ts, r.server, r.subject, r.tool, r.grant, r.agent, r.session, r.decision, JSON.stringify(r));
+    });
+  }
+
+  async insert(records: AuditRecord[]): Promise<void> {
+    this.insertMany(records);
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM audit WHERE ts < ?').run(before).changes;
+  }
+
+  async query(q: AuditQuery): Promise<AuditPage> {
+    const size = pageSize(q.limit);
+    const where = sqlWhere(q, q.cursor === undefined ? {} : { cursor: q.cursor }, () => '?');
+    const rows = this.db
+      .prepare(`SELECT id, record FROM audit ${where.sql} ORDER BY ts DESC, id DESC LIMIT ?`)
+      .all(...where.params, size) as Row[];
+    const records = rows.map(toStored);
+    return { records, next_cursor: nextCursor(records, size) };
+  }
+
+  async after(id: string | undefined, filter: AuditFilter, limit: number): Promise<StoredAuditRecord[]> {
+    // Ids travel as text; SQLite compares them with the INTEGER column as numbers.
+    const where = sqlWhere(filter, id === undefined ? {} : { afterId: id }, () => '?');
+    const rows = this.db
+      .prepare(`SELECT id, record FROM audit ${where.sql} ORDER BY id LIMIT ?`)
+      .all(...where.params, limit) as Row[];
+    return rows.map(toStored);
+  }
+
+  async lastId(): Promise<string | undefined> {
+    const row = this.db.prepare('SELECT max(id) AS id FROM audit').get() as { id: number | null };
+    return row.id === null ? undefined : String(row.id);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toStored(row: Row): StoredAuditRecord {
+  return { ...(JSON.parse(row.record) as AuditRecord), id: String(row.id) };
+}

@@ -1,0 +1,208 @@
+// The batching writer between the gateway and a sink. `write` only appends to an in-memory queue:
+// a call never waits for the disk or the database. The queue is written in batches (every
+// `intervalMs`, at once when a batch is full); a batch the sink refuses stays at the head of the
+// queue and is tried again with exponential backoff. The queue is bounded: while the sink is down
+// for long, records beyond `queueMax` are dropped and counted, so memory stays bounded too.
+import type { AuditPage, AuditQuery } from './query.js';
+import type { AuditLog, AuditRecord, AuditStats } from './record.js';
+import type { AuditSink } from './sink.js';
+
+export interface AuditWriterOptions {
+  queueMax: number;
+  batchSize?: number;
+  intervalMs?: number;
+  /** Records older than this many milliseconds are deleted at start and every `pruneEveryMs`. */
+  retentionMs?: number;
+  pruneEveryMs?: number;
+  /** First retry delay after a failed batch; doubled on each further failure up to `maxBackoffMs`. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** How long close() keeps retrying a failing sink before it counts the rest as dropped. */
+  closeTimeoutMs?: number;
+  /** How long flush() waits for a failing sink before it gives up (the records stay queued). */
+  flushTimeoutMs?: number;
+  /** Drop `arguments` from every record (`audit.arguments: none`), whatever the caller passed. */
+  dropArguments?: boolean;
+  /** Told when the sink starts failing, when it recovers, and when records are dropped. */
+  onEvent?: (level: 'warn' | 'info', message: string) => void;
+  now?: () => number;
+}
+
+export class AuditWriter implements AuditLog {
+  private queue: AuditRecord[] = [];
+  private written = 0;
+  private dropped = 0;
+  private failures = 0;
+  /** Records ever queued, and of those, written or dropped: flush() waits for the second to catch up. */
+  private queuedTotal = 0;
+  private settledTotal = 0;
+  private waiters: { target: number; resolve: () => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+  private backoffMs = 0;
+  private retryAt = 0;
+  private closed = false;
+  private overflowReported = false;
+  private readonly batchSize: number;
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly sink: AuditSink,
+    private readonly opts: AuditWriterOptions,
+  ) {
+    this.batchSize = opts.batchSize ?? 500;
+    this.intervalMs = opts.intervalMs ?? 50;
+    if (opts.retentionMs !== undefined && sink.prune) {
+      void this.prune();
+      this.pruneTimer = setInterval(() => void this.prune(), opts.pruneEveryMs ?? 3_600_000);
+      this.pruneTimer.unref();
+    }
+  }
+
+  get kind(): AuditSink['kind'] {
+    return this.sink.kind;
+  }
+
+  write(record: AuditRecord): void {
+    if (this.closed || this.queue.length >= this.opts.queueMax) {
+      this.dropped++;
+      if (!this.overflowReported) {
+        this.overflowReported = true;
+        this.opts.onEvent?.(
+          'warn',
+          this.closed
+            ? 'audit record written after the audit log was closed: dropped'
+            : `audit queue full (${this.opts.queueMax} records): new records are dropped until the ${this.sink.kind} sink catches up`,
+        );
+      }
+      return;
+    }
+    this.queue.push(this.opts.dropArguments && 'arguments' in record ? withoutArguments(record) : record);
+    this.queuedTotal++;
+    this.schedule(this.queue.length >= this.batchSize ? 0 : this.intervalMs);
+  }
+
+  stats(): AuditStats {
+    return { queued: this.queue.length, dropped: this.dropped, written: this.written, failures: this.failures };
+  }
+
+  query(q: AuditQuery): Promise<AuditPage> {
+    return this.sink.query(q);
+  }
+
+  async flush(): Promise<void> {
+    await this.settle(this.opts.flushTimeoutMs ?? 10_000);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.settle(this.opts.closeTimeoutMs ?? 5000);
+    if (this.queue.length > 0) {
+      this.opts.onEvent?.(
+        'warn',
+        `the ${this.sink.kind} audit sink still fails at shutdown: ${this.queue.length} records dropped`,
+      );
+      this.dropped += this.queue.length;
+      this.settledTotal += this.queue.length;
+      this.queue = [];
+      this.wake();
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.sink.close();
+  }
+
+  /** Writes now, retrying a failing sink, until everything queued so far is settled or the time is up. */
+  private async settle(timeoutMs: number): Promise<void> {
+    const target = this.queuedTotal;
+    if (this.settledTotal >= target) return;
+    const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    // A flush does not wait out the interval, nor a backoff longer than it has time for.
+    this.retryAt = Math.min(this.retryAt, this.now());
+    this.schedule(0);
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((resolve) => (timeout = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timeout);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.draining || this.queue.length === 0) return;
+    const wait = Math.max(delayMs, this.retryAt - this.now());
+    if (this.timer) {
+      if (wait > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => void this.drain(), wait);
+    // A pending batch must not keep a CLI process alive; close() writes what is left.
+    if (!this.closed) this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    this.timer = undefined;
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.slice(0, this.batchSize);
+        try {
+          await this.sink.insert(batch);
+        } catch (error) {
+          this.failures++;
+          if (this.backoffMs === 0)
+            this.opts.onEvent?.(
+              'warn',
+              `the ${this.sink.kind} audit sink failed (${error instanceof Error ? error.message : String(error)}); ${this.queue.length} records queued, retrying`,
+            );
+          this.backoffMs = Math.min(
+            this.opts.maxBackoffMs ?? 30_000,
+            this.backoffMs === 0 ? (this.opts.initialBackoffMs ?? 100) : this.backoffMs * 2,
+          );
+          this.retryAt = this.now() + this.backoffMs;
+          return;
+        }
+        this.queue.splice(0, batch.length);
+        this.written += batch.length;
+        this.settledTotal += batch.length;
+        if (this.backoffMs > 0) this.opts.onEvent?.('info', `the ${this.sink.kind} audit sink recovered`);
+        this.backoffMs = 0;
+        this.retryAt = 0;
+        this.overflowReported = false;
+        this.wake();
+      }
+    } finally {
+      this.draining = false;
+      this.schedule(this.intervalMs);
+    }
+  }
+
+  private wake(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (this.settledTotal < w.target) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      await this.sink.prune?.(this.now() - this.opts.retentionMs!);
+    } catch (error) {
+      this.opts.onEvent?.(
+        'warn',
+        `deleting old audit records failed (${error instanceof Error ? error.message : String(error)}); tried again in an hour`,
+      );
+    }
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+}
+
+function withoutArguments(record: AuditRecord): AuditRecord {
+  const { arguments: _dropped, ...rest } = record;
+  return rest;
+}

@@ -1,0 +1,136 @@
+// `gatehouse policy replay --policy FILE`: which recorded calls a new policy would decide
+// differently. The calls come from the audit log the config names; see src/audit/replay.ts for
+// how they are decided again and what replay cannot know.
+import { relative } from 'node:path';
+import { openAuditSink } from '../audit/open-audit-log.js';
+import { MAX_PAGE, type AuditFilter, type StoredAuditRecord } from '../audit/query.js';
+import { replayRecords, type ReplayChange } from '../audit/replay.js';
+import { parseTimeBound, TIME_BOUND_HELP } from '../audit/time-bound.js';
+import type { AuditSink } from '../audit/sink.js';
+import { loadConfig } from '../config/load.js';
+import { readStructuredFile } from '../config/structured-file.js';
+import { loadPolicy } from '../policy/compile.js';
+import { EXIT_OK, UsageError, type CliIo } from './io.js';
+
+export interface PolicyReplayOptions {
+  policy: string;
+  since?: string;
+  server?: string;
+  config?: string;
+  json?: boolean;
+}
+
+const LIMITS_NOTE =
+  'rate limits are simulated in memory from the first replayed call: usage from before the replayed period is not counted';
+const REDACTION_NOTE =
+  'arguments are replayed as recorded: conditions on redacted values see "[REDACTED]", so calls marked * may really decide otherwise';
+
+export async function policyReplayCommand(opts: PolicyReplayOptions, io: CliIo): Promise<number> {
+  const now = Date.now();
+  const sinceText = opts.since ?? '24h';
+  const since = parseTimeBound(sinceText, now);
+  if (since === undefined) throw new UsageError(`--since: ${TIME_BOUND_HELP}; got "${sinceText}"`);
+  const policy = loadPolicy(await readStructuredFile(opts.policy));
+  const loaded = await loadConfig({ file: opts.config });
+  if (opts.server !== undefined && !loaded.config.servers[opts.server])
+    throw new UsageError(
+      `unknown server "${opts.server}"; configured servers: ${Object.keys(loaded.config.servers).join(', ')}`,
+    );
+  const sink = openAuditSink(loaded.config.audit.sink, loaded.dir);
+  if (!sink) throw new UsageError('the config says audit: none, so there are no recorded calls to replay');
+  let records: StoredAuditRecord[];
+  try {
+    records = await readAll(sink, { since, ...(opts.server ? { server: opts.server } : {}) });
+  } finally {
+    await sink.close();
+  }
+  const grants = loaded.config.grants;
+  const result = await replayRecords(records, policy, { grantLabels: (name) => grants[name]?.labels ?? {} });
+  const notes = [LIMITS_NOTE, ...(result.inexact > 0 ? [REDACTION_NOTE] : [])];
+  const scope = opts.server ? `server ${opts.server}` : 'every server';
+  if (opts.json) {
+    io.out(
+      JSON.stringify(
+        {
+          policy: opts.policy,
+          server: opts.server ?? null,
+          since: new Date(since).toISOString(),
+          replayed: result.replayed,
+          changed: result.changes.length,
+          inexact: result.inexact,
+          counts: result.counts,
+          calls: result.changes.map(view),
+          notes,
+        },
+        null,
+        2,
+      ),
+    );
+    return EXIT_OK;
+  }
+  const lines = [
+    `Replayed ${result.replayed} recorded call${result.replayed === 1 ? '' : 's'} of ${scope} since ${new Date(since).toISOString()} against ${relative(process.cwd(), opts.policy) || opts.policy}.`,
+    ...notes.map((n) => `note: ${n}`),
+    '',
+  ];
+  if (result.changes.length === 0) lines.push('No decision would change.');
+  else {
+    lines.push(`${result.changes.length} decision${result.changes.length === 1 ? '' : 's'} would change:`);
+    for (const [change, count] of Object.entries(result.counts)) lines.push(`  ${change}: ${count}`);
+    lines.push(
+      '',
+      'TIME                 SERVER       TOOL                     GRANT          CHANGE                     RULE / REASON',
+    );
+    for (const c of result.changes) lines.push(changeLine(c));
+  }
+  io.out(lines.join('\n'));
+  return EXIT_OK;
+}
+
+/** Every record of the period, oldest first; pages are read newest first and put in order. */
+async function readAll(sink: AuditSink, filter: AuditFilter): Promise<StoredAuditRecord[]> {
+  const all: StoredAuditRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await sink.query({ ...filter, limit: MAX_PAGE, ...(cursor ? { cursor } : {}) });
+    all.push(...page.records);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return all.reverse();
+}
+
+function view(c: ReplayChange) {
+  const r = c.record;
+  return {
+    ts: new Date(r.ts).toISOString(),
+    server: r.server,
+    subject: r.subject,
+    tool: r.tool,
+    grant: r.grant,
+    agent: r.agent,
+    session: r.session,
+    request_id: r.request_id,
+    recorded: c.recorded,
+    replayed: c.replayed,
+    rule: c.rule,
+    ...(c.reason ? { reason: c.reason } : {}),
+    inexact: c.inexact,
+  };
+}
+
+function changeLine(c: ReplayChange): string {
+  const r = c.record;
+  const cells = [
+    new Date(r.ts).toISOString().slice(0, 19) + 'Z',
+    r.server,
+    (r.subject === 'tool' ? r.tool : `${r.subject}:${r.tool}`) + (c.inexact ? ' *' : ''),
+    r.grant,
+    `${c.recorded} → ${c.replayed}`,
+  ];
+  const widths = [20, 12, 24, 14, 26];
+  return (
+    cells
+      .map((cell, i) => (cell.length > widths[i]! ? `${cell.slice(0, widths[i]! - 1)}…` : cell.padEnd(widths[i]!)))
+      .join(' ') + ` ${[c.rule, c.reason].filter(Boolean).join(' ')}`
+  );
+}

@@ -1,0 +1,113 @@
+// Creating and revoking grants at run time (the CLI and the admin API share this): every check a
+// config-file grant gets at load — a valid name, known servers, a policy that compiles — happens
+// here before anything is stored, and the token exists only in the answer.
+import { isAbsolute, resolve } from 'node:path';
+import { durationSeconds } from '../config/duration.js';
+import { GRANT_NAME } from '../config/schema.js';
+import { readStructuredFile } from '../config/structured-file.js';
+import { loadPolicy, PolicyError } from '../policy/compile.js';
+import type { StateStore } from '../store/store.js';
+import { hashToken, newGrantToken } from './grants.js';
+import type { StoredGrant } from './stored-grant.js';
+
+export interface GrantRequest {
+  name: string;
+  servers: string[];
+  agent?: string;
+  labels?: Record<string, string>;
+  /** Path of a policy file (relative paths are taken from `baseDir`). */
+  policy?: string;
+  /** A duration (`30d`, `12h`, seconds) or a date (`2026-12-31`). */
+  expires?: string | number;
+}
+
+export interface GrantContext {
+  store: StateStore;
+  /** Servers the config defines. */
+  servers: string[];
+  /** Grants the config file defines: their names are taken. */
+  configGrants: Set<string>;
+  baseDir: string;
+  now?: number;
+}
+
+export type GrantCreated = { ok: true; token: string; grant: StoredGrant };
+export type GrantRefusal = { ok: false; code: 'invalid' | 'conflict'; message: string };
+
+export async function createGrant(req: GrantRequest, ctx: GrantContext): Promise<GrantCreated | GrantRefusal> {
+  const now = ctx.now ?? Date.now();
+  const invalid = (message: string): GrantRefusal => ({ ok: false, code: 'invalid', message });
+  if (typeof req.name !== 'string' || !GRANT_NAME.test(req.name))
+    return invalid(`a grant name must match ${GRANT_NAME.source}`);
+  if (!Array.isArray(req.servers) || req.servers.length === 0 || req.servers.some((s) => typeof s !== 'string'))
+    return invalid('name at least one server the grant may use (--server NAME)');
+  const unknown = req.servers.filter((s) => !ctx.servers.includes(s));
+  if (unknown.length > 0)
+    return invalid(
+      `unknown server(s) ${unknown.map((s) => `"${s}"`).join(', ')}; configured: ${ctx.servers.join(', ')}`,
+    );
+  if (req.agent !== undefined && (typeof req.agent !== 'string' || req.agent.trim() === ''))
+    return invalid('the agent name must not be empty');
+  const labels = req.labels ?? {};
+  if (Object.values(labels).some((v) => typeof v !== 'string')) return invalid('label values must be text');
+  let expires: number | undefined;
+  if (req.expires !== undefined) {
+    const seconds = durationSeconds(req.expires);
+    const date = typeof req.expires === 'string' ? Date.parse(req.expires) : Number.NaN;
+    if (seconds !== undefined) expires = now + seconds * 1000;
+    else if (!Number.isNaN(date)) expires = date;
+    else
+      return invalid(`expires: expected a duration like "30d" or a date like 2026-12-31, got "${String(req.expires)}"`);
+    if (expires <= now) return invalid('expires: the date is in the past');
+  }
+  let policy: string | undefined;
+  if (req.policy !== undefined) {
+    policy = isAbsolute(req.policy) ? req.policy : resolve(ctx.baseDir, req.policy);
+    try {
+      loadPolicy(await readStructuredFile(policy));
+    } catch (err) {
+      if (err instanceof PolicyError)
+        return invalid(
+          `the policy ${policy} is invalid:\n${err.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n')}`,
+        );
+      return invalid(`the policy ${policy} cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (ctx.configGrants.has(req.name))
+    return { ok: false, code: 'conflict', message: `a grant named "${req.name}" is defined in the config file` };
+  const token = newGrantToken();
+  const grant: StoredGrant = {
+    name: req.name,
+    token_hash: hashToken(token),
+    agent: req.agent ?? req.name,
+    servers: [...new Set(req.servers)],
+    labels,
+    ...(policy ? { policy } : {}),
+    created: now,
+    ...(expires !== undefined ? { expires } : {}),
+  };
+  if (!(await ctx.store.createGrant(grant)))
+    return {
+      ok: false,
+      code: 'conflict',
+      message: `a grant named "${req.name}" already exists (revoked grants keep their name)`,
+    };
+  return { ok: true, token, grant };
+}
+
+/** A grant as lists show it: everything but the token's hash. */
+export function grantView(g: StoredGrant, now = Date.now()) {
+  const status =
+    g.revoked !== undefined ? 'revoked' : g.expires !== undefined && g.expires <= now ? 'expired' : 'active';
+  return {
+    name: g.name,
+    agent: g.agent,
+    servers: g.servers,
+    labels: g.labels,
+    ...(g.policy ? { policy: g.policy } : {}),
+    created: new Date(g.created).toISOString(),
+    ...(g.expires !== undefined ? { expires: new Date(g.expires).toISOString() } : {}),
+    ...(g.revoked !== undefined ? { revoked: new Date(g.revoked).toISOString() } : {}),
+    status,
+  };
+}

@@ -1,0 +1,106 @@
+// What the approval tests share: a webhook receiver on 127.0.0.1 that answers each request with
+// the next scripted status, a gateway started from a config written to a temporary folder, and a
+// held call to open approvals for (the call path that opens them is tested with the gateway).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ApprovalCall, ApprovalSettings } from '../../src/approvals/service.js';
+import { loadConfig } from '../../src/config/load.js';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { featureServerCommand } from '../helpers/index.js';
+
+export interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** Statuses of the next answers, in order; once used up every answer is 200. */
+  script: number[];
+  close(): Promise<void>;
+}
+
+export async function startReceiver(script: number[] = []): Promise<Receiver> {
+  const received: Received[] = [];
+  const state = { script: [...script] };
+  const server: Server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '/', headers: req.headers, body: JSON.parse(text) as unknown });
+      res.writeHead(state.script.shift() ?? 200, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    get script() {
+      return state.script;
+    },
+    set script(next: number[]) {
+      state.script = [...next];
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export const HELD_CALL: ApprovalCall = {
+  server: 'fixture',
+  tool: 'delete_repository',
+  args: { repo: 'acme/site', token: 'secret-1' },
+  shownArgs: { repo: 'acme/site', note: '<script>alert(1)</script> & "quotes"', token: '[REDACTED]' },
+  grant: 'ci-runner',
+  agent: 'ci',
+  session: 'sess-1',
+  rule: '/tools/delete_*',
+  reason: 'Deleting a repository needs a person.',
+};
+
+export function settings(notify: string[] = [], timeoutS = 600): ApprovalSettings {
+  return { timeoutS, mode: 'hold', remember: 'none', notify };
+}
+
+export interface TempDir {
+  path: string;
+  write(name: string, content: unknown): string;
+  remove(): void;
+}
+
+export function tempDir(prefix: string): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    path,
+    write: (name, content) => {
+      const file = join(path, name);
+      writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+      return file;
+    },
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+/** A gateway on a free loopback port in front of the feature fixture, with `extra` config keys. */
+export async function startTestGateway(
+  dir: TempDir,
+  extra: Record<string, unknown>,
+  log: (line: string) => void = () => undefined,
+): Promise<Gateway> {
+  const file = dir.write(`gatehouse-${Math.random().toString(36).slice(2)}.json`, {
+    listen: { host: '127.0.0.1', port: 0 },
+    state: 'memory:',
+    audit: 'none',
+    servers: { fixture: { ...featureServerCommand('stdio', 'legacy'), timeout_ms: 20_000 } },
+    ...extra,
+  });
+  return startGateway(await loadConfig({ file }), { log });
+}

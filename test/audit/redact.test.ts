@@ -1,0 +1,122 @@
+// Proves the audit log's redaction modes: `none` keeps nothing, `keys` keeps only the shape,
+// `redacted` hides secret-looking keys, the policy's `redact` paths (dotted or JSON pointer) and the
+// tail of long strings, `full` keeps everything; the caller's arguments are never changed; and a
+// secret never reaches the stored row.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { policyRedactPaths } from '../../src/audit/policy-redact-paths.js';
+import { isSecretKey, redactArguments, redactText, REDACTED } from '../../src/audit/redact.js';
+import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
+import { loadPolicy } from '../../src/policy/compile.js';
+import { makeRecord } from './make-record.js';
+
+const SECRET = 'hunter2-s3cr3t-value';
+const args = () => ({
+  query: 'open issues',
+  password: SECRET,
+  nested: { 'API-Key': SECRET, clientSecret: SECRET, github_token: SECRET, count: 3 },
+  headers: [{ Authorization: `Bearer ${SECRET}` }, { cookie: SECRET }],
+  card: { number: '4242424242424242', holder: 'Ada' },
+  recipients: [{ email: 'a@example.com' }, { email: 'b@example.com' }],
+  max_tokens: 100,
+  ok: true,
+  none: null,
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redact-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('redactArguments', () => {
+  it('none keeps nothing', () => {
+    expect(redactArguments(args(), { mode: 'none' })).toBeUndefined();
+  });
+
+  it('keys keeps the shape with every leaf replaced by its type name', () => {
+    expect(redactArguments({ a: 'x', b: { c: 1, d: [true, null] } }, { mode: 'keys' })).toEqual({
+      a: 'string',
+      b: { c: 'number', d: ['boolean', 'null'] },
+    });
+    expect(JSON.stringify(redactArguments(args(), { mode: 'keys' }))).not.toContain(SECRET);
+  });
+
+  it('redacted (the default) hides secret-looking keys in any spelling and depth, and keeps the rest', () => {
+    const out = redactArguments(args()) as ReturnType<typeof args>;
+    expect(JSON.stringify(out)).not.toContain(SECRET);
+    expect(out.password).toBe(REDACTED);
+    expect(out.nested).toEqual({ 'API-Key': REDACTED, clientSecret: REDACTED, github_token: REDACTED, count: 3 });
+    expect(out.headers).toEqual([{ Authorization: REDACTED }, { cookie: REDACTED }]);
+    expect(out.query).toBe('open issues');
+    expect(out.max_tokens).toBe(100);
+    expect(out.card.number).toBe('4242424242424242');
+  });
+
+  it("redacted hides the policy's redact paths, dotted, with an args. prefix, as JSON pointers, and through lists", () => {
+    const out = redactArguments(args(), {
+      paths: ['card.number', 'args.query', '/card/holder', 'recipients.email'],
+    }) as ReturnType<typeof args>;
+    expect(out.card).toEqual({ number: REDACTED, holder: REDACTED });
+    expect(out.query).toBe(REDACTED);
+    expect(out.recipients).toEqual([{ email: REDACTED }, { email: REDACTED }]);
+  });
+
+  it('redacted shortens long strings and says how long they were', () => {
+    const out = redactArguments({ body: 'x'.repeat(1234) }) as { body: string };
+    expect(out.body).toBe(`${'x'.repeat(256)}…(1234 chars)`);
+  });
+
+  it('full keeps everything, and no mode changes the input', () => {
+    const input = args();
+    const before = structuredClone(input);
+    expect(redactArguments(input, { mode: 'full' })).toEqual(before);
+    for (const mode of ['none', 'keys', 'redacted'] as const) redactArguments(input, { mode, paths: ['card.number'] });
+    expect(input).toEqual(before);
+  });
+
+  it('tells secret keys from harmless ones', () => {
+    for (const key of ['password', 'PASSWD', 'api_key', 'apiKey', 'x-api-key', 'access_key', 'private-key', 'session'])
+      expect(isSecretKey(key), key).toBe(true);
+    for (const key of ['query', 'max_tokens', 'token_count', 'author', 'sessions_total', 'path'])
+      expect(isSecretKey(key), key).toBe(false);
+  });
+
+  it('redactText hides bearer tokens and secret key=value pairs in a log line', () => {
+    const text = redactText(`GET /x?token=${SECRET}&page=2 Authorization: Bearer ${SECRET} {"password": "${SECRET}"}`);
+    expect(text).not.toContain(SECRET);
+    expect(text).toContain('page=2');
+  });
+});
+
+describe("the policy's redact paths", () => {
+  it('come from all_tools and the rule that matches the call', () => {
+    const policy = loadPolicy({
+      version: '1',
+      default: 'allow',
+      all_tools: { redact: ['auth.otp'] },
+      tools: { 'pay_*': { redact: ['card.number'] }, pay_refund: { redact: ['iban'] } },
+      categories: { financial: { redact: ['amount'] } },
+    });
+    expect(policyRedactPaths(policy, { subject: 'tool', name: 'pay_card' })).toEqual(['auth.otp', 'card.number']);
+    expect(policyRedactPaths(policy, { subject: 'tool', name: 'pay_refund' })).toEqual(['auth.otp', 'iban']);
+    expect(policyRedactPaths(policy, { subject: 'tool', name: 'transfer', category: 'financial' })).toEqual([
+      'auth.otp',
+      'amount',
+    ]);
+    expect(policyRedactPaths(undefined, { subject: 'tool', name: 'x' })).toEqual([]);
+  });
+});
+
+describe('a stored row', () => {
+  it('never holds a secret once the arguments are redacted', async () => {
+    const file = join(dir, 'audit.db');
+    const sink = new SqliteAuditSink(file);
+    await sink.insert([makeRecord({ arguments: redactArguments(args(), { paths: ['card.number'] }) })]);
+    await sink.close();
+    const bytes =
+      readFileSync(file).toString('latin1') + readFileSync(`${file}-wal`, { flag: 'a+' }).toString('latin1');
+    expect(bytes).toContain('open issues');
+    expect(bytes).not.toContain(SECRET);
+    expect(bytes).not.toContain('4242424242424242');
+  });
+});

@@ -1,0 +1,85 @@
+// Shared by the JWT tests: signing keys made in the test, a JWKS served from a real loopback HTTP
+// server whose key set a test can change (rotation), and tokens minted with jose.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+
+export const ISSUER = 'https://idp.example.test';
+export const AUDIENCE = 'https://gatehouse.example.test/mcp';
+
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+export async function signingKey(kid: string, alg = 'ES256'): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { kid, alg, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+export interface TokenOptions {
+  claims?: JWTPayload;
+  issuer?: string;
+  audience?: string | string[];
+  subject?: string;
+  /** Seconds from now; negative is in the past. Default 300. */
+  expiresIn?: number;
+  /** Leave out the "exp" claim. */
+  noExpiry?: boolean;
+  /** Override the header's kid (e.g. to name a key the JWKS does not have). */
+  kid?: string | null;
+}
+
+export async function mint(key: SigningKey, opts: TokenOptions = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: key.alg, ...(opts.kid === null ? {} : { kid: opts.kid ?? key.kid }) };
+  let jwt = new SignJWT(opts.claims ?? {})
+    .setProtectedHeader(header)
+    .setIssuer(opts.issuer ?? ISSUER)
+    .setAudience(opts.audience ?? AUDIENCE)
+    .setSubject(opts.subject ?? 'alice')
+    .setIssuedAt(now);
+  if (!opts.noExpiry) jwt = jwt.setExpirationTime(now + (opts.expiresIn ?? 300));
+  return jwt.sign(key.privateKey);
+}
+
+export interface JwksServer {
+  url: string;
+  /** How many times the key set was fetched. */
+  fetches: number;
+  /** Replaces the published keys. */
+  publish(keys: SigningKey[]): void;
+  close(): Promise<void>;
+}
+
+export async function serveJwks(initial: SigningKey[]): Promise<JwksServer> {
+  let keys = initial;
+  const state = { fetches: 0 };
+  const http: Server = createServer((req, res) => {
+    state.fetches++;
+    const body = JSON.stringify({ keys: keys.map((k) => k.publicJwk) });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/jwks.json`,
+    get fetches() {
+      return state.fetches;
+    },
+    publish(next) {
+      keys = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  };
+}
+
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,61 @@
+// Proves what `gatehouse start` does with logs and metrics as a user runs it: with stderr not a
+// terminal, every line it writes there is a JSON object with a level and a message (the level set
+// by `log.level` in the config), stdout lists /metrics among the endpoints and that URL answers a
+// scrape, and the shutdown on SIGTERM is logged the same way.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI_MAIN } from '../helpers/cli.js';
+import { TSX_LOADER, featureServerCommand, spawnReady, stopProcess } from '../helpers/index.js';
+import { parseExposition } from './prom-text.js';
+
+describe('gatehouse start', () => {
+  it('logs JSON lines on a non-terminal stderr and serves the /metrics it lists', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-obs-'));
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    writeFileSync(
+      join(dir, 'gatehouse.json'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        state: 'memory:',
+        audit: 'none',
+        log: { level: 'debug' },
+        servers: { leg: { command, args, timeout_ms: 20_000 } },
+      }),
+    );
+    const proc = await spawnReady({
+      command: process.execPath,
+      args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', join(dir, 'gatehouse.json')],
+      env: { GATEHOUSE_CONFIG: '' },
+      ready: /^\s+(http:\S+\/metrics)\s+Prometheus metrics$/m,
+      timeoutMs: 30_000,
+    });
+    try {
+      const res = await fetch(proc.match);
+      expect(res.status).toBe(200);
+      expect(parseExposition(await res.text()).value('gatehouse_upstream_up', { server: 'leg' })).toBe(1);
+    } finally {
+      await stopProcess(proc.child);
+    }
+    const entries = proc
+      .stderr()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { level: string; msg: string; time: string });
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) {
+      expect(['trace', 'debug', 'info', 'warn', 'error']).toContain(e.level);
+      expect(typeof e.msg).toBe('string');
+    }
+    expect(entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: expect.stringContaining('has no policy') }),
+    );
+    expect(entries).toContainEqual(
+      expect.objectContaining({ level: 'info', msg: expect.stringMatching(/^upstream "leg" ready/) }),
+    );
+    expect(entries).toContainEqual(
+      expect.objectContaining({ level: 'info', msg: 'SIGTERM received: closing the gateway' }),
+    );
+  }, 60_000);
+});
