@@ -2,8 +2,10 @@
 //   none     → nothing;
 //   keys     → the shape only: every leaf replaced by its type name;
 //   redacted → values under secret-looking keys and under the policy's `redact` paths replaced by
-//              "[REDACTED]", long strings shortened;
-//   full     → everything, as sent.
+//              "[REDACTED]", secrets inside strings (`password=…`, bearer tokens, a URL's
+//              password) hidden as in a log line, long strings shortened;
+//   full     → everything, as sent, except values under the policy's `redact` paths: the policy
+//              says the log never stores them, whatever the mode.
 // The input is never changed: the same object is what the gateway forwards upstream.
 import type { ArgumentMode } from './config-schema.js';
 
@@ -84,15 +86,20 @@ export function isSecretKey(key: string): boolean {
 export function redactArguments(args: unknown, opts: RedactOptions = {}): unknown {
   const mode = opts.mode ?? 'redacted';
   if (mode === 'none') return undefined;
-  if (mode === 'full') return args;
   if (mode === 'keys') return shapeOf(args, 0);
-  return redactValue(args, compilePaths(opts.paths ?? []), 0);
+  const patterns = compilePaths(opts.paths ?? []);
+  if (mode === 'full') return patterns.length === 0 ? args : redactValue(args, patterns, 0, true);
+  return redactValue(args, patterns, 0, false);
 }
 
-/** A text for a log line: secret-looking `key=value` and `"key": "value"` pairs and bearer tokens hidden. */
+/**
+ * A text for a log line or an error field: secret-looking `key=value` and `"key": "value"` pairs,
+ * bearer tokens and the passwords of URLs (`postgres://user:PASSWORD@host`) hidden.
+ */
 export function redactText(text: string): string {
   return shorten(
     text
+      .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s@/]+@/gi, `$1:${REDACTED}@`)
       .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
       .replace(/("([^"\\]+)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, (whole, head: string, key: string) =>
         isSecretKey(key) ? `${head}"${REDACTED}"` : whole,
@@ -101,6 +108,11 @@ export function redactText(text: string): string {
         isSecretKey(key) ? `${key}=${REDACTED}` : whole,
       ),
   );
+}
+
+/** A JSON-RPC error as the audit log keeps it: code and message, secrets hidden, long text shortened. */
+export function auditedErrorText(code: number, message: string): string {
+  return redactText(`${code} ${message}`).slice(0, 500);
 }
 
 function shapeOf(value: unknown, depth: number): unknown {
@@ -139,26 +151,29 @@ function descend(patterns: PathPattern[], key: string, inArray: boolean): PathPa
   return next;
 }
 
-function redactValue(value: unknown, patterns: PathPattern[], depth: number): unknown {
-  if (typeof value === 'string') return shorten(value);
+/** `pathsOnly` (full mode): only the policy's paths are replaced; secret keys and long strings stay. */
+function redactValue(value: unknown, patterns: PathPattern[], depth: number, pathsOnly: boolean): unknown {
+  if (typeof value === 'string') return pathsOnly ? value : redactText(value);
+  if (pathsOnly && patterns.length === 0) return value;
   if (Array.isArray(value)) {
     if (depth >= MAX_DEPTH) return '[too deep]';
-    return value.map((item, i) => redactChild(item, descend(patterns, String(i), true), depth));
+    return value.map((item, i) => redactChild(item, descend(patterns, String(i), true), depth, pathsOnly));
   }
   if (isPlainObject(value)) {
     if (depth >= MAX_DEPTH) return '[too deep]';
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      out[key] = isSecretKey(key) ? REDACTED : redactChild(item, descend(patterns, key, false), depth);
+      out[key] =
+        !pathsOnly && isSecretKey(key) ? REDACTED : redactChild(item, descend(patterns, key, false), depth, pathsOnly);
     }
     return out;
   }
   return value;
 }
 
-function redactChild(value: unknown, patterns: PathPattern[], depth: number): unknown {
+function redactChild(value: unknown, patterns: PathPattern[], depth: number, pathsOnly: boolean): unknown {
   if (patterns.some((p) => p.length === 0)) return REDACTED;
-  return redactValue(value, patterns, depth + 1);
+  return redactValue(value, patterns, depth + 1, pathsOnly);
 }
 
 function shorten(text: string): string {

@@ -118,7 +118,7 @@ function recordedExactly(args: unknown): boolean {
   const visit = (v: unknown, depth: number): void => {
     if (!exact || depth > 64) return;
     if (typeof v === 'string') {
-      if (v === REDACTED || (v.length > MAX_STRING_CHARS && /…\(\d+ chars\)$/.test(v))) exact = false;
+      if (v.includes(REDACTED) || (v.length > MAX_STRING_CHARS && /…\(\d+ chars\)$/.test(v))) exact = false;
     } else if (Array.isArray(v)) v.forEach((x) => visit(x, depth + 1));
     else if (v && typeof v === 'object') Object.values(v).forEach((x) => visit(x, depth + 1));
   };

@@ -7,6 +7,8 @@ import { decide, listable, listableEntry, type CallFacts, type Decision, type Su
 import type { Approval } from '../approvals/approval.js';
 import { DEFAULT_APPROVAL_TIMEOUT_S, type ApprovalService, type ApprovalSettings } from '../approvals/service.js';
 import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
+import { policyRedactPaths } from '../audit/policy-redact-paths.js';
+import { auditedErrorText, redactText } from '../audit/redact.js';
 import { approvalStep, withoutApprovalRound } from './approval-step.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Reservation } from '../store/store.js';
@@ -32,8 +34,8 @@ export interface CallRoute {
 /** What the gate reports to, and how it shows arguments to people. */
 export interface GateHooks {
   audit: AuditLog;
-  /** The arguments as the audit log and approvers may see them, given the rule's `redact` paths. */
-  redact: (args: JsonObject, paths: string[]) => unknown;
+  /** The arguments as the audit log and approvers may see them, given the policy's `redact` paths. */
+  redact: (args: JsonObject, paths: readonly string[]) => unknown;
   /** Called with each record as it is written (metrics). */
   observe?: (record: AuditRecord) => void;
   /** Called when the state store fails a limit check. */
@@ -143,8 +145,11 @@ export class PolicyGate {
     } catch (err) {
       // No error path ends in allow: a failure inside the pipeline blocks the call.
       record.decision = 'deny';
-      record.reason = `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
-      answer = this.blocked(subject, peer, { decision: 'deny', rule: '/', reason: record.reason });
+      const reason = `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
+      answer = this.blocked(subject, peer, { decision: 'deny', rule: '/', reason });
+      record.rule = '/';
+      // An exception's text can quote what it failed on; the log keeps it with secrets hidden.
+      record.reason = redactText(reason);
     }
     record.latency_ms = this.now() - record.ts;
     span.end(record);
@@ -170,7 +175,11 @@ export class PolicyGate {
     const params = req.params ?? {};
     const rawArgs = subject === 'resource' ? undefined : params.arguments;
     const args = isObject(rawArgs) ? rawArgs : {};
-    const shown = (paths: string[]) => {
+    // Every rule that could match this call contributes its `redact` paths, whichever rule decides
+    // and whether or not a rule decides at all (pins, unknown tools, an unreadable tool list).
+    const shown = () => {
+      const category = entry ? entry.classification.category : undefined;
+      const paths = policyRedactPaths(policy, { subject, name, ...(category ? { category } : {}) });
       const r = this.hooks.redact(args, paths);
       if (r !== undefined) record.arguments = r;
       return r;
@@ -187,7 +196,7 @@ export class PolicyGate {
       entry = await this.entry(conn, name);
       // A tool the server does not have answers exactly like a hidden one: -32602, nothing more.
       if (entry === null) {
-        shown([]);
+        shown();
         record.decision = 'hidden';
         record.reason = 'The server has no such tool.';
         return { error: unknownToolError(shownName ?? name) };
@@ -197,7 +206,7 @@ export class PolicyGate {
         record.risk = entry.classification.risk;
       }
       if (entry === undefined && (keeper || (policy && usesCategories(policy)))) {
-        shown([]);
+        shown();
         // Without the server's tool list neither the pin nor the category can be checked, and
         // no error path ends in allow.
         return block({
@@ -207,7 +216,7 @@ export class PolicyGate {
         });
       }
       if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
-        shown([]);
+        shown();
         return block({
           decision: 'deny',
           rule: '/pins',
@@ -216,7 +225,7 @@ export class PolicyGate {
       }
     }
     if (!policy) {
-      shown([]);
+      shown();
       record.decision = 'allow';
       return this.forwarded(req, forward, record, [], span);
     }
@@ -236,7 +245,7 @@ export class PolicyGate {
     let decision = span.span.isRecording()
       ? await span.child('decide', () => decide(policy, facts))
       : decide(policy, facts);
-    const shownArgs = shown(redactPaths(policy, decision.rule));
+    const shownArgs = shown();
     if (decision.outcome === 'hidden') {
       record.decision = 'hidden';
       record.rule = decision.rule;
@@ -297,11 +306,14 @@ export class PolicyGate {
       } catch (err) {
         // A store that cannot be reached blocks the calls that need it (DESIGN section 1).
         this.hooks.storeError?.();
-        return block({
+        const answer = block({
           decision: 'deny',
           rule: limits[0]!.limit.path,
           reason: `The state store could not be reached to check this call's limits, so it is blocked: ${err instanceof Error ? err.message : String(err)}`,
         });
+        // The store's error text can carry its URL, credentials included.
+        record.reason = redactText(record.reason ?? '');
+        return answer;
       }
       if (!limited.ok) {
         if (policy.enforce)
@@ -333,7 +345,8 @@ export class PolicyGate {
     record.upstream_ms = this.now() - sent;
     if ('error' in answer) {
       record.outcome = 'error';
-      record.error = `${answer.error.code} ${answer.error.message}`.slice(0, 500);
+      // The upstream's message can quote the arguments it refused: secrets are hidden as in any log line.
+      record.error = auditedErrorText(answer.error.code, answer.error.message);
     } else record.outcome = answer.result.isError === true ? 'is_error' : 'ok';
     // Quota comes back when the call did not happen: a JSON-RPC error or a transport failure
     // (a result with isError is a call that happened).
@@ -406,13 +419,6 @@ function rulesOf(policy: CompiledPolicy, path: string): CompiledRule[] {
   }
   all.push(...Object.values(policy.categories).filter((r): r is CompiledRule => r !== undefined));
   return all.filter((r) => path === r.path || path.startsWith(`${r.path}/`));
-}
-
-/** Argument paths the audit log never stores: the deciding rule's and all_tools'. */
-function redactPaths(policy: CompiledPolicy, path: string): string[] {
-  const rules = rulesOf(policy, path);
-  if (policy.allTools && !rules.includes(policy.allTools)) rules.push(policy.allTools);
-  return rules.flatMap((r) => r.redact);
 }
 
 /** The `approval` block of the rule that asked for approval (or all_tools'), with defaults. */

@@ -1,13 +1,14 @@
 // Proves the audit log's redaction modes: `none` keeps nothing, `keys` keeps only the shape,
 // `redacted` hides secret-looking keys, the policy's `redact` paths (dotted or JSON pointer) and the
-// tail of long strings, `full` keeps everything; the caller's arguments are never changed; and a
-// secret never reaches the stored row.
+// tail of long strings, `full` keeps everything but the policy's `redact` paths; the caller's
+// arguments are never changed; the paths of a call are those of every rule that could match it
+// (not only the one that decides), remembered per name; and a secret never reaches the stored row.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { policyRedactPaths } from '../../src/audit/policy-redact-paths.js';
-import { isSecretKey, redactArguments, redactText, REDACTED } from '../../src/audit/redact.js';
+import { auditedErrorText, isSecretKey, redactArguments, redactText, REDACTED } from '../../src/audit/redact.js';
 import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
 import { loadPolicy } from '../../src/policy/compile.js';
 import { makeRecord } from './make-record.js';
@@ -70,8 +71,19 @@ describe('redactArguments', () => {
     const input = args();
     const before = structuredClone(input);
     expect(redactArguments(input, { mode: 'full' })).toEqual(before);
-    for (const mode of ['none', 'keys', 'redacted'] as const) redactArguments(input, { mode, paths: ['card.number'] });
+    for (const mode of ['none', 'keys', 'redacted', 'full'] as const)
+      redactArguments(input, { mode, paths: ['card.number'] });
     expect(input).toEqual(before);
+  });
+
+  it("full still replaces the policy's redact paths, and only them", () => {
+    const out = redactArguments(args(), { mode: 'full', paths: ['card.number', 'recipients.email'] }) as ReturnType<
+      typeof args
+    >;
+    expect(out.card).toEqual({ number: REDACTED, holder: 'Ada' });
+    expect(out.recipients).toEqual([{ email: REDACTED }, { email: REDACTED }]);
+    expect(out.password).toBe(SECRET);
+    expect(out.nested).toEqual(args().nested);
   });
 
   it('tells secret keys from harmless ones', () => {
@@ -86,24 +98,72 @@ describe('redactArguments', () => {
     expect(text).not.toContain(SECRET);
     expect(text).toContain('page=2');
   });
+
+  it("the upstream's error text is kept with the secrets it quotes hidden, and shortened like any long string", () => {
+    const text = auditedErrorText(-32602, `Invalid params: {"api_key": "${SECRET}"} and token=${SECRET}`);
+    expect(text.startsWith('-32602 Invalid params')).toBe(true);
+    expect(text.includes(SECRET)).toBe(false);
+    expect(auditedErrorText(-32603, 'x'.repeat(2000)).endsWith('…(2007 chars)')).toBe(true);
+  });
+
+  it('redacted hides secrets inside string values as in a log line', () => {
+    const out = redactArguments({ cmd: `curl -H 'Authorization: Bearer ${SECRET}' https://u:${SECRET}@h/` }) as {
+      cmd: string;
+    };
+    expect(out.cmd.includes(SECRET)).toBe(false);
+    expect(out.cmd.startsWith('curl -H')).toBe(true);
+  });
+
+  it('redactText hides the password of a URL in an error text', () => {
+    const text = redactText(`connect ECONNREFUSED redis://default:${SECRET}@10.0.0.7:6379/0`);
+    expect(text).not.toContain(SECRET);
+    expect(text).toContain('redis://default:[REDACTED]@10.0.0.7:6379/0');
+  });
 });
 
 describe("the policy's redact paths", () => {
-  it('come from all_tools and the rule that matches the call', () => {
-    const policy = loadPolicy({
-      version: '1',
-      default: 'allow',
-      all_tools: { redact: ['auth.otp'] },
-      tools: { 'pay_*': { redact: ['card.number'] }, pay_refund: { redact: ['iban'] } },
-      categories: { financial: { redact: ['amount'] } },
-    });
-    expect(policyRedactPaths(policy, { subject: 'tool', name: 'pay_card' })).toEqual(['auth.otp', 'card.number']);
-    expect(policyRedactPaths(policy, { subject: 'tool', name: 'pay_refund' })).toEqual(['auth.otp', 'iban']);
+  const policy = loadPolicy({
+    version: '1',
+    default: 'allow',
+    all_tools: { redact: ['auth.otp'] },
+    tools: { 'pay_*': { redact: ['card.number'] }, pay_refund: { redact: ['iban'] }, 'p*': { redact: ['pin_hint'] } },
+    categories: { financial: { redact: ['amount'] }, write: { redact: ['body'] } },
+    resources: { 'db://users/*': { redact: ['row.ssn'] } },
+  });
+
+  it('come from all_tools, the exact entry, every matching glob and the category rule, whichever decides', () => {
+    expect(policyRedactPaths(policy, { subject: 'tool', name: 'pay_card', category: 'read' })).toEqual([
+      'auth.otp',
+      'card.number',
+      'pin_hint',
+    ]);
+    expect(policyRedactPaths(policy, { subject: 'tool', name: 'pay_refund', category: 'financial' })).toEqual([
+      'auth.otp',
+      'iban',
+      'card.number',
+      'pin_hint',
+      'amount',
+    ]);
     expect(policyRedactPaths(policy, { subject: 'tool', name: 'transfer', category: 'financial' })).toEqual([
       'auth.otp',
       'amount',
     ]);
+    expect(policyRedactPaths(policy, { subject: 'resource', name: 'db://users/1' })).toEqual(['row.ssn']);
     expect(policyRedactPaths(undefined, { subject: 'tool', name: 'x' })).toEqual([]);
+  });
+
+  it("a tool whose category is unknown gets every category rule's paths", () => {
+    expect([...policyRedactPaths(policy, { subject: 'tool', name: 'transfer' })].sort()).toEqual([
+      'amount',
+      'auth.otp',
+      'body',
+    ]);
+  });
+
+  it('are computed once per policy and name: the same call gets the same array back', () => {
+    const first = policyRedactPaths(policy, { subject: 'tool', name: 'pay_card', category: 'read' });
+    expect(policyRedactPaths(policy, { subject: 'tool', name: 'pay_card', category: 'read' })).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
   });
 });
 
