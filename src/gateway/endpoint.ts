@@ -113,6 +113,17 @@ export function adoptClientParams(session: ClientSession, params: JsonObject): v
   session.protocolVersion = negotiateLegacyVersion(params.protocolVersion);
 }
 
+/**
+ * A decided call must name its subject with a string: the policy decides on names, and a name of
+ * another type (an array, say) that a server coerces to a string would reach it undecided.
+ */
+export function unnamedSubject(req: ClientRequest): UpstreamAnswer | undefined {
+  const key = req.method === 'resources/read' ? 'uri' : 'name';
+  if (req.method !== 'tools/call' && req.method !== 'prompts/get' && req.method !== 'resources/read') return undefined;
+  if (typeof req.params?.[key] === 'string') return undefined;
+  return fail(ErrorCode.InvalidParams, `${req.method} needs "${key}" as a string.`);
+}
+
 export class ServerEndpoint implements Endpoint {
   constructor(
     readonly name: string,
@@ -177,6 +188,8 @@ export class ServerEndpoint implements Endpoint {
       }
     }
     const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
+    const unnamed = unnamedSubject(req);
+    if (unnamed) return unnamed;
     switch (req.method) {
       case 'tools/list':
         return await this.gate.filterTools(this.name, peer, await relay(req));

@@ -127,6 +127,32 @@ export function parseMessage(value: unknown): ParseOutcome {
   return invalid(id, 'A JSON-RPC message needs "method", "result" or "error".');
 }
 
+/**
+ * parseMessage for what a client sends. A number beyond the range of a double parses as Infinity,
+ * which the policy would decide on and which re-serialises as null: what was decided would not be
+ * what is forwarded, so such a message is refused.
+ */
+export function parseClientMessage(value: unknown): ParseOutcome {
+  const parsed = parseMessage(value);
+  if (!parsed.ok || !('params' in parsed.message) || !hasNonFiniteNumber(parsed.message.params)) return parsed;
+  const id = 'id' in parsed.message ? parsed.message.id : null;
+  return invalid(id, 'A number in the message is out of range (larger than a double can hold).');
+}
+
+/** Whether a decoded JSON value holds ±Infinity anywhere; iterative, so deep nesting is safe. */
+function hasNonFiniteNumber(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return true;
+    } else if (typeof v === 'object' && v !== null) {
+      for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
+    }
+  }
+  return false;
+}
+
 function invalid(id: JsonRpcId | null, message: string): ParseOutcome {
   return { ok: false, id, error: { code: ErrorCode.InvalidRequest, message } };
 }

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientSession } from '../../gateway/client-session.js';
 import { handleSessionMessage } from '../../gateway/dispatch.js';
 import type { Endpoint } from '../../gateway/endpoint.js';
-import { ErrorCode, parseMessage } from '../../mcp/jsonrpc.js';
+import { ErrorCode, parseClientMessage } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
 import type { HttpEdge } from './streamable-http.js';
@@ -54,7 +54,7 @@ export class LegacySseDownstream {
     const body = decodeJsonBody(res, raw);
     if (!body) return;
     const value = body.value;
-    const parsed = parseMessage(value);
+    const parsed = parseClientMessage(value);
     if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
     res.writeHead(202).end('Accepted');
     const response = await handleSessionMessage(endpoint, state.session, parsed.message);

@@ -8,7 +8,7 @@ import { openListen } from '../../gateway/listen.js';
 import { buildGatewayCore } from '../../gateway/core.js';
 import { eraOfRequest } from '../../mcp/era.js';
 import { mayUse, type Identity } from '../../identity/grants.js';
-import { errorResponse, ErrorCode, isRequest, parseMessage, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
+import { errorResponse, ErrorCode, isRequest, parseClientMessage, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
 
 export async function runStdio(
   loaded: LoadedConfig,
@@ -53,7 +53,7 @@ export async function runStdio(
     } catch {
       return write(errorResponse(null, ErrorCode.ParseError, 'Parse error: a line is not valid JSON.'));
     }
-    const parsed = parseMessage(value);
+    const parsed = parseClientMessage(value);
     if (!parsed.ok) return write(errorResponse(parsed.id, parsed.error.code, parsed.error.message));
     const msg = parsed.message;
     let work: Promise<unknown>;

@@ -12,7 +12,7 @@ import {
   ErrorCode,
   isObject,
   isRequest,
-  parseMessage,
+  parseClientMessage,
   type JsonRpcId,
   type JsonRpcMessage,
   type JsonRpcRequest,
@@ -124,7 +124,7 @@ export class StreamableHttpDownstream {
     const rawId = isObject(value) && (typeof value.id === 'string' || typeof value.id === 'number') ? value.id : null;
     if (ladder.kind === 'reject')
       return sendJson(res, ladder.httpStatus, errorResponse(rawId, ladder.code, ladder.message, ladder.data));
-    const parsed = parseMessage(value);
+    const parsed = parseClientMessage(value);
     if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
     const msg = parsed.message;
     const canStream = acceptsSse(req);
