@@ -70,6 +70,40 @@ function buildProgram(io: CliIo, run: Run): Command {
     );
 
   program
+    .command('init')
+    .description('write a commented starter gatehouse.yaml and policies/example.yaml that work as they are')
+    .option('--force', 'overwrite files that exist')
+    .addHelpText('after', examples('gatehouse init && gatehouse start', 'gatehouse init --force'))
+    .action((opts: { force?: boolean }) => run(async () => (await import('./init.js')).initCommand(opts, io)));
+
+  program
+    .command('import')
+    .description(
+      'turn a Claude Desktop, Cursor, VS Code or Windsurf MCP config into gatehouse.yaml with a suggested policy per server',
+    )
+    .argument('<file>', "the client's MCP config (claude_desktop_config.json, mcp.json, mcp_config.json, .mcp.json)")
+    .option('-o, --output <file>', 'the config to write; policies go to policies/ next to it', 'gatehouse.yaml')
+    .option('--dry-run', 'show what would be written, and write nothing')
+    .option('--force', 'overwrite files that exist')
+    .option(
+      '--client <name>',
+      'print the snippet for this client (claude-desktop, cursor, vscode, windsurf, claude-code, all)',
+    )
+    .option('--grant <name>', 'require a token: add a grant of this name whose token is read from $GATEHOUSE_TOKEN')
+    .option('--timeout <seconds>', 'how long each server may take to start and list its tools', '30')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse import ~/.cursor/mcp.json',
+        'gatehouse import "$HOME/Library/Application Support/Claude/claude_desktop_config.json" --dry-run',
+        'gatehouse import .vscode/mcp.json -o deploy/gatehouse.yaml --grant vscode --client all',
+      ),
+    )
+    .action((file: string, opts: import('./import.js').ImportOptions) =>
+      run(async () => (await import('./import.js')).importCommand(file, opts, io)),
+    );
+
+  program
     .command('schema')
     .description('print the JSON Schema of the config file or the policy file')
     .addArgument(new Argument('<kind>', 'which schema').choices(SCHEMA_KINDS))
