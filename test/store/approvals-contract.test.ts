@@ -2,15 +2,20 @@
 // read back equal, listed newest first by the filters the call path uses, moved between statuses
 // only from the status the caller expects (so two answers to one approval cannot both win), and
 // every change reaches the store's watchers — for SQLite also a change written by another store on
-// the same file (the CLI answering an approval that a running gateway holds a call for).
+// the same file (the CLI answering an approval that a running gateway holds a call for), for Redis
+// a change written through another replica's store, pushed at once and, after a lost connection,
+// read back from the feed so that nothing is missed.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Approval } from '../../src/approvals/approval.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { RedisStore } from '../../src/store/redis-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { StateStore } from '../../src/store/store.js';
+import { deletePrefix, PrivateRedis, redisUrl, uniquePrefix } from './redis-support.js';
 
 let seq = 0;
 function approval(over: Partial<Approval> = {}): Approval {
@@ -51,9 +56,16 @@ function nextChange(store: StateStore, id: string, status: Approval['status']): 
 const tmp = mkdtempSync(path.join(tmpdir(), 'gatehouse-approvals-store-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+const REDIS_PREFIX = uniquePrefix();
+afterAll(async () => {
+  await deletePrefix(REDIS_PREFIX);
+});
+
 const STORES: [string, () => StateStore][] = [
   ['memory', () => new MemoryStore()],
   ['sqlite', () => new SqliteStore(path.join(tmp, `contract-${++seq}.db`))],
+  // A prefix per store, as the memory and SQLite stores are each empty when opened.
+  ['redis', () => new RedisStore(redisUrl(`${REDIS_PREFIX}${++seq}:`))],
 ];
 
 describe.each(STORES)('%s store: approvals', (_name, open) => {
@@ -137,4 +149,61 @@ describe('sqlite approvals shared by two stores on one file', () => {
       await gateway.close();
     }
   });
+});
+
+describe('redis approvals shared by two replicas', () => {
+  it("an answer written through another replica's store reaches this store's watchers", async () => {
+    const prefix = `${REDIS_PREFIX}replicas:`;
+    const a = new RedisStore(redisUrl(prefix));
+    const b = new RedisStore(redisUrl(prefix));
+    try {
+      const held = approval();
+      await a.createApproval(held);
+      expect(await b.getApproval(held.id)).toEqual(held);
+      const released = nextChange(a, held.id, 'approved');
+      expect(
+        await b.transitionApproval(held.id, ['pending'], { status: 'approved', decided_by: 'ops', channel: 'api' }),
+      ).toMatchObject({ status: 'approved' });
+      expect(await released).toMatchObject({ status: 'approved', decided_by: 'ops', channel: 'api' });
+      expect((await a.listApprovals({ status: ['approved'] })).map((x) => x.id)).toEqual([held.id]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a change published while a replica was disconnected reaches its watchers when it reconnects', async () => {
+    const redis = await PrivateRedis.start();
+    const a = new RedisStore(redis.url);
+    const b = new RedisStore(redis.url);
+    const admin = new Redis(redis.url);
+    try {
+      const seen: Approval[] = [];
+      a.watchApprovals((x) => seen.push(x));
+      let missed: Approval | undefined;
+      // Cut replica A's subscription and answer at once, before it has reconnected; until Redis
+      // reports that the answer was published to nobody (A reconnects within 100 ms).
+      for (let attempt = 0; attempt < 5 && !missed; attempt++) {
+        const held = approval();
+        await a.createApproval(held);
+        expect(await b.getApproval(held.id)).toEqual(held);
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        await b.transitionApproval(held.id, ['pending'], { status: 'denied', decided_by: 'ops', channel: 'cli' });
+        const [, listeners] = (await admin.pubsub('NUMSUB', 'gatehouse:apr:changes')) as [string, number];
+        if (listeners === 0) missed = held;
+      }
+      expect(missed, 'the answer was published while replica A was not subscribed').toBeDefined();
+      // What was missed is read back from the feed: the approval as it is now.
+      await vi.waitFor(
+        () =>
+          expect(seen.filter((x) => x.id === missed!.id).at(-1)).toMatchObject({ status: 'denied', channel: 'cli' }),
+        { timeout: 10_000 },
+      );
+    } finally {
+      admin.disconnect();
+      await a.close();
+      await b.close();
+      await redis.stop();
+    }
+  }, 30_000);
 });

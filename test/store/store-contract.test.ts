@@ -1,20 +1,25 @@
 // One contract suite that every StateStore passes (DESIGN principle 5), run here against the
-// MemoryStore and the SqliteStore on a real temporary file: reservations are atomic and exact —
+// MemoryStore, the SqliteStore on a real temporary file and the RedisStore on a real Redis (under a
+// key prefix of this run's own): reservations are atomic and exact —
 // in any interval of the window's length no more than `max` is admitted, under concurrency and for
 // arrival times in any order — retry-after is right for sliding and calendar windows, release gives
 // quota back, cost weighs, and for SQLite the counters are on disk: a second store (a restarted
-// gateway, another process) sees them, and two processes racing on one file admit exactly max.
+// gateway, another process) sees them, and two processes racing on one file admit exactly max; for
+// Redis two stores (two replicas) racing on one counter admit exactly max, and counters expire.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { RedisStore } from '../../src/store/redis-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { StateStore, WindowSpec } from '../../src/store/store.js';
 import { TSX_LOADER } from '../helpers/index.js';
+import { deletePrefix, REDIS_BASE as REDIS_BASE_URL, redisUrl, uniquePrefix } from './redis-support.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -252,6 +257,53 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 storeContract('memory', () => new MemoryStore());
 storeContract('sqlite', () => new SqliteStore(path.join(tmp, 'contract.db')));
+
+const REDIS_PREFIX = uniquePrefix();
+afterAll(async () => {
+  await deletePrefix(REDIS_PREFIX);
+});
+storeContract('redis', () => new RedisStore(redisUrl(REDIS_PREFIX)));
+
+describe('redis store shared by replicas', () => {
+  it('two stores (two replicas) racing 100 reservations each on one counter admit exactly 50 in total', async () => {
+    const key = freshKey('replicas');
+    const a = new RedisStore(redisUrl(REDIS_PREFIX));
+    const b = new RedisStore(redisUrl(REDIS_PREFIX));
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).reserve(key, sliding(50, MINUTE), T0)),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(50);
+      // A release through one replica is seen by the other.
+      const one = results.find((r) => r.ok);
+      if (one?.ok) await a.release({ key, token: one.token });
+      expect((await b.reserve(key, sliding(50, MINUTE), T0 + 1)).ok).toBe(true);
+      expect((await a.reserve(key, sliding(50, MINUTE), T0 + 2)).ok).toBe(false);
+      expect(await b.usage(key, sliding(50, MINUTE), T0 + 3)).toBe(50);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a counter key expires two windows after its last call, and only its own keys are under the prefix', async () => {
+    const prefix = uniquePrefix();
+    const store = new RedisStore(redisUrl(prefix));
+    const probe = new Redis(REDIS_BASE_URL);
+    try {
+      expect((await store.reserve('rate|ttl', sliding(5, 10 * SECOND), Date.now())).ok).toBe(true);
+      const ttl = await probe.pttl(`${prefix}rl:rate|ttl`);
+      expect(ttl).toBeGreaterThan(10 * SECOND);
+      expect(ttl).toBeLessThanOrEqual(20 * SECOND);
+      expect(await probe.pttl(`${prefix}rr:rate|ttl`)).toBeLessThanOrEqual(20 * SECOND);
+      expect((await probe.keys(`${prefix}*`)).sort()).toEqual([`${prefix}rl:rate|ttl`, `${prefix}rr:rate|ttl`]);
+    } finally {
+      probe.disconnect();
+      await store.close();
+      await deletePrefix(prefix);
+    }
+  });
+});
 
 describe('sqlite store on disk', () => {
   it("a second store opened on the same file sees the first one's reservations (counters survive a restart)", async () => {
