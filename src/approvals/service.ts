@@ -66,6 +66,11 @@ function sha256(text: string): string {
 export class ApprovalService {
   private closing = false;
   private readonly announcers: Announce[] = [];
+  /**
+   * Approvals a call held in this process is waiting on. One of these that is good for one call
+   * belongs to that call: another identical call neither joins it nor takes it once approved.
+   */
+  private readonly waiting = new Set<string>();
 
   constructor(
     readonly store: StateStore,
@@ -78,8 +83,9 @@ export class ApprovalService {
   }
 
   /**
-   * An answered approval that lets this call through, consuming it when it is good for one call
-   * only. Undefined when none does.
+   * An answered approval that lets this call through, claimed (moved to `used`) when it is good for
+   * one call only, so that no other call can take it meanwhile; the caller gives it back with
+   * `giveBack` when the call is then blocked after all (a limit). Undefined when none does.
    */
   async granted(call: ApprovalCall): Promise<Approval | undefined> {
     const hash = argsHash(call.args);
@@ -101,27 +107,65 @@ export class ApprovalService {
         if ((a.decided_at ?? 0) + kept * 1000 > now) return a;
         continue;
       }
-      // Good for exactly one call: whoever moves it to `used` first has it.
+      // Good for exactly one call: whoever moves it to `used` first has it. One that a held call
+      // here is waiting on is that call's own.
+      if (this.waiting.has(a.id)) continue;
       const used = await this.store.transitionApproval(a.id, ['approved'], { status: 'used' });
       if (used) return used;
     }
     return undefined;
   }
 
-  /** The newest unanswered, unexpired approval for exactly this call, if one is open. */
-  async pending(call: ApprovalCall): Promise<Approval | undefined> {
-    const [a] = await this.store.listApprovals({
+  /**
+   * Claims an approval good for one call: moves it from `approved` to `used`. Undefined when another
+   * call claimed it first.
+   */
+  async claim(a: Approval): Promise<Approval | undefined> {
+    try {
+      return await this.store.transitionApproval(a.id, ['approved'], { status: 'used' });
+    } finally {
+      this.waiting.delete(a.id);
+    }
+  }
+
+  /**
+   * Gives back an approval claimed for a call that was then blocked (a limit, a policy that changed
+   * meanwhile): the call did not happen, so the approval is still good for its retry.
+   */
+  async giveBack(a: Approval): Promise<void> {
+    if (a.remember !== 'none') return;
+    await this.store.transitionApproval(a.id, ['used'], { status: 'approved' });
+  }
+
+  /**
+   * The newest unanswered, unexpired approval for exactly this call, if one is open. With
+   * `unattended`, only one that no call held in this process is waiting on: one left pending when a
+   * gateway stopped, which the agent's retry joins rather than asking twice.
+   */
+  async pending(call: ApprovalCall, opts: { unattended?: boolean } = {}): Promise<Approval | undefined> {
+    const found = await this.store.listApprovals({
       grant: call.grant,
       server: call.server,
       tool: call.tool,
       args_hash: argsHash(call.args),
       status: ['pending'],
-      limit: 1,
+      limit: 20,
     });
-    if (!a) return undefined;
-    if (a.expires > this.now()) return a;
-    await this.expire(a.id);
+    for (const a of found) {
+      if (a.expires <= this.now()) {
+        await this.expire(a.id);
+        continue;
+      }
+      if (!opts.unattended || !this.waiting.has(a.id)) return a;
+    }
     return undefined;
+  }
+
+  /** How many approvals are waiting for an answer now (not those past their expiry). */
+  async pendingCount(): Promise<number> {
+    const now = this.now();
+    const found = await this.store.listApprovals({ status: ['pending'], limit: 100_000 });
+    return found.filter((a) => a.expires > now).length;
   }
 
   /** The newest denial of exactly this call that is still in force (until the approval's expiry). */
@@ -204,6 +248,8 @@ export class ApprovalService {
   /**
    * Waits until the approval is answered, expires, or the caller gives up (`signal`: the client
    * cancelled or went away, which withdraws it). `tick` is called every `tickMs` while it waits.
+   * When the gateway stops meanwhile, it resolves with the approval still `pending`: it stays
+   * answerable in the store, and the agent's retry after the restart finds the answer.
    */
   wait(
     approval: Approval,
@@ -213,9 +259,12 @@ export class ApprovalService {
     return new Promise<Approval>((resolve) => {
       let settled = false;
       const timers: NodeJS.Timeout[] = [];
+      this.waiting.add(approval.id);
       const finish = (a: Approval) => {
         if (settled) return;
         settled = true;
+        // An approval for one call stays its waiter's until the waiter claims it.
+        if (a.status !== 'approved' || a.remember !== 'none') this.waiting.delete(approval.id);
         unwatch();
         for (const t of timers) clearTimeout(t);
         opts.signal?.removeEventListener('abort', onAbort);
@@ -241,7 +290,7 @@ export class ApprovalService {
       const onAbort = () => {
         // A gateway shutting down is not the client withdrawing: the approval stays answerable,
         // and the agent's retry after the restart is let through once it is approved.
-        if (this.closing) return finish({ ...approval, status: 'withdrawn' });
+        if (this.closing) return finish({ ...approval, status: 'pending' });
         void settleTo('withdrawn', 'client');
       };
       if (opts.signal?.aborted) return onAbort();

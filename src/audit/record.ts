@@ -41,8 +41,11 @@ export interface AuditRecord {
   category?: string;
   risk?: string;
   approval_id?: string;
+  /** Who answered the approval, and through which channel (api, cli, link, elicitation, system). */
   approver?: string;
   approval_channel?: string;
+  /** When the approval was answered (or timed out, or was withdrawn), milliseconds since the epoch. */
+  approval_decided_at?: number;
   /** Absent when the call was not forwarded. */
   outcome?: UpstreamOutcome;
   /** A JSON-RPC error's code and message, when outcome is error. */

@@ -29,7 +29,11 @@ interface ApprovalState {
 }
 
 export type ApprovalStepOutcome =
-  | { kind: 'approved'; approval: Approval }
+  /**
+   * `claimed`: the approval is good for one call and was moved to `used` for this one; the caller
+   * gives it back (`ApprovalService.giveBack`) when the call is then blocked after all.
+   */
+  | { kind: 'approved'; approval: Approval; claimed: boolean }
   | { kind: 'blocked'; blocked: BlockedOutcome; audit: AuditDecisionName; approval?: Approval }
   /** An answer to send as is: an input_required question, or an invalid requestState. */
   | { kind: 'answer'; answer: UpstreamAnswer; approval?: Approval };
@@ -47,6 +51,8 @@ export interface ApprovalStepInput {
   shownName: string;
   /** The page a person answers on, for URL-mode elicitation. */
   pageUrl: (approval: Approval, linkKey: string) => string | undefined;
+  /** The gateway's clock. */
+  now: () => number;
 }
 
 /** The request without the approval round's fields, as it goes on to the server. */
@@ -64,17 +70,36 @@ export async function approvalStep(input: ApprovalStepInput): Promise<ApprovalSt
     if (typeof opened.payload.ap === 'string') return answeredByClient(input, opened.payload as ApprovalState);
   }
   const granted = await service.granted(call);
-  if (granted) return { kind: 'approved', approval: granted };
+  if (granted) return { kind: 'approved', approval: granted, claimed: granted.status === 'used' };
 
-  const asksClient = settings.notify.includes('client') && isObject(peer.capabilities.elicitation);
-  if (req.era === 'modern' && asksClient) {
-    const { approval, linkKey } = (await reuse(service, call)) ?? (await service.open(call, settings));
-    return { kind: 'answer', answer: question(input, approval, linkKey), approval };
+  if (req.era === 'modern' && asksClient(input)) {
+    // One approval per call: the question is this call's own, unless the approval covers more calls.
+    const joined = settings.remember === 'none' ? undefined : await reuse(service, call, false);
+    const { approval, linkKey } = joined ?? (await service.open(call, settings));
+    const asked = question(input, approval, linkKey);
+    if (asked) return { kind: 'answer', answer: asked, approval };
+    return withoutAsking(input, { approval, linkKey });
   }
+  return withoutAsking(input);
+}
+
+/** Whether the policy asks the client's own user and the client declared it can be asked. */
+function asksClient(input: ApprovalStepInput): boolean {
+  return input.settings.notify.includes('client') && isObject(input.peer.capabilities.elicitation);
+}
+
+/**
+ * The call without a question in the client's own round (a 2025 client is still asked while it is
+ * held): retry mode answers "pending", hold mode waits. `given` is an approval already opened for it.
+ */
+async function withoutAsking(input: ApprovalStepInput, given?: Joined): Promise<ApprovalStepOutcome> {
+  const { service, call, settings } = input;
   if (settings.mode === 'retry') {
-    const denied = await service.denied(call);
-    if (denied) return deniedOutcome(denied);
-    const pending = (await service.pending(call)) ?? (await service.open(call, settings)).approval;
+    if (!given) {
+      const denied = await service.denied(call);
+      if (denied) return deniedOutcome(denied);
+    }
+    const pending = given?.approval ?? (await service.pending(call)) ?? (await service.open(call, settings)).approval;
     return {
       kind: 'blocked',
       audit: 'approval_pending',
@@ -87,16 +112,20 @@ export async function approvalStep(input: ApprovalStepInput): Promise<ApprovalSt
       },
     };
   }
-  return hold(input);
+  return hold(input, given);
 }
 
 /** Hold mode: wait for the answer, telling the client it is still waiting. */
-async function hold(input: ApprovalStepInput): Promise<ApprovalStepOutcome> {
+async function hold(input: ApprovalStepInput, given?: Joined): Promise<ApprovalStepOutcome> {
   const { service, call, settings, peer, req } = input;
-  const reused = await reuse(service, call);
-  const { approval, linkKey } = reused ?? (await service.open(call, settings));
-  if (settings.notify.includes('client') && isObject(peer.capabilities.elicitation) && peer.era === 'legacy') {
-    void askLegacyClient(input, approval, linkKey);
+  // One approval per call: a call good for one call joins only an approval nobody here waits on
+  // (left pending when a gateway stopped); one that covers more calls is shared.
+  const joined = given ?? (await reuse(service, call, settings.remember === 'none'));
+  const { approval, linkKey } = joined ?? (await service.open(call, settings));
+  const asking = new AbortController();
+  if (peer.era === 'legacy' && asksClient(input)) {
+    const params = elicitationParams(input, approval, linkKey);
+    if (params) void askLegacyClient(input, approval, params, asking.signal);
   }
   const token = metaOf(req.params)?.progressToken;
   const tick =
@@ -119,15 +148,17 @@ async function hold(input: ApprovalStepInput): Promise<ApprovalStepOutcome> {
     ...(req.signal ? { signal: req.signal } : {}),
     ...(tick ? { tick, tickMs: PROGRESS_EVERY_MS } : {}),
   });
+  // Answered elsewhere, cancelled, timed out: the client's user need not be asked any more.
+  asking.abort();
   return settledOutcome(service, call, settled);
 }
 
 async function settledOutcome(service: ApprovalService, call: ApprovalCall, a: Approval): Promise<ApprovalStepOutcome> {
   switch (a.status) {
     case 'approved': {
-      if (a.remember !== 'none') return { kind: 'approved', approval: a };
-      const used = await service.store.transitionApproval(a.id, ['approved'], { status: 'used' });
-      if (used) return { kind: 'approved', approval: used };
+      if (a.remember !== 'none') return { kind: 'approved', approval: a, claimed: false };
+      const used = await service.claim(a);
+      if (used) return { kind: 'approved', approval: used, claimed: true };
       return {
         kind: 'blocked',
         audit: 'approval_denied',
@@ -151,6 +182,20 @@ async function settledOutcome(service: ApprovalService, call: ApprovalCall, a: A
           decision: 'approval_denied',
           rule: a.rule,
           reason: `Approval ${a.id} was withdrawn: the request was cancelled.`,
+          approvalId: a.id,
+        },
+      };
+    case 'pending':
+      // The gateway stopped while the call was held. The approval stays pending in the store: it
+      // can still be answered, and the agent's retry after the restart finds the answer.
+      return {
+        kind: 'blocked',
+        audit: 'approval_pending',
+        approval: a,
+        blocked: {
+          decision: 'approval_pending',
+          rule: a.rule,
+          reason: `Gatehouse is shutting down, so the call was not completed. Approval ${a.id} stays pending: once a person has approved it, call again with the same arguments.`,
           approvalId: a.id,
         },
       };
@@ -184,16 +229,31 @@ function deniedOutcome(a: Approval): ApprovalStepOutcome {
   };
 }
 
-/** An open approval for exactly this call (a retry after a restart joins it rather than asking twice). */
-async function reuse(
-  service: ApprovalService,
-  call: ApprovalCall,
-): Promise<{ approval: Approval; linkKey: undefined } | undefined> {
-  const pending = await service.pending(call);
-  return pending ? { approval: pending, linkKey: undefined } : undefined;
+/** An approval and, when this process opened it, the secret of its page link. */
+interface Joined {
+  approval: Approval;
+  linkKey?: string | undefined;
 }
 
-function elicitationParams(input: ApprovalStepInput, approval: Approval, linkKey: string | undefined): JsonObject {
+/**
+ * An open approval for exactly this call (a retry after a restart joins it rather than asking
+ * twice); `unattended`: only one no call held here is waiting on. Its link secret is not known
+ * (only its hash is stored), so no page link can be offered for it.
+ */
+async function reuse(service: ApprovalService, call: ApprovalCall, unattended: boolean): Promise<Joined | undefined> {
+  const pending = await service.pending(call, { unattended });
+  return pending ? { approval: pending } : undefined;
+}
+
+/**
+ * The elicitation that asks the client's user; undefined when the client declared only URL mode and
+ * no page link can be offered (the link's secret is not known here): such a client never gets a form.
+ */
+function elicitationParams(
+  input: ApprovalStepInput,
+  approval: Approval,
+  linkKey: string | undefined,
+): JsonObject | undefined {
   const message = [
     `Approve this call?`,
     `Server: ${approval.server}`,
@@ -205,8 +265,9 @@ function elicitationParams(input: ApprovalStepInput, approval: Approval, linkKey
   const caps = isObject(input.peer.capabilities.elicitation) ? input.peer.capabilities.elicitation : {};
   const page = linkKey ? input.pageUrl(approval, linkKey) : undefined;
   // URL mode only for a client that declared it and not form mode: the page shows the same facts.
-  if (isObject(caps.url) && !isObject(caps.form) && page)
-    return { mode: 'url', message, url: page, elicitationId: approval.id };
+  if (isObject(caps.url) && !isObject(caps.form)) {
+    return page ? { mode: 'url', message, url: page, elicitationId: approval.id } : undefined;
+  }
   return {
     message,
     requestedSchema: {
@@ -245,13 +306,15 @@ function whoAnswered(peer: ClientPeer): string {
   return `user of ${name} (${peer.principal})`;
 }
 
+/** Asks a 2025 client's user; `signal` withdraws the question (the client is sent notifications/cancelled). */
 async function askLegacyClient(
   input: ApprovalStepInput,
   approval: Approval,
-  linkKey: string | undefined,
+  params: JsonObject,
+  signal: AbortSignal,
 ): Promise<void> {
-  const a = await input.peer.request('elicitation/create', elicitationParams(input, approval, linkKey), input.req.id);
-  if (!('result' in a)) return; // the client could not ask; other channels still can answer
+  const a = await input.peer.request('elicitation/create', params, input.req.id, { signal });
+  if (!('result' in a)) return; // the client could not ask, or the question was withdrawn
   const v = verdictOf(a.result);
   if (!v) return;
   await input.service
@@ -264,8 +327,17 @@ async function askLegacyClient(
     .catch(() => {});
 }
 
-/** The input_required result that asks a 2026-07-28 client's user. */
-function question(input: ApprovalStepInput, approval: Approval, linkKey: string | undefined): UpstreamAnswer {
+/**
+ * The input_required result that asks a 2026-07-28 client's user; undefined when this client
+ * cannot be asked about this approval (URL mode without a link).
+ */
+function question(
+  input: ApprovalStepInput,
+  approval: Approval,
+  linkKey: string | undefined,
+): UpstreamAnswer | undefined {
+  const params = elicitationParams(input, approval, linkKey);
+  if (!params) return undefined;
   const state: ApprovalState = {
     ap: approval.id,
     srv: approval.server,
@@ -277,13 +349,13 @@ function question(input: ApprovalStepInput, approval: Approval, linkKey: string 
   const requestState = input.ctx.sealer.seal(
     state,
     input.peer.principal,
-    Math.max(1000, approval.expires - Date.now()),
+    Math.max(1000, approval.expires - input.now()),
   );
   return {
     result: {
       resultType: 'input_required',
       inputRequests: {
-        [INPUT_KEY]: { method: 'elicitation/create', params: elicitationParams(input, approval, linkKey) },
+        [INPUT_KEY]: { method: 'elicitation/create', params },
       },
       requestState,
     },
@@ -324,7 +396,8 @@ async function answeredByClient(input: ApprovalStepInput, state: ApprovalState):
     return invalidState('the approval it carries was already used; start the call again without it.');
   if (a.status === 'pending') {
     // Not answered yet (URL mode: the page is still open): ask again with the same approval.
-    return { kind: 'answer', answer: question(input, a, state.lk), approval: a };
+    const asked = question(input, a, state.lk);
+    return asked ? { kind: 'answer', answer: asked, approval: a } : withoutAsking(input, { approval: a });
   }
   return settledOutcome(service, call, a);
 }

@@ -50,8 +50,14 @@ export class ClientSession implements ClientPeer {
     this.principal = identity.principal;
   }
 
-  request(method: string, params: JsonObject | undefined, relatedTo: JsonRpcId | undefined): Promise<PeerAnswer> {
+  request(
+    method: string,
+    params: JsonObject | undefined,
+    relatedTo: JsonRpcId | undefined,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<PeerAnswer> {
     const id = `gh-${this.nextId++}`;
+    const { signal } = opts;
     return new Promise<PeerAnswer>((resolve) => {
       const timer = setTimeout(
         () =>
@@ -63,12 +69,28 @@ export class ClientSession implements ClientPeer {
       timer.unref();
       const finish = (a: PeerAnswer) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', withdraw);
         this.toClient.delete(id);
         resolve(a);
+      };
+      // The client is told, so that it stops showing a question nobody waits for any more.
+      const withdraw = () => {
+        if (!this.toClient.has(id)) return;
+        const reason = `Gatehouse no longer needs the answer to ${method}.`;
+        this.notify(
+          { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } },
+          relatedTo,
+        );
+        finish({ error: { code: ErrorCode.RequestTimeout, message: reason } });
       };
       this.toClient.set(id, finish);
       if (!this.open || !this.channel)
         return finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session is closed.' } });
+      if (signal?.aborted)
+        return finish({
+          error: { code: ErrorCode.RequestTimeout, message: `${method} was withdrawn before it was sent.` },
+        });
+      signal?.addEventListener('abort', withdraw, { once: true });
       const msg = { jsonrpc: '2.0' as const, id, method, ...(params ? { params } : {}) };
       this.channel.send(msg, relatedTo);
     });

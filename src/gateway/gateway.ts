@@ -31,9 +31,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
   core.metrics.collectProcessMetrics();
   const { audit } = core;
   if (audit.stats) core.metrics.setAuditStats(() => audit.stats!());
-  core.metrics.setApprovalsPending(
-    async () => (await core.store.listApprovals({ status: ['pending'], limit: 100_000 })).length,
-  );
+  // Approvals past their expiry wait for nobody, even before anything has moved them to `expired`.
+  core.metrics.setApprovalsPending(() => core.approvals.pendingCount());
   const { host, port } = loaded.config.listen;
   const front = createHttpFront(core, {
     maxBodyBytes: loaded.config.limits.max_body_bytes,

@@ -20,8 +20,14 @@ export interface ClientPeer {
   /**
    * Sends a server-to-client request (sampling, elicitation, roots) to the client.
    * `relatedTo` is the client's request the upstream was serving, so HTTP can answer on its stream.
+   * `signal` withdraws the request: where the client can be told, it is sent notifications/cancelled.
    */
-  request(method: string, params: JsonObject | undefined, relatedTo: JsonRpcId | undefined): Promise<PeerAnswer>;
+  request(
+    method: string,
+    params: JsonObject | undefined,
+    relatedTo: JsonRpcId | undefined,
+    opts?: { signal?: AbortSignal },
+  ): Promise<PeerAnswer>;
   /** Delivers a notification; `relatedTo` as for requests. */
   notify(notification: JsonRpcNotification, relatedTo: JsonRpcId | undefined): void;
   /** The logging level the client asked for (legacy: logging/setLevel; modern: the envelope). */

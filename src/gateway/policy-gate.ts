@@ -253,6 +253,8 @@ export class PolicyGate {
     }
     const carried = peekCarried(req, peer, this.ctx, server);
     let approved: string | undefined = carried?.approved;
+    // An approval good for one call, claimed for this one: given back if the call is blocked after all.
+    let claimed: Approval | undefined;
     if (decision.outcome === 'blocked') {
       if (decision.kind !== 'approval_required')
         return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
@@ -276,6 +278,7 @@ export class PolicyGate {
           ctx: this.ctx,
           shownName: shownName ?? name,
           pageUrl: this.hooks.pageUrl,
+          now: this.now,
         });
         if (step.approval) noteApproval(record, step.approval);
         if (step.kind === 'blocked') return block(step.blocked, step.audit);
@@ -286,12 +289,24 @@ export class PolicyGate {
           return step.answer;
         }
         approved = step.approval.id;
+        if (step.claimed) claimed = step.approval;
         req = withoutApprovalRound(req);
       }
-      // Approved: what follows approval in the order (limits) still applies.
-      decision = decide(policy, { ...facts, approved: true });
-      if (decision.outcome !== 'allow')
-        return block({ decision: 'deny', rule: decision.rule, reason: 'reason' in decision ? decision.reason : '' });
+      // Approved: what follows approval in the order (limits) still applies, under the policy in
+      // force now: a reload while the call was held applies to it.
+      decision = decide(this.policyFor(server, peer) ?? policy, { ...facts, approved: true });
+      if (decision.outcome !== 'allow') {
+        // The policy changed while the call was held: it decides as if the call had just arrived.
+        if (claimed) await this.approvals.giveBack(claimed);
+        if (decision.outcome === 'hidden') {
+          record.decision = 'hidden';
+          record.rule = decision.rule;
+          return subject === 'tool'
+            ? { error: unknownToolError(shownName ?? name) }
+            : notFound(subject, shownName ?? name);
+        }
+        return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
+      }
     }
     if (decision.shadowed) record.shadow_decision = shadowDecision(decision.shadowed);
     record.rule = decision.rule;
@@ -306,6 +321,7 @@ export class PolicyGate {
       } catch (err) {
         // A store that cannot be reached blocks the calls that need it (DESIGN section 1).
         this.hooks.storeError?.();
+        if (claimed) await this.approvals.giveBack(claimed).catch(() => undefined);
         const answer = block({
           decision: 'deny',
           rule: limits[0]!.limit.path,
@@ -316,6 +332,8 @@ export class PolicyGate {
         return answer;
       }
       if (!limited.ok) {
+        // The call did not happen: its approval stays good for the retry.
+        if (policy.enforce && claimed) await this.approvals.giveBack(claimed);
         if (policy.enforce)
           return block({
             decision: 'rate_limited',
@@ -436,6 +454,7 @@ function noteApproval(record: AuditRecord, a: Approval): void {
   record.approval_id = a.id;
   if (a.decided_by) record.approver = a.decided_by;
   if (a.channel) record.approval_channel = a.channel;
+  if (a.decided_at !== undefined && a.decided_by !== undefined) record.approval_decided_at = a.decided_at;
 }
 
 function shadowDecision(d: NonNullable<Extract<Decision, { outcome: 'allow' }>['shadowed']>): AuditDecision {

@@ -204,7 +204,7 @@ describe.each(ERAS)('approvals, %s client', (era) => {
     // Small numbers: no approval, one call an hour for this grant.
     const small = era === 'legacy' ? { a: 1, b: 1 } : { a: 1, b: 2 };
     expect(firstText((await c.client.callTool({ name: 'add', arguments: small })) as CallToolResult)).toMatch(/^\d+$/);
-    const call = c.client.callTool({ name: 'add', arguments: { a: 500, b: 1 } });
+    const call = c.client.callTool({ name: 'add', arguments: { a: 500, b: small.b } });
     const a = await pendingApproval(gw, 'cond', 'add');
     await gw.core.approvals.answer(a.id, { approve: true, by: 'ops', channel: 'api' });
     const r = (await call) as CallToolResult;
