@@ -54,6 +54,11 @@ export interface AuditRecord {
   latency_ms: number;
   /** Time spent waiting for the upstream, when forwarded. */
   upstream_ms?: number;
+  /**
+   * Time the gateway spent deciding (pins, policy, conditions, limits), to the microsecond: from
+   * arrival until forwarded or answered, less any wait for a person's approval.
+   */
+  decide_ms?: number;
 }
 
 /** The writer's counters, for metrics. */

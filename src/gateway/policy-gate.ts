@@ -14,6 +14,7 @@ import type { Limiter } from '../limits/limiter.js';
 import type { Reservation } from '../store/store.js';
 import { ErrorCode, isObject, metaOf, type JsonObject } from '../mcp/jsonrpc.js';
 import { metaWithTraceContext, startCallSpan, type CallSpan } from '../observability/tracing.js';
+import { DecisionClock } from '../observability/decision-clock.js';
 import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
 import { peekCarried, type ClientRequest, type RelayContext } from './relay.js';
@@ -139,9 +140,10 @@ export class PolicyGate {
       latency_ms: 0,
     };
     const span = startCallSpan(server, name, params._meta, { subject, session: record.session, requestId: req.id });
+    const clock = new DecisionClock(span);
     let answer: UpstreamAnswer;
     try {
-      answer = await this.decideAndForward(server, peer, req, subject, forward, via, name, record, span);
+      answer = await this.decideAndForward(server, peer, req, subject, forward, via, name, record, span, clock);
     } catch (err) {
       // No error path ends in allow: a failure inside the pipeline blocks the call.
       record.decision = 'deny';
@@ -151,7 +153,9 @@ export class PolicyGate {
       // An exception's text can quote what it failed on; the log keeps it with secrets hidden.
       record.reason = redactText(reason);
     }
+    clock.decided();
     record.latency_ms = this.now() - record.ts;
+    if (clock.ms !== undefined) record.decide_ms = clock.ms;
     span.end(record);
     this.hooks.audit.write(record);
     this.hooks.observe?.(record);
@@ -168,6 +172,7 @@ export class PolicyGate {
     name: string,
     record: AuditRecord,
     span: CallSpan,
+    clock: DecisionClock,
   ): Promise<UpstreamAnswer> {
     const { conn, shownName } = via;
     const policy = this.policyFor(server, peer);
@@ -227,7 +232,7 @@ export class PolicyGate {
     if (!policy) {
       shown();
       record.decision = 'allow';
-      return this.forwarded(req, forward, record, [], span);
+      return this.forwarded(req, forward, record, [], span, clock);
     }
     const now = this.now();
     const classification = entry?.classification;
@@ -242,9 +247,7 @@ export class PolicyGate {
       session: { id: record.session },
       now: new Date(now),
     };
-    let decision = span.span.isRecording()
-      ? await span.child('decide', () => decide(policy, facts))
-      : decide(policy, facts);
+    let decision = decide(policy, facts);
     const shownArgs = shown();
     if (decision.outcome === 'hidden') {
       record.decision = 'hidden';
@@ -259,6 +262,7 @@ export class PolicyGate {
       if (decision.kind !== 'approval_required')
         return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
       if (!approved) {
+        clock.pause(); // a held call waits for a person: that is not decision time
         const step = await approvalStep({
           service: this.approvals,
           call: {
@@ -280,6 +284,7 @@ export class PolicyGate {
           pageUrl: this.hooks.pageUrl,
           now: this.now,
         });
+        clock.resume();
         if (step.approval) noteApproval(record, step.approval);
         if (step.kind === 'blocked') return block(step.blocked, step.audit);
         if (step.kind === 'answer') {
@@ -345,7 +350,7 @@ export class PolicyGate {
       } else reservations = limited.reservations;
     }
     record.decision = 'allow';
-    return this.forwarded({ ...req, ...(approved ? { approved } : {}) }, forward, record, reservations, span);
+    return this.forwarded({ ...req, ...(approved ? { approved } : {}) }, forward, record, reservations, span, clock);
   }
 
   /** Forwards an allowed call, giving its quota back when the call did not happen. */
@@ -355,7 +360,9 @@ export class PolicyGate {
     record: AuditRecord,
     reservations: Reservation[],
     span: CallSpan,
+    clock: DecisionClock,
   ): Promise<UpstreamAnswer> {
+    clock.decided();
     const sent = this.now();
     const answer = span.span.isRecording()
       ? await span.child('forward', () => forward(traced({ ...req, carried: reservations }, span)))

@@ -9,6 +9,8 @@ import { ToolLabels } from './tool-labels.js';
 
 /** Seconds; from a fast local decision to a slow upstream or a human approval. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** Seconds; a decision usually takes tens of microseconds, a slow store or a CEL-heavy policy more. */
+const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /** What the metrics read from the upstream pool. */
 export interface UpstreamSource {
@@ -35,8 +37,9 @@ export class GatewayMetrics {
   private readonly sources: ScrapeSources = { sessionCounters: new Map() };
   private processMetrics = false;
 
-  private readonly calls: Counter<'server' | 'tool' | 'decision'>;
+  private readonly calls: Counter<'server' | 'tool' | 'decision' | 'shadow'>;
   private readonly callSeconds: Histogram<'server' | 'decision'>;
+  private readonly decisionSeconds: Histogram<'server' | 'decision'>;
   private readonly upstreamSeconds: Histogram<'server' | 'outcome'>;
   private readonly restarts: Counter<'server'>;
   private readonly limiterErrors: Counter;
@@ -46,8 +49,8 @@ export class GatewayMetrics {
     const registers = [this.registry];
     this.calls = new Counter({
       name: 'gatehouse_calls_total',
-      help: 'Decided calls (tools/call, and resources/read and prompts/get a policy covers), by server, tool and decision.',
-      labelNames: ['server', 'tool', 'decision'],
+      help: 'Decided calls (tools/call, and resources/read and prompts/get a policy covers), by server, tool and decision; shadow mode adds what enforcement would have decided.',
+      labelNames: ['server', 'tool', 'decision', 'shadow'],
       registers,
     });
     this.callSeconds = new Histogram({
@@ -55,6 +58,13 @@ export class GatewayMetrics {
       help: 'Time from the arrival of a call to its answer, the decision included, by server and decision.',
       labelNames: ['server', 'decision'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.decisionSeconds = new Histogram({
+      name: 'gatehouse_decision_duration_seconds',
+      help: 'Time the gateway spent deciding a call (pins, policy, conditions, limits), without the upstream and without any wait for a person, by server and decision.',
+      labelNames: ['server', 'decision'],
+      buckets: DECISION_BUCKETS,
       registers,
     });
     this.upstreamSeconds = new Histogram({
@@ -81,8 +91,14 @@ export class GatewayMetrics {
   /** Counts one decided call and its latencies from its audit record. */
   observe(record: AuditRecord): void {
     const { server, decision } = record;
-    this.calls.inc({ server, tool: this.toolLabels.label(server, record.subject, record.tool), decision });
+    const tool = this.toolLabels.label(server, record.subject, record.tool);
+    // A shadow-mode call went through, but is not a plain allow: `shadow` says what enforcement would have done.
+    this.calls.inc(
+      record.shadow_decision ? { server, tool, decision, shadow: record.shadow_decision } : { server, tool, decision },
+    );
     if (Number.isFinite(record.latency_ms)) this.callSeconds.observe({ server, decision }, record.latency_ms / 1000);
+    if (record.decide_ms !== undefined && Number.isFinite(record.decide_ms))
+      this.decisionSeconds.observe({ server, decision }, record.decide_ms / 1000);
     if (record.upstream_ms !== undefined && Number.isFinite(record.upstream_ms))
       this.upstreamSeconds.observe({ server, outcome: record.outcome ?? 'ok' }, record.upstream_ms / 1000);
   }

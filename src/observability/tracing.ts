@@ -63,8 +63,10 @@ export interface CallSpan {
   readonly span: Span;
   /** The context with this span active: the parent of `decide` and `forward`. */
   readonly context: Context;
-  /** Runs `fn` in a child span (`decide`, `forward`); see withChildSpan. */
+  /** Runs `fn` in a child span (`forward`); see withChildSpan. */
   child<T>(name: string, fn: (span: Span) => T | Promise<T>): Promise<T>;
+  /** Starts a child span (`decide`) that the caller ends, for a phase that is not one function. */
+  startChild(name: string): { end(): void };
   /** Records the decision and outcome from the call's audit record, then ends the span. */
   end(record?: Pick<AuditRecord, 'decision' | 'outcome' | 'rule' | 'error'>): void;
 }
@@ -99,6 +101,17 @@ export function startCallSpan(server: string, tool: string, meta: unknown, opts:
     span,
     context: ctx,
     child: (childName, fn) => withChildSpan(ctx, childName, fn),
+    startChild: (childName) => {
+      const child = tracer().startSpan(childName, { kind: SpanKind.INTERNAL }, ctx);
+      let done = false;
+      return {
+        end: () => {
+          if (done) return;
+          done = true;
+          child.end();
+        },
+      };
+    },
     end: (record) => {
       if (ended) return;
       ended = true;
