@@ -81,6 +81,10 @@ const serverFields = {
     description:
       'on: a tool whose definition changes after it was first seen is blocked until an operator accepts the change.',
   }),
+  state_failure: z.enum(['closed', 'open']).default('closed').meta({
+    description:
+      'While the state store cannot be reached: closed blocks calls that have limits (default); open lets them through without their limits and logs each time at error level. Approvals are never skipped.',
+  }),
   timeout_ms: wholeNumber(1, 86_400_000)
     .default(DEFAULT_TIMEOUT_MS)
     .meta({

@@ -139,7 +139,11 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   const webhooks = attachApprovalChannels(approvals, loaded, compiled, links, log);
   const gate = new PolicyGate(
     policies,
-    new Limiter(store),
+    new Limiter(store, {
+      failureMode: (server) => config.servers[server]?.state_failure ?? 'closed',
+      onStoreError: () => metrics.limiterStoreError(),
+      log,
+    }),
     ctx,
     pool,
     (server) => (config.servers[server]?.pins === 'off' ? undefined : keeper),

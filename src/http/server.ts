@@ -167,7 +167,10 @@ function hostIsLoopback(host: string | undefined): boolean {
   return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-function readiness(core: GatewayCore, res: ServerResponse): void {
+async function readiness(core: GatewayCore, res: ServerResponse): Promise<void> {
+  // A replica that cannot reach the state store blocks every call that has limits or needs an
+  // approval, so it is not ready; only the store's kind is shown, never its address.
+  const store = { kind: core.store.kind, reachable: await core.store.ping() };
   const upstreams: Record<string, { ready: boolean; era?: string; error?: string }> = {};
   let ready = true;
   for (const name of Object.keys(core.pool.servers)) {
@@ -179,5 +182,10 @@ function readiness(core: GatewayCore, res: ServerResponse): void {
     };
     if (!c.isReady) ready = false;
   }
-  sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', upstreams });
+  if (!store.reachable) ready = false;
+  sendJson(res, ready ? 200 : 503, {
+    status: ready ? 'ready' : store.reachable ? 'starting' : 'store_unreachable',
+    store,
+    upstreams,
+  });
 }

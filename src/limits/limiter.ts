@@ -36,8 +36,29 @@ export function counterKey(req: LimitRequest, facts: ScopeFacts): string {
   return ['rate', req.perServer ? `${facts.server}/${req.counter}` : req.counter, scope, req.keyValue ?? ''].join('|');
 }
 
+/** What a limit does while the state store cannot be reached (a server's `state_failure`). */
+export type StateFailureMode = 'closed' | 'open';
+
+export interface LimiterOptions {
+  /** Per server; default closed: the call is blocked. */
+  failureMode?: (server: string) => StateFailureMode;
+  /** Called for each limit check the store failed. */
+  onStoreError?: () => void;
+  /** Where a call let through without its limit is reported (at error level). */
+  log?: (level: 'warn' | 'error', msg: string) => void;
+}
+
+/** Calls let through without their limits are reported at most this often per server. */
+export const FAIL_OPEN_LOG_EVERY_MS = 10_000;
+
 export class Limiter {
-  constructor(private readonly store: StateStore) {}
+  /** Per server: when the last fail-open report was written, and how many calls passed since. */
+  private readonly openReports = new Map<string, { at: number; passed: number }>();
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly opts: LimiterOptions = {},
+  ) {}
 
   async reserve(requests: LimitRequest[], facts: ScopeFacts, now: number): Promise<LimitOutcome> {
     const taken: Reservation[] = [];
@@ -52,6 +73,11 @@ export class Limiter {
           now,
         );
       } catch (err) {
+        this.opts.onStoreError?.();
+        if (this.opts.failureMode?.(facts.server) === 'open') {
+          this.reportFailOpen(facts.server, l.path, err);
+          continue;
+        }
         await this.release(taken);
         // Fail closed: without the store the limit cannot be honoured, so the call does not pass.
         return {
@@ -73,6 +99,21 @@ export class Limiter {
       taken.push({ key, token: r.token });
     }
     return { ok: true, reservations: taken };
+  }
+
+  /** `state_failure: open`: the call passes without this limit, and the log says so, loudly. */
+  private reportFailOpen(server: string, rule: string, err: unknown): void {
+    const now = Date.now();
+    const r = this.openReports.get(server) ?? { at: 0, passed: 0 };
+    r.passed++;
+    this.openReports.set(server, r);
+    if (now - r.at < FAIL_OPEN_LOG_EVERY_MS) return;
+    this.opts.log?.(
+      'error',
+      `state store unavailable (${err instanceof Error ? err.message : String(err)}): server "${server}" has state_failure: open, so ${r.passed} call(s) passed WITHOUT their rate limits (${rule}) since the last such report; set state_failure: closed to block them instead.`,
+    );
+    r.at = now;
+    r.passed = 0;
   }
 
   async release(reservations: Reservation[]): Promise<void> {

@@ -21,6 +21,7 @@ type ContractServer = {
   isolation: 'shared' | 'session';
   policy?: string | PolicyInput;
   pins: 'on' | 'off';
+  state_failure: 'closed' | 'open';
   timeout_ms: number;
 };
 

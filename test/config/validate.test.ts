@@ -37,6 +37,7 @@ describe('defaults and normalisation', () => {
           era: 'auto',
           isolation: 'shared',
           pins: 'on',
+          state_failure: 'closed',
           timeout_ms: 60_000,
         },
       },
