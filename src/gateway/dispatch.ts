@@ -78,6 +78,37 @@ export function checkModernEnvelope(req: JsonRpcRequest): JsonRpcResponse | unde
   return undefined;
 }
 
+/** Methods whose requests the gateway filters or decides: a look-alike must not pass as another method. */
+const GATED_METHODS = new Set([
+  'tools/call',
+  'tools/list',
+  'prompts/get',
+  'prompts/list',
+  'resources/read',
+  'resources/list',
+  'resources/templates/list',
+]);
+/** Requests only a server sends to a client: a client sending one is forging the other side. */
+const SERVER_TO_CLIENT = new Set(['sampling/createMessage', 'elicitation/create', 'roots/list']);
+
+/**
+ * Refuses a request the relay must not pass through: a spelling of a gated method that is not the
+ * method itself (`Tools/Call`, `tools/call `, `tools//call`), which the gate would not decide but a
+ * lenient server might run, and a server-to-client request sent by the client.
+ */
+export function refusedMethod(req: JsonRpcRequest): JsonRpcResponse | undefined {
+  const canonical = req.method.toLowerCase().replace(/\s+/g, '').replace(/\/+/g, '/');
+  if (req.method !== canonical && GATED_METHODS.has(canonical))
+    return errorResponse(req.id, ErrorCode.MethodNotFound, `Method not found: ${JSON.stringify(req.method)}.`);
+  if (SERVER_TO_CLIENT.has(req.method))
+    return errorResponse(
+      req.id,
+      ErrorCode.MethodNotFound,
+      `Method not found: ${req.method} is a request a server sends to a client, not one a client sends.`,
+    );
+  return undefined;
+}
+
 /** Handles one modern request; resolves with the response to send. */
 export async function handleModernRequest(
   endpoint: Endpoint,
@@ -85,7 +116,7 @@ export async function handleModernRequest(
   peer: ClientPeer,
   signal: AbortSignal | undefined,
 ): Promise<JsonRpcResponse> {
-  const bad = checkModernEnvelope(req);
+  const bad = checkModernEnvelope(req) ?? refusedMethod(req);
   if (bad) return bad;
   const creq: ClientRequest = {
     id: req.id,
@@ -132,6 +163,8 @@ export async function handleSessionMessage(
       `"${msg.method}" with a 2026-07-28 envelope cannot be sent inside a legacy session; send it without a session.`,
     );
   }
+  const refused = refusedMethod(msg);
+  if (refused) return refused;
   if (!session.initialized && msg.method !== 'ping') {
     return errorResponse(msg.id, ErrorCode.InvalidRequest, 'The session is not initialized: send "initialize" first.');
   }
@@ -171,7 +204,9 @@ function handleSessionNotification(endpoint: Endpoint, session: ClientSession, n
       return;
     }
     default:
-      endpoint.notification(n, session);
+      // Only notifications are relayed as notifications: a `tools/call` without an id would
+      // otherwise reach a server undecided.
+      if (n.method.startsWith('notifications/')) endpoint.notification(n, session);
   }
 }
 

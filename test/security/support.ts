@@ -263,7 +263,27 @@ export async function sseDriver(h: Harness, token = ALICE): Promise<RawDriver & 
   const m = /event: endpoint\r?\ndata: ([^\n\r]+)\r?\n\r?\n([\s\S]*)$/.exec(head)!;
   reader.buffer = m[2]!;
   const postUrl = `${h.gateway.url}${m[1]}`;
+  // One reader pumps the stream into an inbox: a read abandoned by a timeout would lose its data.
   const inbox: JsonObject[] = [];
+  let wake: (() => void) | undefined;
+  void (async () => {
+    for (;;) {
+      try {
+        inbox.push(await stream.next(3_600_000));
+      } catch {
+        return;
+      }
+      wake?.();
+    }
+  })();
+  const arrival = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   const post = async (body: string) => {
     const res = await fetch(postUrl, {
       method: 'POST',
@@ -280,7 +300,7 @@ export async function sseDriver(h: Harness, token = ALICE): Promise<RawDriver & 
       if (i >= 0) return inbox.splice(i, 1)[0]!;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no response to ${JSON.stringify(id)} on the SSE stream`);
-      inbox.push(await stream.next(left));
+      await arrival(left);
     }
   };
   await post(JSON.stringify(LEGACY_INIT));
@@ -301,14 +321,9 @@ export async function sseDriver(h: Harness, token = ALICE): Promise<RawDriver & 
       const r = await post(text);
       if (r.status !== 202) return r;
       // Whatever the gateway answers on the stream shortly after.
-      const got: JsonObject[] = [];
-      try {
-        got.push(await stream.next(500));
-      } catch {
-        // nothing came back
-      }
-      inbox.push(...got);
-      return { status: r.status, messages: got };
+      const before = inbox.length;
+      await arrival(500);
+      return { status: r.status, messages: inbox.slice(before) };
     },
     close: () => stream.close(),
   };
@@ -331,6 +346,10 @@ export async function stdioDriver(h: Harness, era: Era, token = ALICE): Promise<
     peer.send(LEGACY_INIT);
     await peer.response('init', 30_000);
     peer.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  } else {
+    // The first answer says the process is up, so later short waits measure the gateway only.
+    peer.send({ jsonrpc: '2.0', id: 'warm', method: 'server/discover', params: { _meta: envelope() } });
+    await peer.response('warm', 30_000);
   }
   return {
     title: `gatehouse stdio fs, ${era}`,
