@@ -19,6 +19,7 @@ import {
 } from './query.js';
 import type { AuditRecord } from './record.js';
 import type { AuditSink } from './sink.js';
+import { summarize, SummaryFold, type AuditSummary, type StatsQuery } from './stats.js';
 
 export class JsonlAuditSink implements AuditSink {
   readonly kind = 'jsonl';
@@ -56,6 +57,13 @@ export class JsonlAuditSink implements AuditSink {
         found.push(r);
     });
     return found;
+  }
+
+  /** A scan of the whole file (no index): its cost grows with the file until the operator rotates it. */
+  async summarize(q: StatsQuery): Promise<AuditSummary> {
+    const fold = new SummaryFold(q);
+    await this.scan((r) => fold.add(r));
+    return summarize(q, fold.rows());
   }
 
   async lastId(): Promise<string | undefined> {

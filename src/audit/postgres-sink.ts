@@ -15,6 +15,7 @@ import {
 import type { AuditRecord } from './record.js';
 import type { AuditSink } from './sink.js';
 import { sqlWhere } from './sql-filter.js';
+import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Rows per INSERT statement: 9 parameters each, well under PostgreSQL's 65535. */
@@ -112,6 +113,16 @@ export class PostgresAuditSink implements AuditSink {
       where.params,
     );
     return rows.map(toStored);
+  }
+
+  async summarize(q: StatsQuery): Promise<AuditSummary> {
+    await this.prepared();
+    const sql = summarySql('gatehouse_audit', (n) => `$${n}`, q);
+    const [buckets, tools] = await Promise.all([
+      this.pool.query<SummaryRows['buckets'][number]>(sql.buckets, sql.bucketParams.map(String)),
+      this.pool.query<SummaryRows['tools'][number]>(sql.tools, sql.toolParams.map(String)),
+    ]);
+    return summarize(q, { buckets: buckets.rows, tools: tools.rows });
   }
 
   async lastId(): Promise<string | undefined> {

@@ -2,7 +2,8 @@
 // policy covers). The gate builds it when the call has its answer; a sink writes it off the call's
 // critical path. Arguments arrive here already redacted (see redact.ts): nothing below this line
 // ever sees a secret the redaction setting keeps out.
-import type { AuditPage, AuditQuery } from './query.js';
+import type { AuditFilter, AuditPage, AuditQuery, StoredAuditRecord } from './query.js';
+import type { AuditSummary, StatsQuery } from './stats.js';
 
 /** What the gateway decided. `hidden` answers like an unknown tool; the approval ones carry an id. */
 export type AuditDecision =
@@ -83,6 +84,12 @@ export interface AuditLog {
   stats?(): AuditStats;
   /** Reads the log; absent when the sink cannot be read back (`none`). */
   query?(q: AuditQuery): Promise<AuditPage>;
+  /** Records stored after the one with this id, oldest first (a live tail); absent for `none`. */
+  after?(id: string | undefined, filter: AuditFilter, limit: number): Promise<StoredAuditRecord[]>;
+  /** The id of the last record stored: where a live tail starts. */
+  lastId?(): Promise<string | undefined>;
+  /** Aggregates for the dashboard; absent when the sink cannot be read back (`none`). */
+  summarize?(q: StatsQuery): Promise<AuditSummary>;
 }
 
 /** The log that keeps nothing (`audit: none`). */

@@ -16,6 +16,7 @@ import {
 import type { AuditRecord } from './record.js';
 import type { AuditSink } from './sink.js';
 import { sqlWhere } from './sql-filter.js';
+import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
 interface Row {
   id: number;
@@ -81,6 +82,14 @@ export class SqliteAuditSink implements AuditSink {
       .prepare(`SELECT id, record FROM audit ${where.sql} ORDER BY id LIMIT ?`)
       .all(...where.params, limit) as Row[];
     return rows.map(toStored);
+  }
+
+  async summarize(q: StatsQuery): Promise<AuditSummary> {
+    const sql = summarySql('audit', () => '?', q);
+    return summarize(q, {
+      buckets: this.db.prepare(sql.buckets).all(...sql.bucketParams) as SummaryRows['buckets'],
+      tools: this.db.prepare(sql.tools).all(...sql.toolParams) as SummaryRows['tools'],
+    });
   }
 
   async lastId(): Promise<string | undefined> {

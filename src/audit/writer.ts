@@ -3,9 +3,10 @@
 // `intervalMs`, at once when a batch is full); a batch the sink refuses stays at the head of the
 // queue and is tried again with exponential backoff. The queue is bounded: while the sink is down
 // for long, records beyond `queueMax` are dropped and counted, so memory stays bounded too.
-import type { AuditPage, AuditQuery } from './query.js';
+import type { AuditFilter, AuditPage, AuditQuery, StoredAuditRecord } from './query.js';
 import type { AuditLog, AuditRecord, AuditStats } from './record.js';
 import type { AuditSink } from './sink.js';
+import type { AuditSummary, StatsQuery } from './stats.js';
 
 export interface AuditWriterOptions {
   queueMax: number;
@@ -89,6 +90,18 @@ export class AuditWriter implements AuditLog {
 
   query(q: AuditQuery): Promise<AuditPage> {
     return this.sink.query(q);
+  }
+
+  after(id: string | undefined, filter: AuditFilter, limit: number): Promise<StoredAuditRecord[]> {
+    return this.sink.after(id, filter, limit);
+  }
+
+  lastId(): Promise<string | undefined> {
+    return this.sink.lastId();
+  }
+
+  summarize(q: StatsQuery): Promise<AuditSummary> {
+    return this.sink.summarize(q);
   }
 
   async flush(): Promise<void> {
