@@ -1,0 +1,148 @@
+// What the dashboard's browser tests share: the dashboard built once per source state (into a
+// folder named by the hash of web/, so parallel test files never build over each other), a gateway
+// in this process with real fixture servers and admin tokens of every role, Debian's Chromium
+// driven by playwright-core (one browser per test file), signing in, and screenshots.
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { loadConfig } from '../../src/config/load.js';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WEB = join(ROOT, 'web');
+
+export const TOKENS = { admin: 'ui-admin-token-1', manager: 'ui-manager-token-1', viewer: 'ui-viewer-token-1' };
+/** The grant of the agent whose calls the tests make (every server). */
+export const AGENT_TOKEN = 'ui-agent-token-1';
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : [path];
+  });
+}
+
+/** The built dashboard for the current sources of web/ (built now if no build of them exists). */
+export async function builtUi(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of sourceFiles(WEB).sort()) hash.update(relative(WEB, file)).update(readFileSync(file));
+  const cache = join(ROOT, 'node_modules', '.cache', 'gatehouse-ui');
+  const dir = join(cache, hash.digest('hex').slice(0, 16));
+  if (existsSync(join(dir, 'index.html'))) return dir;
+  mkdirSync(cache, { recursive: true });
+  const temp = mkdtempSync(join(cache, 'build-'));
+  await build({
+    configFile: join(WEB, 'vite.config.ts'),
+    logLevel: 'error',
+    build: { outDir: temp, emptyOutDir: true },
+  });
+  try {
+    renameSync(temp, dir);
+  } catch {
+    // Another test file finished the same build first: use theirs.
+    rmSync(temp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+export interface UiGateway {
+  gw: Gateway;
+  url: string;
+  dir: string;
+  /** Writes a file in the gateway's folder; returns its path. */
+  write(name: string, content: unknown): string;
+  close(): Promise<void>;
+}
+
+/** Where an SDK client reaches one server through the gateway, as the test agent. */
+export function agentDownstream(url: string, server: string) {
+  return { kind: 'http' as const, url: `${url}/mcp/${server}`, headers: { authorization: `Bearer ${AGENT_TOKEN}` } };
+}
+
+/** A gateway on a free loopback port with admin tokens of each role, serving the built dashboard. */
+export async function startUiGateway(
+  config: Record<string, unknown>,
+  files: Record<string, unknown> = {},
+  prepare?: (dir: string) => void,
+): Promise<UiGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ui-'));
+  const write = (name: string, content: unknown) => {
+    const file = join(dir, name);
+    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+    return file;
+  };
+  for (const [name, content] of Object.entries(files)) write(name, content);
+  prepare?.(dir);
+  const file = write('gatehouse.json', {
+    listen: { host: '127.0.0.1', port: 0 },
+    state: 'memory:',
+    audit: `sqlite:${join(dir, 'audit.db')}`,
+    auth: {
+      mode: 'grants',
+      admin_token: TOKENS.admin,
+      admin_tokens: {
+        manager: { token: TOKENS.manager, role: 'policy_manager' },
+        auditor: { token: TOKENS.viewer, role: 'viewer' },
+      },
+    },
+    ...config,
+    grants: { agent: { token: AGENT_TOKEN, agent: 'test-agent', servers: Object.keys(config.servers as object) } },
+  });
+  const gw = await startGateway(await loadConfig({ file }), { log: () => undefined, uiDir: await builtUi() });
+  return {
+    gw,
+    url: gw.url,
+    dir,
+    write,
+    close: async () => {
+      await gw.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the dashboard and signs in with a token; resolves when the navigation shows. */
+export async function signIn(page: Page, base: string, token: string, hash = '#/overview'): Promise<void> {
+  await page.goto(`${base}/ui/${hash}`);
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Dashboard' }).waitFor();
+}
+
+/**
+ * A screenshot of the page: into docs/screenshots/<name>.png with GATEHOUSE_SCREENSHOTS=1 (to be
+ * committed), else into a temporary folder. Returns the PNG's size in bytes.
+ */
+export async function screenshot(page: Page, name: string): Promise<number> {
+  const folder =
+    process.env.GATEHOUSE_SCREENSHOTS === '1'
+      ? resolve(ROOT, 'docs', 'screenshots')
+      : mkdtempSync(join(tmpdir(), 'gatehouse-shots-'));
+  mkdirSync(folder, { recursive: true });
+  const path = join(folder, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  const png = readFileSync(path);
+  // A PNG starts with its 8-byte signature; an empty or cut file does not.
+  return png.subarray(1, 4).toString('latin1') === 'PNG' ? png.length : 0;
+}
