@@ -1,6 +1,14 @@
 // CEL conditions: compiled once when the policy loads, evaluated per call. A condition that
 // fails at run time is reported, and the caller blocks the call (fail closed).
 import { Environment } from '@marcbachmann/cel-js';
+import { compileFast, UNDECIDED, type FastEval, type MessageSchemas } from './cel-fast.js';
+
+/** The fields of the variables that have a fixed set of them. */
+const SCHEMAS = {
+  tool: { name: 'string', server: 'string', category: 'string', risk: 'string', annotations: 'map' },
+  grant: { name: 'string', agent: 'string', labels: 'map' },
+  session: { id: 'string' },
+} as const satisfies MessageSchemas;
 
 /**
  * The variables a condition may use, with their types, so that a misspelt variable or field, or
@@ -8,12 +16,9 @@ import { Environment } from '@marcbachmann/cel-js';
  */
 const ENV = new Environment()
   .registerVariable('args', 'map')
-  .registerVariable({
-    name: 'tool',
-    schema: { name: 'string', server: 'string', category: 'string', risk: 'string', annotations: 'map' },
-  })
-  .registerVariable({ name: 'grant', schema: { name: 'string', agent: 'string', labels: 'map' } })
-  .registerVariable({ name: 'session', schema: { id: 'string' } })
+  .registerVariable({ name: 'tool', schema: SCHEMAS.tool })
+  .registerVariable({ name: 'grant', schema: SCHEMAS.grant })
+  .registerVariable({ name: 'session', schema: SCHEMAS.session })
   .registerVariable('now', 'google.protobuf.Timestamp');
 
 export interface CompiledCel {
@@ -21,6 +26,19 @@ export interface CompiledCel {
   /** JSON pointer of the expression in the policy file, named in run-time errors. */
   path: string;
   evaluate(vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string };
+  /**
+   * The expression's native evaluation (see cel-fast.ts), when it has one: its value, or
+   * UNDECIDED where only cel-js can answer. `evaluate` uses it first.
+   */
+  native: FastEval | undefined;
+}
+
+export interface CelOptions {
+  /**
+   * Evaluate the common shapes natively (default true). Off, cel-js evaluates every expression:
+   * the benchmark's and the tests' reference for what the native evaluation must answer.
+   */
+  native?: boolean;
 }
 
 export interface CelVars {
@@ -40,26 +58,34 @@ export class CelCompileError extends Error {
   }
 }
 
-export function compileCel(source: string, path: string): CompiledCel {
-  let fn: (ctx: Record<string, unknown>) => unknown;
+export function compileCel(source: string, path: string, options: CelOptions = {}): CompiledCel {
+  let fn: ((ctx: Record<string, unknown>) => unknown) & { ast: unknown };
   try {
     const checked = ENV.check(source);
     if (!checked.valid) throw new CelCompileError(path, `invalid CEL expression: ${firstLine(checked.error)}`);
-    fn = ENV.parse(source) as unknown as (ctx: Record<string, unknown>) => unknown;
+    fn = ENV.parse(source) as unknown as typeof fn;
   } catch (err) {
     if (err instanceof CelCompileError) throw err;
     throw new CelCompileError(path, `invalid CEL expression: ${firstLine(err)}`);
   }
+  const interpret = (vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string } => {
+    try {
+      return { ok: true, value: fn(vars as unknown as Record<string, unknown>) };
+    } catch (err) {
+      return { ok: false, error: firstLine(err) };
+    }
+  };
+  const fast: FastEval | undefined = options.native === false ? undefined : compileFast(fn.ast, SCHEMAS);
+  if (!fast) return { source, path, evaluate: interpret, native: undefined };
   return {
     source,
     path,
+    // The native answer when it has one; cel-js for everything else, errors included.
     evaluate(vars) {
-      try {
-        return { ok: true, value: fn(vars as unknown as Record<string, unknown>) };
-      } catch (err) {
-        return { ok: false, error: firstLine(err) };
-      }
+      const value = fast(vars);
+      return value === UNDECIDED ? interpret(vars) : { ok: true, value };
     },
+    native: fast,
   };
 }
 
