@@ -1,0 +1,172 @@
+// Proves that state a client carries or races cannot widen what it may do: a `requestState` that
+// is tampered with, replayed after its call finished, expired, presented by another grant, or
+// reused for a different call is refused (-32602) and starts nothing upstream; and that calls
+// fired while the policy file is rewritten again and again (including half-written files) are
+// each decided by the old policy or the new one, never by neither.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ALICE,
+  BOB,
+  httpDriver,
+  isBlocked,
+  receivedCalls,
+  startHarness,
+  textOf,
+  toolCall,
+  type Harness,
+  type RawDriver,
+} from './support.js';
+import type { JsonObject } from '../helpers/index.js';
+
+const resultOf = (a: JsonObject) => (a['result'] ?? {}) as JsonObject;
+
+describe('requestState of a call bridged to a legacy server', () => {
+  let h: Harness;
+  let alice: RawDriver;
+  let bob: RawDriver;
+  beforeAll(async () => {
+    h = await startHarness();
+    alice = await httpDriver(h, 'modern', false, ALICE);
+    bob = await httpDriver(h, 'modern', false, BOB);
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  let n = 0;
+  /** Starts `confirm`, which the server answers with an elicitation: the gateway hands out a state. */
+  async function start(): Promise<{ state: string; key: string }> {
+    const a = await alice.request(toolCall('modern', `start-${n++}`, 'confirm'));
+    const r = resultOf(a);
+    expect(r['resultType'], JSON.stringify(a)).toBe('input_required');
+    return { state: String(r['requestState']), key: Object.keys(r['inputRequests'] as JsonObject)[0]! };
+  }
+  const retry = (d: RawDriver, state: string, key: string, name = 'confirm', args: JsonObject = {}) => {
+    const m = toolCall('modern', `retry-${n++}`, name, args);
+    const params = m['params'] as JsonObject;
+    params['requestState'] = state;
+    params['inputResponses'] = { [key]: { action: 'accept', content: { ok: true } } };
+    return d.request(m);
+  };
+  /** Completes a parked call, so the next elicitation on the shared server has one call to go with. */
+  const finish = async (state: string, key: string) => expect(isBlocked(await retry(alice, state, key))).toBe(false);
+  const confirmsReceived = () => receivedCalls(h.records.fs).filter((c) => c.name === 'confirm').length;
+
+  it('the sealed round trip works: the right state with an answer completes the call once', async () => {
+    const { state, key } = await start();
+    const done = await retry(alice, state, key);
+    expect(textOf(done)).toBe('confirmed: {"action":"accept","content":{"ok":true}}');
+  });
+
+  it('AES-GCM seal: a tampered state is refused as forged', async () => {
+    const { state, key } = await start();
+    const i = Math.floor(state.length / 2);
+    const flipped = `${state.slice(0, i)}${state[i] === 'A' ? 'B' : 'A'}${state.slice(i + 1)}`;
+    for (const bad of [flipped, `${state}x`, 'gh1.AAAA', 'not-a-state', state.replace('gh1.', 'gh2.')]) {
+      const a = await retry(alice, bad, key);
+      expect(a['error'], bad.slice(0, 20)).toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(/Invalid requestState \((forged|malformed)\)/),
+      });
+    }
+    await finish(state, key);
+  });
+
+  it("principal bound into the seal: another grant presenting alice's state is refused as forged", async () => {
+    const { state, key } = await start();
+    const a = await retry(bob, state, key);
+    expect(a['error']).toMatchObject({
+      code: -32602,
+      message: expect.stringMatching(/Invalid requestState \(forged\)/),
+    });
+    await finish(state, key);
+  });
+
+  it('expiry inside the seal: a state past its time is refused as expired', async () => {
+    const { state, key } = await start();
+    const sealer = h.gateway.core.ctx.sealer;
+    const opened = sealer.unseal(state, 'grant:alice');
+    expect(opened.ok).toBe(true);
+    // The same payload sealed with the gateway's own key, already expired.
+    const expired = sealer.seal(opened.ok ? opened.payload : {}, 'grant:alice', -1_000);
+    const a = await retry(alice, expired, key);
+    expect(a['error']).toMatchObject({
+      code: -32602,
+      message: expect.stringMatching(/Invalid requestState \(expired\)/),
+    });
+    await finish(state, key);
+  });
+
+  it('call hash inside the seal: a state reused for another tool or other arguments is refused', async () => {
+    const { state, key } = await start();
+    const other = await retry(alice, state, key, 'read_file', { path: '/public/x' });
+    expect(other['error']).toMatchObject({ code: -32602, message: expect.stringMatching(/issued for another call/) });
+    const args = await retry(alice, state, key, 'confirm', { extra: 1 });
+    expect(args['error']).toMatchObject({ code: -32602, message: expect.stringMatching(/issued for another call/) });
+    await finish(state, key);
+  });
+
+  it('one parked call per state: replaying a state after its call finished is refused and starts nothing upstream', async () => {
+    const { state, key } = await start();
+    expect(isBlocked(await retry(alice, state, key))).toBe(false);
+    const before = confirmsReceived();
+    const replay = await retry(alice, state, key);
+    expect(replay['error']).toMatchObject({ code: -32602, message: expect.stringMatching(/has finished or expired/) });
+    expect(confirmsReceived()).toBe(before);
+  });
+});
+
+describe('calls during a policy reload', () => {
+  let h: Harness;
+  let policyFile: string;
+  const A = { version: '1', default: 'deny', tools: { read_file: {} } };
+  const B = { version: '1', default: 'deny', tools: { Read_File: {} } };
+  beforeAll(async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    policyFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-reload-race-')), 'policy.json');
+    writeFileSync(policyFile, JSON.stringify(A));
+    h = await startHarness({ policies: { fs: policyFile, 'my-srv': A } });
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('atomic policy swap: while the file is rewritten 40 times, no call that neither policy allows reaches the upstream, and every call is answered', async () => {
+    const drivers = [
+      await httpDriver(h, 'modern', false),
+      await httpDriver(h, 'legacy', false),
+      await httpDriver(h, 'modern', true),
+    ];
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; i < 40; i++) {
+        const text = JSON.stringify(i % 2 ? B : A);
+        // Half-written files too: the reloader must keep the last good policy through them.
+        if (i % 5 === 0) writeFileSync(policyFile, text.slice(0, text.length / 2));
+        writeFileSync(policyFile, text);
+        await new Promise((r) => setTimeout(r, 60));
+      }
+      stop = true;
+    })();
+    let n = 0;
+    const answers: JsonObject[] = [];
+    const fire = async (d: RawDriver) => {
+      while (!stop) {
+        for (const tool of ['read_file', 'Read_File', 'delete_file', 'secret_tool']) {
+          answers.push(await d.request(toolCall(d.era, `race-${n++}`, d.shown(tool), { path: '/race' })));
+        }
+      }
+    };
+    await Promise.all([writer, ...drivers.map(fire)]);
+    for (const d of drivers) await d.close();
+    expect(h.gateway.core.reloader.reloads).toBeGreaterThan(0);
+    expect(answers.length).toBeGreaterThan(drivers.length * 4);
+    for (const a of answers) expect('result' in a || 'error' in a, JSON.stringify(a)).toBe(true);
+    const names = new Set(receivedCalls(h.records.fs).map((c) => c.name));
+    for (const name of names) expect(['read_file', 'Read_File']).toContain(name);
+    expect(names.size).toBeGreaterThan(0);
+  }, 60_000);
+});
