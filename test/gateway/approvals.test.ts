@@ -4,7 +4,7 @@
 // cancellation withdrawing the approval, retry mode with the same and with different arguments,
 // remember: session, elicitation to the client's own user (approve and decline), a tampered or
 // replayed requestState refused, and a pending approval that survives a gateway restart.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,8 +47,8 @@ const SERVERS = {
   }),
 };
 
-async function gatewayWith(state: string): Promise<Gateway> {
-  const config = ConfigSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, state, audit: 'none', servers: SERVERS });
+async function gatewayWith(state: string, audit = 'none'): Promise<Gateway> {
+  const config = ConfigSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, state, audit, servers: SERVERS });
   return startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
 }
 
@@ -273,16 +273,26 @@ describe('a pending approval across a gateway restart', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each(ERAS)(
-    '%s: the approval outlives the gateway, is answered after the restart, and the retry succeeds',
+    '%s: the approval outlives the gateway (the held call is told it is shutting down), is answered after the restart, and the retry succeeds',
     async (era) => {
       const state = `sqlite:${path.join(dir, `${era}.db`)}`;
-      const first = await gatewayWith(state);
+      const auditFile = path.join(dir, `${era}-audit.jsonl`);
+      const first = await gatewayWith(state, `jsonl:${auditFile}`);
       const c1 = await connectClient({ era, downstream: { kind: 'http', url: `${first.url}/mcp/held` } });
       const held = c1.client.callTool({ name: 'add', arguments: { a: 8, b: 8 } }).catch((e: unknown) => e);
       const a = await pendingApproval(first, 'held', 'add');
       await first.close();
       await held;
       await c1.close().catch(() => {});
+      // The held call ended because the gateway stopped: its own reason, and the approval is still open.
+      const records = readFileSync(auditFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(records.find((r) => r.approval_id === a.id)).toMatchObject({
+        decision: 'approval_pending',
+        reason: expect.stringMatching(/^Gatehouse is shutting down.*stays pending/),
+      });
 
       const second = await gatewayWith(state);
       try {
@@ -296,6 +306,8 @@ describe('a pending approval across a gateway restart', () => {
         await second.close();
       }
     },
+    // Two gateways start one after the other, each with its fixture servers.
+    90_000,
   );
 });
 
