@@ -157,6 +157,9 @@ export class PolicyGate {
     record.latency_ms = this.now() - record.ts;
     if (clock.ms !== undefined) record.decide_ms = clock.ms;
     span.end(record);
+    // An input_required round is not the end of the call: its retry is the same logical call
+    // (DESIGN section 5), audited and counted once, when it has its final answer.
+    if (isInputRequired(answer)) return answer;
     this.hooks.audit.write(record);
     this.hooks.observe?.(record);
     return answer;
@@ -255,6 +258,8 @@ export class PolicyGate {
       return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, shownName ?? name);
     }
     const carried = peekCarried(req, peer, this.ctx, server);
+    // The one record of a call retried through input_required rounds starts when round one arrived.
+    if (carried?.startedAt !== undefined) record.ts = carried.startedAt;
     let approved: string | undefined = carried?.approved;
     // An approval good for one call, claimed for this one: given back if the call is blocked after all.
     let claimed: Approval | undefined;
@@ -365,8 +370,10 @@ export class PolicyGate {
     clock.decided();
     const sent = this.now();
     const answer = span.span.isRecording()
-      ? await span.child('forward', () => forward(traced({ ...req, carried: reservations }, span)))
-      : await forward({ ...req, carried: reservations });
+      ? await span.child('forward', () =>
+          forward(traced({ ...req, carried: reservations, startedAt: record.ts }, span)),
+        )
+      : await forward({ ...req, carried: reservations, startedAt: record.ts });
     record.upstream_ms = this.now() - sent;
     if ('error' in answer) {
       record.outcome = 'error';
@@ -467,6 +474,10 @@ function noteApproval(record: AuditRecord, a: Approval): void {
 function shadowDecision(d: NonNullable<Extract<Decision, { outcome: 'allow' }>['shadowed']>): AuditDecision {
   if (d.outcome === 'hidden') return 'hidden';
   return d.kind === 'approval_required' ? 'approval_pending' : 'deny';
+}
+
+function isInputRequired(answer: UpstreamAnswer): boolean {
+  return 'result' in answer && answer.result.resultType === 'input_required';
 }
 
 function usesCategories(policy: CompiledPolicy): boolean {

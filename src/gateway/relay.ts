@@ -29,6 +29,8 @@ export interface ClientRequest {
   carried?: Reservation[];
   /** The approval that let this call through, carried through input_required rounds likewise. */
   approved?: string;
+  /** When the logical call's first round arrived (ms since the epoch), carried likewise for its one audit record. */
+  startedAt?: number;
 }
 
 export interface RelayContext {
@@ -56,6 +58,8 @@ interface SealedState {
   c?: Reservation[];
   /** The approval that let round one through. */
   apv?: string;
+  /** When round one arrived. */
+  t0?: number;
   /** Hash of what the call is about (name, arguments, URI): a retry must not change it. */
   ch: string;
 }
@@ -143,6 +147,7 @@ function sealState(state: Omit<SealedState, 'ch'>, peer: ClientPeer, ctx: RelayC
   const full: SealedState = { ...state, ch: callHash(req) };
   if (req.carried?.length) full.c = req.carried;
   if (req.approved) full.apv = req.approved;
+  if (req.startedAt !== undefined) full.t0 = req.startedAt;
   return ctx.sealer.seal(full, peer.principal, PARK_TTL_MS);
 }
 
@@ -155,11 +160,15 @@ export function peekCarried(
   peer: ClientPeer,
   ctx: RelayContext,
   server: string,
-): { reservations: Reservation[]; approved?: string } | undefined {
+): { reservations: Reservation[]; approved?: string; startedAt?: number } | undefined {
   if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
   const s = openState(req, peer, ctx, server);
   if ('error' in s) return undefined;
-  return { reservations: s.c ?? [], ...(s.apv ? { approved: s.apv } : {}) };
+  return {
+    reservations: s.c ?? [],
+    ...(s.apv ? { approved: s.apv } : {}),
+    ...(typeof s.t0 === 'number' ? { startedAt: s.t0 } : {}),
+  };
 }
 
 async function modernToModern(
