@@ -3,13 +3,25 @@
 // message (escaped, with the page / approve / deny links that carry the approval's key); a 500 or
 // 503 is retried with backoff until it is delivered; a 400 is not retried and shows as failed,
 // as does a receiver that cannot be reached once the attempts run out; unknown channels and
-// `client` are not posted to; and no log line carries the link key.
+// `client` are not posted to; and no log line carries the link key. End to end, in both eras, the
+// approve link taken from a received payload, confirmed, releases the held call.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/service.js';
 import { WebhookNotifier } from '../../src/approvals/webhooks.js';
 import type { ApprovalChannelConfig } from '../../src/approvals/config-schema.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { HELD_CALL, settings, startReceiver, type Receiver } from './support.js';
+import type { CallToolResult } from '@modelcontextprotocol/client';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { connectClient, featureServerCommand, firstText } from '../helpers/index.js';
+import {
+  HELD_CALL,
+  settings,
+  startReceiver,
+  startTestGateway,
+  tempDir,
+  type Receiver,
+  type TempDir,
+} from './support.js';
 
 const BASE = 'https://gatehouse.example.com';
 
@@ -189,5 +201,63 @@ describe('webhook retries', () => {
     expect(s.notifier.failures()).toBe(1);
     // The channel's URL may hold its secret: it is never logged.
     expect(s.logs.join('\n')).not.toContain(url);
+  });
+});
+
+describe.each(['legacy', 'modern'] as const)('a webhook followed to the end, %s client', (era) => {
+  let dir: TempDir;
+  let gw: Gateway;
+  beforeAll(async () => {
+    dir = tempDir('gatehouse-webhook-e2e-');
+    gw = await startTestGateway(dir, {
+      approvals: { channels: { ops: { url: `${receiver.url}/e2e` } } },
+      servers: {
+        fixture: {
+          ...featureServerCommand('stdio', 'legacy'),
+          timeout_ms: 20_000,
+          policy: {
+            version: '1',
+            default: 'allow',
+            tools: { add: { action: 'require_approval', approval: { timeout: '1m', notify: ['ops'] } } },
+          },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    dir?.remove();
+  });
+
+  it('the approve link in the received payload, confirmed, releases the held call with the real result', async () => {
+    const c = await connectClient({ era, downstream: { kind: 'http', url: `${gw.url}/mcp/fixture` } });
+    try {
+      const call = c.client.callTool({ name: 'add', arguments: { a: 40, b: 2 } });
+      let payload: { approval: { id: string }; links: { approve: string } } | undefined;
+      for (let i = 0; i < 400 && !payload; i++) {
+        const got = receiver.received.find((r) => r.path === '/e2e');
+        if (got) payload = got.body as typeof payload;
+        else await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(payload, 'the webhook was received').toBeDefined();
+      // Opening the link only shows the confirmation form; the approval is still pending.
+      const confirm = await fetch(payload!.links.approve);
+      expect(confirm.status).toBe(200);
+      const html = await confirm.text();
+      expect((await gw.core.store.getApproval(payload!.approval.id))?.status).toBe('pending');
+      const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
+      const key = /<input type="hidden" name="key" value="([^"]+)">/.exec(html)?.[1];
+      expect(action && key).toBeTruthy();
+      const answered = await fetch(new URL(action!, payload!.links.approve), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ key: key!, reason: 'ok from chat' }).toString(),
+      });
+      expect(answered.status).toBe(200);
+      expect(firstText((await call) as CallToolResult)).toBe('42');
+      expect(await gw.core.store.getApproval(payload!.approval.id)).toMatchObject({ status: 'used', channel: 'link' });
+    } finally {
+      await c.close();
+    }
   });
 });
