@@ -17,11 +17,9 @@ export async function withConfigStore<T>(
 ): Promise<T> {
   const loaded = await loadConfig({ file: config });
   const state = loaded.config.state;
-  if (!state.startsWith('sqlite:')) {
+  if (state.startsWith('memory')) {
     throw new UsageError(
-      state.startsWith('memory')
-        ? `${what} in a memory: state store live only inside the running gateway: use its admin API (${api}), or state: sqlite:PATH to manage them from the command line.`
-        : `the state store "${state}" cannot be opened from the command line in this version: use the admin API (${api}).`,
+      `${what} in a memory: state store live only inside the running gateway: use its admin API (${api}), or state: sqlite:PATH or redis://HOST:PORT/DB to manage them from the command line.`,
     );
   }
   const store = openStore(state, loaded.dir);
