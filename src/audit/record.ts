@@ -16,6 +16,9 @@ export type AuditDecision =
   | 'approval_timeout'
   | 'approval_withdrawn';
 
+/** What blocked a call that the policy did not decide (see AuditRecord.blocked_by). */
+export type NonPolicyBlock = 'pin' | 'tool_list' | 'state_store' | 'unknown_tool' | 'internal_error';
+
 /** What the upstream made of a forwarded call: a result, a result with isError, or an error. */
 export type UpstreamOutcome = 'ok' | 'is_error' | 'error';
 
@@ -36,6 +39,14 @@ export interface AuditRecord {
   shadow_decision?: AuditDecision;
   /** JSON pointer of the rule that decided, e.g. /tools/delete_*. */
   rule?: string;
+  /** Whose policy was in force: the server's, or the grant's own (which replaces it). Absent without a policy. */
+  policy?: 'server' | 'grant';
+  /**
+   * Set when something other than the policy blocked the call: a changed pin, a tool list that could
+   * not be read, an unreachable state store, a tool the server does not have, or a failure inside
+   * Gatehouse. A policy replay leaves such calls out: another policy would not change them.
+   */
+  blocked_by?: NonPolicyBlock;
   reason?: string;
   /** The arguments as the redaction setting allows (absent for `none`). */
   arguments?: unknown;

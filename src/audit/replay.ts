@@ -10,12 +10,18 @@
 // Arguments are replayed as recorded: values the audit log redacted read as "[REDACTED]" (or as
 // type names under `arguments: keys`, or are absent under `none`), so a condition on them may
 // decide differently than it did on the real call. Such calls are marked `inexact`.
+//
+// Only calls the replayed policy would meet are replayed. Left out, and counted by why: calls of a
+// grant with a policy of its own (it replaces the server's, so a new server policy would not reach
+// them), and calls that something other than the policy blocked — a changed pin, a tool list that
+// could not be read, an unreachable state store, a tool the server does not have, a failure inside
+// Gatehouse — which another policy would not change.
 import { Limiter } from '../limits/limiter.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { decide, type CallFacts } from '../policy/decide.js';
 import type { Category } from '../policy/schema.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { AuditRecord } from './record.js';
+import type { AuditRecord, NonPolicyBlock } from './record.js';
 import { MAX_STRING_CHARS, REDACTED } from './redact.js';
 
 /** A decision as replay compares them: the approval outcomes are one (the call needed a person). */
@@ -31,8 +37,22 @@ export interface ReplayChange {
   inexact: boolean;
 }
 
+/** Why a recorded call was left out of a replay. */
+export type SkipReason = NonPolicyBlock | 'grant_policy';
+
+export const SKIP_REASONS: Record<SkipReason, string> = {
+  grant_policy: 'of grants with a policy of their own, which replaces the server policy',
+  pin: "blocked because the tool's definition changed since it was pinned",
+  tool_list: "blocked because the server's tool list could not be read",
+  state_store: 'blocked because the state store could not be reached',
+  unknown_tool: 'to tools the server does not have',
+  internal_error: 'blocked by a failure inside Gatehouse',
+};
+
 export interface ReplayResult {
   replayed: number;
+  /** Records left out, by reason; only reasons that occurred. */
+  skipped: Partial<Record<SkipReason, number>>;
   changes: ReplayChange[];
   /** "allow → deny": how many, in order of first appearance. */
   counts: Record<string, number>;
@@ -45,6 +65,11 @@ export interface ReplayOptions {
   grantLabels: (grant: string) => Record<string, string>;
   /** Simulate rate limits (default true); false decides without reserving. */
   simulateLimits?: boolean;
+  /**
+   * Whether a grant has a policy of its own; asked for records written before records said which
+   * policy was in force (`policy`). Default: none has.
+   */
+  grantHasPolicy?: (grant: string) => boolean;
 }
 
 export async function replayRecords(
@@ -56,8 +81,16 @@ export async function replayRecords(
   const limiter = opts.simulateLimits === false ? undefined : new Limiter(new MemoryStore());
   const changes: ReplayChange[] = [];
   const counts: Record<string, number> = {};
+  const skipped: Partial<Record<SkipReason, number>> = {};
   let inexactCount = 0;
+  let replayedCount = 0;
   for (const record of ordered) {
+    const skip = skipReason(record, opts);
+    if (skip) {
+      skipped[skip] = (skipped[skip] ?? 0) + 1;
+      continue;
+    }
+    replayedCount++;
     const inexact = !recordedExactly(record.arguments);
     if (inexact) inexactCount++;
     const decision = decide(policy, factsOf(record, opts));
@@ -86,7 +119,17 @@ export async function replayRecords(
     const key = `${recorded} → ${replayed}`;
     counts[key] = (counts[key] ?? 0) + 1;
   }
-  return { replayed: ordered.length, changes, counts, inexact: inexactCount };
+  return { replayed: replayedCount, skipped, changes, counts, inexact: inexactCount };
+}
+
+/** Why the replayed policy would not decide this call; undefined when it would. */
+export function skipReason(r: AuditRecord, opts: Pick<ReplayOptions, 'grantHasPolicy'> = {}): SkipReason | undefined {
+  if (r.blocked_by) return r.blocked_by;
+  // Records from before `blocked_by` existed: the pin and unknown-tool blocks are recognisable.
+  if (r.rule === '/pins') return 'pin';
+  if (r.decision === 'hidden' && r.rule === undefined) return 'unknown_tool';
+  if (r.policy === 'grant' || (r.policy === undefined && opts.grantHasPolicy?.(r.grant))) return 'grant_policy';
+  return undefined;
 }
 
 /** What happened to the recorded call; an allowed call that carries an approval had needed one. */

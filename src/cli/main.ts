@@ -162,7 +162,7 @@ function buildProgram(io: CliIo, run: Run): Command {
     .description('which recorded calls a new policy would decide differently (from the audit log)')
     .requiredOption('--policy <file>', 'the new policy, YAML or JSON')
     .option('--since <time>', 'replay calls since this long ago (90m, 24h, 7d) or this ISO time', '24h')
-    .option('--server <name>', "only this server's calls")
+    .option('--server <name>', 'the server the policy is for (needed when the period has calls of several servers)')
     .option(...CONFIG_FLAG)
     .option('--json', 'print JSON')
     .addHelpText(

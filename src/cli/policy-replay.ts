@@ -1,10 +1,12 @@
-// `gatehouse policy replay --policy FILE`: which recorded calls a new policy would decide
-// differently. The calls come from the audit log the config names; see src/audit/replay.ts for
-// how they are decided again and what replay cannot know.
+// `gatehouse policy replay --policy FILE [--server S]`: which recorded calls a new policy would
+// decide differently. The file is one server's policy: the calls replayed are that server's, and a
+// period with calls of several servers needs --server to say which. The calls come from the audit
+// log the config names; see src/audit/replay.ts for how they are decided again, which are left
+// out, and what replay cannot know.
 import { relative } from 'node:path';
 import { openAuditSink } from '../audit/open-audit-log.js';
 import { MAX_PAGE, type AuditFilter, type StoredAuditRecord } from '../audit/query.js';
-import { replayRecords, type ReplayChange } from '../audit/replay.js';
+import { replayRecords, SKIP_REASONS, type ReplayChange, type ReplayResult, type SkipReason } from '../audit/replay.js';
 import { parseTimeBound, TIME_BOUND_HELP } from '../audit/time-bound.js';
 import type { AuditSink } from '../audit/sink.js';
 import { loadConfig } from '../config/load.js';
@@ -44,18 +46,28 @@ export async function policyReplayCommand(opts: PolicyReplayOptions, io: CliIo):
   } finally {
     await sink.close();
   }
+  const servers = [...new Set(records.map((r) => r.server))].sort();
+  if (!opts.server && servers.length > 1)
+    throw new UsageError(
+      `the calls since ${new Date(since).toISOString()} are of ${servers.length} servers (${servers.join(', ')}), and a policy file is the policy of one: name the server it is for with --server`,
+    );
+  const server = opts.server ?? servers[0];
   const grants = loaded.config.grants;
-  const result = await replayRecords(records, policy, { grantLabels: (name) => grants[name]?.labels ?? {} });
+  const result = await replayRecords(records, policy, {
+    grantLabels: (name) => grants[name]?.labels ?? {},
+    grantHasPolicy: (name) => grants[name]?.policy !== undefined,
+  });
   const notes = [LIMITS_NOTE, ...(result.inexact > 0 ? [REDACTION_NOTE] : [])];
-  const scope = opts.server ? `server ${opts.server}` : 'every server';
+  const scope = server ? `server ${server}` : 'no server';
   if (opts.json) {
     io.out(
       JSON.stringify(
         {
           policy: opts.policy,
-          server: opts.server ?? null,
+          server: server ?? null,
           since: new Date(since).toISOString(),
           replayed: result.replayed,
+          skipped: result.skipped,
           changed: result.changes.length,
           inexact: result.inexact,
           counts: result.counts,
@@ -70,6 +82,7 @@ export async function policyReplayCommand(opts: PolicyReplayOptions, io: CliIo):
   }
   const lines = [
     `Replayed ${result.replayed} recorded call${result.replayed === 1 ? '' : 's'} of ${scope} since ${new Date(since).toISOString()} against ${relative(process.cwd(), opts.policy) || opts.policy}.`,
+    ...skippedLines(result),
     ...notes.map((n) => `note: ${n}`),
     '',
   ];
@@ -85,6 +98,17 @@ export async function policyReplayCommand(opts: PolicyReplayOptions, io: CliIo):
   }
   io.out(lines.join('\n'));
   return EXIT_OK;
+}
+
+/** The calls left out, and why: the replayed policy would not have decided them. */
+function skippedLines(result: ReplayResult): string[] {
+  const entries = Object.entries(result.skipped) as [SkipReason, number][];
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  if (total === 0) return [];
+  return [
+    `Left out ${total} call${total === 1 ? '' : 's'} the policy would not decide:`,
+    ...entries.map(([reason, n]) => `  ${n} ${SKIP_REASONS[reason]}`),
+  ];
 }
 
 /** Every record of the period, oldest first; pages are read newest first and put in order. */

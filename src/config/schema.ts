@@ -207,6 +207,13 @@ export const ConfigSchema = z
         port: wholeNumber(0, 65_535)
           .default(DEFAULT_PORT)
           .meta({ description: `Default ${DEFAULT_PORT}; 0 picks a free port.` }),
+        cors_origins: z
+          .array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected an origin such as https://app.example' }))
+          .default([])
+          .meta({
+            description:
+              'Web origins allowed to call the gateway from a browser (CORS). Requests from any other origin are refused 403.',
+          }),
       })
       .prefault({}),
     state: z

@@ -37,6 +37,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
   const front = createHttpFront(core, {
     maxBodyBytes: loaded.config.limits.max_body_bytes,
     loopbackOnly: isLoopback(host),
+    corsOrigins: loaded.config.listen.cors_origins,
     authMode: loaded.config.auth.mode,
     ...(loaded.config.auth.admin_token ? { adminToken: loaded.config.auth.admin_token } : {}),
   });

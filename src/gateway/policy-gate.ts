@@ -150,6 +150,7 @@ export class PolicyGate {
       const reason = `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
       answer = this.blocked(subject, peer, { decision: 'deny', rule: '/', reason });
       record.rule = '/';
+      record.blocked_by = 'internal_error';
       // An exception's text can quote what it failed on; the log keeps it with secrets hidden.
       record.reason = redactText(reason);
     }
@@ -180,6 +181,7 @@ export class PolicyGate {
     const { conn, shownName } = via;
     const policy = this.policyFor(server, peer);
     const keeper = this.pinsFor(server);
+    if (policy) record.policy = peer.identity?.grant?.policy ? 'grant' : 'server';
     const params = req.params ?? {};
     const rawArgs = subject === 'resource' ? undefined : params.arguments;
     const args = isObject(rawArgs) ? rawArgs : {};
@@ -206,6 +208,7 @@ export class PolicyGate {
       if (entry === null) {
         shown();
         record.decision = 'hidden';
+        record.blocked_by = 'unknown_tool';
         record.reason = 'The server has no such tool.';
         return { error: unknownToolError(shownName ?? name) };
       }
@@ -217,6 +220,7 @@ export class PolicyGate {
         shown();
         // Without the server's tool list neither the pin nor the category can be checked, and
         // no error path ends in allow.
+        record.blocked_by = 'tool_list';
         return block({
           decision: 'deny',
           rule: keeper ? '/pins' : '/categories',
@@ -225,6 +229,7 @@ export class PolicyGate {
       }
       if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
         shown();
+        record.blocked_by = 'pin';
         return block({
           decision: 'deny',
           rule: '/pins',
@@ -339,6 +344,7 @@ export class PolicyGate {
         });
         // The store's error text can carry its URL, credentials included.
         record.reason = redactText(record.reason ?? '');
+        record.blocked_by = 'state_store';
         return answer;
       }
       if (!limited.ok) {

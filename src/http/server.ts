@@ -10,6 +10,7 @@ import { handleAdmin } from './admin-api.js';
 import { handleApprovalPage } from './approval-page.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import { sendJson, sendRpcError } from './respond.js';
+import { applyCors, edgeRefusal, requestUrl } from './edge-guard.js';
 import { serveMetrics } from '../observability/metrics-endpoint.js';
 import type { JwtOutcome } from '../identity/jwt.js';
 import {
@@ -23,6 +24,8 @@ export interface HttpOptions {
   maxBodyBytes: number;
   /** When bound to loopback, only loopback Host names are served (DNS-rebinding defence). */
   loopbackOnly: boolean;
+  /** Web origins allowed to call the gateway from a browser (listen.cors_origins). */
+  corsOrigins?: readonly string[];
   authMode: 'none' | 'grants' | 'jwt';
   adminToken?: string;
 }
@@ -32,22 +35,22 @@ export interface HttpFront {
   close(): Promise<void>;
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
 export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront {
   const streamable = new StreamableHttpDownstream();
   const sse = new LegacySseDownstream();
   core.metrics.countSessions('streamable-http', () => streamable.sessionCount);
   core.metrics.countSessions('sse', () => sse.sessionCount);
 
+  const guard = { loopbackOnly: opts.loopbackOnly, corsOrigins: opts.corsOrigins ?? [] };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://gatehouse');
+    const url = requestUrl(req);
+    if (!url) return sendJson(res, 400, { error: 'Bad Request: the request target is not a valid path.' });
     const path = url.pathname;
-    if (opts.loopbackOnly && !hostIsLoopback(req.headers.host)) {
-      return sendJson(res, 403, {
-        error: 'Forbidden: this gateway listens on loopback and serves only loopback Host names.',
-      });
-    }
+    // The protected-resource metadata is public and read across origins: only its Host is checked.
+    const metadata = path === METADATA_PATH || path.startsWith(`${METADATA_PATH}/`);
+    const refusal = edgeRefusal(req, guard, metadata);
+    if (refusal) return sendJson(res, refusal.status, { error: refusal.message });
+    if (applyCors(req, res, guard)) return;
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(core, res);
     if (path === '/metrics') return serveMetrics(core.metrics, opts, req, res);
@@ -159,12 +162,6 @@ async function authenticate(
 function endpointOf(core: GatewayCore, name: string): Endpoint | undefined {
   if (name !== '*' && !core.pool.has(name)) return undefined;
   return core.endpoint(name);
-}
-
-function hostIsLoopback(host: string | undefined): boolean {
-  if (!host) return false;
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
-  return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 async function readiness(core: GatewayCore, res: ServerResponse): Promise<void> {

@@ -103,17 +103,34 @@ describe('gatehouse policy replay', () => {
     expect(out.notes.join(' ')).toContain('rate limits are simulated');
   });
 
-  it('prints counts, then the calls; every server without --server; --since bounds the period', async () => {
-    const run = await runCli(['policy', 'replay', '--policy', policy, '-c', config, '--since', '2h']);
+  it('prints counts, then the calls; --since bounds the period', async () => {
+    const run = await runCli([
+      'policy',
+      'replay',
+      '--policy',
+      policy,
+      '--server',
+      'github',
+      '-c',
+      config,
+      '--since',
+      '2h',
+    ]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('10 decisions would change:');
-    expect(run.stdout).toMatch(/allow → deny: 6\n\s+allow → rate_limited: 3\n\s+deny → allow: 1/);
+    expect(run.stdout).toContain('9 decisions would change:');
+    expect(run.stdout).toMatch(/allow → deny: 5\n\s+allow → rate_limited: 3\n\s+deny → allow: 1/);
     expect(run.stdout.split('\n').filter((l) => l.includes('delete_repo') && l.includes('allow → deny'))).toHaveLength(
-      4,
+      3,
     );
     const none = await runCli(['policy', 'replay', '--policy', policy, '-c', config, '--since', '1m']);
     expect(none.stdout).toContain('Replayed 0 recorded calls');
     expect(none.stdout).toContain('No decision would change.');
+  });
+
+  it('without --server, a period with calls of several servers is refused with exit 2, naming them', async () => {
+    const run = await runCli(['policy', 'replay', '--policy', policy, '-c', config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/of 2 servers \(github, memory\).*--server/);
   });
 
   it('refuses an invalid policy with exit 2', async () => {
