@@ -33,7 +33,19 @@ export function sendRpcError(
  * Decodes a POSTed JSON-RPC body. A single message only: batches were removed in 2025-06-18 and
  * no current client sends them. Answers the 400 itself and returns undefined when the body is bad.
  */
-export function decodeJsonBody(res: ServerResponse, raw: string): { value: unknown } | undefined {
+export function decodeJsonBody(res: ServerResponse, raw: string, contentType?: string): { value: unknown } | undefined {
+  // A body that says it is something else is not read as JSON-RPC (a form post from a web page,
+  // say); a missing Content-Type is tolerated, as lenient peers omit it.
+  const media = contentType?.split(';')[0]!.trim().toLowerCase();
+  if (media && media !== 'application/json' && !media.endsWith('+json')) {
+    sendRpcError(
+      res,
+      415,
+      ErrorCode.InvalidRequest,
+      `Unsupported Media Type: ${media}; MCP messages are POSTed as application/json.`,
+    );
+    return undefined;
+  }
   let value: unknown;
   try {
     value = JSON.parse(raw);

@@ -51,7 +51,7 @@ export class LegacySseDownstream {
         'Session not found: open /sse/<server> first and post to the URL it names.',
       );
     }
-    const body = decodeJsonBody(res, raw);
+    const body = decodeJsonBody(res, raw, req.headers['content-type']);
     if (!body) return;
     const value = body.value;
     const parsed = parseClientMessage(value);

@@ -109,7 +109,7 @@ export class StreamableHttpDownstream {
     raw: string,
     edge: HttpEdge,
   ): Promise<void> {
-    const body = decodeJsonBody(res, raw);
+    const body = decodeJsonBody(res, raw, req.headers['content-type']);
     if (!body) return;
     const value = body.value;
     // The SDK's own inbound ladder classifies the era from the body and checks the envelope, the

@@ -1,0 +1,85 @@
+// The checks every request passes before routing: a request target that parses, a Host the gateway
+// answers to (DNS rebinding), an Origin it trusts (a web page must not drive a local gateway), and
+// the CORS headers for the origins the operator listed — nowhere else.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface EdgeGuardOptions {
+  /** Bound to loopback: only loopback Host names and loopback origins are served. */
+  loopbackOnly: boolean;
+  /** Web origins (`https://app.example`) allowed to call the gateway from a browser. */
+  corsOrigins: readonly string[];
+}
+
+export type EdgeRefusal = { status: 400 | 403; message: string };
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const EXPOSED = 'mcp-session-id, mcp-protocol-version, www-authenticate';
+const ALLOWED_HEADERS =
+  'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
+
+/** The request target as a URL; undefined when it does not parse (`//`, say). */
+export function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://gatehouse');
+  } catch {
+    return undefined;
+  }
+}
+
+function hostName(host: string): string {
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+}
+
+export function hostIsLoopback(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = hostName(host).toLowerCase();
+  return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/**
+ * Why the request is refused at the edge, if it is. An Origin is trusted when it is listed in
+ * `listen.cors_origins`, is the gateway's own origin (same Host), or — on a loopback bind — is a
+ * loopback origin; anything else is a page on another site, refused 403 as the MCP spec asks.
+ */
+export function edgeRefusal(req: IncomingMessage, opts: EdgeGuardOptions, anyOrigin = false): EdgeRefusal | undefined {
+  if (opts.loopbackOnly && !hostIsLoopback(req.headers.host))
+    return {
+      status: 403,
+      message: 'Forbidden: this gateway listens on loopback and serves only loopback Host names.',
+    };
+  const origin = req.headers.origin;
+  if (anyOrigin || origin === undefined || opts.corsOrigins.includes(origin)) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(origin);
+  } catch {
+    url = undefined;
+  }
+  const sameHost = url !== undefined && req.headers.host !== undefined && url.host === req.headers.host.toLowerCase();
+  const loopbackOrigin = url !== undefined && opts.loopbackOnly && hostIsLoopback(url.host);
+  if (sameHost || loopbackOrigin) return undefined;
+  return {
+    status: 403,
+    message: `Forbidden: requests from origin ${JSON.stringify(origin)} are not allowed; list it in listen.cors_origins to allow it.`,
+  };
+}
+
+/**
+ * Sets the CORS headers for a listed origin, and answers its preflight. Returns true when the
+ * request (a preflight) has been answered.
+ */
+export function applyCors(req: IncomingMessage, res: ServerResponse, opts: EdgeGuardOptions): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined || !opts.corsOrigins.includes(origin)) return false;
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('vary', 'Origin');
+  res.setHeader('access-control-expose-headers', EXPOSED);
+  if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+  res.writeHead(204, {
+    'access-control-allow-methods': 'GET, POST, DELETE',
+    'access-control-allow-headers': ALLOWED_HEADERS,
+    'access-control-max-age': '600',
+  });
+  res.end();
+  return true;
+}
