@@ -34,16 +34,24 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<void>
 }
 
 /** Runs a command's action and records its exit code. */
-type Run = (action: () => Promise<number> | number) => Promise<void>;
+export type Run = (action: () => Promise<number> | number) => Promise<void>;
 
-function buildProgram(io: CliIo, run: Run): Command {
+/** The whole command tree (exported for the completion script and the tests that walk it). */
+export function buildProgram(io: CliIo, run: Run): Command {
   const program = new Command('gatehouse')
     .description('A policy gateway for the Model Context Protocol: allow, deny, hide, rate-limit and audit MCP calls.')
     .version(packageVersion(), '-V, --version')
     .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
     .exitOverride()
     .showHelpAfterError('(add --help for usage and examples)')
-    .addHelpText('after', examples('gatehouse start', 'gatehouse policy check policies/*.yaml'));
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse init && gatehouse start',
+        'gatehouse import ~/.cursor/mcp.json',
+        'gatehouse policy check policies/*.yaml',
+      ),
+    );
 
   program
     .command('start')
@@ -266,6 +274,22 @@ function buildProgram(io: CliIo, run: Run): Command {
     );
   addApprovalsCommands(program, io, run);
   addGrantsCommands(program, io, run);
+  program
+    .command('completion')
+    .description('print a shell completion script (bash, zsh or fish)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse completion bash > ~/.local/share/bash-completion/completions/gatehouse',
+        'eval "$(gatehouse completion bash)"        # or add this line to ~/.bashrc',
+        'source <(gatehouse completion zsh)         # add to ~/.zshrc',
+        'gatehouse completion fish > ~/.config/fish/completions/gatehouse.fish',
+      ),
+    )
+    .action((shell: 'bash' | 'zsh' | 'fish') =>
+      run(async () => (await import('./completion.js')).completionCommand(shell, program, io)),
+    );
   return program;
 }
 
@@ -293,6 +317,13 @@ function addGrantsCommands(program: Command, io: CliIo, run: Run): void {
     .option('--expires <when>', 'a duration (30d, 12h) or a date (2026-12-31)')
     .option(...CONFIG_FLAG)
     .option('--json', 'print JSON (with the token)')
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse grants create cursor-laptop --server memory --server github',
+        'gatehouse grants create ci-bot --server github --label team=platform --expires 30d --json',
+      ),
+    )
     .action((name: string, opts: import('./grants.js').GrantsCreateOptions) =>
       run(async () => (await import('./grants.js')).grantsCreateCommand(name, opts, io)),
     );
@@ -301,6 +332,7 @@ function addGrantsCommands(program: Command, io: CliIo, run: Run): void {
     .description('every grant, from the config file and the state store (never their tokens)')
     .option(...CONFIG_FLAG)
     .option('--json', 'print JSON')
+    .addHelpText('after', examples('gatehouse grants list', 'gatehouse grants list --json'))
     .action((opts: { config?: string; json?: boolean }) =>
       run(async () => (await import('./grants.js')).grantsListCommand(opts, io)),
     );
@@ -309,6 +341,7 @@ function addGrantsCommands(program: Command, io: CliIo, run: Run): void {
     .description('revoke a grant: its token is refused from the next request on')
     .argument('<name>', 'the grant name')
     .option(...CONFIG_FLAG)
+    .addHelpText('after', examples('gatehouse grants revoke ci-bot'))
     .action((name: string, opts: { config?: string }) =>
       run(async () => (await import('./grants.js')).grantsRevokeCommand(name, opts, io)),
     );
