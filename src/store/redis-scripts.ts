@@ -10,7 +10,7 @@
  * KEYS[1] the counter (a sorted set: score = the call's time, member = `<uuid>:<cost>`, which is
  *         also the reservation's token, so a release is one ZREM)
  * KEYS[2] the counter's retention in ms (it only grows: counters shared by limits of different
- *         windows keep what the longest one needs)
+ *         windows keep what the longest one needs); both keys expire a minute after the retention
  * ARGV    now, algorithm, windowMs, max, cost, uuid
  * Returns {1, token} or {0, retryAfterMs, used}.
  */
@@ -26,7 +26,10 @@ local function num(x) return string.format('%.17g', x) end
 
 local retain = tonumber(redis.call('GET', rkey) or '0')
 if retain < 2 * window then retain = 2 * window end
-redis.call('SET', rkey, num(retain), 'PX', num(retain))
+-- Keys expire on the server's clock while calls are stamped with the gateways' clocks: a minute
+-- more than the retention covers the difference between them (and windows of a few ms).
+local ttl = retain + 60000
+redis.call('SET', rkey, num(retain), 'PX', num(ttl))
 
 local last = redis.call('ZRANGE', zkey, -1, -1, 'WITHSCORES')
 local newest = last[2] and tonumber(last[2]) or nil
@@ -48,7 +51,7 @@ for i = 1, #raw, 2 do
 end
 
 local function refused(retry, used)
-  redis.call('PEXPIRE', zkey, num(retain))
+  redis.call('PEXPIRE', zkey, num(ttl))
   return {0, num(retry), num(used)}
 end
 
@@ -91,7 +94,7 @@ else
 end
 
 redis.call('ZADD', zkey, num(now), token)
-redis.call('PEXPIRE', zkey, num(retain))
+redis.call('PEXPIRE', zkey, num(ttl))
 return {1, token}
 `;
 

@@ -5,7 +5,7 @@
 // Cluster: scripts touch keys of several kinds at once.
 //
 // Keys, all under the prefix (default `gatehouse:`):
-//   rl:<counter>, rr:<counter>     a limit counter and its retention; expire 2 windows after the last call
+//   rl:<counter>, rr:<counter>     a limit counter and its retention; expire 2 windows + 1 min after the last call
 //   apr:<id>                       an approval; expires after its expiry (pending) or RETENTION (finished)
 //   apr:all, apr:st:<status>, apr:m:<hash>   indexes of approvals (newest first by creation)
 //   apr:feed, channel apr:changes  the change feed
