@@ -7,6 +7,7 @@ import { handleModernRequest, handleSessionMessage, modernPeer } from '../../gat
 import { openListen } from '../../gateway/listen.js';
 import { buildGatewayCore } from '../../gateway/core.js';
 import { eraOfRequest } from '../../mcp/era.js';
+import type { LogFn } from '../../observability/logger.js';
 import { mayUse, type Identity } from '../../identity/grants.js';
 import { errorResponse, ErrorCode, isRequest, parseClientMessage, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
 
@@ -17,12 +18,14 @@ export async function runStdio(
     stdin: NodeJS.ReadableStream;
     stdout: NodeJS.WritableStream;
     log?: (line: string) => void;
+    /** The gateway's levelled log (the pino logger of `gatehouse stdio`); takes precedence over `log`. */
+    logTo?: LogFn;
     /** A grant token: the client is that grant (its servers, policy, limits), as over HTTP. */
     grant?: string;
   },
 ): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const core = await buildGatewayCore(loaded, (level, msg) => log(`${level}: ${msg}`));
+  const core = await buildGatewayCore(loaded, opts.logTo ?? ((level, msg) => log(`${level}: ${msg}`)));
   const endpoint = core.endpoint(server);
   if (!endpoint)
     throw new Error(`Unknown server "${server}". Configured servers: ${Object.keys(loaded.config.servers).join(', ')}`);
