@@ -3,7 +3,8 @@
 // records with the right decisions, rules and outcomes, in SQLite and in a real PostgreSQL; a
 // secret in the arguments never reaches the database, the gateway's logs or /metrics, while the
 // policy's redact paths are honoured; approvals are recorded with who answered and through what;
-// and a gateway stopped with SIGTERM under load has a record for every call that got an answer.
+// and a gateway stopped with SIGTERM under load, with clients of either era and either sink, has a
+// record for every call that got an answer.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -214,16 +215,26 @@ describe('approvals in the audit log', () => {
   });
 });
 
-describe('SIGTERM under load', () => {
+const sigtermSchema = uniqueSchema();
+afterAll(async () => {
+  await dropSchema(sigtermSchema);
+});
+
+describe.each([
+  ['legacy', 'sqlite'],
+  ['modern', 'sqlite'],
+  ['modern', 'postgres'],
+] as [Era, string][])('SIGTERM under load, %s clients, %s sink', (era, sinkKind) => {
   it('every call that got an answer before the gateway stopped has its record', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-audit-sigterm-'));
+    const sink = sinkKind === 'sqlite' ? `sqlite:${path.join(dir, 'audit.db')}` : pgAuditUrl(sigtermSchema);
     try {
       writeFileSync(
         path.join(dir, 'gatehouse.json'),
         JSON.stringify({
           listen: { host: '127.0.0.1', port: 0 },
           state: 'memory:',
-          audit: `sqlite:${path.join(dir, 'audit.db')}`,
+          audit: sink,
           servers: { feat: server() },
         }),
       );
@@ -234,7 +245,7 @@ describe('SIGTERM under load', () => {
         ready: /(http:\/\/127\.0\.0\.1:\d+)\/mcp\/feat/,
         timeoutMs: 30_000,
       });
-      const c = await connectClient({ era: 'legacy', downstream: { kind: 'http', url: `${proc.match}/mcp/feat` } });
+      const c = await connectClient({ era, downstream: { kind: 'http', url: `${proc.match}/mcp/feat` } });
       const answered = new Set<string>();
       let stop = false;
       const workers = Array.from({ length: 8 }, async (_, w) => {
@@ -255,11 +266,7 @@ describe('SIGTERM under load', () => {
       await Promise.all(workers);
       await c.close().catch(() => {});
       await stopProcess(proc.child);
-      const recorded = new Set(
-        (await readAll(`sqlite:${path.join(dir, 'audit.db')}`, dir)).map(
-          (r) => (r.arguments as { message: string }).message,
-        ),
-      );
+      const recorded = new Set((await readAll(sink, dir)).map((r) => (r.arguments as { message: string }).message));
       const missing = [...answered].filter((m) => !recorded.has(m));
       expect(answered.size).toBeGreaterThanOrEqual(300);
       expect(missing).toEqual([]);
