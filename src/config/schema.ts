@@ -18,6 +18,8 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_SESSIONS_PER_GRANT = 100;
+export const DEFAULT_MAX_INFLIGHT_PER_SESSION = 64;
 
 /** A string value; numbers and booleans are taken as their text (YAML reads `PORT: 3000` as a number). */
 const Text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
@@ -252,6 +254,16 @@ export const ConfigSchema = z
         max_body_bytes: wholeNumber(1, 2 ** 31)
           .default(DEFAULT_MAX_BODY_BYTES)
           .meta({ description: `Larger request bodies are answered 413; default ${DEFAULT_MAX_BODY_BYTES} (4 MiB).` }),
+        max_sessions_per_grant: wholeNumber(1, 1_000_000)
+          .default(DEFAULT_MAX_SESSIONS_PER_GRANT)
+          .meta({
+            description: `Open legacy sessions (Streamable HTTP and HTTP+SSE together) one grant may hold; one more is answered 429. Default ${DEFAULT_MAX_SESSIONS_PER_GRANT}.`,
+          }),
+        max_inflight_per_session: wholeNumber(1, 1_000_000)
+          .default(DEFAULT_MAX_INFLIGHT_PER_SESSION)
+          .meta({
+            description: `Requests one session (for 2026-07-28 requests: one principal) may have in flight; one more is answered 429. Default ${DEFAULT_MAX_INFLIGHT_PER_SESSION}.`,
+          }),
       })
       .prefault({}),
     approvals: ApprovalsConfigSchema,

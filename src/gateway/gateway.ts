@@ -36,6 +36,10 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
   const { host, port } = loaded.config.listen;
   const front = createHttpFront(core, {
     maxBodyBytes: loaded.config.limits.max_body_bytes,
+    sessionLimits: {
+      maxSessionsPerGrant: loaded.config.limits.max_sessions_per_grant,
+      maxInflightPerSession: loaded.config.limits.max_inflight_per_session,
+    },
     loopbackOnly: isLoopback(host),
     corsOrigins: loaded.config.listen.cors_origins,
     authMode: loaded.config.auth.mode,

@@ -11,6 +11,7 @@ import { handleApprovalPage } from './approval-page.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import { sendJson, sendRpcError } from './respond.js';
 import { applyCors, edgeRefusal, requestUrl } from './edge-guard.js';
+import { SESSION_LIMIT_DEFAULTS, type SessionLimitSettings } from './session-limits.js';
 import { serveMetrics } from '../observability/metrics-endpoint.js';
 import type { JwtOutcome } from '../identity/jwt.js';
 import {
@@ -22,6 +23,8 @@ import {
 
 export interface HttpOptions {
   maxBodyBytes: number;
+  /** limits.max_sessions_per_grant and limits.max_inflight_per_session; safe defaults when absent. */
+  sessionLimits?: Partial<SessionLimitSettings>;
   /** When bound to loopback, only loopback Host names are served (DNS-rebinding defence). */
   loopbackOnly: boolean;
   /** Web origins allowed to call the gateway from a browser (listen.cors_origins). */
@@ -36,8 +39,11 @@ export interface HttpFront {
 }
 
 export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront {
-  const streamable = new StreamableHttpDownstream();
-  const sse = new LegacySseDownstream();
+  // Sessions per grant count across both HTTP transports.
+  const sessionsOf = (principal: string): number => streamable.sessionsOf(principal) + sse.sessionsOf(principal);
+  const limits = { ...SESSION_LIMIT_DEFAULTS, ...opts.sessionLimits, sessionsOf };
+  const streamable: StreamableHttpDownstream = new StreamableHttpDownstream(limits);
+  const sse: LegacySseDownstream = new LegacySseDownstream(limits);
   core.metrics.countSessions('streamable-http', () => streamable.sessionCount);
   core.metrics.countSessions('sse', () => sse.sessionCount);
 

@@ -8,6 +8,12 @@ import { ErrorCode, parseClientMessage } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
 import type { HttpEdge } from './streamable-http.js';
+import {
+  refuseInflight,
+  refuseNewSession,
+  SESSION_LIMIT_DEFAULTS,
+  type SessionLimits,
+} from '../../http/session-limits.js';
 
 interface SseSession {
   session: ClientSession;
@@ -17,12 +23,24 @@ interface SseSession {
 
 export class LegacySseDownstream {
   private readonly sessions = new Map<string, SseSession>();
+  private readonly limits: SessionLimits;
+
+  constructor(limits?: SessionLimits) {
+    this.limits = limits ?? { ...SESSION_LIMIT_DEFAULTS, sessionsOf: (p) => this.sessionsOf(p) };
+  }
 
   get sessionCount(): number {
     return this.sessions.size;
   }
 
+  sessionsOf(principal: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.session.principal === principal) n++;
+    return n;
+  }
+
   open(res: ServerResponse, endpoint: Endpoint, server: string, edge: HttpEdge): void {
+    if (refuseNewSession(res, this.limits, edge.principal, null)) return;
     const stream = new SseStream(res);
     const session = new ClientSession(edge);
     session.channel = { send: (m) => void stream.send(m) };
@@ -56,6 +74,8 @@ export class LegacySseDownstream {
     const value = body.value;
     const parsed = parseClientMessage(value);
     if (!parsed.ok) return sendRpcError(res, 400, parsed.error.code, parsed.error.message, parsed.id);
+    const id = 'id' in parsed.message && 'method' in parsed.message ? parsed.message.id : undefined;
+    if (id !== undefined && refuseInflight(res, this.limits, state.session.inflight.size, id)) return;
     res.writeHead(202).end('Accepted');
     const response = await handleSessionMessage(endpoint, state.session, parsed.message);
     if (response) state.stream.send(response);

@@ -23,6 +23,12 @@ import { SseStream } from '../../http/sse.js';
 import { classifyInboundRequest } from '@modelcontextprotocol/server';
 import { decodeParamValue, paramHeaderMismatch } from '../../mcp/param-headers.js';
 import type { Identity } from '../../identity/grants.js';
+import {
+  refuseInflight,
+  refuseNewSession,
+  SESSION_LIMIT_DEFAULTS,
+  type SessionLimits,
+} from '../../http/session-limits.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 /** The request methods of revision 2026-07-28; anything else answers 404 there (ping, initialize, ... are gone). */
@@ -92,14 +98,24 @@ export type HttpEdge = Identity;
 export class StreamableHttpDownstream {
   private readonly sessions = new Map<string, SessionState>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly limits: SessionLimits;
+  /** 2026-07-28 requests in flight per principal (their "session", DESIGN section 5). */
+  private readonly modernInflight = new Map<string, number>();
 
-  constructor() {
+  constructor(limits?: SessionLimits) {
+    this.limits = limits ?? { ...SESSION_LIMIT_DEFAULTS, sessionsOf: (p) => this.sessionsOf(p) };
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
   }
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  sessionsOf(principal: string): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.session.principal === principal) n++;
+    return n;
   }
 
   async post(
@@ -186,6 +202,7 @@ export class StreamableHttpDownstream {
       res.writeHead(202).end();
       return;
     }
+    if (refuseInflight(res, this.limits, state.session.inflight.size, msg.id)) return;
     const reply = new PostReply(res, canStream, {});
     state.replies.set(msg.id, reply);
     res.on('close', () => {
@@ -206,6 +223,7 @@ export class StreamableHttpDownstream {
     edge: HttpEdge,
     canStream: boolean,
   ): Promise<void> {
+    if (refuseNewSession(res, this.limits, edge.principal, msg.id)) return;
     const session = new ClientSession(edge);
     const state: SessionState = { session, endpoint, replies: new Map(), getStream: undefined, queue: [] };
     session.channel = this.channelFor(state);
@@ -283,13 +301,23 @@ export class StreamableHttpDownstream {
       stream.onClose(opened.close);
       return;
     }
+    const running = this.modernInflight.get(edge.principal) ?? 0;
+    if (refuseInflight(res, this.limits, running, msg.id)) return;
     const peer = modernPeer(
       msg,
       edge,
       (n) => reply.related(n),
       () => !reply.done && !abort.signal.aborted,
     );
-    const response = await handleModernRequest(endpoint, msg, peer, abort.signal);
+    this.modernInflight.set(edge.principal, running + 1);
+    let response: JsonRpcResponse;
+    try {
+      response = await handleModernRequest(endpoint, msg, peer, abort.signal);
+    } finally {
+      const left = (this.modernInflight.get(edge.principal) ?? 1) - 1;
+      if (left > 0) this.modernInflight.set(edge.principal, left);
+      else this.modernInflight.delete(edge.principal);
+    }
     // An error from the request's own handling is in-band (HTTP 200), except a missing client
     // capability, which the 2026-07-28 revision answers with 400.
     const status = 'error' in response && EDGE_CODES.has(response.error.code) ? 400 : 200;

@@ -1,0 +1,110 @@
+// Proves the limits on what one caller can hold open, each configurable under `limits` with a safe
+// default: a grant past limits.max_sessions_per_grant (Streamable HTTP and HTTP+SSE counted
+// together) is answered 429 naming the key, while another grant is unaffected and a closed session
+// frees its place; a session (or, for 2026-07-28 requests, a principal) past
+// limits.max_inflight_per_session is answered 429 naming the key, and is served again once its
+// calls finish.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/validate.js';
+import { ACCEPT_BOTH, modernHeaders } from '../helpers/index.js';
+import { ALICE, BOB, LEGACY_INIT, httpDriver, isBlocked, startHarness, toolCall, type Harness } from './support.js';
+
+const ALLOW_ALL = { version: '1', default: 'allow' };
+
+async function initialize(h: Harness, token: string): Promise<Response> {
+  return fetch(`${h.gateway.url}/mcp/fs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: ACCEPT_BOTH, authorization: `Bearer ${token}` },
+    body: JSON.stringify(LEGACY_INIT),
+  });
+}
+
+describe('limits on sessions and requests in flight', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      policies: { fs: ALLOW_ALL, 'my-srv': ALLOW_ALL },
+      serverExtra: { timeout_ms: 2_000 },
+      config: { limits: { max_sessions_per_grant: 2, max_inflight_per_session: 2 } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('limits.max_sessions_per_grant: the third session of a grant is 429 naming the key, another grant still gets one, and closing one frees a place', async () => {
+    const first = await initialize(h, ALICE);
+    expect(first.status).toBe(200);
+    const sse = await fetch(`${h.gateway.url}/sse/fs`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${ALICE}` },
+    });
+    expect(sse.status).toBe(200);
+    const third = await initialize(h, ALICE);
+    expect(third.status).toBe(429);
+    expect(((await third.json()) as { error: { message: string } }).error.message).toMatch(
+      /Too many sessions.*limits\.max_sessions_per_grant/,
+    );
+    const sseThird = await fetch(`${h.gateway.url}/sse/fs`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${ALICE}` },
+    });
+    expect(sseThird.status).toBe(429);
+    expect((await initialize(h, BOB)).status).toBe(200);
+    const closed = await fetch(`${h.gateway.url}/mcp/fs`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ALICE}`, 'mcp-session-id': first.headers.get('mcp-session-id')! },
+    });
+    expect(closed.status).toBe(200);
+    expect((await initialize(h, ALICE)).status).toBe(200);
+    await sse.body?.cancel();
+  });
+
+  it('limits.max_inflight_per_session: a legacy session with two calls hanging gets 429 for a third, and is served once they end', async () => {
+    const d = await httpDriver(h, 'legacy', false, BOB);
+    try {
+      const hanging = [d.request(toolCall('legacy', 'h1', 'hang')), d.request(toolCall('legacy', 'h2', 'hang'))];
+      await new Promise((r) => setTimeout(r, 300));
+      const third = await d.raw(JSON.stringify(toolCall('legacy', 'h3', 'read_file', { path: '/x' })));
+      expect(third.status).toBe(429);
+      expect(JSON.stringify(third.messages[0])).toMatch(
+        /Too many requests in flight.*limits\.max_inflight_per_session/,
+      );
+      // The hanging calls end at the server's timeout_ms with an error; then the session is served.
+      for (const a of await Promise.all(hanging)) expect(a['error']).toMatchObject({ code: -32001 });
+      expect(isBlocked(await d.request(toolCall('legacy', 'h4', 'read_file', { path: '/x' })))).toBe(false);
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+
+  it('limits.max_inflight_per_session: 2026-07-28 requests count per principal', async () => {
+    const url = `${h.gateway.url}/mcp/fs`;
+    const call = (id: string, name: string) => {
+      const m = toolCall('modern', id, name, { path: '/x' });
+      return fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: ACCEPT_BOTH,
+          authorization: `Bearer ${ALICE}`,
+          ...modernHeaders(m),
+        },
+        body: JSON.stringify(m),
+      });
+    };
+    const hanging = [call('m1', 'hang'), call('m2', 'hang')];
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await call('m3', 'read_file');
+    expect(third.status).toBe(429);
+    expect(await third.text()).toMatch(/limits\.max_inflight_per_session/);
+    await Promise.all(hanging);
+    expect((await call('m4', 'read_file')).status).toBe(200);
+  }, 30_000);
+});
+
+describe('the defaults of the limits', () => {
+  it('a config that names no limits gets safe ones (100 sessions per grant, 64 requests in flight per session)', () => {
+    const r = validateConfig({ servers: { fs: { command: 'node' } } });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config.limits).toMatchObject({ max_sessions_per_grant: 100, max_inflight_per_session: 64 });
+  });
+});
