@@ -3,7 +3,10 @@
 //
 //   npm run bench:decide -- [--seconds 3] [--warmup 1] [--reps 5] [--seed 1] [--calls 4096]
 //                           [--only mixed,exact,glob,cel,category,default] [--out bench/RESULTS.md]
-//                           [--no-write]
+//                           [--no-write] [--compare]
+//
+// --compare also times every case against the same policy compiled with the native CEL evaluation
+// off (cel-js evaluates every condition), in the same rounds, and adds its figures to the table.
 //
 // See bench/README.md.
 import { execFileSync } from 'node:child_process';
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string', default: join(BENCH_DIR, 'RESULTS.md') },
     'no-write': { type: 'boolean', default: false },
+    compare: { type: 'boolean', default: false },
   },
 });
 
@@ -70,6 +74,13 @@ const workload = generateWorkload(seed, callsPerCase, only);
 const loadStart = performance.now();
 const policy = loadPolicy(JSON.parse(JSON.stringify(workload.policy)));
 const loadMs = performance.now() - loadStart;
+const compare = values.compare;
+/** The same policy with every CEL expression evaluated by cel-js: the reference for --compare. */
+const interpreted = compare ? loadPolicy(JSON.parse(JSON.stringify(workload.policy)), { native: false }) : undefined;
+const engines: { label: string; policy: CompiledPolicy }[] = [
+  { label: '', policy },
+  ...(interpreted ? [{ label: ' (cel-js only)', policy: interpreted }] : []),
+];
 const ruleCount = Object.keys(workload.policy.tools ?? {}).length;
 const s = workload.stats;
 log(
@@ -96,20 +107,23 @@ function mismatch(d: Decision, e: Expected): string | undefined {
 const problems: string[] = [];
 const outcomesByCase = new Map<string, Map<string, number>>();
 const rulesSeen = new Set<string>();
-for (const c of cases) {
-  const outcomes = new Map<string, number>();
-  for (const call of workload.calls[c.id]!) {
-    const d = decide(policy, call.facts);
-    const label = d.outcome === 'blocked' ? d.kind : d.outcome;
-    outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
-    rulesSeen.add(d.rule);
-    const why = mismatch(d, call.expected);
-    if (why && problems.length < 10) problems.push(`${c.id}: ${call.facts.name} (${call.path}): ${why}`);
+for (const engine of engines) {
+  for (const c of cases) {
+    const outcomes = new Map<string, number>();
+    for (const call of workload.calls[c.id]!) {
+      const d = decide(engine.policy, call.facts);
+      const label = d.outcome === 'blocked' ? d.kind : d.outcome;
+      outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
+      rulesSeen.add(d.rule);
+      const why = mismatch(d, call.expected);
+      if (why && problems.length < 10)
+        problems.push(`${c.id}${engine.label}: ${call.facts.name} (${call.path}): ${why}`);
+    }
+    outcomesByCase.set(c.id, outcomes);
   }
-  outcomesByCase.set(c.id, outcomes);
 }
-function checkKnown(k: KnownCall): string | undefined {
-  const d = decide(policy, k.facts);
+function checkKnown(engine: CompiledPolicy, k: KnownCall): string | undefined {
+  const d = decide(engine, k.facts);
   const e = k.expected;
   const why = mismatch(d, e);
   if (why) return why;
@@ -124,9 +138,11 @@ function checkKnown(k: KnownCall): string | undefined {
   }
   return undefined;
 }
-for (const k of workload.known) {
-  const why = checkKnown(k);
-  if (why) problems.push(`known call: ${k.what}: ${why}`);
+for (const engine of engines) {
+  for (const k of workload.known) {
+    const why = checkKnown(engine.policy, k);
+    if (why) problems.push(`known call${engine.label}: ${k.what}: ${why}`);
+  }
 }
 const mixedOutcomes = outcomesByCase.get('mixed');
 if (mixedOutcomes && mixedOutcomes.size < 4)
@@ -142,7 +158,8 @@ if (problems.length) {
 }
 const totalChecked = cases.reduce((n, c) => n + workload.calls[c.id]!.length, 0);
 log(
-  `checked: ${totalChecked} generated calls and ${workload.known.length} known calls decide as expected; ` +
+  `checked: ${totalChecked} generated calls and ${workload.known.length} known calls decide as expected` +
+    `${compare ? ' (with and without the native CEL evaluation)' : ''}; ` +
     `${rulesSeen.size} different rule${rulesSeen.size === 1 ? '' : 's'} decided them`,
 );
 
@@ -154,6 +171,8 @@ interface Prepared {
   allowPerChunk: number[];
   /** The compiled policy the case is timed against. */
   engine: CompiledPolicy;
+  /** With --compare: the same policy with cel-js evaluating every expression. */
+  reference?: CompiledPolicy;
 }
 const prepared: Prepared[] = cases.map((c) => {
   const calls: BenchCall[] = workload.calls[c.id]!;
@@ -163,7 +182,9 @@ const prepared: Prepared[] = cases.map((c) => {
   // A worst case gets its own copy of the compiled policy, so that its stream of new names does
   // not evict what the shared one remembers about the other cases' names.
   const engine = c.extra ? loadPolicy(JSON.parse(JSON.stringify(workload.policy))) : policy;
-  return { id: c.id, facts: calls.map((x) => x.facts), allowPerChunk, engine };
+  const reference =
+    interpreted && c.extra ? loadPolicy(JSON.parse(JSON.stringify(workload.policy)), { native: false }) : interpreted;
+  return { id: c.id, facts: calls.map((x) => x.facts), allowPerChunk, engine, ...(reference ? { reference } : {}) };
 });
 
 interface Sample {
@@ -196,17 +217,27 @@ function run(p: Prepared, engine: CompiledPolicy, forMs: number): Sample {
 const loadBefore = os.loadavg();
 const started = new Date();
 log(`warm-up: ${warmupSeconds} s per case`);
-for (const p of prepared) run(p, p.engine, warmupSeconds * 1000);
+for (const p of prepared) {
+  run(p, p.engine, warmupSeconds * 1000);
+  if (p.reference) run(p, p.reference, warmupSeconds * 1000);
+}
 const samples = new Map<string, Sample[]>(prepared.map((p) => [p.id, []]));
+const referenceSamples = new Map<string, Sample[]>(prepared.map((p) => [p.id, []]));
 for (let round = 0; round < reps; round++) {
   // Each round starts one case further along, so slow drift in the machine's load is shared.
   for (let k = 0; k < prepared.length; k++) {
     const p = prepared[(round + k) % prepared.length]!;
-    const sample = run(p, p.engine, seconds * 1000);
-    samples.get(p.id)!.push(sample);
-    log(
-      `  round ${round + 1}/${reps} ${p.id.padEnd(9)} ${fmt(rate(sample)).padStart(11)} decisions/s  ${(1e9 / rate(sample)).toFixed(0).padStart(6)} ns`,
-    );
+    // With --compare, the two engines take turns going first, so neither always runs warmer.
+    const order: [CompiledPolicy, Map<string, Sample[]>, string][] = [[p.engine, samples, '']];
+    if (p.reference) order.push([p.reference, referenceSamples, ' cel-js only']);
+    if (round % 2 === 1) order.reverse();
+    for (const [engine, into, label] of order) {
+      const sample = run(p, engine, seconds * 1000);
+      into.get(p.id)!.push(sample);
+      log(
+        `  round ${round + 1}/${reps} ${p.id.padEnd(9)} ${fmt(rate(sample)).padStart(11)} decisions/s  ${(1e9 / rate(sample)).toFixed(0).padStart(6)} ns${label}`,
+      );
+    }
   }
 }
 const finished = new Date();
@@ -233,6 +264,8 @@ interface Row {
   max: number;
   decisions: number;
   outcomes: string;
+  /** With --compare: the figures of the same case with cel-js evaluating every expression. */
+  reference?: { median: number; min: number; max: number };
 }
 const rows: Row[] = cases.map((c) => {
   const rates = samples.get(c.id)!.map(rate);
@@ -249,8 +282,16 @@ const rows: Row[] = cases.map((c) => {
     max: Math.max(...rates),
     decisions: samples.get(c.id)!.reduce((n, x) => n + x.decisions, 0),
     outcomes,
+    ...(compare ? { reference: spread(referenceSamples.get(c.id)!.map(rate)) } : {}),
   };
 });
+function spread(rates: number[]): { median: number; min: number; max: number } {
+  return { median: median(rates), min: Math.min(...rates), max: Math.max(...rates) };
+}
+const referenceText = (r: Row): string =>
+  r.reference
+    ? `${fmt(r.reference.median)} (${fmt(r.reference.min)}–${fmt(r.reference.max)}), ${(r.median / r.reference.median).toFixed(2)}×`
+    : '';
 
 const headline = rows.find((r) => r.id === 'mixed');
 const verdict = (r: Row): string => `${r.median >= GOAL ? '✅' : '❌'}${r.extra ? ' (worst case, not the goal)' : ''}`;
@@ -264,7 +305,8 @@ process.stdout.write(
     rows
       .map(
         (r) =>
-          `${r.id.padEnd(9)} ${fmt(r.median).padStart(12)} ${(1e9 / r.median).toFixed(0).padStart(12)}  ${fmt(r.min)}–${fmt(r.max)}  ${verdict(r)}`,
+          `${r.id.padEnd(9)} ${fmt(r.median).padStart(12)} ${(1e9 / r.median).toFixed(0).padStart(12)}  ${fmt(r.min)}–${fmt(r.max)}  ${verdict(r)}` +
+          (r.reference ? `   cel-js only: ${referenceText(r)}` : ''),
       )
       .join('\n') +
     `\n\ngoal: ${fmt(GOAL)} decisions/s` +
@@ -327,12 +369,13 @@ function renderSection(analysis: string | undefined): string {
   const goalLine = headline
     ? `**${headline.median >= GOAL ? 'Met' : 'Not met'}** on the mixed calls: ${fmt(headline.median)} decisions/s, ${(headline.median / GOAL).toFixed(2)}× the goal.`
     : 'The mixed case was not run, so this run does not say.';
+  const refHead = compare ? ' cel-js only: median (slowest–fastest), speed-up |' : '';
   const table = [
-    '| case | what the calls hit | decisions/s (median) | ns per decision | decisions/s, slowest–fastest round | ≥ goal | decisions made |',
-    '| --- | --- | ---: | ---: | --- | --- | --- |',
+    `| case | what the calls hit | decisions/s (median) | ns per decision | decisions/s, slowest–fastest round | ≥ goal |${refHead} decisions made |`,
+    `| --- | --- | ---: | ---: | --- | --- |${compare ? ' --- |' : ''} --- |`,
     ...rows.map(
       (r) =>
-        `| ${r.id} | ${r.what} | ${fmt(r.median)} | ${fmt(1e9 / r.median)} | ${fmt(r.min)}–${fmt(r.max)} | ${verdict(r)} | ${r.outcomes} |`,
+        `| ${r.id} | ${r.what} | ${fmt(r.median)} | ${fmt(1e9 / r.median)} | ${fmt(r.min)}–${fmt(r.max)} | ${verdict(r)} |${compare ? ` ${referenceText(r)} |` : ''} ${r.outcomes} |`,
     ),
   ];
   return `${SECTION}
@@ -345,7 +388,7 @@ The compiled policy engine alone: \`loadPolicy\` once, then \`decide(policy, fac
 - **Machine:** ${machine}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after. One thread: the process decides on one core.
 - **Policy** (seed ${seed}): ${fmt(ruleCount)} \`tools\` rules: ${s.exactRules} exact names and ${s.globRules} globs (${shapes}, and ${s.globRules - Object.values(s.globShapes).reduce((a, b) => a + b, 0)} \`<service>_admin_*\` with conditions); ${s.celRules} of them have ${s.conditions} CEL conditions (${s.denyIf} \`deny_if\`, ${s.require} \`require\`: numeric comparisons, string equality, \`in\` lists, \`size()\`, \`startsWith\`, over \`args\` and \`grant\`); ${s.limits} limits (${s.celLimits} with CEL \`key\`/\`cost\`/\`when\`; \`decide\` only computes the requests); \`all_tools\` with one \`deny_if\`; 3 \`hide\` patterns; \`categories\` read, write (a limit), destructive (approval), financial (deny); \`default: deny\`. \`loadPolicy\` (validation and compilation) took ${loadMs.toFixed(0)} ms.
 - **Calls:** ${fmt(callsPerCase)} per case (\`unseen\`: ${fmt(workload.calls.unseen?.length ?? callsPerCase * 16)}), replayed in a loop, seeded: Zipf-like popularity over the rules, realistic arguments (ids, paths, text, lists, nested metadata), four grants.
-- **Method:** ${warmupSeconds} s warm-up per case, then ${reps} rounds of ${seconds} s per case, each round starting one case further along; the clock is read every ${CHUNK} decisions. Decisions/s is the median of the rounds.
+- **Method:** ${warmupSeconds} s warm-up per case, then ${reps} rounds of ${seconds} s per case, each round starting one case further along; the clock is read every ${CHUNK} decisions. Decisions/s is the median of the rounds.${compare ? ' With `--compare`, each case is also timed, in the same rounds and taking turns to go first, against the same policy compiled with the native CEL evaluation off (cel-js evaluates every expression, as before it existed); both were checked before timing.' : ''}
 - **Checks before timing:** ${fmt(totalChecked)} generated calls each got the decision they were built for (outcome, kind, rule and number of limit requests; reason where the rule sets one), ${workload.known.length} known calls too (a payment of 2500 is denied by its \`deny_if\` with its reason, one of 25 is allowed, a missing argument fails closed, a refund's limit request has the key and cost its CEL gives, the longest literal glob wins, \`all_tools\`, default, category, hide); ${fmt(rulesSeen.size)} different rule${rulesSeen.size === 1 ? '' : 's'} decided them. While timing, every chunk's number of allowed decisions is checked against the expected number.
 - **Goal:** at least ${fmt(GOAL)} decisions a second. ${goalLine}
 

@@ -30,12 +30,15 @@ interface Compiled {
   fn: Fn;
   /** The value, when the node is a literal (folded at compile time). */
   literal?: { value: unknown };
-  /** For `size(x)`: the size as a JS number, or UNDECIDED. */
-  size?: (vars: CelVars) => number | typeof UNDECIDED;
+  /** For `size(x)`: a list's size as a JS number, the string whose size it is, or UNDECIDED. */
+  size?: (vars: CelVars) => number | string | typeof UNDECIDED;
 }
 
 const U: typeof UNDECIDED = UNDECIDED;
 const hasOwn = Object.hasOwn;
+const getProto = Object.getPrototypeOf;
+const OBJECT_PROTO = Object.prototype;
+const ARRAY_PROTO = Array.prototype;
 
 /**
  * Closures for an expression, or undefined when it uses anything this file does not evaluate
@@ -46,11 +49,23 @@ export function compileFast(ast: unknown, schemas: MessageSchemas): FastEval | u
   return c?.fn;
 }
 
-/** A plain object as cel-js sees a map: a non-null object whose `constructor` is Object or none. */
+/**
+ * A plain object, which cel-js takes for a map because its `constructor` is Object or none. The
+ * prototype tells the same without reading `constructor`, a slow lookup when argument objects
+ * come in many shapes. An object this answers false for is cel-js's to judge.
+ */
 function isPlainMap(o: unknown): o is Record<string, unknown> {
   if (typeof o !== 'object' || o === null) return false;
-  const c = (o as { constructor?: unknown }).constructor;
-  return c === Object || c === undefined;
+  const p: unknown = getProto(o);
+  if (p === OBJECT_PROTO) return !hasOwn(o, 'constructor') && OBJECT_PROTO.constructor === Object;
+  return p === null && !hasOwn(o, 'constructor');
+}
+
+/** An array whose `constructor` is Array, which cel-js takes for a list. */
+function isPlainList(x: unknown): x is unknown[] {
+  return (
+    Array.isArray(x) && getProto(x) === ARRAY_PROTO && !hasOwn(x, 'constructor') && ARRAY_PROTO.constructor === Array
+  );
 }
 
 /**
@@ -65,11 +80,8 @@ function dynValue(x: unknown): unknown {
     case 'bigint':
     case 'boolean':
       return x;
-    case 'object': {
-      if (x === null) return x;
-      const c = (x as { constructor?: unknown }).constructor;
-      return c === Object || c === undefined || c === Array ? x : U;
-    }
+    case 'object':
+      return x === null || isPlainMap(x) || isPlainList(x) ? x : U;
     default:
       return U;
   }
@@ -226,7 +238,7 @@ function compileHas(arg: Node, schemas: MessageSchemas): Compiled | undefined {
 /** The code points of a string, as cel-js counts them. */
 function stringSize(s: string): number {
   let n = s.length;
-  // Only a surrogate pair counts as one; skip the loop for the common case of none.
+  // A surrogate pair is one code point; a lone surrogate counts as one too.
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
@@ -247,10 +259,10 @@ function stringSize(s: string): number {
 function sizeOf(inner: Compiled | undefined): Compiled | undefined {
   if (!inner) return undefined;
   const f = inner.fn;
-  const size = (v: CelVars): number | typeof U => {
+  const size = (v: CelVars): number | string | typeof U => {
     const x = f(v);
-    if (typeof x === 'string') return stringSize(x);
-    if (Array.isArray(x) && (x as { constructor?: unknown }).constructor === Array) {
+    if (typeof x === 'string') return x;
+    if (isPlainList(x)) {
       if (x.length === 0) return 0;
       const first: unknown = x[0];
       const t = typeof first;
@@ -261,7 +273,8 @@ function sizeOf(inner: Compiled | undefined): Compiled | undefined {
   return {
     fn: (v) => {
       const n = size(v);
-      return n === U ? U : BigInt(n);
+      if (n === U) return U;
+      return BigInt(typeof n === 'string' ? stringSize(n) : n);
     },
     size,
   };
@@ -358,7 +371,9 @@ function compileOrder(op: Order, [l, r]: [Node, Node], schemas: MessageSchemas):
   const right = compileNode(r, schemas);
   if (!left || !right) return undefined;
   const cmp = ORDER[op] as (a: unknown, b: unknown) => boolean;
-  // `size(x) <= 64`: both sides are integers, compared as JS numbers without making a BigInt.
+  // `size(x) <= 64`: both sides are integers, compared as JS numbers without making a BigInt. A
+  // string of length L has between ceil(L/2) and L code points; when the comparison gives the same
+  // answer at both ends it gives it for the count too, so long strings are rarely counted.
   const lit = right.literal?.value;
   if (
     left.size &&
@@ -371,7 +386,10 @@ function compileOrder(op: Order, [l, r]: [Node, Node], schemas: MessageSchemas):
     return {
       fn: (v) => {
         const s = size(v);
-        return s === U ? U : cmp(s, n);
+        if (s === U) return U;
+        if (typeof s === 'number') return cmp(s, n);
+        const most = cmp(s.length, n);
+        return most === cmp((s.length + 1) >> 1, n) ? most : cmp(stringSize(s), n);
       },
     };
   }

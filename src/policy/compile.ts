@@ -1,6 +1,6 @@
 // A validated policy compiled for matching: exact names in a map, globs ordered by how specific
 // they are, every CEL expression parsed. All errors surface here, at load time, with their paths.
-import { CelCompileError, compileCel, type CompiledCel } from './cel.js';
+import { CelCompileError, compileCel, type CelOptions, type CompiledCel } from './cel.js';
 import { compileGlob, isGlob, type Glob } from './glob.js';
 import { parsePolicy, type Category, type Policy, type PolicyLimit, type PolicyRule } from './schema.js';
 
@@ -85,11 +85,11 @@ export class PolicyError extends Error {
 }
 
 /** Validates and compiles a policy document; throws PolicyError listing every problem. */
-export function loadPolicy(value: unknown): CompiledPolicy {
+export function loadPolicy(value: unknown, options: CelOptions = {}): CompiledPolicy {
   const parsed = parsePolicy(value);
   // Schema problems and CEL problems are reported together, so one pass fixes the whole file.
   if (!parsed.ok) throw new PolicyError([...parsed.problems, ...celProblemsIn(value)]);
-  return compilePolicy(parsed.policy);
+  return compilePolicy(parsed.policy, options);
 }
 
 /** CEL syntax problems anywhere in a policy document that did not pass the schema. */
@@ -126,12 +126,12 @@ function celProblemsIn(value: unknown): { path: string; message: string }[] {
   return problems;
 }
 
-export function compilePolicy(policy: Policy): CompiledPolicy {
+export function compilePolicy(policy: Policy, options: CelOptions = {}): CompiledPolicy {
   const problems: { path: string; message: string }[] = [];
   const cel = (source: string | undefined, path: string): CompiledCel | undefined => {
     if (source === undefined) return undefined;
     try {
-      return compileCel(source, path);
+      return compileCel(source, path, options);
     } catch (err) {
       if (err instanceof CelCompileError) problems.push({ path: err.path, message: err.message });
       else throw err;

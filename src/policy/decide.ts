@@ -1,7 +1,7 @@
 // The decision engine. Pure: the clock comes in with the call, and limits come out as requests
 // for the limiter to reserve against the store. Order (DESIGN section 1):
 // hide → deny → require → approval → limits → forward. The first that blocks decides.
-import type { CelVars } from './cel.js';
+import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, matchTool, type CompiledLimit, type CompiledPolicy, type CompiledRule } from './compile.js';
 import type { Category } from './schema.js';
 
@@ -114,7 +114,7 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
   const vars = celVars(call);
   for (const r of chain) {
     for (const c of r.denyIf) {
-      const v = truth(c.cel.evaluate(vars), c.cel.path);
+      const v = holds(c.cel, vars);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
       if (v)
         return blocked(
@@ -128,7 +128,7 @@ function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
   }
   for (const r of chain) {
     for (const c of r.require) {
-      const v = truth(c.cel.evaluate(vars), c.cel.path);
+      const v = holds(c.cel, vars);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
       if (!v)
         return blocked(
@@ -153,7 +153,7 @@ function allow(
     if (r.action === 'require_approval')
       return blocked('approval_required', r.path, r.reason ?? `${word} "${call.name}" requires a person's approval.`);
     for (const c of r.approvalIf) {
-      const v = truth(c.cel.evaluate(vars!), c.cel.path);
+      const v = holds(c.cel, vars!);
       if (typeof v === 'string') return blocked('deny', c.cel.path, v);
       if (v)
         return blocked(
@@ -177,7 +177,7 @@ function allow(
 /** A limit's request for this call, undefined when its `when` is false, or an error text. */
 function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefined): LimitRequest | undefined | string {
   if (l.when) {
-    const v = truth(l.when.evaluate(vars!), l.when.path);
+    const v = holds(l.when, vars!);
     if (typeof v === 'string') return v;
     if (!v) return undefined;
   }
@@ -206,6 +206,20 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefin
         : JSON.stringify(r.value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
   }
   return out;
+}
+
+/**
+ * A condition's boolean value, or the text of why it could not be had (which blocks the call). The
+ * native evaluation answers the common case without building a result; anything else, errors
+ * included, goes through `evaluate`.
+ */
+function holds(cel: CompiledCel, vars: CelVars): boolean | string {
+  const native = cel.native;
+  if (native !== undefined) {
+    const v = native(vars);
+    if (v === true || v === false) return v;
+  }
+  return truth(cel.evaluate(vars), cel.path);
 }
 
 /** A condition's boolean value, or the text of why it could not be had (which blocks the call). */

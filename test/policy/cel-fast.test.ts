@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileCel, type CelVars } from '../../src/policy/cel.js';
 import { UNDECIDED } from '../../src/policy/cel-fast.js';
+import { loadPolicy } from '../../src/policy/compile.js';
+import { decide, type CallFacts, type Decision } from '../../src/policy/decide.js';
 
 /** Shapes the native evaluation covers, and a few it covers only in part. */
 const EXPRESSIONS = [
@@ -132,7 +134,14 @@ const field = fc.oneof(
 
 const map = (keys: string[]): fc.Arbitrary<unknown> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.array(fc.tuple(fc.constantFrom(...keys), field), { maxLength: 5 }).map((e) => own(e)) },
+    { weight: 4, arbitrary: fc.array(fc.tuple(fc.constantFrom(...keys), field), { maxLength: 5 }).map((e) => own(e)) },
+    // Flat objects: each field present or not, of any primitive type (undefined included).
+    {
+      weight: 4,
+      arbitrary: fc
+        .record(Object.fromEntries(keys.map((k) => [k, primitive])), { requiredKeys: [] })
+        .map((r) => own(Object.entries(r))),
+    },
     {
       weight: 1,
       arbitrary: fc.array(fc.tuple(fc.constantFrom(...keys), field), { maxLength: 3 }).map((e) => own(e, null)),
@@ -283,5 +292,44 @@ describe('native CEL evaluation', () => {
       'args.x ? true : false',
     ])
       expect(compileCel(s, '/x').native, s).toBeUndefined();
+  });
+
+  it('leaves every decision of a policy the same as with cel-js alone, reasons and limit requests included', () => {
+    const doc = {
+      version: '1',
+      default: 'deny',
+      all_tools: { deny_if: [{ when: 'has(args.sudo) && args.sudo == true', reason: 'No sudo.' }] },
+      tools: {
+        pay: {
+          deny_if: [{ when: 'args.amount > 1000' }, { when: 'args.environment == "production"' }],
+          require: [{ when: 'args.amount <= 250 || grant.labels.tier == "gold"' }],
+          limits: [{ max: 5, window: 'hour', key: 'args.x', cost: 'args.amount', when: 'args.amount > 0' }],
+        },
+        send: {
+          require: [{ when: 'size(args.query) <= 4' }, { when: 'args.region in ["eu-west-1", "us-east-1"]' }],
+          approval_if: [{ when: 'size(args.recipients) > 2' }],
+        },
+        'file_*': { deny_if: [{ when: 'args.path.startsWith("/etc/") || args.path.contains("..")' }] },
+      },
+    };
+    const native = loadPolicy(doc);
+    const interpreted = loadPolicy(doc, { native: false });
+    const summary = (d: Decision) =>
+      d.outcome === 'allow' ? { ...d, limits: d.limits.map((l) => ({ ...l, limit: l.limit.path })) } : d;
+    fc.assert(
+      fc.property(fc.constantFrom('pay', 'send', 'file_read', 'other'), vars, (name, v) => {
+        const call: CallFacts = {
+          subject: 'tool',
+          name,
+          server: 's',
+          args: v.args,
+          grant: v.grant,
+          session: { id: 's-1' },
+          now: v.now,
+        };
+        expect(summary(decide(native, call))).toEqual(summary(decide(interpreted, call)));
+      }),
+      { numRuns: 1500 },
+    );
   });
 });
