@@ -7,6 +7,7 @@
 //
 // See bench/README.md.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/client';
@@ -20,7 +21,7 @@ import {
   sleep,
   type Managed,
 } from './lib/proc.js';
-import { extractAnalysis, renderConsole, renderMarkdown, type Row } from './lib/report.js';
+import { extractAnalysis, renderConsole, renderMarkdown, rowsJson, type Row } from './lib/report.js';
 import { TARGETS, Unavailable, type BenchPaths, type Era, type Running, type Target } from './lib/targets.js';
 
 const { values } = parseArgs({
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'seq,conc' },
     'cpu-prof-dir': { type: 'string' },
     out: { type: 'string', default: join(BENCH_DIR, 'RESULTS.md') },
+    json: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
@@ -56,6 +58,7 @@ if (values.help) {
       '  --modes LIST       which timed modes to run: seq, conc or both (default seq,conc)',
       '  --cpu-prof-dir DIR run the Gatehouse processes under node --cpu-prof, writing profiles to DIR',
       '  --out FILE         results file (default bench/RESULTS.md)',
+      '  --json FILE        also write the rows as JSON (for bench/median.ts over several runs)',
       '',
     ].join('\n'),
   );
@@ -154,6 +157,9 @@ interface Active {
   conc: Chunk[];
   /** Time cap per mode for this case: the global cap, or the sampling cap for a slow case. */
   capMs: number;
+  /** Echo calls made through this case's client (checks, warm-up and timed), and those answered. */
+  echoSent: number;
+  echoAnswered: number;
 }
 
 /** Starts a case's processes, connects its client, checks the tool list and warms up. */
@@ -173,7 +179,7 @@ async function prepare(row: Row, paths: BenchPaths): Promise<Active | undefined>
     { name: 'gatehouse-bench', version: '0.1.0' },
     era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
   );
-  const active: Active = { row, client, running, seq: [], conc: [], capMs };
+  const active: Active = { row, client, running, seq: [], conc: [], capMs, echoSent: 0, echoAnswered: 0 };
   const warningsBefore = listenerWarnings;
   try {
     try {
@@ -192,7 +198,9 @@ async function prepare(row: Row, paths: BenchPaths): Promise<Active | undefined>
       { name: 'echo', arguments: { message: probe } },
       { timeout: CONNECT_TIMEOUT_MS },
     );
+    active.echoSent++;
     const first = answer.content?.[0];
+    if (!answer.isError) active.echoAnswered++;
     if (answer.isError || first?.type !== 'text' || first.text !== probe) {
       throw new Error(`pre-timing check: echo did not answer ${probe}: ${JSON.stringify(answer).slice(0, 300)}`);
     }
@@ -225,12 +233,30 @@ async function prepare(row: Row, paths: BenchPaths): Promise<Active | undefined>
   }
 }
 
-function chunk(a: Active, n: number, c: number, tag: string, cap: number): Promise<Chunk> {
-  return runChunk(a.client, tag, { calls: n, concurrency: c, timeCapMs: cap, callTimeoutMs: CALL_TIMEOUT_MS });
+async function chunk(a: Active, n: number, c: number, tag: string, cap: number): Promise<Chunk> {
+  const result = await runChunk(a.client, tag, {
+    calls: n,
+    concurrency: c,
+    timeCapMs: cap,
+    callTimeoutMs: CALL_TIMEOUT_MS,
+  });
+  a.echoSent += result.ok + result.errors;
+  a.echoAnswered += result.ok;
+  return result;
 }
 
-/** Reads peak memory, closes the client and stops the case's processes. */
+/** Runs the case's after-run check, reads peak memory, closes the client and stops the case's processes. */
 async function finish(a: Active): Promise<void> {
+  if (a.running.verifyAfter && a.row.status === 'ok') {
+    try {
+      const established = await a.running.verifyAfter({ sent: a.echoSent, answered: a.echoAnswered });
+      a.row.verified = `${a.row.verified ?? ''}; ${established}`;
+      log(`    ${a.row.target.id}-${a.row.era} checked: ${established}`);
+    } catch (err) {
+      a.row.status = 'failed';
+      a.row.note = errorText(err);
+    }
+  }
   const pid = a.running.serverPid();
   if (pid !== undefined && a.row.status === 'ok') {
     a.row.serverRssMiB = peakRssMiB(pid);
@@ -289,6 +315,7 @@ function describePhase(p: PhaseResult): string {
 async function main(): Promise<void> {
   const selected = selectRows(values.only);
   const started = new Date();
+  const loadStart = loadavg();
   const paths = compileBenchServers();
   log(
     `bench: ${selected.length} cases, ${calls} calls per mode in ${rounds} round(s), concurrency ${concurrency}, warm-up ${warmup}`,
@@ -330,10 +357,23 @@ async function main(): Promise<void> {
     process.env.npm_lifecycle_event === 'bench'
       ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`
       : `npx tsx bench/run.ts ${argv.join(' ')}`.trim();
-  const options = { calls, concurrency, warmup, rounds, capMs, sampleCapMs: SAMPLE_CAP_MS, command, started, finished };
+  const options = {
+    calls,
+    concurrency,
+    warmup,
+    rounds,
+    capMs,
+    sampleCapMs: SAMPLE_CAP_MS,
+    command,
+    started,
+    finished,
+    loadStart,
+    loadEnd: loadavg(),
+  };
   // The hand-written analysis at the end of the previous results file is carried over.
   const analysis = existsSync(values.out) ? extractAnalysis(readFileSync(values.out, 'utf8')) : undefined;
   writeFileSync(values.out, renderMarkdown(rows, { ...options, analysis }));
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(rowsJson(rows, options), null, 1)}\n`);
   if (cpuProfDir) log(`Gatehouse CPU profiles in ${cpuProfDir} (npx tsx bench/profile.ts ${cpuProfDir})`);
   process.stdout.write(renderConsole(rows, options));
   log(`results written to ${values.out}`);

@@ -10,7 +10,8 @@ import {
   type Transport,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { Managed, ROOT_DIR, freePort, waitForHttp } from './proc.js';
+import Database from 'better-sqlite3';
+import { Managed, ROOT_DIR, freePort, sleep, waitForHttp } from './proc.js';
 
 export type Era = 'modern' | 'legacy';
 
@@ -33,6 +34,12 @@ export interface Running {
    * (for Gatehouse: whether a policy is in force). Throws if not; returns what it established.
    */
   verify?: (client: Client) => Promise<string>;
+  /**
+   * Checks, after the timed calls and before the processes stop, what the run must have left
+   * behind (for Gatehouse with audit on: one audit record per echo call). Told how many echo calls
+   * the client sent and saw answered; throws if the check fails, returns what it established.
+   */
+  verifyAfter?: (echo: { answered: number; sent: number }) => Promise<string>;
 }
 
 export interface StartOptions {
@@ -170,51 +177,112 @@ function expectText(result: CallToolResult, what: string, check: (text: string) 
   return text;
 }
 
-function gatehouseTarget(withPolicy: boolean): Target {
+/**
+ * The Gatehouse cases. `plain`: no policy, memory state, no audit. `policy`: the bench policy,
+ * SQLite state, pins on, no audit. `audit`: the same with the audit log on (SQLite sink in the
+ * state file, default redaction). `audit-http`: `audit` with a Streamable HTTP upstream (the floor
+ * server with the probe tools) instead of the stdio echo server.
+ */
+export type GatehouseVariant = 'plain' | 'policy' | 'audit' | 'audit-http';
+
+const GATEHOUSE_IDS: Record<GatehouseVariant, string> = {
+  plain: 'gatehouse',
+  policy: 'gatehouse-policy',
+  audit: 'gatehouse-audit',
+  'audit-http': 'gatehouse-audit-http',
+};
+
+const GATEHOUSE_SUMMARIES: Record<GatehouseVariant, string> = {
+  plain: 'Gatehouse (separate process) → stdio echo upstream, no policy, memory state, audit none',
+  policy:
+    'Gatehouse (separate process) → stdio echo upstream, default-deny policy with a limit on echo, SQLite state, pins on, audit none',
+  audit:
+    'Gatehouse (separate process) → stdio echo upstream, default-deny policy with a limit on echo, SQLite state, pins on, audit on (SQLite sink, default redaction)',
+  'audit-http':
+    'Gatehouse (separate process) → Streamable HTTP echo upstream (the floor server), default-deny policy with a limit on echo, SQLite state, pins on, audit on (SQLite sink, default redaction)',
+};
+
+/** The gateway's entry point: the build when there is one, else the sources under tsx. */
+export function gatehouseEntry(): { args: string[]; how: string } {
+  const dist = join(ROOT_DIR, 'dist', 'cli', 'main.js');
+  const src = join(ROOT_DIR, 'src', 'cli', 'main.ts');
+  if (existsSync(dist)) return { args: [dist], how: 'node dist/cli/main.js' };
+  if (existsSync(src)) return { args: ['--import', 'tsx', src], how: 'node --import tsx src/cli/main.ts' };
+  throw new Unavailable('neither dist/cli/main.js nor src/cli/main.ts exists');
+}
+
+/** Audit records of successful `echo` calls in an SQLite audit file (read on a connection of its own). */
+export function countAuditedEchoCalls(file: string): { records: number; withArguments: number } {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const row = db
+      .prepare(
+        "SELECT count(*) AS records, sum(json_extract(record, '$.arguments.message') IS NOT NULL) AS withArguments FROM audit WHERE tool = 'echo' AND decision = 'allow'",
+      )
+      .get() as { records: number; withArguments: number | null };
+    return { records: row.records, withArguments: row.withArguments ?? 0 };
+  } finally {
+    db.close();
+  }
+}
+
+function gatehouseTarget(variant: GatehouseVariant): Target {
+  const withPolicy = variant !== 'plain';
+  const withAudit = variant === 'audit' || variant === 'audit-http';
+  const httpUpstream = variant === 'audit-http';
   return {
-    id: withPolicy ? 'gatehouse-policy' : 'gatehouse',
+    id: GATEHOUSE_IDS[variant],
     group: 'c',
     eras: ['modern', 'legacy'],
-    summary: withPolicy
-      ? 'Gatehouse (separate process) → stdio echo upstream, default-deny policy with a limit on echo, SQLite state, audit none (no audit log exists yet)'
-      : 'Gatehouse (separate process) → stdio echo upstream, no policy, memory state, audit none',
+    summary: GATEHOUSE_SUMMARIES[variant],
     start: async (_era, paths, live, options) => {
-      const dist = join(ROOT_DIR, 'dist', 'cli', 'main.js');
-      const src = join(ROOT_DIR, 'src', 'cli', 'main.ts');
-      let entry: string[];
-      let how: string;
-      if (existsSync(dist)) {
-        entry = [dist];
-        how = 'node dist/cli/main.js';
-      } else if (existsSync(src)) {
-        entry = ['--import', 'tsx', src];
-        how = 'node --import tsx src/cli/main.ts';
-      } else {
-        throw new Unavailable('neither dist/cli/main.js nor src/cli/main.ts exists');
-      }
+      const { args: entry, how } = gatehouseEntry();
       const nodeFlags = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
       const config = join(dir, 'gatehouse.json');
       const stateDb = join(dir, 'state.db');
-      // Both variants run the upstream with the probe tools, so that the checks below can show
+      // Every variant runs the upstream with the probe tools, so that the checks below can show
       // whether a policy is in force; the timed calls only ever use `echo`.
-      const echo = { command: process.execPath, args: [paths.echoServer, '--probe-tools'] };
+      let upstream: Record<string, unknown>;
+      let upstreamProc: Managed | undefined;
+      const stopUpstream = async (): Promise<void> => {
+        if (!upstreamProc) return;
+        await upstreamProc.stop();
+        live.delete(upstreamProc);
+      };
+      if (httpUpstream) {
+        upstreamProc = new Managed('http upstream', process.execPath, [paths.floorServer, '0', '--probe-tools']);
+        live.add(upstreamProc);
+        try {
+          const m = await upstreamProc.waitForLine(/^LISTENING (\d+)/, STARTUP_TIMEOUT_MS);
+          upstream = { url: `http://127.0.0.1:${m[1]}/mcp` };
+        } catch (err) {
+          await stopUpstream();
+          rmSync(dir, { recursive: true, force: true });
+          throw new Unavailable(
+            `the HTTP upstream did not come up: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+      } else upstream = { command: process.execPath, args: [paths.echoServer, '--probe-tools'] };
       writeFileSync(
         config,
         `${JSON.stringify(
           {
             listen: { host: '127.0.0.1', port },
             state: withPolicy ? `sqlite:${stateDb}` : 'memory:',
-            audit: 'none',
+            audit: withAudit ? `sqlite:${stateDb}` : 'none',
             auth: { mode: 'none' },
-            servers: { echo: withPolicy ? { ...echo, policy: BENCH_POLICY } : echo },
+            servers: { echo: withPolicy ? { ...upstream, policy: BENCH_POLICY } : upstream },
           },
           null,
           2,
         )}\n`,
       );
       const base = `http://127.0.0.1:${port}`;
+      const state = withPolicy ? 'policy, state sqlite:<tmp>/state.db' : 'no policy, state memory:';
+      const audit = withAudit ? 'audit sqlite:<tmp>/state.db' : 'audit none';
+      const up = httpUpstream ? ', upstream http://127.0.0.1:<port>/mcp (floor-server.js --probe-tools)' : '';
       let running: Running;
       try {
         running = await launchHttp(
@@ -224,9 +292,10 @@ function gatehouseTarget(withPolicy: boolean): Target {
           `${base}/mcp/echo`,
           `${base}/readyz`,
           (status) => status === 200,
-          `${nodeFlags.length ? 'node --cpu-prof … ' : 'node '}${how.slice('node '.length)} start -c <tmp json>${withPolicy ? ' (policy, state sqlite:<tmp>/state.db, audit none)' : ' (no policy, state memory:, audit none)'}`,
+          `${nodeFlags.length ? 'node --cpu-prof … ' : 'node '}${how.slice('node '.length)} start -c <tmp json> (${state}, ${audit}${up})`,
         );
       } catch (err) {
+        await stopUpstream();
         rmSync(dir, { recursive: true, force: true });
         const message = err instanceof Error ? err.message : String(err);
         throw new Unavailable(`gateway did not come up: ${message}`);
@@ -257,10 +326,34 @@ function gatehouseTarget(withPolicy: boolean): Target {
         if (!existsSync(stateDb)) throw new Error(`pre-timing check: the SQLite state file ${stateDb} was not created`);
         return 'probe_denied → [POLICY DENIED]; 2nd probe_limited → [RATE LIMITED]; SQLite state file created';
       };
+      // After the run: every echo call the client made must be in the audit log, arguments included.
+      const verifyAfter = withAudit
+        ? async (echo: { answered: number; sent: number }): Promise<string> => {
+            const deadline = Date.now() + 10_000;
+            let seen = countAuditedEchoCalls(stateDb);
+            // The gateway writes its audit batches every 50 ms, off the call path.
+            while (seen.records < echo.answered && Date.now() < deadline) {
+              await sleep(100);
+              seen = countAuditedEchoCalls(stateDb);
+            }
+            // A call the client gave up on may or may not have reached the gateway.
+            const ok = (n: number): boolean => n >= echo.answered && n <= echo.sent;
+            if (!ok(seen.records) || !ok(seen.withArguments))
+              throw new Error(
+                `after the run: the audit log holds ${seen.records} allowed echo records (${seen.withArguments} with their message) for ${echo.answered} echo calls answered of ${echo.sent} sent`,
+              );
+            return `after the run, the audit log holds ${seen.records} allowed echo records, each with its message, for ${echo.answered} echo calls answered`;
+          }
+        : undefined;
       return {
         ...running,
         verify,
-        stop: async () => (await stop(), rmSync(dir, { recursive: true, force: true })),
+        ...(verifyAfter ? { verifyAfter } : {}),
+        stop: async () => {
+          await stop();
+          await stopUpstream();
+          rmSync(dir, { recursive: true, force: true });
+        },
       };
     },
   };
@@ -335,8 +428,10 @@ function rel(path: string): string {
 export const TARGETS: Target[] = [
   stdioDirect,
   floor,
-  gatehouseTarget(false),
-  gatehouseTarget(true),
+  gatehouseTarget('plain'),
+  gatehouseTarget('policy'),
+  gatehouseTarget('audit'),
+  gatehouseTarget('audit-http'),
   mcpProxy,
   supergatewayTarget(true),
   supergatewayTarget(false),
