@@ -39,7 +39,7 @@ async function loadExample(name: string, stores: { state?: string; audit?: strin
     ...loaded,
     config: {
       ...config,
-      listen: { host: '127.0.0.1', port: 0 },
+      listen: { ...config.listen, host: '127.0.0.1', port: 0 },
       state: stores.state ?? local(config.state),
       audit: { ...config.audit, sink: stores.audit ?? local(config.audit.sink) },
     },
