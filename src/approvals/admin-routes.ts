@@ -1,6 +1,7 @@
-// The approvals part of the admin API (`/api/v1/approvals...`, behind the admin token): list, read
-// (with how the webhooks went), answer, and a server-sent event stream of every change for the
-// dashboard. Errors are `{ error, code }` with the status that matches the code.
+// The approvals part of the admin API (`/api/v1/approvals...`): list, read (with how the webhooks
+// went), answer, and a server-sent event stream of every change for the dashboard. The routes and
+// the role each needs are declared in src/http/admin-routes.ts, which checks the role before any
+// of these run. Errors are `{ error, code }` with the status that matches the code.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { BodyTooLarge, readBody } from '../http/body.js';
@@ -33,51 +34,27 @@ const AnswerBody = z.strictObject({
   by: z.string().min(1).max(200).optional(),
 });
 
-type Code = 'invalid_query' | 'invalid_body' | 'not_found' | 'not_pending' | 'method_not_allowed';
+type Code = 'invalid_query' | 'invalid_body' | 'not_found' | 'not_pending';
 const STATUS_OF: Record<Code, number> = {
   invalid_query: 400,
   invalid_body: 400,
   not_found: 404,
   not_pending: 409,
-  method_not_allowed: 405,
 };
 
 function fail(res: ServerResponse, code: Code, error: string, extra: Record<string, unknown> = {}): void {
   sendJson(res, STATUS_OF[code], { error, code, ...extra });
 }
 
-/** `parts` is the path after `/api/v1/`, decoded; its first part is `approvals`. */
-export async function handleApprovalsApi(
-  api: ApprovalsApi,
-  req: IncomingMessage,
-  res: ServerResponse,
-  parts: string[],
-  url: URL,
-): Promise<void> {
-  const [, id, action, ...rest] = parts;
-  if (rest.length > 0) return fail(res, 'not_found', `Not found: ${req.method} ${url.pathname}`);
-  if (id === undefined) {
-    if (req.method !== 'GET') return fail(res, 'method_not_allowed', 'Use GET to list approvals.');
-    return list(api, res, url.searchParams);
-  }
-  if (id === 'events' && action === undefined) {
-    if (req.method !== 'GET') return fail(res, 'method_not_allowed', 'Use GET to follow approval events.');
-    return events(api, res);
-  }
-  if (action === undefined) {
-    if (req.method !== 'GET') return fail(res, 'method_not_allowed', 'Use GET to read an approval.');
-    const a = await api.approvals.current(id);
-    if (!a) return fail(res, 'not_found', `No approval "${id}".`);
-    return sendJson(res, 200, { approval: approvalView(a), deliveries: api.deliveries(id) });
-  }
-  if (action === 'approve' || action === 'deny') {
-    if (req.method !== 'POST') return fail(res, 'method_not_allowed', `Use POST to ${action} an approval.`);
-    return answer(api, req, res, id, action === 'approve');
-  }
-  return fail(res, 'not_found', `Not found: ${req.method} ${url.pathname}`);
+/** GET /approvals/<id>: the approval and how its webhooks went. */
+export async function readApproval(api: ApprovalsApi, res: ServerResponse, id: string): Promise<void> {
+  const a = await api.approvals.current(id);
+  if (!a) return fail(res, 'not_found', `No approval "${id}".`);
+  sendJson(res, 200, { approval: approvalView(a), deliveries: api.deliveries(id) });
 }
 
-async function list(api: ApprovalsApi, res: ServerResponse, q: URLSearchParams): Promise<void> {
+/** GET /approvals: newest first, filtered by status, server, grant, tool and limit. */
+export async function listApprovals(api: ApprovalsApi, res: ServerResponse, q: URLSearchParams): Promise<void> {
   const filter: ApprovalFilter = {};
   const statuses = q
     .getAll('status')
@@ -104,19 +81,28 @@ async function list(api: ApprovalsApi, res: ServerResponse, q: URLSearchParams):
   sendJson(res, 200, { approvals: found.map(approvalView) });
 }
 
-async function answer(
+export interface AnswerOptions {
+  approve: boolean;
+  /** Who answers when the body names no one: the admin token's name. */
+  by: string;
+  /** limits.max_body_bytes (an answer's body is small: never more than 64 KiB is read). */
+  maxBodyBytes: number;
+}
+
+/** POST /approvals/<id>/approve and /deny, with `{ reason?, by? }`. */
+export async function answerApproval(
   api: ApprovalsApi,
   req: IncomingMessage,
   res: ServerResponse,
   id: string,
-  approve: boolean,
+  opts: AnswerOptions,
 ): Promise<void> {
+  const limit = Math.min(MAX_BODY_BYTES, opts.maxBodyBytes);
   let raw: string;
   try {
-    raw = await readBody(req, MAX_BODY_BYTES);
+    raw = await readBody(req, limit);
   } catch (err) {
-    if (err instanceof BodyTooLarge)
-      return fail(res, 'invalid_body', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
+    if (err instanceof BodyTooLarge) return fail(res, 'invalid_body', `The body is larger than ${limit} bytes.`);
     throw err;
   }
   let json: unknown = {};
@@ -134,8 +120,8 @@ async function answer(
     return fail(res, 'invalid_body', `${where}${issue.message}. Send {"reason"?: text, "by"?: text}.`);
   }
   const outcome = await api.approvals.answer(id, {
-    approve,
-    by: body.data.by ?? 'admin-api',
+    approve: opts.approve,
+    by: body.data.by ?? opts.by,
     channel: 'api',
     ...(body.data.reason ? { reason: body.data.reason } : {}),
   });
@@ -151,7 +137,7 @@ async function answer(
  * Every approval created or changed, as `approval` events, after a `snapshot` of those pending.
  * Listening starts before the snapshot is read, so no change falls between the two.
  */
-async function events(api: ApprovalsApi, res: ServerResponse): Promise<void> {
+export async function followApprovals(api: ApprovalsApi, res: ServerResponse): Promise<void> {
   const stream = new SseStream(res);
   // Changes that arrive while the snapshot is read follow it, in order.
   let held: Approval[] | undefined = [];

@@ -1,7 +1,8 @@
 // `gatehouse grants create | list | revoke`: credentials for agents, kept in the state store.
 // The token is printed once, when it is created; the store keeps only its hash. A running gateway
 // sharing the store accepts a new grant and refuses a revoked one on the very next request.
-import { createGrant, grantView } from '../identity/create-grant.js';
+import { createGrant, grantView, listGrants, revokeGrant } from '../identity/create-grant.js';
+import { GrantRegistry } from '../identity/grants.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.js';
 import { withConfigStore } from './state-store.js';
 
@@ -44,6 +45,7 @@ export async function grantsCreateCommand(name: string, opts: GrantsCreateOption
         servers: Object.keys(loaded.config.servers),
         configGrants: new Set(Object.keys(loaded.config.grants)),
         baseDir: process.cwd(),
+        authMode: loaded.config.auth.mode,
       },
     );
     if (!created.ok) {
@@ -85,18 +87,8 @@ export async function grantsCreateCommand(name: string, opts: GrantsCreateOption
 
 export async function grantsListCommand(opts: { config?: string; json?: boolean }, io: CliIo): Promise<number> {
   return withConfigStore(opts.config, 'grants', API, async (store, loaded) => {
-    const now = Date.now();
-    const stored = (await store.listGrants()).map((g) => ({ ...grantView(g, now), source: 'store' }));
-    const fromConfig = Object.entries(loaded.config.grants).map(([name, g]) => ({
-      name,
-      agent: g.agent ?? name,
-      servers: g.servers,
-      labels: g.labels,
-      ...(g.expires ? { expires: g.expires } : {}),
-      status: g.expires && Date.parse(g.expires) <= now ? 'expired' : 'active',
-      source: 'config',
-    }));
-    const all = [...fromConfig, ...stored];
+    const configGrants = new GrantRegistry(loaded.config.grants, () => undefined).configGrants();
+    const all = await listGrants(configGrants, store);
     if (opts.json) {
       io.out(JSON.stringify(all, null, 2));
       return EXIT_OK;
@@ -120,13 +112,9 @@ export async function grantsListCommand(opts: { config?: string; json?: boolean 
 
 export async function grantsRevokeCommand(name: string, opts: { config?: string }, io: CliIo): Promise<number> {
   return withConfigStore(opts.config, 'grants', API, async (store, loaded) => {
-    if (name in loaded.config.grants) {
-      io.err(`gatehouse: grant "${name}" is defined in the config file: remove it there (and restart) to revoke it.`);
-      return EXIT_FAILURE;
-    }
-    if (!(await store.revokeGrant(name, Date.now()))) {
-      const known = (await store.listGrants()).find((g) => g.name === name);
-      io.err(`gatehouse: ${known ? `grant "${name}" is already revoked` : `no grant named "${name}"`}.`);
+    const revoked = await revokeGrant(name, { store, configGrants: new Set(Object.keys(loaded.config.grants)) });
+    if (!revoked.ok) {
+      io.err(`gatehouse: ${revoked.message}.`);
       return EXIT_FAILURE;
     }
     io.out(`Revoked grant "${name}": its token is refused from the next request on, also in open sessions.`);

@@ -11,7 +11,14 @@ type Doc = Record<string, unknown>;
 export function crossCheckConfig(raw: unknown): Problem[] {
   const doc = asDoc(raw);
   if (!doc) return [];
-  return [...checkAuth(doc), ...checkJwt(doc), ...checkServerSets(doc), ...checkEachServer(doc), ...checkGrants(doc)];
+  return [
+    ...checkAuth(doc),
+    ...checkJwt(doc),
+    ...checkServerSets(doc),
+    ...checkEachServer(doc),
+    ...checkGrants(doc),
+    ...checkAdminTokens(doc),
+  ];
 }
 
 function checkAuth(doc: Doc): Problem[] {
@@ -189,6 +196,44 @@ function checkGrants(doc: Doc): Problem[] {
         });
       } else tokenOwner.set(grant.token, name);
     }
+  }
+  return problems;
+}
+
+/**
+ * Every admin token is distinct from every other and from every grant token. A grant token is
+ * handed to an agent: were it also an admin token, the agent could manage the gateway that is
+ * meant to govern it. Two admin tokens alike would make the role of a caller depend on the order.
+ */
+function checkAdminTokens(doc: Doc): Problem[] {
+  const auth = asDoc(doc.auth);
+  if (!auth) return [];
+  const admin: { path: string; token: string; what: string }[] = [];
+  if (typeof auth.admin_token === 'string' && auth.admin_token !== '')
+    admin.push({ path: '/auth/admin_token', token: auth.admin_token, what: 'auth.admin_token' });
+  for (const [name, entry] of Object.entries(asDoc(auth.admin_tokens) ?? {})) {
+    const token = asDoc(entry)?.token;
+    if (typeof token === 'string' && token !== '')
+      admin.push({ path: toPointer(['auth', 'admin_tokens', name, 'token']), token, what: `admin token "${name}"` });
+  }
+  const grantOf = new Map<string, string>();
+  for (const [name, entry] of Object.entries(asDoc(doc.grants) ?? {})) {
+    const token = asDoc(entry)?.token;
+    if (typeof token === 'string' && !grantOf.has(token)) grantOf.set(token, name);
+  }
+  const problems: Problem[] = [];
+  const seen = new Map<string, string>();
+  for (const a of admin) {
+    const grant = grantOf.get(a.token);
+    if (grant !== undefined)
+      problems.push({
+        path: a.path,
+        message: `same token as grant "${grant}": an admin token must never be a grant token, or the agent holding it could manage the gateway; give each its own`,
+      });
+    const earlier = seen.get(a.token);
+    if (earlier !== undefined)
+      problems.push({ path: a.path, message: `same token as ${earlier}; every admin token needs its own` });
+    else seen.set(a.token, a.what);
   }
   return problems;
 }

@@ -9,6 +9,7 @@ import { PolicySchema, type PolicyInput } from '../policy/schema.js';
 import { AuditConfigSchema, normaliseAuditConfig } from '../audit/config-schema.js';
 import { ApprovalsConfigSchema } from '../approvals/config-schema.js';
 import { DurationSchema } from './duration.js';
+import { ADMIN_ROLES } from '../identity/roles.js';
 
 export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const GRANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -126,6 +127,13 @@ const GrantSchema = z.strictObject({
   policy: PolicyRef.optional().meta({ description: "Replaces the server's policy for this grant." }),
 });
 
+const AdminTokenSchema = z
+  .strictObject({
+    token: z.string().min(1).meta({ description: 'Bearer token the operator or tool presents.' }),
+    role: z.enum(ADMIN_ROLES),
+  })
+  .meta({ id: 'AdminToken' });
+
 /** Asymmetric signature algorithms only: shared-secret (HS*) and unsigned (none) tokens are never accepted. */
 export const JWT_ALGORITHMS = [
   'RS256',
@@ -229,7 +237,21 @@ export const ConfigSchema = z
         mode: z.enum(['none', 'grants', 'jwt']).default('none').meta({
           description: 'none is accepted only while listen.host is a loopback address.',
         }),
-        admin_token: z.string().min(1).optional(),
+        admin_token: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: 'A token for the admin API and /metrics, with role admin.' }),
+        admin_tokens: z
+          .record(
+            z.string().regex(GRANT_NAME, { error: `admin token names must match ${GRANT_NAME.source}` }),
+            AdminTokenSchema,
+          )
+          .optional()
+          .meta({
+            description:
+              'More tokens for the admin API and /metrics, each named and with a role: viewer (read only), policy_manager (also answers approvals and accepts pins), admin (also manages grants).',
+          }),
         jwt: JwtAuthSchema.optional().meta({ description: 'Required when mode is jwt.' }),
       })
       .prefault({}),

@@ -51,6 +51,8 @@ export interface GatewayCore {
   endpoint(name: string): Endpoint | undefined;
   /** Where people reach this gateway (approval links): set once it listens. */
   links: { base?: string };
+  /** The config file's folder: relative paths (grant policies created through the admin API) start here. */
+  configDir: string;
   close(): Promise<void>;
 }
 
@@ -196,6 +198,7 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
     metrics,
     endpoint: (name) => endpoints.get(name),
     links,
+    configDir: loaded.dir,
     close: async () => {
       approvals.close();
       webhooks.close();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
 import { createHttpFront } from '../http/server.js';
 import { buildGatewayCore, type GatewayCore } from './core.js';
+import { AdminTokens } from '../identity/admin-tokens.js';
 import { createLogger, lineLogger, logTo } from '../observability/logger.js';
 import type { Logger } from 'pino';
 
@@ -21,6 +22,8 @@ export interface StartGatewayOptions {
   log?: (line: string) => void;
   /** A pino logger to log through; default JSON lines on stderr, readable ones on a terminal. */
   logger?: Logger;
+  /** The built dashboard to serve at /ui/; default dist/ui. */
+  uiDir?: string;
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptions = {}): Promise<Gateway> {
@@ -43,7 +46,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
     loopbackOnly: isLoopback(host),
     corsOrigins: loaded.config.listen.cors_origins,
     authMode: loaded.config.auth.mode,
-    ...(loaded.config.auth.admin_token ? { adminToken: loaded.config.auth.admin_token } : {}),
+    admin: new AdminTokens(loaded.config.auth),
+    ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     front.server.once('error', reject);

@@ -28,6 +28,7 @@ import { openTransport } from '../transports/upstream/open-transport.js';
 import { wantsLog } from '../mcp/log-level.js';
 import { probeHttpEra } from '../transports/upstream/probe-http.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
+import { redactValue, redactor, upstreamSecrets, type Redact } from './upstream-secrets.js';
 
 export interface UpstreamIdentity {
   era: Era;
@@ -103,13 +104,28 @@ export class UpstreamConnection {
   /** Resets the backoff once a restarted child has run 30 s; cancelled if it exits sooner. */
   private stableTimer: NodeJS.Timeout | undefined;
   private ready: Promise<void> | undefined;
+  /** Why the last start failed, or `exited`; with the upstream's credentials redacted. */
   lastError: string | undefined;
+  /** The same, without any text that came from the upstream: safe to show anyone (/readyz). */
+  lastErrorReason: string | undefined;
+  /** Blanks the upstream's credentials out of every text that comes from it (upstream-secrets.ts). */
+  readonly redact: Redact;
 
   constructor(
     readonly server: string,
     readonly cfg: ServerConfig,
     private readonly opts: ConnectionOptions,
-  ) {}
+  ) {
+    this.redact = redactor(upstreamSecrets(cfg));
+  }
+
+  private log(level: 'info' | 'warn' | 'error', msg: string): void {
+    this.opts.log(level, this.redact(msg));
+  }
+
+  private errorText(err: unknown): string {
+    return this.redact(errorText(err));
+  }
 
   /** The one client session this connection serves, if it is not shared. */
   get owner(): ClientPeer | undefined {
@@ -128,7 +144,8 @@ export class UpstreamConnection {
   start(): Promise<void> {
     this.ready ??= this.connect().catch((err: unknown) => {
       this.ready = undefined;
-      this.lastError = errorText(err);
+      this.lastError = this.errorText(err);
+      this.lastErrorReason = publicReason(err);
       throw new Error(`Upstream "${this.server}" could not be started: ${this.lastError}`);
     });
     return this.ready;
@@ -176,6 +193,7 @@ export class UpstreamConnection {
     }
     this.opts.knownEra = this.identity.era;
     this.lastError = undefined;
+    this.lastErrorReason = undefined;
   }
 
   /** Probes a server once: modern servers answer `server/discover`, legacy ones refuse it. */
@@ -215,10 +233,10 @@ export class UpstreamConnection {
     const opened = openTransport(this.cfg);
     const t = opened.transport;
     opened.onStderr?.((chunk) => {
-      for (const line of chunk.split('\n')) if (line.trim()) this.opts.log('info', `[${this.server}] ${line}`);
+      for (const line of chunk.split('\n')) if (line.trim()) this.log('info', `[${this.server}] ${line}`);
     });
     t.onmessage = (m: unknown) => this.onMessage(m);
-    t.onerror = (e: Error) => this.opts.log('warn', `upstream "${this.server}" transport error: ${e.message}`);
+    t.onerror = (e: Error) => this.log('warn', `upstream "${this.server}" transport error: ${e.message}`);
     t.onclose = () => this.onClose(t);
     await t.start();
     this.transport = t;
@@ -265,7 +283,7 @@ export class UpstreamConnection {
     try {
       await this.start();
     } catch (err) {
-      return fail(ErrorCode.ConnectionClosed, errorText(err));
+      return fail(ErrorCode.ConnectionClosed, this.errorText(err));
     }
     const t = this.transport;
     if (!t) return fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" is restarting; try again shortly.`);
@@ -315,7 +333,9 @@ export class UpstreamConnection {
         ...(opts.signal ? { requestSignal: opts.signal } : {}),
         ...(opts.headers ? { headers: opts.headers } : {}),
       }).catch((err: unknown) => {
-        settle(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${errorText(err)}`));
+        settle(
+          fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${this.errorText(err)}`),
+        );
       });
     });
   }
@@ -370,7 +390,7 @@ export class UpstreamConnection {
   private onMessage(raw: unknown): void {
     const parsed = parseMessage(raw);
     if (!parsed.ok) {
-      this.opts.log('warn', `upstream "${this.server}" sent an invalid message: ${parsed.error.message}`);
+      this.log('warn', `upstream "${this.server}" sent an invalid message: ${parsed.error.message}`);
       return;
     }
     const m: JsonRpcMessage = parsed.message;
@@ -378,7 +398,8 @@ export class UpstreamConnection {
       const id = typeof m.id === 'number' ? m.id : Number(m.id);
       const p = this.pending.get(id);
       if (!p) return;
-      p.resolve('result' in m ? { result: m.result } : { error: m.error });
+      // An upstream's error may echo what it was sent ("invalid token Bearer ..."): redacted.
+      p.resolve('result' in m ? { result: m.result } : { error: redactValue(m.error, this.redact) });
       return;
     }
     if ('id' in m) return void this.onServerRequest(m as JsonRpcRequest);
@@ -430,6 +451,8 @@ export class UpstreamConnection {
         route.peer.notify({ ...n, params: { ...n.params, progressToken: route.token } }, route.relatedTo);
       return;
     }
+    // A server's log messages are the protocol's stderr: redacted like it.
+    if (n.method === 'notifications/message') n = redactValue(n, this.redact);
     if (n.method === 'notifications/message' || n.method === 'notifications/elicitation/complete') {
       const target = this.attribute();
       if (!target) return this.opts.onBroadcast(this, n);
@@ -453,20 +476,20 @@ export class UpstreamConnection {
     this.progress.clear();
     clearTimeout(this.stableTimer);
     if (this.closing) return;
-    this.lastError = 'exited';
+    this.lastError = this.lastErrorReason = 'exited';
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.restarts++);
-    this.opts.log('warn', `upstream "${this.server}" exited; restarting in ${delay} ms`);
+    this.log('warn', `upstream "${this.server}" exited; restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => {
       this.opts.onRestart?.();
       this.start().then(
         () => {
-          this.opts.log('info', `upstream "${this.server}" restarted`);
+          this.log('info', `upstream "${this.server}" restarted`);
           // A stable run earns a fresh backoff.
           clearTimeout(this.stableTimer);
           this.stableTimer = setTimeout(() => (this.restarts = 0), 30_000);
           this.stableTimer.unref();
         },
-        (err: unknown) => this.opts.log('error', errorText(err)),
+        (err: unknown) => this.log('error', errorText(err)),
       );
     }, delay);
     this.restartTimer.unref();
@@ -508,6 +531,18 @@ const NOBODY: ClientPeer = {
 
 export function fail(code: number, message: string, data?: unknown): { error: JsonRpcErrorObject } {
   return { error: data === undefined ? { code, message } : { code, message, data } };
+}
+
+/**
+ * Why an upstream could not start, in words that never come from the upstream: a system error's
+ * code (ENOENT, ECONNREFUSED, ...) or a pointer to the log. For unauthenticated answers (/readyz).
+ */
+function publicReason(err: unknown): string {
+  const code =
+    (err as { code?: unknown; cause?: { code?: unknown } } | undefined)?.code ??
+    (err as { cause?: { code?: unknown } })?.cause?.code;
+  if (typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code)) return `could not be started (${code})`;
+  return 'could not be started; the gateway log says why';
 }
 
 function errorText(err: unknown): string {

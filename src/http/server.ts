@@ -10,6 +10,7 @@ import { handleAdmin } from './admin-api.js';
 import { handleApprovalPage } from './approval-page.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import { sendJson, sendRpcError } from './respond.js';
+import type { AdminTokens } from '../identity/admin-tokens.js';
 import { applyCors, edgeRefusal, requestUrl } from './edge-guard.js';
 import { SESSION_LIMIT_DEFAULTS, type SessionLimitSettings } from './session-limits.js';
 import { serveMetrics } from '../observability/metrics-endpoint.js';
@@ -30,7 +31,10 @@ export interface HttpOptions {
   /** Web origins allowed to call the gateway from a browser (listen.cors_origins). */
   corsOrigins?: readonly string[];
   authMode: 'none' | 'grants' | 'jwt';
-  adminToken?: string;
+  /** The tokens of the admin API and /metrics, with their roles. */
+  admin: AdminTokens;
+  /** The built dashboard (index.html and assets/); default dist/ui. */
+  uiDir?: string;
 }
 
 export interface HttpFront {
@@ -62,7 +66,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     if (path === '/metrics') return serveMetrics(core.metrics, opts, req, res);
     if (path.startsWith('/ui/approvals/')) return handleApprovalPage(core.approvals, req, res, path);
     if (path === '/api/v1' || path.startsWith('/api/v1/'))
-      return handleAdmin(core, { adminToken: opts.adminToken }, req, res, path);
+      return handleAdmin(core, { tokens: opts.admin, maxBodyBytes: opts.maxBodyBytes }, req, res, path);
     if (path === METADATA_PATH || path.startsWith(`${METADATA_PATH}/`))
       return serveProtectedResourceMetadata(core, req, res, path);
     const mcp = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
@@ -172,6 +176,10 @@ function endpointOf(core: GatewayCore, name: string): Endpoint | undefined {
 
 async function readiness(core: GatewayCore, res: ServerResponse): Promise<void> {
   // A replica that cannot reach the state store blocks every call that has limits or needs an
+/**
+ * Unauthenticated, so it says why an upstream is not ready only in the gateway's own words
+ * (`exited`, a system error code): an upstream's error text can quote its credentials.
+ */
   // approval, so it is not ready; only the store's kind is shown, never its address.
   const store = { kind: core.store.kind, reachable: await core.store.ping() };
   const upstreams: Record<string, { ready: boolean; era?: string; error?: string }> = {};
@@ -181,7 +189,7 @@ async function readiness(core: GatewayCore, res: ServerResponse): Promise<void> 
     upstreams[name] = {
       ready: c.isReady,
       ...(c.era ? { era: c.era } : {}),
-      ...(c.lastError ? { error: c.lastError } : {}),
+      ...(c.lastErrorReason ? { error: c.lastErrorReason } : {}),
     };
     if (!c.isReady) ready = false;
   }

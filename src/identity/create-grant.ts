@@ -7,7 +7,7 @@ import { GRANT_NAME } from '../config/schema.js';
 import { readStructuredFile } from '../config/structured-file.js';
 import { loadPolicy, PolicyError } from '../policy/compile.js';
 import type { StateStore } from '../store/store.js';
-import { hashToken, newGrantToken } from './grants.js';
+import { hashToken, newGrantToken, type Grant } from './grants.js';
 import type { StoredGrant } from './stored-grant.js';
 
 export interface GrantRequest {
@@ -28,6 +28,8 @@ export interface GrantContext {
   /** Grants the config file defines: their names are taken. */
   configGrants: Set<string>;
   baseDir: string;
+  /** The gateway's auth mode: with `jwt`, callers present JWTs and no grant would ever be used. */
+  authMode?: 'none' | 'grants' | 'jwt';
   now?: number;
 }
 
@@ -49,7 +51,17 @@ export async function createGrant(req: GrantRequest, ctx: GrantContext): Promise
   if (req.agent !== undefined && (typeof req.agent !== 'string' || req.agent.trim() === ''))
     return invalid('the agent name must not be empty');
   const labels = req.labels ?? {};
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+    return invalid('labels must be an object of key: text');
   if (Object.values(labels).some((v) => typeof v !== 'string')) return invalid('label values must be text');
+  if (req.policy !== undefined && (typeof req.policy !== 'string' || req.policy === ''))
+    return invalid('the policy must be the path of a policy file');
+  if (req.expires !== undefined && typeof req.expires !== 'string' && typeof req.expires !== 'number')
+    return invalid('expires: expected a duration like "30d" or a date like 2026-12-31');
+  if (ctx.authMode === 'jwt')
+    return invalid(
+      'auth.mode is "jwt": callers present JWTs from the identity provider, so a grant would never be used',
+    );
   let expires: number | undefined;
   if (req.expires !== undefined) {
     const seconds = durationSeconds(req.expires);
@@ -95,8 +107,23 @@ export async function createGrant(req: GrantRequest, ctx: GrantContext): Promise
   return { ok: true, token, grant };
 }
 
-/** A grant as lists show it: everything but the token's hash. */
-export function grantView(g: StoredGrant, now = Date.now()) {
+/** A grant as lists and answers show it, from the config file or the store: never a token or its hash. */
+export interface GrantListing {
+  name: string;
+  agent: string;
+  servers: string[];
+  labels: Record<string, string>;
+  /** Path of the policy that replaces the servers' for this grant (stored grants). */
+  policy?: string;
+  created?: string;
+  expires?: string;
+  revoked?: string;
+  status: 'active' | 'expired' | 'revoked';
+  source: 'config' | 'store';
+}
+
+/** A stored grant as lists show it: everything but the token's hash. */
+export function grantView(g: StoredGrant, now = Date.now()): GrantListing {
   const status =
     g.revoked !== undefined ? 'revoked' : g.expires !== undefined && g.expires <= now ? 'expired' : 'active';
   return {
@@ -109,5 +136,51 @@ export function grantView(g: StoredGrant, now = Date.now()) {
     ...(g.expires !== undefined ? { expires: new Date(g.expires).toISOString() } : {}),
     ...(g.revoked !== undefined ? { revoked: new Date(g.revoked).toISOString() } : {}),
     status,
+    source: 'store',
   };
+}
+
+/** A grant of the config file as lists show it (its token stays in the config). */
+export function configGrantView(g: Grant, now = Date.now()): GrantListing {
+  return {
+    name: g.name,
+    agent: g.agent,
+    servers: [...g.servers],
+    labels: g.labels,
+    ...(g.expiresAt !== undefined ? { expires: new Date(g.expiresAt).toISOString() } : {}),
+    status: g.expiresAt !== undefined && g.expiresAt <= now ? 'expired' : 'active',
+    source: 'config',
+  };
+}
+
+/** Every grant: the config file's first, then the store's in the order it keeps them. */
+export async function listGrants(configGrants: Grant[], store: StateStore, now = Date.now()): Promise<GrantListing[]> {
+  const stored = await store.listGrants();
+  return [...configGrants.map((g) => configGrantView(g, now)), ...stored.map((g) => grantView(g, now))];
+}
+
+export type GrantRevoked = { ok: true; grant: GrantListing };
+export type RevokeRefusal = { ok: false; code: 'config' | 'not_found' | 'revoked'; message: string };
+
+/**
+ * Revokes a stored grant: the gateways sharing the store refuse its token from their next request
+ * on, also in sessions it opened. A grant of the config file cannot be revoked here.
+ */
+export async function revokeGrant(
+  name: string,
+  ctx: Pick<GrantContext, 'store' | 'configGrants' | 'now'>,
+): Promise<GrantRevoked | RevokeRefusal> {
+  const now = ctx.now ?? Date.now();
+  if (ctx.configGrants.has(name))
+    return {
+      ok: false,
+      code: 'config',
+      message: `grant "${name}" is defined in the config file: remove it there (and restart) to revoke it`,
+    };
+  const revoked = await ctx.store.revokeGrant(name, now);
+  const after = (await ctx.store.listGrants()).find((g) => g.name === name);
+  if (revoked && after) return { ok: true, grant: grantView(after, now) };
+  return after
+    ? { ok: false, code: 'revoked', message: `grant "${name}" is already revoked` }
+    : { ok: false, code: 'not_found', message: `no grant named "${name}"` };
 }

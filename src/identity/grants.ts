@@ -44,8 +44,16 @@ export function newGrantToken(): string {
 /** The policy a stored grant names, compiled; undefined when it names none. Throws when it cannot be read. */
 export type StoredPolicyLoader = (path: string) => Promise<CompiledPolicy>;
 
+/** A grant found by name: where it comes from and whether its token is accepted now. */
+export interface NamedGrant {
+  grant: Grant;
+  source: 'config' | 'store';
+  status: 'active' | 'expired' | 'revoked';
+}
+
 export class GrantRegistry {
   private readonly byHash = new Map<string, Grant>();
+  private readonly byName = new Map<string, Grant>();
 
   constructor(
     grants: Record<string, GrantConfig>,
@@ -56,14 +64,16 @@ export class GrantRegistry {
   ) {
     for (const [name, g] of Object.entries(grants)) {
       const policy = policyOf(name);
-      this.byHash.set(hashToken(g.token), {
+      const grant: Grant = {
         name,
         agent: g.agent ?? name,
         servers: new Set(g.servers),
         labels: g.labels,
         ...(g.expires ? { expiresAt: Date.parse(g.expires) } : {}),
         ...(policy ? { policy } : {}),
-      });
+      };
+      this.byHash.set(hashToken(g.token), grant);
+      this.byName.set(name, grant);
     }
   }
 
@@ -83,7 +93,26 @@ export class GrantRegistry {
 
   /** Names of the grants the config file defines (a stored grant may not reuse one). */
   configNames(): Set<string> {
-    return new Set([...this.byHash.values()].map((g) => g.name));
+    return new Set(this.byName.keys());
+  }
+
+  /** The grants the config file defines. */
+  configGrants(): Grant[] {
+    return [...this.byName.values()];
+  }
+
+  /**
+   * The grant of that name, from the config file or the state store (with its policy loaded),
+   * whatever its status; undefined when there is none. Throws when a stored grant's policy
+   * cannot be read. Lists the store's grants: for explaining and managing, not per request.
+   */
+  async named(name: string, now = Date.now()): Promise<NamedGrant | undefined> {
+    const configured = this.byName.get(name);
+    if (configured) return { grant: configured, source: 'config', status: statusAt(configured.expiresAt, now) };
+    const stored = (await this.store?.listGrants())?.find((g) => g.name === name);
+    if (!stored) return undefined;
+    const status = stored.revoked !== undefined && stored.revoked <= now ? 'revoked' : statusAt(stored.expires, now);
+    return { grant: await this.fromStore(stored), source: 'store', status };
   }
 
   async authenticate(authorization: string | undefined, now = Date.now()): Promise<AuthOutcome> {
@@ -103,6 +132,18 @@ export class GrantRegistry {
     const g: StoredGrant | undefined = await this.store.grantByTokenHash(hash);
     if (!g) return undefined;
     if (g.revoked !== undefined && g.revoked <= now) return { failure: `The grant "${g.name}" has been revoked.` };
+    try {
+      return await this.fromStore(g);
+    } catch (err) {
+      // A grant whose policy cannot be read is refused rather than let through on the servers' policies.
+      return {
+        failure: `The policy of grant "${g.name}" (${g.policy}) cannot be used: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+  }
+
+  /** A stored grant as the gateway applies it; throws when its policy cannot be read. */
+  private async fromStore(g: StoredGrant): Promise<Grant> {
     const grant: Grant = {
       name: g.name,
       agent: g.agent,
@@ -110,18 +151,13 @@ export class GrantRegistry {
       labels: g.labels,
       ...(g.expires !== undefined ? { expiresAt: g.expires } : {}),
     };
-    if (g.policy && this.loadStoredPolicy) {
-      try {
-        grant.policy = await this.loadStoredPolicy(g.policy);
-      } catch (err) {
-        // A grant whose policy cannot be read is refused rather than let through on the servers' policies.
-        return {
-          failure: `The policy of grant "${g.name}" (${g.policy}) cannot be used: ${err instanceof Error ? err.message : String(err)}`,
-        };
-      }
-    }
+    if (g.policy && this.loadStoredPolicy) grant.policy = await this.loadStoredPolicy(g.policy);
     return grant;
   }
+}
+
+function statusAt(expiresAt: number | undefined, now: number): 'active' | 'expired' {
+  return expiresAt !== undefined && expiresAt <= now ? 'expired' : 'active';
 }
 
 /** Whether an identity may use a server (no grant: auth is off, every server). */

@@ -122,11 +122,11 @@ describe('approvals in the admin API', () => {
     });
   });
 
-  it('denies without a body, as admin-api; a second answer is 409 with the current status', async () => {
+  it('denies without a body, as the admin token’s name; a second answer is 409 with the current status', async () => {
     const { approval } = await open();
     const r = await api(`/approvals/${approval.id}/deny`, { method: 'POST' });
     expect(r.status).toBe(200);
-    expect(r.body.approval).toMatchObject({ status: 'denied', channel: 'api', decided_by: 'admin-api' });
+    expect(r.body.approval).toMatchObject({ status: 'denied', channel: 'api', decided_by: 'admin_token' });
 
     const again = await api(`/approvals/${approval.id}/approve`, { method: 'POST', body: {} });
     expect(again).toMatchObject({ status: 409, body: { code: 'not_pending', status: 'denied' } });

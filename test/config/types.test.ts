@@ -29,7 +29,12 @@ type ContractConfig = {
   listen: { host: string; port: number };
   state: string;
   audit: AuditConfig;
-  auth: { mode: 'none' | 'grants' | 'jwt'; admin_token?: string; jwt?: JwtConfig };
+  auth: {
+    mode: 'none' | 'grants' | 'jwt';
+    admin_token?: string;
+    admin_tokens?: Record<string, { token: string; role: 'viewer' | 'policy_manager' | 'admin' }>;
+    jwt?: JwtConfig;
+  };
   servers: Record<string, ContractServer>;
   grants: Record<
     string,

@@ -366,7 +366,8 @@ describe.each(ERAS)('admin API: pins diff and accept, %s client', (era) => {
     expect(none.status).toBe(404);
     expect(none.body.accepted).toEqual([]);
     const get = await api(gateway, '/api/v1/pins/fx/accept');
-    expect(get.status).toBe(404);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
     const anonymous = await api(gateway, '/api/v1/pins/fx/accept', { method: 'POST', token: null });
     expect(anonymous.status).toBe(401);
     const unknown = await api(gateway, '/api/v1/pins/nope/accept', { method: 'POST' });

@@ -48,17 +48,7 @@ export async function runStdio(
   const listens: (() => void)[] = [];
   const pending = new Set<Promise<unknown>>();
   const rl = createInterface({ input: opts.stdin, crlfDelay: Infinity });
-  rl.on('line', (line) => {
-    if (!line.trim()) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      return write(errorResponse(null, ErrorCode.ParseError, 'Parse error: a line is not valid JSON.'));
-    }
-    const parsed = parseClientMessage(value);
-    if (!parsed.ok) return write(errorResponse(parsed.id, parsed.error.code, parsed.error.message));
-    const msg = parsed.message;
+  const dispatch = (msg: JsonRpcMessage): void => {
     let work: Promise<unknown>;
     if (isRequest(msg) && eraOfRequest(msg) === 'modern') {
       if (msg.method === 'subscriptions/listen') {
@@ -87,9 +77,49 @@ export async function runStdio(
     }
     pending.add(work);
     void work.finally(() => pending.delete(work));
+  };
+
+  // The grant is checked again before every message, as the HTTP edge checks every request: a grant
+  // revoked or expired while the client runs stops working from its next request on.
+  const grant = opts.grant;
+  let warned = false;
+  const refusal = async (): Promise<string | undefined> => {
+    if (grant === undefined) return undefined;
+    try {
+      const auth = await core.grants.authenticate(`Bearer ${grant}`);
+      if (!auth.ok) return auth.reason;
+      return mayUse(auth.identity, server)
+        ? undefined
+        : `grant "${auth.identity.grant?.name}" may not use server "${server}".`;
+    } catch (err) {
+      return `the grant could not be checked (${err instanceof Error ? err.message : String(err)}).`;
+    }
+  };
+  // Checks run one after another, so that messages are still handled in the order they came.
+  let checked: Promise<void> = Promise.resolve();
+  rl.on('line', (line) => {
+    if (!line.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return write(errorResponse(null, ErrorCode.ParseError, 'Parse error: a line is not valid JSON.'));
+    }
+    const parsed = parseClientMessage(value);
+    if (!parsed.ok) return write(errorResponse(parsed.id, parsed.error.code, parsed.error.message));
+    const msg = parsed.message;
+    if (grant === undefined) return dispatch(msg);
+    checked = checked.then(async () => {
+      const refused = await refusal();
+      if (refused === undefined) return dispatch(msg);
+      if (!warned) log(`gatehouse stdio: --grant refused: ${refused}`);
+      warned = true;
+      if (isRequest(msg)) write(errorResponse(msg.id, ErrorCode.InvalidRequest, `Unauthorized: ${refused}`));
+    });
   });
   await core.pool.startAll();
   await new Promise<void>((resolve) => rl.on('close', resolve));
+  await checked;
   await Promise.allSettled([...pending]);
   for (const close of listens) close();
   session.close();
