@@ -146,7 +146,8 @@ export async function importCommand(
   };
   io.out(`\n${c.bold('Point your client at Gatehouse')}`);
   for (const client of snippetClients) io.out(`\n${describeSnippet(client, snippet)}`);
-  io.out(`\nThen run: gatehouse start${opts.output ? ` -c ${opts.output}` : ''}`);
+  const custom = opts.output !== undefined && resolve(opts.output) !== resolve('gatehouse.yaml');
+  io.out(`\nThen run: gatehouse start${custom ? ` -c ${opts.output}` : ''}`);
   return EXIT_OK;
 }
 
