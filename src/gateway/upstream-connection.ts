@@ -154,6 +154,18 @@ export class UpstreamConnection {
   private async connect(): Promise<void> {
     const era = this.opts.knownEra ?? (this.cfg.era === 'auto' ? await this.detectEra() : this.cfg.era);
     const t = await this.openAndStart();
+    try {
+      await this.handshake(t, era);
+    } catch (err) {
+      // A failed handshake (a server that never answers initialize, say) must not leave its child
+      // running: the next start opens a new one, and this one would otherwise be leaked.
+      if (this.transport === t) this.transport = undefined;
+      await t.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async handshake(t: Transport, era: Era): Promise<void> {
     if (era === 'modern') {
       const discover = await this.rawRequest(t, 'server/discover', { _meta: this.modernEnvelope() });
       if ('error' in discover) throw new Error(`server/discover failed: ${discover.error.message}`);
@@ -198,7 +210,8 @@ export class UpstreamConnection {
 
   /** Probes a server once: modern servers answer `server/discover`, legacy ones refuse it. */
   private async detectEra(): Promise<Era> {
-    const timeout = this.opts.probeTimeoutMs ?? 5_000;
+    // Bounded by the server's timeout_ms too, so a silent server fails its first call within it.
+    const timeout = this.opts.probeTimeoutMs ?? Math.min(5_000, this.cfg.timeout_ms);
     if (this.cfg.transport === 'sse') return 'legacy';
     if (this.cfg.transport === 'streamable-http')
       return (await probeHttpEra(this.cfg.url!, this.cfg.headers, timeout)).era;
@@ -239,6 +252,11 @@ export class UpstreamConnection {
     t.onerror = (e: Error) => this.log('warn', `upstream "${this.server}" transport error: ${e.message}`);
     t.onclose = () => this.onClose(t);
     await t.start();
+    if (this.closing) {
+      // Closed while the child was starting: stop it rather than keep it unowned.
+      await t.close().catch(() => undefined);
+      throw new Error(`Upstream "${this.server}" is shutting down.`);
+    }
     this.transport = t;
     return t;
   }
