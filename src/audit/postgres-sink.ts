@@ -2,7 +2,8 @@
 // the usual `postgres://user:pass@host:port/db`; `?schema=NAME` keeps Gatehouse's tables in a
 // schema of their own. The database may be down when the gateway starts: the tables are created on
 // the first successful connection, and until then the writer keeps records queued.
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { migrateAudit } from './postgres-migrations.js';
 import {
   nextCursor,
@@ -39,7 +40,7 @@ export class PostgresAuditSink implements AuditSink {
       throw new Error(`the audit schema "${schema}" is not a plain identifier (${SCHEMA_NAME.source})`);
     parsed.searchParams.delete('schema');
     this.schema = schema;
-    this.pool = new pg.Pool({
+    this.pool = new (loadPg().Pool)({
       connectionString: parsed.toString(),
       max: 4,
       connectionTimeoutMillis: 5000,
@@ -150,4 +151,11 @@ function storable(record: AuditRecord): string {
   return JSON.stringify(record, (_key, value: unknown) =>
     typeof value === 'string' ? value.replaceAll('\0', '\uFFFD') : value,
   );
+}
+
+// Loaded on first use: a gateway without a PostgreSQL audit log never pays for loading pg.
+let pgModule: typeof pg | undefined;
+function loadPg(): typeof pg {
+  pgModule ??= createRequire(import.meta.url)('pg') as typeof pg;
+  return pgModule;
 }

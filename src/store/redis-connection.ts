@@ -1,7 +1,16 @@
 // One connection to Redis as the store uses it: commands fail at once while Redis is away (no
 // queue that would hold a call for minutes), ioredis keeps reconnecting in the background, and
 // every failure becomes a StoreUnavailableError that says where and why.
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
+
+// Loaded on first use: a gateway on memory or SQLite state never pays ioredis's start-up time
+// (a third of a second) or its memory.
+let RedisClass: typeof Redis | undefined;
+function redisClass(): typeof Redis {
+  RedisClass ??= (createRequire(import.meta.url)('ioredis') as { Redis: typeof Redis }).Redis;
+  return RedisClass;
+}
 
 export class StoreUnavailableError extends Error {
   readonly code = 'STORE_UNAVAILABLE';
@@ -22,7 +31,7 @@ export class RedisConnection {
     readonly where: string,
     extra: RedisOptions = {},
   ) {
-    this.redis = new Redis({
+    this.redis = new (redisClass())({
       ...options,
       // A call that needs the store is blocked while it is away, rather than queued.
       enableOfflineQueue: false,
