@@ -2,6 +2,7 @@
 // one, wait for its answer, and answer it. Everything goes through the state store and its change
 // feed, never a private map: a held call is released by whoever answers, in this process or in
 // another one sharing the store (the CLI, another replica).
+import { DEFAULT_MAX_PENDING_APPROVALS_PER_GRANT } from '../config/schema.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { canonicalJson } from '../catalog/pins.js';
 import type { StateStore } from '../store/store.js';
@@ -63,8 +64,23 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** One grant has as many approvals pending as limits.max_pending_approvals_per_grant allows. */
+export class PendingApprovalLimit extends Error {
+  readonly code = 'APPROVALS_PENDING_LIMIT';
+  constructor(
+    readonly grant: string,
+    readonly limit: number,
+  ) {
+    super(
+      `Too many approvals pending: grant "${grant}" already has ${limit} waiting for an answer (limits.max_pending_approvals_per_grant); answer or let some expire first.`,
+    );
+  }
+}
+
 export class ApprovalService {
   private closing = false;
+  /** limits.max_pending_approvals_per_grant: a grant cannot flood the approvers' queue. */
+  maxPendingPerGrant = DEFAULT_MAX_PENDING_APPROVALS_PER_GRANT;
   private readonly announcers: Announce[] = [];
   /**
    * Approvals a call held in this process is waiting on. One of these that is good for one call
@@ -183,6 +199,13 @@ export class ApprovalService {
 
   async open(call: ApprovalCall, settings: ApprovalSettings): Promise<Opened> {
     const created = this.now();
+    const pending = await this.store.listApprovals({
+      grant: call.grant,
+      status: ['pending'],
+      limit: this.maxPendingPerGrant + 1,
+    });
+    if (pending.filter((a) => a.expires > created).length >= this.maxPendingPerGrant)
+      throw new PendingApprovalLimit(call.grant, this.maxPendingPerGrant);
     const linkKey = randomBytes(24).toString('base64url');
     const approval: Approval = {
       id: `apr_${randomBytes(16).toString('hex')}`,

@@ -21,6 +21,7 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_SESSIONS_PER_GRANT = 100;
 export const DEFAULT_MAX_INFLIGHT_PER_SESSION = 64;
+export const DEFAULT_MAX_PENDING_APPROVALS_PER_GRANT = 50;
 
 /** A string value; numbers and booleans are taken as their text (YAML reads `PORT: 3000` as a number). */
 const Text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
@@ -285,6 +286,11 @@ export const ConfigSchema = z
           .default(DEFAULT_MAX_INFLIGHT_PER_SESSION)
           .meta({
             description: `Requests one session (for 2026-07-28 requests: one principal) may have in flight; one more is answered 429. Default ${DEFAULT_MAX_INFLIGHT_PER_SESSION}.`,
+          }),
+        max_pending_approvals_per_grant: wholeNumber(1, 1_000_000)
+          .default(DEFAULT_MAX_PENDING_APPROVALS_PER_GRANT)
+          .meta({
+            description: `Approvals one grant may have waiting for an answer; a call that would open one more is blocked with a reason naming this key. Default ${DEFAULT_MAX_PENDING_APPROVALS_PER_GRANT}.`,
           }),
       })
       .prefault({}),

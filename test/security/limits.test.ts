@@ -7,7 +7,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.js';
 import { ACCEPT_BOTH, modernHeaders } from '../helpers/index.js';
-import { ALICE, BOB, LEGACY_INIT, httpDriver, isBlocked, startHarness, toolCall, type Harness } from './support.js';
+import {
+  ALICE,
+  BOB,
+  LEGACY_INIT,
+  httpDriver,
+  isBlocked,
+  startHarness,
+  textOf,
+  toolCall,
+  type Harness,
+} from './support.js';
 
 const ALLOW_ALL = { version: '1', default: 'allow' };
 
@@ -101,10 +111,51 @@ describe('limits on sessions and requests in flight', () => {
   }, 30_000);
 });
 
+describe('limits on pending approvals', () => {
+  let h: Harness;
+  const APPROVE = {
+    version: '1',
+    default: 'deny',
+    tools: { read_file: { action: 'require_approval', approval: { mode: 'retry' } } },
+  };
+  beforeAll(async () => {
+    h = await startHarness({
+      policies: { fs: APPROVE, 'my-srv': APPROVE },
+      config: { limits: { max_pending_approvals_per_grant: 2 } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('limits.max_pending_approvals_per_grant: a call that would open one approval too many is blocked naming the key; other grants are unaffected', async () => {
+    const alice = await httpDriver(h, 'modern', false, ALICE);
+    const bob = await httpDriver(h, 'modern', false, BOB);
+    const pending = (d: typeof alice, id: string, path: string) =>
+      d.request(toolCall('modern', id, 'read_file', { path }));
+    for (const path of ['/1', '/2']) {
+      const a = await pending(alice, `p${path}`, path);
+      expect(textOf(a)).toMatch(/^\[APPROVAL PENDING\]/);
+    }
+    // The same call again joins its own approval rather than opening another.
+    expect(textOf(await pending(alice, 'p-again', '/1'))).toMatch(/^\[APPROVAL PENDING\]/);
+    const third = await pending(alice, 'p3', '/3');
+    expect(isBlocked(third)).toBe(true);
+    expect(textOf(third)).toMatch(/limits\.max_pending_approvals_per_grant/);
+    expect(textOf(await pending(bob, 'pb', '/1'))).toMatch(/^\[APPROVAL PENDING\]/);
+    expect((await h.gateway.core.approvals.list({ status: ['pending'] })).length).toBe(3);
+  });
+});
+
 describe('the defaults of the limits', () => {
-  it('a config that names no limits gets safe ones (100 sessions per grant, 64 requests in flight per session)', () => {
+  it('a config that names no limits gets safe ones (100 sessions per grant, 64 requests in flight per session, 50 pending approvals per grant)', () => {
     const r = validateConfig({ servers: { fs: { command: 'node' } } });
     expect(r.ok).toBe(true);
-    if (r.ok) expect(r.config.limits).toMatchObject({ max_sessions_per_grant: 100, max_inflight_per_session: 64 });
+    if (r.ok)
+      expect(r.config.limits).toMatchObject({
+        max_sessions_per_grant: 100,
+        max_inflight_per_session: 64,
+        max_pending_approvals_per_grant: 50,
+      });
   });
 });
