@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 describe('defaultConfig', () => {
   it('listens on 127.0.0.1:8080 without auth and keeps state and audit in one SQLite file of the folder', () => {
     const config = defaultConfig('/srv/project');
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, cors_origins: [] });
     expect(config.auth).toEqual({ mode: 'none' });
     expect(config.state).toBe('sqlite:/srv/project/.gatehouse/state.db');
     expect(config.audit.sink).toBe(config.state);

@@ -40,7 +40,7 @@ describe('finding the config file', () => {
     const loaded = await loadConfig({ file: 'conf/gw.yaml', cwd: dir, env: {} });
     expect(loaded.path).toBe(path);
     expect(loaded.dir).toBe(join(dir, 'conf'));
-    expect(loaded.config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(loaded.config.listen).toEqual({ host: '127.0.0.1', port: 8080, cors_origins: [] });
     expect(loaded.config.servers.memory).toMatchObject({
       transport: 'stdio',
       command: 'npx',

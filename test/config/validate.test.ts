@@ -23,7 +23,7 @@ const stdio = { command: 'npx', args: ['-y', 'server'] };
 describe('defaults and normalisation', () => {
   it('fills every default of the contract', () => {
     expect(valid({ servers: { mem: stdio } })).toEqual({
-      listen: { host: '127.0.0.1', port: 8080 },
+      listen: { host: '127.0.0.1', port: 8080, cors_origins: [] },
       state: 'sqlite:./.gatehouse/state.db',
       audit: { sink: 'sqlite:./.gatehouse/state.db', arguments: 'redacted', retention: 2_592_000, queue_max: 10_000 },
       auth: { mode: 'none' },
@@ -42,7 +42,12 @@ describe('defaults and normalisation', () => {
         },
       },
       grants: {},
-      limits: { max_body_bytes: 4 * 1024 * 1024 },
+      limits: {
+        max_body_bytes: 4 * 1024 * 1024,
+        max_sessions_per_grant: 100,
+        max_inflight_per_session: 64,
+        max_pending_approvals_per_grant: 50,
+      },
     });
   });
 
