@@ -5,6 +5,8 @@
 import { relative } from 'node:path';
 import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { mayUse } from '../identity/grants.js';
+import type { StateStore } from '../store/store.js';
 import type { CallFacts } from '../policy/decide.js';
 import { formatExplanation } from '../policy/explain-format.js';
 import { explain, usageFromStore } from '../policy/explain.js';
@@ -30,31 +32,39 @@ export async function policyExplainCommand(
   const servers = loaded.config.servers;
   if (!servers[server])
     throw new UsageError(`unknown server "${server}"; configured servers: ${Object.keys(servers).join(', ')}`);
-  const grant = grantFacts(loaded, opts.grant);
-  const notes: string[] = [];
-  if (opts.grant && !loaded.config.grants[opts.grant]!.servers.includes(server))
-    notes.push(`grant ${opts.grant} may not use server ${server}: the gateway refuses its calls there (HTTP 403)`);
-
-  const ref = (opts.grant && loaded.config.grants[opts.grant]!.policy) ?? servers[server]!.policy;
-  const policyFrom =
-    opts.grant && loaded.config.grants[opts.grant]!.policy ? `grant ${opts.grant}` : `server ${server}`;
-  if (ref === undefined) {
-    const text = `server ${server} has no policy: the gateway forwards every call to it`;
-    if (opts.json)
-      io.out(JSON.stringify({ server, tool, policy: null, verdict: 'allow', notes: [...notes, text] }, null, 2));
-    else io.out([...notes.map((n) => `note: ${n}`), `decision: allow`, `  ${text}`].join('\n'));
-    return EXIT_OK;
-  }
   const { buildGatewayCore, compilePolicies } = await import('../gateway/core.js');
   // Compiled as the gateway compiles them: a problem is reported at the config key naming the policy.
   const compiled = await compilePolicies(loaded);
-  const policy = (opts.grant ? compiled.grants.get(opts.grant) : undefined) ?? compiled.servers.get(server)!;
-  const policySource = `${policyFrom}, ${typeof ref === 'string' ? relative(process.cwd(), ref) || ref : 'inline'}`;
-
   const core = await buildGatewayCore(loaded, (level, msg) => {
     if (level !== 'info') io.err(`${level}: ${msg}`);
   });
   try {
+    // A grant of the config file, or one made with `gatehouse grants create` (in the state store).
+    const found = opts.grant === undefined ? undefined : await core.grants.named(opts.grant, now.getTime());
+    if (opts.grant !== undefined && !found) throw new UsageError(await unknownGrant(opts.grant, loaded, core.store));
+    const grant = found?.grant;
+    const notes: string[] = [];
+    if (found && found.status !== 'active')
+      notes.push(`grant ${found.grant.name} is ${found.status}: the gateway refuses its token (HTTP 401)`);
+    if (grant && !mayUse({ principal: `grant:${grant.name}`, grant }, server))
+      notes.push(`grant ${grant.name} may not use server ${server}: the gateway refuses its calls there (HTTP 403)`);
+    const policy = grant?.policy ?? compiled.servers.get(server);
+    if (!policy) {
+      const text = `server ${server} has no policy: the gateway forwards every call to it`;
+      if (opts.json)
+        io.out(JSON.stringify({ server, tool, policy: null, verdict: 'allow', notes: [...notes, text] }, null, 2));
+      else io.out([...notes.map((n) => `note: ${n}`), `decision: allow`, `  ${text}`].join('\n'));
+      return EXIT_OK;
+    }
+    const ref = grant?.policy
+      ? (found?.policyFile ?? loaded.config.grants[grant.name]?.policy)
+      : servers[server]!.policy;
+    const policyFrom = grant?.policy ? `grant ${grant.name}` : `server ${server}`;
+    const policySource = `${policyFrom}, ${typeof ref === 'string' ? relative(process.cwd(), ref) || ref : 'inline'}`;
+    const grantFacts: CallFacts['grant'] = grant
+      ? { name: grant.name, agent: grant.agent, labels: grant.labels }
+      : { name: 'anonymous', agent: 'anonymous', labels: {} };
+
     const [catalog] = await readCatalog(core.pool, [server]);
     let entry: CatalogEntry | undefined;
     if (!catalog?.ok)
@@ -76,7 +86,7 @@ export async function policyExplainCommand(
       args,
       ...(entry ? { category: entry.category, risk: entry.risk } : {}),
       ...(entry?.annotations ? { annotations: entry.annotations } : {}),
-      grant,
+      grant: grantFacts,
       // What a 2026-07-28 client counts as its session; a legacy session counts under its own id.
       session: { id: opts.grant ? `principal:grant:${opts.grant}` : 'principal:anonymous' },
       now,
@@ -121,14 +131,12 @@ function parseNow(text: string | undefined): Date {
   return new Date(time);
 }
 
-function grantFacts(loaded: LoadedConfig, name: string | undefined): CallFacts['grant'] {
-  if (name === undefined) return { name: 'anonymous', agent: 'anonymous', labels: {} };
-  const g = loaded.config.grants[name];
-  if (!g) {
-    const known = Object.keys(loaded.config.grants);
-    throw new UsageError(
-      `unknown grant "${name}"; ${known.length > 0 ? `configured grants: ${known.join(', ')}` : 'the config has no grants'}`,
-    );
-  }
-  return { name, agent: g.agent ?? name, labels: g.labels };
+/** Why `--grant NAME` names no grant, with the grants there are. */
+async function unknownGrant(name: string, loaded: LoadedConfig, store: StateStore): Promise<string> {
+  const configured = Object.keys(loaded.config.grants);
+  const created = (await store.listGrants()).map((g) => g.name);
+  return [
+    `unknown grant "${name}"; ${configured.length > 0 ? `configured grants: ${configured.join(', ')}` : 'the config has no grants'}`,
+    ...(created.length > 0 ? [`created with gatehouse grants: ${created.join(', ')}`] : []),
+  ].join('; ');
 }

@@ -49,6 +49,8 @@ export interface NamedGrant {
   grant: Grant;
   source: 'config' | 'store';
   status: 'active' | 'expired' | 'revoked';
+  /** A stored grant's policy file (a config grant's policy is named in the config). */
+  policyFile?: string;
 }
 
 export class GrantRegistry {
@@ -112,7 +114,12 @@ export class GrantRegistry {
     const stored = (await this.store?.listGrants())?.find((g) => g.name === name);
     if (!stored) return undefined;
     const status = stored.revoked !== undefined && stored.revoked <= now ? 'revoked' : statusAt(stored.expires, now);
-    return { grant: await this.fromStore(stored), source: 'store', status };
+    return {
+      grant: await this.fromStore(stored),
+      source: 'store',
+      status,
+      ...(stored.policy ? { policyFile: stored.policy } : {}),
+    };
   }
 
   async authenticate(authorization: string | undefined, now = Date.now()): Promise<AuthOutcome> {

@@ -10,7 +10,8 @@
 // the legacy SSE transport refuses another grant's token on the session's /messages URL, and a
 // 2026-07-28 requestState sealed for one grant is refused when another presents it. Finally the
 // labels of a grant made with the command line reach a policy condition (grant.labels in CEL), at
-// the gateway and in POST /api/v1/policy/explain, which now finds such grants by name.
+// the gateway, in POST /api/v1/policy/explain and in `gatehouse policy explain --grant`, which now
+// find such grants by name.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -468,6 +469,25 @@ describe('labels of a grant made with the command line', () => {
     const revoked = await api('POST', '/policy/explain', { server: 'feat', tool: 'echo', grant: 'red-explained' });
     expect(revoked.body.notes).toContainEqual(expect.stringContaining('is revoked'));
   });
+
+  it('and gatehouse policy explain --grant finds it in the state store too', async () => {
+    const made = await runCli(['grants', 'create', 'red-cli', '--server', 'feat', '--label', 'team=red', '-c', file]);
+    expect(made.code, made.stderr).toBe(0);
+    const run = await runCli(['policy', 'explain', 'feat', 'echo', '--grant', 'red-cli', '--json', '-c', file]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      explanation: {
+        verdict: 'deny',
+        reason: 'The red team may not echo.',
+        call: { grant: { labels: { team: 'red' } } },
+      },
+    });
+    const unknown = await runCli(['policy', 'explain', 'feat', 'echo', '--grant', 'nobody', '-c', file]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(
+      /unknown grant "nobody"; configured grants: cfg; created with gatehouse grants: .*red-cli/,
+    );
+  }, 60_000);
 });
 
 describe('gatehouse stdio --grant', () => {
