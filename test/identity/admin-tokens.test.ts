@@ -3,11 +3,14 @@
 // as a Bearer token (scheme case-insensitive); the roles nest viewer < policy_manager < admin; the
 // config is refused, with the JSON path, when an admin token equals a grant token or another admin
 // token, or names a role that does not exist. Also how the route table picks a route: literal path
-// parts beat parameters, a known path with another method is a 405 with the methods allowed.
+// parts beat parameters, a known path with another method is a 405 with the methods allowed. And
+// that no grant is created (by the CLI or the API) for a gateway in JWT mode, where none is used.
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.js';
 import { matchAdminRoute } from '../../src/http/admin-routes.js';
 import { AdminTokens, LEGACY_ADMIN_TOKEN_NAME } from '../../src/identity/admin-tokens.js';
+import { createGrant } from '../../src/identity/create-grant.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
 import { roleAllows } from '../../src/identity/roles.js';
 
 const server = { command: 'npx', args: ['-y', 'server'] };
@@ -134,5 +137,18 @@ describe('matching a request to the route table', () => {
     expect(route('PUT', '/grants')).toEqual({ kind: 'method', allow: ['GET', 'POST'] });
     expect(route('GET', '/nothing/here')).toEqual({ kind: 'none' });
     expect(route('GET', '/catalog/mem/extra')).toEqual({ kind: 'none' });
+  });
+});
+
+describe('creating a grant in JWT mode', () => {
+  it('is refused: callers present JWTs, so the grant would never be used', async () => {
+    const store = new MemoryStore();
+    const created = await createGrant(
+      { name: 'ci', servers: ['mem'] },
+      { store, servers: ['mem'], configGrants: new Set(), baseDir: '.', authMode: 'jwt' },
+    );
+    expect(created).toMatchObject({ ok: false, code: 'invalid', message: expect.stringContaining('"jwt"') });
+    expect(await store.listGrants()).toEqual([]);
+    await store.close();
   });
 });
