@@ -73,6 +73,7 @@ export class SqliteStore implements StateStore {
       CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created);
       CREATE TABLE IF NOT EXISTS grants (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
     `);
+    this.addPerSecondTotals();
     this.pinGet = this.db.prepare('SELECT * FROM pins WHERE server = ? AND tool = ?');
     this.pinPut = this.db.prepare(
       'INSERT OR REPLACE INTO pins (server, tool, hash, definition, pinned_at, pending_hash, pending_definition, pending_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -92,8 +93,26 @@ export class SqliteStore implements StateStore {
     const usedIn = this.db.prepare(
       'SELECT COALESCE(SUM(cost), 0) AS used FROM limit_events WHERE key = ? AND ts >= ? AND ts < ?',
     );
+    // The entries of the window's first, partial second, plus the totals of its whole seconds: with a
+    // busy counter, a few dozen rows instead of every call of the window.
+    const usedSince = this.db.prepare(
+      `SELECT (SELECT COALESCE(SUM(cost), 0) FROM limit_events WHERE key = @key AND ts >= @from AND ts < @first * 1000)
+            + (SELECT COALESCE(SUM(cost), 0) FROM limit_seconds WHERE key = @key AND second >= @first AND second <= @last) AS used`,
+    );
+    const pruneSeconds = this.db.prepare('DELETE FROM limit_seconds WHERE key = ? AND second < ?');
     // retain_ms only grows; a key whose retention is known needs no write for it.
     const retained = new Map<string, number>();
+    // No entry of the counter is later than `now`. The per-second totals answer for the whole
+    // seconds of [from, now]; they are sums of floating-point costs kept by adding and subtracting,
+    // so a total that is not a whole number (fractional costs) is checked against the entries.
+    const usedInOrder = (key: string, from: number, to: number, now: number): number => {
+      if (from > 0) {
+        const first = Math.ceil(from / 1000);
+        const { used } = usedSince.get({ key, from, first, last: Math.trunc(now / 1000) }) as { used: number };
+        if (Number.isInteger(used)) return used;
+      }
+      return (usedIn.get(key, from, to) as { used: number }).used;
+    };
     const tx = this.db.transaction((key: string, spec: WindowSpec, now: number): ReserveResult => {
       const want = retention(spec.windowMs);
       let retainMs = retained.get(key);
@@ -102,25 +121,64 @@ export class SqliteStore implements StateStore {
         retained.set(key, retainMs);
       }
       const newest = (newestStmt.get(key) as { ts: number | null }).ts ?? undefined;
-      prune.run(key, Math.max(newest ?? now, now) - retainMs);
+      const cutoff = Math.max(newest ?? now, now) - retainMs;
+      prune.run(key, cutoff);
+      // Every entry of a second wholly before the cutoff is gone: so is its total.
+      if (cutoff > 0) pruneSeconds.run(key, Math.trunc(cutoff / 1000));
       const { from, to } = relevantSpan(spec, now);
-      // In time order (the common case) one SUM over the index decides; the full check, which
+      // In time order (the common case) the sum of the window decides; the full check, which
       // reads the entries, is needed only when calls arrive out of order or the call is refused.
       if (newest === undefined || newest <= now) {
-        const { used } = usedIn.get(key, from, to) as { used: number };
+        const used = usedInOrder(key, from, to, now);
         if (spec.cost <= spec.max && used + spec.cost <= spec.max) {
-          const token = randomUUID();
+          const token = this.nextToken();
           insert.run(token, key, now, spec.cost);
           return { ok: true, token };
         }
       }
       const verdict = admit(spec, now, inSpan.all(key, from, to) as { ts: number; cost: number }[], newest);
       if (!verdict.ok) return verdict;
-      const token = randomUUID();
+      const token = this.nextToken();
       insert.run(token, key, now, spec.cost);
       return { ok: true, token };
     });
     this.reserveTx = (key, spec, now) => tx.immediate(key, spec, now);
+  }
+
+  // A reservation's token names its entry for release: unique across every process sharing the
+  // file (a random prefix per store) without a random UUID per call.
+  private readonly tokenPrefix = `${randomUUID()}-`;
+  private tokenCount = 0;
+
+  private nextToken(): string {
+    return this.tokenPrefix + (++this.tokenCount).toString(36);
+  }
+
+  /**
+   * Per-second totals of every counter's entries, kept by triggers, so that every writer of the
+   * file (whichever version of Gatehouse) keeps them in step with the entries. A file made before
+   * they existed gets them from its entries, once, under the write lock.
+   */
+  private addPerSecondTotals(): void {
+    this.db
+      .transaction(() => {
+        const exists = this.db
+          .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'limit_seconds'")
+          .get();
+        if (exists) return;
+        this.db.exec(`
+          CREATE TABLE limit_seconds (key TEXT NOT NULL, second INTEGER NOT NULL, cost REAL NOT NULL, PRIMARY KEY (key, second)) WITHOUT ROWID;
+          CREATE TRIGGER limit_events_added AFTER INSERT ON limit_events BEGIN
+            INSERT INTO limit_seconds (key, second, cost) VALUES (new.key, CAST(new.ts / 1000 AS INTEGER), new.cost)
+              ON CONFLICT (key, second) DO UPDATE SET cost = cost + excluded.cost;
+          END;
+          CREATE TRIGGER limit_events_removed AFTER DELETE ON limit_events BEGIN
+            UPDATE limit_seconds SET cost = cost - old.cost WHERE key = old.key AND second = CAST(old.ts / 1000 AS INTEGER);
+          END;
+          INSERT INTO limit_seconds (key, second, cost) SELECT key, CAST(ts / 1000 AS INTEGER), SUM(cost) FROM limit_events GROUP BY 1, 2;
+        `);
+      })
+      .immediate();
   }
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
