@@ -265,7 +265,7 @@ export async function sseDriver(h: Harness, token = ALICE): Promise<RawDriver & 
   const postUrl = `${h.gateway.url}${m[1]}`;
   // One reader pumps the stream into an inbox: a read abandoned by a timeout would lose its data.
   const inbox: JsonObject[] = [];
-  let wake: (() => void) | undefined;
+  const wakers = new Set<() => void>();
   void (async () => {
     for (;;) {
       try {
@@ -273,16 +273,18 @@ export async function sseDriver(h: Harness, token = ALICE): Promise<RawDriver & 
       } catch {
         return;
       }
-      wake?.();
+      for (const w of [...wakers]) w();
     }
   })();
   const arrival = (ms: number) =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
+      const done = () => {
         clearTimeout(timer);
+        wakers.delete(done);
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      wakers.add(done);
     });
   const post = async (body: string) => {
     const res = await fetch(postUrl, {
