@@ -5,7 +5,12 @@ import { blockedToolResult, unknownToolError, type BlockedOutcome } from '../pol
 import type { CompiledPolicy, CompiledRule } from '../policy/compile.js';
 import { decide, listable, listableEntry, type CallFacts, type Decision, type Subject } from '../policy/decide.js';
 import type { Approval } from '../approvals/approval.js';
-import { DEFAULT_APPROVAL_TIMEOUT_S, type ApprovalService, type ApprovalSettings } from '../approvals/service.js';
+import {
+  DEFAULT_APPROVAL_TIMEOUT_S,
+  PendingApprovalLimit,
+  type ApprovalService,
+  type ApprovalSettings,
+} from '../approvals/service.js';
 import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
 import { auditedErrorText, redactText } from '../audit/redact.js';
@@ -147,7 +152,11 @@ export class PolicyGate {
     } catch (err) {
       // No error path ends in allow: a failure inside the pipeline blocks the call.
       record.decision = 'deny';
-      const reason = `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
+      // A limit the operator set is not a failure, and says so in its own words.
+      const reason =
+        err instanceof PendingApprovalLimit
+          ? err.message
+          : `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
       answer = this.blocked(subject, peer, { decision: 'deny', rule: '/', reason });
       record.rule = '/';
       record.blocked_by = 'internal_error';

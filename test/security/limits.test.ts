@@ -141,7 +141,9 @@ describe('limits on pending approvals', () => {
     expect(textOf(await pending(alice, 'p-again', '/1'))).toMatch(/^\[APPROVAL PENDING\]/);
     const third = await pending(alice, 'p3', '/3');
     expect(isBlocked(third)).toBe(true);
-    expect(textOf(third)).toMatch(/limits\.max_pending_approvals_per_grant/);
+    expect(textOf(third)).toMatch(
+      /^\[POLICY DENIED\] Too many approvals pending: .*limits\.max_pending_approvals_per_grant/,
+    );
     expect(textOf(await pending(bob, 'pb', '/1'))).toMatch(/^\[APPROVAL PENDING\]/);
     expect((await h.gateway.core.approvals.list({ status: ['pending'] })).length).toBe(3);
   });
