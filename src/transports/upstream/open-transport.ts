@@ -2,8 +2,9 @@
 // work (spawning, framing, SSE, sessions, the modern headers derived from each body); Gatehouse
 // drives them at the JSON-RPC message level.
 import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import type { ServerConfig } from '../../config/schema.js';
+import { BatchedStdioClientTransport } from './batched-stdio.js';
 
 export interface OpenedTransport {
   transport: Transport;
@@ -16,7 +17,7 @@ export function openTransport(cfg: ServerConfig): OpenedTransport {
     if (!cfg.command) throw new Error('A stdio server needs a command.');
     // Only the SDK's safe default environment plus what the operator configured: the gateway's
     // own secrets (admin token, grant tokens) must not leak into every child.
-    const t = new StdioClientTransport({
+    const t = new BatchedStdioClientTransport({
       command: cfg.command,
       args: cfg.args,
       env: { ...getDefaultEnvironment(), ...cfg.env },
