@@ -1,7 +1,8 @@
 // Proves that the credentials an operator configures for upstreams — a stdio server's `env`, an
 // HTTP server's `headers` — never leave the gateway, even when upstreams echo them: a real
 // `gatehouse start` process (log level debug) runs in front of a stdio server that prints its API
-// key on stderr at start-up, an HTTP server whose tool calls fail with a JSON-RPC error quoting the
+// key, a database URL with a password and a random-looking setting on stderr at start-up (and a
+// plain mode, which must stay readable), an HTTP server whose tool calls fail with a JSON-RPC error quoting the
 // Authorization and X-Api-Key headers it received, and an HTTP server that refuses to start with a
 // 401 body quoting them. Clients of both eras use all three (and /mcp); then every admin API GET
 // route of the route table, policy explain, /readyz, /healthz and /metrics are read. No secret
@@ -27,6 +28,8 @@ import {
 
 const SECRETS = {
   FEAT_API_KEY: 'env-secret-Qm7fZ2pL9xW4',
+  FEAT_DB_PASSWORD: 'dsn-pass-Wq2Er4Ty8U',
+  FEAT_SETTING: 'Zq81LmT0pXr4Wn7eBv3c',
   REMOTE_TOKEN: 'hdr-secret-Vb3nK8rT1yH6',
   REMOTE_KEY: 'hdr-secret-Jc5wP0sE2uN7',
   BROKEN_TOKEN: 'hdr-secret-Lx4dG9hQ6mZ1',
@@ -108,7 +111,7 @@ beforeAll(async () => {
   refusing = await listen(refusingServer);
   // A stdio server that, like many, prints its configuration on stderr when it starts.
   const announce =
-    "process.stderr.write('starting with API_KEY=' + process.env.API_KEY + '\\n');" +
+    "process.stderr.write('starting with API_KEY=' + process.env.API_KEY + ' DATABASE_URL=' + process.env.DATABASE_URL + ' SETTING=' + process.env.SETTING + ' MODE=' + process.env.MODE + '\\n');" +
     "const c = require('node:child_process').spawn(process.argv[1], process.argv.slice(2), { stdio: 'inherit' });" +
     "c.on('exit', (code) => process.exit(code ?? 0)); process.on('SIGTERM', () => c.kill());";
   writeFileSync(
@@ -123,7 +126,12 @@ beforeAll(async () => {
         feat: {
           command: process.execPath,
           args: ['-e', announce, process.execPath, '--import', TSX_LOADER, FEATURE_SERVER_PATH, '--era', 'legacy'],
-          env: { API_KEY: '${FEAT_API_KEY}' },
+          env: {
+            API_KEY: '${FEAT_API_KEY}',
+            DATABASE_URL: 'postgres://app:${FEAT_DB_PASSWORD}@db.internal/app',
+            SETTING: '${FEAT_SETTING}',
+            MODE: 'tags_update_mode',
+          },
           timeout_ms: 20_000,
         },
         remote: {
@@ -213,7 +221,10 @@ afterAll(async () => {
 
 describe('upstream credentials', () => {
   it('reached the upstreams, which echoed them (redacted on the way)', () => {
-    expect(output).toContain('starting with API_KEY=[REDACTED]');
+    // A credential by its name, by its look, and in a URL; a value that is none stays readable.
+    expect(output).toContain(
+      'starting with API_KEY=[REDACTED] DATABASE_URL=postgres://app:[REDACTED]@db.internal/app SETTING=[REDACTED] MODE=tags_update_mode',
+    );
     const remote = seen.filter((s) => / remote lookup$/.test(s.where));
     expect(remote).toHaveLength(2);
     for (const r of remote) expect(r.text).toContain('upstream refused the credentials [REDACTED]');
