@@ -9,8 +9,8 @@ import { BodyTooLarge, readBody } from './body.js';
 import { handleAdmin } from './admin-api.js';
 import { handleApprovalPage } from './approval-page.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
-import { sendJson, sendRpcError } from './respond.js';
 import type { AdminTokens } from '../identity/admin-tokens.js';
+import { sendJson, sendRpcError } from './respond.js';
 import { applyCors, edgeRefusal, requestUrl } from './edge-guard.js';
 import { SESSION_LIMIT_DEFAULTS, type SessionLimitSettings } from './session-limits.js';
 import { serveMetrics } from '../observability/metrics-endpoint.js';
@@ -174,12 +174,12 @@ function endpointOf(core: GatewayCore, name: string): Endpoint | undefined {
   return core.endpoint(name);
 }
 
-async function readiness(core: GatewayCore, res: ServerResponse): Promise<void> {
-  // A replica that cannot reach the state store blocks every call that has limits or needs an
 /**
  * Unauthenticated, so it says why an upstream is not ready only in the gateway's own words
  * (`exited`, a system error code): an upstream's error text can quote its credentials.
  */
+async function readiness(core: GatewayCore, res: ServerResponse): Promise<void> {
+  // A replica that cannot reach the state store blocks every call that has limits or needs an
   // approval, so it is not ready; only the store's kind is shown, never its address.
   const store = { kind: core.store.kind, reachable: await core.store.ping() };
   const upstreams: Record<string, { ready: boolean; era?: string; error?: string }> = {};
