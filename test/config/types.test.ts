@@ -26,7 +26,7 @@ type ContractServer = {
 };
 
 type ContractConfig = {
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; cors_origins: string[] };
   state: string;
   audit: AuditConfig;
   auth: {
@@ -47,7 +47,12 @@ type ContractConfig = {
       policy?: string | PolicyInput;
     }
   >;
-  limits: { max_body_bytes: number };
+  limits: {
+    max_body_bytes: number;
+    max_sessions_per_grant: number;
+    max_inflight_per_session: number;
+    max_pending_approvals_per_grant: number;
+  };
   log?: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   approvals?: ApprovalsConfig;
 };
