@@ -5,7 +5,7 @@
 import { relative } from 'node:path';
 import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { mayUse } from '../identity/grants.js';
+import { grantNotes } from '../identity/grants.js';
 import type { StateStore } from '../store/store.js';
 import type { CallFacts } from '../policy/decide.js';
 import { formatExplanation } from '../policy/explain-format.js';
@@ -43,11 +43,7 @@ export async function policyExplainCommand(
     const found = opts.grant === undefined ? undefined : await core.grants.named(opts.grant, now.getTime());
     if (opts.grant !== undefined && !found) throw new UsageError(await unknownGrant(opts.grant, loaded, core.store));
     const grant = found?.grant;
-    const notes: string[] = [];
-    if (found && found.status !== 'active')
-      notes.push(`grant ${found.grant.name} is ${found.status}: the gateway refuses its token (HTTP 401)`);
-    if (grant && !mayUse({ principal: `grant:${grant.name}`, grant }, server))
-      notes.push(`grant ${grant.name} may not use server ${server}: the gateway refuses its calls there (HTTP 403)`);
+    const notes = grantNotes(found, server);
     const policy = grant?.policy ?? compiled.servers.get(server);
     if (!policy) {
       const text = `server ${server} has no policy: the gateway forwards every call to it`;

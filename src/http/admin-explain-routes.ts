@@ -3,7 +3,7 @@
 // and limit usage from its own state store (so with `state: memory:` too), reserving nothing. A
 // grant is looked up by name among the config file's and the store's (`gatehouse grants create`).
 import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
-import { mayUse, type NamedGrant } from '../identity/grants.js';
+import { grantNotes, type NamedGrant } from '../identity/grants.js';
 import type { CallFacts, Subject } from '../policy/decide.js';
 import { explain, usageFromStore } from '../policy/explain.js';
 import type { AdminRequest } from './admin-routes.js';
@@ -38,11 +38,7 @@ export async function explainRoute({ core, req, res, maxBodyBytes }: AdminReques
   if (parsed.grant !== undefined && !found) return sendJson(res, 404, { error: `Unknown grant "${parsed.grant}".` });
   const grant = found?.grant;
 
-  const notes: string[] = [];
-  if (found && found.status !== 'active')
-    notes.push(`grant ${found.grant.name} is ${found.status}: the gateway refuses its token (HTTP 401)`);
-  if (grant && !mayUse({ principal: `grant:${grant.name}`, grant }, server))
-    notes.push(`grant ${grant.name} may not use server ${server}: the gateway refuses its calls there (HTTP 403)`);
+  const notes = grantNotes(found, server);
   // A grant's policy replaces the server's for that grant's calls, as the gateway applies it.
   const policy = grant?.policy ?? core.policies.get(server);
   if (!policy) {

@@ -167,6 +167,17 @@ function statusAt(expiresAt: number | undefined, now: number): 'active' | 'expir
   return expiresAt !== undefined && expiresAt <= now ? 'expired' : 'active';
 }
 
+/** What an explanation of a call by this grant to this server says about the grant itself. */
+export function grantNotes(found: NamedGrant | undefined, server: string): string[] {
+  if (!found) return [];
+  const { grant, status } = found;
+  const notes: string[] = [];
+  if (status !== 'active') notes.push(`grant ${grant.name} is ${status}: the gateway refuses its token (HTTP 401)`);
+  if (!mayUse({ principal: `grant:${grant.name}`, grant }, server))
+    notes.push(`grant ${grant.name} may not use server ${server}: the gateway refuses its calls there (HTTP 403)`);
+  return notes;
+}
+
 /** Whether an identity may use a server (no grant: auth is off, every server). */
 export function mayUse(identity: Identity, server: string): boolean {
   return !identity.grant || identity.grant.allServers === true || identity.grant.servers.has(server);
