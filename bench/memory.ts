@@ -46,6 +46,25 @@ async function steadyRss(pid: number): Promise<{ median: number; max: number }> 
 
 const childrenRss = (pid: number): number => descendants(pid).reduce((sum, p) => sum + (rssMiB(p) ?? 0), 0);
 
+/** The V8 heap and external memory as the gateway reports them on /metrics. */
+async function heapFigures(base: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const value = (name: string): number | undefined => {
+      const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm'));
+      return m ? Number(m[1]) / 2 ** 20 : undefined;
+    };
+    const parts = [
+      ['V8 heap used', value('nodejs_heap_size_used_bytes')],
+      ['V8 heap total', value('nodejs_heap_size_total_bytes')],
+      ['external', value('nodejs_external_memory_bytes')],
+    ].filter((p): p is [string, number] => p[1] !== undefined);
+    return parts.length ? parts.map(([n, v]) => `${n} ${v.toFixed(1)} MiB`).join(', ') : 'not reported';
+  } catch {
+    return 'not reported';
+  }
+}
+
 const mb = (mib: number): string => `${(mib / MIB_PER_MB).toFixed(1)} MB (${mib.toFixed(1)} MiB)`;
 
 async function main(): Promise<void> {
@@ -56,8 +75,10 @@ async function main(): Promise<void> {
   await sleep(settleMs);
   const idle = await steadyRss(running.proc.pid);
   const kids = descendants(running.proc.pid).length;
+  const heap = await heapFigures(running.base);
   lines.push(
     `idle, ${servers} stdio upstreams: gateway VmRSS median ${mb(idle.median)}, max ${(idle.max / MIB_PER_MB).toFixed(1)} MB; goal < ${IDLE_GOAL_MB} MB: ${idle.median / MIB_PER_MB < IDLE_GOAL_MB ? 'met' : 'not met'} (children excluded: ${kids} processes, ${childrenRss(running.proc.pid).toFixed(0)} MiB together)`,
+    `  of it, from the gateway's own /metrics: ${heap}`,
   );
   await running.stop();
 
