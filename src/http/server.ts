@@ -8,6 +8,7 @@ import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstrea
 import { BodyTooLarge, readBody } from './body.js';
 import { handleAdmin } from './admin-api.js';
 import { handleApprovalPage } from './approval-page.js';
+import { defaultUiDir, serveUi } from './ui-routes.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import type { AdminTokens } from '../identity/admin-tokens.js';
 import { sendJson, sendRpcError } from './respond.js';
@@ -65,6 +66,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     if (path === '/readyz') return readiness(core, res);
     if (path === '/metrics') return serveMetrics(core.metrics, opts, req, res);
     if (path.startsWith('/ui/approvals/')) return handleApprovalPage(core.approvals, req, res, path);
+    if (path === '/ui' || path.startsWith('/ui/')) return serveUi(opts.uiDir ?? defaultUiDir(), req, res, path);
     if (path === '/api/v1' || path.startsWith('/api/v1/'))
       return handleAdmin(core, { tokens: opts.admin, maxBodyBytes: opts.maxBodyBytes }, req, res, path);
     if (path === METADATA_PATH || path.startsWith(`${METADATA_PATH}/`))
