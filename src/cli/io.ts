@@ -19,6 +19,17 @@ export const processIo: CliIo = {
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : text + '\n'),
 };
 
+/**
+ * A reader that closed its end (`gatehouse audit | head`) is not a failure of the command: stop
+ * quietly, as Unix tools do, instead of dying on an unhandled EPIPE.
+ */
+export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT_OK);
+    throw error;
+  });
+}
+
 /** A mistake in how the command was called: reported without a stack trace, exit code 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
