@@ -295,8 +295,22 @@ export const ConfigSchema = z
       })
       .prefault({}),
     approvals: ApprovalsConfigSchema,
+    cluster: z
+      .strictObject({
+        id: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'replica ids use letters, digits, ".", "_" and "-"' })
+          .optional()
+          .meta({ description: "This replica's id; default the host name and a random suffix." }),
+        advertise_url: HttpUrl.optional().meta({
+          description:
+            'The base URL other replicas reach this one at (e.g. http://10.0.0.5:8080), to forward a 2026-07-28 retry whose upstream call is parked here. Default none: such retries fail on other replicas.',
+        }),
+      })
+      .optional()
+      .meta({ description: 'Several replicas on one Redis state store (see docs/operations.md).' }),
   })
-  .transform(({ listen, state, audit, auth, servers, mcpServers, grants, limits, log, approvals }) => ({
+  .transform(({ listen, state, audit, auth, servers, mcpServers, grants, limits, log, approvals, cluster }) => ({
     listen,
     state,
     audit: normaliseAuditConfig(audit, state, DEFAULT_STATE),
@@ -307,6 +321,7 @@ export const ConfigSchema = z
     // Present only when written, so configs that never mention it normalise as before.
     ...(log ? { log } : {}),
     ...(approvals ? { approvals } : {}),
+    ...(cluster ? { cluster } : {}),
   }))
   .meta({ title: 'Gatehouse configuration', description: 'Listen address, stores, auth, servers and grants.' });
 

@@ -30,6 +30,8 @@ import { approvalPageUrl } from '../approvals/links.js';
 import { attachApprovalChannels } from '../approvals/channels.js';
 import type { WebhookNotifier } from '../approvals/webhooks.js';
 import { redactArguments } from '../audit/redact.js';
+import { clusterStoreOf } from '../cluster/cluster-store.js';
+import { Replica } from '../cluster/replica.js';
 
 export interface GatewayCore {
   pool: UpstreamPool;
@@ -47,6 +49,8 @@ export interface GatewayCore {
   reloader: PolicyReloader;
   /** Prometheus metrics; the call path feeds `observe`, scrapes read the rest. */
   metrics: GatewayMetrics;
+  /** This gateway as one of the replicas sharing its state store. */
+  replica: Replica;
   /** The endpoint of one server, or of all of them for `*`. */
   endpoint(name: string): Endpoint | undefined;
   /** Where people reach this gateway (approval links): set once it listens. */
@@ -129,9 +133,16 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   );
   const metrics = new GatewayMetrics();
   const parked = new ParkedCalls();
+  const sealer = new Sealer();
+  const replica = new Replica(clusterStoreOf(store), sealer, {
+    ...(config.cluster?.id ? { id: config.cluster.id } : {}),
+    ...(config.cluster?.advertise_url ? { advertiseUrl: config.cluster.advertise_url } : {}),
+    log,
+  });
   const ctx: RelayContext = {
-    sealer: new Sealer(),
+    sealer,
     parked,
+    replicaId: replica.id,
     logLevelOf: (peer) => (peer instanceof ClientSession ? peer.logLevel : undefined),
     paramHeaders: async (conn, tool, args) => {
       const entry = await pool.tools.tool(conn, tool);
@@ -197,6 +208,7 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
     policies,
     reloader,
     metrics,
+    replica,
     endpoint: (name) => endpoints.get(name),
     links,
     configDir: loaded.dir,
@@ -205,6 +217,7 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
       webhooks.close();
       reloader.stop();
       parked.closeAll();
+      await replica.close();
       await pool.closeAll();
       await audit.close();
       await store.close();

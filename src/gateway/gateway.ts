@@ -56,6 +56,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
   const addr = front.server.address() as AddressInfo;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
   core.links.base ??= `http://${shownHost}:${addr.port}`;
+  await core.replica.start();
   await core.pool.startAll();
   core.reloader.start();
   return {

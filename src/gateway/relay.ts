@@ -36,6 +36,8 @@ export interface ClientRequest {
 export interface RelayContext {
   sealer: Sealer;
   parked: ParkedCalls;
+  /** This replica's id: a parked call's state names the replica that holds it. */
+  replicaId?: string;
   /** Log level a legacy client set, passed on to a modern server in the envelope. */
   logLevelOf?: (peer: ClientPeer) => string | undefined;
   /** The `Mcp-Param-*` headers a call to this server's tool must carry over HTTP. */
@@ -53,6 +55,8 @@ interface SealedState {
   m: string;
   /** A parked legacy call, or the upstream's own state wrapped. */
   park?: string;
+  /** The replica holding the parked call. */
+  rep?: string;
   up?: string;
   /** Reservations made in round one, so a retry is not counted again. */
   c?: Reservation[];
@@ -125,11 +129,36 @@ function openState(
 ): SealedState | { error: JsonRpcErrorObject } {
   const opened = ctx.sealer.unseal<SealedState>(req.params?.requestState, peer.principal);
   if (!opened.ok)
-    return fail(ErrorCode.InvalidParams, `Invalid requestState (${opened.reason}): start the call again without it.`);
+    return fail(
+      ErrorCode.InvalidParams,
+      opened.reason === 'forged'
+        ? 'Invalid requestState (forged): it was not issued to this caller by this gateway (or by a replica sharing its state store); start the call again without it.'
+        : `Invalid requestState (${opened.reason}): start the call again without it.`,
+    );
   const s = opened.payload;
   if (s.srv !== server || s.m !== req.method || s.ch !== callHash(req))
     return fail(ErrorCode.InvalidParams, 'Invalid requestState: it was issued for another call.');
   return s;
+}
+
+/**
+ * The replica holding the parked call a modern retry's `requestState` belongs to, when that is
+ * another replica; undefined for anything else (including a state that does not open, which the
+ * relay then refuses).
+ */
+export function parkedElsewhere(requestState: unknown, principal: string, ctx: RelayContext): string | undefined {
+  const opened = ctx.sealer.unseal<SealedState>(requestState, principal);
+  if (!opened.ok) return undefined;
+  const rep = opened.payload.rep;
+  return opened.payload.park && rep && rep !== ctx.replicaId ? rep : undefined;
+}
+
+/** The answer to a retry whose parked call is on a replica this one cannot reach. */
+export function unreachableReplica(rep: string): UpstreamAnswer {
+  return fail(
+    ErrorCode.ConnectionClosed,
+    `The call was parked on replica "${rep}", which is not reachable from this replica; make the call again (without requestState).`,
+  );
 }
 
 /**
@@ -216,6 +245,7 @@ async function modernToLegacy(
   if (base.requestState !== undefined) {
     const s = openState(req, peer, ctx, conn.server);
     if ('error' in s) return s;
+    if (s.park && s.rep && s.rep !== ctx.replicaId) return unreachableReplica(s.rep);
     call = s.park ? ctx.parked.resume(s.park, base.inputResponses) : undefined;
     if (!call)
       return fail(
@@ -246,7 +276,12 @@ async function modernToLegacy(
     for (const q of outcome.questions)
       inputRequests[q.key] = q.params ? { method: q.method, params: q.params } : { method: q.method };
     ctx.parked.park(call, outcome.questions);
-    const requestState = sealState({ srv: conn.server, m: req.method, park: call.id }, peer, ctx, req);
+    const requestState = sealState(
+      { srv: conn.server, m: req.method, park: call.id, ...(ctx.replicaId ? { rep: ctx.replicaId } : {}) },
+      peer,
+      ctx,
+      req,
+    );
     return { result: { resultType: 'input_required', inputRequests, requestState } };
   } finally {
     req.signal?.removeEventListener('abort', onAbort);

@@ -9,11 +9,22 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 export type UnsealFailure = 'malformed' | 'forged' | 'expired';
 
 export class Sealer {
-  private readonly key: Buffer;
+  private key: Buffer;
+  /** Keys replaced by `useKey`: states they sealed still open until they expire. */
+  private readonly retired: Buffer[] = [];
 
   constructor(key?: Buffer) {
     this.key = key ?? randomBytes(32);
     if (this.key.length !== 32) throw new RangeError('A sealing key must be 32 bytes.');
+  }
+
+  /** Seals with `key` from now on (the key replicas share, once the store gives it). */
+  useKey(key: Buffer): void {
+    if (key.length !== 32) throw new RangeError('A sealing key must be 32 bytes.');
+    if (key.equals(this.key)) return;
+    this.retired.unshift(this.key);
+    this.retired.length = Math.min(this.retired.length, 2);
+    this.key = key;
   }
 
   seal(payload: unknown, principal: string, ttlMs: number, now = Date.now()): string {
@@ -34,15 +45,26 @@ export class Sealer {
       return { ok: false, reason: 'malformed' };
     const raw = Buffer.from(token.slice(4), 'base64url');
     if (raw.length < 29) return { ok: false, reason: 'malformed' };
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-      decipher.setAAD(Buffer.from(principal, 'utf8'));
-      decipher.setAuthTag(raw.subarray(12, 28));
-      const body = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'));
+    for (const key of [this.key, ...this.retired]) {
+      const body = open(key, raw, principal);
+      if (body === undefined) continue;
       if (typeof body?.e !== 'number' || body.e < now) return { ok: false, reason: 'expired' };
       return { ok: true, payload: body.p as T };
-    } catch {
-      return { ok: false, reason: 'forged' };
     }
+    return { ok: false, reason: 'forged' };
+  }
+}
+
+function open(key: Buffer, raw: Buffer, principal: string): { p?: unknown; e?: unknown } | undefined {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(principal, 'utf8'));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as {
+      p?: unknown;
+      e?: unknown;
+    };
+  } catch {
+    return undefined;
   }
 }

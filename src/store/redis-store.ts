@@ -10,7 +10,11 @@
 //   apr:all, apr:st:<status>, apr:m:<hash>   indexes of approvals (newest first by creation)
 //   apr:feed, channel apr:changes  the change feed
 //   pins, grants, grants:hash, grants:revoked
-import { createHash, randomUUID } from 'node:crypto';
+//   cl:seal                        the key that seals requestState, shared by every replica
+//   cl:rep:<id>                    a replica's advertised URL; expires unless its heartbeat renews it
+//   cl:ses:<sha256 of id>          a legacy session's binding; expires when the session goes idle
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { ClusterStore } from '../cluster/cluster-store.js';
 import type { Approval, ApprovalFilter, ApprovalPatch } from '../approvals/approval.js';
 import { matchesApproval } from '../approvals/filter.js';
 import type { Pin } from '../catalog/pins.js';
@@ -49,7 +53,7 @@ interface Scripts {
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export class RedisStore implements StateStore {
+export class RedisStore implements StateStore, ClusterStore {
   readonly kind = 'redis';
   readonly prefix: string;
   private readonly conn: RedisConnection;
@@ -277,6 +281,46 @@ export class RedisStore implements StateStore {
 
   watchApprovals(listener: (approval: Approval) => void): () => void {
     return this.feed.watch(listener);
+  }
+
+  async sharedSealKey(): Promise<Buffer> {
+    const key = this.key('cl:seal');
+    const fresh = randomBytes(32).toString('base64');
+    // SET NX: the first replica's key wins; every other replica reads the same one.
+    await this.conn.run((r) => r.set(key, fresh, 'NX'));
+    const stored = await this.conn.run((r) => r.get(key));
+    const bytes = Buffer.from(stored ?? '', 'base64');
+    if (bytes.length !== 32) throw new Error(`The sealing key in ${this.where} (${key}) is not 32 bytes.`);
+    return bytes;
+  }
+
+  async registerReplica(id: string, url: string, ttlMs: number): Promise<void> {
+    await this.conn.run((r) => r.set(this.key(`cl:rep:${id}`), url, 'PX', ttlMs));
+  }
+
+  async replicaUrl(id: string): Promise<string | undefined> {
+    return (await this.conn.run((r) => r.get(this.key(`cl:rep:${id}`)))) ?? undefined;
+  }
+
+  async unregisterReplica(id: string): Promise<void> {
+    await this.conn.run((r) => r.del(this.key(`cl:rep:${id}`)));
+  }
+
+  /** A session id is a credential of sorts: the store keeps only its hash. */
+  private sessionKey(id: string): string {
+    return this.key(`cl:ses:${createHash('sha256').update(id).digest('base64url')}`);
+  }
+
+  async putSessionBinding(id: string, binding: string, ttlMs: number): Promise<void> {
+    await this.conn.run((r) => r.set(this.sessionKey(id), binding, 'PX', ttlMs));
+  }
+
+  async sessionBinding(id: string): Promise<string | undefined> {
+    return (await this.conn.run((r) => r.get(this.sessionKey(id)))) ?? undefined;
+  }
+
+  async dropSessionBinding(id: string): Promise<void> {
+    await this.conn.run((r) => r.del(this.sessionKey(id)));
   }
 
   /** Answers at once while Redis is known to be away; waits briefly for a first connection. */

@@ -55,6 +55,7 @@ type ContractConfig = {
   };
   log?: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   approvals?: ApprovalsConfig;
+  cluster?: { id?: string; advertise_url?: string };
 };
 
 describe('config types', () => {

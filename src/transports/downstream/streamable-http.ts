@@ -29,6 +29,7 @@ import {
   SESSION_LIMIT_DEFAULTS,
   type SessionLimits,
 } from '../../http/session-limits.js';
+import type { RetryRouter } from '../../cluster/route-retry.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 /** The request methods of revision 2026-07-28; anything else answers 404 there (ping, initialize, ... are gone). */
@@ -102,7 +103,10 @@ export class StreamableHttpDownstream {
   /** 2026-07-28 requests in flight per principal (their "session", DESIGN section 5). */
   private readonly modernInflight = new Map<string, number>();
 
-  constructor(limits?: SessionLimits) {
+  constructor(
+    limits?: SessionLimits,
+    private readonly routeRetry?: RetryRouter,
+  ) {
     this.limits = limits ?? { ...SESSION_LIMIT_DEFAULTS, sessionsOf: (p) => this.sessionsOf(p) };
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
@@ -172,6 +176,7 @@ export class StreamableHttpDownstream {
             `Bad Request: the request headers and body disagree: ${mismatch}`,
           ),
         );
+      if (await this.routeRetry?.(req, res, raw, msg.params?.requestState, edge.principal)) return;
       return this.modern(req, res, endpoint, msg, edge, canStream);
     }
 
