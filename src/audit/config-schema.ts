@@ -13,6 +13,9 @@ export type ArgumentMode = (typeof ARGUMENT_MODES)[number];
 export const DEFAULT_AUDIT_RETENTION = '30d';
 export const DEFAULT_AUDIT_QUEUE_MAX = 10_000;
 
+export const SPOOL_MODES = ['off', 'on', 'fsync'] as const;
+export type SpoolMode = (typeof SPOOL_MODES)[number];
+
 const AuditUrl = z.string().regex(AUDIT_URL, { error: AUDIT_URL_HELP });
 
 const AuditObject = z
@@ -37,6 +40,10 @@ const AuditObject = z
       .meta({
         description: `Records held in memory while the sink is slow or down; beyond it they are dropped and counted. Default ${DEFAULT_AUDIT_QUEUE_MAX}.`,
       }),
+    spool: z.enum(SPOOL_MODES).optional().meta({
+      description:
+        'Each record is appended to a local spool file before its call is answered, so a killed gateway loses no record: on (survives the process being killed), fsync (also a power cut, at a cost per call), off. Default: on for SQLite and PostgreSQL sinks, off otherwise.',
+    }),
   })
   .meta({ id: 'AuditSettings' });
 
@@ -46,7 +53,7 @@ export const AuditConfigSchema = z
     error: (issue) =>
       typeof issue.input === 'string'
         ? AUDIT_URL_HELP
-        : `${AUDIT_URL_HELP}, or an object with sink, arguments, retention and queue_max`,
+        : `${AUDIT_URL_HELP}, or an object with sink, arguments, retention, queue_max and spool`,
   })
   .optional()
   .meta({
@@ -63,6 +70,8 @@ export interface AuditConfig {
   /** Seconds a record is kept. */
   retention: number;
   queue_max: number;
+  /** The local spool in front of the sink (spool.ts). */
+  spool: SpoolMode;
 }
 
 /** Fills the defaults; the sink defaults to the state store's SQLite file when there is one. */
@@ -73,5 +82,11 @@ export function normaliseAuditConfig(input: AuditConfigInput, state: string, def
     arguments: input && 'arguments' in input ? input.arguments : 'redacted',
     retention: input && 'retention' in input ? input.retention : 30 * 86_400,
     queue_max: input && 'queue_max' in input ? input.queue_max : DEFAULT_AUDIT_QUEUE_MAX,
+    spool: (input && 'spool' in input ? input.spool : undefined) ?? defaultSpool(sink),
   };
+}
+
+/** On where the sink is a database the spool can ship to; a JSON Lines sink is itself a file. */
+function defaultSpool(sink: string): SpoolMode {
+  return /^postgres(ql)?:\/\//.test(sink) || (sink.startsWith('sqlite:') && sink !== 'sqlite::memory:') ? 'on' : 'off';
 }

@@ -1,12 +1,13 @@
 // Opens the audit log a config names. `openAuditLog` gives the gateway its writer (batching,
 // retention, counters); `openAuditSink` gives the command line a sink to read, without the writer
 // and without deleting anything.
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AuditConfig } from './config-schema.js';
 import { JsonlAuditSink } from './jsonl-sink.js';
 import { PostgresAuditSink } from './postgres-sink.js';
 import { NO_AUDIT, type AuditLog } from './record.js';
 import type { AuditSink } from './sink.js';
+import { AuditSpool } from './spool.js';
 import { SqliteAuditSink } from './sqlite-sink.js';
 import { AuditWriter, type AuditWriterOptions } from './writer.js';
 
@@ -28,14 +29,32 @@ export function openAuditSink(url: string, baseDir: string): AuditSink | undefin
 export function openAuditLog(
   config: AuditConfig,
   baseDir: string,
-  opts: { onEvent?: AuditEventLog } & Partial<AuditWriterOptions> = {},
+  opts: { onEvent?: AuditEventLog; state?: string } & Partial<AuditWriterOptions> = {},
 ): AuditLog {
   const sink = openAuditSink(config.sink, baseDir);
   if (!sink) return NO_AUDIT;
+  let spool: AuditWriterOptions['spool'];
+  try {
+    if (config.spool !== 'off')
+      spool = AuditSpool.open(spoolDir(config.sink, opts.state, baseDir), config.sink, config.spool);
+  } catch (error) {
+    void sink.close();
+    throw new Error(`The audit spool could not be opened: ${error instanceof Error ? error.message : String(error)}`);
+  }
   return new AuditWriter(sink, {
     queueMax: config.queue_max,
+    ...(spool ? { spool } : {}),
     retentionMs: config.retention * 1000,
     dropArguments: config.arguments === 'none',
     ...opts,
   });
+}
+
+/** Beside the SQLite audit file, else beside the SQLite state file, else in `.gatehouse` by the config. */
+function spoolDir(sink: string, state: string | undefined, baseDir: string): string {
+  for (const url of [sink, state ?? '']) {
+    const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : undefined;
+    if (path && path !== ':memory:') return dirname(resolve(baseDir, path));
+  }
+  return resolve(baseDir, '.gatehouse');
 }

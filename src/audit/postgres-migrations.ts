@@ -24,6 +24,10 @@ export const AUDIT_MIGRATIONS: readonly string[] = [
    CREATE INDEX gatehouse_audit_tool_ts ON gatehouse_audit (tool, ts);
    CREATE INDEX gatehouse_audit_grant_ts ON gatehouse_audit ("grant", ts);
    CREATE INDEX gatehouse_audit_decision_ts ON gatehouse_audit (decision, ts);`,
+  // A unique id per record, so that a record shipped twice after a crash is stored once. Rows from
+  // before keep NULL, which a unique index lets repeat.
+  `ALTER TABLE gatehouse_audit ADD COLUMN uid TEXT;
+   CREATE UNIQUE INDEX gatehouse_audit_uid ON gatehouse_audit (uid);`,
 ];
 
 // Any constant shared by every Gatehouse: the lock only has to keep Gatehouse replicas apart.

@@ -19,7 +19,7 @@ import { sqlWhere } from './sql-filter.js';
 import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-/** Rows per INSERT statement: 9 parameters each, well under PostgreSQL's 65535. */
+/** Rows per INSERT statement: 10 parameters each, well under PostgreSQL's 65535. */
 const ROWS_PER_STATEMENT = 1000;
 
 interface Row {
@@ -70,12 +70,13 @@ export class PostgresAuditSink implements AuditSink {
         const params: unknown[] = [];
         const rows = chunk.map((r) => {
           const values = [r.ts, r.server, r.subject, r.tool, r.grant, r.agent, r.session, r.decision].map(text);
-          params.push(...values, storable(r));
-          const base = params.length - 9;
-          return `(${Array.from({ length: 9 }, (_, k) => `$${base + k + 1}`).join(', ')})`;
+          params.push(r.uid ?? null, ...values, storable(r));
+          const base = params.length - 10;
+          return `(${Array.from({ length: 10 }, (_, k) => `$${base + k + 1}`).join(', ')})`;
         });
+        // DO NOTHING: a record shipped again after a crash (spool.ts) is stored once.
         await client.query(
-          `INSERT INTO gatehouse_audit (ts, server, subject, tool, "grant", agent, session, decision, record) VALUES ${rows.join(', ')}`,
+          `INSERT INTO gatehouse_audit (uid, ts, server, subject, tool, "grant", agent, session, decision, record) VALUES ${rows.join(', ')} ON CONFLICT (uid) DO NOTHING`,
           params,
         );
       }

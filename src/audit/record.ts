@@ -23,6 +23,11 @@ export type NonPolicyBlock = 'pin' | 'tool_list' | 'state_store' | 'unknown_tool
 export type UpstreamOutcome = 'ok' | 'is_error' | 'error';
 
 export interface AuditRecord {
+  /**
+   * Unique per record, given by the writer: a record shipped twice (see spool.ts) is stored once.
+   * Absent on records stored before Gatehouse gave one.
+   */
+  uid?: string;
   /** Milliseconds since the epoch when the request arrived. */
   ts: number;
   /** The client's JSON-RPC id, as text. */

@@ -48,12 +48,29 @@ export class SqliteAuditSink implements AuditSink {
       CREATE INDEX IF NOT EXISTS audit_grant_ts ON audit ("grant", ts);
       CREATE INDEX IF NOT EXISTS audit_decision_ts ON audit (decision, ts);
     `);
+    // A table from before records had a uid gains the column; older rows keep NULL, which the
+    // unique index lets repeat.
+    const columns = this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'uid')) this.db.exec('ALTER TABLE audit ADD COLUMN uid TEXT');
+    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS audit_uid ON audit (uid)');
+    // OR IGNORE: a record shipped again after a crash (spool.ts) is stored once.
     const insert = this.db.prepare(
-      'INSERT INTO audit (ts, server, subject, tool, "grant", agent, session, decision, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO audit (uid, ts, server, subject, tool, "grant", agent, session, decision, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertMany = this.db.transaction((records: AuditRecord[]) => {
       for (const r of records)
-        insert.run(r.ts, r.server, r.subject, r.tool, r.grant, r.agent, r.session, r.decision, JSON.stringify(r));
+        insert.run(
+          r.uid ?? null,
+          r.ts,
+          r.server,
+          r.subject,
+          r.tool,
+          r.grant,
+          r.agent,
+          r.session,
+          r.decision,
+          JSON.stringify(r),
+        );
     });
   }
 

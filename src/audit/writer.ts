@@ -3,9 +3,13 @@
 // `intervalMs`, at once when a batch is full); a batch the sink refuses stays at the head of the
 // queue and is tried again with exponential backoff. The queue is bounded: while the sink is down
 // for long, records beyond `queueMax` are dropped and counted, so memory stays bounded too.
+// With a spool (spool.ts), `write` also appends the record to a local file before it returns, and
+// each stored batch moves the spool's shipped mark: a killed gateway's queue is not lost.
+import { randomUUID } from 'node:crypto';
 import type { AuditFilter, AuditPage, AuditQuery, StoredAuditRecord } from './query.js';
 import type { AuditLog, AuditRecord, AuditStats } from './record.js';
 import type { AuditSink } from './sink.js';
+import type { AuditSpool } from './spool.js';
 import type { AuditSummary, StatsQuery } from './stats.js';
 
 export interface AuditWriterOptions {
@@ -27,10 +31,16 @@ export interface AuditWriterOptions {
   /** Told when the sink starts failing, when it recovers, and when records are dropped. */
   onEvent?: (level: 'warn' | 'info', message: string) => void;
   now?: () => number;
+  /** The spool every record is appended to before write() returns, and what it held unshipped. */
+  spool?: { spool: AuditSpool; leftovers: { record: AuditRecord; end: number }[] };
 }
 
 export class AuditWriter implements AuditLog {
   private queue: AuditRecord[] = [];
+  /** With a spool: where each queued record ends in it, parallel to `queue`. */
+  private ends: number[] = [];
+  private readonly spool: AuditSpool | undefined;
+  private spoolFailed = false;
   private written = 0;
   private dropped = 0;
   private failures = 0;
@@ -54,6 +64,19 @@ export class AuditWriter implements AuditLog {
   ) {
     this.batchSize = opts.batchSize ?? 500;
     this.intervalMs = opts.intervalMs ?? 50;
+    this.spool = opts.spool?.spool;
+    const leftovers = opts.spool?.leftovers ?? [];
+    if (leftovers.length > 0) {
+      // What a gateway that stopped without closing its log left: stored before anything new.
+      this.queue = leftovers.map((l) => l.record);
+      this.ends = leftovers.map((l) => l.end);
+      this.queuedTotal = leftovers.length;
+      opts.onEvent?.(
+        'info',
+        `${leftovers.length} audit records not yet stored when Gatehouse last stopped are being stored now`,
+      );
+      this.schedule(0);
+    }
     if (opts.retentionMs !== undefined && sink.prune) {
       void this.prune();
       this.pruneTimer = setInterval(() => void this.prune(), opts.pruneEveryMs ?? 3_600_000);
@@ -79,7 +102,10 @@ export class AuditWriter implements AuditLog {
       }
       return;
     }
-    this.queue.push(this.opts.dropArguments && 'arguments' in record ? withoutArguments(record) : record);
+    // A unique id lets a sink store a record once however often it is shipped (see spool.ts).
+    const kept = { ...(this.opts.dropArguments ? withoutArguments(record) : record), uid: record.uid ?? randomUUID() };
+    if (this.spool) this.ends.push(this.appendToSpool(kept));
+    this.queue.push(kept);
     this.queuedTotal++;
     this.schedule(this.queue.length >= this.batchSize ? 0 : this.intervalMs);
   }
@@ -114,17 +140,22 @@ export class AuditWriter implements AuditLog {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.settle(this.opts.closeTimeoutMs ?? 5000);
     if (this.queue.length > 0) {
+      const kept = this.spool && !this.spoolFailed;
       this.opts.onEvent?.(
         'warn',
-        `the ${this.sink.kind} audit sink still fails at shutdown: ${this.queue.length} records dropped`,
+        kept
+          ? `the ${this.sink.kind} audit sink still fails at shutdown: ${this.queue.length} records stay in the spool ${this.spool!.file} and are stored at the next start`
+          : `the ${this.sink.kind} audit sink still fails at shutdown: ${this.queue.length} records dropped`,
       );
-      this.dropped += this.queue.length;
+      if (!kept) this.dropped += this.queue.length;
       this.settledTotal += this.queue.length;
       this.queue = [];
+      this.ends = [];
       this.wake();
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.spool?.close();
     await this.sink.close();
   }
 
@@ -177,6 +208,7 @@ export class AuditWriter implements AuditLog {
           return;
         }
         this.queue.splice(0, batch.length);
+        if (this.spool) this.markShipped(this.ends.splice(0, batch.length).at(-1)!);
         this.written += batch.length;
         this.settledTotal += batch.length;
         if (this.backoffMs > 0) this.opts.onEvent?.('info', `the ${this.sink.kind} audit sink recovered`);
@@ -188,6 +220,36 @@ export class AuditWriter implements AuditLog {
     } finally {
       this.draining = false;
       this.schedule(this.intervalMs);
+    }
+  }
+
+  /** Where the record ends in the spool; -1 when the append failed (the record is then only in memory). */
+  private appendToSpool(record: AuditRecord): number {
+    try {
+      const end = this.spool!.append(record);
+      this.spoolFailed = false;
+      return end;
+    } catch (error) {
+      if (!this.spoolFailed)
+        this.opts.onEvent?.(
+          'warn',
+          `appending to the audit spool ${this.spool!.file} failed (${error instanceof Error ? error.message : String(error)}): records are kept in memory only until it works again`,
+        );
+      this.spoolFailed = true;
+      return -1;
+    }
+  }
+
+  private markShipped(end: number): void {
+    if (end < 0) return;
+    try {
+      this.spool!.shipped(end);
+    } catch (error) {
+      // The records are stored; at worst the next start ships them again, and the sink stores them once.
+      this.opts.onEvent?.(
+        'warn',
+        `recording how far the audit spool is stored failed (${error instanceof Error ? error.message : String(error)})`,
+      );
     }
   }
 

@@ -123,7 +123,10 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   }
 
   const store = openStore(config.state, loaded.dir);
-  const audit = openAuditLog(config.audit, loaded.dir, { onEvent: (level, msg) => log(level, msg) });
+  const audit = openAuditLog(config.audit, loaded.dir, {
+    onEvent: (level, msg) => log(level, msg),
+    state: config.state,
+  });
   const approvals = new ApprovalService(store);
   approvals.maxPendingPerGrant = config.limits.max_pending_approvals_per_grant;
   const grants = new GrantRegistry(config.grants, (name) => compiled.grants.get(name), store, storedPolicyLoader());

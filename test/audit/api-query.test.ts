@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-api-'));
 let log: AuditLog;
 beforeAll(async () => {
   log = openAuditLog(
-    { sink: 'sqlite:audit.db', arguments: 'redacted', retention: 10 * 365 * 86_400, queue_max: 100 },
+    { sink: 'sqlite:audit.db', arguments: 'redacted', retention: 10 * 365 * 86_400, queue_max: 100, spool: 'off' },
     dir,
   );
   for (const r of recordSeries(20)) log.write(r);

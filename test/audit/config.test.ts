@@ -1,5 +1,6 @@
 // Proves the `audit` config key: the sink URL alone and the object form both parse into one
-// normalised object with every default (redacted arguments, 30 days, 10000 queued records); the
+// normalised object with every default (redacted arguments, 30 days, 10000 queued records, the
+// spool on for database sinks); the
 // sink defaults to the state's SQLite file; relative file sinks are resolved against the config's
 // folder; and wrong values are reported at their path with what would be right.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,19 +21,22 @@ const problems = (value: unknown) => {
   return r.ok ? [] : r.problems;
 };
 const DEFAULTS = { arguments: 'redacted', retention: 30 * 86_400, queue_max: 10_000 };
+// The spool is on by default for the database sinks, off for a file or none.
+const ON = { ...DEFAULTS, spool: 'on' };
+const OFF = { ...DEFAULTS, spool: 'off' };
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the audit key', () => {
   it('takes a sink URL alone and fills the defaults', () => {
-    expect(audit('jsonl:/var/log/audit.jsonl')).toEqual({ sink: 'jsonl:/var/log/audit.jsonl', ...DEFAULTS });
-    expect(audit('none')).toEqual({ sink: 'none', ...DEFAULTS });
-    expect(audit('postgres://gatehouse@db/audit')).toEqual({ sink: 'postgres://gatehouse@db/audit', ...DEFAULTS });
+    expect(audit('jsonl:/var/log/audit.jsonl')).toEqual({ sink: 'jsonl:/var/log/audit.jsonl', ...OFF });
+    expect(audit('none')).toEqual({ sink: 'none', ...OFF });
+    expect(audit('postgres://gatehouse@db/audit')).toEqual({ sink: 'postgres://gatehouse@db/audit', ...ON });
   });
 
   it('defaults the sink to the state SQLite file, or to the default state file', () => {
-    expect(audit(undefined)).toEqual({ sink: 'sqlite:./.gatehouse/state.db', ...DEFAULTS });
+    expect(audit(undefined)).toEqual({ sink: 'sqlite:./.gatehouse/state.db', ...ON });
     const r = validateConfig({ servers, state: 'sqlite:./x.db' });
     expect(r.ok && r.config.audit.sink).toBe('sqlite:./x.db');
     const m = validateConfig({ servers, state: 'memory:' });
@@ -45,10 +49,13 @@ describe('the audit key', () => {
       arguments: 'keys',
       retention: 7 * 86_400,
       queue_max: 500,
+      spool: 'on',
     });
+    expect(audit({ sink: 'sqlite:./a.db', spool: 'fsync' }).spool).toBe('fsync');
+    expect(audit({ sink: 'postgres://db/audit', spool: 'off' }).spool).toBe('off');
     expect(audit({ arguments: 'full' })).toEqual({
       sink: 'sqlite:./.gatehouse/state.db',
-      ...DEFAULTS,
+      ...ON,
       arguments: 'full',
     });
   });
@@ -60,6 +67,7 @@ describe('the audit key', () => {
     expect(problems({ arguments: 'some' }).map((p) => p.path)).toEqual(['/audit/arguments']);
     expect(problems({ retention: 'a month' }).map((p) => p.path)).toEqual(['/audit/retention']);
     expect(problems({ sink: 'none', queue: 5 }).map((p) => p.path)).toEqual(['/audit/queue']);
+    expect(problems({ spool: 'always' }).map((p) => p.path)).toEqual(['/audit/spool']);
   });
 
   it("resolves a relative file sink against the config file's folder", async () => {
@@ -68,6 +76,6 @@ describe('the audit key', () => {
       'audit: { sink: "jsonl:logs/a.jsonl", arguments: none }\nservers: { m: { command: npx } }\n',
     );
     const { config } = await loadConfig({ cwd: dir, env: {} });
-    expect(config.audit).toEqual({ ...DEFAULTS, sink: `jsonl:${join(dir, 'logs/a.jsonl')}`, arguments: 'none' });
+    expect(config.audit).toEqual({ ...OFF, sink: `jsonl:${join(dir, 'logs/a.jsonl')}`, arguments: 'none' });
   });
 });

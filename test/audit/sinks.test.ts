@@ -143,6 +143,6 @@ describe('the PostgreSQL audit tables', () => {
     await client.connect();
     const { rows } = await client.query(`SELECT component, version FROM "${schema}".gatehouse_schema_version`);
     await client.end();
-    expect(rows).toEqual([{ component: 'audit', version: 1 }]);
+    expect(rows).toEqual([{ component: 'audit', version: 2 }]);
   });
 });

@@ -87,7 +87,10 @@ describe('the batching writer', () => {
 
   it('drops the arguments of every record when audit.arguments is none', async () => {
     const file = join(dir, 'none-args/audit.jsonl');
-    const log = openAuditLog({ sink: `jsonl:${file}`, arguments: 'none', retention: 86_400, queue_max: 10 }, dir);
+    const log = openAuditLog(
+      { sink: `jsonl:${file}`, arguments: 'none', retention: 86_400, queue_max: 10, spool: 'off' },
+      dir,
+    );
     log.write(makeRecord({ arguments: { password: 'x' } }));
     await log.close();
     expect(JSON.parse(lines(file)[0]!)).not.toHaveProperty('arguments');
@@ -95,23 +98,23 @@ describe('the batching writer', () => {
 
   it('opens the sink a config names, relative to the config folder, and nothing for none', async () => {
     const log = openAuditLog(
-      { sink: 'jsonl:rel/audit.jsonl', arguments: 'redacted', retention: 60, queue_max: 10 },
+      { sink: 'jsonl:rel/audit.jsonl', arguments: 'redacted', retention: 60, queue_max: 10, spool: 'off' },
       dir,
     );
     log.write(makeRecord());
     await log.close();
     expect(lines(join(dir, 'rel/audit.jsonl'))).toHaveLength(1);
-    const none = openAuditLog({ sink: 'none', arguments: 'redacted', retention: 60, queue_max: 10 }, dir);
+    const none = openAuditLog({ sink: 'none', arguments: 'redacted', retention: 60, queue_max: 10, spool: 'off' }, dir);
     expect(none.query).toBeUndefined();
   });
 
   it('deletes records older than the retention when it starts (SQLite)', async () => {
     const url = `sqlite:${join(dir, 'retention.db')}`;
-    const old = openAuditLog({ sink: url, arguments: 'redacted', retention: 3600, queue_max: 100 }, dir);
+    const old = openAuditLog({ sink: url, arguments: 'redacted', retention: 3600, queue_max: 100, spool: 'off' }, dir);
     old.write(makeRecord({ ts: Date.now() - 2 * 3600_000, request_id: 'old' }));
     old.write(makeRecord({ ts: Date.now(), request_id: 'new' }));
     await old.close();
-    const log = openAuditLog({ sink: url, arguments: 'redacted', retention: 3600, queue_max: 100 }, dir);
+    const log = openAuditLog({ sink: url, arguments: 'redacted', retention: 3600, queue_max: 100, spool: 'off' }, dir);
     const page = await log.query!({});
     expect(page.records.map((r) => r.request_id)).toEqual(['new']);
     await log.close();

@@ -25,7 +25,13 @@ describe('defaults and normalisation', () => {
     expect(valid({ servers: { mem: stdio } })).toEqual({
       listen: { host: '127.0.0.1', port: 8080, cors_origins: [] },
       state: 'sqlite:./.gatehouse/state.db',
-      audit: { sink: 'sqlite:./.gatehouse/state.db', arguments: 'redacted', retention: 2_592_000, queue_max: 10_000 },
+      audit: {
+        sink: 'sqlite:./.gatehouse/state.db',
+        arguments: 'redacted',
+        retention: 2_592_000,
+        queue_max: 10_000,
+        spool: 'on',
+      },
       auth: { mode: 'none' },
       servers: {
         mem: {

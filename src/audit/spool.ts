@@ -1,0 +1,183 @@
+// The audit spool: a local JSON Lines file that every record is appended to before its call is
+// answered, so that a gateway killed outright (`kill -9`, out of memory) loses none of the records
+// still waiting in the writer's memory. Beside it, a small file says how far the spool has been
+// shipped to the sink; at the next start whatever lies beyond that is shipped first. A record can be
+// shipped twice (the process dies between the sink's insert and the offset's update): records carry
+// a unique `uid` and the sinks store each uid once.
+//
+// One append is one write(2), without fsync: what the kernel has survives the death of the process,
+// not a power cut. `fsync` mode adds an fdatasync per append for that, at a real cost per call.
+//
+// Several gateways may share a folder (replicas on one machine): each takes the first free slot,
+// held by a lock file naming its process, and recovers what a dead owner left in it.
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import type { SpoolMode } from './config-schema.js';
+import type { AuditRecord } from './record.js';
+
+/** A spool emptied of shipped records is cut back to nothing once it is this large. */
+const REWIND_BYTES = 4 * 1024 * 1024;
+const MAX_SLOTS = 64;
+
+export class AuditSpool {
+  private fd: number;
+  private size: number;
+  private shippedTo = 0;
+
+  private constructor(
+    readonly file: string,
+    private readonly mode: Exclude<SpoolMode, 'off'>,
+    private readonly lockFile: string,
+  ) {
+    this.fd = openSync(file, 'a+');
+    this.size = fstatSync(this.fd).size;
+  }
+
+  /**
+   * Takes a slot for `sink` in `dir` and returns it with the records a previous gateway appended but
+   * never shipped, oldest first: the writer queues them before anything new.
+   */
+  static open(
+    dir: string,
+    sink: string,
+    mode: Exclude<SpoolMode, 'off'>,
+  ): { spool: AuditSpool; leftovers: { record: AuditRecord; end: number }[] } {
+    mkdirSync(dir, { recursive: true });
+    // Named after the sink: a spool's records only ever go to the sink they were meant for.
+    const base = path.join(dir, `audit-spool-${createHash('sha256').update(sink).digest('hex').slice(0, 12)}`);
+    for (let slot = 0; slot < MAX_SLOTS; slot++) {
+      const lockFile = `${base}-${slot}.lock`;
+      if (!takeLock(lockFile)) continue;
+      const file = `${base}-${slot}.jsonl`;
+      const leftovers = unshipped(file, readOffset(`${file}.shipped`));
+      // The leftovers start a fresh spool: its offsets begin at zero, and a line a power cut left
+      // half written is gone. Offset first, then the rename: a death between them ships the old
+      // spool again from its start, which the sink's uid makes harmless.
+      const fresh = `${file}.tmp`;
+      const lines = leftovers.map((r) => Buffer.from(JSON.stringify(r) + '\n', 'utf8'));
+      writeFileSync(fresh, Buffer.concat(lines));
+      if (mode === 'fsync') syncFile(fresh);
+      writeFileSync(`${file}.shipped`, '0');
+      renameSync(fresh, file);
+      let end = 0;
+      const placed = leftovers.map((record, i) => ({ record, end: (end += lines[i]!.length) }));
+      return { spool: new AuditSpool(file, mode, lockFile), leftovers: placed };
+    }
+    throw new Error(`every audit spool slot in ${dir} is held by a running process (${MAX_SLOTS})`);
+  }
+
+  /** Appends one record; returns where it ends in the spool, for shipped(). */
+  append(record: AuditRecord): number {
+    const line = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
+    writeSync(this.fd, line);
+    if (this.mode === 'fsync') fdatasyncSync(this.fd);
+    this.size += line.length;
+    return this.size;
+  }
+
+  /** Everything up to `end` is stored in the sink. */
+  shipped(end: number): void {
+    this.shippedTo = end;
+    if (end >= this.size && this.size >= REWIND_BYTES) {
+      // Offset first: a death before the truncation ships the old spool again (stored once).
+      writeFileSync(`${this.file}.shipped`, '0');
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+      this.shippedTo = 0;
+      return;
+    }
+    writeFileSync(`${this.file}.shipped`, String(end));
+  }
+
+  /** Closes the spool and frees its slot; an empty spool is removed. */
+  close(): void {
+    const empty = this.shippedTo >= this.size;
+    closeSync(this.fd);
+    if (empty) {
+      rmSync(this.file, { force: true });
+      rmSync(`${this.file}.shipped`, { force: true });
+    }
+    rmSync(this.lockFile, { force: true });
+  }
+}
+
+/** Creates the lock file, or takes it over from a process that no longer runs. */
+function takeLock(lockFile: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number(readFileSync(lockFile, 'utf8').trim());
+    if (isRunning(owner)) return false;
+    rmSync(lockFile, { force: true });
+  }
+  return false;
+}
+
+function isRunning(pid: number): boolean {
+  // Our own pid in a lock we do not hold is a previous life of this process (pid 1 in a container).
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function syncFile(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readOffset(file: string): number {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The well-formed records after byte `offset`; an offset past the end means the spool was cut back. */
+function unshipped(file: string, offset: number): AuditRecord[] {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const rest = data.subarray(offset <= data.length ? offset : 0).toString('utf8');
+  const out: AuditRecord[] = [];
+  for (const line of rest.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const value = JSON.parse(line) as AuditRecord;
+      if (value && typeof value === 'object' && typeof value.ts === 'number') out.push(value);
+    } catch {
+      // A line a power cut left half written: nothing of it can be trusted.
+    }
+  }
+  return out;
+}

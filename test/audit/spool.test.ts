@@ -1,0 +1,148 @@
+// Proves the audit spool: every record written is in the spool file when write() returns; a writer
+// that dies without flushing (its process killed) leaves records that the next writer on the same
+// sink stores, each once; a record shipped again (death between the sink's insert and the spool's
+// shipped mark) is stored once, in SQLite and in a real PostgreSQL, because the sinks keep one row
+// per record uid; and a PostgreSQL table from before the uid keeps its rows when migrated.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AuditConfig } from '../../src/audit/config-schema.js';
+import { openAuditLog, openAuditSink } from '../../src/audit/open-audit-log.js';
+import { AUDIT_MIGRATIONS } from '../../src/audit/postgres-migrations.js';
+import { PostgresAuditSink } from '../../src/audit/postgres-sink.js';
+import type { AuditLog } from '../../src/audit/record.js';
+import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
+import { makeRecord, recordSeries } from './make-record.js';
+import { dropSchema, PG_BASE, pgAuditUrl, uniqueSchema } from './pg.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-spool-'));
+const schemas: string[] = [];
+const abandoned: AuditLog[] = [];
+afterAll(async () => {
+  // The writers a test "killed" still hold their sink's connections.
+  for (const log of abandoned) await log.close();
+  for (const s of schemas) await dropSchema(s);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const config = (sink: string, spool: AuditConfig['spool'] = 'on'): AuditConfig => ({
+  sink,
+  arguments: 'redacted',
+  retention: 10 * 365 * 86_400,
+  queue_max: 10_000,
+  spool,
+});
+/** A writer whose batches would wait an hour: what it holds is only in memory and in the spool. */
+const NEVER = { intervalMs: 3_600_000, batchSize: 100_000 };
+
+const spoolFiles = (folder: string) => readdirSync(folder).filter((f) => /^audit-spool-.*\.jsonl$/.test(f));
+const requestIds = async (sink: string, base: string) => {
+  const reader = openAuditSink(sink, base)!;
+  try {
+    return (await reader.query({ limit: 1000 })).records.map((r) => r.request_id).sort();
+  } finally {
+    await reader.close();
+  }
+};
+
+describe.each(['on', 'fsync'] as const)('the audit spool (%s)', (mode) => {
+  it('a writer killed before its batch was stored: the next writer on the sink stores every record once', async () => {
+    const folder = mkdtempSync(join(dir, 'crash-'));
+    const sink = `sqlite:${join(folder, 'audit.db')}`;
+    const first = openAuditLog(config(sink, mode), folder, NEVER);
+    abandoned.push(first);
+    for (const r of recordSeries(25)) first.write(r);
+    // Nothing stored yet, everything in the spool, each record with its own uid.
+    expect(await requestIds(sink, folder)).toEqual([]);
+    const [file] = spoolFiles(folder);
+    const spooled = readFileSync(join(folder, file!), 'utf8').trim().split('\n');
+    expect(spooled).toHaveLength(25);
+    expect(new Set(spooled.map((l) => (JSON.parse(l) as { uid: string }).uid)).size).toBe(25);
+
+    // The first writer is never flushed nor closed, as after kill -9.
+    const second = openAuditLog(config(sink, mode), folder);
+    await second.flush();
+    const expected = Array.from({ length: 25 }, (_, i) => String(i)).sort();
+    expect(await requestIds(sink, folder)).toEqual(expected);
+    second.write(makeRecord({ request_id: 'after' }));
+    await second.close();
+    expect(await requestIds(sink, folder)).toEqual([...expected, 'after'].sort());
+    // Everything is stored: a clean close leaves no spool behind.
+    expect(spoolFiles(folder)).toEqual([]);
+  });
+});
+
+describe.each([
+  ['sqlite', (folder: string) => `sqlite:${join(folder, 'audit.db')}`],
+  [
+    'postgres',
+    () => {
+      const schema = uniqueSchema();
+      schemas.push(schema);
+      return pgAuditUrl(schema);
+    },
+  ],
+])('shipping a spool twice, %s sink', (_kind, sinkUrl) => {
+  it('records stored but not marked shipped when the gateway died are stored once', async () => {
+    const folder = mkdtempSync(join(dir, 'twice-'));
+    const sink = sinkUrl(folder);
+    const first = openAuditLog(config(sink), folder);
+    abandoned.push(first);
+    for (const r of recordSeries(10)) first.write(r);
+    await first.flush();
+    expect(await requestIds(sink, folder)).toHaveLength(10);
+    // Death between the sink's insert and the shipped mark: the mark still says nothing is shipped.
+    const [file] = spoolFiles(folder);
+    writeFileSync(join(folder, `${file!}.shipped`), '0');
+
+    const second = openAuditLog(config(sink), folder);
+    await second.flush();
+    await second.close();
+    expect(await requestIds(sink, folder)).toEqual(Array.from({ length: 10 }, (_, i) => String(i)).sort());
+  });
+});
+
+describe('sinks store a record uid once', () => {
+  it('SQLite: the same record twice is one row; records without a uid are all kept', async () => {
+    const sink = new SqliteAuditSink(join(dir, 'uid.db'));
+    const r = makeRecord({ uid: 'u-1' });
+    await sink.insert([r, r]);
+    await sink.insert([r, makeRecord(), makeRecord()]);
+    expect((await sink.query({})).records.map((x) => x.uid ?? null)).toEqual([null, null, 'u-1']);
+    await sink.close();
+  });
+
+  it('PostgreSQL: a table from before the uid keeps its rows, then stores each uid once', async () => {
+    const schema = uniqueSchema();
+    schemas.push(schema);
+    const client = new pg.Client({ connectionString: PG_BASE });
+    await client.connect();
+    try {
+      // A database that a Gatehouse without uids set up and wrote to.
+      await client.query(`CREATE SCHEMA "${schema}"; SET search_path TO "${schema}"`);
+      await client.query(AUDIT_MIGRATIONS[0]!);
+      await client.query(
+        `CREATE TABLE gatehouse_schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL, migrated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+         INSERT INTO gatehouse_schema_version (component, version) VALUES ('audit', 1)`,
+      );
+      await client.query(
+        `INSERT INTO gatehouse_audit (ts, server, subject, tool, "grant", agent, session, decision, record)
+         VALUES (1, 'github', 'tool', 'get_issue', 'ci', 'ci-bot', 's1', 'allow', '{"ts":1,"request_id":"old"}')`,
+      );
+    } finally {
+      await client.end();
+    }
+    const sink = new PostgresAuditSink(pgAuditUrl(schema));
+    try {
+      const r = makeRecord({ uid: 'u-1', request_id: 'new' });
+      await sink.insert([r, r]);
+      await sink.insert([r]);
+      const records = (await sink.query({})).records;
+      expect(records.map((x) => x.request_id).sort()).toEqual(['new', 'old']);
+    } finally {
+      await sink.close();
+    }
+  });
+});
