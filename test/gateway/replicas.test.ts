@@ -176,9 +176,9 @@ describe('three replicas on one Redis and one PostgreSQL', () => {
     try {
       // Limits count per grant by default: the new grant's calls pass on its own counter.
       for (const c of [onA, onC])
-        expect(
-          firstText((await c.client.callTool({ name: 'add', arguments: { a: 0, b: 0 } })) as CallToolResult),
-        ).toBe('0');
+        expect(firstText((await c.client.callTool({ name: 'add', arguments: { a: 0, b: 0 } })) as CallToolResult)).toBe(
+          '0',
+        );
       const revoked = await fetch(`${replicas[1]!.url}/api/v1/grants/bot`, {
         method: 'DELETE',
         headers: { authorization: `Bearer ${ADMIN}` },
