@@ -90,7 +90,10 @@ export interface AuditStats {
   failures: number;
 }
 
-/** Where records go. `write` never throws and never waits for the disk or the network. */
+/**
+ * Where records go. `write` never throws and never waits for the sink; with a spool it appends one
+ * line to a local file before it returns (see spool.ts), so it is called before the answer is sent.
+ */
 export interface AuditLog {
   write(record: AuditRecord): void;
   /** Resolves when every record written so far is stored (or counted as dropped). */

@@ -170,6 +170,8 @@ export class PolicyGate {
     // An input_required round is not the end of the call: its retry is the same logical call
     // (DESIGN section 5), audited and counted once, when it has its final answer.
     if (isInputRequired(answer)) return answer;
+    // Before the answer leaves: write() appends to the audit spool, so a gateway killed after
+    // answering still has the record (docs/audit.md, Durability).
     this.hooks.audit.write(record);
     this.hooks.observe?.(record);
     return answer;
