@@ -120,7 +120,9 @@ async function sessionsPart(): Promise<SessionRow[]> {
     stdioServers: 1,
     policy: true,
     audit: true,
-    limits: { max_sessions_per_grant: 1000 },
+    // Without auth every client is the same anonymous principal: modern clients share its in-flight
+    // allowance (default 64), so it is raised for 100 clients each with a call in flight.
+    limits: { max_sessions_per_grant: 1000, max_inflight_per_session: 1000 },
   });
   live.add(gateway.proc);
   const urls = { floor: floor.url, gatehouse: `${gateway.base}/mcp/echo` };
