@@ -24,7 +24,7 @@ const CLIENT_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
 export class ClientSession implements ClientPeer {
   /** 256 random bits: a session id cannot be guessed. */
-  readonly id = randomBytes(32).toString('base64url');
+  readonly id: string;
   readonly era: Era = 'legacy';
   capabilities: JsonObject = {};
   clientInfo: JsonObject | undefined;
@@ -46,8 +46,13 @@ export class ClientSession implements ClientPeer {
 
   readonly principal: string;
 
-  constructor(readonly identity: Identity) {
+  /** `id` is given only to continue a session another replica created. */
+  constructor(
+    readonly identity: Identity,
+    id?: string,
+  ) {
     this.principal = identity.principal;
+    this.id = id ?? randomBytes(32).toString('base64url');
   }
 
   request(

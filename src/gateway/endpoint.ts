@@ -24,7 +24,18 @@ export interface Endpoint {
   subscribeResource(uri: string): Promise<() => void>;
   /** Change notifications for every client of this endpoint; returns the unsubscribe. */
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void;
+  /**
+   * What another replica needs to continue an initialized legacy session of this endpoint; absent
+   * (or `movable: false`) where the session's state cannot leave this process.
+   */
+  sessionUpstream?(session: ClientSession): SessionUpstream;
+  /** Continues on this replica a session another replica initialized. */
+  resumeSession?(session: ClientSession, upstream: SessionUpstream): Promise<void>;
 }
+
+/** The upstream side of a legacy session, as replicas share it. */
+export type SessionUpstream =
+  { movable: false } | { movable: true; own?: { sessionId?: string; identity: UpstreamIdentity } };
 
 /** What a listen stream or session receives of a broadcast, without the gateway's own stamps. */
 export function cleanBroadcast(n: JsonRpcNotification): JsonRpcNotification | undefined {
@@ -206,6 +217,26 @@ export class ServerEndpoint implements Endpoint {
       default:
         return relay(req);
     }
+  }
+
+  sessionUpstream(session: ClientSession): SessionUpstream {
+    // A Streamable HTTP server's sessions live in the server and are reached by URL and session id
+    // from anywhere; a stdio child or an SSE stream belongs to this process.
+    if (this.pool.servers[this.name]?.transport !== 'streamable-http') return { movable: false };
+    const conn = this.pool.connectionFor(this.name, session);
+    if (conn === this.pool.sharedConnection(this.name) || !conn.identity) return { movable: true };
+    const sessionId = conn.upstreamSessionId;
+    return { movable: true, own: { ...(sessionId ? { sessionId } : {}), identity: conn.identity } };
+  }
+
+  async resumeSession(session: ClientSession, upstream: SessionUpstream): Promise<void> {
+    if (!upstream.movable) throw new Error('This session cannot move between replicas.');
+    const shared = this.pool.sharedConnection(this.name);
+    await shared.start();
+    const conn = this.pool.connectionFor(this.name, session, undefined, upstream.own);
+    await conn.start();
+    if (conn === shared) session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n)));
+    session.onClose(() => void this.pool.release(session));
   }
 
   notification(n: JsonRpcNotification, session?: ClientSession): void {

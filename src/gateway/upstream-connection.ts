@@ -24,7 +24,7 @@ import {
   type JsonRpcNotification,
   type JsonRpcRequest,
 } from '../mcp/jsonrpc.js';
-import { openTransport } from '../transports/upstream/open-transport.js';
+import { openTransport, type ResumedHttpSession } from '../transports/upstream/open-transport.js';
 import { wantsLog } from '../mcp/log-level.js';
 import { probeHttpEra } from '../transports/upstream/probe-http.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
@@ -88,6 +88,11 @@ export interface ConnectionOptions {
   probeTimeoutMs?: number;
   /** Told each time the connection restarts a server that went away (for the restart count). */
   onRestart?: () => void;
+  /**
+   * Continue an upstream Streamable HTTP session another replica initialized, instead of
+   * opening one: no handshake, the identity it negotiated.
+   */
+  resume?: { sessionId?: string; identity: UpstreamIdentity };
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -151,7 +156,22 @@ export class UpstreamConnection {
     return this.ready;
   }
 
+  /** The upstream's Streamable HTTP session id, once it gave one. */
+  get upstreamSessionId(): string | undefined {
+    return (this.transport as { sessionId?: string } | undefined)?.sessionId;
+  }
+
   private async connect(): Promise<void> {
+    const resume = this.opts.resume;
+    if (resume && this.cfg.transport === 'streamable-http') {
+      await this.openAndStart({
+        ...(resume.sessionId ? { sessionId: resume.sessionId } : {}),
+        protocolVersion: resume.identity.protocolVersion,
+      });
+      this.identity = resume.identity;
+      this.opts.knownEra = resume.identity.era;
+      return;
+    }
     const era = this.opts.knownEra ?? (this.cfg.era === 'auto' ? await this.detectEra() : this.cfg.era);
     const t = await this.openAndStart();
     try {
@@ -242,8 +262,8 @@ export class UpstreamConnection {
     };
   }
 
-  private async openAndStart(): Promise<Transport> {
-    const opened = openTransport(this.cfg);
+  private async openAndStart(resume?: ResumedHttpSession): Promise<Transport> {
+    const opened = openTransport(this.cfg, resume);
     const t = opened.transport;
     opened.onStderr?.((chunk) => {
       for (const line of chunk.split('\n')) if (line.trim()) this.log('info', `[${this.server}] ${line}`);

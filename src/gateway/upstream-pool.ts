@@ -5,7 +5,7 @@ import type { ServerConfig } from '../config/schema.js';
 import { negotiateLegacyVersion, type Era } from '../mcp/era.js';
 import type { JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientPeer } from './peer.js';
-import { UpstreamConnection, type InitParams } from './upstream-connection.js';
+import { UpstreamConnection, type ConnectionOptions, type InitParams } from './upstream-connection.js';
 import { ToolDirectory, type PinKeeper } from './tool-directory.js';
 
 export type Listener = (n: JsonRpcNotification) => void;
@@ -85,7 +85,12 @@ export class UpstreamPool {
   }
 
   /** The connection that carries a client's requests to a server. */
-  connectionFor(server: string, peer: ClientPeer, init?: InitParams): UpstreamConnection {
+  connectionFor(
+    server: string,
+    peer: ClientPeer,
+    init?: InitParams,
+    resume?: ConnectionOptions['resume'],
+  ): UpstreamConnection {
     const shared = this.sharedConnection(server);
     if (peer.era !== 'legacy' || !this.needsOwnConnection(server)) return shared;
     let mine = this.owned.get(peer.id);
@@ -102,6 +107,7 @@ export class UpstreamPool {
         onRestart: () => this.restarted(server),
         ...(initParams ? { initParams } : {}),
         ...(shared.era ? { knownEra: shared.era } : {}),
+        ...(resume ? { resume } : {}),
         onBroadcast: (c, n) => {
           if (n.method === 'notifications/tools/list_changed') this.tools.invalidate(c);
           if (peer.open) peer.notify(n, undefined);

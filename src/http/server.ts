@@ -6,6 +6,7 @@ import { ErrorCode } from '../mcp/jsonrpc.js';
 import { LegacySseDownstream } from '../transports/downstream/legacy-sse.js';
 import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstream/streamable-http.js';
 import { retryRouter } from '../cluster/route-retry.js';
+import { SessionBindings } from '../cluster/session-bindings.js';
 import { BodyTooLarge, readBody } from './body.js';
 import { handleAdmin } from './admin-api.js';
 import { handleApprovalPage } from './approval-page.js';
@@ -48,10 +49,10 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
   // Sessions per grant count across both HTTP transports.
   const sessionsOf = (principal: string): number => streamable.sessionsOf(principal) + sse.sessionsOf(principal);
   const limits = { ...SESSION_LIMIT_DEFAULTS, ...opts.sessionLimits, sessionsOf };
-  const streamable: StreamableHttpDownstream = new StreamableHttpDownstream(
-    limits,
-    retryRouter(core.replica, core.ctx),
-  );
+  const streamable: StreamableHttpDownstream = new StreamableHttpDownstream(limits, {
+    routeRetry: retryRouter(core.replica, core.ctx),
+    bindings: new SessionBindings(core.replica.store, core.replica.id),
+  });
   const sse: LegacySseDownstream = new LegacySseDownstream(limits);
   core.metrics.countSessions('streamable-http', () => streamable.sessionCount);
   core.metrics.countSessions('sse', () => sse.sessionCount);

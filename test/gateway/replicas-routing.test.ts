@@ -3,13 +3,22 @@
 // round, and the retry sent to another replica is forwarded there and completes with the real
 // result; when the holding replica advertises no URL, the retry fails with an error that names it
 // and says to make the call again; a state presented by another grant is refused, never forwarded.
+// Legacy (2025) sessions: one opened on replica A against a Streamable HTTP server continues on
+// replica B, bound to the same principal and the same upstream session (another grant's token is
+// refused there); one on a stdio server presented to B gets a 404 saying it cannot move.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallToolResult, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   TSX_LOADER,
+  connectClient,
   featureServerCommand,
+  firstText,
+  post,
+  spawnFixture,
+  type SpawnedFixture,
   freePort,
   modernRequest,
   postModern,
@@ -31,6 +40,7 @@ interface Replica {
   proc: ReadyProcess;
 }
 const replicas = new Map<string, Replica>();
+let web: SpawnedFixture;
 
 async function startReplica(id: string, advertise: boolean, servers: JsonObject): Promise<Replica> {
   const port = await freePort();
@@ -61,7 +71,11 @@ async function startReplica(id: string, advertise: boolean, servers: JsonObject)
 }
 
 beforeAll(async () => {
-  const servers = { feat: { ...featureServerCommand('stdio', 'legacy'), era: 'legacy' } };
+  web = await spawnFixture({ transport: 'http', era: 'legacy' });
+  const servers = {
+    feat: { ...featureServerCommand('stdio', 'legacy'), era: 'legacy' },
+    web: { url: web.url, era: 'legacy' },
+  };
   const started = await Promise.all([
     startReplica('rep-a', true, servers),
     startReplica('rep-b', true, servers),
@@ -72,12 +86,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([...replicas.values()].map((r) => r.proc.close()));
+  await web?.close();
   await deletePrefix(prefix);
   rmSync(dir, { recursive: true, force: true });
 });
 
-function endpoint(id: string): string {
-  return `${replicas.get(id)!.url}/mcp/feat`;
+function endpoint(id: string, server = 'feat'): string {
+  return `${replicas.get(id)!.url}/mcp/${server}`;
 }
 
 function askName(id: number, extra: JsonObject = {}): JsonObject {
@@ -130,5 +145,91 @@ describe('2026-07-28 retries across replicas', () => {
     expect(error.message).toMatch(/Invalid requestState \(forged\)/);
     const own = await postModern(endpoint('rep-b'), retry(state), { authorization: `Bearer ${AGENT}` });
     expect((own.messages.at(-1)!['result'] as { content: { text: string }[] }).content[0]!.text).toBe('hello Ada');
+  }, 60_000);
+});
+
+describe('legacy sessions across replicas', () => {
+  /** Opens a legacy session on replica A; returns the client, its session id and negotiated version. */
+  async function sessionOnA(server: string) {
+    const c = await connectClient({
+      era: 'legacy',
+      name: 'routing-client',
+      downstream: { kind: 'http', url: endpoint('rep-a', server), headers: { authorization: `Bearer ${AGENT}` } },
+    });
+    const transport = c.transport as StreamableHTTPClientTransport;
+    expect(transport.sessionId).toBeTruthy();
+    return { c, sid: transport.sessionId!, version: transport.protocolVersion ?? '2025-11-25' };
+  }
+
+  function callInSession(on: string, server: string, sid: string, version: string, token: string, body: JsonObject) {
+    return post(endpoint(on, server), body, {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+      'mcp-protocol-version': version,
+    });
+  }
+
+  it('a session opened on A against a Streamable HTTP server continues on B, on the same upstream session', async () => {
+    const { c, sid, version } = await sessionOnA('web');
+    try {
+      expect(await c.callText('echo', { message: 'on A' })).toBe('on A');
+      const echo = await callInSession('rep-b', 'web', sid, version, AGENT, {
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'on B' } },
+      });
+      expect(echo.status, echo.text).toBe(200);
+      expect(firstText(echo.messages.at(-1)!['result'] as CallToolResult)).toBe('on B');
+      // The upstream saw the client A initialized it with: B continued that session, it opened none.
+      const who = await callInSession('rep-b', 'web', sid, version, AGENT, {
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: { name: 'whoami', arguments: {} },
+      });
+      expect(JSON.parse(firstText(who.messages.at(-1)!['result'] as CallToolResult))).toMatchObject({
+        name: 'routing-client',
+      });
+      // The session stays bound to its principal on B: another grant's token does not reach it.
+      const stranger = await callInSession('rep-b', 'web', sid, version, OTHER, {
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'not yours' } },
+      });
+      expect(stranger.status).toBe(404);
+      expect(stranger.text).not.toContain('not yours');
+      // And it still works on A.
+      expect(await c.callText('echo', { message: 'back on A' })).toBe('back on A');
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
+  it('a session on a stdio server presented to B is a 404 saying it lives on A and cannot move', async () => {
+    const { c, sid, version } = await sessionOnA('feat');
+    try {
+      const res = await callInSession('rep-b', 'feat', sid, version, AGENT, {
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'x' } },
+      });
+      expect(res.status).toBe(404);
+      const error = res.messages.at(-1)!['error'] as { message: string };
+      expect(error.message).toMatch(/lives on replica "rep-a" and cannot move .*initialize a new one/);
+      // The same id with another grant's token is a plain unknown session.
+      const stranger = await callInSession('rep-b', 'feat', sid, version, OTHER, {
+        jsonrpc: '2.0',
+        id: 4,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'x' } },
+      });
+      expect(stranger.status).toBe(404);
+      expect(stranger.text).not.toContain('rep-a');
+    } finally {
+      await c.close();
+    }
   }, 60_000);
 });

@@ -30,6 +30,7 @@ import {
   type SessionLimits,
 } from '../../http/session-limits.js';
 import type { RetryRouter } from '../../cluster/route-retry.js';
+import type { SessionBindings } from '../../cluster/session-bindings.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 /** The request methods of revision 2026-07-28; anything else answers 404 there (ping, initialize, ... are gone). */
@@ -96,6 +97,20 @@ interface SessionState {
 /** Who is calling, as the HTTP edge verified it. */
 export type HttpEdge = Identity;
 
+/** What replicas sharing a store need at this edge. */
+export interface ClusterEdge {
+  /** Sends a 2026-07-28 retry to the replica holding its parked call. */
+  routeRetry?: RetryRouter;
+  /** Legacy sessions other replicas can continue. */
+  bindings?: SessionBindings;
+}
+
+/** A session another replica holds and that cannot continue here. */
+interface Stuck {
+  stuck: string;
+  reason?: string;
+}
+
 export class StreamableHttpDownstream {
   private readonly sessions = new Map<string, SessionState>();
   private readonly sweeper: NodeJS.Timeout;
@@ -103,9 +118,12 @@ export class StreamableHttpDownstream {
   /** 2026-07-28 requests in flight per principal (their "session", DESIGN section 5). */
   private readonly modernInflight = new Map<string, number>();
 
+  /** Sessions being continued from another replica, so concurrent requests rebuild one. */
+  private readonly resuming = new Map<string, Promise<SessionState | Stuck | undefined>>();
+
   constructor(
     limits?: SessionLimits,
-    private readonly routeRetry?: RetryRouter,
+    private readonly cluster: ClusterEdge = {},
   ) {
     this.limits = limits ?? { ...SESSION_LIMIT_DEFAULTS, sessionsOf: (p) => this.sessionsOf(p) };
     this.sweeper = setInterval(() => this.sweep(), 60_000);
@@ -176,7 +194,7 @@ export class StreamableHttpDownstream {
             `Bad Request: the request headers and body disagree: ${mismatch}`,
           ),
         );
-      if (await this.routeRetry?.(req, res, raw, msg.params?.requestState, edge.principal)) return;
+      if (await this.cluster.routeRetry?.(req, res, raw, msg.params?.requestState, edge.principal)) return;
       return this.modern(req, res, endpoint, msg, edge, canStream);
     }
 
@@ -200,8 +218,9 @@ export class StreamableHttpDownstream {
         'Bad Request: the Mcp-Session-Id header is required (send initialize first).',
         isRequest(msg) ? msg.id : null,
       );
-    const state = this.session(sid, endpoint, edge);
-    if (!state) return sessionNotFound(res, isRequest(msg) ? msg.id : null);
+    const state = await this.sessionAnywhere(sid, endpoint, edge);
+    if (!state || 'stuck' in state) return sessionNotFound(res, isRequest(msg) ? msg.id : null, state);
+    this.cluster.bindings?.touch(state.session);
     if (!isRequest(msg)) {
       await handleSessionMessage(endpoint, state.session, msg);
       res.writeHead(202).end();
@@ -236,8 +255,11 @@ export class StreamableHttpDownstream {
     state.replies.set(msg.id, reply);
     const response = await handleSessionMessage(endpoint, session, msg);
     state.replies.delete(msg.id);
-    if (session.initialized) this.sessions.set(session.id, state);
-    else session.close();
+    if (session.initialized) {
+      this.sessions.set(session.id, state);
+      // Before the client hears of the session: its next request may go to another replica.
+      await this.cluster.bindings?.save(session, endpoint);
+    } else session.close();
     reply.finish(response);
   }
 
@@ -329,7 +351,7 @@ export class StreamableHttpDownstream {
     if (!abort.signal.aborted) reply.finish(response, status);
   }
 
-  get(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
+  async get(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): Promise<void> {
     const sid = header(req, SESSION_HEADER);
     if (!sid) {
       res
@@ -337,8 +359,8 @@ export class StreamableHttpDownstream {
         .end('Method Not Allowed: a GET stream needs an Mcp-Session-Id (2026-07-28 clients use subscriptions/listen).');
       return;
     }
-    const state = this.session(sid, endpoint, edge);
-    if (!state) return sessionNotFound(res, null);
+    const state = await this.sessionAnywhere(sid, endpoint, edge);
+    if (!state || 'stuck' in state) return sessionNotFound(res, null, state);
     if (!acceptsSse(req))
       return sendRpcError(
         res,
@@ -356,14 +378,59 @@ export class StreamableHttpDownstream {
     });
   }
 
-  delete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): void {
+  async delete(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): Promise<void> {
     const sid = header(req, SESSION_HEADER);
-    const state = sid ? this.session(sid, endpoint, edge) : undefined;
+    const state = sid ? await this.sessionAnywhere(sid, endpoint, edge) : undefined;
     if (!sid)
       return sendRpcError(res, 400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required.');
-    if (!state) return sessionNotFound(res, null);
+    if (!state || 'stuck' in state) return sessionNotFound(res, null, state);
     this.closeSession(sid);
+    await this.cluster.bindings?.forget(sid, true);
     res.writeHead(200).end();
+  }
+
+  /**
+   * The session an id names: one this replica holds, or one another replica created that can
+   * continue here (rebuilt for the same principal, endpoint and upstream session), or why not.
+   */
+  private async sessionAnywhere(
+    sid: string,
+    endpoint: Endpoint,
+    edge: HttpEdge,
+  ): Promise<SessionState | Stuck | undefined> {
+    const local = this.session(sid, endpoint, edge);
+    if (local || this.sessions.has(sid) || !this.cluster.bindings) return local;
+    let pending = this.resuming.get(sid);
+    if (!pending) {
+      pending = this.resume(sid, endpoint, edge).finally(() => this.resuming.delete(sid));
+      this.resuming.set(sid, pending);
+    }
+    const resumed = await pending;
+    // A concurrent rebuild was for whoever asked first: the principal and endpoint are checked again.
+    return resumed && !('stuck' in resumed) ? this.session(sid, endpoint, edge) : resumed;
+  }
+
+  private async resume(sid: string, endpoint: Endpoint, edge: HttpEdge): Promise<SessionState | Stuck | undefined> {
+    const found = await this.cluster.bindings!.lookup(sid, edge.principal, endpoint);
+    if (found.kind === 'none') return undefined;
+    if (found.kind === 'stuck') return { stuck: found.replica };
+    const b = found.binding;
+    const session = new ClientSession(edge, sid);
+    session.capabilities = b.capabilities;
+    session.clientInfo = b.clientInfo;
+    session.protocolVersion = b.protocolVersion;
+    session.logLevel = b.logLevel;
+    session.initialized = true;
+    const state: SessionState = { session, endpoint, replies: new Map(), getStream: undefined, queue: [] };
+    session.channel = this.channelFor(state);
+    try {
+      await endpoint.resumeSession!(session, b.upstream);
+    } catch (err) {
+      session.close();
+      return { stuck: b.replica, reason: err instanceof Error ? err.message : String(err) };
+    }
+    this.sessions.set(sid, state);
+    return state;
   }
 
   /**
@@ -386,8 +453,10 @@ export class StreamableHttpDownstream {
   private sweep(): void {
     const cutoff = Date.now() - IDLE_SESSION_MS;
     for (const [sid, s] of this.sessions) {
-      if (s.session.lastSeen < cutoff && (!s.getStream || s.getStream.closed) && s.session.inflight.size === 0)
+      if (s.session.lastSeen < cutoff && (!s.getStream || s.getStream.closed) && s.session.inflight.size === 0) {
         this.closeSession(sid);
+        void this.cluster.bindings?.forget(sid, false);
+      }
     }
   }
 
@@ -397,7 +466,18 @@ export class StreamableHttpDownstream {
   }
 }
 
-function sessionNotFound(res: ServerResponse, id: JsonRpcId | null): void {
+function sessionNotFound(res: ServerResponse, id: JsonRpcId | null, stuck?: Stuck): void {
+  // 404 either way: it is what tells a client to initialize a new session.
+  if (stuck)
+    return sendRpcError(
+      res,
+      404,
+      ErrorCode.ConnectionClosed,
+      stuck.reason
+        ? `Session not found here: it lives on replica "${stuck.stuck}" and could not be continued on this one (${stuck.reason}); initialize a new one.`
+        : `Session not found here: it lives on replica "${stuck.stuck}" and cannot move to another replica (its upstream session is held in that process); initialize a new one.`,
+      id,
+    );
   sendRpcError(
     res,
     404,

@@ -12,7 +12,13 @@ export interface OpenedTransport {
   onStderr?: (listener: (chunk: string) => void) => void;
 }
 
-export function openTransport(cfg: ServerConfig): OpenedTransport {
+/** An upstream Streamable HTTP session to continue rather than open (one another replica opened). */
+export interface ResumedHttpSession {
+  sessionId?: string;
+  protocolVersion: string;
+}
+
+export function openTransport(cfg: ServerConfig, resume?: ResumedHttpSession): OpenedTransport {
   if (cfg.transport === 'stdio') {
     if (!cfg.command) throw new Error('A stdio server needs a command.');
     // Only the SDK's safe default environment plus what the operator configured: the gateway's
@@ -32,5 +38,11 @@ export function openTransport(cfg: ServerConfig): OpenedTransport {
   if (!cfg.url) throw new Error('An HTTP or SSE server needs a url.');
   const requestInit: RequestInit = { headers: cfg.headers };
   if (cfg.transport === 'sse') return { transport: new SSEClientTransport(new URL(cfg.url), { requestInit }) };
-  return { transport: new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit }) };
+  return {
+    transport: new StreamableHTTPClientTransport(new URL(cfg.url), {
+      requestInit,
+      ...(resume?.sessionId ? { sessionId: resume.sessionId } : {}),
+      ...(resume ? { protocolVersion: resume.protocolVersion } : {}),
+    }),
+  };
 }
