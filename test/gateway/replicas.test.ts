@@ -45,6 +45,8 @@ beforeAll(async () => {
       audit: pgAuditUrl(schema),
       auth: { mode: 'grants', admin_token: ADMIN },
       grants: { agent: { token: AGENT, servers: ['feat'] } },
+      // Each replica takes 100 calls at once from one client: above the default of 64 in flight.
+      limits: { max_inflight_per_session: 200 },
       servers: {
         feat: {
           command,
