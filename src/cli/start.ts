@@ -29,7 +29,7 @@ export interface Endpoint {
 }
 
 /** Every endpoint a running gateway serves (DESIGN section 3), in the order they are printed. */
-export function endpoints(baseUrl: string, servers: readonly string[]): Endpoint[] {
+export function endpoints(baseUrl: string, servers: readonly string[], adminApi = true): Endpoint[] {
   const base = baseUrl.replace(/\/+$/, '');
   return [
     ...servers.map((name) => ({ url: `${base}/mcp/${name}`, what: `MCP (Streamable HTTP), server ${name}` })),
@@ -38,12 +38,22 @@ export function endpoints(baseUrl: string, servers: readonly string[]): Endpoint
     { url: `${base}/healthz`, what: 'liveness' },
     { url: `${base}/readyz`, what: 'readiness' },
     { url: `${base}/metrics`, what: 'Prometheus metrics' },
+    {
+      url: `${base}/api/v1`,
+      what: adminApi ? 'admin API (admin token)' : 'admin API: off until auth.admin_token is set',
+    },
+    {
+      url: `${base}/ui/`,
+      what: adminApi ? 'dashboard (sign in with an admin token)' : 'dashboard: set auth.admin_token to sign in',
+    },
   ];
 }
 
 function describeStart(baseUrl: string, loaded: LoadedConfig): string {
   const source = loaded.path ?? 'built-in example configuration (no gatehouse.yaml here)';
-  const list = endpoints(baseUrl, Object.keys(loaded.config.servers));
+  const { admin_token, admin_tokens } = loaded.config.auth;
+  const adminApi = admin_token !== undefined || Object.keys(admin_tokens ?? {}).length > 0;
+  const list = endpoints(baseUrl, Object.keys(loaded.config.servers), adminApi);
   const width = Math.max(...list.map((e) => e.url.length));
   return [
     `Gatehouse is running on ${baseUrl} (config: ${source})`,

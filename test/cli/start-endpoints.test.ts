@@ -1,0 +1,42 @@
+// Proves that `gatehouse start` prints the dashboard and the admin API among its endpoints (DESIGN
+// section 4), and that the dashboard URL it prints answers with the dashboard's page.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI_MAIN } from '../helpers/cli.js';
+import { TSX_LOADER, featureServerCommand, spawnReady, stopProcess } from '../helpers/index.js';
+
+describe('gatehouse start', () => {
+  it('lists the admin API and the dashboard, and the printed dashboard URL serves it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    writeFileSync(
+      join(dir, 'gatehouse.json'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        state: 'memory:',
+        audit: 'none',
+        auth: { mode: 'none', admin_token: 'an-admin-token-for-the-start-test' },
+        servers: { leg: { command, args, timeout_ms: 20_000 } },
+      }),
+    );
+    const proc = await spawnReady({
+      command: process.execPath,
+      args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', join(dir, 'gatehouse.json')],
+      env: { GATEHOUSE_CONFIG: '' },
+      // The admin API line, then the dashboard line whose URL is captured.
+      ready:
+        /^\s+http:\S+\/api\/v1\s+admin API \(admin token\)\n\s+(http:\S+\/ui\/)\s+dashboard \(sign in with an admin token\)$/m,
+      timeoutMs: 30_000,
+    });
+    try {
+      const res = await fetch(proc.match);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await res.text()).toContain('<div id="app"');
+    } finally {
+      await stopProcess(proc.child);
+    }
+  }, 60_000);
+});
