@@ -21,10 +21,14 @@ export interface ReloadTarget {
 }
 
 const DEBOUNCE_MS = 150;
+/** A file rewritten more often than the debounce still reloads this soon after its first change. */
+const MAX_WAIT_MS = 1_000;
 
 export class PolicyReloader {
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the first change not yet reloaded was seen; undefined when none is waiting. */
+  private firstChangeAt: number | undefined;
   private running: Promise<void> = Promise.resolve();
   /** The last outcome, for health and tests: ok, or the problems that kept the old policy. */
   lastError: string | undefined;
@@ -71,10 +75,16 @@ export class PolicyReloader {
   }
 
   private schedule(): void {
+    // Wait for the writes to settle, but not for ever: an editor or a deploy that keeps touching
+    // the file must not keep the old policy in force indefinitely.
+    const now = Date.now();
+    this.firstChangeAt ??= now;
+    const delay = Math.max(0, Math.min(DEBOUNCE_MS, this.firstChangeAt + MAX_WAIT_MS - now));
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.firstChangeAt = undefined;
       this.running = this.running.then(() => this.reload());
-    }, DEBOUNCE_MS);
+    }, delay);
   }
 
   /** Reloads now (also used by tests); never throws. */
@@ -118,6 +128,7 @@ export class PolicyReloader {
 
   stop(): void {
     clearTimeout(this.timer);
+    this.firstChangeAt = undefined;
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }

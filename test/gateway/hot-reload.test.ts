@@ -130,6 +130,19 @@ describe.each<Era>(['legacy', 'modern'])('hot reload, %s client', (era) => {
       await inl.close();
     }
   });
+
+  it('a file rewritten faster than the debounce, without a pause, is still reloaded while the writes go on', async () => {
+    const before = gateway.core.reloader.reloads;
+    let reloadedWhileWriting = false;
+    // 3 s of rewrites 40 ms apart: a pure trailing debounce (150 ms) would never fire before they stop.
+    for (let i = 0; i < 75 && !reloadedWhileWriting; i++) {
+      writeFileSync(policyFile(), JSON.stringify({ ...allowBoth, hide: [`never_${i}`] }));
+      await new Promise((r) => setTimeout(r, 40));
+      reloadedWhileWriting = gateway.core.reloader.reloads > before;
+    }
+    expect(reloadedWhileWriting).toBe(true);
+    writeFileSync(policyFile(), JSON.stringify(allowBoth));
+  });
 });
 
 describe.each<Era>(['legacy', 'modern'])('resource and prompt rules, %s client', (era) => {
