@@ -93,3 +93,18 @@ export function matchesFilter(r: AuditRecord, f: AuditFilter): boolean {
 export function compareIds(a: string, b: string): number {
   return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Every record the filter selects, newest first, read page by page. */
+export async function readAllRecords(
+  reader: Pick<AuditReader, 'query'>,
+  filter: AuditFilter = {},
+): Promise<StoredAuditRecord[]> {
+  const all: StoredAuditRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await reader.query({ ...filter, limit: MAX_PAGE, ...(cursor ? { cursor } : {}) });
+    all.push(...page.records);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return all;
+}

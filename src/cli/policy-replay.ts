@@ -5,10 +5,9 @@
 // out, and what replay cannot know.
 import { relative } from 'node:path';
 import { openAuditSink } from '../audit/open-audit-log.js';
-import { MAX_PAGE, type AuditFilter, type StoredAuditRecord } from '../audit/query.js';
+import { readAllRecords, type StoredAuditRecord } from '../audit/query.js';
 import { replayRecords, SKIP_REASONS, type ReplayChange, type ReplayResult, type SkipReason } from '../audit/replay.js';
 import { parseTimeBound, TIME_BOUND_HELP } from '../audit/time-bound.js';
-import type { AuditSink } from '../audit/sink.js';
 import { loadConfig } from '../config/load.js';
 import { readStructuredFile } from '../config/structured-file.js';
 import { loadPolicy } from '../policy/compile.js';
@@ -42,7 +41,8 @@ export async function policyReplayCommand(opts: PolicyReplayOptions, io: CliIo):
   if (!sink) throw new UsageError('the config says audit: none, so there are no recorded calls to replay');
   let records: StoredAuditRecord[];
   try {
-    records = await readAll(sink, { since, ...(opts.server ? { server: opts.server } : {}) });
+    // Oldest first: the pages come newest first.
+    records = (await readAllRecords(sink, { since, ...(opts.server ? { server: opts.server } : {}) })).reverse();
   } finally {
     await sink.close();
   }
@@ -109,18 +109,6 @@ function skippedLines(result: ReplayResult): string[] {
     `Left out ${total} call${total === 1 ? '' : 's'} the policy would not decide:`,
     ...entries.map(([reason, n]) => `  ${n} ${SKIP_REASONS[reason]}`),
   ];
-}
-
-/** Every record of the period, oldest first; pages are read newest first and put in order. */
-async function readAll(sink: AuditSink, filter: AuditFilter): Promise<StoredAuditRecord[]> {
-  const all: StoredAuditRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await sink.query({ ...filter, limit: MAX_PAGE, ...(cursor ? { cursor } : {}) });
-    all.push(...page.records);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return all.reverse();
 }
 
 function view(c: ReplayChange) {

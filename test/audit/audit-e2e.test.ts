@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { openAuditSink } from '../../src/audit/open-audit-log.js';
+import { readSink } from './read-sink.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
 import { CLI_MAIN } from '../helpers/cli.js';
 import {
@@ -44,23 +44,6 @@ const POLICY = {
 
 function server() {
   return { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy: POLICY };
-}
-
-/** All records of a sink, newest first. */
-async function readAll(url: string, dir: string): Promise<StoredAuditRecord[]> {
-  const sink = openAuditSink(url, dir)!;
-  try {
-    const out: StoredAuditRecord[] = [];
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await sink.query({ limit: 1000, ...(cursor ? { cursor } : {}) });
-      out.push(...page.records);
-      if (!page.next_cursor) return out;
-      cursor = page.next_cursor;
-    }
-  } finally {
-    await sink.close();
-  }
 }
 
 type Kind = 'allow' | 'deny' | 'rate_limited' | 'hidden' | 'failed';
@@ -125,7 +108,7 @@ describe.each([
     await clients.legacy.close();
     await clients.modern.close();
     await gw.close(); // flushes the audit log
-    records = await readAll(sinkUrl(dir), dir);
+    records = await readSink(sinkUrl(dir), dir);
   }, 180_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -200,7 +183,7 @@ describe('approvals in the audit log', () => {
       await c.client.callTool({ name: 'touch', arguments: { uri: 'demo://a' } });
       await c.close();
       await gw.close();
-      const [approved, pending] = await readAll(url, dir);
+      const [approved, pending] = await readSink(url, dir);
       expect(pending).toMatchObject({ decision: 'approval_pending', approval_id: id, rule: '/tools/touch' });
       expect(approved).toMatchObject({
         decision: 'allow',
@@ -266,7 +249,7 @@ describe.each([
       await Promise.all(workers);
       await c.close().catch(() => {});
       await stopProcess(proc.child);
-      const recorded = new Set((await readAll(sink, dir)).map((r) => (r.arguments as { message: string }).message));
+      const recorded = new Set((await readSink(sink, dir)).map((r) => (r.arguments as { message: string }).message));
       const missing = [...answered].filter((m) => !recorded.has(m));
       expect(answered.size).toBeGreaterThanOrEqual(300);
       expect(missing).toEqual([]);
@@ -301,7 +284,7 @@ describe('shadow mode in the audit log', () => {
         expect(results.map((r) => r.isError ?? false)).toEqual([false, false, false, false, false]);
         await c.close();
         await gw.close();
-        const records = (await readAll(url, dir)).reverse();
+        const records = (await readSink(url, dir)).reverse();
         expect(records.map((r) => [r.tool, r.decision, r.shadow_decision, r.outcome])).toEqual([
           ['whoami', 'allow', 'deny', 'ok'],
           ['slow', 'allow', 'hidden', 'ok'],

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { openAuditSink } from '../../src/audit/open-audit-log.js';
-import type { StoredAuditRecord } from '../../src/audit/query.js';
+import { readSink } from '../audit/read-sink.js';
 import { dropSchema, pgAuditUrl, uniqueSchema } from '../audit/pg.js';
 import { CLI_MAIN, runCli } from '../helpers/cli.js';
 import {
@@ -184,7 +183,7 @@ describe.each(setups)('kill -9 under load, %s, %s client', (_name, era, stores) 
       await stopProcess(gateway.child);
 
       // Every call answered before the kill has exactly one record, as has every call after it.
-      const records = await readAll(audit, dir);
+      const records = await readSink(audit, dir);
       const count = new Map<number, number>();
       for (const r of records) {
         const a = (r.arguments as { a?: unknown } | undefined)?.a;
@@ -201,20 +200,3 @@ describe.each(setups)('kill -9 under load, %s, %s client', (_name, era, stores) 
     }
   }, 180_000);
 });
-
-/** Every record of a sink. */
-async function readAll(url: string, dir: string): Promise<StoredAuditRecord[]> {
-  const sink = openAuditSink(url, dir)!;
-  try {
-    const out: StoredAuditRecord[] = [];
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await sink.query({ limit: 1000, ...(cursor ? { cursor } : {}) });
-      out.push(...page.records);
-      if (!page.next_cursor) return out;
-      cursor = page.next_cursor;
-    }
-  } finally {
-    await sink.close();
-  }
-}
