@@ -7,6 +7,7 @@
 //   full     → everything, as sent, except values under the policy's `redact` paths: the policy
 //              says the log never stores them, whatever the mode.
 // The input is never changed: the same object is what the gateway forwards upstream.
+import { isObject } from '../mcp/jsonrpc.js';
 import type { ArgumentMode } from './config-schema.js';
 
 export const REDACTED = '[REDACTED]';
@@ -87,7 +88,7 @@ export function redactArguments(args: unknown, opts: RedactOptions = {}): unknow
   const mode = opts.mode ?? 'redacted';
   if (mode === 'none') return undefined;
   if (mode === 'keys') return shapeOf(args, 0);
-  const patterns = compilePaths(opts.paths ?? []);
+  const patterns = compiledPaths(opts.paths ?? NO_PATHS);
   if (mode === 'full') return patterns.length === 0 ? args : redactValue(args, patterns, 0, true);
   return redactValue(args, patterns, 0, false);
 }
@@ -117,7 +118,7 @@ export function auditedErrorText(code: number, message: string): string {
 
 function shapeOf(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return depth >= MAX_DEPTH ? 'array' : value.map((v) => shapeOf(v, depth + 1));
-  if (isPlainObject(value)) {
+  if (isObject(value)) {
     if (depth >= MAX_DEPTH) return 'object';
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shapeOf(v, depth + 1)]));
   }
@@ -127,6 +128,16 @@ function shapeOf(value: unknown, depth: number): unknown {
 type PathPattern = string[];
 
 /** `card.number`, `args.card.number` and `/card/number` all name the same argument. */
+const NO_PATHS: readonly string[] = [];
+/** A policy's redact paths are one frozen array per tool (policy-redact-paths.ts): compiled once each. */
+const compiledByPaths = new WeakMap<readonly string[], PathPattern[]>();
+
+function compiledPaths(paths: readonly string[]): PathPattern[] {
+  let patterns = compiledByPaths.get(paths);
+  if (!patterns) compiledByPaths.set(paths, (patterns = compilePaths(paths)));
+  return patterns;
+}
+
 function compilePaths(paths: readonly string[]): PathPattern[] {
   return paths.map((p) => {
     const segments = p.startsWith('/')
@@ -159,7 +170,7 @@ function redactValue(value: unknown, patterns: PathPattern[], depth: number, pat
     if (depth >= MAX_DEPTH) return '[too deep]';
     return value.map((item, i) => redactChild(item, descend(patterns, String(i), true), depth, pathsOnly));
   }
-  if (isPlainObject(value)) {
+  if (isObject(value)) {
     if (depth >= MAX_DEPTH) return '[too deep]';
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
@@ -179,8 +190,4 @@ function redactChild(value: unknown, patterns: PathPattern[], depth: number, pat
 function shorten(text: string): string {
   if (text.length <= MAX_STRING_CHARS) return text;
   return `${text.slice(0, MAX_STRING_CHARS)}…(${text.length} chars)`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -73,10 +73,10 @@ export class PolicyGate {
     const keeper = this.pinsFor(server);
     if ((!policy && !keeper) || !('result' in answer) || !Array.isArray(answer.result.tools)) return answer;
     const tools: unknown[] = [];
+    const categories = policy !== undefined && usesCategories(policy);
     for (const t of answer.result.tools) {
       if (!isObject(t) || typeof t.name !== 'string') continue;
-      if (policy && !listable(policy, t.name, usesCategories(policy) ? classifyListedTool(t).category : undefined))
-        continue;
+      if (policy && !listable(policy, t.name, categories ? classifyListedTool(t).category : undefined)) continue;
       if (keeper && (await keeper.check(server, t)).blocked) continue;
       tools.push(t);
     }
@@ -148,7 +148,10 @@ export class PolicyGate {
     const clock = new DecisionClock(span);
     let answer: UpstreamAnswer;
     try {
-      answer = await this.decideAndForward(server, peer, req, subject, forward, via, name, record, span, clock);
+      answer = await this.decideAndForward(server, peer, req, subject, forward, via, name, record, span, clock, {
+        policy,
+        params,
+      });
     } catch (err) {
       // No error path ends in allow: a failure inside the pipeline blocks the call.
       record.decision = 'deny';
@@ -188,12 +191,12 @@ export class PolicyGate {
     record: AuditRecord,
     span: CallSpan,
     clock: DecisionClock,
+    // Worked out once by call(): the policy in force for this call and the request's params.
+    { policy, params }: { policy: CompiledPolicy | undefined; params: JsonObject },
   ): Promise<UpstreamAnswer> {
     const { conn, shownName } = via;
-    const policy = this.policyFor(server, peer);
     const keeper = this.pinsFor(server);
     if (policy) record.policy = peer.identity?.grant?.policy ? 'grant' : 'server';
-    const params = req.params ?? {};
     const rawArgs = subject === 'resource' ? undefined : params.arguments;
     const args = isObject(rawArgs) ? rawArgs : {};
     // Every rule that could match this call contributes its `redact` paths, whichever rule decides

@@ -6,6 +6,7 @@
 // MCP carries W3C trace context in the request's `params._meta` under the keys `traceparent` and
 // `tracestate` (reserved by 2026-07-28, and sent the same way by 2025 clients that propagate), so
 // a call span continues the client's trace over every transport, stdio included.
+import { isObject } from '../mcp/jsonrpc.js';
 import {
   context as otelContext,
   SpanKind,
@@ -73,7 +74,7 @@ export interface CallSpan {
 
 /** The trace context a request's `_meta` carries, as the parent for the gateway's spans. */
 export function contextFromMeta(meta: unknown, base: Context = otelContext.active()): Context {
-  if (!isMeta(meta) || typeof meta[TRACEPARENT] !== 'string') return base;
+  if (!isObject(meta) || typeof meta[TRACEPARENT] !== 'string') return base;
   return w3c.extract(base, meta, metaGetter);
 }
 
@@ -183,8 +184,4 @@ function recordOutcome(span: Span, record: Pick<AuditRecord, 'decision' | 'outco
 function tracer() {
   // Looked up per call: the global provider may be registered after this module loads.
   return trace.getTracer(TRACER_NAME, TRACER_VERSION);
-}
-
-function isMeta(value: unknown): value is Meta {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
