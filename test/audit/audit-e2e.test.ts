@@ -133,11 +133,14 @@ describe.each([
 
   it('the upstream outcome is recorded: ok for echo, an error for the failing add, none when not forwarded', () => {
     const echo = records.filter((r) => r.tool === 'echo');
+    expect(echo.length).toBeGreaterThan(0);
     expect(echo.every((r) => r.outcome === 'ok' && typeof r.upstream_ms === 'number')).toBe(true);
     const add = records.filter((r) => r.tool === 'add');
     expect(add).toHaveLength(100);
     expect(add.every((r) => r.outcome === 'is_error' || r.outcome === 'error')).toBe(true);
-    expect(records.filter((r) => r.decision !== 'allow').every((r) => r.outcome === undefined)).toBe(true);
+    const blocked = records.filter((r) => r.decision !== 'allow');
+    expect(blocked.length).toBeGreaterThan(0);
+    expect(blocked.every((r) => r.outcome === undefined)).toBe(true);
   });
 
   it('records carry the server, grant, agent, session, time and latency', () => {

@@ -95,8 +95,9 @@ describe('a call retried through input_required rounds', () => {
   });
 
   it('the approval answered in a round is on the one record of the call', () => {
-    for (const r of records.filter((x) => x.tool === 'add'))
-      expect(r).toMatchObject({ approval_channel: 'elicitation', approval_id: expect.any(String) });
+    const adds = records.filter((x) => x.tool === 'add');
+    expect(adds.length).toBeGreaterThan(0);
+    for (const r of adds) expect(r).toMatchObject({ approval_channel: 'elicitation', approval_id: expect.any(String) });
   });
 
   it("an upstream's rounds: the record starts when the first round arrived, and its latency covers every round", () => {
