@@ -30,6 +30,14 @@ interface PinRow {
   pending_seen_at: number | null;
 }
 
+interface QueuedReservation {
+  key: string;
+  spec: WindowSpec;
+  now: number;
+  resolve: (r: ReserveResult) => void;
+  reject: (error: unknown) => void;
+}
+
 function rowToPin(r: PinRow): Pin {
   const pin: Pin = { server: r.server, tool: r.tool, hash: r.hash, definition: r.definition, pinnedAt: r.pinned_at };
   if (r.pending_hash && r.pending_definition)
@@ -113,7 +121,7 @@ export class SqliteStore implements StateStore {
       }
       return (usedIn.get(key, from, to) as { used: number }).used;
     };
-    const tx = this.db.transaction((key: string, spec: WindowSpec, now: number): ReserveResult => {
+    const reserveOne = (key: string, spec: WindowSpec, now: number): ReserveResult => {
       const want = retention(spec.windowMs);
       let retainMs = retained.get(key);
       if (retainMs === undefined || retainMs < want) {
@@ -141,8 +149,50 @@ export class SqliteStore implements StateStore {
       const token = this.nextToken();
       insert.run(token, key, now, spec.cost);
       return { ok: true, token };
-    });
+    };
+    const tx = this.db.transaction(reserveOne);
     this.reserveTx = (key, spec, now) => tx.immediate(key, spec, now);
+    const many = this.db.transaction((batch: QueuedReservation[]) =>
+      batch.map((r) => reserveOne(r.key, r.spec, r.now)),
+    );
+    this.reserveManyTx = (batch) => many.immediate(batch);
+    this.forgetRetention = () => retained.clear();
+  }
+
+  private readonly reserveManyTx: (batch: QueuedReservation[]) => ReserveResult[];
+  private readonly forgetRetention: () => void;
+  private queued: QueuedReservation[] = [];
+
+  /**
+   * Runs the reservations queued during one turn of the event loop in one write transaction, each
+   * decided in arrival order exactly as it would be alone: under concurrency one commit (and one
+   * WAL append) serves them all instead of one per call. If the batch fails as a whole, it is
+   * rolled back and every reservation is run in a transaction of its own, so one failure is
+   * reported to its own call only.
+   */
+  private runQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    if (batch.length > 1) {
+      let results: ReserveResult[] | undefined;
+      try {
+        results = this.reserveManyTx(batch);
+      } catch {
+        // Rolled back: the retention marks written in it may not be in the file.
+        this.forgetRetention();
+      }
+      if (results) {
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+        return;
+      }
+    }
+    for (const r of batch) {
+      try {
+        r.resolve(this.reserveTx(r.key, r.spec, r.now));
+      } catch (error) {
+        r.reject(error);
+      }
+    }
   }
 
   // A reservation's token names its entry for release: unique across every process sharing the
@@ -181,8 +231,11 @@ export class SqliteStore implements StateStore {
       .immediate();
   }
 
-  async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
-    return this.reserveTx(key, spec, now);
+  reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
+    return new Promise((resolve, reject) => {
+      // After this turn's I/O callbacks: every call that arrived in it reserves in the same batch.
+      if (this.queued.push({ key, spec, now, resolve, reject }) === 1) setImmediate(() => this.runQueued());
+    });
   }
 
   async usage(key: string, spec: WindowSpec, now: number): Promise<number> {
