@@ -14,6 +14,7 @@ import { AUDIT_MIGRATIONS } from '../../src/audit/postgres-migrations.js';
 import { PostgresAuditSink } from '../../src/audit/postgres-sink.js';
 import type { AuditLog } from '../../src/audit/record.js';
 import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
+import { AuditSpool } from '../../src/audit/spool.js';
 import { makeRecord, recordSeries } from './make-record.js';
 import { dropSchema, PG_BASE, pgAuditUrl, uniqueSchema } from './pg.js';
 
@@ -144,5 +145,28 @@ describe('sinks store a record uid once', () => {
     } finally {
       await sink.close();
     }
+  });
+});
+
+describe('the spool shipped mark', () => {
+  it('is overwritten in place: a mark cut back to 0 after a long one reads 0, and the next start ships from it', () => {
+    const folder = mkdtempSync(join(dir, 'mark-'));
+    const { spool } = AuditSpool.open(folder, 'sqlite:x.db', 'on');
+    const markFile = `${spool.file}.shipped`;
+    // Records large enough to pass the size at which a fully shipped spool is cut back.
+    const big = 'x'.repeat(300_000);
+    let end = 0;
+    for (let i = 0; i < 15; i++) end = spool.append(makeRecord({ request_id: `big-${i}`, error: big }));
+    spool.shipped(end - 1);
+    expect(Number(readFileSync(markFile, 'utf8').trim())).toBe(end - 1);
+    spool.shipped(end);
+    expect(Number(readFileSync(markFile, 'utf8').trim())).toBe(0);
+    const kept = spool.append(makeRecord({ request_id: 'after-rewind' }));
+    spool.shipped(kept);
+    spool.append(makeRecord({ request_id: 'unshipped' }));
+    // The process dies without closing: the next gateway in this folder takes over the slot.
+    const next = AuditSpool.open(folder, 'sqlite:x.db', 'on');
+    expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['unshipped']);
+    next.spool.close();
   });
 });
