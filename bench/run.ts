@@ -15,6 +15,7 @@ import { runChunk, summarize, type Chunk, type PhaseResult } from './lib/measure
 import {
   BENCH_DIR,
   compileBenchServers,
+  cpuNs,
   descendants,
   peakRssMiB,
   processLabel,
@@ -160,6 +161,8 @@ interface Active {
   /** Echo calls made through this case's client (checks, warm-up and timed), and those answered. */
   echoSent: number;
   echoAnswered: number;
+  /** CPU time of the server process over the timed chunks of each mode, and the calls answered in them. */
+  cpu: Record<'seq' | 'conc', { ns: number; calls: number }>;
 }
 
 /** Starts a case's processes, connects its client, checks the tool list and warms up. */
@@ -179,7 +182,17 @@ async function prepare(row: Row, paths: BenchPaths): Promise<Active | undefined>
     { name: 'gatehouse-bench', version: '0.1.0' },
     era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
   );
-  const active: Active = { row, client, running, seq: [], conc: [], capMs, echoSent: 0, echoAnswered: 0 };
+  const active: Active = {
+    row,
+    client,
+    running,
+    seq: [],
+    conc: [],
+    capMs,
+    echoSent: 0,
+    echoAnswered: 0,
+    cpu: { seq: { ns: 0, calls: 0 }, conc: { ns: 0, calls: 0 } },
+  };
   const warningsBefore = listenerWarnings;
   try {
     try {
@@ -287,7 +300,14 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
     const order = cases.map((_, i) => cases[(i + r) % cases.length]!);
     for (const a of order) {
       const warningsBefore = listenerWarnings;
+      const pid = a.running.serverPid();
+      const cpuBefore = pid === undefined ? undefined : cpuNs(pid);
       const result = await chunk(a, perRound[r]!, inFlight, mode, a.capMs / rounds);
+      const cpuAfter = pid === undefined ? undefined : cpuNs(pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        a.cpu[mode].ns += cpuAfter - cpuBefore;
+        a.cpu[mode].calls += result.ok;
+      }
       a.row.listenerWarnings = (a.row.listenerWarnings ?? 0) + listenerWarnings - warningsBefore;
       a[mode].push(result);
       if (result.ok === 0 && result.errors > 0) {
@@ -304,6 +324,9 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
     const summary = summarize(a[mode], calls);
     if (mode === 'seq') a.row.sequential = summary;
     else a.row.concurrent = summary;
+    const cpu = a.cpu[mode];
+    if (cpu.calls > 0)
+      (a.row.cpuUsPerCall ??= {})[mode === 'seq' ? 'sequential' : 'concurrent'] = cpu.ns / cpu.calls / 1000;
   }
 }
 

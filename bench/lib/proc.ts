@@ -195,6 +195,27 @@ export function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+/**
+ * CPU time a process has run, in nanoseconds: the sum over its threads of the first field of
+ * /proc/<pid>/task/<tid>/schedstat (time on a CPU). Unlike wall-clock throughput it does not count
+ * the time the process waited for a core, so it compares relays fairly on a shared machine.
+ */
+export function cpuNs(pid: number): number | undefined {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // A thread that ended between the listing and the read.
+      }
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
 /** All live descendants of a process, from /proc/<pid>/task/<tid>/children. */
 export function descendants(pid: number): number[] {
   const out: number[] = [];

@@ -24,6 +24,8 @@ export interface Row {
   listenerWarnings?: number;
   /** What the pre-timing checks established (the echo probe, and whether a policy is in force). */
   verified?: string;
+  /** CPU time of the server process per answered call in each timed mode, in microseconds. */
+  cpuUsPerCall?: { sequential?: number; concurrent?: number };
 }
 
 export interface RenderOptions {
@@ -146,6 +148,34 @@ function goalsTable(rows: Row[], o: RenderOptions): string {
   );
 }
 
+function cpuOf(row: Row | undefined, mode: Mode): number | undefined {
+  return row?.status === 'ok' ? row.cpuUsPerCall?.[mode] : undefined;
+}
+
+/** The least CPU per call of the third-party proxies with a client of this era, in this mode. */
+function leanestProxy(rows: Row[], era: Era, mode: Mode): number | undefined {
+  const figures = rows
+    .filter((r) => r.era === era && (r.target.id === 'mcp-proxy' || r.target.id === 'supergateway'))
+    .map((r) => cpuOf(r, mode))
+    .filter((v): v is number => v !== undefined);
+  return figures.length > 0 ? Math.min(...figures) : undefined;
+}
+
+function cpuTable(rows: Row[], o: RenderOptions): string {
+  const cell = (r: Row, mode: Mode): string[] => {
+    const own = cpuOf(r, mode);
+    const best = leanestProxy(rows, r.era, mode);
+    return [
+      own === undefined ? '—' : own.toFixed(0),
+      own === undefined || best === undefined ? '—' : `${(own / best).toFixed(2)}×`,
+    ];
+  };
+  return table(
+    ['case', 'sequential µs/call', '÷ best proxy', `concurrency ${o.concurrency} µs/call`, '÷ best proxy'],
+    rows.filter((r) => r.status === 'ok').map((r) => [name(r), ...cell(r, 'sequential'), ...cell(r, 'concurrent')]),
+  );
+}
+
 function cells(rows: Row[], row: Row, mode: Mode): string[] {
   const phase = row[mode];
   if (row.status !== 'ok') return [row.status, '—', '—', '—', '—'];
@@ -254,6 +284,12 @@ Every Gatehouse row against the floor with a client of the same era and against 
 
 ${goalsTable(rows, o)}
 
+## CPU per call
+
+CPU time the server process under test ran (all its threads, from \`/proc/<pid>/task/*/schedstat\`) over the timed calls of a mode, divided by the calls answered: the relay's own work per call, without its upstream child, the bench client or the time it waited for a core. On a shared machine this is steadier than calls/s; for the floor and stdio-direct it is the whole server's work. "÷ best proxy" divides by the lower figure of mcp-proxy and supergateway with a client of the same era, in the same mode (below 1 is less work).
+
+${cpuTable(rows, o)}
+
 ## Peak memory
 
 Peak RSS (VmHWM, MiB) of the server process under test over its whole life (warm-up and both modes): the stdio echo server for stdio-direct, the HTTP server otherwise. Then, each by name, the peaks of its child processes that are still alive at the end: the stdio echo upstream, a \`sh\` where a relay starts the upstream through a shell, an \`esbuild\` service where the gateway runs from source under tsx. A relay that spawns per request has no children left by then.
@@ -307,7 +343,7 @@ export function renderConsole(rows: Row[], o: RenderOptions): string {
   const pad = (s: string, n: number): string => s.padEnd(n);
   const lines = [
     '',
-    `${pad('case', 30)} ${pad('seq/s', 8)} ${pad('p50', 7)} ${pad('p99', 7)} ${pad('÷floor', 7)} | ${pad(`c${o.concurrency}/s`, 8)} ${pad('p50', 7)} ${pad('p99', 7)} ${pad('÷floor', 7)} | rss MiB`,
+    `${pad('case', 30)} ${pad('seq/s', 8)} ${pad('p50', 7)} ${pad('p99', 7)} ${pad('÷floor', 7)} | ${pad(`c${o.concurrency}/s`, 8)} ${pad('p50', 7)} ${pad('p99', 7)} ${pad('÷floor', 7)} | cpu µs/call | rss MiB`,
   ];
   for (const r of rows) {
     if (r.status !== 'ok') {
@@ -317,10 +353,15 @@ export function renderConsole(rows: Row[], o: RenderOptions): string {
     const s = cells(rows, r, 'sequential');
     const c = cells(rows, r, 'concurrent');
     lines.push(
-      `${pad(name(r), 30)} ${pad(s[0]!, 8)} ${pad(s[1]!, 7)} ${pad(s[2]!, 7)} ${pad(s[3]!, 7)} | ${pad(c[0]!, 8)} ${pad(c[1]!, 7)} ${pad(c[2]!, 7)} ${pad(c[3]!, 7)} | ${memory(r)}`,
+      `${pad(name(r), 30)} ${pad(s[0]!, 8)} ${pad(s[1]!, 7)} ${pad(s[2]!, 7)} ${pad(s[3]!, 7)} | ${pad(c[0]!, 8)} ${pad(c[1]!, 7)} ${pad(c[2]!, 7)} ${pad(c[3]!, 7)} | ${pad(cpuText(r), 11)} | ${memory(r)}`,
     );
   }
   return `${lines.join('\n')}\n\n`;
+}
+
+function cpuText(r: Row): string {
+  const f = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
+  return `${f(r.cpuUsPerCall?.sequential)} / ${f(r.cpuUsPerCall?.concurrent)}`;
 }
 
 /** The figures of a run, for bench/median.ts. */
@@ -340,6 +381,7 @@ export interface RunJson {
     sequential?: { callsPerSec: number; p50Ms: number; p99Ms: number };
     concurrent?: { callsPerSec: number; p50Ms: number; p99Ms: number };
     serverRssMiB?: number;
+    cpuUsPerCall?: { sequential?: number; concurrent?: number };
   }>;
 }
 
@@ -365,6 +407,7 @@ export function rowsJson(rows: Row[], o: RenderOptions): RunJson {
         ...(seq ? { sequential: seq } : {}),
         ...(conc ? { concurrent: conc } : {}),
         ...(r.serverRssMiB !== undefined ? { serverRssMiB: r.serverRssMiB } : {}),
+        ...(r.cpuUsPerCall ? { cpuUsPerCall: r.cpuUsPerCall } : {}),
       };
     }),
   };
