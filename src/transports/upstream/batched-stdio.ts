@@ -4,9 +4,12 @@
 // most of what a forwarded call costs the gateway. The bytes, their order and the framing (one
 // JSON message per line) are exactly what the SDK writes; a send resolves once its bytes are
 // handed to the pipe, or after the pipe drains when it was full, as the SDK's own send does.
+// What the child writes back is read by MessageLineBuffer: the SDK's framing, without its schema
+// on the common message shapes.
 import type { ChildProcess } from 'node:child_process';
 import { SdkError, SdkErrorCode, serializeMessage, type JSONRPCMessage } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { StdioClientTransport, type StdioServerParameters } from '@modelcontextprotocol/client/stdio';
+import { MessageLineBuffer } from './message-reader.js';
 
 interface Waiter {
   resolve: () => void;
@@ -17,6 +20,14 @@ export class BatchedStdioClientTransport extends StdioClientTransport {
   private pending: string[] = [];
   private waiters: Waiter[] = [];
   private flushScheduled = false;
+
+  constructor(params: StdioServerParameters) {
+    super(params);
+    // The SDK reads the child's output through this field; if a later SDK moves it, its own
+    // reader stays in place and only the speed-up is lost.
+    const self = this as unknown as { _readBuffer?: unknown };
+    if (self._readBuffer !== undefined) self._readBuffer = new MessageLineBuffer(params.maxBufferSize);
+  }
 
   /** The child's stdin, read from the SDK transport; undefined before start and after close. */
   private stdin(): ChildProcess['stdin'] | undefined {

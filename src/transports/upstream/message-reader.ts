@@ -1,0 +1,101 @@
+// Reads the JSON-RPC messages a stdio upstream writes, one per line, as the SDK's own reader does,
+// without running the SDK's zod message schema on the common shapes. The schema is strict at the
+// top level and strips unknown keys from an error object; a message whose shape is plainly one of
+// its four kinds (no `_meta` to look into, ids that are strings or safe integers, an error object
+// with nothing but code, message and data) comes out of it as the same object with its keys in
+// schema order. Those are built here directly; anything else goes through the schema itself, so
+// what is accepted, rejected or changed is always exactly what the SDK would do.
+import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage } from '@modelcontextprotocol/client';
+
+type Obj = Record<string, unknown>;
+
+const isPlainObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
+/** An object the schema passes through as it is: params or a result without `_meta`. */
+const isLooseBody = (v: unknown): boolean => isPlainObject(v) && !Object.hasOwn(v, '_meta');
+
+/** Every own key of `o` is one of `allowed`. */
+function onlyKeys(o: Obj, allowed: readonly string[]): boolean {
+  for (const k in o) if (!allowed.includes(k)) return false;
+  return true;
+}
+
+const REQUEST_KEYS = ['jsonrpc', 'id', 'method', 'params'] as const;
+const NOTIFICATION_KEYS = ['jsonrpc', 'method', 'params'] as const;
+const RESULT_KEYS = ['jsonrpc', 'id', 'result'] as const;
+const ERROR_KEYS = ['jsonrpc', 'id', 'error'] as const;
+
+/** The message as the SDK's schema would give it, or undefined when only the schema can say. */
+export function plainMessage(v: Obj): JSONRPCMessage | undefined {
+  if (v.jsonrpc !== '2.0') return undefined;
+  if (typeof v.method === 'string') {
+    if (v.params !== undefined && !isLooseBody(v.params)) return undefined;
+    const params = v.params === undefined ? {} : { params: v.params };
+    if (Object.hasOwn(v, 'id'))
+      return isId(v.id) && onlyKeys(v, REQUEST_KEYS)
+        ? ({ jsonrpc: '2.0', id: v.id, method: v.method, ...params } as JSONRPCMessage)
+        : undefined;
+    return onlyKeys(v, NOTIFICATION_KEYS)
+      ? ({ jsonrpc: '2.0', method: v.method, ...params } as JSONRPCMessage)
+      : undefined;
+  }
+  if (Object.hasOwn(v, 'result'))
+    return isId(v.id) && isLooseBody(v.result) && onlyKeys(v, RESULT_KEYS)
+      ? ({ jsonrpc: '2.0', id: v.id, result: v.result } as JSONRPCMessage)
+      : undefined;
+  if (Object.hasOwn(v, 'error')) {
+    const e = v.error;
+    if (!isPlainObject(e) || !onlyKeys(v, ERROR_KEYS)) return undefined;
+    if (!Number.isSafeInteger(e.code) || typeof e.message !== 'string') return undefined;
+    if (Object.hasOwn(v, 'id') && !isId(v.id)) return undefined;
+    // Other keys of the error object are dropped, as the schema strips them.
+    const error = { code: e.code, message: e.message, ...(e.data === undefined ? {} : { data: e.data }) };
+    return (Object.hasOwn(v, 'id') ? { jsonrpc: '2.0', id: v.id, error } : { jsonrpc: '2.0', error }) as JSONRPCMessage;
+  }
+  return undefined;
+}
+
+/** One line of a stdio upstream as a message; throws as the SDK's `deserializeMessage` would. */
+export function readMessageLine(line: string): JSONRPCMessage {
+  const value: unknown = JSON.parse(line);
+  return (isPlainObject(value) ? plainMessage(value) : undefined) ?? parseJSONRPCMessage(value);
+}
+
+/**
+ * The SDK's stdio read buffer, with the same framing and limits (newline-delimited, a trailing
+ * `\r` dropped, a line that is not JSON skipped, the buffer cleared and an error thrown beyond
+ * its maximum size), reading each line with readMessageLine.
+ */
+export class MessageLineBuffer {
+  private buffer: Buffer | undefined;
+
+  constructor(private readonly maxBufferSize = STDIO_DEFAULT_MAX_BUFFER_SIZE) {}
+
+  append(chunk: Buffer): void {
+    if ((this.buffer?.length ?? 0) + chunk.length > this.maxBufferSize) {
+      this.clear();
+      throw new Error(`ReadBuffer exceeded maximum size of ${this.maxBufferSize} bytes`);
+    }
+    this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
+  }
+
+  readMessage(): JSONRPCMessage | null {
+    while (this.buffer) {
+      const index = this.buffer.indexOf('\n');
+      if (index === -1) return null;
+      const line = this.buffer.toString('utf8', 0, index).replace(/\r$/, '');
+      this.buffer = this.buffer.subarray(index + 1);
+      try {
+        return readMessageLine(line);
+      } catch (error) {
+        if (error instanceof SyntaxError) continue;
+        throw error;
+      }
+    }
+    return null;
+  }
+
+  clear(): void {
+    this.buffer = undefined;
+  }
+}

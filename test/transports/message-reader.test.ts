@@ -1,0 +1,142 @@
+// Gatehouse reads a stdio upstream's messages without the SDK's zod schema for the common shapes.
+// These prove the reader gives exactly what the SDK's reader gives (the same message, keys in the
+// same order, or the same rejection) for any line, and that the common shapes skip the schema.
+import { deserializeMessage } from '@modelcontextprotocol/client';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MessageLineBuffer, plainMessage, readMessageLine } from '../../src/transports/upstream/message-reader.js';
+
+type Outcome = { ok: true; json: string } | { ok: false; kind: string; message: string };
+
+function outcome(read: (line: string) => unknown, line: string): Outcome {
+  try {
+    return { ok: true, json: JSON.stringify(read(line)) };
+  } catch (error) {
+    const e = error as Error;
+    return { ok: false, kind: e.constructor.name, message: e.message };
+  }
+}
+
+const id = fc.oneof(
+  fc.string({ maxLength: 4 }),
+  fc.integer(),
+  fc.constantFrom(1.5, -0, 2 ** 53, -(2 ** 60), null, true),
+);
+const key = fc.constantFrom('a', 'text', '_meta', 'progressToken', '__proto__', 'constructor', 'data', 'code', 'extra');
+const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.string({ maxLength: 5 }),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('value'), { maxLength: 3 }),
+    fc.dictionary(key, tie('value'), { maxKeys: 3 }),
+  ),
+})).value;
+const body = fc.oneof(
+  fc.dictionary(key, json, { maxKeys: 3 }),
+  fc.record({ _meta: fc.oneof(json, fc.record({ progressToken: id })) }),
+  json,
+);
+const errorObject = fc.oneof(
+  fc.record(
+    {
+      code: fc.oneof(fc.integer(), fc.constantFrom(1.5, '1')),
+      message: fc.oneof(fc.string(), fc.integer()),
+      data: json,
+    },
+    { requiredKeys: [] },
+  ),
+  fc.dictionary(key, json, { maxKeys: 4 }),
+  json,
+);
+const message = fc
+  .record(
+    {
+      jsonrpc: fc.constantFrom('2.0', '2.0', '2.0', '1.0', 2),
+      id,
+      method: fc.oneof(fc.constantFrom('tools/call', 'notifications/progress'), fc.integer()),
+      params: body,
+      result: body,
+      error: errorObject,
+      extra: json,
+    },
+    { requiredKeys: [] },
+  )
+  // A JSON-parsed object owns "__proto__" as a plain key; JSON text is what the reader sees.
+  .map((m) => JSON.stringify(m));
+const keyOrderShuffled = fc
+  .tuple(
+    fc.constantFrom(
+      '{"id":7,"result":{"b":1,"a":2},"jsonrpc":"2.0"}',
+      '{"error":{"message":"m","data":[1],"code":-32000},"id":"x","jsonrpc":"2.0"}',
+      '{"params":{"z":1},"method":"m","jsonrpc":"2.0"}',
+    ),
+  )
+  .map(([line]) => line);
+
+describe('stdio message reader', () => {
+  it('gives the same message, key order included, or the same error as the SDK reader for any line', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          message,
+          keyOrderShuffled,
+          fc.string({ maxLength: 8 }),
+          json.map((v) => JSON.stringify(v) ?? 'x'),
+        ),
+        (line) => {
+          expect(outcome(readMessageLine, line)).toEqual(outcome(deserializeMessage, line));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('agrees with the SDK reader on the edges: unsafe and fractional ids, null ids, extra keys, _meta, wrong versions', () => {
+    const lines = [
+      '{"jsonrpc":"2.0","id":9007199254740992,"result":{}}',
+      '{"jsonrpc":"2.0","id":9007199254740991,"result":{}}',
+      '{"jsonrpc":"2.0","id":1.5,"method":"m"}',
+      '{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"m"}}',
+      '{"jsonrpc":"2.0","error":{"code":1,"message":"m","extra":true,"data":null}}',
+      '{"jsonrpc":"2.0","error":{"code":1.5,"message":"m"}}',
+      '{"jsonrpc":"2.0","id":1,"error":{"code":9007199254740992,"message":"m"}}',
+      '{"jsonrpc":"2.0","id":1,"result":{},"extra":1}',
+      '{"jsonrpc":"2.0","id":1,"result":[]}',
+      '{"jsonrpc":"2.0","method":"m","params":null}',
+      '{"jsonrpc":"2.0","method":"m","params":{"_meta":{"progressToken":1.5}}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":1},"a":1}}',
+      '{"jsonrpc":"1.0","id":1,"result":{}}',
+      '{"jsonrpc":"2.0","__proto__":{},"method":"m"}',
+    ];
+    for (const line of lines) expect(outcome(readMessageLine, line), line).toEqual(outcome(deserializeMessage, line));
+  });
+
+  it('reads the common shapes (requests, notifications, results, errors without _meta) without the schema', () => {
+    const common = [
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hi' } } },
+      { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 't', progress: 1 } },
+      { jsonrpc: '2.0', id: 'a', result: { content: [{ type: 'text', text: 'hi' }] } },
+      { jsonrpc: '2.0', id: 2, error: { code: -32602, message: 'bad', data: { why: 1 } } },
+      { jsonrpc: '2.0', error: { code: -32700, message: 'parse error' } },
+    ];
+    for (const m of common) expect(plainMessage(JSON.parse(JSON.stringify(m)) as Record<string, unknown>)).toEqual(m);
+    // A result with _meta is left to the schema, which looks into it.
+    expect(plainMessage({ jsonrpc: '2.0', id: 1, result: { _meta: {} } })).toBeUndefined();
+  });
+
+  it('frames lines as the SDK does: split chunks, CRLF, non-JSON lines skipped, and a size limit that clears the buffer', () => {
+    const buffer = new MessageLineBuffer(64);
+    buffer.append(Buffer.from('not json\n{"jsonrpc":"2.0","id":1,"res'));
+    expect(buffer.readMessage()).toBeNull();
+    buffer.append(Buffer.from('ult":{}}\r\n'));
+    expect(buffer.readMessage()).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    expect(buffer.readMessage()).toBeNull();
+    expect(() => buffer.append(Buffer.alloc(65, 0x20))).toThrow('ReadBuffer exceeded maximum size of 64 bytes');
+    buffer.append(Buffer.from('{"jsonrpc":"2.0","method":"m"}\n'));
+    expect(buffer.readMessage()).toEqual({ jsonrpc: '2.0', method: 'm' });
+  });
+});
