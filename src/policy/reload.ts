@@ -1,9 +1,15 @@
 // Hot reload: policy files and the config file (for inline policies) are watched; a valid change
 // takes effect for the next call without dropping sessions, an invalid one keeps the last good
-// policies and logs every problem with its path. Directories are watched rather than files,
-// because editors save by writing a new file and renaming it over the old one.
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+// policies and logs every problem with its path.
+//
+// Each file is watched itself, not its directory: the directory often also holds the state
+// database, its WAL and the audit spool, and a directory watch would wake the gateway for every
+// write to them, several times per call. Editors save by writing a new file and renaming it over
+// the old one, which leaves a file watch on the old file: a rename event re-arms it on the new one,
+// and a slow poll of each file's status is the safety net for a file that was missing or replaced
+// in a way the watch did not report.
+import { unwatchFile, watch, watchFile, type FSWatcher, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { PolicyError, type CompiledPolicy } from './compile.js';
@@ -21,11 +27,14 @@ export interface ReloadTarget {
 }
 
 const DEBOUNCE_MS = 150;
+/** How often each watched file's status is polled, as the safety net. */
+const POLL_MS = 500;
 /** A file rewritten more often than the debounce still reloads this soon after its first change. */
 const MAX_WAIT_MS = 1_000;
 
 export class PolicyReloader {
-  private watchers: FSWatcher[] = [];
+  private watchers = new Map<string, FSWatcher>();
+  private polled: Array<[string, (now: Stats, before: Stats) => void]> = [];
   private timer: NodeJS.Timeout | undefined;
   /** When the first change not yet reloaded was seen; undefined when none is waiting. */
   private firstChangeAt: number | undefined;
@@ -52,25 +61,36 @@ export class PolicyReloader {
 
   start(): void {
     this.stop();
-    const byDir = new Map<string, Set<string>>();
-    for (const f of this.files()) {
-      const d = dirname(f);
-      if (!byDir.has(d)) byDir.set(d, new Set());
-      byDir.get(d)!.add(basename(f));
+    for (const file of this.files()) {
+      const onPoll = (now: Stats, before: Stats): void => {
+        if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return;
+        this.schedule();
+        this.arm(file);
+      };
+      watchFile(file, { interval: POLL_MS, persistent: false }, onPoll);
+      this.polled.push([file, onPoll]);
+      this.arm(file);
     }
-    for (const [dir, names] of byDir) {
-      try {
-        const w = watch(dir, (_event, name) => {
-          if (name && names.has(name.toString())) this.schedule();
-        });
-        w.on('error', (err) => this.target.log('warn', `watching ${dir} failed: ${err.message}`));
-        this.watchers.push(w);
-      } catch (err) {
+  }
+
+  /** Watches the file now at `file`; a file that does not exist is left to the poll. */
+  private arm(file: string): void {
+    this.watchers.get(file)?.close();
+    this.watchers.delete(file);
+    try {
+      const w = watch(file, { persistent: false }, (event) => {
+        this.schedule();
+        // The name may now be another file (saved by rename): watch that one.
+        if (event === 'rename') this.arm(file);
+      });
+      w.on('error', (err) => this.target.log('warn', `watching ${file} failed: ${err.message}`));
+      this.watchers.set(file, w);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
         this.target.log(
           'warn',
-          `cannot watch ${dir} for policy changes: ${err instanceof Error ? err.message : String(err)}`,
+          `cannot watch ${file} for policy changes (checked every ${POLL_MS} ms instead): ${err instanceof Error ? err.message : String(err)}`,
         );
-      }
     }
   }
 
@@ -129,8 +149,10 @@ export class PolicyReloader {
   stop(): void {
     clearTimeout(this.timer);
     this.firstChangeAt = undefined;
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    for (const [f, onPoll] of this.polled) unwatchFile(f, onPoll);
+    this.polled = [];
   }
 }
 
