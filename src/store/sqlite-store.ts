@@ -30,6 +30,9 @@ interface PinRow {
   pending_seen_at: number | null;
 }
 
+/** How often a counter's entries older than its retention are deleted. */
+const PRUNE_EVERY_MS = 1000;
+
 interface QueuedReservation {
   key: string;
   spec: WindowSpec;
@@ -110,6 +113,8 @@ export class SqliteStore implements StateStore {
     const pruneSeconds = this.db.prepare('DELETE FROM limit_seconds WHERE key = ? AND second < ?');
     // retain_ms only grows; a key whose retention is known needs no write for it.
     const retained = new Map<string, number>();
+    // Per counter, the cutoff it was last pruned to (in this process).
+    const prunedTo = new Map<string, number>();
     // No entry of the counter is later than `now`. The per-second totals answer for the whole
     // seconds of [from, now]; they are sums of floating-point costs kept by adding and subtracting,
     // so a total that is not a whole number (fractional costs) is checked against the entries.
@@ -130,9 +135,15 @@ export class SqliteStore implements StateStore {
       }
       const newest = (newestStmt.get(key) as { ts: number | null }).ts ?? undefined;
       const cutoff = Math.max(newest ?? now, now) - retainMs;
-      prune.run(key, cutoff);
-      // Every entry of a second wholly before the cutoff is gone: so is its total.
-      if (cutoff > 0) pruneSeconds.run(key, Math.trunc(cutoff / 1000));
+      // Entries before the cutoff only take space: no check reads that far back. Deleting them once
+      // a second per counter, not at every call, dirties the oldest pages of the table and its
+      // indexes once a second instead of in every transaction.
+      if (cutoff - (prunedTo.get(key) ?? -Infinity) >= PRUNE_EVERY_MS) {
+        prunedTo.set(key, cutoff);
+        prune.run(key, cutoff);
+        // Every entry of a second wholly before the cutoff is gone: so is its total.
+        if (cutoff > 0) pruneSeconds.run(key, Math.trunc(cutoff / 1000));
+      }
       const { from, to } = relevantSpan(spec, now);
       // In time order (the common case) the sum of the window decides; the full check, which
       // reads the entries, is needed only when calls arrive out of order or the call is refused.
@@ -156,7 +167,10 @@ export class SqliteStore implements StateStore {
       batch.map((r) => reserveOne(r.key, r.spec, r.now)),
     );
     this.reserveManyTx = (batch) => many.immediate(batch);
-    this.forgetRetention = () => retained.clear();
+    this.forgetRetention = () => {
+      retained.clear();
+      prunedTo.clear();
+    };
   }
 
   private readonly reserveManyTx: (batch: QueuedReservation[]) => ReserveResult[];
