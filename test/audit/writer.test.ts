@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlAuditSink } from '../../src/audit/jsonl-sink.js';
 import { openAuditLog } from '../../src/audit/open-audit-log.js';
-import { AuditWriter } from '../../src/audit/writer.js';
+import { AuditWriter, recordUid } from '../../src/audit/writer.js';
 import { makeRecord, recordSeries } from './make-record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-writer-'));
@@ -118,5 +118,20 @@ describe('the batching writer', () => {
     const page = await log.query!({});
     expect(page.records.map((r) => r.request_id)).toEqual(['new']);
     await log.close();
+  });
+});
+
+describe('record uids', () => {
+  it('are RFC 9562 version 7 UUIDs: unique, and a later record sorts after an earlier one', () => {
+    const t = Date.UTC(2026, 11, 6, 5, 0, 0);
+    const uids = Array.from({ length: 1000 }, (_, i) => recordUid(t + Math.floor(i / 10)));
+    for (const u of uids) expect(u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(uids).size).toBe(uids.length);
+    // The first 48 bits are the time: ids of different milliseconds sort in time order.
+    expect(uids[0]!.slice(0, 13)).toBe(
+      `${t.toString(16).padStart(12, '0').slice(0, 8)}-${t.toString(16).padStart(12, '0').slice(8)}`,
+    );
+    const firstOfEachMs = uids.filter((_, i) => i % 10 === 0);
+    expect([...firstOfEachMs].sort()).toEqual(firstOfEachMs);
   });
 });
