@@ -15,6 +15,7 @@ import { runChunk, summarize, type Chunk, type PhaseResult } from './lib/measure
 import {
   BENCH_DIR,
   compileBenchServers,
+  childrenCpuNs,
   cpuNs,
   descendants,
   peakRssMiB,
@@ -162,7 +163,7 @@ interface Active {
   echoSent: number;
   echoAnswered: number;
   /** CPU time of the server process over the timed chunks of each mode, and the calls answered in them. */
-  cpu: Record<'seq' | 'conc', { ns: number; calls: number }>;
+  cpu: Record<'seq' | 'conc', { ns: number; childrenNs: number; clientNs: number; calls: number }>;
 }
 
 /** Starts a case's processes, connects its client, checks the tool list and warms up. */
@@ -191,7 +192,10 @@ async function prepare(row: Row, paths: BenchPaths): Promise<Active | undefined>
     capMs,
     echoSent: 0,
     echoAnswered: 0,
-    cpu: { seq: { ns: 0, calls: 0 }, conc: { ns: 0, calls: 0 } },
+    cpu: {
+      seq: { ns: 0, childrenNs: 0, clientNs: 0, calls: 0 },
+      conc: { ns: 0, childrenNs: 0, clientNs: 0, calls: 0 },
+    },
   };
   const warningsBefore = listenerWarnings;
   try {
@@ -302,10 +306,15 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
       const warningsBefore = listenerWarnings;
       const pid = a.running.serverPid();
       const cpuBefore = pid === undefined ? undefined : cpuNs(pid);
+      const childrenBefore = pid === undefined ? 0 : childrenCpuNs(pid);
+      const clientBefore = process.cpuUsage();
       const result = await chunk(a, perRound[r]!, inFlight, mode, a.capMs / rounds);
       const cpuAfter = pid === undefined ? undefined : cpuNs(pid);
+      const client = process.cpuUsage(clientBefore);
       if (cpuBefore !== undefined && cpuAfter !== undefined) {
         a.cpu[mode].ns += cpuAfter - cpuBefore;
+        a.cpu[mode].childrenNs += childrenCpuNs(pid!) - childrenBefore;
+        a.cpu[mode].clientNs += (client.user + client.system) * 1000;
         a.cpu[mode].calls += result.ok;
       }
       a.row.listenerWarnings = (a.row.listenerWarnings ?? 0) + listenerWarnings - warningsBefore;
@@ -326,7 +335,11 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
     else a.row.concurrent = summary;
     const cpu = a.cpu[mode];
     if (cpu.calls > 0)
-      (a.row.cpuUsPerCall ??= {})[mode === 'seq' ? 'sequential' : 'concurrent'] = cpu.ns / cpu.calls / 1000;
+      (a.row.cpuUsPerCall ??= {})[mode === 'seq' ? 'sequential' : 'concurrent'] = {
+        server: cpu.ns / cpu.calls / 1000,
+        children: cpu.childrenNs / cpu.calls / 1000,
+        client: cpu.clientNs / cpu.calls / 1000,
+      };
   }
 }
 

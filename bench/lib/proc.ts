@@ -216,6 +216,11 @@ export function cpuNs(pid: number): number | undefined {
   }
 }
 
+/** CPU time of a process's live descendants, in nanoseconds (see cpuNs). */
+export function childrenCpuNs(pid: number): number {
+  return descendants(pid).reduce((sum, child) => sum + (cpuNs(child) ?? 0), 0);
+}
+
 /** All live descendants of a process, from /proc/<pid>/task/<tid>/children. */
 export function descendants(pid: number): number[] {
   const out: number[] = [];

@@ -5,6 +5,13 @@ import { loadText } from './machine.js';
 import type { PhaseResult } from './measure.js';
 import { BENCH_POLICY, packageVersion, type Era, type Target } from './targets.js';
 
+/** CPU time per call: the server process, its live child processes (the upstream) and the bench client. */
+export interface CpuSplit {
+  server: number;
+  children: number;
+  client: number;
+}
+
 export interface Row {
   target: Target;
   era: Era;
@@ -24,8 +31,8 @@ export interface Row {
   listenerWarnings?: number;
   /** What the pre-timing checks established (the echo probe, and whether a policy is in force). */
   verified?: string;
-  /** CPU time of the server process per answered call in each timed mode, in microseconds. */
-  cpuUsPerCall?: { sequential?: number; concurrent?: number };
+  /** CPU time per answered call in each timed mode, in microseconds. */
+  cpuUsPerCall?: { sequential?: CpuSplit; concurrent?: CpuSplit };
 }
 
 export interface RenderOptions {
@@ -149,7 +156,7 @@ function goalsTable(rows: Row[], o: RenderOptions): string {
 }
 
 function cpuOf(row: Row | undefined, mode: Mode): number | undefined {
-  return row?.status === 'ok' ? row.cpuUsPerCall?.[mode] : undefined;
+  return row?.status === 'ok' ? row.cpuUsPerCall?.[mode]?.server : undefined;
 }
 
 /** The least CPU per call of the third-party proxies with a client of this era, in this mode. */
@@ -286,7 +293,7 @@ ${goalsTable(rows, o)}
 
 ## CPU per call
 
-CPU time the server process under test ran (all its threads, from \`/proc/<pid>/task/*/schedstat\`) over the timed calls of a mode, divided by the calls answered: the relay's own work per call, without its upstream child, the bench client or the time it waited for a core. On a shared machine this is steadier than calls/s; for the floor and stdio-direct it is the whole server's work. "÷ best proxy" divides by the lower figure of mcp-proxy and supergateway with a client of the same era, in the same mode (below 1 is less work).
+CPU time the server process under test ran (all its threads, from \`/proc/<pid>/task/*/schedstat\`) over the timed calls of a mode, divided by the calls answered: the relay's own work per call, without its upstream child, the bench client or the time it waited for a core. Beside it, the same for the server's live child processes (the stdio echo upstream) and for the bench process (the SDK client, which is the same code for every case of an era): the three together are what a call costs the machine's cores. On a shared machine this is steadier than calls/s; for the floor and stdio-direct it is the whole server's work. "÷ best proxy" divides by the lower figure of mcp-proxy and supergateway with a client of the same era, in the same mode (below 1 is less work).
 
 ${cpuTable(rows, o)}
 
@@ -361,7 +368,8 @@ export function renderConsole(rows: Row[], o: RenderOptions): string {
 
 function cpuText(r: Row): string {
   const f = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
-  return `${f(r.cpuUsPerCall?.sequential)} / ${f(r.cpuUsPerCall?.concurrent)}`;
+  const c = r.cpuUsPerCall?.concurrent;
+  return `${f(r.cpuUsPerCall?.sequential?.server)} / ${f(c?.server)} (c: upstream ${f(c?.children)}, client ${f(c?.client)})`;
 }
 
 /** The figures of a run, for bench/median.ts. */
@@ -381,7 +389,7 @@ export interface RunJson {
     sequential?: { callsPerSec: number; p50Ms: number; p99Ms: number };
     concurrent?: { callsPerSec: number; p50Ms: number; p99Ms: number };
     serverRssMiB?: number;
-    cpuUsPerCall?: { sequential?: number; concurrent?: number };
+    cpuUsPerCall?: { sequential?: CpuSplit; concurrent?: CpuSplit };
   }>;
 }
 
