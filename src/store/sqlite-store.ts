@@ -215,7 +215,8 @@ export class SqliteStore implements StateStore {
   private tokenCount = 0;
 
   private nextToken(): string {
-    return this.tokenPrefix + (++this.tokenCount).toString(36);
+    // Padded so that tokens sort in the order they are made: each lands at the end of its index.
+    return this.tokenPrefix + (++this.tokenCount).toString(36).padStart(11, '0');
   }
 
   /**
