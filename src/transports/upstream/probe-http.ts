@@ -6,6 +6,7 @@ import {
   META_PROTOCOL_VERSION,
   MODERN_PROTOCOL_VERSION,
 } from '../../mcp/era.js';
+import { HttpExchange, HttpTarget, header, readText } from './http-exchange.js';
 
 export interface ProbeResult {
   era: 'legacy' | 'modern';
@@ -29,26 +30,64 @@ export async function probeHttpEra(
       },
     },
   };
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      ...headers,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': MODERN_PROTOCOL_VERSION,
-      'mcp-method': 'server/discover',
-    },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
-  if (!res.ok) return { era: 'legacy' };
-  const payload = parseFirstMessage(text, res.headers.get('content-type') ?? '');
-  const result = payload?.result as Record<string, unknown> | undefined;
-  const versions = result?.supportedVersions;
-  if (Array.isArray(versions) && versions.includes(MODERN_PROTOCOL_VERSION)) return { era: 'modern', discover: result };
-  return { era: 'legacy' };
+  const target = new HttpTarget(new URL(url));
+  const x = new HttpExchange(
+    'POST',
+    [
+      ...ownHeaders(headers),
+      'content-type',
+      'application/json',
+      'accept',
+      'application/json, text/event-stream',
+      'mcp-protocol-version',
+      MODERN_PROTOCOL_VERSION,
+      'mcp-method',
+      'server/discover',
+    ],
+    JSON.stringify(body),
+  );
+  const timer = setTimeout(
+    () =>
+      x.abort(Object.assign(new Error(`no answer to server/discover within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+    timeoutMs,
+  );
+  try {
+    const res = await x.send(target);
+    // A modern server answers with one message, whether as JSON or on an SSE stream.
+    const text = await readText(res);
+    if (res.status < 200 || res.status >= 300) return { era: 'legacy' };
+    const payload = parseFirstMessage(text, header(res, 'content-type') ?? '');
+    const result = payload?.result as Record<string, unknown> | undefined;
+    const versions = result?.supportedVersions;
+    if (Array.isArray(versions) && versions.includes(MODERN_PROTOCOL_VERSION))
+      return { era: 'modern', discover: result };
+    return { era: 'legacy' };
+  } catch (err) {
+    throw x.abortReason ?? err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
+
+/** The configured headers, but for those the probe sets itself and those that frame the message. */
+function ownHeaders(headers: Record<string, string>): string[] {
+  const out = new Map<string, string>([['user-agent', 'node']]);
+  for (const [name, value] of Object.entries(headers)) out.set(name.toLowerCase(), value);
+  for (const name of PROBE_SETS) out.delete(name);
+  return [...out].flat();
+}
+
+const PROBE_SETS = [
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'content-type',
+  'accept',
+  'mcp-protocol-version',
+  'mcp-method',
+];
 
 function parseFirstMessage(text: string, contentType: string): Record<string, unknown> | undefined {
   try {

@@ -1,0 +1,254 @@
+// One HTTP request to an upstream server on node:http, with keep-alive connections shared by every
+// upstream. This replaces global fetch on the relay's hot path: fetch (undici) wraps each message
+// in WHATWG Request, Headers, AbortSignal and stream objects, which cost the gateway more CPU per
+// call than the rest of its pipeline together. Requests are built as cheaply as node:http allows
+// (options worked out once per URL, headers as a flat list, response headers read from the raw
+// list without building the headers object). What fetch did that matters is kept: redirects are
+// followed within the origin as the SDK's client transport follows them, a connection attempt
+// gives up after 10 s, and a request that meets a keep-alive connection the server has just closed
+// is sent again once on a fresh one.
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+
+/** As fetch (undici) gives up connecting. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Connections stay open between requests (per-call TCP set-up would cost more than the call). */
+function pooled<A extends HttpAgent>(agent: A): A {
+  const create = agent.createConnection.bind(agent);
+  // Only a new connection can hang connecting; a pooled one is already connected.
+  agent.createConnection = (options, callback) => {
+    const socket = create(options, callback);
+    if (socket) connectTimeout(socket, `${options.host ?? ''}:${options.port ?? ''}`);
+    return socket;
+  };
+  return agent;
+}
+
+function connectTimeout(socket: Duplex, where: string): void {
+  const timer = setTimeout(
+    () =>
+      socket.destroy(
+        Object.assign(new Error(`connecting to ${where} timed out after ${CONNECT_TIMEOUT_MS} ms`), {
+          code: 'ETIMEDOUT',
+        }),
+      ),
+    CONNECT_TIMEOUT_MS,
+  );
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  socket.once('connect', clear);
+  socket.once('close', clear);
+}
+
+const agents = { http: pooled(new HttpAgent({ keepAlive: true })), https: pooled(new HttpsAgent({ keepAlive: true })) };
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+/** What a request to one URL needs, worked out once. */
+export class HttpTarget {
+  readonly https: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly hostHeader: string;
+  /** Basic credentials from the URL's user info, sent unless the request has its own Authorization. */
+  readonly basicAuth: string | undefined;
+
+  constructor(readonly url: URL) {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new Error(`An HTTP upstream URL must be http: or https:, not ${url.protocol}`);
+    this.https = url.protocol === 'https:';
+    const hostname = url.hostname;
+    this.host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+    this.port = url.port ? Number(url.port) : this.https ? 443 : 80;
+    this.path = `${url.pathname}${url.search}`;
+    this.hostHeader = url.host;
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    this.basicAuth = url.username || url.password ? `Basic ${Buffer.from(credentials).toString('base64')}` : undefined;
+  }
+}
+
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  /** The URL that answered, after the redirects followed. */
+  url: URL;
+  message: IncomingMessage;
+}
+
+/** A response header by its lower-case name (the first, if it was sent more than once). */
+export function header(res: HttpResponse, name: string): string | undefined {
+  const raw = res.message.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.length === name.length && key.toLowerCase() === name) return raw[i + 1];
+  }
+  return undefined;
+}
+
+/**
+ * A request and its response as one thing that can be aborted at any point: before the answer,
+ * while its body (an SSE stream, say) is still being read, or between redirects.
+ */
+export class HttpExchange {
+  private req: ClientRequest | undefined;
+  private res: IncomingMessage | undefined;
+  private abortedWith: Error | undefined;
+
+  /**
+   * @param headers name/value pairs (names in lower case), without `host`: this exchange's own
+   * list, to which it adds the content length (and `host`, and the URL's credentials, per target).
+   */
+  constructor(
+    private readonly method: HttpMethod,
+    private readonly headers: string[],
+    private readonly body?: string,
+  ) {
+    if (body !== undefined) headers.push('content-length', String(Buffer.byteLength(body)));
+  }
+
+  /** Why the exchange was aborted, if it was: the error its caller should see. */
+  get abortReason(): Error | undefined {
+    return this.abortedWith;
+  }
+
+  /** Sends the request, following redirects within the origin; resolves once the headers arrive. */
+  send(target: HttpTarget, followed = 0): Promise<HttpResponse> {
+    return this.once(target, true).then((message) => {
+      const status = message.statusCode ?? 0;
+      const to = REDIRECT_STATUSES.has(status) ? redirectTarget(target.url, message) : undefined;
+      if (to && followed < MAX_REDIRECTS && this.follows(target.url, status, to)) {
+        message.resume();
+        return this.send(new HttpTarget(to), followed + 1);
+      }
+      return { status, statusText: message.statusMessage ?? '', url: target.url, message };
+    });
+  }
+
+  /** Ends the request and its response now; a pending send() rejects with `reason`. */
+  abort(reason: Error): void {
+    if (this.abortedWith) return;
+    this.abortedWith = reason;
+    this.res?.destroy(reason);
+    this.req?.destroy(reason);
+  }
+
+  /** The SDK's redirect rule: stay within the origin, keep the method, never pick up new credentials. */
+  private follows(from: URL, status: number, to: URL): boolean {
+    const keepsMethod = this.method === 'GET' || status === 307 || status === 308;
+    const keepsUserinfo =
+      !(to.username || to.password) || (to.username === from.username && to.password === from.password);
+    return keepsMethod && keepsUserinfo && isWithinOrigin(from, to);
+  }
+
+  private once(target: HttpTarget, mayRetry: boolean): Promise<IncomingMessage> {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      if (this.abortedWith) return reject(this.abortedWith);
+      this.res = undefined;
+      const headers = ['host', target.hostHeader, ...this.headers];
+      if (target.basicAuth && !hasName(this.headers, 'authorization')) headers.push('authorization', target.basicAuth);
+      const req = (target.https ? httpsRequest : httpRequest)({
+        host: target.host,
+        port: target.port,
+        path: target.path,
+        method: this.method,
+        headers,
+        agent: target.https ? agents.https : agents.http,
+      });
+      this.req = req;
+      req.once('response', (res) => {
+        this.res = res;
+        // Whoever reads the body listens for its errors; this one keeps an unread or discarded
+        // body's late error from becoming an uncaught exception.
+        res.on('error', noop);
+        resolve(res);
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (this.abortedWith) return reject(this.abortedWith);
+        // The server closed an idle keep-alive connection just as this request went out on it:
+        // it never read the request, so sending it again on a new connection is safe.
+        if (mayRetry && req.reusedSocket && !this.res && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          this.once(target, false).then(resolve, reject);
+          return;
+        }
+        reject(err);
+      });
+      req.end(this.body);
+    });
+  }
+}
+
+function noop(): void {}
+
+function hasName(pairs: string[], name: string): boolean {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return true;
+  return false;
+}
+
+/** Reads a whole body as UTF-8 text. */
+export function readText(res: HttpResponse): Promise<string> {
+  const message = res.message;
+  return new Promise<string>((resolve, reject) => {
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
+    message.on('data', (c: Buffer) => {
+      if (!first) first = c;
+      else (more ??= [first]).push(c);
+    });
+    message.once('end', () =>
+      resolve(more ? Buffer.concat(more).toString('utf8') : first ? first.toString('utf8') : ''),
+    );
+    // A connection lost mid-body (or aborted) destroys the message with an error; 'close' is
+    // the safety net for a destroy without one.
+    message.once('error', reject);
+    message.once('close', () => {
+      if (!message.complete) reject(new Error('The upstream closed the connection before the response ended.'));
+    });
+  });
+}
+
+/** Reads and drops a body, so that its connection goes back to the pool. */
+export function discard(res: HttpResponse): Promise<void> {
+  return readText(res).then(noop, noop);
+}
+
+/** The media type of a Content-Type value, lower case, without its parameters. */
+export function mediaType(contentType: string | undefined): string | undefined {
+  if (!contentType) return undefined;
+  const essence = (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
+  return essence === '' ? undefined : essence;
+}
+
+function redirectTarget(url: URL, res: IncomingMessage): URL | undefined {
+  const location = res.headers.location;
+  if (!location) return undefined;
+  try {
+    return new URL(location, url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Same scheme, host and port, or the https form of an http URL with both on the default port. */
+function isWithinOrigin(from: URL, to: URL): boolean {
+  if (from.protocol === to.protocol && from.host === to.host) return true;
+  return (
+    from.protocol === 'http:' && to.protocol === 'https:' && from.hostname === to.hostname && !from.port && !to.port
+  );
+}
+
+/** Why a redirect answer was not followed, or undefined when the answer is no redirect. */
+export function unfollowedRedirect(res: HttpResponse): string | undefined {
+  const target = REDIRECT_STATUSES.has(res.status) ? redirectTarget(res.url, res.message) : undefined;
+  if (!target) return undefined;
+  target.username = target.password = target.search = target.hash = '';
+  if (target.protocol === 'http:' && res.url.protocol === 'https:') {
+    target.protocol = 'https:';
+    return `Redirect from https to plain http not followed; try ${target.href} as the endpoint`;
+  }
+  return `Redirect to ${target.href} not followed; use that URL as the endpoint if it is the intended server`;
+}
