@@ -237,7 +237,7 @@ export class UpstreamConnection {
       return (await probeHttpEra(this.cfg.url!, this.cfg.headers, timeout)).era;
     // stdio: a throwaway child answers the probe, so a legacy server that exits on an unknown
     // first request does not take the real connection down with it.
-    const { transport } = openTransport(this.cfg);
+    const { transport } = await openTransport(this.cfg);
     transport.onmessage = (m: unknown) => this.onMessage(m);
     try {
       await transport.start();
@@ -263,7 +263,7 @@ export class UpstreamConnection {
   }
 
   private async openAndStart(resume?: ResumedHttpSession): Promise<Transport> {
-    const opened = openTransport(this.cfg, resume);
+    const opened = await openTransport(this.cfg, resume);
     const t = opened.transport;
     opened.onStderr?.((chunk) => {
       for (const line of chunk.split('\n')) if (line.trim()) this.log('info', `[${this.server}] ${line}`);

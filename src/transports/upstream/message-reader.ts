@@ -5,7 +5,8 @@
 // with nothing but code, message and data) comes out of it as the same object with its keys in
 // schema order. Those are built here directly; anything else goes through the schema itself, so
 // what is accepted, rejected or changed is always exactly what the SDK would do.
-import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage } from '@modelcontextprotocol/client';
+// From the server package, which the gateway loads anyway (its HTTP edge uses it): the same schema.
+import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage } from '@modelcontextprotocol/server';
 
 type Obj = Record<string, unknown>;
 

@@ -1,11 +1,12 @@
 // Opens the client transport for one configured upstream. The transports do the wire work
 // (spawning, framing, SSE, sessions, the modern headers derived from each body); Gatehouse drives
 // them at the JSON-RPC message level. Streamable HTTP goes through Gatehouse's own client on
-// node:http (streamable-http.ts), which costs far less per call than the SDK's fetch-based one.
-import { SSEClientTransport, type Transport } from '@modelcontextprotocol/client';
-import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+// node:http (streamable-http.ts), which costs far less per call than the SDK's fetch-based one;
+// stdio through Gatehouse's own too (stdio.ts). Only the legacy HTTP+SSE transport is the SDK's,
+// and its package is loaded when such a server is first opened, not by every gateway.
+import type { Transport } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '../../config/schema.js';
-import { BatchedStdioClientTransport } from './batched-stdio.js';
+import { defaultEnvironment, StdioUpstreamTransport } from './stdio.js';
 import { StreamableHttpClientTransport } from './streamable-http.js';
 
 export interface OpenedTransport {
@@ -20,26 +21,27 @@ export interface ResumedHttpSession {
   protocolVersion: string;
 }
 
-export function openTransport(cfg: ServerConfig, resume?: ResumedHttpSession): OpenedTransport {
+export async function openTransport(cfg: ServerConfig, resume?: ResumedHttpSession): Promise<OpenedTransport> {
   if (cfg.transport === 'stdio') {
     if (!cfg.command) throw new Error('A stdio server needs a command.');
-    // Only the SDK's safe default environment plus what the operator configured: the gateway's
-    // own secrets (admin token, grant tokens) must not leak into every child.
-    const t = new BatchedStdioClientTransport({
+    // Only the safe default environment plus what the operator configured: the gateway's own
+    // secrets (admin token, grant tokens) must not leak into every child.
+    const t = new StdioUpstreamTransport({
       command: cfg.command,
-      args: cfg.args,
-      env: { ...getDefaultEnvironment(), ...cfg.env },
-      stderr: 'pipe',
+      ...(cfg.args ? { args: cfg.args } : {}),
+      env: { ...defaultEnvironment(), ...cfg.env },
       ...(cfg.cwd ? { cwd: cfg.cwd } : {}),
     });
     return {
       transport: t,
-      onStderr: (listener) => t.stderr?.on('data', (c: Buffer) => listener(c.toString('utf8'))),
+      onStderr: (listener) => t.stderr.on('data', (c: Buffer) => listener(c.toString('utf8'))),
     };
   }
   if (!cfg.url) throw new Error('An HTTP or SSE server needs a url.');
-  if (cfg.transport === 'sse')
+  if (cfg.transport === 'sse') {
+    const { SSEClientTransport } = await import('@modelcontextprotocol/client');
     return { transport: new SSEClientTransport(new URL(cfg.url), { requestInit: { headers: cfg.headers } }) };
+  }
   return {
     transport: new StreamableHttpClientTransport(new URL(cfg.url), {
       headers: cfg.headers,
