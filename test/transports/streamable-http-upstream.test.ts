@@ -339,6 +339,35 @@ describe('answers no SDK server gives', () => {
     await c.t.close();
   });
 
+  it('pooled connections: reused while busy, closed a second before the server’s Keep-Alive timeout, and a long answer on a reused one is not cut', async () => {
+    const closedAt: number[] = [];
+    let connections = 0;
+    const s = await raw((req, res, body) => {
+      const delay = req.headers['x-delay'] ? Number(req.headers['x-delay']) : 0;
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(reply(body, 0)), delay);
+    });
+    s.server.keepAliveTimeout = 2_000; // announced as `Keep-Alive: timeout=2`
+    s.server.on('connection', (socket) => {
+      connections++;
+      socket.on('close', () => closedAt.push(Date.now()));
+    });
+    const c = await open(s.url);
+    expect(await c.request(1, 'ping')).toMatchObject({ id: 1 });
+    const slow = await open(s.url, { headers: { 'X-Delay': '1500' } });
+    // Past the 1 s idle limit, on the connection the first request left in the pool.
+    expect(await slow.request(2, 'ping')).toMatchObject({ id: 2 });
+    expect(connections).toBe(1);
+    const idleFrom = Date.now();
+    await eventually(() => closedAt.length === 1, 3_000);
+    // Closed by Gatehouse about 1 s after it went idle, before the server's 2 s.
+    expect(closedAt[0]! - idleFrom).toBeGreaterThanOrEqual(800);
+    expect(closedAt[0]! - idleFrom).toBeLessThan(1_900);
+    expect(await c.request(3, 'ping')).toMatchObject({ id: 3 });
+    expect(connections).toBe(2);
+    await c.t.close();
+    await slow.t.close();
+  });
+
   it('an answer that is not a JSON-RPC message, or not JSON or SSE, rejects the send and is not delivered', async () => {
     const s = await raw((req, res) => {
       if (req.headers['x-case'] === 'type') return res.writeHead(200, { 'content-type': 'text/html' }).end('<p>hi</p>');

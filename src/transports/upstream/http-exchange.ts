@@ -9,12 +9,24 @@
 // is sent again once on a fresh one.
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /** As fetch (undici) gives up connecting. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * How long a pooled connection may sit idle when the server announces no Keep-Alive timeout:
+ * fetch's (undici's) default, below the 5 s that Node and many servers close idle connections
+ * after, so that Gatehouse closes first rather than send a request on a closing connection.
+ */
+export const IDLE_TIMEOUT_MS = 4_000;
+
+/** The last response each pooled connection carried, for its Keep-Alive timeout. */
+const lastResponse = new WeakMap<Duplex, IncomingMessage>();
+const keepAliveOn = new WeakSet<Duplex>();
 
 /** Connections stay open between requests (per-call TCP set-up would cost more than the call). */
 function pooled<A extends HttpAgent>(agent: A): A {
@@ -24,6 +36,30 @@ function pooled<A extends HttpAgent>(agent: A): A {
     const socket = create(options, callback);
     if (socket) connectTimeout(socket, `${options.host ?? ''}:${options.port ?? ''}`);
     return socket;
+  };
+  // Node's own version sets TCP keep-alive again (two setsockopt calls) every time a connection
+  // goes back to the pool, builds the response's headers object to read one header, and leaves
+  // an idle connection open until the server closes it. Here: TCP keep-alive once per connection,
+  // the server's Keep-Alive timeout read from the raw headers (less a second), else 4 s.
+  agent.keepSocketAlive = (duplex) => {
+    const socket = duplex as Socket;
+    if (!keepAliveOn.has(socket)) {
+      socket.setKeepAlive(true, 1_000);
+      keepAliveOn.add(socket);
+    }
+    socket.unref();
+    let idle = IDLE_TIMEOUT_MS;
+    const res = lastResponse.get(socket);
+    lastResponse.delete(socket);
+    const hint = res ? rawHeader(res.rawHeaders, 'keep-alive') : undefined;
+    const seconds = hint ? /^timeout=(\d+)/.exec(hint)?.[1] : undefined;
+    if (seconds !== undefined) {
+      idle = Number(seconds) * 1_000 - 1_000;
+      // Too short to reuse safely.
+      if (idle <= 0) return false;
+    }
+    if (socket.timeout !== idle) socket.setTimeout(idle);
+    return true;
   };
   return agent;
 }
@@ -82,7 +118,10 @@ export interface HttpResponse {
 
 /** A response header by its lower-case name (the first, if it was sent more than once). */
 export function header(res: HttpResponse, name: string): string | undefined {
-  const raw = res.message.rawHeaders;
+  return rawHeader(res.message.rawHeaders, name);
+}
+
+function rawHeader(raw: string[], name: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     const key = raw[i]!;
     if (key.length === name.length && key.toLowerCase() === name) return raw[i + 1];
@@ -162,6 +201,7 @@ export class HttpExchange {
       this.req = req;
       req.once('response', (res) => {
         this.res = res;
+        if (req.socket) lastResponse.set(req.socket, res);
         // Whoever reads the body listens for its errors; this one keeps an unread or discarded
         // body's late error from becoming an uncaught exception.
         res.on('error', noop);
