@@ -44,7 +44,15 @@ beforeAll(async () => {
   const packed = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO });
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = info!.files.map((f) => f.path);
-  expect(files).toEqual(expect.arrayContaining(['bin/gatehouse.js', 'dist/index.js', 'dist/index.d.ts', 'README.md']));
+  expect(files).toEqual(
+    expect.arrayContaining([
+      'bin/gatehouse.js',
+      'dist/bundle/gatehouse.js',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'README.md',
+    ]),
+  );
   expect(files.some((f) => f.startsWith('schema/'))).toBe(true);
   expect(files.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
   await run('mkdir', ['-p', app]);
