@@ -202,10 +202,17 @@ const GATEHOUSE_SUMMARIES: Record<GatehouseVariant, string> = {
     'Gatehouse (separate process) → Streamable HTTP echo upstream (the floor server), default-deny policy with a limit on echo, SQLite state, pins on, audit on (SQLite sink, default redaction)',
 };
 
-/** The gateway's entry point: the build when there is one, else the sources under tsx. */
-export function gatehouseEntry(): { args: string[]; how: string } {
+/**
+ * The gateway's entry point: what users run (`bin/gatehouse.js`, the bundled build) when it is
+ * built, else the compiled modules, else the sources under tsx. A profiled run uses the compiled
+ * modules, so that its profile names the file of each function.
+ */
+export function gatehouseEntry(profiling = false): { args: string[]; how: string } {
+  const bundle = join(ROOT_DIR, 'dist', 'bundle', 'gatehouse.js');
   const dist = join(ROOT_DIR, 'dist', 'cli', 'main.js');
   const src = join(ROOT_DIR, 'src', 'cli', 'main.ts');
+  if (!profiling && existsSync(bundle))
+    return { args: [join(ROOT_DIR, 'bin', 'gatehouse.js')], how: 'node bin/gatehouse.js (the bundled build)' };
   if (existsSync(dist)) return { args: [dist], how: 'node dist/cli/main.js' };
   if (existsSync(src)) return { args: ['--import', 'tsx', src], how: 'node --import tsx src/cli/main.ts' };
   throw new Unavailable('neither dist/cli/main.js nor src/cli/main.ts exists');
@@ -236,7 +243,7 @@ function gatehouseTarget(variant: GatehouseVariant): Target {
     eras: ['modern', 'legacy'],
     summary: GATEHOUSE_SUMMARIES[variant],
     start: async (_era, paths, live, options) => {
-      const { args: entry, how } = gatehouseEntry();
+      const { args: entry, how } = gatehouseEntry(options.cpuProfDir !== undefined);
       const nodeFlags = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
