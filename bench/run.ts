@@ -306,14 +306,15 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
       const warningsBefore = listenerWarnings;
       const pid = a.running.serverPid();
       const cpuBefore = pid === undefined ? undefined : cpuNs(pid);
-      const childrenBefore = pid === undefined ? 0 : childrenCpuNs(pid);
+      const extra = () => (a.running.extraPids?.() ?? []).reduce((sum, p) => sum + (cpuNs(p) ?? 0), 0);
+      const childrenBefore = pid === undefined ? 0 : childrenCpuNs(pid) + extra();
       const clientBefore = process.cpuUsage();
       const result = await chunk(a, perRound[r]!, inFlight, mode, a.capMs / rounds);
       const cpuAfter = pid === undefined ? undefined : cpuNs(pid);
       const client = process.cpuUsage(clientBefore);
       if (cpuBefore !== undefined && cpuAfter !== undefined) {
         a.cpu[mode].ns += cpuAfter - cpuBefore;
-        a.cpu[mode].childrenNs += childrenCpuNs(pid!) - childrenBefore;
+        a.cpu[mode].childrenNs += childrenCpuNs(pid!) + extra() - childrenBefore;
         a.cpu[mode].clientNs += (client.user + client.system) * 1000;
         a.cpu[mode].calls += result.ok;
       }

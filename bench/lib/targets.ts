@@ -26,6 +26,8 @@ export interface Running {
   transport: Transport;
   /** The process whose peak RSS is reported as "server"; read after connect. */
   serverPid: () => number | undefined;
+  /** Processes of the case other than the server and its children (an HTTP upstream), for the CPU split. */
+  extraPids?: () => number[];
   /** What the row actually ran, for the report. */
   detail: string;
   stop: () => Promise<void>;
@@ -301,6 +303,10 @@ function gatehouseTarget(variant: GatehouseVariant): Target {
           (status) => status === 200,
           `${nodeFlags.length ? 'node --cpu-prof … ' : 'node '}${how.slice('node '.length)} start -c <tmp json> (${state}, ${audit}${up})`,
         );
+        if (upstreamProc) {
+          const up = upstreamProc;
+          running.extraPids = () => [up.pid];
+        }
       } catch (err) {
         await stopUpstream();
         rmSync(dir, { recursive: true, force: true });
