@@ -67,8 +67,12 @@ function datasetServer(policy: unknown, env: Record<string, string> = {}) {
   };
 }
 
-async function gatewayWith(servers: Record<string, unknown>, state = 'memory:'): Promise<Gateway> {
-  const config = ConfigSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, state, audit: 'none', servers });
+async function gatewayWith(
+  servers: Record<string, unknown>,
+  state = 'memory:',
+  limits: Record<string, number> = {},
+): Promise<Gateway> {
+  const config = ConfigSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, state, audit: 'none', servers, limits });
   return startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
 }
 
@@ -332,6 +336,9 @@ describe('200 concurrent calls with SQLite state', () => {
         }),
       },
       `sqlite:${path.join(dir, 'state.db')}`,
+      // 200 calls at once from one client: this is about the rate limit, not the in-flight cap
+      // of 64 per session (a modern client's calls all count against its principal's).
+      { max_inflight_per_session: 1000 },
     );
   });
   afterAll(async () => {
