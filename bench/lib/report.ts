@@ -172,13 +172,26 @@ function cpuTable(rows: Row[], o: RenderOptions): string {
   const cell = (r: Row, mode: Mode): string[] => {
     const own = cpuOf(r, mode);
     const best = leanestProxy(rows, r.era, mode);
+    const split = r.cpuUsPerCall?.[mode];
     return [
       own === undefined ? '—' : own.toFixed(0),
       own === undefined || best === undefined ? '—' : `${(own / best).toFixed(2)}×`,
+      split && split.children > 0 ? split.children.toFixed(0) : '—',
+      split ? split.client.toFixed(0) : '—',
     ];
   };
   return table(
-    ['case', 'sequential µs/call', '÷ best proxy', `concurrency ${o.concurrency} µs/call`, '÷ best proxy'],
+    [
+      'case',
+      'sequential: server µs/call',
+      '÷ best proxy',
+      'upstream',
+      'bench client',
+      `concurrency ${o.concurrency}: server µs/call`,
+      '÷ best proxy',
+      'upstream',
+      'bench client',
+    ],
     rows.filter((r) => r.status === 'ok').map((r) => [name(r), ...cell(r, 'sequential'), ...cell(r, 'concurrent')]),
   );
 }
