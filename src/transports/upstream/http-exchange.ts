@@ -23,6 +23,8 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * after, so that Gatehouse closes first rather than send a request on a closing connection.
  */
 export const IDLE_TIMEOUT_MS = 4_000;
+/** How long an exchange may go without a byte from the upstream (undici's default for fetch). */
+export const RESPONSE_IDLE_TIMEOUT_MS = 300_000;
 
 /** The last response each pooled connection carried, for its Keep-Alive timeout. */
 const lastResponse = new WeakMap<Duplex, IncomingMessage>();
@@ -34,7 +36,13 @@ function pooled<A extends HttpAgent>(agent: A): A {
   // Only a new connection can hang connecting; a pooled one is already connected.
   agent.createConnection = (options, callback) => {
     const socket = create(options, callback);
-    if (socket) connectTimeout(socket, `${options.host ?? ''}:${options.port ?? ''}`);
+    if (socket) {
+      connectTimeout(socket, `${options.host ?? ''}:${options.port ?? ''}`);
+      // From the start, not only once pooled: a long-lived stream on a connection whose peer
+      // vanished is noticed by TCP keep-alive instead of hanging for hours.
+      (socket as Socket).setKeepAlive(true, 1_000);
+      keepAliveOn.add(socket);
+    }
     return socket;
   };
   // Node's own version sets TCP keep-alive again (two setsockopt calls) every time a connection
@@ -199,6 +207,20 @@ export class HttpExchange {
         agent: target.https ? agents.https : agents.http,
       });
       this.req = req;
+      // The bytes of the request are all handed to the connection: from here the server may have
+      // it, and a POST (a tool call) must not be sent again.
+      let written = false;
+      req.once('finish', () => (written = true));
+      // As fetch did (undici's headers and body timeouts): an exchange silent for this long is
+      // given up, so a hung upstream cannot hold connections for ever. A stream that had events
+      // is resumed by its reader.
+      req.setTimeout(RESPONSE_IDLE_TIMEOUT_MS, () =>
+        req.destroy(
+          Object.assign(new Error(`the upstream sent nothing for ${RESPONSE_IDLE_TIMEOUT_MS / 1000} s`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      );
       req.once('response', (res) => {
         this.res = res;
         if (req.socket) lastResponse.set(req.socket, res);
@@ -209,9 +231,18 @@ export class HttpExchange {
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (this.abortedWith) return reject(this.abortedWith);
-        // The server closed an idle keep-alive connection just as this request went out on it:
-        // it never read the request, so sending it again on a new connection is safe.
-        if (mayRetry && req.reusedSocket && !this.res && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        // The server closed an idle keep-alive connection just as this request went out on it.
+        // Sent again on a new connection only when that cannot run it twice: a GET or DELETE, or a
+        // POST whose bytes never all left (a reset after that may come from a server that read
+        // the call, ran it and then died).
+        const unsent = this.method !== 'POST' || !written;
+        if (
+          mayRetry &&
+          unsent &&
+          req.reusedSocket &&
+          !this.res &&
+          (err.code === 'ECONNRESET' || err.code === 'EPIPE')
+        ) {
           this.once(target, false).then(resolve, reject);
           return;
         }
