@@ -111,6 +111,8 @@ describe('stdio message reader', () => {
       '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":1},"a":1}}',
       '{"jsonrpc":"1.0","id":1,"result":{}}',
       '{"jsonrpc":"2.0","__proto__":{},"method":"m"}',
+      '{"jsonrpc":"2.0","id":1,"result":{"__proto__":{"x":1},"a":1}}',
+      '{"jsonrpc":"2.0","method":"m","params":{"__proto__":{"x":1},"a":1}}',
     ];
     for (const line of lines) expect(outcome(readMessageLine, line), line).toEqual(outcome(deserializeMessage, line));
   });

@@ -12,8 +12,12 @@ type Obj = Record<string, unknown>;
 
 const isPlainObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
-/** An object the schema passes through as it is: params or a result without `_meta`. */
-const isLooseBody = (v: unknown): boolean => isPlainObject(v) && !Object.hasOwn(v, '_meta');
+/**
+ * An object the schema passes through as it is: params or a result without `_meta`. An own
+ * `__proto__` key is left to the schema, whose copy of the object drops it.
+ */
+const isLooseBody = (v: unknown): boolean =>
+  isPlainObject(v) && !Object.hasOwn(v, '_meta') && !Object.hasOwn(v, '__proto__');
 
 /** Every own key of `o` is one of `allowed`. */
 function onlyKeys(o: Obj, allowed: readonly string[]): boolean {
@@ -56,10 +60,14 @@ export function plainMessage(v: Obj): JSONRPCMessage | undefined {
   return undefined;
 }
 
+/** A parsed JSON value as a message, exactly as the SDK's schema gives it; throws as it does. */
+export function toMessage(value: unknown): JSONRPCMessage {
+  return (isPlainObject(value) ? plainMessage(value) : undefined) ?? parseJSONRPCMessage(value);
+}
+
 /** One line of a stdio upstream as a message; throws as the SDK's `deserializeMessage` would. */
 export function readMessageLine(line: string): JSONRPCMessage {
-  const value: unknown = JSON.parse(line);
-  return (isPlainObject(value) ? plainMessage(value) : undefined) ?? parseJSONRPCMessage(value);
+  return toMessage(JSON.parse(line));
 }
 
 /**

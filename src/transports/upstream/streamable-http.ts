@@ -29,6 +29,7 @@ import {
   unfollowedRedirect,
   type HttpResponse,
 } from './http-exchange.js';
+import { toMessage } from './message-reader.js';
 import { SseParser } from './sse-parser.js';
 
 export interface ReconnectionOptions {
@@ -495,10 +496,14 @@ function isRequest(m: Message): boolean {
 }
 
 /** A decoded message checked against the JSON-RPC envelope; throws on one that is not. */
+/** Exactly what the SDK's transport accepted and delivered (its schema), as for stdio upstreams. */
 function decode(value: unknown): JSONRPCMessage {
-  const parsed = parseMessage(value);
-  if (!parsed.ok) throw new Error(`The upstream sent an invalid JSON-RPC message: ${parsed.error.message}`);
-  return parsed.message as JSONRPCMessage;
+  try {
+    return toMessage(value);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new Error(`The upstream sent an invalid JSON-RPC message: ${detail}`);
+  }
 }
 
 function abortError(signal: AbortSignal): Error {
