@@ -106,8 +106,11 @@ export class AuditSpool {
   shipped(end: number): void {
     this.shippedTo = end;
     if (end >= this.size && this.size >= REWIND_BYTES) {
-      // Offset first: a death before the truncation ships the old spool again (stored once).
+      // Offset first: a death before the truncation ships the old spool again (stored once). On
+      // disk before the cut, too: a mark left at the old end after a power cut would skip the
+      // records of the new spool up to it.
       this.markAt(0);
+      fdatasyncSync(this.offsetFd);
       ftruncateSync(this.fd, 0);
       this.size = 0;
       this.shippedTo = 0;

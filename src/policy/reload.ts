@@ -39,6 +39,7 @@ export class PolicyReloader {
   /** When the first change not yet reloaded was seen; undefined when none is waiting. */
   private firstChangeAt: number | undefined;
   private running: Promise<void> = Promise.resolve();
+  private stopped = false;
   /** The last outcome, for health and tests: ok, or the problems that kept the old policy. */
   lastError: string | undefined;
   reloads = 0;
@@ -61,6 +62,7 @@ export class PolicyReloader {
 
   start(): void {
     this.stop();
+    this.stopped = false;
     for (const file of this.files()) {
       const onPoll = (now: Stats, before: Stats): void => {
         if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return;
@@ -124,7 +126,8 @@ export class PolicyReloader {
         ...this.loaded,
         config: { ...this.loaded.config, servers: loaded.config.servers, grants: loaded.config.grants },
       };
-      if (pathsChanged) this.start();
+      // Not after stop(): a reload that was running then must not watch again.
+      if (pathsChanged && !this.stopped) this.start();
       this.lastError = undefined;
       this.reloads++;
       this.target.log(
@@ -147,6 +150,7 @@ export class PolicyReloader {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.firstChangeAt = undefined;
     for (const w of this.watchers.values()) w.close();
