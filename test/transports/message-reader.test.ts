@@ -35,9 +35,33 @@ const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.dictionary(key, tie('value'), { maxKeys: 3 }),
   ),
 })).value;
+const serverInfo = fc.oneof(
+  fc.record(
+    {
+      description: fc.string({ maxLength: 3 }),
+      version: fc.oneof(fc.string({ maxLength: 3 }), fc.integer()),
+      extra: fc.string({ maxLength: 2 }),
+      title: fc.string({ maxLength: 3 }),
+      name: fc.string({ maxLength: 3 }),
+      websiteUrl: fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null)),
+      icons: fc.constant([]),
+    },
+    { requiredKeys: [] },
+  ),
+  json,
+);
+const resultMeta = fc.oneof(
+  fc.record(
+    { other: json, 'io.modelcontextprotocol/serverInfo': serverInfo, later: json },
+    { requiredKeys: ['io.modelcontextprotocol/serverInfo'] },
+  ),
+  fc.dictionary(key, json, { maxKeys: 2 }),
+  json,
+);
 const body = fc.oneof(
   fc.dictionary(key, json, { maxKeys: 3 }),
   fc.record({ _meta: fc.oneof(json, fc.record({ progressToken: id })) }),
+  fc.record({ content: json, _meta: resultMeta, after: json }, { requiredKeys: ['_meta'] }),
   json,
 );
 const errorObject = fc.oneof(
@@ -113,6 +137,12 @@ describe('stdio message reader', () => {
       '{"jsonrpc":"2.0","__proto__":{},"method":"m"}',
       '{"jsonrpc":"2.0","id":1,"result":{"__proto__":{"x":1},"a":1}}',
       '{"jsonrpc":"2.0","method":"m","params":{"__proto__":{"x":1},"a":1}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"a":1,"_meta":{"x":1,"io.modelcontextprotocol/serverInfo":{"version":"1","name":"s","title":"t"},"y":2}}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1","websiteUrl":null}}}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1","extra":"x"}}}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s"}}}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":"s"}}}',
+      '{"jsonrpc":"2.0","id":1,"result":{"_meta":[]}}',
     ];
     for (const line of lines) expect(outcome(readMessageLine, line), line).toEqual(outcome(deserializeMessage, line));
   });
@@ -126,8 +156,27 @@ describe('stdio message reader', () => {
       { jsonrpc: '2.0', error: { code: -32700, message: 'parse error' } },
     ];
     for (const m of common) expect(plainMessage(JSON.parse(JSON.stringify(m)) as Record<string, unknown>)).toEqual(m);
-    // A result with _meta is left to the schema, which looks into it.
-    expect(plainMessage({ jsonrpc: '2.0', id: 1, result: { _meta: {} } })).toBeUndefined();
+    // A 2026-07-28 result, with the server info in _meta: built directly, _meta first.
+    const modern = {
+      jsonrpc: '2.0',
+      id: 3,
+      result: {
+        content: [],
+        _meta: { 'io.modelcontextprotocol/serverInfo': { version: '1', name: 'echo' } },
+        resultType: 'complete',
+      },
+    };
+    expect(JSON.stringify(plainMessage(modern as unknown as Record<string, unknown>))).toBe(
+      JSON.stringify(deserializeMessage(JSON.stringify(modern))),
+    );
+    // A server info with icons is left to the schema, which looks into them.
+    expect(
+      plainMessage({
+        jsonrpc: '2.0',
+        id: 1,
+        result: { _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'a', version: '1', icons: [] } } },
+      }),
+    ).toBeUndefined();
   });
 
   it('frames lines as the SDK does: split chunks, CRLF, non-JSON lines skipped, and a size limit that clears the buffer', () => {

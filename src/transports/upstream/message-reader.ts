@@ -1,10 +1,11 @@
 // Reads the JSON-RPC messages a stdio upstream writes, one per line, as the SDK's own reader does,
 // without running the SDK's zod message schema on the common shapes. The schema is strict at the
 // top level and strips unknown keys from an error object; a message whose shape is plainly one of
-// its four kinds (no `_meta` to look into, ids that are strings or safe integers, an error object
-// with nothing but code, message and data) comes out of it as the same object with its keys in
-// schema order. Those are built here directly; anything else goes through the schema itself, so
-// what is accepted, rejected or changed is always exactly what the SDK would do.
+// its four kinds (ids that are strings or safe integers; params without `_meta`; a result whose
+// `_meta`, if any, carries a plain server info, as every 2026-07-28 result does; an error object
+// with code, message and data) comes out of it as the same object with its keys in schema order.
+// Those are built here directly; anything else goes through the schema itself, so what is
+// accepted, rejected or changed is always exactly what the SDK would do.
 // From the server package, which the gateway loads anyway (its HTTP edge uses it): the same schema.
 import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage } from '@modelcontextprotocol/server';
 
@@ -18,6 +19,42 @@ const isId = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'nu
  */
 const isLooseBody = (v: unknown): boolean =>
   isPlainObject(v) && !Object.hasOwn(v, '_meta') && !Object.hasOwn(v, '__proto__');
+
+const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
+/** The Implementation schema's string keys, in its order (its `icons` are left to the schema). */
+const IMPLEMENTATION_KEYS = ['name', 'title', 'version', 'websiteUrl', 'description'] as const;
+
+/** A server info the schema passes unchanged but for key order: its own keys, strings only. */
+function plainImplementation(v: unknown): Obj | undefined {
+  if (!isPlainObject(v) || typeof v.name !== 'string' || typeof v.version !== 'string') return undefined;
+  for (const k in v)
+    if (!(IMPLEMENTATION_KEYS as readonly string[]).includes(k) || typeof v[k] !== 'string') return undefined;
+  const out: Obj = {};
+  for (const k of IMPLEMENTATION_KEYS) if (Object.hasOwn(v, k)) out[k] = v[k];
+  return out;
+}
+
+/**
+ * A result as the schema gives it: a loose object whose `_meta`, if present, is a loose object
+ * whose server info is an Implementation. Loose objects come out with their schema's own keys
+ * first, then the others in their order.
+ */
+function plainResult(v: unknown): Obj | undefined {
+  if (!isPlainObject(v) || Object.hasOwn(v, '__proto__')) return undefined;
+  if (!Object.hasOwn(v, '_meta')) return v;
+  const meta = v._meta;
+  if (!isPlainObject(meta) || Object.hasOwn(meta, '__proto__')) return undefined;
+  let outMeta: Obj = meta;
+  if (Object.hasOwn(meta, SERVER_INFO)) {
+    const info = plainImplementation(meta[SERVER_INFO]);
+    if (!info) return undefined;
+    outMeta = { [SERVER_INFO]: info };
+    for (const k in meta) if (k !== SERVER_INFO) outMeta[k] = meta[k];
+  }
+  const out: Obj = { _meta: outMeta };
+  for (const k in v) if (k !== '_meta') out[k] = v[k];
+  return out;
+}
 
 /** Every own key of `o` is one of `allowed`. */
 function onlyKeys(o: Obj, allowed: readonly string[]): boolean {
@@ -44,10 +81,10 @@ export function plainMessage(v: Obj): JSONRPCMessage | undefined {
       ? ({ jsonrpc: '2.0', method: v.method, ...params } as JSONRPCMessage)
       : undefined;
   }
-  if (Object.hasOwn(v, 'result'))
-    return isId(v.id) && isLooseBody(v.result) && onlyKeys(v, RESULT_KEYS)
-      ? ({ jsonrpc: '2.0', id: v.id, result: v.result } as JSONRPCMessage)
-      : undefined;
+  if (Object.hasOwn(v, 'result')) {
+    const result = isId(v.id) && onlyKeys(v, RESULT_KEYS) ? plainResult(v.result) : undefined;
+    return result ? ({ jsonrpc: '2.0', id: v.id, result } as JSONRPCMessage) : undefined;
+  }
   if (Object.hasOwn(v, 'error')) {
     const e = v.error;
     if (!isPlainObject(e) || !onlyKeys(v, ERROR_KEYS)) return undefined;
