@@ -12,7 +12,7 @@
 //    and makes one `echo` call, and stays open. VmRSS is read as above while they are all open.
 import { parseArgs } from 'node:util';
 import { loadText, machineLine, median, rssMiB } from './lib/machine.js';
-import { descendants, sleep } from './lib/proc.js';
+import { descendants, runMain, sleep } from './lib/proc.js';
 import { startGatewayProcess, stopOnExit, type GatewayProcess } from './lib/gateway-proc.js';
 import { closeLegacySession, echo, openLegacySession, request, type LegacySession } from './lib/raw-mcp.js';
 
@@ -134,10 +134,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:memory failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('bench:memory', main);

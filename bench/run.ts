@@ -20,6 +20,7 @@ import {
   descendants,
   peakRssMiB,
   processLabel,
+  runMain,
   sleep,
   type Managed,
 } from './lib/proc.js';
@@ -416,10 +417,4 @@ async function main(): Promise<void> {
   log(`results written to ${values.out}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
-  },
-);
+runMain('bench', main);

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadText, machineLine, median, rssMiB } from './lib/machine.js';
-import { BENCH_DIR, Managed, compileBenchServers, sleep } from './lib/proc.js';
+import { BENCH_DIR, Managed, compileBenchServers, runMain, sleep } from './lib/proc.js';
 import { startGatewayProcess, stopOnExit, type GatewayProcess } from './lib/gateway-proc.js';
 import { renderSvg, writeChart, type Panel } from './lib/chart.js';
 
@@ -291,10 +291,4 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n'));
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:scaling failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('bench:scaling', main);

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadText, machineLine, median, rssMiB } from './lib/machine.js';
-import { sleep } from './lib/proc.js';
+import { runMain, sleep } from './lib/proc.js';
 import { startGatewayProcess, stopOnExit, type GatewayProcess } from './lib/gateway-proc.js';
 import { closeLegacySession, echo, openLegacySession, request } from './lib/raw-mcp.js';
 
@@ -178,10 +178,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('bench:soak', main);

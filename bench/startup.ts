@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadText, machineLine, median } from './lib/machine.js';
-import { Managed, ROOT_DIR, sleep } from './lib/proc.js';
+import { Managed, ROOT_DIR, runMain, sleep } from './lib/proc.js';
 import { stopOnExit, waitFor200, writeGatewayConfig } from './lib/gateway-proc.js';
 
 const { values } = parseArgs({
@@ -86,10 +86,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:startup failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('bench:startup', main);

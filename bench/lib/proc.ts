@@ -47,6 +47,20 @@ export async function freePort(): Promise<number> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs a bench script's main and exits: 0 when it resolves, 1 with the error on stderr when it
+ * rejects. The explicit exit ends the script even if a handle (a socket, a timer) is still open.
+ */
+export function runMain(name: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
 /** A process the bench launched, in its own process group so its children go down with it. */
 export class Managed {
   readonly child: ChildProcess;
