@@ -1,7 +1,6 @@
 // Renders the benchmark rows as bench/RESULTS.md and as a console summary.
-import { readFileSync } from 'node:fs';
 import { availableParallelism, release, totalmem } from 'node:os';
-import { loadText } from './machine.js';
+import { cpuModel, loadText } from './machine.js';
 import type { PhaseResult } from './measure.js';
 import { BENCH_POLICY, packageVersion, type Era, type Target } from './targets.js';
 
@@ -208,15 +207,6 @@ function cells(rows: Row[], row: Row, mode: Mode): string[] {
 function table(header: string[], body: string[][]): string {
   const line = (cols: string[]): string => `| ${cols.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...body.map(line)].join('\n');
-}
-
-function cpuModel(): string {
-  try {
-    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
-    return m?.[1]?.trim() ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 function memory(row: Row): string {
