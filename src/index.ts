@@ -6,13 +6,9 @@
 //   const { url } = await gateway.start();   // http://127.0.0.1:PORT; MCP at `${url}/mcp/<server>`
 //   await gateway.close();
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, problemCount } from './config/errors.js';
-import { interpolateEnv, type Env } from './config/interpolate.js';
-import { loadConfig, type LoadedConfig } from './config/load.js';
-import { checkPolicyFiles } from './config/policy-files.js';
-import { resolveConfigPaths } from './config/resolve-paths.js';
+import type { Env } from './config/interpolate.js';
+import { checkConfig, loadConfig, type LoadedConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
-import { validateConfig } from './config/validate.js';
 
 export type { ConfigInput, GatehouseConfig, GrantConfig, ServerConfig, Transport } from './config/schema.js';
 export type { Policy, PolicyInput, PolicyRule, PolicyLimit, PolicyApproval, Category } from './policy/schema.js';
@@ -76,30 +72,6 @@ async function load(config: ConfigInput | string, options: CreateGatewayOptions)
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   if (typeof config === 'string') return loadConfig({ file: config, cwd, env });
-  const where = null;
-  const { value, missing } = interpolateEnv(config, env);
-  if (missing.length > 0) {
-    throw new ConfigError(
-      'CONFIG_ENV_MISSING',
-      where,
-      `environment variables not set: ${[...new Set(missing.map((m) => m.name))].join(', ')}`,
-      missing.map((m) => ({ path: m.path, message: `environment variable ${m.name} is not set` })),
-    );
-  }
-  const result = validateConfig(value);
-  if (!result.ok) {
-    throw new ConfigError(
-      'CONFIG_INVALID',
-      where,
-      `invalid configuration (${problemCount(result.problems)})`,
-      result.problems,
-    );
-  }
   const dir = isAbsolute(cwd) ? cwd : resolve(cwd);
-  const resolved = resolveConfigPaths(result.config, dir);
-  const policyProblems = await checkPolicyFiles(resolved, dir);
-  if (policyProblems.length > 0) {
-    throw new ConfigError('CONFIG_INVALID', where, `invalid policy (${problemCount(policyProblems)})`, policyProblems);
-  }
-  return { path: null, dir, config: resolved };
+  return { path: null, dir, config: await checkConfig(config, { where: null, dir, env }) };
 }

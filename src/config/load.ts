@@ -35,12 +35,25 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
   const path = await locateConfigFile(opts.file, cwd, env);
   if (path === null) return { path: null, dir: cwd, config: defaultConfig(cwd) };
 
-  const { value, missing } = interpolateEnv(await readStructuredFile(path), env);
+  const dir = dirname(path);
+  return { path, dir, config: await checkConfig(await readStructuredFile(path), { where: path, dir, env }) };
+}
+
+/**
+ * A config as read (from a file, or an object given to the library): `${VAR}` filled from `env`,
+ * validated, its relative paths resolved against `dir` and its policy files checked. Throws a
+ * ConfigError naming `where` (the file, or null for an object).
+ */
+export async function checkConfig(
+  raw: unknown,
+  { where, dir, env }: { where: string | null; dir: string; env: Env },
+): Promise<GatehouseConfig> {
+  const { value, missing } = interpolateEnv(raw, env);
   if (missing.length > 0) {
     const names = [...new Set(missing.map((m) => m.name))];
     throw new ConfigError(
       'CONFIG_ENV_MISSING',
-      path,
+      where,
       `environment variable${names.length === 1 ? '' : 's'} not set: ${names.join(', ')}`,
       missing.map((m) => ({ path: m.path, message: `environment variable ${m.name} is not set` })),
       'Set the missing variables in the environment, or write $${NAME} where a literal ${NAME} is meant.',
@@ -50,18 +63,17 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
   if (!result.ok) {
     throw new ConfigError(
       'CONFIG_INVALID',
-      path,
+      where,
       `invalid configuration (${problemCount(result.problems)})`,
       result.problems,
     );
   }
-  const dir = dirname(path);
   const config = resolveConfigPaths(result.config, dir);
   const policyProblems = await checkPolicyFiles(config, dir);
   if (policyProblems.length > 0) {
-    throw new ConfigError('CONFIG_INVALID', path, `invalid policy (${problemCount(policyProblems)})`, policyProblems);
+    throw new ConfigError('CONFIG_INVALID', where, `invalid policy (${problemCount(policyProblems)})`, policyProblems);
   }
-  return { path, dir, config };
+  return config;
 }
 
 /** The config file to read, or null for the embedded default. */
