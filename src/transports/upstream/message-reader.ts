@@ -8,28 +8,26 @@
 // accepted, rejected or changed is always exactly what the SDK would do.
 // From the server package, which the gateway loads anyway (its HTTP edge uses it): the same schema.
 import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import { isObject, type JsonObject } from '../../mcp/jsonrpc.js';
 
-type Obj = Record<string, unknown>;
-
-const isPlainObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
 /**
  * An object the schema passes through as it is: params or a result without `_meta`. An own
  * `__proto__` key is left to the schema, whose copy of the object drops it.
  */
 const isLooseBody = (v: unknown): boolean =>
-  isPlainObject(v) && !Object.hasOwn(v, '_meta') && !Object.hasOwn(v, '__proto__');
+  isObject(v) && !Object.hasOwn(v, '_meta') && !Object.hasOwn(v, '__proto__');
 
 const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 /** The Implementation schema's string keys, in its order (its `icons` are left to the schema). */
 const IMPLEMENTATION_KEYS = ['name', 'title', 'version', 'websiteUrl', 'description'] as const;
 
 /** A server info the schema passes unchanged but for key order: its own keys, strings only. */
-function plainImplementation(v: unknown): Obj | undefined {
-  if (!isPlainObject(v) || typeof v.name !== 'string' || typeof v.version !== 'string') return undefined;
+function plainImplementation(v: unknown): JsonObject | undefined {
+  if (!isObject(v) || typeof v.name !== 'string' || typeof v.version !== 'string') return undefined;
   for (const k in v)
     if (!(IMPLEMENTATION_KEYS as readonly string[]).includes(k) || typeof v[k] !== 'string') return undefined;
-  const out: Obj = {};
+  const out: JsonObject = {};
   for (const k of IMPLEMENTATION_KEYS) if (Object.hasOwn(v, k)) out[k] = v[k];
   return out;
 }
@@ -39,25 +37,25 @@ function plainImplementation(v: unknown): Obj | undefined {
  * whose server info is an Implementation. Loose objects come out with their schema's own keys
  * first, then the others in their order.
  */
-function plainResult(v: unknown): Obj | undefined {
-  if (!isPlainObject(v) || Object.hasOwn(v, '__proto__')) return undefined;
+function plainResult(v: unknown): JsonObject | undefined {
+  if (!isObject(v) || Object.hasOwn(v, '__proto__')) return undefined;
   if (!Object.hasOwn(v, '_meta')) return v;
   const meta = v._meta;
-  if (!isPlainObject(meta) || Object.hasOwn(meta, '__proto__')) return undefined;
-  let outMeta: Obj = meta;
+  if (!isObject(meta) || Object.hasOwn(meta, '__proto__')) return undefined;
+  let outMeta: JsonObject = meta;
   if (Object.hasOwn(meta, SERVER_INFO)) {
     const info = plainImplementation(meta[SERVER_INFO]);
     if (!info) return undefined;
     outMeta = { [SERVER_INFO]: info };
     for (const k in meta) if (k !== SERVER_INFO) outMeta[k] = meta[k];
   }
-  const out: Obj = { _meta: outMeta };
+  const out: JsonObject = { _meta: outMeta };
   for (const k in v) if (k !== '_meta') out[k] = v[k];
   return out;
 }
 
 /** Every own key of `o` is one of `allowed`. */
-function onlyKeys(o: Obj, allowed: readonly string[]): boolean {
+function onlyKeys(o: JsonObject, allowed: readonly string[]): boolean {
   for (const k in o) if (!allowed.includes(k)) return false;
   return true;
 }
@@ -68,7 +66,7 @@ const RESULT_KEYS = ['jsonrpc', 'id', 'result'] as const;
 const ERROR_KEYS = ['jsonrpc', 'id', 'error'] as const;
 
 /** The message as the SDK's schema would give it, or undefined when only the schema can say. */
-export function plainMessage(v: Obj): JSONRPCMessage | undefined {
+export function plainMessage(v: JsonObject): JSONRPCMessage | undefined {
   if (v.jsonrpc !== '2.0') return undefined;
   if (typeof v.method === 'string') {
     if (v.params !== undefined && !isLooseBody(v.params)) return undefined;
@@ -87,7 +85,7 @@ export function plainMessage(v: Obj): JSONRPCMessage | undefined {
   }
   if (Object.hasOwn(v, 'error')) {
     const e = v.error;
-    if (!isPlainObject(e) || !onlyKeys(v, ERROR_KEYS)) return undefined;
+    if (!isObject(e) || !onlyKeys(v, ERROR_KEYS)) return undefined;
     if (!Number.isSafeInteger(e.code) || typeof e.message !== 'string') return undefined;
     if (Object.hasOwn(v, 'id') && !isId(v.id)) return undefined;
     // Other keys of the error object are dropped, as the schema strips them.
@@ -99,7 +97,7 @@ export function plainMessage(v: Obj): JSONRPCMessage | undefined {
 
 /** A parsed JSON value as a message, exactly as the SDK's schema gives it; throws as it does. */
 export function toMessage(value: unknown): JSONRPCMessage {
-  return (isPlainObject(value) ? plainMessage(value) : undefined) ?? parseJSONRPCMessage(value);
+  return (isObject(value) ? plainMessage(value) : undefined) ?? parseJSONRPCMessage(value);
 }
 
 /** One line of a stdio upstream as a message; throws as the SDK's `deserializeMessage` would. */
