@@ -26,6 +26,8 @@ export interface CompiledCel {
   /** JSON pointer of the expression in the policy file, named in run-time errors. */
   path: string;
   evaluate(vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string };
+  /** cel-js's evaluation alone, for a caller that has already had UNDECIDED from `native`. */
+  interpret(vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string };
   /**
    * The expression's native evaluation (see cel-fast.ts), when it has one: its value, or
    * UNDECIDED where only cel-js can answer. `evaluate` uses it first.
@@ -76,7 +78,7 @@ export function compileCel(source: string, path: string, options: CelOptions = {
     }
   };
   const fast: FastEval | undefined = options.native === false ? undefined : compileFast(fn.ast, SCHEMAS);
-  if (!fast) return { source, path, evaluate: interpret, native: undefined };
+  if (!fast) return { source, path, evaluate: interpret, interpret, native: undefined };
   return {
     source,
     path,
@@ -85,6 +87,7 @@ export function compileCel(source: string, path: string, options: CelOptions = {
       const value = fast(vars);
       return value === UNDECIDED ? interpret(vars) : { ok: true, value };
     },
+    interpret,
     native: fast,
   };
 }

@@ -1,6 +1,7 @@
 // The decision engine. Pure: the clock comes in with the call, and limits come out as requests
 // for the limiter to reserve against the store. Order (DESIGN section 1):
 // hide → deny → require → approval → limits → forward. The first that blocks decides.
+import { UNDECIDED } from './cel-fast.js';
 import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, matchTool, type CompiledLimit, type CompiledPolicy, type CompiledRule } from './compile.js';
 import type { Category } from './schema.js';
@@ -210,16 +211,13 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefin
 
 /**
  * A condition's boolean value, or the text of why it could not be had (which blocks the call). The
- * native evaluation answers the common case without building a result; anything else, errors
- * included, goes through `evaluate`.
+ * native evaluation answers the common case without building a result; where it is UNDECIDED,
+ * cel-js alone answers (errors included) rather than `evaluate`, which would run them again.
  */
 function holds(cel: CompiledCel, vars: CelVars): boolean | string {
-  const native = cel.native;
-  if (native !== undefined) {
-    const v = native(vars);
-    if (v === true || v === false) return v;
-  }
-  return truth(cel.evaluate(vars), cel.path);
+  const v = cel.native === undefined ? UNDECIDED : cel.native(vars);
+  if (v === true || v === false) return v;
+  return truth(v === UNDECIDED ? cel.interpret(vars) : { ok: true, value: v }, cel.path);
 }
 
 /** A condition's boolean value, or the text of why it could not be had (which blocks the call). */
