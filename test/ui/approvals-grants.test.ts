@@ -7,15 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { connectClient, featureServerCommand, firstText, type ConnectedClient } from '../helpers/index.js';
-import {
-  agentDownstream,
-  launchBrowser,
-  screenshot,
-  signIn,
-  startUiGateway,
-  TOKENS,
-  type UiGateway,
-} from './support.js';
+import { screenshot, signIn, startUiTestbed, TOKENS, type UiGateway } from './support.js';
 
 let ui: UiGateway;
 let browser: Browser;
@@ -23,7 +15,7 @@ let client: ConnectedClient;
 let page: Page;
 
 beforeAll(async () => {
-  ui = await startUiGateway(
+  ({ ui, browser, client } = await startUiTestbed(
     {
       servers: { fixture: { ...featureServerCommand('stdio', 'both'), timeout_ms: 60_000, policy: './fixture.json' } },
     },
@@ -36,19 +28,13 @@ beforeAll(async () => {
         },
       },
     },
-  );
-  browser = await launchBrowser();
-  client = await connectClient({ era: 'legacy', downstream: agentDownstream(ui.url, 'fixture') });
+  ));
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await signIn(page, ui.url, TOKENS.manager, '#/approvals');
   await page.getByText('● Live').waitFor();
 });
 
-afterAll(async () => {
-  await client?.client.close();
-  await browser?.close();
-  await ui?.close();
-});
+afterAll(() => ui?.close());
 
 function held(a: number, b: number): Promise<CallToolResult> {
   return client.client.callTool({ name: 'add', arguments: { a, b } }, { timeout: 60_000 }) as Promise<CallToolResult>;

@@ -8,16 +8,8 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { connectClient, featureServerCommand, firstText, type ConnectedClient } from '../helpers/index.js';
-import {
-  agentDownstream,
-  launchBrowser,
-  screenshot,
-  signIn,
-  startUiGateway,
-  TOKENS,
-  type UiGateway,
-} from './support.js';
+import { featureServerCommand, firstText, type ConnectedClient } from '../helpers/index.js';
+import { screenshot, signIn, startUiTestbed, TOKENS, type UiGateway } from './support.js';
 
 const FILE = 'version: "1"\n# Everything is allowed unless a rule says otherwise.\ndefault: allow\ntools:\n  add: {}\n';
 
@@ -28,7 +20,7 @@ let policyFile: string;
 
 beforeAll(async () => {
   const server = { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000 };
-  ui = await startUiGateway(
+  ({ ui, browser, client } = await startUiTestbed(
     {
       servers: {
         fixture: { ...server, policy: './fixture.yaml' },
@@ -36,17 +28,11 @@ beforeAll(async () => {
       },
     },
     { 'fixture.yaml': FILE },
-  );
+  ));
   policyFile = join(ui.dir, 'fixture.yaml');
-  browser = await launchBrowser();
-  client = await connectClient({ era: 'legacy', downstream: agentDownstream(ui.url, 'fixture') });
 });
 
-afterAll(async () => {
-  await client?.client.close();
-  await browser?.close();
-  await ui?.close();
-});
+afterAll(() => ui?.close());
 
 async function echo(): Promise<CallToolResult> {
   return (await client.client.callTool({ name: 'echo', arguments: { message: 'hi' } })) as CallToolResult;

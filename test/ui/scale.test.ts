@@ -8,16 +8,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
 import type { AuditRecord } from '../../src/audit/record.js';
-import { connectClient, featureServerCommand, TSX_LOADER, type ConnectedClient } from '../helpers/index.js';
-import {
-  agentDownstream,
-  launchBrowser,
-  screenshot,
-  signIn,
-  startUiGateway,
-  TOKENS,
-  type UiGateway,
-} from './support.js';
+import { featureServerCommand, TSX_LOADER, type ConnectedClient } from '../helpers/index.js';
+import { screenshot, signIn, startUiTestbed, TOKENS, type UiGateway } from './support.js';
 
 const MANY_TOOLS = new URL('../fixtures/servers/many-tools-server.ts', import.meta.url).pathname;
 const RECORDS = 100_000;
@@ -52,8 +44,7 @@ async function seedAudit(dir: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  const dir = { path: '' };
-  ui = await startUiGateway(
+  ({ ui, browser, client } = await startUiTestbed(
     {
       servers: {
         many: { command: process.execPath, args: ['--import', TSX_LOADER, MANY_TOOLS], timeout_ms: 30_000 },
@@ -65,18 +56,11 @@ beforeAll(async () => {
       },
     },
     {},
-    (d) => void (dir.path = d),
-  );
-  await seedAudit(dir.path);
-  browser = await launchBrowser();
-  client = await connectClient({ era: 'legacy', downstream: agentDownstream(ui.url, 'fixture') });
+    seedAudit,
+  ));
 });
 
-afterAll(async () => {
-  await client?.client.close();
-  await browser?.close();
-  await ui?.close();
-});
+afterAll(() => ui?.close());
 
 async function open(hash: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -7,41 +7,26 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, featureServerCommand, type ConnectedClient } from '../helpers/index.js';
-import {
-  agentDownstream,
-  builtUi,
-  launchBrowser,
-  screenshot,
-  signIn,
-  startUiGateway,
-  TOKENS,
-  type UiGateway,
-} from './support.js';
+import { featureServerCommand, type ConnectedClient } from '../helpers/index.js';
+import { builtUi, screenshot, signIn, startUiTestbed, TOKENS, type UiGateway } from './support.js';
 
 let ui: UiGateway;
 let browser: Browser;
 let client: ConnectedClient;
 
 beforeAll(async () => {
-  ui = await startUiGateway(
+  ({ ui, browser, client } = await startUiTestbed(
     {
       servers: { fixture: { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy: './fixture.yaml' } },
     },
     { 'fixture.yaml': 'version: "1"\ndefault: allow\ntools:\n  add:\n    action: deny\n    reason: No sums today.\n' },
-  );
-  browser = await launchBrowser();
-  client = await connectClient({ era: 'legacy', downstream: agentDownstream(ui.url, 'fixture') });
+  ));
   for (let i = 0; i < 3; i++) await client.callText('echo', { message: `hello ${i}` });
   await client.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
   await ui.gw.core.audit.flush();
 });
 
-afterAll(async () => {
-  await client?.client.close();
-  await browser?.close();
-  await ui?.close();
-});
+afterAll(() => ui?.close());
 
 describe('serving /ui/', () => {
   it('answers index.html for the root and any client route, revalidated, with a strict CSP', async () => {

@@ -1,7 +1,8 @@
 // What the dashboard's browser tests share: the dashboard built once per source state (into a
 // folder named by the hash of web/, so parallel test files never build over each other), a gateway
 // in this process with real fixture servers and admin tokens of every role, Debian's Chromium
-// driven by playwright-core (one browser per test file), signing in, and screenshots.
+// driven by playwright-core (one browser per test file), the test agent's SDK client, signing in,
+// and screenshots.
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -21,6 +22,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { connectClient, type ConnectedClient } from '../helpers/index.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = join(ROOT, 'web');
@@ -84,7 +86,7 @@ export function agentDownstream(url: string, server: string) {
 export async function startUiGateway(
   config: Record<string, unknown>,
   files: Record<string, unknown> = {},
-  prepare?: (dir: string) => void,
+  prepare?: (dir: string) => void | Promise<void>,
 ): Promise<UiGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ui-'));
   const write = (name: string, content: unknown) => {
@@ -93,7 +95,7 @@ export async function startUiGateway(
     return file;
   };
   for (const [name, content] of Object.entries(files)) write(name, content);
-  prepare?.(dir);
+  await prepare?.(dir);
   const file = write('gatehouse.json', {
     listen: { host: '127.0.0.1', port: 0 },
     state: 'memory:',
@@ -120,6 +122,34 @@ export async function startUiGateway(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * startUiGateway with the browser a test file drives and the test agent's SDK client (legacy era)
+ * on the server named fixture. The gateway's close() closes the client and the browser first.
+ */
+export async function startUiTestbed(
+  ...args: Parameters<typeof startUiGateway>
+): Promise<{ ui: UiGateway; browser: Browser; client: ConnectedClient }> {
+  const gateway = await startUiGateway(...args);
+  let browser: Browser | undefined;
+  let client: ConnectedClient | undefined;
+  const ui: UiGateway = {
+    ...gateway,
+    close: async () => {
+      await client?.client.close();
+      await browser?.close();
+      await gateway.close();
+    },
+  };
+  try {
+    browser = await launchBrowser();
+    client = await connectClient({ era: 'legacy', downstream: agentDownstream(gateway.url, 'fixture') });
+  } catch (error) {
+    await ui.close();
+    throw error;
+  }
+  return { ui, browser, client };
 }
 
 /** Opens the dashboard and signs in with a token; resolves when the navigation shows. */
