@@ -9,8 +9,8 @@
 //
 // It exists for speed: the SDK transport goes through fetch and validates every message with zod,
 // which made the HTTP hop cost more than the gateway's whole policy pipeline. Here requests go
-// through node:http on keep-alive connections (http-exchange.ts) and messages are checked with
-// Gatehouse's own JSON-RPC envelope check, as every message from any upstream is.
+// through node:http on keep-alive connections (http-exchange.ts) and messages are read by the
+// same reader as a stdio upstream's (message-reader.ts), which skips zod on the common shapes.
 //
 // Two things it does that the SDK transport does not: an answer of 404 to a request that carried
 // a session id means the server no longer knows the session (the spec says to start a new one), so
@@ -18,7 +18,7 @@
 // sent on close, because a legacy session that moved to another replica may still be in use there.
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/client';
 import { META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from '../../mcp/era.js';
-import { isObject, parseMessage, type JsonObject } from '../../mcp/jsonrpc.js';
+import { isObject, metaOf, parseMessage, type JsonObject } from '../../mcp/jsonrpc.js';
 import {
   HttpExchange,
   HttpTarget,
@@ -470,11 +470,7 @@ export class StreamableHttpClientTransport implements Transport {
 
 /** The protocol version a request's `_meta` claims, if it claims one. */
 function envelopeVersion(m: Message): string | undefined {
-  const params = m.params;
-  if (!isObject(params)) return undefined;
-  const meta = params._meta;
-  if (!isObject(meta)) return undefined;
-  const version = meta[META_PROTOCOL_VERSION];
+  const version = metaOf(isObject(m.params) ? m.params : undefined)?.[META_PROTOCOL_VERSION];
   return typeof version === 'string' ? version : undefined;
 }
 
@@ -495,7 +491,6 @@ function isRequest(m: Message): boolean {
   return typeof m.method === 'string' && m.id !== undefined && m.id !== null;
 }
 
-/** A decoded message checked against the JSON-RPC envelope; throws on one that is not. */
 /** Exactly what the SDK's transport accepted and delivered (its schema), as for stdio upstreams. */
 function decode(value: unknown): JSONRPCMessage {
   try {
