@@ -4,6 +4,7 @@
 // grant is looked up by name among the config file's and the store's (`gatehouse grants create`).
 import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
 import { grantNotes, type NamedGrant } from '../identity/grants.js';
+import { isObject } from '../mcp/jsonrpc.js';
 import type { CallFacts, Subject } from '../policy/decide.js';
 import { explain, usageFromStore } from '../policy/explain.js';
 import type { AdminRequest } from './admin-routes.js';
@@ -116,8 +117,4 @@ function parseExplainRequest(raw: string): ExplainRequest | string {
     subject: (subject as Subject | undefined) ?? 'tool',
     now: time,
   };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
