@@ -12,8 +12,8 @@
 //    and makes one `echo` call, and stays open. VmRSS is read as above while they are all open.
 import { parseArgs } from 'node:util';
 import { loadText, machineLine, median, rssMiB } from './lib/machine.js';
-import { descendants, runMain, sleep } from './lib/proc.js';
-import { startGatewayProcess, stopOnExit, type GatewayProcess } from './lib/gateway-proc.js';
+import { descendants, runMain, sleep, stopOnExit } from './lib/proc.js';
+import { startGatewayProcess, type GatewayProcess } from './lib/gateway-proc.js';
 import { closeLegacySession, echo, openLegacySession, request, type LegacySession } from './lib/raw-mcp.js';
 
 const { values } = parseArgs({

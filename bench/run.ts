@@ -22,6 +22,7 @@ import {
   processLabel,
   runMain,
   sleep,
+  stopOnExit,
   type Managed,
 } from './lib/proc.js';
 import { extractAnalysis, renderConsole, renderMarkdown, rowsJson, type Row } from './lib/report.js';
@@ -122,16 +123,7 @@ function selectRows(only: string | undefined): Array<{ target: Target; era: Era 
 }
 
 const live = new Set<Managed>();
-const killAll = (): void => {
-  for (const proc of live) proc.kill();
-};
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
+stopOnExit(() => live);
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 

@@ -14,8 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadText, machineLine, median, rssMiB } from './lib/machine.js';
-import { BENCH_DIR, Managed, compileBenchServers, runMain, sleep } from './lib/proc.js';
-import { startGatewayProcess, stopOnExit, type GatewayProcess } from './lib/gateway-proc.js';
+import { BENCH_DIR, Managed, compileBenchServers, runMain, sleep, stopOnExit } from './lib/proc.js';
+import { startGatewayProcess, type GatewayProcess } from './lib/gateway-proc.js';
 import { renderSvg, writeChart, type Panel } from './lib/chart.js';
 
 const { values } = parseArgs({

@@ -17,8 +17,8 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { loadText, machineLine, median, rssMiB } from './lib/machine.js';
-import { runMain, sleep } from './lib/proc.js';
-import { startGatewayProcess, stopOnExit, type GatewayProcess } from './lib/gateway-proc.js';
+import { runMain, sleep, stopOnExit } from './lib/proc.js';
+import { startGatewayProcess, type GatewayProcess } from './lib/gateway-proc.js';
 import { closeLegacySession, echo, openLegacySession, request } from './lib/raw-mcp.js';
 
 const { values } = parseArgs({

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadText, machineLine, median } from './lib/machine.js';
-import { Managed, ROOT_DIR, runMain, sleep } from './lib/proc.js';
-import { stopOnExit, waitFor200, writeGatewayConfig } from './lib/gateway-proc.js';
+import { Managed, ROOT_DIR, runMain, sleep, stopOnExit } from './lib/proc.js';
+import { waitFor200, writeGatewayConfig } from './lib/gateway-proc.js';
 
 const { values } = parseArgs({
   options: {

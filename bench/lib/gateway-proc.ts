@@ -118,16 +118,3 @@ export async function startGatewayProcess(setup: GatewaySetup, readyTimeoutMs = 
   }
   return { proc, base, dir, stateDb: join(dir, 'state.db'), servers: serverNames(setup), stop };
 }
-
-/** Stops every managed process on exit, whatever ends the script. */
-export function stopOnExit(procs: () => Iterable<{ kill: () => void }>): void {
-  const killAll = (): void => {
-    for (const p of procs()) p.kill();
-  };
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.on(signal, () => {
-      killAll();
-      process.exit(130);
-    });
-}

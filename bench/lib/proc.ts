@@ -174,6 +174,19 @@ export class Managed {
   }
 }
 
+/** Stops every managed process on exit, whatever ends the script. */
+export function stopOnExit(procs: () => Iterable<{ kill: () => void }>): void {
+  const killAll = (): void => {
+    for (const p of procs()) p.kill();
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.on(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+}
+
 /** Polls `url` until `accept(status)` holds; fails early if `proc` exits. */
 export async function waitForHttp(
   url: string,
