@@ -6,8 +6,8 @@
 // modern headers derived from the body and the caller's Mcp-Param-* (which cannot override the
 // transport's own); cancellation by a request's signal and by close(). Against bare servers: HTTP
 // errors with their body, a modern 400 carrying the request's JSON-RPC error, same-origin
-// redirects followed and others named, a keep-alive connection the server has closed retried
-// once, invalid answers refused; and a session the server no longer knows (404) ends the transport
+// redirects followed and others named, a call the server read and then dropped not sent again,
+// pooled connections closed before the server's Keep-Alive timeout, invalid answers refused; and a session the server no longer knows (404) ends the transport
 // so that the connection opens a new one. And the era probe on the same client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '@modelcontextprotocol/client';
