@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { CLI_MAIN, runCli } from '../helpers/cli.js';
-import { TSX_LOADER, connectClient, firstText, freePort, spawnReady, stopProcess } from '../helpers/index.js';
+import { runCli, startGatehouse } from '../helpers/cli.js';
+import { connectClient, firstText, freePort, stopProcess } from '../helpers/index.js';
 
 const SPAWN_TIMEOUT_MS = 120_000;
 let dir: string;
@@ -42,11 +42,8 @@ describe('gatehouse init', { timeout: SPAWN_TIMEOUT_MS }, () => {
     const init = await runCli(['init', '--force'], { cwd: served });
     expect(init.code).toBe(0);
     writeFileSync(join(served, 'gatehouse.yaml'), text);
-    const proc = await spawnReady({
-      command: process.execPath,
-      args: ['--import', TSX_LOADER, CLI_MAIN, 'start'],
+    const proc = await startGatehouse([], {
       cwd: served,
-      env: { GATEHOUSE_CONFIG: '' },
       ready: /Gatehouse is running on (http:\/\/\S+)/,
       timeoutMs: 60_000,
     });

@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI_MAIN } from '../helpers/cli.js';
-import { TSX_LOADER, featureServerCommand, spawnReady, stopProcess } from '../helpers/index.js';
+import { startGatehouse } from '../helpers/cli.js';
+import { featureServerCommand, stopProcess } from '../helpers/index.js';
 
 describe('gatehouse start', () => {
   it('lists the admin API and the dashboard, and the printed dashboard URL serves it', async () => {
@@ -21,10 +21,7 @@ describe('gatehouse start', () => {
         servers: { leg: { command, args, timeout_ms: 20_000 } },
       }),
     );
-    const proc = await spawnReady({
-      command: process.execPath,
-      args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', join(dir, 'gatehouse.json')],
-      env: { GATEHOUSE_CONFIG: '' },
+    const proc = await startGatehouse(['-c', join(dir, 'gatehouse.json')], {
       // The admin API line, then the dashboard line whose URL is captured.
       ready:
         /^\s+http:\S+\/api\/v1\s+admin API \(admin token\)\n\s+(http:\S+\/ui\/)\s+dashboard \(sign in with an admin token\)$/m,

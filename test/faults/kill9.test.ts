@@ -13,13 +13,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { readSink } from '../audit/read-sink.js';
 import { dropSchema, pgAuditUrl, uniqueSchema } from '../audit/pg.js';
-import { CLI_MAIN, runCli } from '../helpers/cli.js';
+import { runCli, startGatehouse } from '../helpers/cli.js';
 import {
-  TSX_LOADER,
   connectClient,
   firstText,
   spawnFixture,
-  spawnReady,
   stopProcess,
   type ConnectedClient,
   type Era,
@@ -75,10 +73,7 @@ describe.each(setups)('kill -9 under load, %s, %s client', (_name, era, stores) 
       }),
     );
     const start = (): Promise<ReadyProcess> =>
-      spawnReady({
-        command: process.execPath,
-        args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', configFile],
-        env: { GATEHOUSE_CONFIG: '' },
+      startGatehouse(['-c', configFile], {
         ready: /(http:\/\/127\.0\.0\.1:\d+)\/mcp\/feat/,
         timeoutMs: 60_000,
       });

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
-  TSX_LOADER,
   connectClient,
   featureServerCommand,
   firstText,
@@ -22,11 +21,10 @@ import {
   freePort,
   modernRequest,
   postModern,
-  spawnReady,
   type JsonObject,
   type ReadyProcess,
 } from '../helpers/index.js';
-import { CLI_MAIN } from '../helpers/cli.js';
+import { startGatehouse } from '../helpers/cli.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../store/redis-support.js';
 
 const AGENT = 'agent-token-for-routing';
@@ -60,10 +58,7 @@ async function startReplica(id: string, advertise: boolean, servers: JsonObject)
       cluster: { id, ...(advertise ? { advertise_url: `http://127.0.0.1:${port}` } : {}) },
     }),
   );
-  const proc = await spawnReady({
-    command: process.execPath,
-    args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', file],
-    env: { GATEHOUSE_CONFIG: '' },
+  const proc = await startGatehouse(['-c', file], {
     ready: /(http:\/\/127\.0\.0\.1:\d+)\/mcp\/feat/,
     timeoutMs: 60_000,
   });

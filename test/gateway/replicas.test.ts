@@ -12,16 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { RedisStore } from '../../src/store/redis-store.js';
 import {
-  TSX_LOADER,
   connectClient,
   featureServerCommand,
   firstText,
-  spawnReady,
   type ConnectedClient,
   type Era,
   type ReadyProcess,
 } from '../helpers/index.js';
-import { CLI_MAIN, runCli } from '../helpers/cli.js';
+import { runCli, startGatehouse } from '../helpers/cli.js';
 import { dropSchema, PG_BASE, pgAuditUrl, uniqueSchema } from '../audit/pg.js';
 import { deletePrefix, redisUrl, uniquePrefix } from '../store/redis-support.js';
 
@@ -65,10 +63,7 @@ beforeAll(async () => {
   );
   replicas = await Promise.all(
     [0, 1, 2].map(async () => {
-      const proc = await spawnReady({
-        command: process.execPath,
-        args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', configFile],
-        env: { GATEHOUSE_CONFIG: '' },
+      const proc = await startGatehouse(['-c', configFile], {
         ready: /(http:\/\/127\.0\.0\.1:\d+)\/mcp\/feat/,
         timeoutMs: 60_000,
       });

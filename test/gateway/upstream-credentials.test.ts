@@ -15,12 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ROUTES } from '../../src/http/admin-routes.js';
-import { CLI_MAIN } from '../helpers/cli.js';
+import { startGatehouse } from '../helpers/cli.js';
 import {
   FEATURE_SERVER_PATH,
   TSX_LOADER,
   connectClient,
-  spawnReady,
   stopProcess,
   type Era,
   type ReadyProcess,
@@ -144,10 +143,8 @@ beforeAll(async () => {
       grants: { agent: { token: AGENT, servers: ['feat', 'remote', 'broken'] } },
     }),
   );
-  gateway = await spawnReady({
-    command: process.execPath,
-    args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', join(dir, 'gatehouse.json')],
-    env: { GATEHOUSE_CONFIG: '', ...SECRETS },
+  gateway = await startGatehouse(['-c', join(dir, 'gatehouse.json')], {
+    env: SECRETS,
     ready: /^Gatehouse is running on (http:\S+)/m,
     timeoutMs: 60_000,
   });

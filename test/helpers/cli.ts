@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { TSX_LOADER } from './fixture.js';
+import { spawnReady, type ReadyProcess, type SpawnReadyOptions } from './processes.js';
 
 export const CLI_MAIN = resolve('src/cli/main.ts');
 
@@ -27,5 +28,21 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   return new Promise((done, fail) => {
     child.on('error', fail);
     child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * `gatehouse start` with `args` (a config file by `-c`, or none to find one in `cwd`), resolved once
+ * `ready` matches its output. GATEHOUSE_CONFIG is cleared unless `env` sets it, as in runCli.
+ */
+export function startGatehouse(
+  args: string[],
+  opts: Omit<SpawnReadyOptions, 'command' | 'args'>,
+): Promise<ReadyProcess> {
+  return spawnReady({
+    ...opts,
+    command: process.execPath,
+    args: ['--import', TSX_LOADER, CLI_MAIN, 'start', ...args],
+    env: { GATEHOUSE_CONFIG: '', ...opts.env },
   });
 }

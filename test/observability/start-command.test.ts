@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI_MAIN } from '../helpers/cli.js';
-import { TSX_LOADER, featureServerCommand, spawnReady, stopProcess } from '../helpers/index.js';
+import { startGatehouse } from '../helpers/cli.js';
+import { featureServerCommand, stopProcess } from '../helpers/index.js';
 import { parseExposition } from './prom-text.js';
 
 describe('gatehouse start', () => {
@@ -24,10 +24,7 @@ describe('gatehouse start', () => {
         servers: { leg: { command, args, timeout_ms: 20_000 } },
       }),
     );
-    const proc = await spawnReady({
-      command: process.execPath,
-      args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', join(dir, 'gatehouse.json')],
-      env: { GATEHOUSE_CONFIG: '' },
+    const proc = await startGatehouse(['-c', join(dir, 'gatehouse.json')], {
       ready: /^\s+(http:\S+\/metrics)\s+Prometheus metrics$/m,
       timeoutMs: 30_000,
     });
