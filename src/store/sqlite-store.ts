@@ -111,10 +111,6 @@ export class SqliteStore implements StateStore {
             + (SELECT COALESCE(SUM(cost), 0) FROM limit_seconds WHERE key = @key AND second >= @first AND second <= @last) AS used`,
     );
     const pruneSeconds = this.db.prepare('DELETE FROM limit_seconds WHERE key = ? AND second < ?');
-    // retain_ms only grows; a key whose retention is known needs no write for it.
-    const retained = new Map<string, number>();
-    // Per counter, the cutoff it was last pruned to (in this process).
-    const prunedTo = new Map<string, number>();
     // No entry of the counter is later than `now`. The per-second totals answer for the whole
     // seconds of [from, now]; they are sums of floating-point costs kept by adding and subtracting,
     // so a total that is not a whole number (fractional costs) is checked against the entries.
@@ -128,18 +124,18 @@ export class SqliteStore implements StateStore {
     };
     const reserveOne = (key: string, spec: WindowSpec, now: number): ReserveResult => {
       const want = retention(spec.windowMs);
-      let retainMs = retained.get(key);
+      let retainMs = this.retained.get(key);
       if (retainMs === undefined || retainMs < want) {
         retainMs = (retain.get(key, want) as { retain_ms: number }).retain_ms;
-        retained.set(key, retainMs);
+        this.retained.set(key, retainMs);
       }
       const newest = (newestStmt.get(key) as { ts: number | null }).ts ?? undefined;
       const cutoff = Math.max(newest ?? now, now) - retainMs;
       // Entries before the cutoff only take space: no check reads that far back. Deleting them once
       // a second per counter, not at every call, dirties the oldest pages of the table and its
       // indexes once a second instead of in every transaction.
-      if (cutoff - (prunedTo.get(key) ?? -Infinity) >= PRUNE_EVERY_MS) {
-        prunedTo.set(key, cutoff);
+      if (cutoff - (this.prunedTo.get(key) ?? -Infinity) >= PRUNE_EVERY_MS) {
+        this.prunedTo.set(key, cutoff);
         prune.run(key, cutoff);
         // Every entry of a second wholly before the cutoff is gone: so is its total.
         if (cutoff > 0) pruneSeconds.run(key, Math.trunc(cutoff / 1000));
@@ -167,14 +163,13 @@ export class SqliteStore implements StateStore {
       batch.map((r) => reserveOne(r.key, r.spec, r.now)),
     );
     this.reserveManyTx = (batch) => many.immediate(batch);
-    this.forgetRetention = () => {
-      retained.clear();
-      prunedTo.clear();
-    };
   }
 
   private readonly reserveManyTx: (batch: QueuedReservation[]) => ReserveResult[];
-  private readonly forgetRetention: () => void;
+  /** retain_ms only grows: a key whose retention is known needs no write for it. */
+  private readonly retained = new Map<string, number>();
+  /** Per counter, the cutoff it was last pruned to (in this process). */
+  private readonly prunedTo = new Map<string, number>();
   private queued: QueuedReservation[] = [];
 
   /**
@@ -193,7 +188,8 @@ export class SqliteStore implements StateStore {
         results = this.reserveManyTx(batch);
       } catch {
         // Rolled back: the retention marks written in it may not be in the file.
-        this.forgetRetention();
+        this.retained.clear();
+        this.prunedTo.clear();
       }
       if (results) {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
