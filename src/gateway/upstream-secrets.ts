@@ -4,11 +4,11 @@
 // Upstreams echo them more often than one would think: "invalid token Bearer ...", a server that
 // prints its configuration at start-up. So every text that comes from an upstream, or from failing
 // to reach one, passes through the redactor of that upstream's config.
+import { REDACTED } from '../audit/redact.js';
 import type { ServerConfig } from '../config/schema.js';
 
 /** Shorter values are not taken for credentials: redacting `1` or `true` would mangle every line. */
 export const MIN_SECRET_LENGTH = 8;
-export const REDACTED = '[REDACTED]';
 
 /** Environment variable names that hold credentials, as they are usually spelled. */
 const CREDENTIAL_NAME = /key|token|secret|passw|pwd|auth|credential|cookie|session|private|signature|api/i;
