@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { ADMIN_ROUTES, type AdminRoute } from '../../src/http/admin-routes.js';
 import { ADMIN_ROLES, roleAllows, type AdminRole } from '../../src/identity/roles.js';
-import { ACCEPT_BOTH } from '../helpers/index.js';
+import { post } from '../helpers/index.js';
 import { startTestGateway, tempDir, type TempDir } from '../approvals/support.js';
 
 const TOKENS = {
@@ -150,17 +150,16 @@ describe('what a refusal says, and where admin tokens do not work', () => {
 
   it.each(ADMIN_ROLES)('the %s token is 401 on /mcp/<server> and on /mcp', async (role) => {
     for (const path of ['/mcp/fixture', '/mcp']) {
-      const res = await fetch(`${gateway.url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TOKENS[role]}`, 'content-type': 'application/json', accept: ACCEPT_BOTH },
-        body: JSON.stringify({
+      const res = await post(
+        `${gateway.url}${path}`,
+        {
           jsonrpc: '2.0',
           id: 1,
           method: 'initialize',
           params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-        }),
-      });
-      await res.text();
+        },
+        { authorization: `Bearer ${TOKENS[role]}` },
+      );
       expect(res.status, `${role} on ${path}`).toBe(401);
     }
   });
