@@ -92,6 +92,15 @@ const agents = { http: pooled(new HttpAgent({ keepAlive: true })), https: pooled
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
+/** Headers that frame the HTTP message itself: node:http sets them, and neither the operator nor a caller may. */
+export const FRAMING_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+]);
+
 /** What a request to one URL needs, worked out once. */
 export class HttpTarget {
   readonly https: boolean;

@@ -6,7 +6,7 @@ import {
   META_PROTOCOL_VERSION,
   MODERN_PROTOCOL_VERSION,
 } from '../../mcp/era.js';
-import { HttpExchange, HttpTarget, header, readText } from './http-exchange.js';
+import { FRAMING_HEADERS, HttpExchange, HttpTarget, header, readText } from './http-exchange.js';
 
 export interface ProbeResult {
   era: 'legacy' | 'modern';
@@ -77,17 +77,7 @@ function ownHeaders(headers: Record<string, string>): string[] {
   return [...out].flat();
 }
 
-const PROBE_SETS = [
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'content-type',
-  'accept',
-  'mcp-protocol-version',
-  'mcp-method',
-];
+const PROBE_SETS = [...FRAMING_HEADERS, 'content-type', 'accept', 'mcp-protocol-version', 'mcp-method'];
 
 function parseFirstMessage(text: string, contentType: string): Record<string, unknown> | undefined {
   try {

@@ -23,6 +23,7 @@ import {
   HttpExchange,
   HttpTarget,
   discard,
+  FRAMING_HEADERS,
   header,
   mediaType,
   readText,
@@ -78,9 +79,6 @@ const RESERVED_HEADERS = new Set([
   'mcp-name',
   'mcp-session-id',
 ]);
-
-/** Headers that frame the HTTP message itself: node:http sets them, and neither the operator nor a caller may. */
-const FRAMING_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 
 /**
  * Headers the transport sets per request. An operator's value for one of them is sent only on a
