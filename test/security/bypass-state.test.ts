@@ -3,8 +3,9 @@
 // reused for a different call is refused (-32602) and starts nothing upstream; and that calls
 // fired while the policy file is rewritten again and again (including half-written files) are
 // each decided by the old policy or the new one, never by neither.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALICE,
@@ -124,14 +125,13 @@ describe('calls during a policy reload', () => {
   const A = { version: '1', default: 'deny', tools: { read_file: {} } };
   const B = { version: '1', default: 'deny', tools: { Read_File: {} } };
   beforeAll(async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
     policyFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-reload-race-')), 'policy.json');
     writeFileSync(policyFile, JSON.stringify(A));
     h = await startHarness({ policies: { fs: policyFile, 'my-srv': A } });
   }, 60_000);
   afterAll(async () => {
     await h?.close();
+    if (policyFile) rmSync(dirname(policyFile), { recursive: true, force: true });
   });
 
   it('atomic policy swap: while the file is rewritten 40 times, no call that neither policy allows reaches the upstream, and every call is answered', async () => {
