@@ -3,13 +3,12 @@
 // tool's catalog entry (its category and risk decide `categories` rules); each limit's current
 // usage is read from the configured state store without reserving anything.
 import { relative } from 'node:path';
-import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { grantNotes } from '../identity/grants.js';
 import type { StateStore } from '../store/store.js';
-import type { CallFacts } from '../policy/decide.js';
 import { formatExplanation } from '../policy/explain-format.js';
 import { explain, usageFromStore } from '../policy/explain.js';
+import { explainedCall } from '../http/admin-explain-routes.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
 
 export interface PolicyExplainOptions {
@@ -57,45 +56,14 @@ export async function policyExplainCommand(
       : servers[server]!.policy;
     const policyFrom = grant?.policy ? `grant ${grant.name}` : `server ${server}`;
     const policySource = `${policyFrom}, ${typeof ref === 'string' ? relative(process.cwd(), ref) || ref : 'inline'}`;
-    const grantFacts: CallFacts['grant'] = grant
-      ? { name: grant.name, agent: grant.agent, labels: grant.labels }
-      : { name: 'anonymous', agent: 'anonymous', labels: {} };
 
-    const [catalog] = await readCatalog(core.pool, [server]);
-    let entry: CatalogEntry | undefined;
-    if (!catalog?.ok)
-      notes.push(`the tools of ${server} could not be read (${catalog?.error}); explained with no category`);
-    else {
-      entry = catalog.tools.find((t) => t.name === tool);
-      if (!entry)
-        notes.push(
-          `${server} does not list a tool "${tool}": the gateway answers a call to it as an unknown tool; explained with no category`,
-        );
-    }
+    const { facts, listed } = await explainedCall(core, { server, tool, args, subject: 'tool', grant, now }, notes);
     if (core.store.kind === 'memory')
       notes.push('the state store is memory: (per process), so no usage from a running gateway can be seen');
 
-    const facts: CallFacts = {
-      subject: 'tool',
-      name: tool,
-      server,
-      args,
-      ...(entry ? { category: entry.category, risk: entry.risk } : {}),
-      ...(entry?.annotations ? { annotations: entry.annotations } : {}),
-      grant: grantFacts,
-      // What a 2026-07-28 client counts as its session; a legacy session counts under its own id.
-      session: { id: opts.grant ? `principal:grant:${opts.grant}` : 'principal:anonymous' },
-      now,
-    };
     const explanation = await explain(policy, facts, usageFromStore(core.store, now.getTime()));
     if (opts.json) {
-      io.out(
-        JSON.stringify(
-          { server, tool, policy: policySource, listed: catalog?.ok ? entry !== undefined : null, notes, explanation },
-          null,
-          2,
-        ),
-      );
+      io.out(JSON.stringify({ server, tool, policy: policySource, listed, notes, explanation }, null, 2));
     } else {
       const head = [...notes.map((n) => `note: ${n}`), `policy: ${policySource}`];
       io.out(`${head.join('\n')}\n\n${formatExplanation(explanation)}`);

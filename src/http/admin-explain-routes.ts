@@ -3,7 +3,8 @@
 // and limit usage from its own state store (so with `state: memory:` too), reserving nothing. A
 // grant is looked up by name among the config file's and the store's (`gatehouse grants create`).
 import { readCatalog, type CatalogEntry } from '../catalog/catalog.js';
-import { grantNotes, type NamedGrant } from '../identity/grants.js';
+import type { GatewayCore } from '../gateway/core.js';
+import { grantNotes, type Grant, type NamedGrant } from '../identity/grants.js';
 import { isObject } from '../mcp/jsonrpc.js';
 import type { CallFacts, Subject } from '../policy/decide.js';
 import { explain, usageFromStore } from '../policy/explain.js';
@@ -48,7 +49,22 @@ export async function explainRoute({ core, req, res, maxBodyBytes }: AdminReques
   }
   const policySource = grant?.policy ? `grant ${grant.name}` : `server ${server}`;
 
-  // A tool's category and risk (which decide `categories` rules) come from the catalog.
+  const { facts, listed } = await explainedCall(core, { server, tool, args, subject, grant, now }, notes);
+  const explanation = await explain(policy, facts, usageFromStore(core.store, now.getTime()));
+  sendJson(res, 200, { server, tool, subject, policy: policySource, listed, notes, explanation });
+}
+
+/**
+ * The facts the gateway would decide this call on, as `gatehouse policy explain` and this route
+ * give them to explain(): a tool's category and risk (which decide `categories` rules) come from
+ * the catalog, and `notes` says why they could not. `listed` is null unless the tool list was read.
+ */
+export async function explainedCall(
+  core: Pick<GatewayCore, 'pool'>,
+  call: { server: string; tool: string; args: Record<string, unknown>; subject: Subject; grant?: Grant; now: Date },
+  notes: string[],
+): Promise<{ facts: CallFacts; listed: boolean | null }> {
+  const { server, tool, args, subject, grant, now } = call;
   let entry: CatalogEntry | undefined;
   let listed: boolean | null = null;
   if (subject === 'tool') {
@@ -78,8 +94,7 @@ export async function explainRoute({ core, req, res, maxBodyBytes }: AdminReques
     session: { id: grant ? `principal:grant:${grant.name}` : 'principal:anonymous' },
     now,
   };
-  const explanation = await explain(policy, facts, usageFromStore(core.store, now.getTime()));
-  sendJson(res, 200, { server, tool, subject, policy: policySource, listed, notes, explanation });
+  return { facts, listed };
 }
 
 /** The request, or what is wrong with it (one sentence, for a 400). */
