@@ -206,7 +206,8 @@ export class HttpExchange {
       if (this.abortedWith) return reject(this.abortedWith);
       this.res = undefined;
       const headers = ['host', target.hostHeader, ...this.headers];
-      if (target.basicAuth && !hasName(this.headers, 'authorization')) headers.push('authorization', target.basicAuth);
+      if (target.basicAuth && indexOfName(this.headers, 'authorization') === -1)
+        headers.push('authorization', target.basicAuth);
       const req = (target.https ? httpsRequest : httpRequest)({
         host: target.host,
         port: target.port,
@@ -264,9 +265,10 @@ export class HttpExchange {
 
 function noop(): void {}
 
-function hasName(pairs: string[], name: string): boolean {
-  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return true;
-  return false;
+/** Where a header name is in a name/value list, or -1. */
+export function indexOfName(pairs: readonly string[], name: string): number {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return i;
+  return -1;
 }
 
 /** Reads a whole body as UTF-8 text. */

@@ -25,6 +25,7 @@ import {
   discard,
   FRAMING_HEADERS,
   header,
+  indexOfName,
   mediaType,
   readText,
   unfollowedRedirect,
@@ -477,12 +478,6 @@ function mcpName(m: Message): string | undefined {
   const field = Object.hasOwn(MCP_NAME_SOURCE, m.method as string) ? MCP_NAME_SOURCE[m.method as string] : undefined;
   const value = field ? (m.params as JsonObject)[field] : undefined;
   return typeof value === 'string' ? encodeMcpName(value) : undefined;
-}
-
-/** Where a header name is in a name/value list, or -1. */
-function indexOfName(pairs: string[], name: string): number {
-  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return i;
-  return -1;
 }
 
 function isRequest(m: Message): boolean {
