@@ -125,7 +125,7 @@ describe('examples', { timeout: 90_000 }, () => {
         expect(held.text).toMatch(/^\[APPROVAL PENDING\]/);
       });
       await withClient(url, TOKENS.CI_TOKEN, async (c) => {
-        expect(await c.callText('get_time', {})).toBeTruthy();
+        expect(await c.callText('get_time', {})).toMatch(/^\d{4}-\d\d-\d\dT/);
         const denied = await blocked(c, 'write_note', { title: 't', body: 'b' });
         expect(denied.text).toBe('[POLICY DENIED] The CI agent may read only.');
       });
@@ -141,7 +141,7 @@ describe('examples', { timeout: 90_000 }, () => {
         async (gateway) => {
           await withClient(`${gateway.url}/mcp/notes`, TOKENS.AGENT_TOKEN, async (c) => {
             expect(await c.callText('echo', { message: 'replica' })).toBe('replica');
-            expect(await c.callText('write_note', { title: 't', body: 'b' })).toBeTruthy();
+            expect(await c.callText('write_note', { title: 't', body: 'b' })).toMatch(/^Saved note \d+: t$/);
             const denied = await blocked(c, 'delete_note', { id: '1' });
             expect(denied.text).toBe('[POLICY DENIED] Notes are kept; deleting them is not allowed here.');
           });
