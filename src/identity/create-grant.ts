@@ -7,7 +7,7 @@ import { GRANT_NAME } from '../config/schema.js';
 import { readStructuredFile } from '../config/structured-file.js';
 import { loadPolicy, PolicyError } from '../policy/compile.js';
 import type { StateStore } from '../store/store.js';
-import { hashToken, newGrantToken, type Grant } from './grants.js';
+import { hashToken, newGrantToken, statusAt, type Grant } from './grants.js';
 import type { StoredGrant } from './stored-grant.js';
 
 export interface GrantRequest {
@@ -124,8 +124,7 @@ export interface GrantListing {
 
 /** A stored grant as lists show it: everything but the token's hash. */
 export function grantView(g: StoredGrant, now = Date.now()): GrantListing {
-  const status =
-    g.revoked !== undefined ? 'revoked' : g.expires !== undefined && g.expires <= now ? 'expired' : 'active';
+  const status = g.revoked !== undefined ? 'revoked' : statusAt(g.expires, now);
   return {
     name: g.name,
     agent: g.agent,
@@ -148,7 +147,7 @@ export function configGrantView(g: Grant, now = Date.now()): GrantListing {
     servers: [...g.servers],
     labels: g.labels,
     ...(g.expiresAt !== undefined ? { expires: new Date(g.expiresAt).toISOString() } : {}),
-    status: g.expiresAt !== undefined && g.expiresAt <= now ? 'expired' : 'active',
+    status: statusAt(g.expiresAt, now),
     source: 'config',
   };
 }

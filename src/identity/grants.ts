@@ -163,7 +163,8 @@ export class GrantRegistry {
   }
 }
 
-function statusAt(expiresAt: number | undefined, now: number): 'active' | 'expired' {
+/** Whether a grant that is not revoked is in force at `now`. */
+export function statusAt(expiresAt: number | undefined, now: number): 'active' | 'expired' {
   return expiresAt !== undefined && expiresAt <= now ? 'expired' : 'active';
 }
 
