@@ -74,8 +74,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     if (path === '/ui' || path.startsWith('/ui/')) return serveUi(opts.uiDir ?? defaultUiDir(), req, res, path);
     if (path === '/api/v1' || path.startsWith('/api/v1/'))
       return handleAdmin(core, { tokens: opts.admin, maxBodyBytes: opts.maxBodyBytes }, req, res, path);
-    if (path === METADATA_PATH || path.startsWith(`${METADATA_PATH}/`))
-      return serveProtectedResourceMetadata(core, req, res, path);
+    if (metadata) return serveProtectedResourceMetadata(core, req, res, path);
     const mcp = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
     const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
     if (!mcp && !legacy)
