@@ -5,6 +5,7 @@
 // metadata stays readable from anywhere; and a request target that is not a valid path is a 400.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/validate.js';
 import { ALICE, startHarness, toolCall, type Harness } from './support.js';
 
 interface Answer {
@@ -137,8 +138,7 @@ describe('Host and Origin on a loopback-bound gateway', () => {
 });
 
 describe('listen.cors_origins in the config', () => {
-  it('config validation: an entry that is not an origin is a problem at its path', async () => {
-    const { validateConfig } = await import('../../src/config/validate.js');
+  it('config validation: an entry that is not an origin is a problem at its path', () => {
     const r = validateConfig({ listen: { cors_origins: ['https://ok.example', 'https://bad.example/path'] } });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems.map((p) => p.path)).toContain('/listen/cors_origins/1');
