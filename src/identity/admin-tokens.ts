@@ -4,6 +4,7 @@
 // the time taken nor the order of the config says which token (if any) came close.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { GatehouseConfig } from '../config/schema.js';
+import { bearerToken } from './bearer.js';
 import type { AdminRole } from './roles.js';
 
 /** Who called the admin API: the token's name in the config and its role. */
@@ -14,8 +15,6 @@ export interface AdminCaller {
 
 /** The name under which `auth.admin_token` appears (in answers, `decided_by`, logs). */
 export const LEGACY_ADMIN_TOKEN_NAME = 'admin_token';
-
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -38,9 +37,9 @@ export class AdminTokens {
 
   /** The caller an `Authorization` header names, or undefined for no, another or an unknown token. */
   identify(authorization: string | undefined): AdminCaller | undefined {
-    const m = BEARER.exec(authorization ?? '');
-    if (!m) return undefined;
-    const presented = digest(m[1]!);
+    const token = bearerToken(authorization);
+    if (token === undefined) return undefined;
+    const presented = digest(token);
     let found: AdminCaller | undefined;
     // Every entry is compared, even after a match: the time does not depend on which one matched.
     for (const e of this.entries) if (timingSafeEqual(presented, e.digest)) found ??= e.caller;

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { GrantConfig } from '../config/schema.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { StateStore } from '../store/store.js';
+import { BEARER_REQUIRED, bearerToken } from './bearer.js';
 import type { StoredGrant } from './stored-grant.js';
 
 export interface Grant {
@@ -123,9 +124,9 @@ export class GrantRegistry {
   }
 
   async authenticate(authorization: string | undefined, now = Date.now()): Promise<AuthOutcome> {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!m) return { ok: false, reason: 'A bearer token is required: send "Authorization: Bearer <token>".' };
-    const hash = hashToken(m[1]!);
+    const token = bearerToken(authorization);
+    if (token === undefined) return { ok: false, reason: BEARER_REQUIRED };
+    const hash = hashToken(token);
     const grant = this.byHash.get(hash) ?? (await this.stored(hash, now));
     if (!grant) return { ok: false, reason: 'The bearer token is not recognised.' };
     if ('failure' in grant) return { ok: false, reason: grant.failure };

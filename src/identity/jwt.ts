@@ -15,6 +15,7 @@ import {
   type JWTVerifyOptions,
 } from 'jose';
 import type { GatehouseConfig } from '../config/schema.js';
+import { BEARER_REQUIRED, bearerToken } from './bearer.js';
 import type { AuthOutcome, Grant } from './grants.js';
 
 export type JwtConfig = NonNullable<GatehouseConfig['auth']['jwt']>;
@@ -24,8 +25,6 @@ export type JwtOutcome = AuthOutcome | { ok: false; reason: string; unavailable:
 
 /** The scope entries that name servers: `mcp:server:<name>`, `mcp:server:*` for all. */
 export const SERVER_SCOPE_PREFIX = 'mcp:server:';
-
-const WHOLE_BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 export class JwtAuthenticator {
   private readonly getKey: JWTVerifyGetKey;
@@ -55,11 +54,11 @@ export class JwtAuthenticator {
   }
 
   async authenticate(authorization: string | undefined): Promise<JwtOutcome> {
-    const m = WHOLE_BEARER.exec(authorization ?? '');
-    if (!m) return { ok: false, reason: 'A bearer token is required: send "Authorization: Bearer <token>".' };
+    const token = bearerToken(authorization);
+    if (token === undefined) return { ok: false, reason: BEARER_REQUIRED };
     let payload: JWTPayload;
     try {
-      payload = await this.verify(m[1]!);
+      payload = await this.verify(token);
     } catch (err) {
       const failure = failureOf(err);
       if ('unavailable' in failure) this.log('warn', `JWT: ${failure.reason} (${describe(err)})`);
