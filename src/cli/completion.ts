@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import { EXIT_OK, type CliIo } from './io.js';
 
-export const SHELLS = ['bash', 'zsh', 'fish'] as const;
-export type Shell = (typeof SHELLS)[number];
+export type Shell = 'bash' | 'zsh' | 'fish';
 
 interface Word {
   word: string;
