@@ -11,6 +11,7 @@ import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
 import { CLI_MAIN, runCli } from '../helpers/cli.js';
 import { TSX_LOADER } from '../helpers/fixture.js';
 import { makeRecord, recordSeries } from './make-record.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-cli-'));
 const db = join(dir, 'audit.db');
@@ -120,10 +121,5 @@ describe('gatehouse audit', () => {
   });
 });
 
-async function until(check: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting for the command');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (check: () => boolean, ms = 15_000): Promise<void> =>
+  waitUntil(check, ms, 'timed out waiting for the command', 50);

@@ -10,18 +10,13 @@ import { JsonlAuditSink } from '../../src/audit/jsonl-sink.js';
 import { openAuditLog } from '../../src/audit/open-audit-log.js';
 import { AuditWriter, recordUid } from '../../src/audit/writer.js';
 import { makeRecord, recordSeries } from './make-record.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
-const until = async (check: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+const until = waitUntil;
 
 describe('the batching writer', () => {
   it('returns from write() at once and stores every record in batches', async () => {

@@ -10,19 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
+import { becomesTrue } from '../helpers/wait.js';
 
 function text(r: unknown): string {
   return ((r as { content?: { text?: string }[] }).content?.[0]?.text ?? '').toString();
 }
 
-async function eventually(check: () => Promise<boolean>, timeoutMs = 8_000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
+const eventually = (check: () => Promise<boolean>, timeoutMs = 8_000): Promise<boolean> =>
+  becomesTrue(check, timeoutMs, 100);
 
 const allowBoth = { version: '1', default: 'deny', tools: { echo: {}, add: {} } };
 const denyAdd = {

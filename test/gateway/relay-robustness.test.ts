@@ -27,6 +27,7 @@ import {
   type ConnectedClient,
   type Era,
 } from '../helpers/index.js';
+import { readUntil } from '../helpers/wait.js';
 
 const ERAS: Era[] = ['legacy', 'modern'];
 const CLI = resolve('src/cli/main.ts');
@@ -72,14 +73,7 @@ async function readyz(gateway: Gateway): Promise<{ status: number; body: Record<
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const eventually = readUntil;
 
 const sortedNames = async (c: ConnectedClient): Promise<string[]> =>
   (await c.client.listTools()).tools.map((t) => t.name).sort();

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectedClient } from './client.js';
 import { FIXTURE_ROOTS } from './client.js';
 import type { Era } from './fixture.js';
+import { readUntil } from './wait.js';
 
 export const FIXTURE_TOOLS = [
   'echo',
@@ -41,14 +42,7 @@ export interface FeatureSuiteOptions {
   waitMs?: number;
 }
 
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const eventually = readUntil;
 
 export function describeFeatureSuite(title: string, options: FeatureSuiteOptions): void {
   const tool = options.toolName ?? ((name: string) => name);

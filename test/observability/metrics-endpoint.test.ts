@@ -13,6 +13,7 @@ import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { connectClient, featureServerCommand, type ConnectedClient } from '../helpers/index.js';
 import { parseExposition, type Exposition } from './prom-text.js';
+import { readUntil } from '../helpers/wait.js';
 
 async function gatewayWith(config: Record<string, unknown>): Promise<Gateway> {
   const parsed = ConfigSchema.parse({
@@ -31,14 +32,8 @@ async function scrape(gateway: Gateway): Promise<Exposition> {
   return parseExposition(await res.text());
 }
 
-async function eventually(gateway: Gateway, ok: (m: Exposition) => boolean, timeoutMs = 15_000): Promise<Exposition> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = await scrape(gateway);
-    if (ok(m) || Date.now() > deadline) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const eventually = (gateway: Gateway, ok: (m: Exposition) => boolean, timeoutMs = 15_000): Promise<Exposition> =>
+  readUntil(() => scrape(gateway), ok, timeoutMs);
 
 describe('/metrics on a gateway with real clients', { timeout: 60_000 }, () => {
   let gateway: Gateway;

@@ -7,20 +7,14 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { PolicyReloader } from '../../src/policy/reload.js';
+import { becomesTrue } from '../helpers/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gatehouse-watch-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const policy = (reason: string) => JSON.stringify({ version: '1', default: 'deny', tools: { echo: { reason } } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await sleep(20);
-  }
-  return check();
-}
+const until = becomesTrue;
 
 describe('policy file watching', () => {
   let dir: string;

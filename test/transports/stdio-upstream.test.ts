@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultEnvironment, StdioUpstreamTransport } from '../../src/transports/upstream/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { waitUntil } from '../helpers/wait.js';
 
 /** A child that answers every line with how many lines arrived in the same read, and its env. */
 const COUNTING_CHILD = `
@@ -29,13 +30,7 @@ function collect(t: StdioUpstreamTransport): JSONRPCMessage[] {
   return got;
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = waitUntil;
 
 describe('stdio upstream transport', () => {
   it('writes the messages sent in one turn together, in order, and reads the answers', async () => {

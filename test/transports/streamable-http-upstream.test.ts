@@ -21,6 +21,7 @@ import {
   type LegacyServer,
   type TestServer,
 } from './http-upstreams.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type Msg = Record<string, unknown>;
 const AUTH = { Authorization: 'Bearer upstream-token-123', 'X-Tenant': 'acme' };
@@ -70,13 +71,8 @@ async function initialize(c: Awaited<ReturnType<typeof open>>): Promise<void> {
 const call = (name: string, args: Msg, meta: Msg = {}) => ({ name, arguments: args, _meta: meta });
 const textOf = (m: Msg) => ((m.result as Msg).content as { text: string }[])[0]?.text;
 
-async function eventually(check: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const eventually = (check: () => boolean, ms = 5_000): Promise<void> =>
+  waitUntil(check, ms, 'condition not met in time');
 
 describe('legacy (2025) sessionful server', () => {
   let server: LegacyServer;
