@@ -14,16 +14,8 @@ import { ConfigSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { readSink } from './read-sink.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
-import { CLI_MAIN } from '../helpers/cli.js';
-import {
-  TSX_LOADER,
-  connectClient,
-  featureServerCommand,
-  spawnReady,
-  stopProcess,
-  type ConnectedClient,
-  type Era,
-} from '../helpers/index.js';
+import { startGatehouse } from '../helpers/cli.js';
+import { connectClient, featureServerCommand, stopProcess, type ConnectedClient, type Era } from '../helpers/index.js';
 import { dropSchema, pgAuditUrl, uniqueSchema } from './pg.js';
 
 const SECRET = 'sk-live-4f9c2e7d1b8a6350';
@@ -224,10 +216,7 @@ describe.each([
           servers: { feat: server() },
         }),
       );
-      const proc = await spawnReady({
-        command: process.execPath,
-        args: ['--import', TSX_LOADER, CLI_MAIN, 'start', '-c', path.join(dir, 'gatehouse.json')],
-        env: { GATEHOUSE_CONFIG: '' },
+      const proc = await startGatehouse(['-c', path.join(dir, 'gatehouse.json')], {
         ready: /(http:\/\/127\.0\.0\.1:\d+)\/mcp\/feat/,
         timeoutMs: 30_000,
       });
