@@ -5,9 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { Approval, ApprovalFilter, ApprovalPatch } from '../approvals/approval.js';
 import type { Pin } from '../catalog/pins.js';
 import type { StoredGrant } from '../identity/stored-grant.js';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteConnection } from './sqlite-connection.js';
 import {
   admit,
   relevantSpan,
@@ -29,6 +28,23 @@ interface PinRow {
   pending_definition: string | null;
   pending_seen_at: number | null;
 }
+
+/**
+ * A counter's entries, keyed by what every query asks for: one counter's entries in time order. The
+ * token (unique per reservation) makes two entries of one millisecond distinct.
+ */
+const EVENTS_TABLE =
+  'CREATE TABLE limit_events (key TEXT NOT NULL, ts INTEGER NOT NULL, token TEXT NOT NULL, cost REAL NOT NULL, PRIMARY KEY (key, ts, token)) WITHOUT ROWID;';
+
+/** Keep `limit_seconds` equal to the sum of each second's entries, whoever writes them. */
+const TOTALS_TRIGGERS = `
+  CREATE TRIGGER limit_events_added AFTER INSERT ON limit_events BEGIN
+    INSERT INTO limit_seconds (key, second, cost) VALUES (new.key, CAST(new.ts / 1000 AS INTEGER), new.cost)
+      ON CONFLICT (key, second) DO UPDATE SET cost = cost + excluded.cost;
+  END;
+  CREATE TRIGGER limit_events_removed AFTER DELETE ON limit_events BEGIN
+    UPDATE limit_seconds SET cost = cost - old.cost WHERE key = old.key AND second = CAST(old.ts / 1000 AS INTEGER);
+  END;`;
 
 /** How often a counter's entries older than its retention are deleted. */
 const PRUNE_EVERY_MS = 1000;
@@ -53,22 +69,20 @@ export class SqliteStore implements StateStore {
   private readonly db: Database.Database;
   private readonly reserveTx: (key: string, spec: WindowSpec, now: number) => ReserveResult;
   private readonly releaseStmt: Database.Statement;
+  private readonly releaseAnyTime: Database.Statement;
   private readonly usageStmt: Database.Statement;
   private readonly pinGet: Database.Statement;
   private readonly pinPut: Database.Statement;
   private readonly pinList: Database.Statement;
 
+  /** The connection to the file; the audit sink shares it when the log lives in the state file. */
+  readonly connection: SqliteConnection;
+
   constructor(readonly file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    // WAL with NORMAL sync cannot corrupt the file and survives a process crash; only an OS crash
-    // or power loss can drop the last moments of counters. Worth it: no fsync on every call.
-    this.db.pragma('synchronous = NORMAL');
+    this.connection = new SqliteConnection(file, 5000);
+    this.db = this.connection.db;
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS limit_events (token TEXT PRIMARY KEY, key TEXT NOT NULL, ts INTEGER NOT NULL, cost REAL NOT NULL);
-      CREATE INDEX IF NOT EXISTS limit_events_key_ts ON limit_events (key, ts);
+      ${EVENTS_TABLE.replace('CREATE TABLE', 'CREATE TABLE IF NOT EXISTS')}
       CREATE TABLE IF NOT EXISTS limit_keys (key TEXT PRIMARY KEY, retain_ms INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS pins (
         server TEXT NOT NULL, tool TEXT NOT NULL, hash TEXT NOT NULL, definition TEXT NOT NULL, pinned_at INTEGER NOT NULL,
@@ -84,6 +98,7 @@ export class SqliteStore implements StateStore {
       CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created);
       CREATE TABLE IF NOT EXISTS grants (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
     `);
+    this.keyEventsByTime();
     this.addPerSecondTotals();
     this.pinGet = this.db.prepare('SELECT * FROM pins WHERE server = ? AND tool = ?');
     this.pinPut = this.db.prepare(
@@ -99,7 +114,8 @@ export class SqliteStore implements StateStore {
       'SELECT ts, cost FROM limit_events WHERE key = ? AND ts >= ? AND ts < ? ORDER BY ts',
     );
     const insert = this.db.prepare('INSERT INTO limit_events (token, key, ts, cost) VALUES (?, ?, ?, ?)');
-    this.releaseStmt = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND token = ?');
+    this.releaseStmt = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND ts = ? AND token = ?');
+    this.releaseAnyTime = this.db.prepare('DELETE FROM limit_events WHERE key = ? AND token = ?');
     this.usageStmt = inSpan;
     const usedIn = this.db.prepare(
       'SELECT COALESCE(SUM(cost), 0) AS used FROM limit_events WHERE key = ? AND ts >= ? AND ts < ?',
@@ -146,14 +162,14 @@ export class SqliteStore implements StateStore {
       if (newest === undefined || newest <= now) {
         const used = usedInOrder(key, from, to, now);
         if (spec.cost <= spec.max && used + spec.cost <= spec.max) {
-          const token = this.nextToken();
+          const token = this.nextToken(now);
           insert.run(token, key, now, spec.cost);
           return { ok: true, token };
         }
       }
       const verdict = admit(spec, now, inSpan.all(key, from, to) as { ts: number; cost: number }[], newest);
       if (!verdict.ok) return verdict;
-      const token = this.nextToken();
+      const token = this.nextToken(now);
       insert.run(token, key, now, spec.cost);
       return { ok: true, token };
     };
@@ -210,9 +226,39 @@ export class SqliteStore implements StateStore {
   private readonly tokenPrefix = `${randomUUID()}-`;
   private tokenCount = 0;
 
-  private nextToken(): string {
-    // Padded so that tokens sort in the order they are made: each lands at the end of its index.
-    return this.tokenPrefix + (++this.tokenCount).toString(36).padStart(11, '0');
+  private nextToken(ts: number): string {
+    // Padded so that tokens sort in the order they are made. The entry's time follows the `@`:
+    // release finds the entry by its whole primary key (key, ts, token).
+    return `${this.tokenPrefix}${(++this.tokenCount).toString(36).padStart(11, '0')}@${ts}`;
+  }
+
+  /**
+   * A file made before the entries were keyed by time has them in a rowid table with two indexes:
+   * each reservation wrote four B-tree pages (table, token index, time index, per-second totals)
+   * where it now writes two. The entries are copied over once, under the write lock. Another
+   * process still running an older Gatehouse on the file keeps working: its statements name the
+   * same table and columns, and SQLite prepares them again against the new one.
+   */
+  private keyEventsByTime(): void {
+    this.db
+      .transaction(() => {
+        const table = this.db
+          .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'limit_events'")
+          .get() as { sql: string };
+        if (/WITHOUT\s+ROWID/i.test(table.sql)) return;
+        const totals = this.db
+          .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'limit_seconds'")
+          .get();
+        this.db.exec(`
+          ${EVENTS_TABLE.replace('limit_events', 'limit_events_by_time')}
+          INSERT INTO limit_events_by_time (key, ts, token, cost) SELECT key, ts, token, cost FROM limit_events;
+          DROP TABLE limit_events;
+          ALTER TABLE limit_events_by_time RENAME TO limit_events;
+        `);
+        // Dropping the old table dropped its triggers; the totals themselves are unchanged.
+        if (totals) this.db.exec(TOTALS_TRIGGERS);
+      })
+      .immediate();
   }
 
   /**
@@ -229,13 +275,7 @@ export class SqliteStore implements StateStore {
         if (exists) return;
         this.db.exec(`
           CREATE TABLE limit_seconds (key TEXT NOT NULL, second INTEGER NOT NULL, cost REAL NOT NULL, PRIMARY KEY (key, second)) WITHOUT ROWID;
-          CREATE TRIGGER limit_events_added AFTER INSERT ON limit_events BEGIN
-            INSERT INTO limit_seconds (key, second, cost) VALUES (new.key, CAST(new.ts / 1000 AS INTEGER), new.cost)
-              ON CONFLICT (key, second) DO UPDATE SET cost = cost + excluded.cost;
-          END;
-          CREATE TRIGGER limit_events_removed AFTER DELETE ON limit_events BEGIN
-            UPDATE limit_seconds SET cost = cost - old.cost WHERE key = old.key AND second = CAST(old.ts / 1000 AS INTEGER);
-          END;
+          ${TOTALS_TRIGGERS}
           INSERT INTO limit_seconds (key, second, cost) SELECT key, CAST(ts / 1000 AS INTEGER), SUM(cost) FROM limit_events GROUP BY 1, 2;
         `);
       })
@@ -420,7 +460,9 @@ export class SqliteStore implements StateStore {
   }
 
   async release(r: Reservation): Promise<void> {
-    this.releaseStmt.run(r.key, r.token);
+    const ts = Number(r.token.slice(r.token.lastIndexOf('@') + 1));
+    if (r.token.includes('@') && Number.isFinite(ts)) this.releaseStmt.run(r.key, ts, r.token);
+    else this.releaseAnyTime.run(r.key, r.token);
   }
 
   async ping(): Promise<boolean> {
@@ -432,9 +474,14 @@ export class SqliteStore implements StateStore {
     }
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
     clearInterval(this.approvalPoll);
     this.approvalWatchers.clear();
-    if (this.db.open) this.db.close();
+    // Once: a second release would close the connection under the audit sink sharing it.
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.release();
   }
 }
