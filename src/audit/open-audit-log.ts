@@ -9,15 +9,23 @@ import { NO_AUDIT, type AuditLog } from './record.js';
 import type { AuditSink } from './sink.js';
 import { AuditSpool } from './spool.js';
 import { SqliteAuditSink } from './sqlite-sink.js';
+import type { SqliteConnection } from '../store/sqlite-connection.js';
 import { AuditWriter, type AuditWriterOptions } from './writer.js';
 
 export type AuditEventLog = (level: 'warn' | 'info', message: string) => void;
 
-/** The sink for a URL, or undefined for `none`. Relative file paths are taken from `baseDir`. */
-export function openAuditSink(url: string, baseDir: string): AuditSink | undefined {
+/**
+ * The sink for a URL, or undefined for `none`. Relative file paths are taken from `baseDir`. An
+ * SQLite sink on the file of `stateFile` (the state store's open connection) shares that connection.
+ */
+export function openAuditSink(url: string, baseDir: string, stateFile?: SqliteConnection): AuditSink | undefined {
   if (url === 'none') return undefined;
   const file = (path: string) => (path === ':memory:' || isAbsolute(path) ? path : resolve(baseDir, path));
-  if (url.startsWith('sqlite:')) return new SqliteAuditSink(file(url.slice('sqlite:'.length)));
+  if (url.startsWith('sqlite:')) {
+    const path = file(url.slice('sqlite:'.length));
+    const shared = stateFile && path !== ':memory:' && stateFile.file === path ? stateFile : undefined;
+    return new SqliteAuditSink(path, shared);
+  }
   if (url.startsWith('jsonl:')) return new JsonlAuditSink(file(url.slice('jsonl:'.length)));
   if (/^postgres(ql)?:\/\//.test(url)) return new PostgresAuditSink(url);
   throw new Error(
@@ -29,9 +37,10 @@ export function openAuditSink(url: string, baseDir: string): AuditSink | undefin
 export function openAuditLog(
   config: AuditConfig,
   baseDir: string,
-  opts: { onEvent?: AuditEventLog; state?: string } & Partial<AuditWriterOptions> = {},
+  opts: { onEvent?: AuditEventLog; state?: string; stateFile?: SqliteConnection } & Partial<AuditWriterOptions> = {},
 ): AuditLog {
-  const sink = openAuditSink(config.sink, baseDir);
+  const { stateFile, ...writerOpts } = opts;
+  const sink = openAuditSink(config.sink, baseDir, stateFile);
   if (!sink) return NO_AUDIT;
   let spool: AuditWriterOptions['spool'];
   try {
@@ -46,7 +55,7 @@ export function openAuditLog(
     ...(spool ? { spool } : {}),
     retentionMs: config.retention * 1000,
     dropArguments: config.arguments === 'none',
-    ...opts,
+    ...writerOpts,
   });
 }
 

@@ -1,10 +1,9 @@
-// The embedded audit sink: a table `audit` in an SQLite file, by default the state store's own file
-// (its own connection; WAL lets the gateway's counters and the log share the file). The record is
+// The embedded audit sink: a table `audit` in an SQLite file, by default the state store's own file,
+// then through the store's own connection (sqlite-connection.ts). The record is
 // kept whole as JSON, beside the columns that queries filter on, so a field added to AuditRecord
 // needs no migration.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteConnection } from '../store/sqlite-connection.js';
 import {
   nextCursor,
   pageSize,
@@ -18,6 +17,9 @@ import type { AuditSink } from './sink.js';
 import { sqlWhere } from './sql-filter.js';
 import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
+// Short: a write that waits blocks the event loop; the writer retries a busy batch later.
+const INSERT_BUSY_TIMEOUT_MS = 1000;
+
 interface Row {
   id: number;
   record: string;
@@ -26,15 +28,16 @@ interface Row {
 export class SqliteAuditSink implements AuditSink {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
+  private readonly connection: SqliteConnection;
   private readonly insertMany: (records: AuditRecord[]) => void;
 
-  constructor(readonly file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // Short: a write that waits blocks the event loop; the writer retries a busy batch later.
-    this.db.pragma('busy_timeout = 1000');
-    this.db.pragma('synchronous = NORMAL');
+  /** `shared`: the state store's connection, when the log lives in the state file. */
+  constructor(
+    readonly file: string,
+    shared?: SqliteConnection,
+  ) {
+    this.connection = shared ? shared.retain() : new SqliteConnection(file, INSERT_BUSY_TIMEOUT_MS);
+    this.db = this.connection.db;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -75,7 +78,7 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   async insert(records: AuditRecord[]): Promise<void> {
-    this.insertMany(records);
+    this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.insertMany(records));
   }
 
   async prune(before: number): Promise<number> {
@@ -114,8 +117,13 @@ export class SqliteAuditSink implements AuditSink {
     return row.id === null ? undefined : String(row.id);
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    // Once: a second release would close the connection under the state store sharing it.
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.release();
   }
 }
 

@@ -9,6 +9,7 @@ import { JwtAuthenticator } from '../identity/jwt.js';
 import { Limiter } from '../limits/limiter.js';
 import { loadPolicy, PolicyError, type CompiledPolicy } from '../policy/compile.js';
 import { openStore } from '../store/open-store.js';
+import { SqliteStore } from '../store/sqlite-store.js';
 import { openAuditLog } from '../audit/open-audit-log.js';
 import type { AuditLog } from '../audit/record.js';
 import type { StateStore } from '../store/store.js';
@@ -126,6 +127,7 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   const audit = openAuditLog(config.audit, loaded.dir, {
     onEvent: (level, msg) => log(level, msg),
     state: config.state,
+    ...(store instanceof SqliteStore ? { stateFile: store.connection } : {}),
   });
   const approvals = new ApprovalService(store);
   approvals.maxPendingPerGrant = config.limits.max_pending_approvals_per_grant;
