@@ -17,7 +17,7 @@ export type AuditDecision =
   | 'approval_withdrawn';
 
 /** What blocked a call that the policy did not decide (see AuditRecord.blocked_by). */
-export type NonPolicyBlock = 'pin' | 'tool_list' | 'state_store' | 'unknown_tool' | 'internal_error';
+export type NonPolicyBlock = 'pin' | 'tool_list' | 'state_store' | 'unknown_tool' | 'approval_limit' | 'internal_error';
 
 /** What the upstream made of a forwarded call: a result, a result with isError, or an error. */
 export type UpstreamOutcome = 'ok' | 'is_error' | 'error';

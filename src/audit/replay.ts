@@ -46,6 +46,7 @@ export const SKIP_REASONS: Record<SkipReason, string> = {
   tool_list: "blocked because the server's tool list could not be read",
   state_store: 'blocked because the state store could not be reached',
   unknown_tool: 'to tools the server does not have',
+  approval_limit: 'blocked because their grant had too many approvals pending',
   internal_error: 'blocked by a failure inside Gatehouse',
 };
 

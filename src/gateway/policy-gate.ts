@@ -155,11 +155,7 @@ export class PolicyGate {
     } catch (err) {
       // No error path ends in allow: a failure inside the pipeline blocks the call.
       record.decision = 'deny';
-      // A limit the operator set is not a failure, and says so in its own words.
-      const reason =
-        err instanceof PendingApprovalLimit
-          ? err.message
-          : `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
+      const reason = `Gatehouse failed while deciding: ${err instanceof Error ? err.message : String(err)}`;
       answer = this.blocked(subject, peer, { decision: 'deny', rule: '/', reason });
       record.rule = '/';
       record.blocked_by = 'internal_error';
@@ -287,27 +283,36 @@ export class PolicyGate {
         return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
       if (!approved) {
         clock.pause(); // a held call waits for a person: that is not decision time
-        const step = await approvalStep({
-          service: this.approvals,
-          call: {
-            server,
-            tool: name,
-            args,
-            shownArgs,
-            grant: record.grant,
-            agent: record.agent,
-            session: record.session,
-            rule: decision.rule,
-            reason: decision.reason,
-          },
-          settings: approvalSettings(policy, decision.rule),
-          peer,
-          req,
-          ctx: this.ctx,
-          shownName: shownName ?? name,
-          pageUrl: this.hooks.pageUrl,
-          now: this.now,
-        });
+        let step: Awaited<ReturnType<typeof approvalStep>>;
+        try {
+          step = await approvalStep({
+            service: this.approvals,
+            call: {
+              server,
+              tool: name,
+              args,
+              shownArgs,
+              grant: record.grant,
+              agent: record.agent,
+              session: record.session,
+              rule: decision.rule,
+              reason: decision.reason,
+            },
+            settings: approvalSettings(policy, decision.rule),
+            peer,
+            req,
+            ctx: this.ctx,
+            shownName: shownName ?? name,
+            pageUrl: this.hooks.pageUrl,
+            now: this.now,
+          });
+        } catch (err) {
+          if (!(err instanceof PendingApprovalLimit)) throw err;
+          // A limit the operator set, not a failure: said in its own words, audited as what it is.
+          clock.resume();
+          record.blocked_by = 'approval_limit';
+          return block({ decision: 'deny', rule: decision.rule, reason: err.message });
+        }
         clock.resume();
         if (step.approval) noteApproval(record, step.approval);
         if (step.kind === 'blocked') return block(step.blocked, step.audit);

@@ -4,6 +4,9 @@
 // frees its place; a session (or, for 2026-07-28 requests, a principal) past
 // limits.max_inflight_per_session is answered 429 naming the key, and is served again once its
 // calls finish.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuditRecord } from '../../src/audit/record.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.js';
 import { ACCEPT_BOTH, modernHeaders } from '../helpers/index.js';
@@ -121,14 +124,14 @@ describe('limits on pending approvals', () => {
   beforeAll(async () => {
     h = await startHarness({
       policies: { fs: APPROVE, 'my-srv': APPROVE },
-      config: { limits: { max_pending_approvals_per_grant: 2 } },
+      config: { limits: { max_pending_approvals_per_grant: 2 }, audit: 'jsonl:./audit.jsonl' },
     });
   }, 60_000);
   afterAll(async () => {
     await h?.close();
   });
 
-  it('limits.max_pending_approvals_per_grant: a call that would open one approval too many is blocked naming the key; other grants are unaffected', async () => {
+  it('limits.max_pending_approvals_per_grant: a call that would open one approval too many is blocked naming the key, and audited as blocked by that limit; other grants are unaffected', async () => {
     const alice = await httpDriver(h, 'modern', false, ALICE);
     const bob = await httpDriver(h, 'modern', false, BOB);
     const pending = (d: typeof alice, id: string, path: string) =>
@@ -146,6 +149,18 @@ describe('limits on pending approvals', () => {
     );
     expect(textOf(await pending(bob, 'pb', '/1'))).toMatch(/^\[APPROVAL PENDING\]/);
     expect((await h.gateway.core.approvals.list({ status: ['pending'] })).length).toBe(3);
+    await h.gateway.core.audit.flush();
+    const records = readFileSync(join(h.dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as AuditRecord);
+    const refused = records.find((r) => r.request_id === 'p3');
+    expect(refused).toMatchObject({
+      decision: 'deny',
+      blocked_by: 'approval_limit',
+      rule: '/tools/read_file',
+      reason: expect.stringMatching(/^Too many approvals pending: .*limits\.max_pending_approvals_per_grant/),
+    });
   });
 });
 
