@@ -20,13 +20,14 @@ export class SqliteConnection {
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
+    // First: switching to WAL also waits for another process's lock.
+    this.busyTimeoutMs = busyTimeoutMs;
+    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     this.db.pragma('journal_mode = WAL');
     // WAL with NORMAL sync cannot corrupt the file and survives a process crash; only an OS crash
     // or power loss can drop the last moments of counters and records. Worth it: no fsync on
     // every call.
     this.db.pragma('synchronous = NORMAL');
-    this.busyTimeoutMs = busyTimeoutMs;
-    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   }
 
   /** One more user: the connection stays open until every user has released it. */

@@ -33,16 +33,16 @@ interface PinRow {
  * A counter's entries, keyed by what every query asks for: one counter's entries in time order. The
  * token (unique per reservation) makes two entries of one millisecond distinct.
  */
-const EVENTS_TABLE =
-  'CREATE TABLE limit_events (key TEXT NOT NULL, ts INTEGER NOT NULL, token TEXT NOT NULL, cost REAL NOT NULL, PRIMARY KEY (key, ts, token)) WITHOUT ROWID;';
+const eventsTable = (name: string, ifNotExists = ''): string =>
+  `CREATE TABLE ${ifNotExists} ${name} (key TEXT NOT NULL, ts INTEGER NOT NULL, token TEXT NOT NULL, cost REAL NOT NULL, PRIMARY KEY (key, ts, token)) WITHOUT ROWID;`;
 
 /** Keep `limit_seconds` equal to the sum of each second's entries, whoever writes them. */
 const TOTALS_TRIGGERS = `
-  CREATE TRIGGER limit_events_added AFTER INSERT ON limit_events BEGIN
+  CREATE TRIGGER IF NOT EXISTS limit_events_added AFTER INSERT ON limit_events BEGIN
     INSERT INTO limit_seconds (key, second, cost) VALUES (new.key, CAST(new.ts / 1000 AS INTEGER), new.cost)
       ON CONFLICT (key, second) DO UPDATE SET cost = cost + excluded.cost;
   END;
-  CREATE TRIGGER limit_events_removed AFTER DELETE ON limit_events BEGIN
+  CREATE TRIGGER IF NOT EXISTS limit_events_removed AFTER DELETE ON limit_events BEGIN
     UPDATE limit_seconds SET cost = cost - old.cost WHERE key = old.key AND second = CAST(old.ts / 1000 AS INTEGER);
   END;`;
 
@@ -82,7 +82,7 @@ export class SqliteStore implements StateStore {
     this.connection = new SqliteConnection(file, 5000);
     this.db = this.connection.db;
     this.db.exec(`
-      ${EVENTS_TABLE.replace('CREATE TABLE', 'CREATE TABLE IF NOT EXISTS')}
+      ${eventsTable('limit_events', 'IF NOT EXISTS')}
       CREATE TABLE IF NOT EXISTS limit_keys (key TEXT PRIMARY KEY, retain_ms INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS pins (
         server TEXT NOT NULL, tool TEXT NOT NULL, hash TEXT NOT NULL, definition TEXT NOT NULL, pinned_at INTEGER NOT NULL,
@@ -98,8 +98,7 @@ export class SqliteStore implements StateStore {
       CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created);
       CREATE TABLE IF NOT EXISTS grants (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
     `);
-    this.keyEventsByTime();
-    this.addPerSecondTotals();
+    this.upgradeLayout();
     this.pinGet = this.db.prepare('SELECT * FROM pins WHERE server = ? AND tool = ?');
     this.pinPut = this.db.prepare(
       'INSERT OR REPLACE INTO pins (server, tool, hash, definition, pinned_at, pending_hash, pending_definition, pending_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -232,52 +231,60 @@ export class SqliteStore implements StateStore {
     return `${this.tokenPrefix}${(++this.tokenCount).toString(36).padStart(11, '0')}@${ts}`;
   }
 
-  /**
-   * A file made before the entries were keyed by time has them in a rowid table with two indexes:
-   * each reservation wrote four B-tree pages (table, token index, time index, per-second totals)
-   * where it now writes two. The entries are copied over once, under the write lock. Another
-   * process still running an older Gatehouse on the file keeps working: its statements name the
-   * same table and columns, and SQLite prepares them again against the new one.
-   */
-  private keyEventsByTime(): void {
-    this.db
-      .transaction(() => {
-        const table = this.db
-          .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'limit_events'")
-          .get() as { sql: string };
-        if (/WITHOUT\s+ROWID/i.test(table.sql)) return;
-        const totals = this.db
-          .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'limit_seconds'")
-          .get();
-        this.db.exec(`
-          ${EVENTS_TABLE.replace('limit_events', 'limit_events_by_time')}
-          INSERT INTO limit_events_by_time (key, ts, token, cost) SELECT key, ts, token, cost FROM limit_events;
-          DROP TABLE limit_events;
-          ALTER TABLE limit_events_by_time RENAME TO limit_events;
-        `);
-        // Dropping the old table dropped its triggers; the totals themselves are unchanged.
-        if (totals) this.db.exec(TOTALS_TRIGGERS);
-      })
-      .immediate();
+  /** The schema text of a table, index or trigger of the file; undefined if there is none. */
+  private schemaOf(name: string): string | undefined {
+    return (this.db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').get(name) as { sql: string } | undefined)
+      ?.sql;
+  }
+
+  /** Whether the file's limit tables are in the current layout (see upgradeLayout). */
+  private layoutIsCurrent(): boolean {
+    return (
+      /WITHOUT\s+ROWID/i.test(this.schemaOf('limit_events') ?? '') &&
+      this.schemaOf('limit_events_key_ts') === undefined &&
+      this.schemaOf('limit_seconds') !== undefined &&
+      this.schemaOf('limit_events_added') !== undefined &&
+      this.schemaOf('limit_events_removed') !== undefined
+    );
   }
 
   /**
-   * Per-second totals of every counter's entries, kept by triggers, so that every writer of the
-   * file (whichever version of Gatehouse) keeps them in step with the entries. A file made before
-   * they existed gets them from its entries, once, under the write lock.
+   * Brings a file written by an earlier Gatehouse to the current layout, once, under the write lock.
+   * The file is read first without the lock, so opening a current file (nearly every open, the
+   * command line's included) waits for no other process's writes.
+   *
+   * - Entries keyed by time: earlier files have them in a rowid table with a token index and a
+   *   (key, ts) index, so each reservation wrote four B-tree pages (with the per-second totals)
+   *   where it now writes two. The entries are copied over. An older Gatehouse still running on
+   *   the file keeps working: its statements name the same table and columns, and SQLite prepares
+   *   them again against the new one. When it starts again it makes its (key, ts) index again,
+   *   which only costs writes: the next open drops it.
+   * - Per-second totals of every counter's entries, kept by triggers, so that every writer of the
+   *   file (whichever version of Gatehouse) keeps them in step with the entries. A file made before
+   *   they existed gets them from its entries.
    */
-  private addPerSecondTotals(): void {
+  private upgradeLayout(): void {
+    if (this.layoutIsCurrent()) return;
     this.db
       .transaction(() => {
-        const exists = this.db
-          .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'limit_seconds'")
-          .get();
-        if (exists) return;
-        this.db.exec(`
-          CREATE TABLE limit_seconds (key TEXT NOT NULL, second INTEGER NOT NULL, cost REAL NOT NULL, PRIMARY KEY (key, second)) WITHOUT ROWID;
-          ${TOTALS_TRIGGERS}
-          INSERT INTO limit_seconds (key, second, cost) SELECT key, CAST(ts / 1000 AS INTEGER), SUM(cost) FROM limit_events GROUP BY 1, 2;
-        `);
+        // Another process may have done part of it since the look above: each step checks again.
+        if (!/WITHOUT\s+ROWID/i.test(this.schemaOf('limit_events') ?? '')) {
+          this.db.exec(`
+            ${eventsTable('limit_events_by_time')}
+            INSERT INTO limit_events_by_time (key, ts, token, cost) SELECT key, ts, token, cost FROM limit_events;
+            DROP TABLE limit_events;
+            ALTER TABLE limit_events_by_time RENAME TO limit_events;
+          `);
+        }
+        this.db.exec('DROP INDEX IF EXISTS limit_events_key_ts');
+        if (this.schemaOf('limit_seconds') === undefined) {
+          this.db.exec(`
+            CREATE TABLE limit_seconds (key TEXT NOT NULL, second INTEGER NOT NULL, cost REAL NOT NULL, PRIMARY KEY (key, second)) WITHOUT ROWID;
+            INSERT INTO limit_seconds (key, second, cost) SELECT key, CAST(ts / 1000 AS INTEGER), SUM(cost) FROM limit_events GROUP BY 1, 2;
+          `);
+        }
+        // Dropping an earlier table dropped its triggers; the totals themselves are unchanged.
+        this.db.exec(TOTALS_TRIGGERS);
       })
       .immediate();
   }

@@ -97,4 +97,49 @@ describe('sqlite limit entries keyed by time', () => {
     expect((await store.reserve('k', sliding(2), T0 + 2)).ok).toBe(false);
     await store.close();
   });
+
+  it('the (key, ts) index an earlier Gatehouse makes again when it restarts is dropped at the next open', async () => {
+    const file = path.join(dir, 'restarted.db');
+    writeEarlierLayout(file, 0);
+    await new SqliteStore(file).close();
+    // What an earlier Gatehouse runs when it opens the file.
+    const earlier = new Database(file);
+    earlier.exec('CREATE INDEX IF NOT EXISTS limit_events_key_ts ON limit_events (key, ts)');
+    const hasIndex = () =>
+      earlier.prepare("SELECT 1 FROM sqlite_master WHERE name = 'limit_events_key_ts'").get() !== undefined;
+    expect(hasIndex()).toBe(true);
+    const store = new SqliteStore(file);
+    expect(hasIndex()).toBe(false);
+    earlier.close();
+    await store.close();
+  });
+
+  it('a file in the current layout opens while another process holds the write lock', async () => {
+    const file = path.join(dir, 'current.db');
+    await new SqliteStore(file).close();
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    const store = new SqliteStore(file);
+    // Without waiting out the 5 s busy timeout: opening took no write lock.
+    expect(Date.now() - started).toBeLessThan(2000);
+    other.exec('ROLLBACK');
+    expect((await store.reserve('k', sliding(1), T0)).ok).toBe(true);
+    other.close();
+    await store.close();
+  });
+
+  it('a reservation token without its time (made by an earlier Gatehouse) is still released', async () => {
+    const file = path.join(dir, 'old-token.db');
+    const store = new SqliteStore(file);
+    const other = new Database(file);
+    other
+      .prepare('INSERT INTO limit_events (token, key, ts, cost) VALUES (?, ?, ?, ?)')
+      .run('earlier-token', 'k', T0, 1);
+    expect((await store.reserve('k', sliding(1), T0 + 1)).ok).toBe(false);
+    await store.release({ key: 'k', token: 'earlier-token' });
+    expect((await store.reserve('k', sliding(1), T0 + 2)).ok).toBe(true);
+    other.close();
+    await store.close();
+  });
 });
