@@ -17,7 +17,8 @@ import type { AuditSink } from './sink.js';
 import { sqlWhere } from './sql-filter.js';
 import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
-// Short: a write that waits blocks the event loop; the writer retries a busy batch later.
+// How long the log's writes wait for another process's write lock. Short: a write that waits blocks
+// the event loop; the writer retries a busy batch later.
 const INSERT_BUSY_TIMEOUT_MS = 1000;
 
 interface Row {
@@ -36,26 +37,16 @@ export class SqliteAuditSink implements AuditSink {
     readonly file: string,
     shared?: SqliteConnection,
   ) {
-    this.connection = shared ? shared.retain() : new SqliteConnection(file, INSERT_BUSY_TIMEOUT_MS);
-    this.db = this.connection.db;
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        ts INTEGER NOT NULL, server TEXT NOT NULL, subject TEXT NOT NULL, tool TEXT NOT NULL,
-        "grant" TEXT NOT NULL, agent TEXT NOT NULL, session TEXT NOT NULL, decision TEXT NOT NULL,
-        record TEXT NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts, id);
-      CREATE INDEX IF NOT EXISTS audit_server_ts ON audit (server, ts);
-      CREATE INDEX IF NOT EXISTS audit_tool_ts ON audit (tool, ts);
-      CREATE INDEX IF NOT EXISTS audit_grant_ts ON audit ("grant", ts);
-      CREATE INDEX IF NOT EXISTS audit_decision_ts ON audit (decision, ts);
-    `);
-    // A table from before records had a uid gains the column; older rows keep NULL, which the
-    // unique index lets repeat.
-    const columns = this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'uid')) this.db.exec('ALTER TABLE audit ADD COLUMN uid TEXT');
-    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS audit_uid ON audit (uid)');
+    const connection = shared ?? new SqliteConnection(file, INSERT_BUSY_TIMEOUT_MS);
+    this.db = connection.db;
+    try {
+      connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.createTable());
+    } catch (error) {
+      // A shared connection is the state store's to close; one of its own is closed here.
+      if (!shared) connection.release();
+      throw error;
+    }
+    this.connection = shared ? shared.retain() : connection;
     // OR IGNORE: a record shipped again after a crash (spool.ts) is stored once.
     const insert = this.db.prepare(
       'INSERT OR IGNORE INTO audit (uid, ts, server, subject, tool, "grant", agent, session, decision, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -77,12 +68,37 @@ export class SqliteAuditSink implements AuditSink {
     });
   }
 
+  /** The table, its indexes and the columns added since it was first made. */
+  private createTable(): void {
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL, server TEXT NOT NULL, subject TEXT NOT NULL, tool TEXT NOT NULL,
+        "grant" TEXT NOT NULL, agent TEXT NOT NULL, session TEXT NOT NULL, decision TEXT NOT NULL,
+        record TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts, id);
+      CREATE INDEX IF NOT EXISTS audit_server_ts ON audit (server, ts);
+      CREATE INDEX IF NOT EXISTS audit_tool_ts ON audit (tool, ts);
+      CREATE INDEX IF NOT EXISTS audit_grant_ts ON audit ("grant", ts);
+      CREATE INDEX IF NOT EXISTS audit_decision_ts ON audit (decision, ts);
+    `);
+    // A table from before records had a uid gains the column; older rows keep NULL, which the
+    // unique index lets repeat.
+    const columns = this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'uid')) this.db.exec('ALTER TABLE audit ADD COLUMN uid TEXT');
+    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS audit_uid ON audit (uid)');
+  }
+
   async insert(records: AuditRecord[]): Promise<void> {
     this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.insertMany(records));
   }
 
   async prune(before: number): Promise<number> {
-    return this.db.prepare('DELETE FROM audit WHERE ts < ?').run(before).changes;
+    return this.connection.withBusyTimeout(
+      INSERT_BUSY_TIMEOUT_MS,
+      () => this.db.prepare('DELETE FROM audit WHERE ts < ?').run(before).changes,
+    );
   }
 
   async query(q: AuditQuery): Promise<AuditPage> {
