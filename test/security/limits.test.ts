@@ -4,9 +4,7 @@
 // frees its place; a session (or, for 2026-07-28 requests, a principal) past
 // limits.max_inflight_per_session is answered 429 naming the key, and is served again once its
 // calls finish.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { AuditRecord } from '../../src/audit/record.js';
+import { readSink } from '../audit/read-sink.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.js';
 import { ACCEPT_BOTH, modernHeaders } from '../helpers/index.js';
@@ -150,10 +148,7 @@ describe('limits on pending approvals', () => {
     expect(textOf(await pending(bob, 'pb', '/1'))).toMatch(/^\[APPROVAL PENDING\]/);
     expect((await h.gateway.core.approvals.list({ status: ['pending'] })).length).toBe(3);
     await h.gateway.core.audit.flush();
-    const records = readFileSync(join(h.dir, 'audit.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as AuditRecord);
+    const records = await readSink('jsonl:./audit.jsonl', h.dir);
     const refused = records.find((r) => r.request_id === 'p3');
     expect(refused).toMatchObject({
       decision: 'deny',
