@@ -2,7 +2,7 @@
 // transport does: every line ending (LF, CRLF, CR, and a CRLF split between two chunks), events
 // and lines split anywhere across chunks, multi-line data, a leading byte-order mark, comments,
 // `retry`, an event's own `id` (an id-only block is no event; a priming event with empty data is
-// one), and custom event types.
+// one), and custom event types; and an event past its size limit refused.
 import { describe, expect, it } from 'vitest';
 import { SseParser, type SseEvent } from '../../src/transports/upstream/sse-parser.js';
 
@@ -68,5 +68,20 @@ describe('SseParser', () => {
     expect(parse(['data: complete\n\ndata: cut off\n']).events).toEqual([
       { id: undefined, event: undefined, data: 'complete' },
     ]);
+  });
+
+  it('an event larger than its limit throws once it passes it, however it is split; many small events do not', () => {
+    const events: SseEvent[] = [];
+    const small = new SseParser((e) => events.push(e), undefined, 20);
+    for (let i = 0; i < 10; i++) small.push(`data: event ${i}\n\n`);
+    expect(events).toHaveLength(10);
+    const big = new SseParser((e) => events.push(e), undefined, 20);
+    big.push('data: 0123456789');
+    // 10 characters of data, and 11 of a line not yet ended.
+    expect(() => big.push('\ndata: 01234')).toThrow(/larger than 20 characters/);
+    // One unfinished line past the limit, with no line ending yet.
+    const line = new SseParser((e) => events.push(e), undefined, 20);
+    expect(() => line.push('data: ' + 'x'.repeat(30))).toThrow(/larger than 20 characters/);
+    expect(events).toHaveLength(10);
   });
 });

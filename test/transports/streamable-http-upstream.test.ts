@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '@modelcontextprotocol/client';
 import { probeHttpEra } from '../../src/transports/upstream/probe-http.js';
+import { MAX_MESSAGE_BYTES } from '../../src/transports/upstream/message-reader.js';
 import { StreamableHttpClientTransport } from '../../src/transports/upstream/streamable-http.js';
 import { modernRequest } from '../helpers/index.js';
 import {
@@ -388,6 +389,40 @@ describe('answers no SDK server gives', () => {
     expect([...c.received, ...typed.received]).toEqual([]);
     await c.t.close();
     await typed.t.close();
+  });
+
+  it('an answer past 10 MB, as a JSON body or one SSE event, is not read on: it fails saying so and its connection is closed', async () => {
+    const big = 'x'.repeat(MAX_MESSAGE_BYTES);
+    let closed = 0;
+    const s = await raw((req, res) => {
+      req.socket.once('close', () => closed++);
+      // Written in pieces, as a server streams a large answer; the gateway stops reading first.
+      const sse = req.headers['x-case'] === 'sse';
+      res.writeHead(200, { 'content-type': sse ? 'text/event-stream' : 'application/json' });
+      res.write(`${sse ? 'event: message\ndata: ' : ''}{"jsonrpc":"2.0","id":1,"result":{"text":"`);
+      let sent = 0;
+      const more = () => {
+        while (sent < big.length && !res.destroyed) {
+          const piece = big.slice(sent, sent + 65_536);
+          sent += piece.length;
+          if (!res.write(piece)) return void res.once('drain', more);
+        }
+        if (!res.destroyed) res.end(sse ? '"}}\n\n' : '}}');
+      };
+      more();
+    });
+    const c = await open(s.url);
+    await expect(c.t.send({ jsonrpc: '2.0', id: 1, method: 'ping' } as JSONRPCMessage)).rejects.toThrow(
+      /larger than 10485760 bytes/,
+    );
+    const sse = await open(s.url, { headers: { 'X-Case': 'sse' } });
+    await sse.t.send({ jsonrpc: '2.0', id: 1, method: 'ping' } as JSONRPCMessage);
+    await eventually(() => sse.errors.some((e) => /larger than 10485760 characters/.test(e.message)));
+    // Closed at once, not kept for another request (an idle pooled connection is kept 4 s).
+    await eventually(() => closed === 2, 2_000);
+    expect([...c.received, ...sse.received]).toEqual([]);
+    await c.t.close();
+    await sse.t.close();
   });
 
   it('a notification answered 202 delivers nothing and sends no GET unless it is notifications/initialized', async () => {

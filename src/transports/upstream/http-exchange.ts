@@ -11,6 +11,7 @@ import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type In
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { MAX_MESSAGE_BYTES } from './message-reader.js';
 
 /** As fetch (undici) gives up connecting. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -271,13 +272,27 @@ export function indexOfName(pairs: readonly string[], name: string): number {
   return -1;
 }
 
-/** Reads a whole body as UTF-8 text. */
-export function readText(res: HttpResponse): Promise<string> {
+/**
+ * Reads a whole body as UTF-8 text. A body longer than `maxBytes` is not read on: its connection
+ * is closed and the read fails saying so.
+ */
+export function readText(res: HttpResponse, maxBytes = MAX_MESSAGE_BYTES): Promise<string> {
   const message = res.message;
   return new Promise<string>((resolve, reject) => {
     let first: Buffer | undefined;
     let more: Buffer[] | undefined;
+    let length = 0;
     message.on('data', (c: Buffer) => {
+      length += c.length;
+      if (length > maxBytes) {
+        first = more = undefined;
+        message.destroy(
+          new Error(
+            `The upstream's response is larger than ${maxBytes} bytes, the most Gatehouse reads of one message.`,
+          ),
+        );
+        return;
+      }
       if (!first) first = c;
       else (more ??= [first]).push(c);
     });

@@ -106,6 +106,13 @@ export function readMessageLine(line: string): JSONRPCMessage {
 }
 
 /**
+ * The most Gatehouse reads of one upstream message, on any transport: the SDK's stdio limit, also
+ * for a Streamable HTTP response body and one SSE event, so that an upstream cannot make the
+ * gateway buffer without end.
+ */
+export const MAX_MESSAGE_BYTES: number = STDIO_DEFAULT_MAX_BUFFER_SIZE;
+
+/**
  * The SDK's stdio read buffer, with the same framing and limits (newline-delimited, a trailing
  * `\r` dropped, a line that is not JSON skipped, the buffer cleared and an error thrown beyond
  * its maximum size), reading each line with readMessageLine.
@@ -113,7 +120,7 @@ export function readMessageLine(line: string): JSONRPCMessage {
 export class MessageLineBuffer {
   private buffer: Buffer | undefined;
 
-  constructor(private readonly maxBufferSize = STDIO_DEFAULT_MAX_BUFFER_SIZE) {}
+  constructor(private readonly maxBufferSize = MAX_MESSAGE_BYTES) {}
 
   append(chunk: Buffer): void {
     if ((this.buffer?.length ?? 0) + chunk.length > this.maxBufferSize) {

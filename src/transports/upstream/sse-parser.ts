@@ -22,13 +22,30 @@ export class SseParser {
   private event: string | undefined;
   private id: string | undefined;
 
+  /**
+   * `maxEventChars`: the most one event may hold, its data so far and an unfinished line
+   * together; beyond it push() throws, and the stream should be given up.
+   */
   constructor(
     private readonly onEvent: (event: SseEvent) => void,
     private readonly onRetry?: (ms: number) => void,
+    private readonly maxEventChars = Infinity,
   ) {}
 
   /** Feeds decoded text; complete events are dispatched before it returns. */
   push(chunk: string): void {
+    this.read(chunk);
+    // Checked once a chunk is read: an event may overshoot by one chunk, never grow on.
+    if (this.pending.length + this.data.length > this.maxEventChars) {
+      this.pending = '';
+      this.data = '';
+      throw new Error(
+        `An SSE event from the upstream is larger than ${this.maxEventChars} characters, the most Gatehouse reads of one message.`,
+      );
+    }
+  }
+
+  private read(chunk: string): void {
     if (this.first && chunk.length > 0) {
       this.first = false;
       if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);

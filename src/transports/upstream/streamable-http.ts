@@ -31,7 +31,7 @@ import {
   unfollowedRedirect,
   type HttpResponse,
 } from './http-exchange.js';
-import { toMessage } from './message-reader.js';
+import { MAX_MESSAGE_BYTES, toMessage } from './message-reader.js';
 import { SseParser } from './sse-parser.js';
 
 export interface ReconnectionOptions {
@@ -423,10 +423,18 @@ export class StreamableHttpClientTransport implements Transport {
         this.onmessage?.(msg);
       },
       (ms) => (this.serverRetryMs = ms),
+      MAX_MESSAGE_BYTES,
     );
     const message = res.message;
     message.setEncoding('utf8');
-    message.on('data', (chunk: string) => parser.push(chunk));
+    message.on('data', (chunk: string) => {
+      try {
+        parser.push(chunk);
+      } catch (error) {
+        // An event past the size limit: the stream is given up like a lost connection.
+        message.destroy(error as Error);
+      }
+    });
     const finish = (error?: Error) => {
       if (ended) return;
       ended = true;
