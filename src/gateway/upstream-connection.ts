@@ -68,6 +68,8 @@ interface Pending {
   resolve: (a: UpstreamAnswer) => void;
   timer: NodeJS.Timeout | undefined;
   progressToken?: string;
+  /** Over HTTP: ends the request's HTTP exchange (see `request`). */
+  endExchange?: () => void;
 }
 
 interface ProgressRoute {
@@ -340,6 +342,12 @@ export class UpstreamConnection {
     }
     return new Promise<UpstreamAnswer>((resolve) => {
       const entry: Pending = { peer, relatedTo: opts.relatedTo, method, resolve, timer: undefined, progressToken };
+      // Over HTTP a request has a signal of its own, aborted when the client gives up or the call
+      // times out: that ends its HTTP exchange at once, instead of leaving the connection busy
+      // until the upstream answers or falls silent for 300 s.
+      const exchange = this.cfg.transport === 'stdio' ? undefined : new AbortController();
+      if (exchange) entry.endExchange = () => exchange.abort();
+      const requestSignal = exchange?.signal ?? opts.signal;
       const settle = (a: UpstreamAnswer) => {
         if (!this.pending.delete(id)) return;
         clearTimeout(entry.timer);
@@ -363,12 +371,13 @@ export class UpstreamConnection {
             .catch(() => undefined);
         }
         settle(fail(ErrorCode.RequestTimeout, 'Request cancelled by the client.'));
+        entry.endExchange?.();
       };
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, entry);
       t.send(out, {
-        ...(opts.signal ? { requestSignal: opts.signal } : {}),
+        ...(requestSignal ? { requestSignal } : {}),
         ...(opts.headers ? { headers: opts.headers } : {}),
       }).catch((err: unknown) => {
         settle(
@@ -393,6 +402,7 @@ export class UpstreamConnection {
           `Upstream "${this.server}" did not answer ${entry.method} within ${this.cfg.timeout_ms} ms.`,
         ),
       );
+      entry.endExchange?.();
     }, this.cfg.timeout_ms);
   }
 
