@@ -30,6 +30,7 @@ export class SqliteAuditSink implements AuditSink {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly connection: SqliteConnection;
+  private readonly releaseConnection: () => void;
   private readonly insertMany: (records: AuditRecord[]) => void;
 
   /** `shared`: the state store's connection, when the log lives in the state file. */
@@ -37,16 +38,15 @@ export class SqliteAuditSink implements AuditSink {
     readonly file: string,
     shared?: SqliteConnection,
   ) {
-    const connection = shared ?? new SqliteConnection(file, INSERT_BUSY_TIMEOUT_MS);
-    this.db = connection.db;
+    this.connection = shared ?? new SqliteConnection(file, INSERT_BUSY_TIMEOUT_MS);
+    this.releaseConnection = this.connection.use();
+    this.db = this.connection.db;
     try {
-      connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.createTable());
+      this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.createTable());
     } catch (error) {
-      // A shared connection is the state store's to close; one of its own is closed here.
-      if (!shared) connection.release();
+      this.releaseConnection();
       throw error;
     }
-    this.connection = shared ? shared.retain() : connection;
     // OR IGNORE: a record shipped again after a crash (spool.ts) is stored once.
     const insert = this.db.prepare(
       'INSERT OR IGNORE INTO audit (uid, ts, server, subject, tool, "grant", agent, session, decision, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -133,13 +133,8 @@ export class SqliteAuditSink implements AuditSink {
     return row.id === null ? undefined : String(row.id);
   }
 
-  private closed = false;
-
   async close(): Promise<void> {
-    // Once: a second release would close the connection under the state store sharing it.
-    if (this.closed) return;
-    this.closed = true;
-    this.connection.release();
+    this.releaseConnection();
   }
 }
 

@@ -10,10 +10,10 @@ import Database from 'better-sqlite3';
 
 export class SqliteConnection {
   readonly db: Database.Database;
-  private users = 1;
+  private users = 0;
   private busyTimeoutMs: number;
 
-  /** Opens `file` in WAL mode with NORMAL sync; the caller is its first user. */
+  /** Opens `file` in WAL mode with NORMAL sync; each user takes its share with use(). */
   constructor(
     readonly file: string,
     busyTimeoutMs: number,
@@ -30,14 +30,18 @@ export class SqliteConnection {
     this.db.pragma('synchronous = NORMAL');
   }
 
-  /** One more user: the connection stays open until every user has released it. */
-  retain(): this {
+  /**
+   * One user's share of the connection: the connection closes when the last share is released.
+   * Releasing a share again does nothing, so a user closed twice never closes it under another.
+   */
+  use(): () => void {
     this.users++;
-    return this;
-  }
-
-  release(): void {
-    if (--this.users <= 0 && this.db.open) this.db.close();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.users === 0 && this.db.open) this.db.close();
+    };
   }
 
   /**

@@ -77,9 +77,11 @@ export class SqliteStore implements StateStore {
 
   /** The connection to the file; the audit sink shares it when the log lives in the state file. */
   readonly connection: SqliteConnection;
+  private readonly releaseConnection: () => void;
 
   constructor(readonly file: string) {
     this.connection = new SqliteConnection(file, 5000);
+    this.releaseConnection = this.connection.use();
     this.db = this.connection.db;
     this.db.exec(`
       ${eventsTable('limit_events', 'IF NOT EXISTS')}
@@ -481,14 +483,9 @@ export class SqliteStore implements StateStore {
     }
   }
 
-  private closed = false;
-
   async close(): Promise<void> {
     clearInterval(this.approvalPoll);
     this.approvalWatchers.clear();
-    // Once: a second release would close the connection under the audit sink sharing it.
-    if (this.closed) return;
-    this.closed = true;
-    this.connection.release();
+    this.releaseConnection();
   }
 }
