@@ -84,4 +84,10 @@ describe('SseParser', () => {
     expect(() => line.push('data: ' + 'x'.repeat(30))).toThrow(/larger than 20 characters/);
     expect(events).toHaveLength(10);
   });
+
+  it('a data line spread over many chunks, none of which ends it, is read whole', () => {
+    const piece = 'abcdefgh'.repeat(8192);
+    const { events } = parse(['id: 7\ndata: ', ...Array<string>(20).fill(piece), 'end\r', '\n\r\n']);
+    expect(events).toEqual([{ id: '7', event: undefined, data: `${piece.repeat(20)}end` }]);
+  });
 });

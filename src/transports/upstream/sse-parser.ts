@@ -57,7 +57,14 @@ export class SseParser {
       if (text.charCodeAt(0) === 10) i = 1;
     }
     if (this.pending.length > 0) {
-      text = this.pending + text.slice(i);
+      const rest = i === 0 ? text : text.slice(i);
+      // A line still unfinished: a chunk that does not end it is only added to it, not scanned
+      // again with it, so a long line costs its length once rather than its length squared.
+      if (rest.indexOf('\n') === -1 && rest.indexOf('\r') === -1) {
+        this.pending += rest;
+        return;
+      }
+      text = this.pending + rest;
       i = 0;
       this.pending = '';
     }
