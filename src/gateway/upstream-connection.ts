@@ -68,8 +68,8 @@ interface Pending {
   resolve: (a: UpstreamAnswer) => void;
   timer: NodeJS.Timeout | undefined;
   progressToken?: string;
-  /** Over HTTP: ends the request's HTTP exchange (see `request`). */
-  endExchange?: () => void;
+  /** Streamable HTTP: aborted to end the request's HTTP exchange (see `request`). */
+  exchange?: AbortController;
 }
 
 interface ProgressRoute {
@@ -342,12 +342,12 @@ export class UpstreamConnection {
     }
     return new Promise<UpstreamAnswer>((resolve) => {
       const entry: Pending = { peer, relatedTo: opts.relatedTo, method, resolve, timer: undefined, progressToken };
-      // Over HTTP a request has a signal of its own, aborted when the client gives up or the call
-      // times out: that ends its HTTP exchange at once, instead of leaving the connection busy
-      // until the upstream answers or falls silent for 300 s.
-      const exchange = this.cfg.transport === 'stdio' ? undefined : new AbortController();
-      if (exchange) entry.endExchange = () => exchange.abort();
-      const requestSignal = exchange?.signal ?? opts.signal;
+      // Over Streamable HTTP a request has a signal of its own, aborted when the client gives up or
+      // the call times out: that ends its HTTP exchange at once, instead of leaving the connection
+      // busy until the upstream answers or falls silent for 300 s. (The SDK's legacy SSE transport
+      // takes no signal.)
+      if (this.cfg.transport === 'streamable-http') entry.exchange = new AbortController();
+      const requestSignal = entry.exchange?.signal ?? opts.signal;
       const settle = (a: UpstreamAnswer) => {
         if (!this.pending.delete(id)) return;
         clearTimeout(entry.timer);
@@ -371,7 +371,7 @@ export class UpstreamConnection {
             .catch(() => undefined);
         }
         settle(fail(ErrorCode.RequestTimeout, 'Request cancelled by the client.'));
-        entry.endExchange?.();
+        entry.exchange?.abort();
       };
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -402,7 +402,7 @@ export class UpstreamConnection {
           `Upstream "${this.server}" did not answer ${entry.method} within ${this.cfg.timeout_ms} ms.`,
         ),
       );
-      entry.endExchange?.();
+      entry.exchange?.abort();
     }, this.cfg.timeout_ms);
   }
 
