@@ -29,7 +29,6 @@ export const RESPONSE_IDLE_TIMEOUT_MS = 300_000;
 
 /** The last response each pooled connection carried, for its Keep-Alive timeout. */
 const lastResponse = new WeakMap<Duplex, IncomingMessage>();
-const keepAliveOn = new WeakSet<Duplex>();
 
 /** Connections stay open between requests (per-call TCP set-up would cost more than the call). */
 function pooled<A extends HttpAgent>(agent: A): A {
@@ -42,20 +41,16 @@ function pooled<A extends HttpAgent>(agent: A): A {
       // From the start, not only once pooled: a long-lived stream on a connection whose peer
       // vanished is noticed by TCP keep-alive instead of hanging for hours.
       (socket as Socket).setKeepAlive(true, 1_000);
-      keepAliveOn.add(socket);
     }
     return socket;
   };
   // Node's own version sets TCP keep-alive again (two setsockopt calls) every time a connection
   // goes back to the pool, builds the response's headers object to read one header, and leaves
-  // an idle connection open until the server closes it. Here: TCP keep-alive once per connection,
-  // the server's Keep-Alive timeout read from the raw headers (less a second), else 4 s.
+  // an idle connection open until the server closes it. Here: TCP keep-alive once per connection
+  // (set when it was made, above: the stock agents make every connection synchronously), the
+  // server's Keep-Alive timeout read from the raw headers (less a second), else 4 s.
   agent.keepSocketAlive = (duplex) => {
     const socket = duplex as Socket;
-    if (!keepAliveOn.has(socket)) {
-      socket.setKeepAlive(true, 1_000);
-      keepAliveOn.add(socket);
-    }
     socket.unref();
     let idle = IDLE_TIMEOUT_MS;
     const res = lastResponse.get(socket);
@@ -101,6 +96,18 @@ export const FRAMING_HEADERS: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
 ]);
+
+/**
+ * The operator's configured headers as both the transport and the era probe send them: names
+ * lower-cased (the last spelling of a name wins), `user-agent: node` unless one is configured (fetch
+ * sent it, and some servers and firewalls refuse requests without any), the framing headers left out.
+ */
+export function operatorHeaders(headers: Record<string, string> = {}): Map<string, string> {
+  const out = new Map<string, string>([['user-agent', 'node']]);
+  for (const [name, value] of Object.entries(headers)) out.set(name.toLowerCase(), value);
+  for (const name of FRAMING_HEADERS) out.delete(name);
+  return out;
+}
 
 /** What a request to one URL needs, worked out once. */
 export class HttpTarget {

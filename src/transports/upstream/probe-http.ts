@@ -6,7 +6,7 @@ import {
   META_PROTOCOL_VERSION,
   MODERN_PROTOCOL_VERSION,
 } from '../../mcp/era.js';
-import { FRAMING_HEADERS, HttpExchange, HttpTarget, header, readText } from './http-exchange.js';
+import { HttpExchange, HttpTarget, header, operatorHeaders, readText } from './http-exchange.js';
 
 export interface ProbeResult {
   era: 'legacy' | 'modern';
@@ -71,13 +71,12 @@ export async function probeHttpEra(
 
 /** The configured headers, but for those the probe sets itself and those that frame the message. */
 function ownHeaders(headers: Record<string, string>): string[] {
-  const out = new Map<string, string>([['user-agent', 'node']]);
-  for (const [name, value] of Object.entries(headers)) out.set(name.toLowerCase(), value);
+  const out = operatorHeaders(headers);
   for (const name of PROBE_SETS) out.delete(name);
   return [...out].flat();
 }
 
-const PROBE_SETS = [...FRAMING_HEADERS, 'content-type', 'accept', 'mcp-protocol-version', 'mcp-method'];
+const PROBE_SETS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-method'];
 
 function parseFirstMessage(text: string, contentType: string): Record<string, unknown> | undefined {
   try {

@@ -24,6 +24,7 @@ import {
   HttpTarget,
   discard,
   FRAMING_HEADERS,
+  operatorHeaders,
   header,
   indexOfName,
   mediaType,
@@ -142,13 +143,9 @@ export class StreamableHttpClientTransport implements Transport {
 
   constructor(url: URL, opts: StreamableHttpOptions = {}) {
     this.target = new HttpTarget(url);
-    const configured = new Map<string, string>();
-    // Header names are case-insensitive: the last spelling of a name wins.
-    for (const [name, value] of Object.entries(opts.headers ?? {})) configured.set(name.toLowerCase(), value);
-    // fetch sent this, and some servers and firewalls refuse requests without any.
-    if (!configured.has('user-agent')) configured.set('user-agent', 'node');
+    const configured = operatorHeaders(opts.headers);
     for (const [name, value] of configured) {
-      if (FRAMING_HEADERS.has(name)) continue;
+      if (name === 'accept') continue; // merged with the transport's own below
       if (PER_REQUEST_HEADERS.has(name)) this.fallback.set(name, value);
       else this.fixed.push(name, value);
     }
@@ -156,7 +153,6 @@ export class StreamableHttpClientTransport implements Transport {
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s !== '');
-    this.fallback.delete('accept');
     this.postAccept = [...new Set([...accepted, 'application/json', 'text/event-stream'])].join(', ');
     this.getAccept = [...new Set([...accepted, 'text/event-stream'])].join(', ');
     this.session = opts.sessionId;
