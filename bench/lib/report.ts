@@ -296,7 +296,7 @@ ${goalsTable(rows, o)}
 
 ## CPU per call
 
-CPU time the server process under test ran (all its threads, from \`/proc/<pid>/task/*/schedstat\`) over the timed calls of a mode, divided by the calls answered: the relay's own work per call, without its upstream child, the bench client or the time it waited for a core. Beside it, the same for the upstream (the server's live child processes: the stdio echo server; or the HTTP floor server behind gatehouse-audit-http) and for the bench process (the SDK client, which is the same code for every case of an era): the three together are what a call costs the machine's cores. On a shared machine this is steadier than calls/s; for the floor and stdio-direct it is the whole server's work. "÷ best proxy" divides by the lower figure of mcp-proxy and supergateway with a client of the same era, in the same mode (below 1 is less work).
+CPU time the server process under test ran (all its threads, from \`/proc/<pid>/task/*/schedstat\`) over the timed calls of a mode, divided by the calls answered: the relay's own work per call, without its upstream child, the bench client or the time it waited for a core. Beside it, the same for the upstream (the server's live child processes: the stdio echo server; or the HTTP floor server behind gatehouse-audit-http) and for the bench process (the SDK client, which is the same code for every case of an era; from \`process.cpuUsage()\`): the three together are what a call costs the machine's cores. On a shared machine this is steadier than calls/s; for the floor and stdio-direct it is the whole server's work. "÷ best proxy" divides by the lower figure of mcp-proxy and supergateway with a client of the same era, in the same mode (below 1 is less work).
 
 ${cpuTable(rows, o)}
 
