@@ -54,17 +54,16 @@ describe('sqlite per-second totals', () => {
 
   it('a fractional total that drifted below its entries does not let a call through', async () => {
     const store = new SqliteStore(path.join(dir, 'fractions.db'));
-    const spec = (cost: number, max = 0.6): WindowSpec => ({ algorithm: 'sliding', windowMs: MINUTE, max, cost });
-    const first = await store.reserve('k', spec(0.3, 1), T0 + 1_000);
-    expect((await store.reserve('k', spec(0.4, 1), T0 + 1_001)).ok).toBe(true);
+    const first = await store.reserve('k', sliding(1, 0.3), T0 + 1_000);
+    expect((await store.reserve('k', sliding(1, 0.4), T0 + 1_001)).ok).toBe(true);
     expect(first.ok).toBe(true);
     if (first.ok) await store.release({ key: 'k', token: first.token });
     // The second's total is now 0.3 + 0.4 - 0.3 = 0.39999999999999997, its one entry 0.4: a call
     // of cost 0.2 fits under 0.6 by the total, and not by the entries, which decide.
     expect(0.3 + 0.4 - 0.3 + 0.2).toBeLessThanOrEqual(0.6);
     expect(0.4 + 0.2).toBeGreaterThan(0.6);
-    expect((await store.reserve('k', spec(0.2), T0 + 10_000)).ok).toBe(false);
-    expect((await store.reserve('k', spec(0.1), T0 + 10_001)).ok).toBe(true);
+    expect((await store.reserve('k', sliding(0.6, 0.2), T0 + 10_000)).ok).toBe(false);
+    expect((await store.reserve('k', sliding(0.6, 0.1), T0 + 10_001)).ok).toBe(true);
     await store.close();
   });
 });

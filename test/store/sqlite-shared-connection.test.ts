@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { startGateway } from '../../src/gateway/gateway.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { makeRecord } from '../audit/make-record.js';
-import { FEATURE_SERVER_PATH, TSX_LOADER } from '../helpers/fixture.js';
+import { featureServerCommand } from '../helpers/fixture.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-shared-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,10 +82,7 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
         listen: { host: '127.0.0.1', port: 0 },
         state: 'sqlite:./state.db',
         servers: {
-          feature: {
-            command: process.execPath,
-            args: ['--import', TSX_LOADER, FEATURE_SERVER_PATH, '--transport', 'stdio', '--era', 'legacy'],
-          },
+          feature: featureServerCommand('stdio', 'legacy'),
         },
       }),
     );
