@@ -16,7 +16,6 @@ const dir = mkdtempSync(join(tmpdir(), 'gatehouse-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
-const until = waitUntil;
 
 describe('the batching writer', () => {
   it('returns from write() at once and stores every record in batches', async () => {
@@ -45,13 +44,13 @@ describe('the batching writer', () => {
       onEvent: (_level, message) => events.push(message),
     });
     for (const r of recordSeries(60)) writer.write(r);
-    await until(() => writer.stats().failures >= 3);
+    await waitUntil(() => writer.stats().failures >= 3);
     expect(writer.stats()).toMatchObject({ queued: 50, dropped: 10, written: 0 });
     expect(events.some((e) => e.includes('failed'))).toBe(true);
 
     rmSync(folder);
     mkdirSync(folder);
-    await until(() => writer.stats().written === 50);
+    await waitUntil(() => writer.stats().written === 50);
     expect(lines(file).map((l) => JSON.parse(l).request_id)).toEqual(Array.from({ length: 50 }, (_, i) => String(i)));
     expect(writer.stats()).toMatchObject({ queued: 0, dropped: 10, written: 50 });
     expect(events.some((e) => e.includes('recovered'))).toBe(true);

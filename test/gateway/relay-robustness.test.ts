@@ -73,8 +73,6 @@ async function readyz(gateway: Gateway): Promise<{ status: number; body: Record<
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const eventually = readUntil;
-
 const sortedNames = async (c: ConnectedClient): Promise<string[]> =>
   (await c.client.listTools()).tools.map((t) => t.name).sort();
 
@@ -119,7 +117,7 @@ describe('a stdio upstream that crashes mid-call', () => {
       error: 'exited',
     });
 
-    const up = await eventually(
+    const up = await readUntil(
       () => readyz(gateway),
       (r) => r.status === 200,
       15_000,

@@ -42,8 +42,6 @@ export interface FeatureSuiteOptions {
   waitMs?: number;
 }
 
-const eventually = readUntil;
-
 export function describeFeatureSuite(title: string, options: FeatureSuiteOptions): void {
   const tool = options.toolName ?? ((name: string) => name);
   const waitMs = options.waitMs ?? 10_000;
@@ -198,7 +196,7 @@ export function describeFeatureSuite(title: string, options: FeatureSuiteOptions
         await c.callText(tool('log'), { level: 'error', message: 'above' });
         await c.client.setLoggingLevel('debug');
       }
-      const logged = await eventually(
+      const logged = await readUntil(
         async () => c.notifications.logging.slice(before),
         (l) => l.length > 0,
         waitMs,
@@ -216,7 +214,7 @@ export function describeFeatureSuite(title: string, options: FeatureSuiteOptions
         { signal: controller.signal, onprogress: () => controller.abort() },
       );
       await expect(call).rejects.toThrow(/abort/i);
-      expect(await eventually(count, (n) => n === before + 1, waitMs)).toBe(before + 1);
+      expect(await readUntil(count, (n) => n === before + 1, waitMs)).toBe(before + 1);
     });
 
     if (modern) {

@@ -1,7 +1,7 @@
 // Waiting in tests for something that happens in the background: one set of polling loops instead
 // of a copy in every file.
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it holds (resolves) or `timeoutMs` passes (throws with `what`). */
 export async function waitUntil(
@@ -10,11 +10,7 @@ export async function waitUntil(
   what = 'timed out',
   everyMs = 10,
 ): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(what);
-    await sleep(everyMs);
-  }
+  if (!(await becomesTrue(check, timeoutMs, everyMs))) throw new Error(what);
 }
 
 /** Polls `check` until it holds or `timeoutMs` passes, and says which: for `expect(...).toBe(true)`. */

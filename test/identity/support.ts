@@ -82,4 +82,4 @@ export async function serveJwks(initial: SigningKey[]): Promise<JwksServer> {
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../helpers/wait.js';

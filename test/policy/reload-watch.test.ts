@@ -7,14 +7,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { PolicyReloader } from '../../src/policy/reload.js';
-import { becomesTrue } from '../helpers/wait.js';
+import { becomesTrue, sleep } from '../helpers/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gatehouse-watch-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const policy = (reason: string) => JSON.stringify({ version: '1', default: 'deny', tools: { echo: { reason } } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const until = becomesTrue;
 
 describe('policy file watching', () => {
   let dir: string;
@@ -47,7 +44,7 @@ describe('policy file watching', () => {
     for (const [i, reason] of ['second', 'third'].entries()) {
       writeFileSync(`${policyFile()}.tmp`, policy(reason));
       renameSync(`${policyFile()}.tmp`, policyFile());
-      expect(await until(() => reloader.reloads === i + 1)).toBe(true);
+      expect(await becomesTrue(() => reloader.reloads === i + 1)).toBe(true);
       // Past the debounce, so the next save is a change of its own.
       await sleep(300);
     }
@@ -58,7 +55,7 @@ describe('policy file watching', () => {
     await sleep(300);
     const before = reloader.reloads;
     writeFileSync(policyFile(), policy('back'));
-    expect(await until(() => reloader.reloads > before)).toBe(true);
+    expect(await becomesTrue(() => reloader.reloads > before)).toBe(true);
   });
 
   it('writes to other files in the same directory do not reload', async () => {
@@ -66,6 +63,6 @@ describe('policy file watching', () => {
     await sleep(1_200);
     expect(reloader.reloads).toBe(0);
     writeFileSync(policyFile(), policy('edited in place'));
-    expect(await until(() => reloader.reloads === 1)).toBe(true);
+    expect(await becomesTrue(() => reloader.reloads === 1)).toBe(true);
   });
 });

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import { McpServer, createMcpHandler, type EventStore, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { sleep } from '../helpers/wait.js';
 
 export interface SeenRequest {
   method: string;
@@ -38,7 +39,6 @@ export interface LegacyServer extends TestServer {
 }
 
 const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function tools(server: McpServer, cancelled: string[]): McpServer {
   server.registerTool('echo', { inputSchema: z.object({ message: z.string() }) }, ({ message }) => text(message));

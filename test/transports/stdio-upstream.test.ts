@@ -30,15 +30,13 @@ function collect(t: StdioUpstreamTransport): JSONRPCMessage[] {
   return got;
 }
 
-const until = waitUntil;
-
 describe('stdio upstream transport', () => {
   it('writes the messages sent in one turn together, in order, and reads the answers', async () => {
     const t = transport(COUNTING_CHILD);
     const got = collect(t);
     await t.start();
     await Promise.all(Array.from({ length: 20 }, (_, i) => t.send({ jsonrpc: '2.0', id: i, method: 'ping' })));
-    await until(() => got.length === 20);
+    await waitUntil(() => got.length === 20);
     expect(got.map((m) => (m as { id: number }).id)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     // All twenty arrived in one read of the child's stdin.
     expect(got.every((m) => (m as unknown as { result: { inRead: number } }).result.inRead === 20)).toBe(true);
@@ -55,7 +53,7 @@ describe('stdio upstream transport', () => {
       const got = collect(t);
       await t.start();
       await t.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
-      await until(() => got.length === 1 && stderr.includes('started'));
+      await waitUntil(() => got.length === 1 && stderr.includes('started'));
       expect((got[0] as unknown as { result: { secret: unknown; home: unknown } }).result).toMatchObject({
         secret: null,
         home: process.env.HOME ?? null,
@@ -74,7 +72,7 @@ describe('stdio upstream transport', () => {
     const errors: Error[] = [];
     t.onerror = (e) => errors.push(e);
     await t.start();
-    await until(() => got.length === 1);
+    await waitUntil(() => got.length === 1);
     expect(got).toEqual([{ jsonrpc: '2.0', id: 2, result: {} }]);
     expect(errors).toHaveLength(1);
     await t.close();
@@ -87,7 +85,7 @@ describe('stdio upstream transport', () => {
     await t.start();
     const pid = t.pid!;
     await t.close();
-    await until(() => closed);
+    await waitUntil(() => closed);
     expect(() => process.kill(pid, 0)).toThrow();
     await expect(t.send({ jsonrpc: '2.0', id: 1, method: 'ping' })).rejects.toThrow('Not connected');
   }, 15_000);

@@ -22,7 +22,7 @@ import {
   type LegacyServer,
   type TestServer,
 } from './http-upstreams.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 type Msg = Record<string, unknown>;
 const AUTH = { Authorization: 'Bearer upstream-token-123', 'X-Tenant': 'acme' };
@@ -114,7 +114,7 @@ describe('legacy (2025) sessionful server', () => {
     const get = server.seen.find((s) => s.method === 'GET' && s.headers['mcp-session-id'] === c.t.sessionId)!;
     expect(get.headers.accept).toBe('text/event-stream');
     expect(get.headers.authorization).toBe(AUTH.Authorization);
-    await new Promise((r) => setTimeout(r, 50)); // the server attaches the stream after its headers go out
+    await sleep(50); // the server attaches the stream after its headers go out
     await server.toolListChanged();
     const note = await c.next((m) => m.method === 'notifications/tools/list_changed');
     expect(note).toMatchObject({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
@@ -339,7 +339,7 @@ describe('answers no SDK server gives', () => {
       );
     expect(failed?.message).toMatch(/socket hang up|ECONNRESET/);
     // Give a resend, if there were one, time to arrive.
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(served).toBe(2);
     await c.t.close();
   });
@@ -429,7 +429,7 @@ describe('answers no SDK server gives', () => {
     const s = await raw((_req, res) => res.writeHead(202).end());
     const c = await open(s.url);
     await c.t.send({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' } as JSONRPCMessage);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(s.seen.map((r) => r.method)).toEqual(['POST']);
     await c.t.send({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
     await eventually(() => s.seen.some((r) => r.method === 'GET'));
