@@ -57,6 +57,20 @@ export function encodeParamValue(value: string): string {
   return plain ? value : `${BASE64_PREFIX}${Buffer.from(value, 'utf8').toString('base64')}${BASE64_SUFFIX}`;
 }
 
+/**
+ * A header value as the SDK encodes `Mcp-Name`: safe ASCII as is, anything else base64-wrapped.
+ * It differs from encodeParamValue's rule for tabs, spaces and a `=?base64?` prefix without its suffix.
+ */
+export function encodeMcpName(value: string): string {
+  let plain =
+    value.length > 0 && value === value.trim() && !(value.startsWith(BASE64_PREFIX) && value.endsWith(BASE64_SUFFIX));
+  for (let i = 0; plain && i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    plain = c === 9 || (c >= 32 && c <= 126);
+  }
+  return plain ? value : `${BASE64_PREFIX}${Buffer.from(value, 'utf8').toString('base64')}${BASE64_SUFFIX}`;
+}
+
 /** The decoded header value, or undefined when its base64 wrapping is malformed. */
 export function decodeParamValue(value: string): string | undefined {
   if (!value.startsWith(BASE64_PREFIX) || !value.endsWith(BASE64_SUFFIX)) return value;

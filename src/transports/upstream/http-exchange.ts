@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { MAX_MESSAGE_BYTES } from './message-reader.js';
 
 /** As fetch (undici) gives up connecting. */
-export const CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -23,9 +23,9 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * fetch's (undici's) default, below the 5 s that Node and many servers close idle connections
  * after, so that Gatehouse closes first rather than send a request on a closing connection.
  */
-export const IDLE_TIMEOUT_MS = 4_000;
+const IDLE_TIMEOUT_MS = 4_000;
 /** How long an exchange may go without a byte from the upstream (undici's default for fetch). */
-export const RESPONSE_IDLE_TIMEOUT_MS = 300_000;
+const RESPONSE_IDLE_TIMEOUT_MS = 300_000;
 
 /** The last response each pooled connection carried, for its Keep-Alive timeout. */
 const lastResponse = new WeakMap<Duplex, IncomingMessage>();

@@ -24,7 +24,6 @@ export interface StdioParameters {
   /** The child's whole environment (see defaultEnvironment). */
   env: Record<string, string>;
   cwd?: string;
-  maxBufferSize?: number;
 }
 
 /** Variables a child inherits when its environment is not given in full: nothing secret. */
@@ -93,7 +92,7 @@ export class StdioUpstreamTransport implements Transport {
   private flushScheduled = false;
 
   constructor(private readonly params: StdioParameters) {
-    this.reader = new MessageLineBuffer(params.maxBufferSize);
+    this.reader = new MessageLineBuffer();
   }
 
   get pid(): number | null {

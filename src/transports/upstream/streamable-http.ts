@@ -18,7 +18,8 @@
 // sent on close, because a legacy session that moved to another replica may still be in use there.
 import type { JSONRPCMessage, Transport, TransportSendOptions } from '@modelcontextprotocol/client';
 import { META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from '../../mcp/era.js';
-import { isObject, metaOf, parseMessage, type JsonObject } from '../../mcp/jsonrpc.js';
+import { isObject, isRequest, metaOf, parseMessage, type JsonObject, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
+import { encodeMcpName } from '../../mcp/param-headers.js';
 import {
   HttpExchange,
   HttpTarget,
@@ -44,7 +45,7 @@ export interface ReconnectionOptions {
 }
 
 /** The SDK transport's defaults. */
-export const DEFAULT_RECONNECTION: ReconnectionOptions = {
+const DEFAULT_RECONNECTION: ReconnectionOptions = {
   initialDelayMs: 1_000,
   maxDelayMs: 30_000,
   growFactor: 1.5,
@@ -61,7 +62,7 @@ export interface StreamableHttpOptions {
 }
 
 /** An HTTP answer that is not a success; `status` for callers that tell them apart. */
-export class UpstreamHttpError extends Error {
+class UpstreamHttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -70,17 +71,6 @@ export class UpstreamHttpError extends Error {
     this.name = 'UpstreamHttpError';
   }
 }
-
-/** Headers the transport derives itself; a caller's per-request headers cannot override them. */
-const RESERVED_HEADERS = new Set([
-  'authorization',
-  'dpop',
-  'content-type',
-  'mcp-protocol-version',
-  'mcp-method',
-  'mcp-name',
-  'mcp-session-id',
-]);
 
 /**
  * Headers the transport sets per request. An operator's value for one of them is sent only on a
@@ -97,6 +87,17 @@ const PER_REQUEST_HEADERS = new Set([
   'last-event-id',
 ]);
 
+/**
+ * Headers a caller's per-request headers cannot set: those that frame the message, those the
+ * transport sets per request, and the credentials the operator configured.
+ */
+const NOT_FROM_CALLER: ReadonlySet<string> = new Set([
+  ...FRAMING_HEADERS,
+  ...PER_REQUEST_HEADERS,
+  'authorization',
+  'dpop',
+]);
+
 /** The param whose value a modern request's `Mcp-Name` header mirrors, by method (as the SDK sends it). */
 const MCP_NAME_SOURCE: Record<string, string> = {
   'tools/call': 'name',
@@ -108,12 +109,9 @@ const MCP_NAME_SOURCE: Record<string, string> = {
 };
 
 interface StreamOptions {
+  /** Resume after this event id (`Last-Event-ID`). */
   resumptionToken?: string;
-  /** A replayed answer gets the id of the request it answers (a send() with a resumption token). */
-  replayMessageId?: string | number;
   requestSignal?: AbortSignal;
-  onresumptiontoken?: (token: string) => void;
-  onRequestStreamEnd?: () => void;
 }
 
 type Message = JSONRPCMessage & { id?: unknown; method?: unknown; params?: unknown };
@@ -122,8 +120,6 @@ export class StreamableHttpClientTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: Transport['onmessage'];
-  /** One request per outbound message, so a request's signal can cancel it (modern cancellation). */
-  readonly hasPerRequestStream = true;
 
   private readonly target: HttpTarget;
   /** The operator's headers that go out as they are: name/value pairs, names in lower case. */
@@ -194,15 +190,6 @@ export class StreamableHttpClientTransport implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const m = message as Message;
-    if (options?.resumptionToken) {
-      this.openStream({
-        resumptionToken: options.resumptionToken,
-        ...(isRequest(m) ? { replayMessageId: m.id as string | number } : {}),
-        ...(options.requestSignal ? { requestSignal: options.requestSignal } : {}),
-        ...(options.onresumptiontoken ? { onresumptiontoken: options.onresumptiontoken } : {}),
-      }).catch((error: unknown) => this.report(error, options.requestSignal));
-      return;
-    }
     try {
       await this.post(m, options);
     } catch (error) {
@@ -226,7 +213,7 @@ export class StreamableHttpClientTransport implements Transport {
     if (extra)
       for (const name of Object.keys(extra)) {
         const lower = name.toLowerCase();
-        if (RESERVED_HEADERS.has(lower) || FRAMING_HEADERS.has(lower) || PER_REQUEST_HEADERS.has(lower)) continue;
+        if (NOT_FROM_CALLER.has(lower)) continue;
         const at = indexOfName(h, lower);
         if (at === -1) h.push(lower, extra[name]!);
         else h[at + 1] = extra[name]!;
@@ -241,7 +228,7 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   private async post(m: Message, options: TransportSendOptions | undefined): Promise<void> {
-    const request = isRequest(m);
+    const request = isRequest(m as JsonRpcMessage);
     // The headers derived from a modern request's body (a request whose `_meta` claims a protocol
     // version); messages without a claim get no modern header.
     const claim = request ? envelopeVersion(m) : undefined;
@@ -294,11 +281,7 @@ export class StreamableHttpClientTransport implements Transport {
         throw new Error(`Unexpected content type: ${contentType}`);
       }
       streaming = true;
-      this.consume(x, res, release, false, {
-        ...(signal ? { requestSignal: signal } : {}),
-        ...(options?.onresumptiontoken ? { onresumptiontoken: options.onresumptiontoken } : {}),
-        ...(options?.onRequestStreamEnd ? { onRequestStreamEnd: options.onRequestStreamEnd } : {}),
-      });
+      this.consume(x, res, release, false, signal ? { requestSignal: signal } : {});
     } catch (error) {
       throw x.abortReason ?? error;
     } finally {
@@ -368,7 +351,7 @@ export class StreamableHttpClientTransport implements Transport {
       if (res.status < 200 || res.status >= 300) {
         const text = await readText(res).catch(() => '');
         // A server without a GET stream says 405: nothing to receive there.
-        if (res.status === 405) return opts.onRequestStreamEnd?.();
+        if (res.status === 405) return;
         if (res.status === 404 && session !== undefined) return this.expire(text);
         throw new UpstreamHttpError(
           res.status,
@@ -403,7 +386,6 @@ export class StreamableHttpClientTransport implements Transport {
         if (event.id) {
           lastEventId = event.id;
           primed = true;
-          opts.onresumptiontoken?.(event.id);
         }
         if (!event.data || (event.event && event.event !== 'message')) return;
         let msg: Message;
@@ -412,10 +394,7 @@ export class StreamableHttpClientTransport implements Transport {
         } catch (error) {
           return this.report(error);
         }
-        if ('result' in msg || 'error' in msg) {
-          answered = true;
-          if (opts.replayMessageId !== undefined) msg.id = opts.replayMessageId;
-        }
+        if ('result' in msg || 'error' in msg) answered = true;
         this.onmessage?.(msg);
       },
       (ms) => (this.serverRetryMs = ms),
@@ -440,7 +419,7 @@ export class StreamableHttpClientTransport implements Transport {
       if ((reconnectable || primed) && !answered) {
         const { resumptionToken: _previous, ...rest } = opts;
         this.scheduleReconnection(lastEventId ? { ...rest, resumptionToken: lastEventId } : rest, 0);
-      } else opts.onRequestStreamEnd?.();
+      }
     };
     message.once('end', () => finish());
     message.once('error', (e: Error) => finish(e));
@@ -451,7 +430,6 @@ export class StreamableHttpClientTransport implements Transport {
     const { maxRetries, initialDelayMs, growFactor, maxDelayMs } = this.reconnection;
     if (attempt >= maxRetries) {
       this.onerror?.(new Error(`Maximum reconnection attempts (${maxRetries}) exceeded.`));
-      opts.onRequestStreamEnd?.();
       return;
     }
     const delay = this.serverRetryMs ?? Math.min(initialDelayMs * growFactor ** attempt, maxDelayMs);
@@ -484,10 +462,6 @@ function mcpName(m: Message): string | undefined {
   return typeof value === 'string' ? encodeMcpName(value) : undefined;
 }
 
-function isRequest(m: Message): boolean {
-  return typeof m.method === 'string' && m.id !== undefined && m.id !== null;
-}
-
 /** Exactly what the SDK's transport accepted and delivered (its schema), as for stdio upstreams. */
 function decode(value: unknown): JSONRPCMessage {
   try {
@@ -501,14 +475,4 @@ function decode(value: unknown): JSONRPCMessage {
 function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
-}
-
-/** A header value as the SDK encodes `Mcp-Name`: safe ASCII as is, anything else base64-wrapped. */
-function encodeMcpName(value: string): string {
-  let plain = value.length > 0 && value === value.trim() && !(value.startsWith('=?base64?') && value.endsWith('?='));
-  for (let i = 0; plain && i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    plain = c === 9 || (c >= 32 && c <= 126);
-  }
-  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
