@@ -299,7 +299,7 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
       const warningsBefore = listenerWarnings;
       const pid = a.running.serverPid();
       const cpuBefore = pid === undefined ? undefined : cpuNs(pid);
-      const extra = () => (a.running.extraPids?.() ?? []).reduce((sum, p) => sum + (cpuNs(p) ?? 0), 0);
+      const extra = () => (a.running.extraPids ?? []).reduce((sum, p) => sum + (cpuNs(p) ?? 0), 0);
       const childrenBefore = pid === undefined ? 0 : childrenCpuNs(pid) + extra();
       const clientBefore = process.cpuUsage();
       const result = await chunk(a, perRound[r]!, inFlight, mode, a.capMs / rounds);

@@ -28,7 +28,8 @@ const { outputFiles } = await build({
     // A native addon, which its package finds at run time.
     'better-sqlite3',
     // Loaded through createRequire only when configured (src/store/redis-connection.ts,
-    // src/audit/postgres-sink.ts).
+    // src/audit/postgres-sink.ts), which esbuild does not follow: listed so that a static import
+    // added later stays outside the bundle too.
     'ioredis',
     'pg',
     // pino runs transports in worker threads from files it resolves beside its own.

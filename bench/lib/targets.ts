@@ -27,7 +27,7 @@ export interface Running {
   /** The process whose peak RSS is reported as "server"; read after connect. */
   serverPid: () => number | undefined;
   /** Processes of the case other than the server and its children (an HTTP upstream), for the CPU split. */
-  extraPids?: () => number[];
+  extraPids?: number[];
   /** What the row actually ran, for the report. */
   detail: string;
   stop: () => Promise<void>;
@@ -303,10 +303,7 @@ function gatehouseTarget(variant: GatehouseVariant): Target {
           (status) => status === 200,
           `${nodeFlags.length ? 'node --cpu-prof … ' : 'node '}${how.slice('node '.length)} start -c <tmp json> (${state}, ${audit}${up})`,
         );
-        if (upstreamProc) {
-          const up = upstreamProc;
-          running.extraPids = () => [up.pid];
-        }
+        if (upstreamProc) running.extraPids = [upstreamProc.pid];
       } catch (err) {
         await stopUpstream();
         rmSync(dir, { recursive: true, force: true });

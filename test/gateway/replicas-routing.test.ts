@@ -21,6 +21,7 @@ import {
   freePort,
   modernRequest,
   postModern,
+  toolCall,
   type JsonObject,
   type ReadyProcess,
 } from '../helpers/index.js';
@@ -156,13 +157,6 @@ describe('legacy sessions across replicas', () => {
     return { c, sid: transport.sessionId!, version: transport.protocolVersion ?? '2025-11-25' };
   }
 
-  const toolsCall = (id: number, name: string, args: JsonObject): JsonObject => ({
-    jsonrpc: '2.0',
-    id,
-    method: 'tools/call',
-    params: { name, arguments: args },
-  });
-
   function callInSession(on: string, server: string, sid: string, version: string, token: string, body: JsonObject) {
     return post(endpoint(on, server), body, {
       authorization: `Bearer ${token}`,
@@ -175,11 +169,18 @@ describe('legacy sessions across replicas', () => {
     const { c, sid, version } = await sessionOnA('web');
     try {
       expect(await c.callText('echo', { message: 'on A' })).toBe('on A');
-      const echo = await callInSession('rep-b', 'web', sid, version, AGENT, toolsCall(7, 'echo', { message: 'on B' }));
+      const echo = await callInSession(
+        'rep-b',
+        'web',
+        sid,
+        version,
+        AGENT,
+        toolCall('legacy', 7, 'echo', { message: 'on B' }),
+      );
       expect(echo.status, echo.text).toBe(200);
       expect(firstText(echo.messages.at(-1)!['result'] as CallToolResult)).toBe('on B');
       // The upstream saw the client A initialized it with: B continued that session, it opened none.
-      const who = await callInSession('rep-b', 'web', sid, version, AGENT, toolsCall(8, 'whoami', {}));
+      const who = await callInSession('rep-b', 'web', sid, version, AGENT, toolCall('legacy', 8, 'whoami', {}));
       expect(JSON.parse(firstText(who.messages.at(-1)!['result'] as CallToolResult))).toMatchObject({
         name: 'routing-client',
       });
@@ -190,7 +191,7 @@ describe('legacy sessions across replicas', () => {
         sid,
         version,
         OTHER,
-        toolsCall(9, 'echo', { message: 'not yours' }),
+        toolCall('legacy', 9, 'echo', { message: 'not yours' }),
       );
       expect(stranger.status).toBe(404);
       expect(stranger.text).not.toContain('not yours');
@@ -204,7 +205,14 @@ describe('legacy sessions across replicas', () => {
   it('a session on a stdio server presented to B is a 404 saying it lives on A and cannot move', async () => {
     const { c, sid, version } = await sessionOnA('feat');
     try {
-      const res = await callInSession('rep-b', 'feat', sid, version, AGENT, toolsCall(3, 'echo', { message: 'x' }));
+      const res = await callInSession(
+        'rep-b',
+        'feat',
+        sid,
+        version,
+        AGENT,
+        toolCall('legacy', 3, 'echo', { message: 'x' }),
+      );
       expect(res.status).toBe(404);
       const error = res.messages.at(-1)!['error'] as { message: string };
       expect(error.message).toMatch(/lives on replica "rep-a" and cannot move .*initialize a new one/);
@@ -215,7 +223,7 @@ describe('legacy sessions across replicas', () => {
         sid,
         version,
         OTHER,
-        toolsCall(4, 'echo', { message: 'x' }),
+        toolCall('legacy', 4, 'echo', { message: 'x' }),
       );
       expect(stranger.status).toBe(404);
       expect(stranger.text).not.toContain('rep-a');

@@ -2,6 +2,7 @@
 // POST one JSON-RPC message, and read JSON or SSE answers (including long-lived SSE streams).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { MODERN_VERSION } from './client.js';
+import type { Era } from './fixture.js';
 import { stopProcess, track } from './processes.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -18,6 +19,13 @@ export function envelope(
     'io.modelcontextprotocol/clientInfo': clientInfo,
     'io.modelcontextprotocol/clientCapabilities': capabilities,
   };
+}
+
+/** A tools/call in the given era (modern calls carry the envelope). */
+export function toolCall(era: Era, id: string | number, name: unknown, args: unknown = {}): JsonObject {
+  const params: JsonObject = { name, arguments: args };
+  if (era === 'modern') params['_meta'] = envelope({ elicitation: {} });
+  return { jsonrpc: '2.0', id, method: 'tools/call', params };
 }
 
 /** A modern request: params with the envelope merged into `_meta`. */

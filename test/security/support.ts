@@ -158,12 +158,7 @@ export const LEGACY_INIT = {
   },
 };
 
-/** A tools/call in the driver's era (modern calls carry the envelope). */
-export function toolCall(era: Era, id: string | number, name: unknown, args: unknown = {}): JsonObject {
-  const params: JsonObject = { name, arguments: args };
-  if (era === 'modern') params['_meta'] = envelope({ elicitation: {} });
-  return { jsonrpc: '2.0', id, method: 'tools/call', params };
-}
+export { toolCall } from '../helpers/wire.js';
 
 /** modernHeaders for any body, including names that are not strings. */
 function modernHeadersOf(message: JsonObject): Record<string, string> {

@@ -61,7 +61,7 @@ export async function builtUi(): Promise<string> {
   return dir;
 }
 
-export async function launchBrowser(): Promise<Browser> {
+async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -78,12 +78,12 @@ export interface UiGateway {
 }
 
 /** Where an SDK client reaches one server through the gateway, as the test agent. */
-export function agentDownstream(url: string, server: string) {
+function agentDownstream(url: string, server: string) {
   return { kind: 'http' as const, url: `${url}/mcp/${server}`, headers: { authorization: `Bearer ${AGENT_TOKEN}` } };
 }
 
 /** A gateway on a free loopback port with admin tokens of each role, serving the built dashboard. */
-export async function startUiGateway(
+async function startUiGateway(
   config: Record<string, unknown>,
   files: Record<string, unknown> = {},
   prepare?: (dir: string) => void | Promise<void>,
