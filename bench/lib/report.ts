@@ -90,10 +90,13 @@ function rate(row: Row | undefined, mode: Mode): number | undefined {
 }
 
 /** The fastest third-party proxy (group d) with a client of the same era, in the same mode. */
+/** The third-party proxies (group d: mcp-proxy and supergateway) with a client of this era. */
+const proxyOfEra = (r: Row, era: Era): boolean => r.target.group === 'd' && r.era === era;
+
 function bestProxy(rows: Row[], era: Era, mode: Mode): { row: Row; callsPerSec: number } | undefined {
   let best: { row: Row; callsPerSec: number } | undefined;
   for (const r of rows) {
-    const cps = r.target.group === 'd' && r.era === era ? rate(r, mode) : undefined;
+    const cps = proxyOfEra(r, era) ? rate(r, mode) : undefined;
     if (cps !== undefined && (!best || cps > best.callsPerSec)) best = { row: r, callsPerSec: cps };
   }
   return best;
@@ -154,14 +157,14 @@ function goalsTable(rows: Row[], o: RenderOptions): string {
   );
 }
 
-function cpuOf(row: Row | undefined, mode: Mode): number | undefined {
-  return row?.status === 'ok' ? row.cpuUsPerCall?.[mode]?.server : undefined;
+function cpuOf(row: Row, mode: Mode): number | undefined {
+  return row.status === 'ok' ? row.cpuUsPerCall?.[mode]?.server : undefined;
 }
 
 /** The least CPU per call of the third-party proxies with a client of this era, in this mode. */
 function leanestProxy(rows: Row[], era: Era, mode: Mode): number | undefined {
   const figures = rows
-    .filter((r) => r.era === era && (r.target.id === 'mcp-proxy' || r.target.id === 'supergateway'))
+    .filter((r) => proxyOfEra(r, era))
     .map((r) => cpuOf(r, mode))
     .filter((v): v is number => v !== undefined);
   return figures.length > 0 ? Math.min(...figures) : undefined;
