@@ -20,8 +20,8 @@ import {
 } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendJson, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
-import { classifyInboundRequest } from '@modelcontextprotocol/server';
 import { decodeParamValue, paramHeaderMismatch } from '../../mcp/param-headers.js';
+import { classifyInbound } from './classify-inbound.js';
 import type { Identity } from '../../identity/grants.js';
 import {
   refuseInflight,
@@ -150,9 +150,10 @@ export class StreamableHttpDownstream {
     const body = decodeJsonBody(res, raw, req.headers['content-type']);
     if (!body) return;
     const value = body.value;
-    // The SDK's own inbound ladder classifies the era from the body and checks the envelope, the
-    // method registry and the standard headers, so the edge rejects exactly what a server would.
-    const ladder = classifyInboundRequest({
+    // The SDK's own inbound ladder (classify-inbound.ts: the same answers, faster on the common
+    // shapes) classifies the era from the body and checks the envelope, so the edge rejects
+    // exactly what a server would.
+    const ladder = classifyInbound({
       httpMethod: 'POST',
       ...optionalHeader('protocolVersionHeader', header(req, 'mcp-protocol-version')),
       ...optionalHeader('mcpMethodHeader', header(req, 'mcp-method')),
