@@ -9,6 +9,7 @@
 // computed once per name and remembered beside the policy (bounded, like the policy's own memos).
 import { type CompiledPolicy, type CompiledRule, type RuleTable } from '../policy/compile.js';
 import type { Category } from '../policy/schema.js';
+import { remember } from '../util/memo.js';
 
 export interface RedactPathsCall {
   subject: 'tool' | 'resource' | 'prompt';
@@ -30,12 +31,7 @@ export function policyRedactPaths(policy: CompiledPolicy | undefined, call: Reda
   let memo = memos.get(policy);
   if (!memo) memos.set(policy, (memo = new Map()));
   const key = `${call.subject}\u0000${call.category ?? ''}\u0000${call.name}`;
-  const known = memo.get(key);
-  if (known) return known;
-  const paths = Object.freeze(unionOf(policy, call));
-  if (memo.size >= MEMO_LIMIT) memo.clear();
-  memo.set(key, paths);
-  return paths;
+  return remember(memo, MEMO_LIMIT, key, () => Object.freeze(unionOf(policy, call)));
 }
 
 function unionOf(policy: CompiledPolicy, call: RedactPathsCall): string[] {

@@ -2,6 +2,7 @@
 // answers to (DNS rebinding), an Origin it trusts (a web page must not drive a local gateway), and
 // the CORS headers for the origins the operator listed — nowhere else.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { remember } from '../util/memo.js';
 
 export interface EdgeGuardOptions {
   /** Bound to loopback: only loopback Host names and loopback origins are served. */
@@ -17,13 +18,20 @@ const EXPOSED = 'mcp-session-id, mcp-protocol-version, www-authenticate';
 const ALLOWED_HEADERS =
   'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
 
-/** The request target as a URL; undefined when it does not parse (`//`, say). */
-export function requestUrl(req: IncomingMessage): URL | undefined {
-  try {
-    return new URL(req.url ?? '/', 'http://gatehouse');
-  } catch {
-    return undefined;
-  }
+/** Request targets and Host headers remembered at most (a client sends the same ones each call). */
+const MEMO_LIMIT = 1_000;
+const paths = new Map<string, string | undefined>();
+const loopbackHosts = new Map<string, boolean>();
+
+/** The path of a request target, as the URL standard reads it; undefined when it does not parse (`//`, say). */
+export function requestPath(req: IncomingMessage): string | undefined {
+  return remember(paths, MEMO_LIMIT, req.url ?? '/', (target) => {
+    try {
+      return new URL(target, 'http://gatehouse').pathname;
+    } catch {
+      return undefined;
+    }
+  });
 }
 
 function hostName(host: string): string {
@@ -32,8 +40,10 @@ function hostName(host: string): string {
 
 export function hostIsLoopback(host: string | undefined): boolean {
   if (!host) return false;
-  const name = hostName(host).toLowerCase();
-  return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
+  return remember(loopbackHosts, MEMO_LIMIT, host, (h) => {
+    const name = hostName(h).toLowerCase();
+    return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
+  });
 }
 
 /**

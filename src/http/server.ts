@@ -14,7 +14,7 @@ import { defaultUiDir, serveUi } from './ui-routes.js';
 import { ANONYMOUS, mayUse, type AuthOutcome } from '../identity/grants.js';
 import type { AdminTokens } from '../identity/admin-tokens.js';
 import { sendJson, sendRpcError } from './respond.js';
-import { applyCors, edgeRefusal, requestUrl } from './edge-guard.js';
+import { applyCors, edgeRefusal, requestPath } from './edge-guard.js';
 import { SESSION_LIMIT_DEFAULTS, type SessionLimitSettings } from './session-limits.js';
 import { serveMetrics } from '../observability/metrics-endpoint.js';
 import type { JwtOutcome } from '../identity/jwt.js';
@@ -59,9 +59,9 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
 
   const guard = { loopbackOnly: opts.loopbackOnly, corsOrigins: opts.corsOrigins ?? [] };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = requestUrl(req);
-    if (!url) return sendJson(res, 400, { error: 'Bad Request: the request target is not a valid path.' });
-    const path = url.pathname;
+    const path = requestPath(req);
+    if (path === undefined)
+      return sendJson(res, 400, { error: 'Bad Request: the request target is not a valid path.' });
     // The protected-resource metadata is public and read across origins: only its Host is checked.
     const metadata = path === METADATA_PATH || path.startsWith(`${METADATA_PATH}/`);
     const refusal = edgeRefusal(req, guard, metadata);

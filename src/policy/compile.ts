@@ -3,6 +3,7 @@
 import { CelCompileError, compileCel, type CelOptions, type CompiledCel } from './cel.js';
 import { compileGlob, isGlob, type Glob } from './glob.js';
 import { parsePolicy, type Category, type Policy, type PolicyLimit, type PolicyRule } from './schema.js';
+import { remember } from '../util/memo.js';
 
 export interface CompiledLimit {
   path: string;
@@ -49,7 +50,7 @@ export interface RuleTable {
    * Which glob matched a name, remembered: a policy never changes once compiled and agents call
    * the same few names again and again, so the scan over every glob is paid once per name.
    */
-  memo: Map<string, CompiledRule | null>;
+  memo: Map<string, CompiledRule | undefined>;
 }
 
 export interface CompiledPolicy {
@@ -228,12 +229,7 @@ const MEMO_LIMIT = 10_000;
 export function matchRule(table: RuleTable, name: string): CompiledRule | undefined {
   const exact = table.exact.get(name);
   if (exact) return exact;
-  const known = table.memo.get(name);
-  if (known !== undefined) return known ?? undefined;
-  const found = scanGlobs(table, name) ?? null;
-  if (table.memo.size >= MEMO_LIMIT) table.memo.clear();
-  table.memo.set(name, found);
-  return found ?? undefined;
+  return remember(table.memo, MEMO_LIMIT, name, (n) => scanGlobs(table, n));
 }
 
 /** The most specific glob of a table that matches a name (globs are sorted most specific first). */
@@ -244,13 +240,10 @@ function scanGlobs(table: RuleTable, name: string): CompiledRule | undefined {
 
 /** Whether `hide` hides a tool name and which `tools` entry is its own, remembered per name. */
 export function matchTool(policy: CompiledPolicy, name: string): ToolMatch {
-  const known = policy.toolMemo.get(name);
-  if (known !== undefined) return known;
-  const hidden = policy.hide.some((g) => g.test(name));
-  const match: ToolMatch = { hidden, rule: policy.tools.exact.get(name) ?? scanGlobs(policy.tools, name) };
-  if (policy.toolMemo.size >= MEMO_LIMIT) policy.toolMemo.clear();
-  policy.toolMemo.set(name, match);
-  return match;
+  return remember(policy.toolMemo, MEMO_LIMIT, name, (n) => ({
+    hidden: policy.hide.some((g) => g.test(n)),
+    rule: policy.tools.exact.get(n) ?? scanGlobs(policy.tools, n),
+  }));
 }
 
 /** Whether a name is hidden by the policy's `hide` patterns. */

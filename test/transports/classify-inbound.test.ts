@@ -139,10 +139,10 @@ describe('inbound classification', () => {
     });
     fc.assert(
       fc.property(shaped, (req) => {
+        // A header the generator left out is absent, as it is from a real request.
         const sparse = Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined));
-        expect(classifyInbound(sparse as InboundHttpRequest)).toStrictEqual(
-          classifyInboundRequest(sparse as InboundHttpRequest),
-        );
+        const request = sparse as unknown as InboundHttpRequest;
+        expect(classifyInbound(request)).toStrictEqual(classifyInboundRequest(request));
       }),
       { numRuns: 5_000 },
     );

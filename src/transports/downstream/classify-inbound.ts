@@ -24,6 +24,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { isObject, type JsonObject } from '../../mcp/jsonrpc.js';
 import { META_PROTOCOL_VERSION } from '../../mcp/era.js';
+import { remember } from '../../util/memo.js';
 
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
@@ -64,16 +65,11 @@ const envelopes = new Map<string, boolean>();
 /** Whether the SDK finds this envelope valid: asked once per distinct envelope. */
 function envelopeValid(meta: JsonObject): boolean {
   const { progressToken: _token, ...rest } = meta;
-  const key = JSON.stringify(rest);
-  let valid = envelopes.get(key);
-  if (valid === undefined) {
-    // A bare request carrying only this envelope: the SDK refuses it only for the envelope.
+  // A bare request carrying only this envelope: the SDK refuses it only for the envelope.
+  return remember(envelopes, MAX_ENVELOPES, JSON.stringify(rest), () => {
     const probe = { jsonrpc: '2.0', id: 0, method: 'tools/list', params: { _meta: rest } };
-    valid = classifyInboundRequest({ httpMethod: 'POST', body: probe }).kind === 'modern';
-    if (envelopes.size >= MAX_ENVELOPES) envelopes.clear();
-    envelopes.set(key, valid);
-  }
-  return valid;
+    return classifyInboundRequest({ httpMethod: 'POST', body: probe }).kind === 'modern';
+  });
 }
 
 /** The common shapes' classification, or undefined when the SDK must decide. */

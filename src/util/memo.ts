@@ -1,0 +1,14 @@
+// Per-call work whose answer depends only on a string the same callers send again and again (a
+// tool name, a request path, a Host header, a client's envelope) is computed once and looked up
+// after. The memo is emptied when it is full, so a stream of distinct keys costs a recomputation
+// now and then, never unbounded memory.
+
+/** `memo`'s answer for `key`, computed by `compute` the first time; `memo` holds at most `limit` keys. */
+export function remember<K, V>(memo: Map<K, V>, limit: number, key: K, compute: (key: K) => V): V {
+  const known = memo.get(key);
+  if (known !== undefined || memo.has(key)) return known as V;
+  const value = compute(key);
+  if (memo.size >= limit) memo.clear();
+  memo.set(key, value);
+  return value;
+}
