@@ -18,20 +18,26 @@ const EXPOSED = 'mcp-session-id, mcp-protocol-version, www-authenticate';
 const ALLOWED_HEADERS =
   'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
 
-/** Request targets and Host headers remembered at most (a client sends the same ones each call). */
+/**
+ * Request targets and Host headers remembered at most (a client sends the same ones each call).
+ * This runs before authentication: what anyone can make it keep is 1,000 keys of at most 256
+ * characters each (longer ones are not remembered).
+ */
 const MEMO_LIMIT = 1_000;
 const paths = new Map<string, string | undefined>();
 const loopbackHosts = new Map<string, boolean>();
 
+function pathOf(target: string): string | undefined {
+  try {
+    return new URL(target, 'http://gatehouse').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The path of a request target, as the URL standard reads it; undefined when it does not parse (`//`, say). */
 export function requestPath(req: IncomingMessage): string | undefined {
-  return remember(paths, MEMO_LIMIT, req.url ?? '/', (target) => {
-    try {
-      return new URL(target, 'http://gatehouse').pathname;
-    } catch {
-      return undefined;
-    }
-  });
+  return remember(paths, MEMO_LIMIT, req.url ?? '/', pathOf);
 }
 
 function hostName(host: string): string {

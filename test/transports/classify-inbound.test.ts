@@ -13,6 +13,11 @@ const INFO = 'io.modelcontextprotocol/clientInfo';
 const LEVEL = 'io.modelcontextprotocol/logLevel';
 const TASK = 'io.modelcontextprotocol/related-task';
 
+/** A 2026-07-28 envelope, valid when `v` is a modern revision. */
+function envelopeOf(v = '2026-07-28'): Record<string, unknown> {
+  return { [PV]: v, [CAPS]: {}, [INFO]: { name: 'agent', version: '1.0' } };
+}
+
 const key = fc.constantFrom('a', '_meta', 'progressToken', '__proto__', 'constructor', 'name');
 const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   value: fc.oneof(
@@ -74,9 +79,24 @@ const params = fc.oneof(
   fc.record({ protocolVersion: version, capabilities: fc.constant({}), _meta: meta }, { requiredKeys: [] }),
   json,
 );
+/** A well-formed tools request with or without an envelope (valid or not) and a progress token. */
+const wellFormed = fc
+  .record({
+    id: fc.oneof(fc.integer(), fc.string({ maxLength: 3 })),
+    method: fc.constantFrom('tools/call', 'tools/list'),
+    envelope: fc.option(version.map(envelopeOf), { nil: undefined }),
+    progressToken: fc.option(fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.constant(0.5)), {
+      nil: undefined,
+    }),
+  })
+  .map(({ id, method, envelope: env, progressToken }) => {
+    const meta = { ...env, ...(progressToken !== undefined && { progressToken }) };
+    return { jsonrpc: '2.0', id, method, params: { name: 'echo', _meta: meta } };
+  });
 /** A JSON-RPC message of any kind, or something close to one, as it arrives off the wire. */
 const body = fc
   .oneof(
+    wellFormed,
     fc.record(
       { jsonrpc: fc.constantFrom('2.0', '2.0', '2.0', '1.0'), id, method, params },
       { requiredKeys: ['jsonrpc', 'method'] },
@@ -102,12 +122,6 @@ const request: fc.Arbitrary<InboundHttpRequest> = fc.record(
   { requiredKeys: ['httpMethod', 'body'] },
 );
 
-const envelope = (v = '2026-07-28'): Record<string, unknown> => ({
-  [PV]: v,
-  [CAPS]: {},
-  [INFO]: { name: 'agent', version: '1.0' },
-});
-
 describe('inbound classification', () => {
   it('answers exactly what the SDK answers, for any body and headers', () => {
     fc.assert(
@@ -123,19 +137,7 @@ describe('inbound classification', () => {
       httpMethod: fc.constant('POST'),
       protocolVersionHeader: fc.option(version.chain(ows), { nil: undefined }),
       mcpMethodHeader: fc.option(fc.constantFrom('tools/call', 'tools/list').chain(ows), { nil: undefined }),
-      body: fc
-        .record({
-          id: fc.oneof(fc.integer(), fc.string({ maxLength: 3 })),
-          method: fc.constantFrom('tools/call', 'tools/list'),
-          envelope: fc.option(version.map(envelope), { nil: undefined }),
-          progressToken: fc.option(fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.constant(0.5)), {
-            nil: undefined,
-          }),
-        })
-        .map(({ id, method, envelope: env, progressToken }) => {
-          const meta = { ...env, ...(progressToken !== undefined && { progressToken }) };
-          return { jsonrpc: '2.0', id, method, params: { name: 'echo', _meta: meta } };
-        }),
+      body: wellFormed,
     });
     fc.assert(
       fc.property(shaped, (req) => {
@@ -155,7 +157,7 @@ describe('inbound classification', () => {
       reason: 'no-claim',
       requestedVersion: '2025-11-25',
     });
-    const modern = { ...legacy, params: { name: 'echo', _meta: { ...envelope(), progressToken: 7 } } };
+    const modern = { ...legacy, params: { name: 'echo', _meta: { ...envelopeOf(), progressToken: 7 } } };
     const req = {
       httpMethod: 'POST',
       protocolVersionHeader: '2026-07-28',
@@ -169,7 +171,7 @@ describe('inbound classification', () => {
       classification: { era: 'modern', revision: '2026-07-28' },
     });
     // Another progress token, same envelope: still without the SDK, and still the same answer.
-    const next = { ...modern, id: 2, params: { name: 'echo', _meta: { ...envelope(), progressToken: 'p' } } };
+    const next = { ...modern, id: 2, params: { name: 'echo', _meta: { ...envelopeOf(), progressToken: 'p' } } };
     expect(classifyPlain({ ...req, body: next })).toStrictEqual(classifyInboundRequest({ ...req, body: next }));
   });
 
@@ -179,9 +181,35 @@ describe('inbound classification', () => {
     expect(classifyInbound({ httpMethod: 'POST', body: bad })).toMatchObject({ kind: 'reject', httpStatus: 400 });
     const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25' } };
     expect(classifyPlain({ httpMethod: 'POST', body: init })).toBeUndefined();
-    const modern = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: envelope() } };
+    const modern = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: envelopeOf() } };
     const mismatch = { httpMethod: 'POST', protocolVersionHeader: '2026-07-28', mcpMethodHeader: 'tools/call' };
     expect(classifyPlain({ ...mismatch, body: modern })).toBeUndefined();
     expect(classifyInbound({ ...mismatch, body: modern })).toMatchObject({ kind: 'reject', code: -32020 });
+  });
+
+  it('answers as the SDK does for an envelope too deep or too long to remember, and does not keep it', () => {
+    let deep: unknown = 0;
+    for (let i = 0; i < 5_000; i++) deep = [deep];
+    const long = { ...envelopeOf(), note: 'x'.repeat(10_000) };
+    for (const meta of [{ ...envelopeOf(), deep }, long]) {
+      const req = {
+        httpMethod: 'POST',
+        body: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } },
+      };
+      expect(classifyPlain(req)).toBeUndefined();
+      expect(classifyInbound(req)).toStrictEqual(classifyInboundRequest(req));
+    }
+  });
+
+  it('gives a remembered invalid envelope the refusal the SDK gives, whatever its progress token', () => {
+    const bad = { [PV]: '2026-07-28', [CAPS]: {}, [LEVEL]: 'loud' };
+    for (const progressToken of [1, 'a', 2]) {
+      const req = {
+        httpMethod: 'POST',
+        body: { jsonrpc: '2.0', id: 3, method: 'tools/list', params: { _meta: { ...bad, progressToken } } },
+      };
+      expect(classifyInbound(req)).toStrictEqual(classifyInboundRequest(req));
+      expect(classifyInbound(req)).toMatchObject({ kind: 'reject', httpStatus: 400 });
+    }
   });
 });

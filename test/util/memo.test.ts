@@ -21,4 +21,15 @@ describe('remember', () => {
     expect(memo.size).toBeLessThanOrEqual(10);
     expect(remember(memo, 10, 24, () => -1)).toBe(48);
   });
+
+  it('computes a key longer than its bound every time and keeps none of it', () => {
+    const memo = new Map<string, number>();
+    let computed = 0;
+    const long = 'k'.repeat(300);
+    for (let i = 0; i < 3; i++) remember(memo, 10, long, (k) => (computed++, k.length));
+    expect(computed).toBe(3);
+    expect(memo.size).toBe(0);
+    expect(remember(memo, 10, long, (k) => k.length, 300)).toBe(300);
+    expect(memo.size).toBe(1);
+  });
 });

@@ -13,8 +13,10 @@
 //   modern. An envelope's verdict depends on nothing else, so it is kept, keyed by the envelope's
 //   JSON without its progress token (whose type is checked above, and whose value the envelope
 //   schema does not look at further).
-// Everything else (initialize, notifications, responses, batches, every refusal) goes to the SDK
-// itself, so what is accepted or refused, and with which error, is always exactly what it does.
+// Everything else (initialize, notifications, responses, batches, every refusal, an envelope over
+// 8 KiB) goes to the SDK itself, so what is accepted or refused, and with which error, is always
+// exactly what it does. Bodies are what JSON.parse made of the request: plain data, whose JSON is
+// the whole of it.
 // test/transports/classify-inbound.test.ts compares the two on generated requests.
 import {
   classifyInboundRequest,
@@ -32,6 +34,11 @@ const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 const FIRST_MODERN = '2026-07-28';
 /** Envelopes remembered at most; a client sends the same one on every request. */
 const MAX_ENVELOPES = 256;
+/**
+ * The longest envelope (as JSON) remembered: a real one is a few hundred bytes. A longer one is
+ * left to the SDK, so that the memo holds at most 256 × 8 KiB whatever clients send.
+ */
+const MAX_ENVELOPE_CHARS = 8 * 1024;
 
 const isSafeId = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
 const hasOwnProto = (o: object): boolean => Object.hasOwn(o, '__proto__');
@@ -62,14 +69,30 @@ function plainRequest(body: unknown): { body: JsonObject; meta: JsonObject | und
 
 const envelopes = new Map<string, boolean>();
 
-/** Whether the SDK finds this envelope valid: asked once per distinct envelope. */
-function envelopeValid(meta: JsonObject): boolean {
+/**
+ * Whether the SDK finds this envelope valid, asked once per distinct envelope; undefined when the
+ * envelope is too long or too deep to key by its JSON (the SDK decides such a request itself).
+ */
+function envelopeValid(meta: JsonObject): boolean | undefined {
   const { progressToken: _token, ...rest } = meta;
+  let key: string;
+  try {
+    key = JSON.stringify(rest);
+  } catch {
+    return undefined; // nested deeper than the stack allows
+  }
+  if (key.length > MAX_ENVELOPE_CHARS) return undefined;
   // A bare request carrying only this envelope: the SDK refuses it only for the envelope.
-  return remember(envelopes, MAX_ENVELOPES, JSON.stringify(rest), () => {
-    const probe = { jsonrpc: '2.0', id: 0, method: 'tools/list', params: { _meta: rest } };
-    return classifyInboundRequest({ httpMethod: 'POST', body: probe }).kind === 'modern';
-  });
+  return remember(
+    envelopes,
+    MAX_ENVELOPES,
+    key,
+    () => {
+      const probe = { jsonrpc: '2.0', id: 0, method: 'tools/list', params: { _meta: rest } };
+      return classifyInboundRequest({ httpMethod: 'POST', body: probe }).kind === 'modern';
+    },
+    MAX_ENVELOPE_CHARS,
+  );
 }
 
 /** The common shapes' classification, or undefined when the SDK must decide. */
@@ -85,7 +108,7 @@ export function classifyPlain(request: InboundHttpRequest): InboundClassificatio
     return { kind: 'legacy', reason: 'no-claim', ...(version !== undefined && { requestedVersion: version }) };
   }
   const claimed = meta[META_PROTOCOL_VERSION];
-  if (typeof claimed !== 'string' || !envelopeValid(meta)) return undefined;
+  if (typeof claimed !== 'string' || envelopeValid(meta) !== true) return undefined;
   if (version !== undefined && version !== claimed) return undefined;
   const methodHeader = request.mcpMethodHeader === undefined ? undefined : stripOws(request.mcpMethodHeader);
   if (methodHeader !== undefined && methodHeader !== plain.body.method) return undefined;

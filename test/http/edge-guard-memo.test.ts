@@ -1,0 +1,42 @@
+// The edge reads each request's path and Host from a memo: the answers are the URL standard's and
+// the loopback rule's, on the first request and every one after, whatever the target's length.
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { hostIsLoopback, requestPath } from '../../src/http/edge-guard.js';
+
+const standardPath = (target: string): string | undefined => {
+  try {
+    return new URL(target, 'http://gatehouse').pathname;
+  } catch {
+    return undefined;
+  }
+};
+
+describe('edge memo', () => {
+  it('gives every target the path the URL standard gives it, again and again', () => {
+    const targets = [
+      '/mcp/echo',
+      '/mcp/./echo',
+      '/mcp/%2e%2e/x',
+      '//evil/x',
+      'http://a/b?c',
+      '*',
+      '',
+      `/${'a'.repeat(400)}`,
+    ];
+    for (let round = 0; round < 2; round++)
+      for (const url of targets) expect(requestPath({ url } as IncomingMessage)).toBe(standardPath(url));
+    expect(requestPath({} as IncomingMessage)).toBe('/');
+  });
+
+  it('judges Host headers the same on every request', () => {
+    for (let round = 0; round < 2; round++) {
+      expect(hostIsLoopback('localhost:8080')).toBe(true);
+      expect(hostIsLoopback('127.4.5.6')).toBe(true);
+      expect(hostIsLoopback('[::1]:80')).toBe(true);
+      expect(hostIsLoopback('evil.example')).toBe(false);
+      expect(hostIsLoopback(`${'a'.repeat(300)}.example`)).toBe(false);
+      expect(hostIsLoopback(undefined)).toBe(false);
+    }
+  });
+});
