@@ -12,6 +12,7 @@ const CAPS = 'io.modelcontextprotocol/clientCapabilities';
 const INFO = 'io.modelcontextprotocol/clientInfo';
 const LEVEL = 'io.modelcontextprotocol/logLevel';
 const TASK = 'io.modelcontextprotocol/related-task';
+const TRACE = 'traceparent';
 
 /** A 2026-07-28 envelope, valid when `v` is a modern revision. */
 function envelopeOf(v = '2026-07-28'): Record<string, unknown> {
@@ -60,6 +61,7 @@ const meta = fc.oneof(
       [LEVEL]: fc.oneof(fc.constantFrom('debug', 'info', 'loud'), json),
       progressToken: fc.oneof(fc.string({ maxLength: 3 }), fc.integer(), fc.constantFrom(1.5, null, 2 ** 60)),
       [TASK]: fc.oneof(fc.constant({ taskId: 't' }), json),
+      [TRACE]: json,
       other: json,
     },
     { requiredKeys: [] },
@@ -190,14 +192,27 @@ describe('inbound classification', () => {
   it('answers as the SDK does for an envelope too deep or too long to remember, and does not keep it', () => {
     let deep: unknown = 0;
     for (let i = 0; i < 5_000; i++) deep = [deep];
-    const long = { ...envelopeOf(), note: 'x'.repeat(10_000) };
-    for (const meta of [{ ...envelopeOf(), deep }, long]) {
+    const deepCaps = { ...envelopeOf(), [CAPS]: { experimental: { deep } } };
+    const longInfo = { ...envelopeOf(), [INFO]: { name: 'x'.repeat(10_000), version: '1' } };
+    for (const meta of [deepCaps, longInfo]) {
       const req = {
         httpMethod: 'POST',
         body: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } },
       };
       expect(classifyPlain(req)).toBeUndefined();
       expect(classifyInbound(req)).toStrictEqual(classifyInboundRequest(req));
+    }
+  });
+
+  it('takes the short way for an envelope whose other keys change with every request', () => {
+    for (const trace of ['00-a-b-01', '00-c-d-01', { odd: [1, 2] }]) {
+      const meta = { ...envelopeOf(), [TRACE]: trace, extra: 'x'.repeat(10_000) };
+      const req = {
+        httpMethod: 'POST',
+        body: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } },
+      };
+      expect(classifyPlain(req)).toStrictEqual(classifyInboundRequest(req));
+      expect(classifyPlain(req)).toMatchObject({ kind: 'modern' });
     }
   });
 

@@ -10,9 +10,8 @@
 // or a safe integer; no related-task key and no own `__proto__`); a method other than initialize:
 // - a request with no envelope claim and no 2026-07-28 MCP-Protocol-Version header: legacy;
 // - a request whose envelope the SDK has already found valid, and whose headers agree with it:
-//   modern. An envelope's verdict depends on nothing else, so it is kept, keyed by the envelope's
-//   JSON without its progress token (whose type is checked above, and whose value the envelope
-//   schema does not look at further).
+//   modern. An envelope's verdict depends on nothing else, so it is kept, keyed by the JSON of the
+//   envelope keys the SDK's schema reads (the progress token's type is checked above).
 // Everything else (initialize, notifications, responses, batches, every refusal, an envelope over
 // 8 KiB) goes to the SDK itself, so what is accepted or refused, and with which error, is always
 // exactly what it does. Bodies are what JSON.parse made of the request: plain data, whose JSON is
@@ -25,7 +24,7 @@ import {
   type JSONRPCRequest,
 } from '@modelcontextprotocol/server';
 import { isObject, type JsonObject } from '../../mcp/jsonrpc.js';
-import { META_PROTOCOL_VERSION } from '../../mcp/era.js';
+import { ENVELOPE_KEYS, META_PROTOCOL_VERSION } from '../../mcp/era.js';
 import { remember } from '../../util/memo.js';
 
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
@@ -72,9 +71,13 @@ const envelopes = new Map<string, boolean>();
 /**
  * Whether the SDK finds this envelope valid, asked once per distinct envelope; undefined when the
  * envelope is too long or too deep to key by its JSON (the SDK decides such a request itself).
+ * The SDK's envelope schema checks these four keys (two of them required) and the progress token,
+ * and lets every other key of `_meta` through unread: a trace context or a token that changes with
+ * every request does not change the verdict, so it is not part of the key.
  */
 function envelopeValid(meta: JsonObject): boolean | undefined {
-  const { progressToken: _token, ...rest } = meta;
+  const rest: JsonObject = {};
+  for (const k of ENVELOPE_KEYS) if (Object.hasOwn(meta, k)) rest[k] = meta[k];
   let key: string;
   try {
     key = JSON.stringify(rest);
