@@ -25,6 +25,8 @@ export class RedisConnection {
   readonly redis: Redis;
   private lastError: string | undefined;
   private everReady = false;
+  /** The wait for the first connection, shared by every operation issued before it is made. */
+  private firstConnect: Promise<void> | undefined;
 
   constructor(
     options: RedisOptions,
@@ -64,8 +66,9 @@ export class RedisConnection {
     if (this.redis.status === 'ready') return;
     if (this.redis.status === 'end' || this.redis.status === 'close' || this.everReady || this.lastError)
       throw this.unavailable();
-    // The first connection is still being made: wait for it, briefly.
-    await new Promise<void>((resolve, reject) => {
+    // The first connection is still being made: wait for it, briefly. Every operation issued
+    // meanwhile waits on the same promise, not on listeners of its own on the client.
+    this.firstConnect ??= new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
         clearTimeout(timer);
         this.redis.off('ready', onReady);
@@ -78,7 +81,8 @@ export class RedisConnection {
       const timer = setTimeout(() => done(this.unavailable('no answer yet')), FIRST_CONNECT_MS);
       this.redis.once('ready', onReady);
       this.redis.once('error', onError);
-    });
+    }).finally(() => (this.firstConnect = undefined));
+    return this.firstConnect;
   }
 
   /** Runs one store operation, turning connection failures into StoreUnavailableError. */
