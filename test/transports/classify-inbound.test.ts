@@ -6,6 +6,7 @@ import { classifyInboundRequest, type InboundHttpRequest } from '@modelcontextpr
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classifyInbound, classifyPlain } from '../../src/transports/downstream/classify-inbound.js';
+import { jsonValue } from '../helpers/arbitraries.js';
 
 const PV = 'io.modelcontextprotocol/protocolVersion';
 const CAPS = 'io.modelcontextprotocol/clientCapabilities';
@@ -19,19 +20,10 @@ function envelopeOf(v = '2026-07-28'): Record<string, unknown> {
   return { [PV]: v, [CAPS]: {}, [INFO]: { name: 'agent', version: '1.0' } };
 }
 
-const key = fc.constantFrom('a', '_meta', 'progressToken', '__proto__', 'constructor', 'name');
-const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small' },
-    fc.string({ maxLength: 4 }),
-    fc.integer(),
-    fc.double(),
-    fc.boolean(),
-    fc.constant(null),
-    fc.array(tie('value'), { maxLength: 2 }),
-    fc.dictionary(key, tie('value'), { maxKeys: 2 }),
-  ),
-})).value;
+const json = jsonValue(['a', '_meta', 'progressToken', '__proto__', 'constructor', 'name'], {
+  width: 2,
+  maxString: 4,
+});
 const id = fc.oneof(
   fc.string({ maxLength: 4 }),
   fc.integer(),

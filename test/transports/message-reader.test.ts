@@ -5,6 +5,7 @@ import { deserializeMessage } from '@modelcontextprotocol/client';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MessageLineBuffer, plainMessage, readMessageLine } from '../../src/transports/upstream/message-reader.js';
+import { jsonValue } from '../helpers/arbitraries.js';
 
 type Outcome = { ok: true; json: string } | { ok: false; kind: string; message: string };
 
@@ -22,19 +23,9 @@ const id = fc.oneof(
   fc.integer(),
   fc.constantFrom(1.5, -0, 2 ** 53, -(2 ** 60), null, true),
 );
-const key = fc.constantFrom('a', 'text', '_meta', 'progressToken', '__proto__', 'constructor', 'data', 'code', 'extra');
-const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small' },
-    fc.string({ maxLength: 5 }),
-    fc.integer(),
-    fc.double(),
-    fc.boolean(),
-    fc.constant(null),
-    fc.array(tie('value'), { maxLength: 3 }),
-    fc.dictionary(key, tie('value'), { maxKeys: 3 }),
-  ),
-})).value;
+const KEYS = ['a', 'text', '_meta', 'progressToken', '__proto__', 'constructor', 'data', 'code', 'extra'];
+const key = fc.constantFrom(...KEYS);
+const json = jsonValue(KEYS, { width: 3, maxString: 5 });
 const serverInfo = fc.oneof(
   fc.record(
     {
