@@ -33,10 +33,15 @@ export class MemoryStore implements StateStore {
     // Counters shared by limits of different windows keep what the longest one needs.
     w.retainMs = Math.max(w.retainMs, retention(spec.windowMs));
     const newest = w.entries[w.entries.length - 1]?.ts;
-    const horizon = Math.max(newest ?? now, now) - w.retainMs;
-    let drop = 0;
-    while (drop < w.entries.length && w.entries[drop]!.ts <= horizon) drop++;
-    if (drop > 0) w.entries.splice(0, drop);
+    // Pruned back from the newest entry, not from this call's time: a call this one is later than
+    // may still be refused, and a call after it that is within a window of the newest entry must
+    // still see everything a window before it (see retention()).
+    if (newest !== undefined) {
+      const horizon = newest - w.retainMs;
+      let drop = 0;
+      while (drop < w.entries.length && w.entries[drop]!.ts <= horizon) drop++;
+      if (drop > 0) w.entries.splice(0, drop);
+    }
     const { from, to } = relevantSpan(spec, now);
     const inSpan = w.entries.filter((e) => e.ts >= from && e.ts < to);
     // In time order the window (from, now] is all there is to check; see admit() for the rest.

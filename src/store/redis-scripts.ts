@@ -33,8 +33,9 @@ redis.call('SET', rkey, num(retain), 'PX', num(ttl))
 
 local last = redis.call('ZRANGE', zkey, -1, -1, 'WITHSCORES')
 local newest = last[2] and tonumber(last[2]) or nil
-local horizon = (newest and newest > now and newest or now) - retain
-redis.call('ZREMRANGEBYSCORE', zkey, '-inf', num(horizon))
+-- Pruned back from the newest entry, not from this call's time, which may yet be refused (see
+-- retention() in store.ts).
+if newest then redis.call('ZREMRANGEBYSCORE', zkey, '-inf', num(newest - retain)) end
 
 local from, to, start
 if calendar then

@@ -147,10 +147,12 @@ export class SqliteStore implements StateStore {
         this.retained.set(key, retainMs);
       }
       const newest = (newestStmt.get(key) as { ts: number | null }).ts ?? undefined;
-      const cutoff = Math.max(newest ?? now, now) - retainMs;
-      // Entries before the cutoff only take space: no check reads that far back. Deleting them once
-      // a second per counter, not at every call, dirties the oldest pages of the table and its
-      // indexes once a second instead of in every transaction.
+      // Entries before the cutoff only take space: no check reads that far back. It is counted
+      // from the newest entry, not from this call's time: this call may yet be refused, and a
+      // later call within a window of the newest entry must still see a window before it.
+      // Deleting them once a second per counter, not at every call, dirties the oldest pages of
+      // the table and its indexes once a second instead of in every transaction.
+      const cutoff = newest === undefined ? -Infinity : newest - retainMs;
       if (cutoff - (this.prunedTo.get(key) ?? -Infinity) >= PRUNE_EVERY_MS) {
         this.prunedTo.set(key, cutoff);
         prune.run(key, cutoff);

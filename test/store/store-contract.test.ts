@@ -221,6 +221,19 @@ function storeContract(name: string, open: () => StateStore): void {
       );
     });
 
+    it('a refused call later than every entry does not prune what an earlier call must still be weighed against', async () => {
+      // 61 and 94 are admitted, 95 is refused (94 is in its window). 77 is within a window of the
+      // newest entry, so it is checked, and 61 is in its window: it must be refused too.
+      // In milliseconds, and in seconds (a store may prune at most once a second).
+      for (const unit of [1, SECOND]) {
+        const key = freshKey('refused-late');
+        const spec = sliding(1, 17 * unit);
+        const got: boolean[] = [];
+        for (const t of [61, 94, 95, 77]) got.push((await store.reserve(key, spec, T0 + t * unit)).ok);
+        expect(got, `in units of ${unit} ms`).toEqual([true, true, false, false]);
+      }
+    });
+
     it('property: for arrivals in any order, no interval of the window length admits more than max', async () => {
       await fc.assert(
         fc.asyncProperty(
