@@ -4,7 +4,13 @@
 // (`notify: [client]`) is asked through elicitation: a 2025 client with an `elicitation/create`
 // request, a 2026-07-28 client with an `input_required` result whose retry carries the answer.
 import type { Approval } from '../approvals/approval.js';
-import { argsHash, type ApprovalCall, type ApprovalService, type ApprovalSettings } from '../approvals/service.js';
+import {
+  argsHash,
+  PendingApprovalLimit,
+  type ApprovalCall,
+  type ApprovalService,
+  type ApprovalSettings,
+} from '../approvals/service.js';
 import type { BlockedOutcome } from '../policy/blocked-result.js';
 import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcErrorObject } from '../mcp/jsonrpc.js';
 import type { ClientPeer } from './peer.js';
@@ -36,7 +42,9 @@ export type ApprovalStepOutcome =
   | { kind: 'approved'; approval: Approval; claimed: boolean }
   | { kind: 'blocked'; blocked: BlockedOutcome; audit: AuditDecisionName; approval?: Approval }
   /** An answer to send as is: an input_required question, or an invalid requestState. */
-  | { kind: 'answer'; answer: UpstreamAnswer; approval?: Approval };
+  | { kind: 'answer'; answer: UpstreamAnswer; approval?: Approval }
+  /** No approval could be opened: the grant has as many pending as the limits allow. */
+  | { kind: 'over_limit'; reason: string };
 
 export type AuditDecisionName = 'approval_denied' | 'approval_timeout' | 'approval_pending' | 'approval_withdrawn';
 
@@ -62,6 +70,16 @@ export function withoutApprovalRound(req: ClientRequest): ClientRequest {
 }
 
 export async function approvalStep(input: ApprovalStepInput): Promise<ApprovalStepOutcome> {
+  try {
+    return await stepOf(input);
+  } catch (err) {
+    // A limit the operator set (limits.max_pending_approvals_per_grant), not a failure.
+    if (err instanceof PendingApprovalLimit) return { kind: 'over_limit', reason: err.message };
+    throw err;
+  }
+}
+
+async function stepOf(input: ApprovalStepInput): Promise<ApprovalStepOutcome> {
   const { service, call, settings, peer, req, ctx } = input;
   if (req.era === 'modern' && req.params?.requestState !== undefined) {
     const opened = ctx.sealer.unseal<Partial<ApprovalState>>(req.params.requestState, peer.principal);

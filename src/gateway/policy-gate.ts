@@ -5,12 +5,7 @@ import { blockedToolResult, unknownToolError, type BlockedOutcome } from '../pol
 import type { CompiledPolicy, CompiledRule } from '../policy/compile.js';
 import { decide, listable, listableEntry, type CallFacts, type Decision, type Subject } from '../policy/decide.js';
 import type { Approval } from '../approvals/approval.js';
-import {
-  DEFAULT_APPROVAL_TIMEOUT_S,
-  PendingApprovalLimit,
-  type ApprovalService,
-  type ApprovalSettings,
-} from '../approvals/service.js';
+import { DEFAULT_APPROVAL_TIMEOUT_S, type ApprovalService, type ApprovalSettings } from '../approvals/service.js';
 import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
 import { auditedErrorText, redactText } from '../audit/redact.js';
@@ -283,37 +278,33 @@ export class PolicyGate {
         return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
       if (!approved) {
         clock.pause(); // a held call waits for a person: that is not decision time
-        let step: Awaited<ReturnType<typeof approvalStep>>;
-        try {
-          step = await approvalStep({
-            service: this.approvals,
-            call: {
-              server,
-              tool: name,
-              args,
-              shownArgs,
-              grant: record.grant,
-              agent: record.agent,
-              session: record.session,
-              rule: decision.rule,
-              reason: decision.reason,
-            },
-            settings: approvalSettings(policy, decision.rule),
-            peer,
-            req,
-            ctx: this.ctx,
-            shownName: shownName ?? name,
-            pageUrl: this.hooks.pageUrl,
-            now: this.now,
-          });
-        } catch (err) {
-          if (!(err instanceof PendingApprovalLimit)) throw err;
-          // A limit the operator set, not a failure: said in its own words, audited as what it is.
-          clock.resume();
-          record.blocked_by = 'approval_limit';
-          return block({ decision: 'deny', rule: decision.rule, reason: err.message });
-        }
+        const step = await approvalStep({
+          service: this.approvals,
+          call: {
+            server,
+            tool: name,
+            args,
+            shownArgs,
+            grant: record.grant,
+            agent: record.agent,
+            session: record.session,
+            rule: decision.rule,
+            reason: decision.reason,
+          },
+          settings: approvalSettings(policy, decision.rule),
+          peer,
+          req,
+          ctx: this.ctx,
+          shownName: shownName ?? name,
+          pageUrl: this.hooks.pageUrl,
+          now: this.now,
+        });
         clock.resume();
+        if (step.kind === 'over_limit') {
+          // Said in the operator's own words, and audited as what it is.
+          record.blocked_by = 'approval_limit';
+          return block({ decision: 'deny', rule: decision.rule, reason: step.reason });
+        }
         if (step.approval) noteApproval(record, step.approval);
         if (step.kind === 'blocked') return block(step.blocked, step.audit);
         if (step.kind === 'answer') {

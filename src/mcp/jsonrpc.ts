@@ -62,6 +62,20 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Every own key of `o` is one of `allowed`. */
+export function onlyKeys(o: JsonObject, allowed: readonly string[]): boolean {
+  for (const k in o) if (!allowed.includes(k)) return false;
+  return true;
+}
+
+/** The keys a JSON-RPC request may have. */
+export const JSONRPC_REQUEST_KEYS: readonly string[] = ['jsonrpc', 'id', 'method', 'params'];
+
+/** An id the SDK's schema accepts as it is: a string or a safe integer. */
+export function isSdkRequestId(value: unknown): value is JsonRpcId {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value));
+}
+
 function isId(value: unknown): value is JsonRpcId {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 }

@@ -51,10 +51,15 @@ function primitiveText(v: unknown): string | undefined {
   return undefined;
 }
 
+/** `value` as `=?base64?…?=`. */
+function base64Wrapped(value: string): string {
+  return `${BASE64_PREFIX}${Buffer.from(value, 'utf8').toString('base64')}${BASE64_SUFFIX}`;
+}
+
 /** Plain visible ASCII passes as is; anything else is wrapped as `=?base64?…?=`. */
 export function encodeParamValue(value: string): string {
   const plain = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(value) && !value.startsWith(BASE64_PREFIX);
-  return plain ? value : `${BASE64_PREFIX}${Buffer.from(value, 'utf8').toString('base64')}${BASE64_SUFFIX}`;
+  return plain ? value : base64Wrapped(value);
 }
 
 /**
@@ -68,7 +73,7 @@ export function encodeMcpName(value: string): string {
     const c = value.charCodeAt(i);
     plain = c === 9 || (c >= 32 && c <= 126);
   }
-  return plain ? value : `${BASE64_PREFIX}${Buffer.from(value, 'utf8').toString('base64')}${BASE64_SUFFIX}`;
+  return plain ? value : base64Wrapped(value);
 }
 
 /** The decoded header value, or undefined when its base64 wrapping is malformed. */

@@ -11,17 +11,15 @@ import Database from 'better-sqlite3';
 export class SqliteConnection {
   readonly db: Database.Database;
   private users = 0;
-  private busyTimeoutMs: number;
 
   /** Opens `file` in WAL mode with NORMAL sync; each user takes its share with use(). */
   constructor(
     readonly file: string,
-    busyTimeoutMs: number,
+    private readonly busyTimeoutMs: number,
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     // First: switching to WAL also waits for another process's lock.
-    this.busyTimeoutMs = busyTimeoutMs;
     this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     this.db.pragma('journal_mode = WAL');
     // WAL with NORMAL sync cannot corrupt the file and survives a process crash; only an OS crash

@@ -471,8 +471,10 @@ export class SqliteStore implements StateStore {
   }
 
   async release(r: Reservation): Promise<void> {
-    const ts = Number(r.token.slice(r.token.lastIndexOf('@') + 1));
-    if (r.token.includes('@') && Number.isFinite(ts)) this.releaseStmt.run(r.key, ts, r.token);
+    // The entry's time is in its token (nextToken); a token from an earlier Gatehouse has none.
+    const at = r.token.lastIndexOf('@');
+    const ts = at < 0 ? NaN : Number(r.token.slice(at + 1));
+    if (Number.isFinite(ts)) this.releaseStmt.run(r.key, ts, r.token);
     else this.releaseAnyTime.run(r.key, r.token);
   }
 

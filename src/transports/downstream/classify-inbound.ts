@@ -23,14 +23,11 @@ import {
   type InboundHttpRequest,
   type JSONRPCRequest,
 } from '@modelcontextprotocol/server';
-import { isObject, type JsonObject } from '../../mcp/jsonrpc.js';
-import { ENVELOPE_KEYS, META_PROTOCOL_VERSION } from '../../mcp/era.js';
+import { isObject, isSdkRequestId, JSONRPC_REQUEST_KEYS, onlyKeys, type JsonObject } from '../../mcp/jsonrpc.js';
+import { ENVELOPE_KEYS, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from '../../mcp/era.js';
 import { remember } from '../../util/memo.js';
 
-const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
-/** The first protocol revision of the modern era; later ones sort after it. */
-const FIRST_MODERN = '2026-07-28';
 /** Envelopes remembered at most; a client sends the same one on every request. */
 const MAX_ENVELOPES = 256;
 /**
@@ -39,7 +36,6 @@ const MAX_ENVELOPES = 256;
  */
 const MAX_ENVELOPE_CHARS = 8 * 1024;
 
-const isSafeId = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
 const hasOwnProto = (o: object): boolean => Object.hasOwn(o, '__proto__');
 
 /** HTTP optional whitespace (spaces and tabs) trimmed from both ends, as the SDK does. */
@@ -54,15 +50,15 @@ function stripOws(value: string): string {
 /** The `_meta` of a request the SDK's JSONRPCRequestSchema accepts as it is; else undefined. */
 function plainRequest(body: unknown): { body: JsonObject; meta: JsonObject | undefined } | undefined {
   if (!isObject(body) || hasOwnProto(body)) return undefined;
-  for (const k in body) if (!REQUEST_KEYS.has(k)) return undefined;
-  if (body.jsonrpc !== '2.0' || typeof body.method !== 'string' || !isSafeId(body.id)) return undefined;
+  if (!onlyKeys(body, JSONRPC_REQUEST_KEYS)) return undefined;
+  if (body.jsonrpc !== '2.0' || typeof body.method !== 'string' || !isSdkRequestId(body.id)) return undefined;
   if (body.params === undefined) return { body, meta: undefined };
   const params = body.params;
   if (!isObject(params) || hasOwnProto(params)) return undefined;
   const meta = params._meta;
   if (meta === undefined) return { body, meta: undefined };
   if (!isObject(meta) || hasOwnProto(meta) || Object.hasOwn(meta, RELATED_TASK)) return undefined;
-  if (meta.progressToken !== undefined && !isSafeId(meta.progressToken)) return undefined;
+  if (meta.progressToken !== undefined && !isSdkRequestId(meta.progressToken)) return undefined;
   return { body, meta };
 }
 
@@ -104,7 +100,7 @@ export function classifyPlain(request: InboundHttpRequest): InboundClassificatio
   const plain = plainRequest(request.body);
   if (!plain || plain.body.method === 'initialize') return undefined;
   const version = request.protocolVersionHeader === undefined ? undefined : stripOws(request.protocolVersionHeader);
-  const headerModern = version !== undefined && version >= FIRST_MODERN;
+  const headerModern = version !== undefined && version >= MODERN_PROTOCOL_VERSION;
   const meta = plain.meta;
   if (meta === undefined || !(META_PROTOCOL_VERSION in meta)) {
     if (headerModern) return undefined;
@@ -119,7 +115,7 @@ export function classifyPlain(request: InboundHttpRequest): InboundClassificatio
     kind: 'modern',
     messageKind: 'request',
     message: plain.body as unknown as JSONRPCRequest,
-    classification: { era: claimed >= FIRST_MODERN ? 'modern' : 'legacy', revision: claimed },
+    classification: { era: claimed >= MODERN_PROTOCOL_VERSION ? 'modern' : 'legacy', revision: claimed },
   };
 }
 

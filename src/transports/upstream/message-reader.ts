@@ -8,9 +8,8 @@
 // accepted, rejected or changed is always exactly what the SDK would do.
 // From the server package, which the gateway loads anyway (its HTTP edge uses it): the same schema.
 import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage } from '@modelcontextprotocol/server';
-import { isObject, type JsonObject } from '../../mcp/jsonrpc.js';
+import { isObject, isSdkRequestId, JSONRPC_REQUEST_KEYS, onlyKeys, type JsonObject } from '../../mcp/jsonrpc.js';
 
-const isId = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
 /**
  * An object the schema passes through as it is: params or a result without `_meta`. An own
  * `__proto__` key is left to the schema, whose copy of the object drops it.
@@ -54,13 +53,6 @@ function plainResult(v: unknown): JsonObject | undefined {
   return out;
 }
 
-/** Every own key of `o` is one of `allowed`. */
-function onlyKeys(o: JsonObject, allowed: readonly string[]): boolean {
-  for (const k in o) if (!allowed.includes(k)) return false;
-  return true;
-}
-
-const REQUEST_KEYS = ['jsonrpc', 'id', 'method', 'params'] as const;
 const NOTIFICATION_KEYS = ['jsonrpc', 'method', 'params'] as const;
 const RESULT_KEYS = ['jsonrpc', 'id', 'result'] as const;
 const ERROR_KEYS = ['jsonrpc', 'id', 'error'] as const;
@@ -72,7 +64,7 @@ export function plainMessage(v: JsonObject): JSONRPCMessage | undefined {
     if (v.params !== undefined && !isLooseBody(v.params)) return undefined;
     const params = v.params === undefined ? {} : { params: v.params };
     if (Object.hasOwn(v, 'id'))
-      return isId(v.id) && onlyKeys(v, REQUEST_KEYS)
+      return isSdkRequestId(v.id) && onlyKeys(v, JSONRPC_REQUEST_KEYS)
         ? ({ jsonrpc: '2.0', id: v.id, method: v.method, ...params } as JSONRPCMessage)
         : undefined;
     return onlyKeys(v, NOTIFICATION_KEYS)
@@ -80,14 +72,14 @@ export function plainMessage(v: JsonObject): JSONRPCMessage | undefined {
       : undefined;
   }
   if (Object.hasOwn(v, 'result')) {
-    const result = isId(v.id) && onlyKeys(v, RESULT_KEYS) ? plainResult(v.result) : undefined;
+    const result = isSdkRequestId(v.id) && onlyKeys(v, RESULT_KEYS) ? plainResult(v.result) : undefined;
     return result ? ({ jsonrpc: '2.0', id: v.id, result } as JSONRPCMessage) : undefined;
   }
   if (Object.hasOwn(v, 'error')) {
     const e = v.error;
     if (!isObject(e) || !onlyKeys(v, ERROR_KEYS)) return undefined;
     if (!Number.isSafeInteger(e.code) || typeof e.message !== 'string') return undefined;
-    if (Object.hasOwn(v, 'id') && !isId(v.id)) return undefined;
+    if (Object.hasOwn(v, 'id') && !isSdkRequestId(v.id)) return undefined;
     // Other keys of the error object are dropped, as the schema strips them.
     const error = { code: e.code, message: e.message, ...(e.data === undefined ? {} : { data: e.data }) };
     return (Object.hasOwn(v, 'id') ? { jsonrpc: '2.0', id: v.id, error } : { jsonrpc: '2.0', error }) as JSONRPCMessage;
