@@ -118,17 +118,12 @@ async function withoutAsking(input: ApprovalStepInput, given?: Joined): Promise<
       if (denied) return deniedOutcome(denied);
     }
     const pending = given?.approval ?? (await service.pending(call)) ?? (await service.open(call, settings)).approval;
-    return {
-      kind: 'blocked',
-      audit: 'approval_pending',
-      approval: pending,
-      blocked: {
-        decision: 'approval_pending',
-        rule: call.rule,
-        reason: `${call.reason} Approval ${pending.id} is pending: call again with the same arguments once a person has approved it.`,
-        approvalId: pending.id,
-      },
-    };
+    return blockedOver(
+      pending,
+      'approval_pending',
+      `${call.reason} Approval ${pending.id} is pending: call again with the same arguments once a person has approved it.`,
+      call.rule,
+    );
   }
   return hold(input, given);
 }
@@ -177,74 +172,47 @@ async function settledOutcome(service: ApprovalService, call: ApprovalCall, a: A
       if (a.remember !== 'none') return { kind: 'approved', approval: a, claimed: false };
       const used = await service.claim(a);
       if (used) return { kind: 'approved', approval: used, claimed: true };
-      return {
-        kind: 'blocked',
-        audit: 'approval_denied',
-        approval: a,
-        blocked: {
-          decision: 'approval_denied',
-          rule: call.rule,
-          reason: `Approval ${a.id} was used by another identical call; call again to ask for a new one.`,
-          approvalId: a.id,
-        },
-      };
+      return blockedOver(
+        a,
+        'approval_denied',
+        `Approval ${a.id} was used by another identical call; call again to ask for a new one.`,
+        call.rule,
+      );
     }
     case 'denied':
       return deniedOutcome(a);
     case 'withdrawn':
-      return {
-        kind: 'blocked',
-        audit: 'approval_withdrawn',
-        approval: a,
-        blocked: {
-          decision: 'approval_denied',
-          rule: a.rule,
-          reason: `Approval ${a.id} was withdrawn: the request was cancelled.`,
-          approvalId: a.id,
-        },
-      };
+      return blockedOver(a, 'approval_withdrawn', `Approval ${a.id} was withdrawn: the request was cancelled.`);
     case 'pending':
       // The gateway stopped while the call was held. The approval stays pending in the store: it
       // can still be answered, and the agent's retry after the restart finds the answer.
-      return {
-        kind: 'blocked',
-        audit: 'approval_pending',
-        approval: a,
-        blocked: {
-          decision: 'approval_pending',
-          rule: a.rule,
-          reason: `Gatehouse is shutting down, so the call was not completed. Approval ${a.id} stays pending: once a person has approved it, call again with the same arguments.`,
-          approvalId: a.id,
-        },
-      };
+      return blockedOver(
+        a,
+        'approval_pending',
+        `Gatehouse is shutting down, so the call was not completed. Approval ${a.id} stays pending: once a person has approved it, call again with the same arguments.`,
+      );
     default:
-      return {
-        kind: 'blocked',
-        audit: 'approval_timeout',
-        approval: a,
-        blocked: {
-          decision: 'approval_timeout',
-          rule: a.rule,
-          reason: `No one approved ${a.tool} in time (approval ${a.id}).`,
-          approvalId: a.id,
-        },
-      };
+      return blockedOver(a, 'approval_timeout', `No one approved ${a.tool} in time (approval ${a.id}).`);
   }
 }
 
 function deniedOutcome(a: Approval): ApprovalStepOutcome {
   const by = a.decided_by ? ` by ${a.decided_by}` : '';
-  return {
-    kind: 'blocked',
-    audit: 'approval_denied',
-    approval: a,
-    blocked: {
-      decision: 'approval_denied',
-      rule: a.rule,
-      reason: `${a.decision_reason ?? 'The call was not approved.'} (approval ${a.id}, denied${by})`,
-      approvalId: a.id,
-    },
-  };
+  return blockedOver(
+    a,
+    'approval_denied',
+    `${a.decision_reason ?? 'The call was not approved.'} (approval ${a.id}, denied${by})`,
+  );
+}
+
+/**
+ * A call blocked over approval `a`: what the client is told (under `rule`, by default the one the
+ * approval was opened for) and what its audit record says. A withdrawn approval reaches the client
+ * as a denial; the audit log keeps that it was withdrawn.
+ */
+function blockedOver(a: Approval, audit: AuditDecisionName, reason: string, rule = a.rule): ApprovalStepOutcome {
+  const decision = audit === 'approval_withdrawn' ? 'approval_denied' : audit;
+  return { kind: 'blocked', audit, approval: a, blocked: { decision, rule, reason, approvalId: a.id } };
 }
 
 /** An approval and, when this process opened it, the secret of its page link. */
