@@ -440,8 +440,25 @@ describe('answers no SDK server gives', () => {
     const legacy = await raw((_req, res) => res.writeHead(404).end());
     expect((await probeHttpEra(legacy.url, {}, 5_000)).era).toBe('legacy');
     const silent = await raw(() => undefined);
-    const started = Date.now();
     await expect(probeHttpEra(silent.url, {}, 300)).rejects.toThrow('no answer to server/discover within 300 ms');
-    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('the era probe reads an SSE answer as the standard has it: a priming event, a notification and a message over several data lines with CRLF endings still make a modern server', async () => {
+    const discover = { supportedVersions: ['2026-07-28'], capabilities: {}, serverInfo: { name: 's', version: '1' } };
+    const s = await raw((_req, res, body) => {
+      const answer = JSON.stringify({ jsonrpc: '2.0', id: (JSON.parse(body) as Msg).id, result: discover }, null, 1);
+      const notice = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info' } });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        `id: prime-1\r\ndata: \r\n\r\n` +
+          `event: message\r\ndata: ${notice}\r\n\r\n` +
+          `${answer
+            .split('\n')
+            .map((line) => `data: ${line}`)
+            .join('\r\n')}\r\n\r\n`,
+      );
+    });
+    const probe = await probeHttpEra(s.url, {}, 5_000);
+    expect(probe).toEqual({ era: 'modern', discover });
   });
 });

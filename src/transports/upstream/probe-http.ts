@@ -7,6 +7,9 @@ import {
   MODERN_PROTOCOL_VERSION,
 } from '../../mcp/era.js';
 import { HttpExchange, HttpTarget, header, operatorHeaders, readText } from './http-exchange.js';
+import { SseParser } from './sse-parser.js';
+
+const PROBE_ID = 'gatehouse-probe';
 
 export interface ProbeResult {
   era: 'legacy' | 'modern';
@@ -20,7 +23,7 @@ export async function probeHttpEra(
 ): Promise<ProbeResult> {
   const body = {
     jsonrpc: '2.0',
-    id: 'gatehouse-probe',
+    id: PROBE_ID,
     method: 'server/discover',
     params: {
       _meta: {
@@ -56,7 +59,7 @@ export async function probeHttpEra(
     // A modern server answers with one message, whether as JSON or on an SSE stream.
     const text = await readText(res);
     if (res.status < 200 || res.status >= 300) return { era: 'legacy' };
-    const payload = parseFirstMessage(text, header(res, 'content-type') ?? '');
+    const payload = parseAnswer(text, header(res, 'content-type') ?? '');
     const result = payload?.result as Record<string, unknown> | undefined;
     const versions = result?.supportedVersions;
     if (Array.isArray(versions) && versions.includes(MODERN_PROTOCOL_VERSION))
@@ -78,18 +81,26 @@ function ownHeaders(headers: Record<string, string>): string[] {
 
 const PROBE_SETS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-method'];
 
-function parseFirstMessage(text: string, contentType: string): Record<string, unknown> | undefined {
+/**
+ * The answer to the probe in a response body: the body itself as JSON, or on an SSE stream the
+ * event whose message carries the probe's id. Events before it (a priming event with empty data,
+ * a notification, a message split over several `data:` lines) are read as the SSE standard has
+ * them, by the same parser the transport uses.
+ */
+function parseAnswer(text: string, contentType: string): Record<string, unknown> | undefined {
+  if (!contentType.includes('text/event-stream')) return parseObject(text);
+  let answer: Record<string, unknown> | undefined;
+  new SseParser((event) => {
+    const m = answer ? undefined : parseObject(event.data);
+    if (m?.id === PROBE_ID) answer = m;
+  }).push(`${text}\n\n`);
+  return answer;
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
   try {
-    if (contentType.includes('text/event-stream')) {
-      for (const line of text.split('\n')) {
-        if (line.startsWith('data:')) {
-          const m = JSON.parse(line.slice(5).trim());
-          if (m && typeof m === 'object' && 'id' in m) return m;
-        }
-      }
-      return undefined;
-    }
-    return JSON.parse(text);
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
