@@ -22,40 +22,8 @@ export interface RedactOptions {
   paths?: readonly string[];
 }
 
-// Words that name a credential. Matched against the key with separators removed and in lowercase,
-// so `API-Key`, `api_key` and `apiKey` are one word; as a suffix too (`github_token`, `dbPassword`).
-const SECRET_WORDS = [
-  'password',
-  'passwd',
-  'passphrase',
-  'pwd',
-  'secret',
-  'token',
-  'apikey',
-  'accesskey',
-  'privatekey',
-  'secretkey',
-  'signingkey',
-  'encryptionkey',
-  'authorization',
-  'auth',
-  'cookie',
-  'session',
-  'sessionid',
-  'credential',
-  'credentials',
-  'bearer',
-  'jwt',
-  'otp',
-  'pin',
-  'cvv',
-  'cvc',
-  'ssn',
-  'clientsecret',
-  'refreshtoken',
-  'accesstoken',
-  'idtoken',
-];
+// Keys are matched with separators removed and in lowercase, so `API-Key`, `api_key` and `apiKey`
+// are one word. These name a credential as a whole key and as its suffix (`github_token`, `dbPassword`).
 const SECRET_SUFFIXES = [
   'password',
   'passwd',
@@ -72,9 +40,28 @@ const SECRET_SUFFIXES = [
   'sessionid',
   'authorization',
 ];
+// More words that name a credential as a whole key: `pin` is a secret, `spin` or `pin_count` is not.
+const SECRET_WHOLE_WORDS = [
+  'pwd',
+  'signingkey',
+  'encryptionkey',
+  'auth',
+  'session',
+  'bearer',
+  'jwt',
+  'otp',
+  'pin',
+  'cvv',
+  'cvc',
+  'ssn',
+  'clientsecret',
+  'refreshtoken',
+  'accesstoken',
+  'idtoken',
+];
 // As a prefix only the unambiguous ones: `token_count` or `sessions` are not secrets.
 const SECRET_PREFIXES = ['password', 'passwd', 'passphrase', 'secret', 'apikey', 'privatekey', 'credential'];
-const SECRET_EXACT = new Set(SECRET_WORDS);
+const SECRET_EXACT = new Set([...SECRET_SUFFIXES, ...SECRET_WHOLE_WORDS]);
 
 /** Whether a key names a credential whose value must not be logged. */
 export function isSecretKey(key: string): boolean {

@@ -1,7 +1,13 @@
 // The client side of the relay: whatever a message from an upstream server can be delivered to.
 import type { Era } from '../mcp/era.js';
 import type { Identity } from '../identity/grants.js';
-import type { JsonObject, JsonRpcErrorObject, JsonRpcId, JsonRpcNotification } from '../mcp/jsonrpc.js';
+import {
+  ErrorCode,
+  type JsonObject,
+  type JsonRpcErrorObject,
+  type JsonRpcId,
+  type JsonRpcNotification,
+} from '../mcp/jsonrpc.js';
 
 /** What a server-to-client request came back with: a result or a JSON-RPC error. */
 export type PeerAnswer = { result: JsonObject } | { error: JsonRpcErrorObject };
@@ -34,4 +40,20 @@ export interface ClientPeer {
   readonly logLevel?: string;
   /** Whether the peer can still receive messages. */
   readonly open: boolean;
+}
+
+/**
+ * The gateway itself as a client, for the requests it sends on its own account (reading tool
+ * lists, holding listen streams): a server that asks it something is told it is not supported.
+ */
+export function gatewayPeer(id: string, era: Era): ClientPeer {
+  return {
+    id,
+    era,
+    principal: 'gatehouse',
+    capabilities: {},
+    open: true,
+    request: async () => ({ error: { code: ErrorCode.MethodNotFound, message: 'not supported' } }),
+    notify: () => undefined,
+  };
 }

@@ -1,18 +1,12 @@
 // The tools each server offers, as the gateway last saw them: so a call to a tool the server
 // does not have answers exactly like one the policy hides, and `Mcp-Param-*` headers can be
 // checked and set. Refreshed when the server announces a change.
-import {
-  MODERN_PROTOCOL_VERSION,
-  META_CLIENT_CAPABILITIES,
-  META_CLIENT_INFO,
-  META_PROTOCOL_VERSION,
-} from '../mcp/era.js';
 import { isObject, type JsonObject } from '../mcp/jsonrpc.js';
 import { paramHeaderDeclarations, type ParamHeader } from '../mcp/param-headers.js';
-import type { ClientPeer } from './peer.js';
+import { gatewayPeer } from './peer.js';
 import { classifyListedTool } from '../catalog/catalog.js';
 import type { Classification } from '../catalog/classify.js';
-import { GATEWAY_CLIENT_INFO, type UpstreamConnection } from './upstream-connection.js';
+import { gatewayEnvelope, type UpstreamConnection } from './upstream-connection.js';
 
 export interface ToolEntry {
   tool: JsonObject;
@@ -33,15 +27,7 @@ export interface PinKeeper {
 const MAX_PAGES = 100;
 
 /** The gateway itself as a client, for the lists it reads on its own account. */
-const DIRECTORY_PEER: ClientPeer = {
-  id: 'gatehouse-directory',
-  era: 'legacy',
-  principal: 'gatehouse',
-  capabilities: {},
-  open: true,
-  request: async () => ({ error: { code: -32601, message: 'not supported' } }),
-  notify: () => undefined,
-};
+const DIRECTORY_PEER = gatewayPeer('gatehouse-directory', 'legacy');
 
 /**
  * Kept per connection: a client session with its own child (or its own upstream session) may see
@@ -84,13 +70,7 @@ export class ToolDirectory {
     for (let page = 0; page < MAX_PAGES; page++) {
       const params: JsonObject = {};
       if (typeof cursor === 'string') params.cursor = cursor;
-      if (modern) {
-        params._meta = {
-          [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
-          [META_CLIENT_CAPABILITIES]: {},
-          [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
-        };
-      }
+      if (modern) params._meta = gatewayEnvelope();
       const a = await conn.send(DIRECTORY_PEER, 'tools/list', params);
       if ('error' in a) throw new Error(`tools/list failed: ${a.error.message}`);
       const keeper = this.pins(server);

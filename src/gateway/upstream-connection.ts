@@ -46,6 +46,16 @@ export interface InitParams {
 }
 
 export const GATEWAY_CLIENT_INFO = { name: 'gatehouse', version: '0.1.0' };
+
+/** The modern envelope (`_meta`) of a request Gatehouse sends to a server on its own account. */
+export function gatewayEnvelope(): JsonObject {
+  return {
+    [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
+    [META_CLIENT_CAPABILITIES]: {},
+    [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
+  };
+}
+
 /** What a shared connection declares: everything Gatehouse can relay to some client. */
 export const SHARED_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
 
@@ -189,7 +199,7 @@ export class UpstreamConnection {
 
   private async handshake(t: Transport, era: Era): Promise<void> {
     if (era === 'modern') {
-      const discover = await this.rawRequest(t, 'server/discover', { _meta: this.modernEnvelope() });
+      const discover = await this.rawRequest(t, 'server/discover', { _meta: gatewayEnvelope() });
       if ('error' in discover) throw new Error(`server/discover failed: ${discover.error.message}`);
       const r = discover.result;
       const meta = metaOf(r);
@@ -243,25 +253,14 @@ export class UpstreamConnection {
     transport.onmessage = (m: unknown) => this.onMessage(m);
     try {
       await transport.start();
-      const answer = await this.rawRequest(
-        transport,
-        'server/discover',
-        { _meta: this.modernEnvelope() },
-        timeout,
-      ).catch(() => undefined);
+      const answer = await this.rawRequest(transport, 'server/discover', { _meta: gatewayEnvelope() }, timeout).catch(
+        () => undefined,
+      );
       const versions = answer && 'result' in answer ? answer.result.supportedVersions : undefined;
       return Array.isArray(versions) && versions.includes(MODERN_PROTOCOL_VERSION) ? 'modern' : 'legacy';
     } finally {
       await transport.close().catch(() => undefined);
     }
-  }
-
-  private modernEnvelope(): JsonObject {
-    return {
-      [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
-      [META_CLIENT_CAPABILITIES]: {},
-      [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
-    };
   }
 
   private async openAndStart(resume?: ResumedHttpSession): Promise<Transport> {

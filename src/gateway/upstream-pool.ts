@@ -4,8 +4,8 @@
 import type { ServerConfig } from '../config/schema.js';
 import { negotiateLegacyVersion, type Era } from '../mcp/era.js';
 import type { JsonRpcNotification } from '../mcp/jsonrpc.js';
-import type { ClientPeer } from './peer.js';
-import { UpstreamConnection, type ConnectionOptions, type InitParams } from './upstream-connection.js';
+import { gatewayPeer, type ClientPeer } from './peer.js';
+import { gatewayEnvelope, UpstreamConnection, type ConnectionOptions, type InitParams } from './upstream-connection.js';
 import { ToolDirectory, type PinKeeper } from './tool-directory.js';
 
 export type Listener = (n: JsonRpcNotification) => void;
@@ -223,7 +223,7 @@ export class UpstreamPool {
       .send(
         LISTENER_PEER,
         'subscriptions/listen',
-        { notifications, _meta: modernMeta() },
+        { notifications, _meta: gatewayEnvelope() },
         { noTimeout: true, signal: abort.signal },
       )
       .then(() => {
@@ -244,21 +244,5 @@ export class UpstreamPool {
   }
 }
 
-function modernMeta() {
-  return {
-    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-    'io.modelcontextprotocol/clientCapabilities': {},
-    'io.modelcontextprotocol/clientInfo': { name: 'gatehouse', version: '0.1.0' },
-  };
-}
-
 /** The gateway itself, as the holder of the listen streams. */
-const LISTENER_PEER: ClientPeer = {
-  id: 'gatehouse-listener',
-  era: 'modern',
-  principal: 'gatehouse',
-  capabilities: {},
-  open: true,
-  request: async () => ({ error: { code: -32601, message: 'not supported' } }),
-  notify: () => undefined,
-};
+const LISTENER_PEER = gatewayPeer('gatehouse-listener', 'modern');

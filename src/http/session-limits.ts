@@ -21,6 +21,16 @@ export const SESSION_LIMIT_DEFAULTS: SessionLimitSettings = {
   maxInflightPerSession: DEFAULT_MAX_INFLIGHT_PER_SESSION,
 };
 
+/** How many of one transport's open sessions a principal holds (the transport's `sessionsOf`). */
+export function countSessionsOf(
+  sessions: Iterable<{ readonly session: { readonly principal: string } }>,
+  principal: string,
+): number {
+  let n = 0;
+  for (const s of sessions) if (s.session.principal === principal) n++;
+  return n;
+}
+
 /** Answers 429 when the principal already holds as many sessions as it may; true when it did. */
 export function refuseNewSession(
   res: ServerResponse,

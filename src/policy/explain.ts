@@ -87,11 +87,13 @@ interface StepBase {
   note?: string;
 }
 
+type ConditionKind = 'deny_if' | 'require' | 'approval_if';
+
 export type Step =
   | (StepBase & { kind: 'hide'; pattern: string; matched: boolean })
   | (StepBase & { kind: 'action'; rule: string; action: CompiledRule['action'] })
   | (StepBase & { kind: 'default'; default: 'allow' | 'deny' })
-  | (StepBase & { kind: 'deny_if' | 'require' | 'approval_if'; rule: string; reason?: string } & ConditionValue)
+  | (StepBase & { kind: ConditionKind; rule: string; reason?: string } & ConditionValue)
   | (StepBase & { kind: 'limit'; rule: string; limit: LimitTrace });
 
 export interface Explanation {
@@ -292,32 +294,37 @@ export function traceDecision(policy: CompiledPolicy, call: CallFacts): Trace {
     );
   }
   const vars = celVars(call);
+  /**
+   * Records one condition: it blocks with `block` when its value is `blocksWhen`, and one that
+   * cannot be evaluated blocks as a denial, whatever its kind (fail closed).
+   */
+  const checkCondition = (
+    kind: ConditionKind,
+    r: CompiledRule,
+    cel: CompiledCel,
+    blocksWhen: boolean,
+    block: Decision,
+    stated?: string,
+  ): void => {
+    const v = condition(cel, vars);
+    const outcome =
+      v.error !== undefined
+        ? blocked('deny', cel.path, failedCondition(cel.path, v))
+        : v.value === blocksWhen
+          ? block
+          : undefined;
+    step(conditionStep(kind, r, cel, v, outcome, stated), outcome);
+  };
   for (const r of chain) {
     for (const c of r.denyIf) {
-      const v = condition(c.cel, vars);
-      const outcome =
-        v.error !== undefined
-          ? blocked('deny', c.cel.path, failedCondition(c.cel.path, v))
-          : v.value
-            ? blocked(
-                'deny',
-                c.cel.path,
-                c.reason ?? r.reason ?? `${word} "${call.name}" was denied by the condition ${c.cel.source}.`,
-              )
-            : undefined;
-      step(conditionStep('deny_if', r, c.cel, v, outcome, c.reason), outcome);
+      const reason = c.reason ?? r.reason ?? `${word} "${call.name}" was denied by the condition ${c.cel.source}.`;
+      checkCondition('deny_if', r, c.cel, true, blocked('deny', c.cel.path, reason), c.reason);
     }
   }
   for (const r of chain) {
     for (const c of r.require) {
-      const v = condition(c.cel, vars);
-      const outcome =
-        v.error !== undefined
-          ? blocked('deny', c.cel.path, failedCondition(c.cel.path, v))
-          : !v.value
-            ? blocked('deny', c.cel.path, c.reason ?? r.reason ?? `${word} "${call.name}" requires ${c.cel.source}.`)
-            : undefined;
-      step(conditionStep('require', r, c.cel, v, outcome, c.reason), outcome);
+      const reason = c.reason ?? r.reason ?? `${word} "${call.name}" requires ${c.cel.source}.`;
+      checkCondition('require', r, c.cel, false, blocked('deny', c.cel.path, reason), c.reason);
     }
   }
   for (const r of chain) {
@@ -333,18 +340,8 @@ export function traceDecision(policy: CompiledPolicy, call: CallFacts): Trace {
       );
     }
     for (const c of r.approvalIf) {
-      const v = condition(c.cel, vars);
-      const outcome =
-        v.error !== undefined
-          ? blocked('deny', c.cel.path, failedCondition(c.cel.path, v))
-          : v.value
-            ? blocked(
-                'approval_required',
-                c.cel.path,
-                r.reason ?? `${word} "${call.name}" requires a person's approval (${c.cel.source}).`,
-              )
-            : undefined;
-      step(conditionStep('approval_if', r, c.cel, v, outcome), outcome);
+      const reason = r.reason ?? `${word} "${call.name}" requires a person's approval (${c.cel.source}).`;
+      checkCondition('approval_if', r, c.cel, true, blocked('approval_required', c.cel.path, reason));
     }
   }
   const requests = new Map<string, LimitRequest>();
@@ -445,7 +442,7 @@ function traceMatch(policy: CompiledPolicy, call: CallFacts): MatchTrace {
 }
 
 function conditionStep(
-  kind: 'deny_if' | 'require' | 'approval_if',
+  kind: ConditionKind,
   r: CompiledRule,
   cel: CompiledCel,
   v: ConditionValue,

@@ -9,6 +9,7 @@ import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
 import type { HttpEdge } from './streamable-http.js';
 import {
+  countSessionsOf,
   refuseInflight,
   refuseNewSession,
   SESSION_LIMIT_DEFAULTS,
@@ -34,9 +35,7 @@ export class LegacySseDownstream {
   }
 
   sessionsOf(principal: string): number {
-    let n = 0;
-    for (const s of this.sessions.values()) if (s.session.principal === principal) n++;
-    return n;
+    return countSessionsOf(this.sessions.values(), principal);
   }
 
   open(res: ServerResponse, endpoint: Endpoint, server: string, edge: HttpEdge): void {

@@ -24,6 +24,7 @@ import { decodeParamValue, paramHeaderMismatch } from '../../mcp/param-headers.j
 import { classifyInbound } from './classify-inbound.js';
 import type { Identity } from '../../identity/grants.js';
 import {
+  countSessionsOf,
   refuseInflight,
   refuseNewSession,
   SESSION_LIMIT_DEFAULTS,
@@ -135,9 +136,7 @@ export class StreamableHttpDownstream {
   }
 
   sessionsOf(principal: string): number {
-    let n = 0;
-    for (const s of this.sessions.values()) if (s.session.principal === principal) n++;
-    return n;
+    return countSessionsOf(this.sessions.values(), principal);
   }
 
   async post(
