@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, firstText } from '../helpers/index.js';
+import { connectClient, featureAllowing, firstText } from '../helpers/index.js';
 import { dropSchema, pgAuditUrl, uniqueSchema } from '../audit/pg.js';
 import { startTestGateway, tempDir, type TempDir } from './support.js';
 
@@ -26,15 +26,7 @@ describe.each(SINKS)('the answer to an approval in the %s audit log', (_kind, au
     gw = await startTestGateway(dir, {
       audit: auditUrl(dir),
       servers: {
-        fixture: {
-          ...featureServerCommand('stdio', 'legacy'),
-          timeout_ms: 20_000,
-          policy: {
-            version: '1',
-            default: 'allow',
-            tools: { add: { action: 'require_approval', approval: { timeout: '1m' } } },
-          },
-        },
+        fixture: featureAllowing({ add: { action: 'require_approval', approval: { timeout: '1m' } } }),
       },
     });
   });

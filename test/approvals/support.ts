@@ -1,15 +1,11 @@
 // What the approval tests share: a webhook receiver on 127.0.0.1 that answers each request with
 // the next scripted status, a gateway started from a config written to a temporary folder, and a
 // held call to open approvals for (the call path that opens them is tested with the gateway).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ApprovalCall, ApprovalSettings } from '../../src/approvals/service.js';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { featureServerCommand } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { EPHEMERAL, featureEntry, startFileGateway, type TempDir } from '../helpers/gateway.js';
+import { listenLoopback } from '../helpers/http-server.js';
 
 export interface Received {
   path: string;
@@ -36,10 +32,9 @@ export async function startReceiver(script: number[] = []): Promise<Receiver> {
       res.writeHead(state.script.shift() ?? 200, { 'content-type': 'text/plain' }).end('ok');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { origin, close } = await listenLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: origin,
     received,
     get script() {
       return state.script;
@@ -47,10 +42,7 @@ export async function startReceiver(script: number[] = []): Promise<Receiver> {
     set script(next: number[]) {
       state.script = [...next];
     },
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close,
   };
 }
 
@@ -70,24 +62,7 @@ export function settings(notify: string[] = [], timeoutS = 600): ApprovalSetting
   return { timeoutS, mode: 'hold', remember: 'none', notify };
 }
 
-export interface TempDir {
-  path: string;
-  write(name: string, content: unknown): string;
-  remove(): void;
-}
-
-export function tempDir(prefix: string): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return {
-    path,
-    write: (name, content) => {
-      const file = join(path, name);
-      writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
-      return file;
-    },
-    remove: () => rmSync(path, { recursive: true, force: true }),
-  };
-}
+export { tempDir, type TempDir } from '../helpers/gateway.js';
 
 /** A gateway on a free loopback port in front of the feature fixture, with `extra` config keys. */
 export async function startTestGateway(
@@ -95,12 +70,11 @@ export async function startTestGateway(
   extra: Record<string, unknown>,
   log: (line: string) => void = () => undefined,
 ): Promise<Gateway> {
-  const file = dir.write(`gatehouse-${Math.random().toString(36).slice(2)}.json`, {
-    listen: { host: '127.0.0.1', port: 0 },
-    state: 'memory:',
-    audit: 'none',
-    servers: { fixture: { ...featureServerCommand('stdio', 'legacy'), timeout_ms: 20_000 } },
-    ...extra,
-  });
-  return startGateway(await loadConfig({ file }), { log });
+  const name = `gatehouse-${Math.random().toString(36).slice(2)}.json`;
+  const started = await startFileGateway(
+    dir,
+    { ...EPHEMERAL, servers: { fixture: featureEntry() }, ...extra },
+    { name, log },
+  );
+  return started.gateway;
 }

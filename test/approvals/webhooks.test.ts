@@ -12,7 +12,7 @@ import type { ApprovalChannelConfig } from '../../src/approvals/config-schema.js
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, firstText } from '../helpers/index.js';
+import { connectClient, featureAllowing, firstText } from '../helpers/index.js';
 import {
   HELD_CALL,
   settings,
@@ -212,15 +212,7 @@ describe.each(['legacy', 'modern'] as const)('a webhook followed to the end, %s 
     gw = await startTestGateway(dir, {
       approvals: { channels: { ops: { url: `${receiver.url}/e2e` } } },
       servers: {
-        fixture: {
-          ...featureServerCommand('stdio', 'legacy'),
-          timeout_ms: 20_000,
-          policy: {
-            version: '1',
-            default: 'allow',
-            tools: { add: { action: 'require_approval', approval: { timeout: '1m', notify: ['ops'] } } },
-          },
-        },
+        fixture: featureAllowing({ add: { action: 'require_approval', approval: { timeout: '1m', notify: ['ops'] } } }),
       },
     });
   });

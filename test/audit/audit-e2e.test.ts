@@ -10,12 +10,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { readSink } from './read-sink.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
 import { startGatehouse } from '../helpers/cli.js';
-import { connectClient, featureServerCommand, stopProcess, type ConnectedClient, type Era } from '../helpers/index.js';
+import {
+  connectClient,
+  featureEntry,
+  startParsedGateway,
+  stopProcess,
+  type ConnectedClient,
+  type Era,
+} from '../helpers/index.js';
 import { dropSchema, pgAuditUrl, uniqueSchema } from './pg.js';
 
 const SECRET = 'sk-live-4f9c2e7d1b8a6350';
@@ -34,9 +40,7 @@ const POLICY = {
   },
 };
 
-function server() {
-  return { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy: POLICY };
-}
+const server = () => featureEntry({ policy: POLICY }, 'both');
 
 type Kind = 'allow' | 'deny' | 'rate_limited' | 'hidden' | 'failed';
 /** The i-th call of the mix: 4 allowed, 2 denied, 2 of a once-an-hour tool, 1 hidden, 1 failing. */
@@ -76,14 +80,16 @@ describe.each([
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-audit-e2e-'));
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: { sink: sinkUrl(dir), arguments: 'redacted' },
-      log: { level: 'debug' },
-      servers: { feat: server() },
-    });
-    gw = await startGateway({ path: null, dir, config }, { log: (line) => (logs += `${line}\n`) });
+    gw = await startParsedGateway(
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        state: 'memory:',
+        audit: { sink: sinkUrl(dir), arguments: 'redacted' },
+        log: { level: 'debug' },
+        servers: { feat: server() },
+      },
+      { dir, log: (line) => (logs += `${line}\n`) },
+    );
     const clients: Record<Era, ConnectedClient> = {
       legacy: await connectClient({ era: 'legacy', downstream: { kind: 'http', url: `${gw.url}/mcp/feat` } }),
       modern: await connectClient({ era: 'modern', downstream: { kind: 'http', url: `${gw.url}/mcp/feat` } }),
@@ -164,13 +170,15 @@ describe('approvals in the audit log', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-audit-approval-'));
     try {
       const url = `sqlite:${path.join(dir, 'audit.db')}`;
-      const config = ConfigSchema.parse({
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'memory:',
-        audit: url,
-        servers: { feat: server() },
-      });
-      const gw = await startGateway({ path: null, dir, config }, { log: () => undefined });
+      const gw = await startParsedGateway(
+        {
+          listen: { host: '127.0.0.1', port: 0 },
+          state: 'memory:',
+          audit: url,
+          servers: { feat: server() },
+        },
+        { dir },
+      );
       const c = await connectClient({ era: 'modern', downstream: { kind: 'http', url: `${gw.url}/mcp/feat` } });
       const first = (await c.client.callTool({ name: 'touch', arguments: { uri: 'demo://a' } })) as CallToolResult;
       const id = (first._meta?.['gatehouse/decision'] as { approval_id: string }).approval_id;
@@ -258,13 +266,15 @@ describe('shadow mode in the audit log', () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-audit-shadow-'));
       try {
         const url = `sqlite:${path.join(dir, 'audit.db')}`;
-        const config = ConfigSchema.parse({
-          listen: { host: '127.0.0.1', port: 0 },
-          state: 'memory:',
-          audit: url,
-          servers: { feat: { ...server(), policy: { ...POLICY, enforce: false } } },
-        });
-        const gw = await startGateway({ path: null, dir, config }, { log: () => undefined });
+        const gw = await startParsedGateway(
+          {
+            listen: { host: '127.0.0.1', port: 0 },
+            state: 'memory:',
+            audit: url,
+            servers: { feat: { ...server(), policy: { ...POLICY, enforce: false } } },
+          },
+          { dir },
+        );
         const c = await connectClient({ era, downstream: { kind: 'http', url: `${gw.url}/mcp/feat` } });
         const results = [
           await c.client.callTool({ name: 'whoami', arguments: {} }),

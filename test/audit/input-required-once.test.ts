@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult, ElicitResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { openAuditSink } from '../../src/audit/open-audit-log.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
-import { connectClient, featureServerCommand, firstText, type Era } from '../helpers/index.js';
+import { connectClient, featureServerCommand, firstText, startParsedGateway, type Era } from '../helpers/index.js';
 import { parseExposition } from '../observability/prom-text.js';
 
 const POLICY = {
@@ -47,13 +46,15 @@ function answer(params: { message?: string }): ElicitResult {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-rounds-'));
   const sink = `sqlite:${path.join(dir, 'audit.db')}`;
-  const config = ConfigSchema.parse({
-    listen: { host: '127.0.0.1', port: 0 },
-    state: 'memory:',
-    audit: sink,
-    servers: { 'legacy-up': server('legacy'), 'modern-up': server('modern') },
-  });
-  gw = await startGateway({ path: null, dir, config }, { log: () => undefined });
+  gw = await startParsedGateway(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      state: 'memory:',
+      audit: sink,
+      servers: { 'legacy-up': server('legacy'), 'modern-up': server('modern') },
+    },
+    { dir },
+  );
   for (const [era, srv] of [
     ['modern', 'legacy-up'],
     ['modern', 'modern-up'],

@@ -9,12 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway } from '../../src/gateway/gateway.js';
 import { openAuditSink } from '../../src/audit/open-audit-log.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
 import { ARGUMENT_MODES } from '../../src/audit/config-schema.js';
-import { connectClient, featureServerCommand, type Era } from '../helpers/index.js';
+import { connectClient, featureEntry, startParsedGateway, type Era } from '../helpers/index.js';
 
 const CARD = '5555444433331111';
 const EXPIRY = '09/31';
@@ -54,15 +52,17 @@ async function runMode(mode: (typeof ARGUMENT_MODES)[number]): Promise<Run> {
   const dir = mkdtempSync(path.join(tmpdir(), `gatehouse-redaction-${mode}-`));
   const file = path.join(dir, 'audit.db');
   try {
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: { sink: `sqlite:${file}`, arguments: mode },
-      log: { level: 'trace' },
-      servers: { feat: { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy: POLICY } },
-    });
     let logs = '';
-    const gw = await startGateway({ path: null, dir, config }, { log: (line) => (logs += `${line}\n`) });
+    const gw = await startParsedGateway(
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        state: 'memory:',
+        audit: { sink: `sqlite:${file}`, arguments: mode },
+        log: { level: 'trace' },
+        servers: { feat: featureEntry({ policy: POLICY }, 'both') },
+      },
+      { dir, log: (line) => (logs += `${line}\n`) },
+    );
     for (const era of ['legacy', 'modern'] as Era[]) {
       const c = await connectClient({ era, downstream: { kind: 'http', url: `${gw.url}/mcp/feat` } });
       const call = (name: string, args: Record<string, unknown>) =>

@@ -4,14 +4,18 @@
 // pin); `gatehouse policy replay` with a stricter policy then reports exactly the calls whose
 // decision changes, and leaves out, with a count of why, the calls the new server policy would not
 // decide: the grant's own policy's, and those blocked by something other than the policy.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway } from '../../src/gateway/gateway.js';
 import { runCli } from '../helpers/cli.js';
-import { connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
+import {
+  connectClient,
+  featureEntry,
+  startFileGateway,
+  tempDir,
+  type ConnectedClient,
+  type Era,
+  type TempDir,
+} from '../helpers/index.js';
 
 const LENIENT = { version: '1', default: 'allow', tools: { whoami: { action: 'deny' } } };
 const STRICT = {
@@ -24,35 +28,31 @@ const STRICT = {
   },
 };
 
-let dir: string;
+let dir: TempDir;
 let configFile: string;
 let strictFile: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-replay-recorded-'));
-  configFile = path.join(dir, 'gatehouse.json');
-  strictFile = path.join(dir, 'strict.json');
-  writeFileSync(strictFile, JSON.stringify(STRICT));
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: `sqlite:${path.join(dir, 'audit.db')}`,
-      auth: { mode: 'grants' },
-      servers: { feat: { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy: LENIENT } },
-      grants: {
-        ci: { token: 'tok-ci-0123456789', agent: 'ci', servers: ['feat'] },
-        special: {
-          token: 'tok-special-0123456789',
-          agent: 'special',
-          servers: ['feat'],
-          policy: { version: '1', default: 'allow' },
-        },
+  dir = tempDir('gatehouse-replay-recorded-');
+  strictFile = dir.write('strict.json', STRICT);
+  const started = await startFileGateway(dir, {
+    listen: { host: '127.0.0.1', port: 0 },
+    state: 'memory:',
+    audit: `sqlite:${path.join(dir.path, 'audit.db')}`,
+    auth: { mode: 'grants' },
+    servers: { feat: featureEntry({ policy: LENIENT }, 'both') },
+    grants: {
+      ci: { token: 'tok-ci-0123456789', agent: 'ci', servers: ['feat'] },
+      special: {
+        token: 'tok-special-0123456789',
+        agent: 'special',
+        servers: ['feat'],
+        policy: { version: '1', default: 'allow' },
       },
-    }),
-  );
-  const gw = await startGateway(await loadConfig({ file: configFile }), { log: () => undefined });
+    },
+  });
+  const gw = started.gateway;
+  configFile = started.file;
   const connect = (era: Era, token: string): Promise<ConnectedClient> =>
     connectClient({
       era,
@@ -84,7 +84,7 @@ beforeAll(async () => {
   await gw.close(); // flushes the audit log
 }, 120_000);
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => dir?.remove());
 
 describe('gatehouse policy replay on recorded calls', () => {
   it('reports exactly the calls a stricter policy changes, and counts what it left out and why', async () => {

@@ -1,27 +1,18 @@
 // Proves that `gatehouse start` prints the dashboard and the admin API among its endpoints (DESIGN
 // section 4), and that the dashboard URL it prints answers with the dashboard's page.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGatehouse } from '../helpers/cli.js';
-import { featureServerCommand, stopProcess } from '../helpers/index.js';
+import { EPHEMERAL, featureEntry, stopProcess, tempDir } from '../helpers/index.js';
 
 describe('gatehouse start', () => {
   it('lists the admin API and the dashboard, and the printed dashboard URL serves it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
-    const { command, args } = featureServerCommand('stdio', 'legacy');
-    writeFileSync(
-      join(dir, 'gatehouse.json'),
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'memory:',
-        audit: 'none',
-        auth: { mode: 'none', admin_token: 'an-admin-token-for-the-start-test' },
-        servers: { leg: { command, args, timeout_ms: 20_000 } },
-      }),
-    );
-    const proc = await startGatehouse(['-c', join(dir, 'gatehouse.json')], {
+    const dir = tempDir('gatehouse-start-');
+    const file = dir.write('gatehouse.json', {
+      ...EPHEMERAL,
+      auth: { mode: 'none', admin_token: 'an-admin-token-for-the-start-test' },
+      servers: { leg: featureEntry() },
+    });
+    const proc = await startGatehouse(['-c', file], {
       // The admin API line, then the dashboard line whose URL is captured.
       ready:
         /^\s+http:\S+\/api\/v1\s+admin API \(admin token\)\n\s+(http:\S+\/ui\/)\s+dashboard \(sign in with an admin token\)$/m,
@@ -34,6 +25,7 @@ describe('gatehouse start', () => {
       expect(await res.text()).toContain('<div id="app"');
     } finally {
       await stopProcess(proc.child);
+      dir.remove();
     }
   }, 60_000);
 });

@@ -9,22 +9,23 @@
 // away withdraws its approval; and the pending-approvals metric leaves out approvals past expiry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import type { Approval } from '../../src/approvals/approval.js';
 import { argsHash } from '../../src/approvals/service.js';
 import { loadPolicy, type CompiledPolicy } from '../../src/policy/compile.js';
-import { connectClient, featureServerCommand, firstText, type ConnectedClient, type Era } from '../helpers/index.js';
+import {
+  EPHEMERAL,
+  connectClient,
+  featureAllowing,
+  firstText,
+  startParsedGateway,
+  type ConnectedClient,
+  type Era,
+} from '../helpers/index.js';
 
 const ERAS: Era[] = ['legacy', 'modern'];
 
-function server(tools: Record<string, unknown>) {
-  return {
-    ...featureServerCommand('stdio', 'both'),
-    timeout_ms: 20_000,
-    policy: { version: '1', default: 'allow', tools },
-  };
-}
+const server = (tools: Record<string, unknown>) => featureAllowing(tools, 'both');
 
 const HOLD = { action: 'require_approval', approval: { timeout: '1m' } };
 const SERVERS = {
@@ -83,13 +84,7 @@ function decisionOf(r: CallToolResult): Record<string, unknown> {
 const approve = (id: string) => gw.core.approvals.answer(id, { approve: true, by: 'ops', channel: 'api' });
 
 beforeAll(async () => {
-  const config = ConfigSchema.parse({
-    listen: { host: '127.0.0.1', port: 0 },
-    state: 'memory:',
-    audit: 'none',
-    servers: SERVERS,
-  });
-  gw = await startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
+  gw = await startParsedGateway({ ...EPHEMERAL, servers: SERVERS });
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => {})));

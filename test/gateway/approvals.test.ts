@@ -4,35 +4,31 @@
 // cancellation withdrawing the approval, retry mode with the same and with different arguments,
 // remember: session, elicitation to the client's own user (approve and decline), a tampered or
 // replayed requestState refused, and a pending approval that survives a gateway restart.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { loadConfig } from '../../src/config/load.js';
 import { runCli } from '../helpers/cli.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import type { Approval } from '../../src/approvals/approval.js';
 import {
   connectClient,
-  featureServerCommand,
+  featureAllowing,
   firstText,
   modernRequest,
   postModern,
+  startFileGateway,
+  startParsedGateway,
+  tempDir,
   type ConnectedClient,
   type Era,
+  type FileGateway,
 } from '../helpers/index.js';
 
 const ERAS: Era[] = ['legacy', 'modern'];
 
-function server(tools: Record<string, unknown>) {
-  return {
-    ...featureServerCommand('stdio', 'both'),
-    timeout_ms: 20_000,
-    policy: { version: '1', default: 'allow', tools },
-  };
-}
+const server = (tools: Record<string, unknown>) => featureAllowing(tools, 'both');
 
 const SERVERS = {
   held: server({
@@ -48,8 +44,7 @@ const SERVERS = {
 };
 
 async function gatewayWith(state: string, audit = 'none'): Promise<Gateway> {
-  const config = ConfigSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, state, audit, servers: SERVERS });
-  return startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
+  return startParsedGateway({ listen: { host: '127.0.0.1', port: 0 }, state, audit, servers: SERVERS });
 }
 
 /** Waits until the server's tool has a pending approval, and returns it. */
@@ -312,30 +307,27 @@ describe('a pending approval across a gateway restart', () => {
 });
 
 describe('answering through the command line, the admin API and the approval page', () => {
-  let dir: string;
+  let started: FileGateway | undefined;
   let file: string;
   let gw2: Gateway;
   const ADMIN = 'admin-token-for-approvals';
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-approvals-channels-'));
-    file = path.join(dir, 'gatehouse.json');
-    const doc = {
+    const home = tempDir('gatehouse-approvals-channels-');
+    started = await startFileGateway(home, {
       listen: { host: '127.0.0.1', port: 0 },
-      state: `sqlite:${path.join(dir, 'state.db')}`,
+      state: `sqlite:${path.join(home.path, 'state.db')}`,
       audit: 'none',
       auth: { mode: 'none', admin_token: ADMIN },
       servers: {
         held: SERVERS.held,
         page: server({ add: { action: 'require_approval', approval: { notify: ['client'] } } }),
       },
-    };
-    writeFileSync(file, JSON.stringify(doc));
-    gw2 = await startGateway(await loadConfig({ file }), { log: () => undefined });
+    });
+    ({ gateway: gw2, file } = started);
   });
   afterAll(async () => {
-    await gw2.close();
-    rmSync(dir, { recursive: true, force: true });
+    await started?.close();
   });
 
   it.each(ERAS)(

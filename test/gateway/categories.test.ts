@@ -9,18 +9,22 @@
 // a glob (a write tool allowed). Under `all_tools`, CEL `deny_if` conditions on `tool.risk` and
 // `tool.category` block exactly the critical and the execute tools. And when the category cannot be
 // known (the server's tools/list fails), a policy with category rules does not let the call through.
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { toNodeHandler } from '@modelcontextprotocol/node';
-import { ProtocolError, ProtocolErrorCode, Server, createMcpHandler } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
 import { classifyTool, type ToolCategory } from '../../src/catalog/classify.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { datasetTools } from '../fixtures/servers/dataset-server.js';
-import { TSX_LOADER, connectClient, type ConnectedClient, type Era } from '../helpers/index.js';
+import { serveMcp } from '../helpers/http-server.js';
+import {
+  EPHEMERAL,
+  TSX_LOADER,
+  connectClient,
+  startParsedGateway,
+  type ConnectedClient,
+  type Era,
+} from '../helpers/index.js';
 
 const DATASET_SERVER = fileURLToPath(new URL('../fixtures/servers/dataset-server.ts', import.meta.url));
 const ERAS: Era[] = ['legacy', 'modern'];
@@ -178,13 +182,10 @@ describe.each(ERAS)('categories in the policy, %s client', (era) => {
   let aggregate: ConnectedClient;
 
   beforeAll(async () => {
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
+    gateway = await startParsedGateway({
+      ...EPHEMERAL,
       servers: { supa: datasetServer(CATEGORY_POLICY), 'supa-cel': datasetServer(CEL_POLICY) },
     });
-    gateway = await startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
     byCategory = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp/supa` } });
     byCel = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp/supa-cel` } });
     aggregate = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp` } });
@@ -275,7 +276,7 @@ describe.each(ERAS)('categories in the policy, %s client', (era) => {
 /** A real Streamable HTTP MCP server whose tools/list fails while its tools/call works, counting calls. */
 async function startUnlistableUpstream(): Promise<{ url: string; calls: string[]; close(): Promise<void> }> {
   const calls: string[] = [];
-  const handler = createMcpHandler(() => {
+  const upstream = await serveMcp(() => {
     const server = new Server({ name: 'unlistable', version: '1.0.0' }, { capabilities: { tools: {} } });
     server.setRequestHandler('tools/list', () => {
       throw new ProtocolError(ProtocolErrorCode.InternalError, 'the tool list is unavailable');
@@ -286,23 +287,7 @@ async function startUnlistableUpstream(): Promise<{ url: string; calls: string[]
     });
     return server;
   });
-  const node = toNodeHandler(handler);
-  const http: HttpServer = createServer((req, res) => {
-    void Promise.resolve(node(req, res)).catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  };
+  return { ...upstream, calls };
 }
 
 describe.each(ERAS)('categories when the category cannot be known, %s client', (era) => {
@@ -312,10 +297,8 @@ describe.each(ERAS)('categories when the category cannot be known, %s client', (
 
   beforeAll(async () => {
     upstream = await startUnlistableUpstream();
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
+    gateway = await startParsedGateway({
+      ...EPHEMERAL,
       servers: {
         unlistable: {
           url: upstream.url,
@@ -327,7 +310,6 @@ describe.each(ERAS)('categories when the category cannot be known, %s client', (
         },
       },
     });
-    gateway = await startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
     client = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp/unlistable` } });
   }, 60_000);
 

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
+import {
+  EPHEMERAL,
+  connectClient,
+  featureServerCommand,
+  startFileGateway,
+  type ConnectedClient,
+  type Era,
+  type FileGateway,
+} from '../helpers/index.js';
 import { becomesTrue } from '../helpers/wait.js';
 
 function text(r: unknown): string {
@@ -141,12 +149,11 @@ describe.each<Era>(['legacy', 'modern'])('hot reload, %s client', (era) => {
 });
 
 describe.each<Era>(['legacy', 'modern'])('resource and prompt rules, %s client', (era) => {
+  let started: FileGateway | undefined;
   let gateway: Gateway;
   let client: ConnectedClient;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-resources-'));
-    const file = join(dir, 'gatehouse.json');
     const { command, args } = featureServerCommand('stdio', 'legacy');
     const policy = {
       version: '1',
@@ -157,22 +164,17 @@ describe.each<Era>(['legacy', 'modern'])('resource and prompt rules, %s client',
       },
       prompts: { greet: { action: 'deny', reason: 'Prompts are off here.' } },
     };
-    writeFileSync(
-      file,
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'memory:',
-        audit: 'none',
-        servers: { fx: { command, args, policy } },
-      }),
-    );
-    gateway = await startGateway(await loadConfig({ file }), { log: () => undefined });
+    started = await startFileGateway('gatehouse-resources-', {
+      ...EPHEMERAL,
+      servers: { fx: { command, args, policy } },
+    });
+    gateway = started.gateway;
     client = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp/fx` } });
   });
 
   afterAll(async () => {
     await client?.close();
-    await gateway?.close();
+    await started?.close();
   });
 
   it('a hidden resource leaves resources/list and reads as not found', async () => {

@@ -3,9 +3,8 @@
 // cancellation, stops the call's work then, not when the exchange falls silent minutes later. With
 // the official SDK client of both eras as the agent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, type Era } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { EPHEMERAL, connectClient, startParsedGateway, type Era } from '../helpers/index.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startModernServer, type TestServer } from '../transports/http-upstreams.js';
 
@@ -16,13 +15,10 @@ describe('a call that times out at the gateway, to a modern Streamable HTTP upst
   let gw: Gateway;
   beforeAll(async () => {
     upstream = await startModernServer();
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
+    gw = await startParsedGateway({
+      ...EPHEMERAL,
       servers: { slow: { url: upstream.url, era: 'modern', timeout_ms: 300 } },
     });
-    gw = await startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
   }, 30_000);
   afterAll(async () => {
     await gw?.close();

@@ -7,15 +7,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { TSX_LOADER, connectClient, firstText, type Era } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { TSX_LOADER, connectClient, firstText, startParsedGateway, type Era } from '../helpers/index.js';
 
 const DATASET_SERVER = fileURLToPath(new URL('../fixtures/servers/dataset-server.ts', import.meta.url));
 const APP = '0b6c1f2e-7a8d-4c1b-9a55-2f3d4e5a6b7c';
 
 function startOn(stateFile: string): Promise<Gateway> {
-  const config = ConfigSchema.parse({
+  return startParsedGateway({
     listen: { host: '127.0.0.1', port: 0 },
     state: `sqlite:${stateFile}`,
     audit: 'none',
@@ -27,7 +26,6 @@ function startOn(stateFile: string): Promise<Gateway> {
       },
     },
   });
-  return startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
 }
 
 /** Makes `n` calls through a fresh gateway client and returns their results. */

@@ -3,13 +3,17 @@
 // "[POLICY DENIED] definition of echo changed since it was pinned" and removed from tools/list,
 // the client is told the list changed, `gatehouse pins diff` shows the change, and
 // `gatehouse pins accept` lets calls through again — also in a gateway that is already running.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import {
+  EPHEMERAL,
+  connectClient,
+  featureServerCommand,
+  startFileGateway,
+  type ConnectedClient,
+  type Era,
+  type FileGateway,
+} from '../helpers/index.js';
 import { runCli } from '../helpers/cli.js';
 
 async function cli(...args: string[]): Promise<{ code: number; out: string }> {
@@ -23,30 +27,25 @@ function result(r: unknown): { isError?: boolean; text: string } {
 }
 
 describe.each<Era>(['legacy', 'modern'])('pins, %s client', (era) => {
+  let started: FileGateway | undefined;
   let gateway: Gateway;
   let client: ConnectedClient;
   let configFile: string;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pins-'));
-    configFile = join(dir, 'gatehouse.json');
     const { command, args } = featureServerCommand('stdio', 'legacy');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'sqlite:./state.db',
-        audit: 'none',
-        servers: { fx: { command, args } },
-      }),
-    );
-    gateway = await startGateway(await loadConfig({ file: configFile }), { log: () => undefined });
+    started = await startFileGateway('gatehouse-pins-', {
+      ...EPHEMERAL,
+      state: 'sqlite:./state.db',
+      servers: { fx: { command, args } },
+    });
+    ({ gateway, file: configFile } = started);
     client = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp/fx` } });
   });
 
   afterAll(async () => {
     await client?.close();
-    await gateway?.close();
+    await started?.close();
   });
 
   it('a tool is pinned when first listed and calls pass while it is unchanged', async () => {

@@ -12,8 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { datasetTools } from '../fixtures/servers/dataset-server.js';
 import {
   TSX_LOADER,
@@ -22,6 +21,7 @@ import {
   modernRequest,
   post,
   postModern,
+  startParsedGateway,
   type ConnectedClient,
   type Era,
 } from '../helpers/index.js';
@@ -72,8 +72,7 @@ async function gatewayWith(
   state = 'memory:',
   limits: Record<string, number> = {},
 ): Promise<Gateway> {
-  const config = ConfigSchema.parse({ listen: { host: '127.0.0.1', port: 0 }, state, audit: 'none', servers, limits });
-  return startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
+  return startParsedGateway({ listen: { host: '127.0.0.1', port: 0 }, state, audit: 'none', servers, limits });
 }
 
 const APP = '0b6c1f2e-7a8d-4c1b-9a55-2f3d4e5a6b7c';

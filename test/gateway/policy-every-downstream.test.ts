@@ -12,13 +12,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult, ElicitResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import {
+  EPHEMERAL,
   TSX_LOADER,
   connectClient,
-  featureServerCommand,
+  featureEntry,
   firstText,
+  startParsedGateway,
   type ConnectedClient,
   type Downstream,
   type Era,
@@ -39,18 +40,14 @@ const POLICY = {
 };
 const ALLOWED = ['ask_name', 'echo'];
 
-function fixtureEntry(era: Era): Record<string, unknown> {
-  const { command, args } = featureServerCommand('stdio', era);
-  return { command, args, timeout_ms: 20_000, policy: POLICY };
-}
+const fixtureEntry = (era: Era) => featureEntry({ policy: POLICY }, era);
 
 function configOf(servers: Record<string, unknown>): Record<string, unknown> {
-  return { listen: { host: '127.0.0.1', port: 0 }, state: 'memory:', audit: 'none', servers };
+  return { ...EPHEMERAL, servers };
 }
 
 function gatewayWith(servers: Record<string, unknown>): Promise<Gateway> {
-  const config = ConfigSchema.parse(configOf(servers));
-  return startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
+  return startParsedGateway(configOf(servers));
 }
 
 /** The decision a blocked result carries in `_meta["gatehouse/decision"]`. */

@@ -6,13 +6,13 @@
 // starts, kills and starts again, and a port where nothing listens.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import {
   connectClient,
   featureServerCommand,
   firstText,
   freePort,
+  startParsedGateway,
   type ConnectedClient,
   type Era,
 } from '../helpers/index.js';
@@ -26,13 +26,15 @@ const POLICY = {
 
 async function gatewayOn(state: string, extra: Record<string, unknown> = {}, log?: (line: string) => void) {
   const { command, args } = featureServerCommand('stdio', 'both');
-  const config = ConfigSchema.parse({
-    listen: { host: '127.0.0.1', port: 0 },
-    state,
-    audit: 'none',
-    servers: { feat: { command, args, policy: POLICY, ...extra } },
-  });
-  return startGateway({ path: null, dir: process.cwd(), config }, { log: log ?? (() => undefined) });
+  return startParsedGateway(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      state,
+      audit: 'none',
+      servers: { feat: { command, args, policy: POLICY, ...extra } },
+    },
+    { log },
+  );
 }
 
 const add = (c: ConnectedClient) =>

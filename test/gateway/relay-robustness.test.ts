@@ -15,15 +15,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ElicitResult } from '@modelcontextprotocol/client';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import {
+  EPHEMERAL,
   TSX_LOADER,
   connectClient,
-  featureServerCommand,
+  featureEntry,
   firstText,
   modernRequest,
   postModern,
+  startParsedGateway,
   type ConnectedClient,
   type Era,
 } from '../helpers/index.js';
@@ -33,18 +34,14 @@ const ERAS: Era[] = ['legacy', 'modern'];
 const CLI = resolve('src/cli/main.ts');
 
 /** A stdio server entry running the feature fixture in the given era(s). */
-function fixtureEntry(era: Era | 'both', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const { command, args } = featureServerCommand('stdio', era);
-  return { command, args, timeout_ms: 20_000, ...extra };
-}
+const fixtureEntry = (era: Era | 'both', extra: Record<string, unknown> = {}) => featureEntry(extra, era);
 
 function configOf(servers: Record<string, unknown>): Record<string, unknown> {
-  return { listen: { host: '127.0.0.1', port: 0 }, state: 'memory:', audit: 'none', servers };
+  return { ...EPHEMERAL, servers };
 }
 
 async function gatewayWith(servers: Record<string, unknown>, logs: string[] = []): Promise<Gateway> {
-  const config = ConfigSchema.parse(configOf(servers));
-  return startGateway({ path: null, dir: process.cwd(), config }, { log: (line) => logs.push(line) });
+  return startParsedGateway(configOf(servers), { log: (line) => logs.push(line) });
 }
 
 /** Rejects when `promise` has not settled within `ms`: a hang fails the test instead of stalling it. */

@@ -12,22 +12,28 @@
 // the grant, with the tool's category from the catalog and limit usage from the gateway's own
 // store (calls made through the gateway show up; explaining reserves nothing); a bad body is 400
 // saying what is wrong, an unknown server or grant 404.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { CATEGORIES, RISK_OF_CATEGORY, classifyTool, type ToolCategory } from '../../src/catalog/classify.js';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { loadPolicy } from '../../src/policy/compile.js';
 import type { CallFacts } from '../../src/policy/decide.js';
 import { explain, type Explanation } from '../../src/policy/explain.js';
 import { parsePolicy } from '../../src/policy/schema.js';
 import { datasetTools } from '../fixtures/servers/dataset-server.js';
-import { TSX_LOADER, connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
+import {
+  EPHEMERAL,
+  TSX_LOADER,
+  connectClient,
+  featureEntry,
+  startFileGateway,
+  tempDir,
+  type ConnectedClient,
+  type Era,
+  type TempDir,
+} from '../helpers/index.js';
 
 const DATASET_SERVER = fileURLToPath(new URL('../fixtures/servers/dataset-server.ts', import.meta.url));
 const ADMIN_TOKEN = 'admin-7c1f3e9a2b';
@@ -85,39 +91,30 @@ interface PinRow {
   pending?: { hash: string };
 }
 
-function writeConfig(dir: string, name: string, config: Record<string, unknown>): string {
-  const file = join(dir, name);
-  writeFileSync(
-    file,
-    JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, state: 'memory:', audit: 'none', ...config }),
-  );
-  return file;
+/** A gateway on `config` written as `name` in the suite's folder, loaded as a config file. */
+async function startFrom(name: string, config: Record<string, unknown>): Promise<Gateway> {
+  return (await startFileGateway(dir, { ...EPHEMERAL, ...config }, { name })).gateway;
 }
 
-const fixtureServer = () => ({ ...featureServerCommand('stdio', 'legacy'), timeout_ms: 20_000 });
+const fixtureServer = () => featureEntry();
 const memoryServer = () => ({
   command: process.execPath,
   args: ['--import', TSX_LOADER, DATASET_SERVER, '--server', 'memory'],
   timeout_ms: 20_000,
 });
 
-let dir: string;
+let dir: TempDir;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'gatehouse-admin-api-'));
+  dir = tempDir('gatehouse-admin-api-');
 });
 afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir?.remove();
 });
 
 describe('admin API without auth.admin_token', () => {
   let gateway: Gateway;
   beforeAll(async () => {
-    gateway = await startGateway(
-      await loadConfig({ file: writeConfig(dir, 'no-admin.json', { servers: { mem: memoryServer() } }) }),
-      {
-        log: () => undefined,
-      },
-    );
+    gateway = await startFrom('no-admin.json', { servers: { mem: memoryServer() } });
   });
   afterAll(async () => {
     await gateway?.close();
@@ -140,12 +137,11 @@ describe('admin API: authentication, catalog and suggested policy', () => {
   let client: ConnectedClient;
 
   beforeAll(async () => {
-    const file = writeConfig(dir, 'admin.json', {
+    gateway = await startFrom('admin.json', {
       auth: { mode: 'grants', admin_token: ADMIN_TOKEN },
       grants: { agent: { token: AGENT_TOKEN, servers: ['fx', 'mem'] } },
       servers: { fx: fixtureServer(), mem: memoryServer() },
     });
-    gateway = await startGateway(await loadConfig({ file }), { log: () => undefined });
     client = await connectClient({
       era: 'legacy',
       downstream: { kind: 'http', url: `${gateway.url}/mcp/fx`, headers: { authorization: `Bearer ${AGENT_TOKEN}` } },
@@ -289,11 +285,10 @@ describe.each(ERAS)('admin API: pins diff and accept, %s client', (era) => {
   let client: ConnectedClient;
 
   beforeAll(async () => {
-    const file = writeConfig(dir, `pins-${era}.json`, {
+    gateway = await startFrom(`pins-${era}.json`, {
       auth: { mode: 'none', admin_token: ADMIN_TOKEN },
       servers: { fx: fixtureServer() },
     });
-    gateway = await startGateway(await loadConfig({ file }), { log: () => undefined });
     client = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp/fx` } });
   }, 60_000);
   afterAll(async () => {
@@ -394,7 +389,7 @@ describe('admin API: POST /api/v1/policy/explain', () => {
   let client: ConnectedClient;
 
   beforeAll(async () => {
-    const file = writeConfig(dir, 'explain.json', {
+    gateway = await startFrom('explain.json', {
       auth: { mode: 'grants', admin_token: ADMIN_TOKEN },
       grants: {
         support: { token: SUPPORT_TOKEN, agent: 'support-bot', servers: ['mem'], labels: { team: 'emea' } },
@@ -407,7 +402,6 @@ describe('admin API: POST /api/v1/policy/explain', () => {
       },
       servers: { mem: { ...memoryServer(), policy: MEM_POLICY }, bare: memoryServer() },
     });
-    gateway = await startGateway(await loadConfig({ file }), { log: () => undefined });
     client = await connectClient({
       era: 'legacy',
       downstream: {

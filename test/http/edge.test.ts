@@ -5,25 +5,25 @@
 // Authorization header never reaches an upstream (a real HTTP upstream records what it receives),
 // while the operator's configured upstream headers do; and that after all of it the gateway is
 // healthy and still serves calls.
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { McpServer, createMcpHandler } from '@modelcontextprotocol/server';
-import { toNodeHandler } from '@modelcontextprotocol/node';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { McpServer } from '@modelcontextprotocol/server';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import {
+  EPHEMERAL,
   TSX_LOADER,
   connectClient,
-  modernRequest,
   modernHeaders,
+  modernRequest,
   post,
+  startParsedGateway,
   type ConnectedClient,
   type Era,
   type JsonObject,
 } from '../helpers/index.js';
+import { serveMcp } from '../helpers/http-server.js';
 
 const DATASET_SERVER = fileURLToPath(new URL('../fixtures/servers/dataset-server.ts', import.meta.url));
 const CI_TOKEN = 'tok-ci-4f1e9b2c7d';
@@ -41,35 +41,21 @@ const INITIALIZE = {
 /** A real Streamable HTTP MCP server (both eras) that records the headers of every request it gets. */
 async function startRecordingUpstream(): Promise<{ url: string; seen: IncomingHttpHeaders[]; close(): Promise<void> }> {
   const seen: IncomingHttpHeaders[] = [];
-  const handler = createMcpHandler(() => {
-    const server = new McpServer({ name: 'header-recorder', version: '1.0.0' });
-    server.registerTool(
-      'echo',
-      { description: 'Returns its message.', inputSchema: z.object({ message: z.string() }) },
-      ({ message }) => ({
-        content: [{ type: 'text', text: `echo: ${message}` }],
-      }),
-    );
-    return server;
-  });
-  const node = toNodeHandler(handler);
-  const http: Server = createServer((req, res) => {
-    seen.push({ ...req.headers });
-    void Promise.resolve(node(req, res)).catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  };
+  const upstream = await serveMcp(
+    () => {
+      const server = new McpServer({ name: 'header-recorder', version: '1.0.0' });
+      server.registerTool(
+        'echo',
+        { description: 'Returns its message.', inputSchema: z.object({ message: z.string() }) },
+        ({ message }) => ({
+          content: [{ type: 'text', text: `echo: ${message}` }],
+        }),
+      );
+      return server;
+    },
+    (req) => seen.push({ ...req.headers }),
+  );
+  return { ...upstream, seen };
 }
 
 /** POSTs a raw body (not necessarily JSON) and returns the status, headers and parsed JSON body. */
@@ -102,10 +88,8 @@ describe('HTTP edge with grants', () => {
 
   beforeAll(async () => {
     upstream = await startRecordingUpstream();
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
+    gateway = await startParsedGateway({
+      ...EPHEMERAL,
       auth: { mode: 'grants' },
       limits: { max_body_bytes: 1024 },
       servers: {
@@ -125,7 +109,6 @@ describe('HTTP edge with grants', () => {
         other: { token: OTHER_TOKEN, servers: ['recorder'] },
       },
     });
-    gateway = await startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
   });
   afterAll(async () => {
     await gateway?.close();

@@ -13,20 +13,18 @@
 // the gateway, in POST /api/v1/policy/explain and in `gatehouse policy explain --grant`, which now
 // find such grants by name.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { startFileGateway, type FileGateway } from '../helpers/gateway.js';
+import { featureWith, grantsHome } from './support.js';
 import { runCli, CLI_MAIN } from '../helpers/cli.js';
 import {
   ACCEPT_BOTH,
   StdioPeer,
   TSX_LOADER,
   connectClient,
-  featureServerCommand,
   firstText,
   modernRequest,
   postModern,
@@ -43,6 +41,7 @@ const MAX_BODY = 16 * 1024;
 let dir: string;
 let file: string;
 let gw: Gateway;
+let started: FileGateway | undefined;
 
 interface Answer {
   status: number;
@@ -118,55 +117,42 @@ const echoCall = (id: number) => ({
 });
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-grants-api-'));
-  file = path.join(dir, 'gatehouse.json');
-  writeFileSync(
-    path.join(dir, 'no-echo.json'),
-    JSON.stringify({
-      version: '1',
-      default: 'allow',
-      tools: { echo: { action: 'deny', reason: 'Not for this grant.' } },
-    }),
-  );
-  const feature = (policy: unknown) => ({ ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy });
-  writeFileSync(
-    file,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: `sqlite:${path.join(dir, 'state.db')}`,
-      audit: 'none',
-      auth: {
-        mode: 'grants',
-        admin_token: ADMIN,
-        admin_tokens: {
-          managers: { token: MANAGER, role: 'policy_manager' },
-          dashboards: { token: VIEWER, role: 'viewer' },
-        },
+  const home = grantsHome('gatehouse-grants-api-');
+  dir = home.path;
+  started = await startFileGateway(home, {
+    listen: { host: '127.0.0.1', port: 0 },
+    state: `sqlite:${path.join(dir, 'state.db')}`,
+    audit: 'none',
+    auth: {
+      mode: 'grants',
+      admin_token: ADMIN,
+      admin_tokens: {
+        managers: { token: MANAGER, role: 'policy_manager' },
+        dashboards: { token: VIEWER, role: 'viewer' },
       },
-      limits: { max_body_bytes: MAX_BODY },
-      servers: {
-        feat: feature({
-          version: '1',
-          default: 'allow',
-          tools: {
-            echo: {
-              deny_if: [
-                { when: "'team' in grant.labels && grant.labels.team == 'red'", reason: 'The red team may not echo.' },
-              ],
-            },
+    },
+    limits: { max_body_bytes: MAX_BODY },
+    servers: {
+      feat: featureWith({
+        version: '1',
+        default: 'allow',
+        tools: {
+          echo: {
+            deny_if: [
+              { when: "'team' in grant.labels && grant.labels.team == 'red'", reason: 'The red team may not echo.' },
+            ],
           },
-        }),
-        other: feature({ version: '1', default: 'allow' }),
-      },
-      grants: { cfg: { token: CONFIG_TOKEN, servers: ['feat'], labels: { team: 'blue' } } },
-    }),
-  );
-  gw = await startGateway(await loadConfig({ file }), { log: () => undefined });
+        },
+      }),
+      other: featureWith({ version: '1', default: 'allow' }),
+    },
+    grants: { cfg: { token: CONFIG_TOKEN, servers: ['feat'], labels: { team: 'blue' } } },
+  });
+  ({ gateway: gw, file } = started);
 });
 
 afterAll(async () => {
-  await gw?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await started?.close();
 });
 
 describe('creating grants through the admin API', () => {

@@ -4,15 +4,15 @@
 // (revocation also ends an open session on its next request); a grant reaches only its servers
 // (403 on another, absent from the /mcp aggregate); a legacy session cannot be used with another
 // grant's token; limit counters are per grant; and a grant's own policy replaces the server's.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { startFileGateway, type FileGateway } from '../helpers/gateway.js';
+import { featureWith, grantsHome } from './support.js';
 import { runCli } from '../helpers/cli.js';
-import { ACCEPT_BOTH, connectClient, featureServerCommand, firstText, type Era } from '../helpers/index.js';
+import { ACCEPT_BOTH, connectClient, firstText, type Era } from '../helpers/index.js';
 
 const ERAS: Era[] = ['legacy', 'modern'];
 const CONFIG_TOKEN = 'config-grant-token-0123456789';
@@ -20,10 +20,7 @@ const CONFIG_TOKEN = 'config-grant-token-0123456789';
 let dir: string;
 let file: string;
 let gw: Gateway;
-
-function feature(policy: unknown) {
-  return { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy };
-}
+let started: FileGateway | undefined;
 
 /** Creates a grant with the CLI and returns its token. */
 async function create(name: string, ...flags: string[]): Promise<string> {
@@ -63,39 +60,27 @@ async function status(pathname: string, token: string | undefined): Promise<numb
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-grants-'));
-  file = path.join(dir, 'gatehouse.json');
-  writeFileSync(
-    path.join(dir, 'no-echo.json'),
-    JSON.stringify({
-      version: '1',
-      default: 'allow',
-      tools: { echo: { action: 'deny', reason: 'Not for this grant.' } },
-    }),
-  );
-  writeFileSync(
-    file,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: `sqlite:${path.join(dir, 'state.db')}`,
-      audit: 'none',
-      auth: { mode: 'grants' },
-      servers: {
-        feat: feature({ version: '1', default: 'allow', tools: { add: { limits: [{ max: 1, window: 'hour' }] } } }),
-        other: feature({ version: '1', default: 'allow' }),
-      },
-      grants: {
-        cfg: { token: CONFIG_TOKEN, servers: ['feat', 'other'] },
-        old: { token: 'expired-grant-token-0123456789', servers: ['feat'], expires: '2020-01-01' },
-      },
-    }),
-  );
-  gw = await startGateway(await loadConfig({ file }), { log: () => undefined });
+  const home = grantsHome('gatehouse-grants-');
+  dir = home.path;
+  started = await startFileGateway(home, {
+    listen: { host: '127.0.0.1', port: 0 },
+    state: `sqlite:${path.join(dir, 'state.db')}`,
+    audit: 'none',
+    auth: { mode: 'grants' },
+    servers: {
+      feat: featureWith({ version: '1', default: 'allow', tools: { add: { limits: [{ max: 1, window: 'hour' }] } } }),
+      other: featureWith({ version: '1', default: 'allow' }),
+    },
+    grants: {
+      cfg: { token: CONFIG_TOKEN, servers: ['feat', 'other'] },
+      old: { token: 'expired-grant-token-0123456789', servers: ['feat'], expires: '2020-01-01' },
+    },
+  });
+  ({ gateway: gw, file } = started);
 });
 
 afterAll(async () => {
-  await gw.close();
-  rmSync(dir, { recursive: true, force: true });
+  await started?.close();
 });
 
 describe('grants created with the command line', () => {

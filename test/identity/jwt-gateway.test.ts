@@ -5,9 +5,15 @@
 // wrong-issuer and unknown-key tokens are 401; keys rotate without a restart; every 401 carries a
 // resource_metadata challenge, and the protected-resource metadata document (RFC 9728) is correct.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, post, type Era } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import {
+  EPHEMERAL,
+  connectClient,
+  featureServerCommand,
+  post,
+  startParsedGateway,
+  type Era,
+} from '../helpers/index.js';
 import {
   AUDIENCE,
   ISSUER,
@@ -44,10 +50,8 @@ describe('auth.mode jwt through a real gateway', () => {
     [k1, k2, stranger] = await Promise.all([signingKey('k1'), signingKey('k2', 'RS256'), signingKey('k1-stranger')]);
     jwks = await serveJwks([k1]);
     const { command, args } = featureServerCommand('stdio', 'legacy');
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
+    gateway = await startParsedGateway({
+      ...EPHEMERAL,
       auth: {
         mode: 'jwt',
         jwt: {
@@ -73,7 +77,6 @@ describe('auth.mode jwt through a real gateway', () => {
         beta: { command, args, policy: { version: '1', default: 'allow' } },
       },
     });
-    gateway = await startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
   });
   afterAll(async () => {
     await gateway?.close();

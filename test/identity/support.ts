@@ -1,7 +1,8 @@
 // Shared by the JWT tests: signing keys made in the test, a JWKS served from a real loopback HTTP
 // server whose key set a test can change (rotation), and tokens minted with jose.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { featureEntry, tempDir, type TempDir } from '../helpers/gateway.js';
+import { listenLoopback } from '../helpers/http-server.js';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
 export const ISSUER = 'https://idp.example.test';
@@ -62,23 +63,35 @@ export async function serveJwks(initial: SigningKey[]): Promise<JwksServer> {
     const body = JSON.stringify({ keys: keys.map((k) => k.publicJwk) });
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
+  const { origin, close } = await listenLoopback(http);
   return {
-    url: `http://127.0.0.1:${port}/jwks.json`,
+    url: `${origin}/jwks.json`,
     get fetches() {
       return state.fetches;
     },
     publish(next) {
       keys = next;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
+    close,
   };
 }
+
+/**
+ * A folder for a grants gateway's config, holding `no-echo.json`: the policy the grants tests give a
+ * grant of its own (echo denied), which must sit in the config file's folder.
+ */
+export function grantsHome(prefix: string): TempDir {
+  const home = tempDir(prefix);
+  home.write('no-echo.json', {
+    version: '1',
+    default: 'allow',
+    tools: { echo: { action: 'deny', reason: 'Not for this grant.' } },
+  });
+  return home;
+}
+
+/** The feature fixture in both eras under `policy`. */
+export const featureWith = (policy: unknown): Record<string, unknown> => featureEntry({ policy }, 'both');
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 

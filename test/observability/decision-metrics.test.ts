@@ -4,9 +4,8 @@
 // `gatehouse_call_duration_seconds`; and the `shadow` label of `gatehouse_calls_total`, which sets
 // a shadow-mode call (enforce: false) that enforcement would have blocked apart from a plain allow.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, type Era } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { EPHEMERAL, connectClient, featureEntry, startParsedGateway, type Era } from '../helpers/index.js';
 import { parseExposition, type Exposition } from './prom-text.js';
 
 const POLICY = {
@@ -15,21 +14,16 @@ const POLICY = {
   tools: { whoami: { action: 'deny' }, echo: {} },
 };
 
-function server(enforce: boolean) {
-  return { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy: { ...POLICY, enforce } };
-}
+const server = (enforce: boolean) => featureEntry({ policy: { ...POLICY, enforce } }, 'both');
 
 let gateway: Gateway;
 let m: Exposition;
 
 beforeAll(async () => {
-  const config = ConfigSchema.parse({
-    listen: { host: '127.0.0.1', port: 0 },
-    state: 'memory:',
-    audit: 'none',
+  gateway = await startParsedGateway({
+    ...EPHEMERAL,
     servers: { enforced: server(true), shadowed: server(false) },
   });
-  gateway = await startGateway({ path: null, dir: process.cwd(), config }, { log: () => undefined });
   for (const era of ['legacy', 'modern'] as Era[]) {
     for (const name of ['enforced', 'shadowed']) {
       const c = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}/mcp/${name}` } });

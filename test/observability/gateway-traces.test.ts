@@ -17,9 +17,15 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, type ConnectedClient, type Era } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import {
+  EPHEMERAL,
+  connectClient,
+  featureEntry,
+  startParsedGateway,
+  type ConnectedClient,
+  type Era,
+} from '../helpers/index.js';
 
 const CLIENT_SPAN_ID = '00f067aa0ba902b7';
 const TRACE_IDS: Record<Era, string> = {
@@ -42,13 +48,13 @@ beforeAll(async () => {
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(contextManager.enable());
   dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-traces-'));
-  const config = ConfigSchema.parse({
-    listen: { host: '127.0.0.1', port: 0 },
-    state: 'memory:',
-    audit: 'none',
-    servers: { feat: { ...featureServerCommand('stdio', 'both'), timeout_ms: 20_000, policy: POLICY } },
-  });
-  gateway = await startGateway({ path: null, dir, config }, { log: () => undefined });
+  gateway = await startParsedGateway(
+    {
+      ...EPHEMERAL,
+      servers: { feat: featureEntry({ policy: POLICY }, 'both') },
+    },
+    { dir },
+  );
 });
 
 afterAll(async () => {

@@ -3,10 +3,8 @@
 // the `level: message` form it always had; and a real gateway honours `log.level` from its config.
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway } from '../../src/gateway/gateway.js';
 import { createLogger, lineLogger, logTo } from '../../src/observability/logger.js';
-import { featureServerCommand } from '../helpers/index.js';
+import { EPHEMERAL, featureEntry, startParsedGateway } from '../helpers/index.js';
 
 function capture(): { out: PassThrough; lines: () => string[] } {
   const out = new PassThrough();
@@ -67,16 +65,11 @@ describe('lineLogger', () => {
 
 describe('a gateway with log.level in its config', () => {
   it('writes warnings and leaves out info lines when log.level is warn', async () => {
-    const { command, args } = featureServerCommand('stdio', 'legacy');
-    const config = ConfigSchema.parse({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
-      log: { level: 'warn' },
-      servers: { leg: { command, args, timeout_ms: 20_000 } },
-    });
     const lines: string[] = [];
-    const gateway = await startGateway({ path: null, dir: process.cwd(), config }, { log: (l) => lines.push(l) });
+    const gateway = await startParsedGateway(
+      { ...EPHEMERAL, log: { level: 'warn' }, servers: { leg: featureEntry() } },
+      { log: (l) => lines.push(l) },
+    );
     await gateway.close();
     // A server without a policy is a warning at start-up; "upstream ready" is info.
     expect(lines).toContain(

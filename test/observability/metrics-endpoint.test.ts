@@ -9,20 +9,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, featureServerCommand, type ConnectedClient } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import {
+  EPHEMERAL,
+  connectClient,
+  featureServerCommand,
+  startParsedGateway,
+  type ConnectedClient,
+} from '../helpers/index.js';
 import { parseExposition, type Exposition } from './prom-text.js';
 import { readUntil } from '../helpers/wait.js';
 
 async function gatewayWith(config: Record<string, unknown>): Promise<Gateway> {
-  const parsed = ConfigSchema.parse({
-    listen: { host: '127.0.0.1', port: 0 },
-    state: 'memory:',
-    audit: 'none',
-    ...config,
-  });
-  return startGateway({ path: null, dir: process.cwd(), config: parsed }, { log: () => undefined });
+  return startParsedGateway({ ...EPHEMERAL, ...config });
 }
 
 async function scrape(gateway: Gateway): Promise<Exposition> {

@@ -2,29 +2,20 @@
 // terminal, every line it writes there is a JSON object with a level and a message (the level set
 // by `log.level` in the config), stdout lists /metrics among the endpoints and that URL answers a
 // scrape, and the shutdown on SIGTERM is logged the same way.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGatehouse } from '../helpers/cli.js';
-import { featureServerCommand, stopProcess } from '../helpers/index.js';
+import { EPHEMERAL, featureEntry, stopProcess, tempDir } from '../helpers/index.js';
 import { parseExposition } from './prom-text.js';
 
 describe('gatehouse start', () => {
   it('logs JSON lines on a non-terminal stderr and serves the /metrics it lists', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-obs-'));
-    const { command, args } = featureServerCommand('stdio', 'legacy');
-    writeFileSync(
-      join(dir, 'gatehouse.json'),
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'memory:',
-        audit: 'none',
-        log: { level: 'debug' },
-        servers: { leg: { command, args, timeout_ms: 20_000 } },
-      }),
-    );
-    const proc = await startGatehouse(['-c', join(dir, 'gatehouse.json')], {
+    const dir = tempDir('gatehouse-obs-');
+    const file = dir.write('gatehouse.json', {
+      ...EPHEMERAL,
+      log: { level: 'debug' },
+      servers: { leg: featureEntry() },
+    });
+    const proc = await startGatehouse(['-c', file], {
       ready: /^\s+(http:\S+\/metrics)\s+Prometheus metrics$/m,
       timeoutMs: 30_000,
     });
@@ -34,6 +25,7 @@ describe('gatehouse start', () => {
       expect(parseExposition(await res.text()).value('gatehouse_upstream_up', { server: 'leg' })).toBe(1);
     } finally {
       await stopProcess(proc.child);
+      dir.remove();
     }
     const entries = proc
       .stderr()

@@ -8,10 +8,9 @@
 // allowed tool with arguments the policy allows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  allDrivers,
   isBlocked,
   receivedCalls,
-  startHarness,
+  startHarnessEverywhere,
   textOf,
   toolCall,
   type Harness,
@@ -42,14 +41,11 @@ const ATTACK_NAMES: { name: unknown; why: string }[] = [
 describe('tool names and arguments that try to slip past the policy', () => {
   let h: Harness;
   let drivers: RawDriver[];
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    h = await startHarness();
-    drivers = await allDrivers(h);
+    ({ h, drivers, close } = await startHarnessEverywhere());
   }, 120_000);
-  afterAll(async () => {
-    for (const d of drivers ?? []) await d.close();
-    await h?.close();
-  });
+  afterAll(() => close?.());
 
   it('the harness works: an allowed call through every downstream reaches the upstream (the baseline every block is measured against)', async () => {
     for (const d of drivers) {

@@ -10,7 +10,6 @@ import { envelope, modernHeaders, type JsonObject } from '../helpers/index.js';
 import {
   ALICE,
   BOB,
-  allDrivers,
   httpDriver,
   isBlocked,
   received,
@@ -18,6 +17,7 @@ import {
   receivedMethods,
   sseDriver,
   startHarness,
+  startHarnessEverywhere,
   stdioDriver,
   textOf,
   toolCall,
@@ -30,14 +30,11 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 describe('JSON-RPC envelope tricks', () => {
   let h: Harness;
   let drivers: RawDriver[];
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    h = await startHarness();
-    drivers = await allDrivers(h);
+    ({ h, drivers, close } = await startHarnessEverywhere());
   }, 120_000);
-  afterAll(async () => {
-    for (const d of drivers ?? []) await d.close();
-    await h?.close();
-  });
+  afterAll(() => close?.());
 
   it('batch refusal: an array mixing an allowed and a denied call is refused whole (-32600) on every downstream', async () => {
     for (const d of drivers) {

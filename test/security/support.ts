@@ -1,13 +1,12 @@
 // What the security tests share: a gateway in grants mode in front of the recording fixture (which
 // writes down every line it receives), and one raw JSON-RPC driver per downstream transport, so an
 // attack is sent byte for byte as written, with no SDK in between to tidy it up.
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../src/config/load.js';
 import { encodeParamValue } from '../../src/mcp/param-headers.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { EPHEMERAL, startFileGateway, tempDir } from '../helpers/gateway.js';
 import {
   ACCEPT_BOTH,
   StdioPeer,
@@ -58,6 +57,7 @@ export interface Harness {
   configFile: string;
   /** The record file of each server, by name. */
   records: { fs: string; 'my-srv': string };
+  /** Stops the gateway and removes its folder. */
   close(): Promise<void>;
 }
 
@@ -72,29 +72,45 @@ export async function startHarness(
     config?: Record<string, unknown>;
   } = {},
 ): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-security-'));
-  const records = { fs: join(dir, 'fs.jsonl'), 'my-srv': join(dir, 'my-srv.jsonl') };
+  const dir = tempDir('gatehouse-security-');
+  const records = { fs: join(dir.path, 'fs.jsonl'), 'my-srv': join(dir.path, 'my-srv.jsonl') };
   const servers: Record<string, unknown> = {};
   for (const [name, record] of Object.entries(records))
     servers[name] = recordingEntry(record, { policy: opts.policies?.[name] ?? FS_POLICY, ...opts.serverExtra });
-  const configFile = join(dir, 'gatehouse.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
-      auth: { mode: 'grants' },
-      servers,
-      grants: {
-        alice: { token: ALICE, agent: 'alice-agent', servers: ['fs', 'my-srv'] },
-        bob: { token: BOB, agent: 'bob-agent', servers: ['fs', 'my-srv'] },
-      },
-      ...opts.config,
-    }),
-  );
-  const gateway = await startGateway(await loadConfig({ file: configFile }), { log: () => undefined });
-  return { gateway, dir, configFile, records, close: () => gateway.close() };
+  const started = await startFileGateway(dir, {
+    ...EPHEMERAL,
+    auth: { mode: 'grants' },
+    servers,
+    grants: {
+      alice: { token: ALICE, agent: 'alice-agent', servers: ['fs', 'my-srv'] },
+      bob: { token: BOB, agent: 'bob-agent', servers: ['fs', 'my-srv'] },
+    },
+    ...opts.config,
+  });
+  return { gateway: started.gateway, dir: dir.path, configFile: started.file, records, close: started.close };
+}
+
+/**
+ * The harness and a raw driver on every downstream, for suites that send each attack everywhere;
+ * close() closes the drivers, then the harness.
+ */
+export async function startHarnessEverywhere(): Promise<{ h: Harness; drivers: RawDriver[]; close(): Promise<void> }> {
+  const h = await startHarness();
+  let drivers: RawDriver[];
+  try {
+    drivers = await allDrivers(h);
+  } catch (error) {
+    await h.close();
+    throw error;
+  }
+  return {
+    h,
+    drivers,
+    close: async () => {
+      for (const d of drivers) await d.close();
+      await h.close();
+    },
+  };
 }
 
 /** Every message the upstream received, in order. */

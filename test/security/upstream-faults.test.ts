@@ -8,13 +8,16 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { ACCEPT_BOTH, modernHeaders, type JsonObject } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import {
+  ACCEPT_BOTH,
+  EPHEMERAL,
+  modernHeaders,
+  startFileGateway,
+  type FileGateway,
+  type JsonObject,
+} from '../helpers/index.js';
 import { RECORDING_SERVER, textOf, toolCall, within } from './support.js';
 import { TSX_LOADER } from '../helpers/index.js';
 
@@ -74,6 +77,7 @@ async function badHttpUpstream(mode: '500' | 'drop' | 'hang'): Promise<{ url: st
 }
 
 describe('misbehaving upstreams', () => {
+  let started: FileGateway | undefined;
   let gateway: Gateway;
   const http: Server[] = [];
   beforeAll(async () => {
@@ -87,16 +91,11 @@ describe('misbehaving upstreams', () => {
       http.push(up.server);
       servers[`http-${mode}`] = { url: up.url, timeout_ms: TIMEOUT_MS, policy: ALLOW_ALL };
     }
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-faults-'));
-    const file = join(dir, 'gatehouse.json');
-    writeFileSync(
-      file,
-      JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, state: 'memory:', audit: 'none', servers }),
-    );
-    gateway = await startGateway(await loadConfig({ file }), { log: () => undefined });
+    started = await startFileGateway('gatehouse-faults-', { ...EPHEMERAL, servers });
+    gateway = started.gateway;
   }, 60_000);
   afterAll(async () => {
-    await gateway?.close();
+    await started?.close();
     for (const s of http) {
       s.closeAllConnections();
       s.close();

@@ -1,17 +1,16 @@
 // When the audit log lives in the state file (the default), the gateway's audit sink writes through
 // the state store's own connection; the connection stays open until both have closed, and the
-// sink's short wait for another process's write lock does not change the store's.
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+// sink's short wait for another process's write lock does not change the store's longer one.
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../../src/audit/open-audit-log.js';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway } from '../../src/gateway/gateway.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { makeRecord } from '../audit/make-record.js';
 import { featureServerCommand } from '../helpers/fixture.js';
+import { startFileGateway } from '../helpers/gateway.js';
+import { holdWriteLock } from './hold-write-lock.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-shared-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,42 +55,71 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
     expect(store.connection.db.open).toBe(false);
   });
 
-  it("the log's writes wait 1 s for another process's write lock, and the store's wait is still 5 s after", async () => {
+  it("a log write waits for another process's write lock and succeeds once it is let go", async () => {
+    const file = path.join(dir, 'wait.db');
+    const store = new SqliteStore(file);
+    const sink = openAuditSink(`sqlite:${file}`, dir, store.connection)!;
+    const lock = await holdWriteLock(file, 200);
+    try {
+      lock.writing();
+      // Met the lock while it was held: without a wait it would have failed at once.
+      await sink.insert([makeRecord({ ts: Date.now(), request_id: 'waited' })]);
+      expect(lock.released()).toBe(true);
+      expect((await sink.query({})).records.map((r) => r.request_id)).toEqual(['waited']);
+    } finally {
+      await lock.end();
+      await sink.close();
+      await store.close();
+    }
+  });
+
+  it("a log write gives up on a lock held past its 1 s, and the store's writes still wait 5 s after", async () => {
     const file = path.join(dir, 'busy.db');
     const store = new SqliteStore(file);
     const sink = openAuditSink(`sqlite:${file}`, dir, store.connection)!;
-    const other = new Database(file);
-    other.exec('BEGIN IMMEDIATE');
-    const started = Date.now();
-    await expect(sink.insert([makeRecord({ ts: Date.now(), request_id: 'busy' })])).rejects.toThrow(/locked|busy/i);
-    // Well under the store's 5 s: the insert waited with the log's own timeout.
-    expect(Date.now() - started).toBeLessThan(4000);
+    // 3 s: longer than the log's wait, shorter than the store's.
+    const forLog = await holdWriteLock(file, 3000);
+    try {
+      forLog.writing();
+      await expect(sink.insert([makeRecord({ ts: Date.now(), request_id: 'busy' })])).rejects.toThrow(/locked|busy/i);
+      // It gave up while the lock was still held: it did not wait with the store's 5 s.
+      expect(forLog.released()).toBe(false);
+    } finally {
+      await forLog.end();
+    }
     expect(busyTimeout(store)).toBe(5000);
-    other.exec('ROLLBACK');
-    other.close();
-    await sink.close();
-    await store.close();
+    const forStore = await holdWriteLock(file, 3000);
+    const pin = { server: 'feature', tool: 'echo', hash: 'h1', definition: '{}', pinnedAt: 1 };
+    try {
+      forStore.writing();
+      await store.putPin(pin);
+      // The same hold the log gave up on, waited out by the store.
+      expect(forStore.released()).toBe(true);
+      expect(await store.getPin('feature', 'echo')).toEqual(pin);
+    } finally {
+      await forStore.end();
+      await sink.close();
+      await store.close();
+    }
   });
 
   it('a gateway with the default audit log opens its state file once', async () => {
-    const home = mkdtempSync(path.join(dir, 'gateway-'));
-    const configFile = path.join(home, 'gatehouse.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'sqlite:./state.db',
-        servers: {
-          feature: featureServerCommand('stdio', 'legacy'),
-        },
-      }),
-    );
-    const gateway = await startGateway(await loadConfig({ file: configFile }), { log: () => undefined });
+    // No `audit` key: the log lives in the state file.
+    const started = await startFileGateway('gatehouse-shared-gateway-', {
+      listen: { host: '127.0.0.1', port: 0 },
+      state: 'sqlite:./state.db',
+      servers: {
+        feature: featureServerCommand('stdio', 'legacy'),
+      },
+    });
+    const stateFile = path.join(started.dir.path, 'state.db');
     try {
-      expect(openOn(path.join(home, 'state.db'))).toBe(1);
+      expect(openOn(stateFile)).toBe(1);
     } finally {
-      await gateway.close();
+      // Only the gateway: the folder stays until the count after closing is taken.
+      await started.gateway.close();
     }
-    expect(openOn(path.join(home, 'state.db'))).toBe(0);
+    expect(openOn(stateFile)).toBe(0);
+    started.dir.remove();
   });
 });

@@ -11,10 +11,10 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import { McpServer, createMcpHandler, type EventStore, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { listenLoopback } from '../helpers/http-server.js';
 import { sleep } from '../helpers/wait.js';
 
 export interface SeenRequest {
@@ -79,17 +79,10 @@ function record(seen: SeenRequest[], req: IncomingMessage): Promise<string> {
   });
 }
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-}
-
-function closer(server: Server): () => Promise<void> {
-  return () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+/** Listens on a free loopback port: the server's /mcp URL, and how to close it. */
+async function listen(server: Server): Promise<{ url: string; close(): Promise<void> }> {
+  const { origin, close } = await listenLoopback(server);
+  return { url: `${origin}/mcp`, close };
 }
 
 /** Keeps every event, so that a stream closed mid-call can be resumed from any of them. */
@@ -140,12 +133,12 @@ export async function startLegacyServer(): Promise<LegacyServer> {
       await transport.handleRequest(req, res, body);
     })();
   });
-  const url = await listen(http);
+  const { url, close } = await listen(http);
   return {
     url,
     seen,
     cancelled,
-    close: closer(http),
+    close,
     forgetSessions: async () => {
       for (const s of sessions.values()) await s.transport.close();
       sessions.clear();
@@ -166,8 +159,8 @@ export async function startModernServer(): Promise<TestServer & { cancelled: str
   const http = createServer((req, res) => {
     void record(seen, req).then((raw) => handler(req, res, raw ? JSON.parse(raw) : undefined));
   });
-  const url = await listen(http);
-  return { url, seen, cancelled, close: closer(http) };
+  const { url, close } = await listen(http);
+  return { url, seen, cancelled, close };
 }
 
 /** A bare server: `answer` decides every response from the request and its body. */
@@ -176,8 +169,8 @@ export async function startRawServer(
 ): Promise<TestServer & { server: Server }> {
   const seen: SeenRequest[] = [];
   const http = createServer((req, res) => void record(seen, req).then((body) => answer(req, res, body)));
-  const url = await listen(http);
-  return { url, seen, server: http, close: closer(http) };
+  const { url, close } = await listen(http);
+  return { url, seen, server: http, close };
 }
 
 function jsonError(res: ServerResponse, status: number, message: string): void {

@@ -4,25 +4,14 @@
 // driven by playwright-core (one browser per test file), the test agent's SDK client, signing in,
 // and screenshots.
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { connectClient, type ConnectedClient } from '../helpers/index.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { connectClient, startFileGateway, tempDir, type ConnectedClient } from '../helpers/index.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = join(ROOT, 'web');
@@ -88,40 +77,30 @@ async function startUiGateway(
   files: Record<string, unknown> = {},
   prepare?: (dir: string) => void | Promise<void>,
 ): Promise<UiGateway> {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ui-'));
-  const write = (name: string, content: unknown) => {
-    const file = join(dir, name);
-    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
-    return file;
-  };
-  for (const [name, content] of Object.entries(files)) write(name, content);
+  const home = tempDir('gatehouse-ui-');
+  const dir = home.path;
+  for (const [name, content] of Object.entries(files)) home.write(name, content);
   await prepare?.(dir);
-  const file = write('gatehouse.json', {
-    listen: { host: '127.0.0.1', port: 0 },
-    state: 'memory:',
-    audit: `sqlite:${join(dir, 'audit.db')}`,
-    auth: {
-      mode: 'grants',
-      admin_token: TOKENS.admin,
-      admin_tokens: {
-        manager: { token: TOKENS.manager, role: 'policy_manager' },
-        auditor: { token: TOKENS.viewer, role: 'viewer' },
+  const started = await startFileGateway(
+    home,
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      state: 'memory:',
+      audit: `sqlite:${join(dir, 'audit.db')}`,
+      auth: {
+        mode: 'grants',
+        admin_token: TOKENS.admin,
+        admin_tokens: {
+          manager: { token: TOKENS.manager, role: 'policy_manager' },
+          auditor: { token: TOKENS.viewer, role: 'viewer' },
+        },
       },
+      ...config,
+      grants: { agent: { token: AGENT_TOKEN, agent: 'test-agent', servers: Object.keys(config.servers as object) } },
     },
-    ...config,
-    grants: { agent: { token: AGENT_TOKEN, agent: 'test-agent', servers: Object.keys(config.servers as object) } },
-  });
-  const gw = await startGateway(await loadConfig({ file }), { log: () => undefined, uiDir: await builtUi() });
-  return {
-    gw,
-    url: gw.url,
-    dir,
-    write,
-    close: async () => {
-      await gw.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+    { uiDir: await builtUi() },
+  );
+  return { gw: started.gateway, url: started.gateway.url, dir, write: home.write, close: started.close };
 }
 
 /**
