@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { runCli } from '../helpers/cli.js';
+import { waitUntil } from '../helpers/wait.js';
+import { parseExposition } from '../observability/prom-text.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import type { Approval } from '../../src/approvals/approval.js';
 import {
@@ -64,6 +66,12 @@ async function statusOf(gw: Gateway, id: string, want: string): Promise<string |
     await new Promise((r) => setTimeout(r, 25));
   }
   return (await gw.core.store.getApproval(id))?.status;
+}
+
+/** How many calls to held/add /metrics counts as ended by a withdrawn approval. */
+async function withdrawnCalls(): Promise<number> {
+  const m = parseExposition(await (await fetch(`${gw.url}/metrics`)).text());
+  return m.value('gatehouse_calls_total', { server: 'held', tool: 'add', decision: 'approval_withdrawn' }) ?? 0;
 }
 
 function decisionOf(r: CallToolResult): Record<string, unknown> {
@@ -134,9 +142,16 @@ describe.each(ERAS)('approvals, %s client', (era) => {
     const abort = new AbortController();
     const call = c.client.callTool({ name: 'add', arguments: { a: 40, b: 2 } }, { signal: abort.signal });
     const a = await pendingApproval(gw, 'held', 'add');
+    const before = await withdrawnCalls();
     abort.abort();
     await expect(call).rejects.toThrow();
     expect(await statusOf(gw, a.id, 'withdrawn')).toBe('withdrawn');
+    // Recorded as withdrawn, not as a person's denial (what the client was told).
+    await waitUntil(
+      async () => (await withdrawnCalls()) > before,
+      5_000,
+      'the withdrawn call was not recorded as approval_withdrawn',
+    );
   });
 
   it('retry: pending at once; the same arguments pass once approved, and only once; other arguments need their own', async () => {
