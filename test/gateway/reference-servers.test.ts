@@ -3,19 +3,20 @@
 // HTTP mode (both legacy-only servers, so a 2026-07-28 client is bridged), and
 // @modelcontextprotocol/server-memory over stdio. Each is listed and called, and its resources,
 // prompts and a sampling request answered by the client pass through.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import {
+  EPHEMERAL,
   connectClient,
   freePort,
   spawnReady,
+  startParsedGateway,
+  tempDir,
   type ConnectedClient,
   type Era,
   type ReadyProcess,
+  type TempDir,
 } from '../helpers/index.js';
 
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -23,6 +24,7 @@ const MEMORY = resolve('node_modules/@modelcontextprotocol/server-memory/dist/in
 
 let gateway: Gateway;
 let everythingHttp: ReadyProcess;
+let dir: TempDir | undefined;
 
 beforeAll(async () => {
   const port = await freePort();
@@ -32,29 +34,28 @@ beforeAll(async () => {
     env: { PORT: String(port) },
     ready: /listening on port/,
   });
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-reference-'));
-  gateway = await startGateway(
+  dir = tempDir('gatehouse-reference-');
+  gateway = await startParsedGateway(
     {
-      path: null,
-      dir,
-      config: ConfigSchema.parse({
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'memory:',
-        audit: 'none',
-        servers: {
-          everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] },
-          'everything-http': { url: `http://127.0.0.1:${port}/mcp` },
-          memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') } },
+      ...EPHEMERAL,
+      servers: {
+        everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] },
+        'everything-http': { url: `http://127.0.0.1:${port}/mcp` },
+        memory: {
+          command: process.execPath,
+          args: [MEMORY],
+          env: { MEMORY_FILE_PATH: join(dir.path, 'memory.jsonl') },
         },
-      }),
+      },
     },
-    { log: () => undefined },
+    { dir: dir.path },
   );
 });
 
 afterAll(async () => {
   await gateway?.close();
   await everythingHttp?.close();
+  dir?.remove();
 });
 
 describe.each<Era>(['legacy', 'modern'])('real servers through the gateway, %s client', (era) => {

@@ -4,19 +4,20 @@
 // HTTP+SSE). Each pair runs the fixture's whole feature checklist — list, call, resources,
 // prompts, completion, progress, elicitation, sampling, roots, list-changed, logging,
 // subscriptions, cancellation — with the official SDK client as the agent, through the gateway.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { resolve } from 'node:path';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { describeFeatureSuite } from '../helpers/feature-suite.js';
 import {
+  EPHEMERAL,
   connectClient,
   featureServerCommand,
   spawnFixture,
+  startParsedGateway,
+  tempDir,
   TSX_LOADER,
   type Era,
   type SpawnedFixture,
+  type TempDir,
 } from '../helpers/index.js';
 
 type UpstreamKind = 'stdio-legacy' | 'stdio-modern' | 'http-legacy' | 'http-modern' | 'sse';
@@ -63,6 +64,7 @@ for (const up of UPSTREAMS) {
   for (const down of DOWNSTREAMS) {
     let fixture: SpawnedFixture | undefined;
     let gateway: Gateway | undefined;
+    let configDir: TempDir | undefined;
     describeFeatureSuite(`${down.kind} (${down.era} client) → gateway → ${up}`, {
       era: down.era,
       expectedClientName: expectedClientName(up, down),
@@ -70,16 +72,10 @@ for (const up of UPSTREAMS) {
       connect: async () => {
         const upstream = await upstreamEntry(up);
         fixture = upstream.fixture;
-        const raw = {
-          listen: { host: '127.0.0.1', port: 0 },
-          state: 'memory:',
-          audit: 'none',
-          servers: { [SERVER]: { ...upstream.entry, timeout_ms: 20_000 } },
-        };
+        const raw = { ...EPHEMERAL, servers: { [SERVER]: { ...upstream.entry, timeout_ms: 20_000 } } };
         if (down.kind === 'stdio') {
-          const dir = mkdtempSync(join(tmpdir(), 'gatehouse-matrix-'));
-          const file = join(dir, 'gatehouse.json');
-          writeFileSync(file, JSON.stringify(raw));
+          configDir = tempDir('gatehouse-matrix-');
+          const file = configDir.write('gatehouse.json', raw);
           return connectClient({
             era: down.era,
             downstream: {
@@ -89,10 +85,7 @@ for (const up of UPSTREAMS) {
             },
           });
         }
-        gateway = await startGateway(
-          { path: null, dir: process.cwd(), config: ConfigSchema.parse(raw) },
-          { log: () => undefined },
-        );
+        gateway = await startParsedGateway(raw);
         const url =
           down.kind === 'http'
             ? `${gateway.url}/mcp/${SERVER}`
@@ -104,6 +97,7 @@ for (const up of UPSTREAMS) {
       teardown: async () => {
         await gateway?.close();
         await fixture?.close();
+        configDir?.remove();
       },
     });
   }
