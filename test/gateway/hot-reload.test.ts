@@ -3,7 +3,7 @@
 // the next call without dropping the session, and clients are told the tool list changed; an
 // invalid edit keeps the last good policy and reports every problem with its path. Resource and
 // prompt rules decide resources/read and prompts/get, and hidden or denied ones leave their lists.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,7 @@ describe.each<Era>(['legacy', 'modern'])('hot reload, %s client', (era) => {
   afterAll(async () => {
     await client?.close();
     await gateway?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('a valid edit of the policy file takes effect for the next call, in the same session, and announces list_changed', async () => {

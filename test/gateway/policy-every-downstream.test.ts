@@ -7,9 +7,7 @@
 // elicitation round) succeeds once and the next call is [RATE LIMITED], whether the gateway parks a
 // legacy upstream's call for a modern client, relays a modern upstream's own round, or turns a
 // modern upstream's round into a real elicitation for a legacy client.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult, ElicitResult } from '@modelcontextprotocol/client';
 import type { Gateway } from '../../src/gateway/gateway.js';
@@ -20,6 +18,7 @@ import {
   featureEntry,
   firstText,
   startParsedGateway,
+  tempDir,
   type ConnectedClient,
   type Downstream,
   type Era,
@@ -89,14 +88,15 @@ const DOWNSTREAMS: DownstreamCase[] = [
 describe('the policy holds on every downstream', () => {
   let gateway: Gateway;
   let configFile: string;
+  const configDir = tempDir('gatehouse-policy-downstream-');
   beforeAll(async () => {
     const servers = { [SERVER]: fixtureEntry('legacy') };
     gateway = await gatewayWith(servers);
-    configFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-policy-downstream-')), 'gatehouse.json');
-    writeFileSync(configFile, JSON.stringify(configOf(servers)));
+    configFile = configDir.write('gatehouse.json', configOf(servers));
   });
   afterAll(async () => {
     await gateway?.close();
+    configDir.remove();
   });
 
   for (const down of DOWNSTREAMS) {

@@ -10,9 +10,7 @@
 // - /healthz and /readyz report liveness and per-upstream readiness (with each upstream's era);
 // - a stdio child receives its configured `env` and none of the gateway's own secrets;
 // - `era: legacy | modern` pinned on a both-era fixture decides the era the upstream speaks.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import type { Gateway } from '../../src/gateway/gateway.js';
@@ -25,8 +23,10 @@ import {
   modernRequest,
   postModern,
   startParsedGateway,
+  tempDir,
   type ConnectedClient,
   type Era,
+  type TempDir,
 } from '../helpers/index.js';
 import { readUntil } from '../helpers/wait.js';
 
@@ -256,6 +256,7 @@ describe('shared stdio children with pinned eras on a both-era fixture', () => {
   const previousToken = process.env['GATEHOUSE_ADMIN_TOKEN'];
   let gateway: Gateway;
   let configFile: string;
+  let configDir: TempDir | undefined;
   beforeAll(async () => {
     // The gateway's own environment holds a secret that no child may inherit.
     process.env['GATEHOUSE_ADMIN_TOKEN'] = SECRET;
@@ -264,12 +265,12 @@ describe('shared stdio children with pinned eras on a both-era fixture', () => {
       mod: fixtureEntry('both', { era: 'modern', env: configured }),
     };
     gateway = await gatewayWith(servers);
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-robustness-'));
-    configFile = join(dir, 'gatehouse.json');
-    writeFileSync(configFile, JSON.stringify(configOf(servers)));
+    configDir = tempDir('gatehouse-robustness-');
+    configFile = configDir.write('gatehouse.json', configOf(servers));
   });
   afterAll(async () => {
     await gateway?.close();
+    configDir?.remove();
     if (previousToken === undefined) delete process.env['GATEHOUSE_ADMIN_TOKEN'];
     else process.env['GATEHOUSE_ADMIN_TOKEN'] = previousToken;
   });

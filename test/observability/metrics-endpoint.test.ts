@@ -5,8 +5,6 @@
 // process metrics, and the audit queue of a log that keeps records. It also proves who may scrape: anyone on a loopback gateway without an admin
 // token, only the admin token's holder when one is set, and nobody on a non-loopback gateway
 // without one.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
@@ -15,6 +13,7 @@ import {
   connectClient,
   featureServerCommand,
   startParsedGateway,
+  tempDir,
   type ConnectedClient,
 } from '../helpers/index.js';
 import { parseExposition, type Exposition } from './prom-text.js';
@@ -132,14 +131,15 @@ describe('/metrics on a gateway with real clients', { timeout: 60_000 }, () => {
 
 describe('/metrics with an audit log that keeps records', () => {
   it('shows the audit queue depth and the records dropped', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-metrics-'));
-    const gateway = await gatewayWith({ audit: `jsonl:${join(dir, 'audit.jsonl')}` });
+    const dir = tempDir('gatehouse-metrics-');
+    const gateway = await gatewayWith({ audit: `jsonl:${join(dir.path, 'audit.jsonl')}` });
     try {
       const m = await scrape(gateway);
       expect(m.value('gatehouse_audit_queue_depth')).toBe(0);
       expect(m.value('gatehouse_audit_dropped_total')).toBe(0);
     } finally {
       await gateway.close();
+      dir.remove();
     }
   });
 });

@@ -144,14 +144,13 @@ export async function signIn(page: Page, base: string, token: string, hash = '#/
  * committed), else into a temporary folder. Returns the PNG's size in bytes.
  */
 export async function screenshot(page: Page, name: string): Promise<number> {
-  const folder =
-    process.env.GATEHOUSE_SCREENSHOTS === '1'
-      ? resolve(ROOT, 'docs', 'screenshots')
-      : mkdtempSync(join(tmpdir(), 'gatehouse-shots-'));
+  const keep = process.env.GATEHOUSE_SCREENSHOTS === '1';
+  const folder = keep ? resolve(ROOT, 'docs', 'screenshots') : mkdtempSync(join(tmpdir(), 'gatehouse-shots-'));
   mkdirSync(folder, { recursive: true });
   const path = join(folder, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   const png = readFileSync(path);
+  if (!keep) rmSync(folder, { recursive: true, force: true });
   // A PNG starts with its 8-byte signature; an empty or cut file does not.
   return png.subarray(1, 4).toString('latin1') === 'PNG' ? png.length : 0;
 }
