@@ -21,6 +21,7 @@ import {
   tempDir,
   type ConnectedClient,
   type Downstream,
+  type TempDir,
   type Era,
 } from '../helpers/index.js';
 
@@ -88,15 +89,16 @@ const DOWNSTREAMS: DownstreamCase[] = [
 describe('the policy holds on every downstream', () => {
   let gateway: Gateway;
   let configFile: string;
-  const configDir = tempDir('gatehouse-policy-downstream-');
+  let configDir: TempDir | undefined;
   beforeAll(async () => {
     const servers = { [SERVER]: fixtureEntry('legacy') };
     gateway = await gatewayWith(servers);
+    configDir = tempDir('gatehouse-policy-downstream-');
     configFile = configDir.write('gatehouse.json', configOf(servers));
   });
   afterAll(async () => {
     await gateway?.close();
-    configDir.remove();
+    configDir?.remove();
   });
 
   for (const down of DOWNSTREAMS) {

@@ -507,8 +507,9 @@ describe('gatehouse stdio --grant', () => {
   }, 60_000);
 
   it('stops working once the grant expires', async () => {
-    // Long enough for the process to start and serve one call first.
-    const expiry = new Date(Date.now() + 10_000).toISOString();
+    // Long enough for the process to start and serve one call first, even on a loaded machine
+    // (it loads the CLI from source; 10 s was once not enough while other suites ran).
+    const expiry = new Date(Date.now() + 20_000).toISOString();
     const token = await createViaApi({ name: 'stdio-expiring', servers: ['feat'], expires: expiry });
     const peer = await stdio(token);
     try {

@@ -1,4 +1,4 @@
-// Shared by the JWT tests: signing keys made in the test, a JWKS served from a real loopback HTTP
+// Shared by the JWT and grants tests: signing keys made in the test, a JWKS served from a real loopback HTTP
 // server whose key set a test can change (rotation), and tokens minted with jose.
 import { createServer, type Server } from 'node:http';
 import { featureEntry, tempDir, type TempDir } from '../helpers/gateway.js';

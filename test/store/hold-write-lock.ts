@@ -40,7 +40,8 @@ export async function holdWriteLock(file: string, holdMs: number): Promise<HeldL
   const flags = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(HOLDER, { eval: true, workerData: { driver, file, holdMs, flags: flags.buffer } });
-  const exited = once(worker, 'exit');
+  // A worker that failed reports it through the 'message' wait below; end() then only waits for it.
+  const exited = once(worker, 'exit').catch(() => undefined);
   // Rejects with the worker's error if it could not take the lock.
   await once(worker, 'message');
   const signal = (index: number): void => {

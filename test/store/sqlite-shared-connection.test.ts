@@ -59,10 +59,12 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
     const file = path.join(dir, 'wait.db');
     const store = new SqliteStore(file);
     const sink = openAuditSink(`sqlite:${file}`, dir, store.connection)!;
-    const lock = await holdWriteLock(file, 200);
+    // Half a second: well inside the log's 1 s wait, and far longer than the step to the insert.
+    const lock = await holdWriteLock(file, 500);
     try {
       lock.writing();
-      // Met the lock while it was held: without a wait it would have failed at once.
+      // The insert starts while the lock is held: without a wait it would fail at once.
+      expect(lock.released()).toBe(false);
       await sink.insert([makeRecord({ ts: Date.now(), request_id: 'waited' })]);
       expect(lock.released()).toBe(true);
       expect((await sink.query({})).records.map((r) => r.request_id)).toEqual(['waited']);
@@ -81,23 +83,26 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
     const forLog = await holdWriteLock(file, 3000);
     try {
       forLog.writing();
+      expect(forLog.released()).toBe(false);
       await expect(sink.insert([makeRecord({ ts: Date.now(), request_id: 'busy' })])).rejects.toThrow(/locked|busy/i);
       // It gave up while the lock was still held: it did not wait with the store's 5 s.
       expect(forLog.released()).toBe(false);
+      await forLog.end();
+      expect(busyTimeout(store)).toBe(5000);
+      const forStore = await holdWriteLock(file, 3000);
+      const pin = { server: 'feature', tool: 'echo', hash: 'h1', definition: '{}', pinnedAt: 1 };
+      try {
+        forStore.writing();
+        expect(forStore.released()).toBe(false);
+        await store.putPin(pin);
+        // The same hold the log gave up on, waited out by the store.
+        expect(forStore.released()).toBe(true);
+        expect(await store.getPin('feature', 'echo')).toEqual(pin);
+      } finally {
+        await forStore.end();
+      }
     } finally {
       await forLog.end();
-    }
-    expect(busyTimeout(store)).toBe(5000);
-    const forStore = await holdWriteLock(file, 3000);
-    const pin = { server: 'feature', tool: 'echo', hash: 'h1', definition: '{}', pinnedAt: 1 };
-    try {
-      forStore.writing();
-      await store.putPin(pin);
-      // The same hold the log gave up on, waited out by the store.
-      expect(forStore.released()).toBe(true);
-      expect(await store.getPin('feature', 'echo')).toEqual(pin);
-    } finally {
-      await forStore.end();
       await sink.close();
       await store.close();
     }
