@@ -1,6 +1,7 @@
 // `/mcp`: every server the client may use behind one endpoint. Tools and prompts are named
 // `<server>__<name>`; resources keep their URIs and are routed by the server that listed them.
 import { ErrorCode, isObject, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
+import { GATEWAY_CLIENT_INFO } from '../mcp/era.js';
 import type { ClientSession } from './client-session.js';
 import {
   adoptClientParams,
@@ -12,13 +13,7 @@ import {
 } from './endpoint.js';
 import type { ClientPeer } from './peer.js';
 import { forward, shapeForModern, stripModernFields, type ClientRequest, type RelayContext } from './relay.js';
-import {
-  fail,
-  GATEWAY_CLIENT_INFO,
-  type UpstreamAnswer,
-  type UpstreamConnection,
-  type UpstreamIdentity,
-} from './upstream-connection.js';
+import { fail, type UpstreamAnswer, type UpstreamConnection, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ToolEntry } from './tool-directory.js';

@@ -6,7 +6,8 @@ import { paramHeaderDeclarations, type ParamHeader } from '../mcp/param-headers.
 import { gatewayPeer } from './peer.js';
 import { classifyListedTool } from '../catalog/catalog.js';
 import type { Classification } from '../catalog/classify.js';
-import { gatewayEnvelope, type UpstreamConnection } from './upstream-connection.js';
+import { gatewayEnvelope } from '../mcp/era.js';
+import type { UpstreamConnection } from './upstream-connection.js';
 
 export interface ToolEntry {
   tool: JsonObject;

@@ -5,11 +5,10 @@
 import type { Transport } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '../config/schema.js';
 import {
+  GATEWAY_CLIENT_INFO,
   LATEST_LEGACY_VERSION,
-  META_CLIENT_CAPABILITIES,
-  META_CLIENT_INFO,
-  META_PROTOCOL_VERSION,
   MODERN_PROTOCOL_VERSION,
+  gatewayEnvelope,
   type Era,
 } from '../mcp/era.js';
 import {
@@ -43,17 +42,6 @@ export interface InitParams {
   protocolVersion: string;
   capabilities: JsonObject;
   clientInfo: JsonObject;
-}
-
-export const GATEWAY_CLIENT_INFO = { name: 'gatehouse', version: '0.1.0' };
-
-/** The modern envelope (`_meta`) of a request Gatehouse sends to a server on its own account. */
-export function gatewayEnvelope(): JsonObject {
-  return {
-    [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
-    [META_CLIENT_CAPABILITIES]: {},
-    [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
-  };
 }
 
 /** What a shared connection declares: everything Gatehouse can relay to some client. */

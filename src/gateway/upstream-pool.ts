@@ -2,10 +2,10 @@
 // client session where the server needs it (`isolation: session`, or a legacy HTTP/SSE server,
 // whose sessions are per client). Notifications meant for every client are fanned out here.
 import type { ServerConfig } from '../config/schema.js';
-import { negotiateLegacyVersion, type Era } from '../mcp/era.js';
+import { gatewayEnvelope, negotiateLegacyVersion, type Era } from '../mcp/era.js';
 import type { JsonRpcNotification } from '../mcp/jsonrpc.js';
 import { gatewayPeer, type ClientPeer } from './peer.js';
-import { gatewayEnvelope, UpstreamConnection, type ConnectionOptions, type InitParams } from './upstream-connection.js';
+import { UpstreamConnection, type ConnectionOptions, type InitParams } from './upstream-connection.js';
 import { ToolDirectory, type PinKeeper } from './tool-directory.js';
 
 export type Listener = (n: JsonRpcNotification) => void;

@@ -15,6 +15,18 @@ export const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 export const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 export const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 export const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+
+/** Who Gatehouse says it is when it speaks to a server as a client (and, on /mcp, as a server). */
+export const GATEWAY_CLIENT_INFO = { name: 'gatehouse', version: '0.1.0' };
+
+/** The modern envelope (`_meta`) of a request Gatehouse sends to a server on its own account. */
+export function gatewayEnvelope(): JsonObject {
+  return {
+    [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
+    [META_CLIENT_CAPABILITIES]: {},
+    [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
+  };
+}
 export const ENVELOPE_KEYS: readonly string[] = [
   META_PROTOCOL_VERSION,
   META_CLIENT_CAPABILITIES,

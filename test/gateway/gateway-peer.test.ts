@@ -3,9 +3,8 @@
 // requests with "method not found", and the modern envelope that names Gatehouse as the client.
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/mcp/jsonrpc.js';
-import { envelopeOf, MODERN_PROTOCOL_VERSION } from '../../src/mcp/era.js';
+import { envelopeOf, GATEWAY_CLIENT_INFO, gatewayEnvelope, MODERN_PROTOCOL_VERSION } from '../../src/mcp/era.js';
 import { gatewayPeer } from '../../src/gateway/peer.js';
-import { GATEWAY_CLIENT_INFO, gatewayEnvelope } from '../../src/gateway/upstream-connection.js';
 
 describe('the gateway as its own client', () => {
   it('is a peer of the given id and era, held by Gatehouse, that refuses server-to-client requests', async () => {

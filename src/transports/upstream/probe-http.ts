@@ -1,11 +1,6 @@
 // Finds out once which era an HTTP upstream speaks: a modern server answers `server/discover`
 // with its supported versions; a legacy one refuses it (400/404/405, or a JSON-RPC error).
-import {
-  META_CLIENT_CAPABILITIES,
-  META_CLIENT_INFO,
-  META_PROTOCOL_VERSION,
-  MODERN_PROTOCOL_VERSION,
-} from '../../mcp/era.js';
+import { MODERN_PROTOCOL_VERSION, gatewayEnvelope } from '../../mcp/era.js';
 import { HttpExchange, HttpTarget, header, operatorHeaders, readText } from './http-exchange.js';
 import { SseParser } from './sse-parser.js';
 
@@ -25,13 +20,7 @@ export async function probeHttpEra(
     jsonrpc: '2.0',
     id: PROBE_ID,
     method: 'server/discover',
-    params: {
-      _meta: {
-        [META_PROTOCOL_VERSION]: MODERN_PROTOCOL_VERSION,
-        [META_CLIENT_CAPABILITIES]: {},
-        [META_CLIENT_INFO]: { name: 'gatehouse', version: '0' },
-      },
-    },
+    params: { _meta: gatewayEnvelope() },
   };
   const target = new HttpTarget(new URL(url));
   const x = new HttpExchange(
