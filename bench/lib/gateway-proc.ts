@@ -19,6 +19,8 @@ export interface GatewaySetup {
   limits?: Record<string, number>;
   /** Node flags for the gateway process (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** The `era` of every stdio upstream; unset is the default, `auto` (found modern: the echo server speaks both). */
+  stdioEra?: 'legacy' | 'modern';
 }
 
 export interface GatewayProcess {
@@ -48,7 +50,11 @@ export async function writeGatewayConfig(setup: GatewaySetup): Promise<{ dir: st
   const names = serverNames(setup);
   let i = 0;
   for (; i < (setup.stdioServers ?? 0); i++)
-    servers[names[i]!] = { command: process.execPath, args: [echoServer, '--probe-tools'] };
+    servers[names[i]!] = {
+      command: process.execPath,
+      args: [echoServer, '--probe-tools'],
+      ...(setup.stdioEra ? { era: setup.stdioEra } : {}),
+    };
   for (const url of setup.httpServers ?? []) servers[names[i++]!] = { url };
   if (setup.policy) for (const s of Object.values(servers)) (s as Record<string, unknown>).policy = BENCH_POLICY;
   const config = join(dir, 'gatehouse.json');
