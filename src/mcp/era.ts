@@ -15,6 +15,13 @@ export const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 export const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 export const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 export const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+/** The keys of `_meta` that make up a request's envelope. */
+export const ENVELOPE_KEYS: readonly string[] = [
+  META_PROTOCOL_VERSION,
+  META_CLIENT_CAPABILITIES,
+  META_CLIENT_INFO,
+  META_LOG_LEVEL,
+];
 
 /** Who Gatehouse says it is when it speaks to a server as a client (and, on /mcp, as a server). */
 export const GATEWAY_CLIENT_INFO = { name: 'gatehouse', version: '0.1.0' };
@@ -27,12 +34,6 @@ export function gatewayEnvelope(): JsonObject {
     [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO,
   };
 }
-export const ENVELOPE_KEYS: readonly string[] = [
-  META_PROTOCOL_VERSION,
-  META_CLIENT_CAPABILITIES,
-  META_CLIENT_INFO,
-  META_LOG_LEVEL,
-];
 
 /** Methods that exist only in the modern era. */
 export const MODERN_ONLY_METHODS = new Set(['server/discover', 'subscriptions/listen']);

@@ -1,6 +1,7 @@
 // Finds out once which era an HTTP upstream speaks: a modern server answers `server/discover`
 // with its supported versions; a legacy one refuses it (400/404/405, or a JSON-RPC error).
 import { MODERN_PROTOCOL_VERSION, gatewayEnvelope } from '../../mcp/era.js';
+import { isObject, type JsonObject } from '../../mcp/jsonrpc.js';
 import { HttpExchange, HttpTarget, header, operatorHeaders, readText } from './http-exchange.js';
 import { SseParser } from './sse-parser.js';
 
@@ -49,9 +50,12 @@ export async function probeHttpEra(
     const text = await readText(res);
     if (res.status < 200 || res.status >= 300) return { era: 'legacy' };
     const payload = parseAnswer(text, header(res, 'content-type') ?? '');
-    const result = payload?.result as Record<string, unknown> | undefined;
-    const versions = result?.supportedVersions;
-    if (Array.isArray(versions) && versions.includes(MODERN_PROTOCOL_VERSION))
+    const result = payload?.result;
+    if (
+      isObject(result) &&
+      Array.isArray(result.supportedVersions) &&
+      result.supportedVersions.includes(MODERN_PROTOCOL_VERSION)
+    )
       return { era: 'modern', discover: result };
     return { era: 'legacy' };
   } catch (err) {
@@ -76,9 +80,9 @@ const PROBE_SETS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-metho
  * a notification, a message split over several `data:` lines) are read as the SSE standard has
  * them, by the same parser the transport uses.
  */
-function parseAnswer(text: string, contentType: string): Record<string, unknown> | undefined {
+function parseAnswer(text: string, contentType: string): JsonObject | undefined {
   if (!contentType.includes('text/event-stream')) return parseObject(text);
-  let answer: Record<string, unknown> | undefined;
+  let answer: JsonObject | undefined;
   new SseParser((event) => {
     const m = answer ? undefined : parseObject(event.data);
     if (m?.id === PROBE_ID) answer = m;
@@ -86,10 +90,10 @@ function parseAnswer(text: string, contentType: string): Record<string, unknown>
   return answer;
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
+function parseObject(text: string): JsonObject | undefined {
   try {
     const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return isObject(v) ? v : undefined;
   } catch {
     return undefined;
   }
