@@ -6,12 +6,13 @@
 // 1. Idle with `--servers` stdio echo upstreams (goal: under 60 MB): the gateway is started with
 //    the bench policy, SQLite state, pins and the SQLite audit log on every server, /readyz must
 //    answer 200 (every upstream started), then after a settle time VmRSS is read 10 times, 0.5 s
-//    apart; the median is reported.
+//    apart; the median is reported, with the V8 heap from /metrics and the resident memory by
+//    mapping (the node binary, anonymous memory, the C heap, each library).
 // 2. With `--sessions` open legacy sessions over Streamable HTTP (goal: under 150 MB): the same
 //    gateway, one stdio upstream; each session is opened (initialize, initialized), lists the tools
 //    and makes one `echo` call, and stays open. VmRSS is read as above while they are all open.
 import { parseArgs } from 'node:util';
-import { loadText, machineLine, median, rssMiB } from './lib/machine.js';
+import { loadText, machineLine, median, rssByMapping, rssMiB } from './lib/machine.js';
 import { descendants, runMain, sleep, stopOnExit } from './lib/proc.js';
 import { startGatewayProcess, type GatewayProcess } from './lib/gateway-proc.js';
 import { closeLegacySession, echo, openLegacySession, request, type LegacySession } from './lib/raw-mcp.js';
@@ -79,6 +80,10 @@ async function main(): Promise<void> {
   lines.push(
     `idle, ${servers} stdio upstreams: gateway VmRSS median ${mb(idle.median)}, max ${(idle.max / MIB_PER_MB).toFixed(1)} MB; goal < ${IDLE_GOAL_MB} MB: ${idle.median / MIB_PER_MB < IDLE_GOAL_MB ? 'met' : 'not met'} (children excluded: ${kids} processes, ${childrenRss(running.proc.pid).toFixed(0)} MiB together)`,
     `  of it, from the gateway's own /metrics: ${heap}`,
+    `  of it, by mapping (/proc/<pid>/smaps): ${rssByMapping(running.proc.pid)
+      .filter(([, mib]) => mib >= 0.5)
+      .map(([m, mib]) => `${m} ${mib.toFixed(1)} MiB`)
+      .join(', ')}`,
   );
   await running.stop();
 

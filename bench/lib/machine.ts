@@ -30,6 +30,28 @@ export function rssMiB(pid: number): number | undefined {
   }
 }
 
+/**
+ * A process's resident memory by what it maps, in MiB, largest first (from /proc/<pid>/smaps):
+ * a file by its name, anonymous memory as `[anon]`, the C heap as `[heap]`.
+ */
+export function rssByMapping(pid: number): [string, number][] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return [];
+  }
+  const kib = new Map<string, number>();
+  let mapping = '[anon]';
+  for (const line of text.split('\n')) {
+    const head = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
+    if (head) mapping = head[1] || '[anon]';
+    const rss = line.match(/^Rss:\s+(\d+) kB/);
+    if (rss) kib.set(mapping, (kib.get(mapping) ?? 0) + Number(rss[1]));
+  }
+  return [...kib].map(([m, k]): [string, number] => [m, k / 1024]).sort((a, b) => b[1] - a[1]);
+}
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
