@@ -461,4 +461,17 @@ describe('answers no SDK server gives', () => {
     const probe = await probeHttpEra(s.url, {}, 5_000);
     expect(probe).toEqual({ era: 'modern', discover });
   });
+
+  it("the era probe takes a JSON answer for a modern server only when it carries the probe's id", async () => {
+    const discover = { supportedVersions: ['2026-07-28'], capabilities: {}, serverInfo: { name: 's', version: '1' } };
+    const answering = (id: (sent: unknown) => unknown) =>
+      raw((_req, res, body) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: id((JSON.parse(body) as Msg).id), result: discover }));
+      });
+    const own = await answering((sent) => sent);
+    expect(await probeHttpEra(own.url, {}, 5_000)).toEqual({ era: 'modern', discover });
+    const other = await answering(() => 'someone-else');
+    expect(await probeHttpEra(other.url, {}, 5_000)).toEqual({ era: 'legacy' });
+  });
 });

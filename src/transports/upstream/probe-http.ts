@@ -75,13 +75,16 @@ function ownHeaders(headers: Record<string, string>): string[] {
 const PROBE_SETS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-method'];
 
 /**
- * The answer to the probe in a response body: the body itself as JSON, or on an SSE stream the
- * event whose message carries the probe's id. Events before it (a priming event with empty data,
+ * The answer to the probe in a response body: a JSON body, or on an SSE stream the event, whose
+ * message carries the probe's id (a result for another id answers nothing the probe asked). Events before it (a priming event with empty data,
  * a notification, a message split over several `data:` lines) are read as the SSE standard has
  * them, by the same parser the transport uses.
  */
 function parseAnswer(text: string, contentType: string): JsonObject | undefined {
-  if (!contentType.includes('text/event-stream')) return parseObject(text);
+  if (!contentType.includes('text/event-stream')) {
+    const m = parseObject(text);
+    return m?.id === PROBE_ID ? m : undefined;
+  }
   let answer: JsonObject | undefined;
   new SseParser((event) => {
     const m = answer ? undefined : parseObject(event.data);
