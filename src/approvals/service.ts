@@ -22,8 +22,8 @@ export interface ApprovalSettings {
 export interface ApprovalCall {
   server: string;
   tool: string;
-  /** The exact arguments: hashed, never stored. */
-  args: unknown;
+  /** The hash of the exact arguments (`argsHash`), taken once per call; the arguments are never stored. */
+  argsHash: string;
   /** The arguments as approvers may see them (redacted). */
   shownArgs: unknown;
   grant: string;
@@ -104,12 +104,11 @@ export class ApprovalService {
    * `giveBack` when the call is then blocked after all (a limit). Undefined when none does.
    */
   async granted(call: ApprovalCall): Promise<Approval | undefined> {
-    const hash = argsHash(call.args);
     const approved = await this.store.listApprovals({
       grant: call.grant,
       server: call.server,
       tool: call.tool,
-      args_hash: hash,
+      args_hash: call.argsHash,
       status: ['approved'],
     });
     const now = this.now();
@@ -163,7 +162,7 @@ export class ApprovalService {
       grant: call.grant,
       server: call.server,
       tool: call.tool,
-      args_hash: argsHash(call.args),
+      args_hash: call.argsHash,
       status: ['pending'],
       limit: 20,
     });
@@ -190,7 +189,7 @@ export class ApprovalService {
       grant: call.grant,
       server: call.server,
       tool: call.tool,
-      args_hash: argsHash(call.args),
+      args_hash: call.argsHash,
       status: ['denied'],
       limit: 1,
     });
@@ -212,7 +211,7 @@ export class ApprovalService {
       server: call.server,
       tool: call.tool,
       arguments: call.shownArgs,
-      args_hash: argsHash(call.args),
+      args_hash: call.argsHash,
       grant: call.grant,
       agent: call.agent,
       session: call.session,

@@ -5,7 +5,6 @@
 // request, a 2026-07-28 client with an `input_required` result whose retry carries the answer.
 import type { Approval } from '../approvals/approval.js';
 import {
-  argsHash,
   PendingApprovalLimit,
   type ApprovalCall,
   type ApprovalService,
@@ -359,12 +358,7 @@ function invalidState(message: string): { kind: 'answer'; answer: { error: JsonR
 async function answeredByClient(input: ApprovalStepInput, state: ApprovalState): Promise<ApprovalStepOutcome> {
   const { service, call, req } = input;
   // The state is sealed and bound to the principal; it must also be for exactly this call.
-  if (
-    state.srv !== call.server ||
-    state.m !== req.method ||
-    state.tool !== call.tool ||
-    state.h !== argsHash(call.args)
-  )
+  if (state.srv !== call.server || state.m !== req.method || state.tool !== call.tool || state.h !== call.argsHash)
     return invalidState('it was issued for another call or other arguments; start the call again without it.');
   const responses = isObject(req.params?.inputResponses) ? req.params.inputResponses : {};
   const v = verdictOf(responses[INPUT_KEY]);

@@ -5,7 +5,12 @@ import { blockedToolResult, unknownToolError, type BlockedOutcome } from '../pol
 import type { CompiledPolicy, CompiledRule } from '../policy/compile.js';
 import { decide, listable, listableEntry, type CallFacts, type Decision, type Subject } from '../policy/decide.js';
 import type { Approval } from '../approvals/approval.js';
-import { DEFAULT_APPROVAL_TIMEOUT_S, type ApprovalService, type ApprovalSettings } from '../approvals/service.js';
+import {
+  DEFAULT_APPROVAL_TIMEOUT_S,
+  argsHash,
+  type ApprovalService,
+  type ApprovalSettings,
+} from '../approvals/service.js';
 import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
 import { auditedErrorText, redactText } from '../audit/redact.js';
@@ -283,7 +288,7 @@ export class PolicyGate {
           call: {
             server,
             tool: name,
-            args,
+            argsHash: argsHash(args),
             shownArgs,
             grant: record.grant,
             agent: record.agent,

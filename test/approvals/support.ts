@@ -2,7 +2,7 @@
 // the next scripted status, a gateway started from a config written to a temporary folder, and a
 // held call to open approvals for (the call path that opens them is tested with the gateway).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { ApprovalCall, ApprovalSettings } from '../../src/approvals/service.js';
+import { argsHash, type ApprovalCall, type ApprovalSettings } from '../../src/approvals/service.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { EPHEMERAL, featureEntry, startFileGateway, type TempDir } from '../helpers/gateway.js';
 import { listenLoopback } from '../helpers/http-server.js';
@@ -49,7 +49,7 @@ export async function startReceiver(script: number[] = []): Promise<Receiver> {
 export const HELD_CALL: ApprovalCall = {
   server: 'fixture',
   tool: 'delete_repository',
-  args: { repo: 'acme/site', token: 'secret-1' },
+  argsHash: argsHash({ repo: 'acme/site', token: 'secret-1' }),
   shownArgs: { repo: 'acme/site', note: '<script>alert(1)</script> & "quotes"', token: '[REDACTED]' },
   grant: 'ci-runner',
   agent: 'ci',

@@ -166,7 +166,7 @@ describe.each(ERAS)('approval lifecycle, %s client', (era) => {
       {
         server: 'urlask',
         tool: 'add',
-        args,
+        argsHash: argsHash(args),
         shownArgs: args,
         grant,
         agent: grant,
