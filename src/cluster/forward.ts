@@ -27,6 +27,20 @@ const NOT_CARRIED = new Set([
 const ANSWER_HEADERS = ['content-type', 'cache-control', 'mcp-session-id', 'www-authenticate', 'retry-after'];
 
 /**
+ * The replica's URL for a request target: the replica's origin with the target's path and query
+ * only. A target that names a host (`http://elsewhere/...`, `//elsewhere/...`) never chooses where
+ * the request goes.
+ */
+export function targetAt(base: string, target: string | undefined): URL {
+  const { pathname, search } = new URL(target ?? '/', 'http://gatehouse');
+  const url = new URL(base);
+  url.pathname = pathname;
+  url.search = search;
+  url.hash = '';
+  return url;
+}
+
+/**
  * Forwards `req` (whose body was `raw`) to `base` and streams the answer into `res`. False, with
  * nothing written, when the replica could not be reached; true once its answer has been relayed.
  */
@@ -50,7 +64,7 @@ export async function forwardToReplica(
   res.on('close', onClose);
   let answer: Response;
   try {
-    answer = await fetch(new URL(req.url ?? '/', `${base}/`), {
+    answer = await fetch(targetAt(base, req.url), {
       method: req.method ?? 'POST',
       headers,
       body: raw,

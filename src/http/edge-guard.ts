@@ -28,6 +28,10 @@ const paths = new Map<string, string | undefined>();
 const loopbackHosts = new Map<string, boolean>();
 
 function pathOf(target: string): string | undefined {
+  // Only a path (origin-form) is a target the gateway answers: an absolute URL or a `//host/...`
+  // target names another host, which must never reach anything that builds a URL from it (the
+  // replica forward).
+  if (!target.startsWith('/') || target.startsWith('//')) return undefined;
   try {
     return new URL(target, 'http://gatehouse').pathname;
   } catch {
@@ -35,7 +39,7 @@ function pathOf(target: string): string | undefined {
   }
 }
 
-/** The path of a request target, as the URL standard reads it; undefined when it does not parse (`//`, say). */
+/** The path of a request target, as the URL standard reads it; undefined when it is not a path, or does not parse. */
 export function requestPath(req: IncomingMessage): string | undefined {
   return remember(paths, MEMO_LIMIT, req.url ?? '/', pathOf);
 }

@@ -4,7 +4,9 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { hostIsLoopback, requestPath } from '../../src/http/edge-guard.js';
 
+/** The URL standard's path of an origin-form target (a path); nothing for any other form. */
 const standardPath = (target: string): string | undefined => {
+  if (!target.startsWith('/') || target.startsWith('//')) return undefined;
   try {
     return new URL(target, 'http://gatehouse').pathname;
   } catch {
@@ -13,7 +15,7 @@ const standardPath = (target: string): string | undefined => {
 };
 
 describe('edge memo', () => {
-  it('gives every target the path the URL standard gives it, again and again', () => {
+  it('gives every path target the path the URL standard gives it, and no other target a path, again and again', () => {
     const targets = [
       '/mcp/echo',
       '/mcp/./echo',

@@ -135,6 +135,22 @@ describe('Host and Origin on a loopback-bound gateway', () => {
     const a = await send(h.gateway.url, 'GET', '//', { host });
     expect(a.status).toBe(400);
   });
+
+  it('request target: a target naming a host (absolute URL or "//host/...") is a 400 for an MCP path too, so no host a client names is ever used', async () => {
+    const port = new URL(h.gateway.url).port;
+    const headers = {
+      host,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${ALICE}`,
+    };
+    for (const target of [`http://127.0.0.1:${port}/mcp/fs`, `//127.0.0.1:${port}/mcp/fs`]) {
+      const a = await send(h.gateway.url, 'POST', target, headers, INIT);
+      expect(a.status, target).toBe(400);
+      expect(a.body).toMatch(/request target is not a valid path/);
+    }
+    expect((await send(h.gateway.url, 'POST', '/mcp/fs', headers, INIT)).status).toBe(200);
+  });
 });
 
 describe('listen.cors_origins in the config', () => {
