@@ -5,6 +5,7 @@ import { UNDECIDED } from './cel-fast.js';
 import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, matchTool, type CompiledLimit, type CompiledPolicy, type CompiledRule } from './compile.js';
 import type { Category } from './schema.js';
+import { naturalUri } from './resource-uri.js';
 
 export type Subject = 'tool' | 'resource' | 'prompt';
 
@@ -74,7 +75,22 @@ export function decide(policy: CompiledPolicy, call: CallFacts): Decision {
   return { outcome: 'allow', rule: d.rule, limits: [], shadowed: d };
 }
 
+/**
+ * A resource is decided by the URI a server will read (naturalUri) and, when the client spelled it
+ * otherwise, by the spelling too: whichever of the two a rule blocks or hides, the call is. Allowed,
+ * the natural form's rule (its limits, its conditions) applies.
+ */
 function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
+  if (call.subject !== 'resource') return decideOne(policy, call);
+  const natural = naturalUri(call.name);
+  if (natural === call.name) return decideOne(policy, call);
+  const d = decideOne(policy, { ...call, name: natural });
+  if (d.outcome !== 'allow') return d;
+  const asSent = decideOne(policy, call);
+  return asSent.outcome === 'allow' ? d : asSent;
+}
+
+function decideOne(policy: CompiledPolicy, call: CallFacts): Decision {
   // The call's own rule, and the chain of rules that decide it (all_tools first for a tool call;
   // resources and prompts have only their own rules). Chains are built when the policy compiles.
   let own: CompiledRule | undefined;
@@ -258,7 +274,14 @@ export function celVars(call: CallFacts): CelVars {
 /** Whether a resource (by URI) or prompt can appear in its list: hidden and denied ones do not. */
 export function listableEntry(policy: CompiledPolicy, subject: 'resource' | 'prompt', name: string): boolean {
   if (!policy.enforce) return true;
-  const rule = matchRule(subject === 'resource' ? policy.resources : policy.prompts, name);
+  if (subject === 'prompt') return shownBy(matchRule(policy.prompts, name));
+  const natural = naturalUri(name);
+  return (
+    shownBy(matchRule(policy.resources, name)) && (natural === name || shownBy(matchRule(policy.resources, natural)))
+  );
+}
+
+function shownBy(rule: CompiledRule | undefined): boolean {
   return rule?.action !== 'hide' && rule?.action !== 'deny';
 }
 

@@ -18,11 +18,23 @@ const GLOB_CHARS = /[*?[\]{}!\\]/;
 const OPTIONS = { dot: true, nobrace: false, noextglob: true, windows: false } as const;
 
 /**
- * Characters that always stand for themselves in a pattern. The literal prefix and suffix a name
- * is checked against stop at anything else: glob syntax, escapes, groups, and `/` and `.`, which
- * picomatch treats specially in places (`a/**` matches `a`, a leading `./` is dropped).
+ * picomatch reads `/` as a path separator that `*` and `?` never cross. A policy's names are not
+ * paths: `"*"` hides every tool, `files/delete_all` included, and `file:///srv/secret/*` covers
+ * what lies below that folder too. So every `/`, in the pattern and in the name, is matched as this
+ * character, which means nothing to picomatch.
  */
-const PLAIN = /[A-Za-z0-9_\- ]/;
+const SLASH = '\uE000';
+
+function unslashed(s: string): string {
+  return s.includes('/') ? s.replaceAll('/', SLASH) : s;
+}
+
+/**
+ * Characters that always stand for themselves in a pattern. The literal prefix and suffix a name
+ * is checked against stop at anything else: glob syntax, escapes, groups, and `.`, which picomatch
+ * treats specially in places (a leading `./` is dropped).
+ */
+const PLAIN = /[A-Za-z0-9_\- /]/;
 
 /**
  * Patterns made only of these characters have no syntax that matches across the pattern as a
@@ -53,8 +65,8 @@ export function compileGlob(pattern: string): Glob {
  * engine has not seen before, each of which is tested against every glob of a table.
  */
 function compileTest(pattern: string): (name: string) => boolean {
-  const re = picomatch.makeRe(pattern, OPTIONS);
-  if (!PREFILTERABLE.test(pattern)) return (name) => name !== '' && (name === pattern || re.test(name));
+  const re = picomatch.makeRe(unslashed(pattern), OPTIONS);
+  if (!PREFILTERABLE.test(pattern)) return (name) => name !== '' && (name === pattern || re.test(unslashed(name)));
   let p = 0;
   while (p < pattern.length && PLAIN.test(pattern[p]!)) p++;
   let s = pattern.length;
@@ -63,7 +75,7 @@ function compileTest(pattern: string): (name: string) => boolean {
   const suffix = pattern.slice(s);
   // picomatch answers true for a name equal to the pattern before it runs the expression, and
   // false for the empty name; both are kept so that the answers stay exactly the same.
-  if (prefix === '' && suffix === '') return (name) => name !== '' && (name === pattern || re.test(name));
+  if (prefix === '' && suffix === '') return (name) => name !== '' && (name === pattern || re.test(unslashed(name)));
   return (name) =>
-    name !== '' && (name === pattern || (name.startsWith(prefix) && name.endsWith(suffix) && re.test(name)));
+    name !== '' && (name === pattern || (name.startsWith(prefix) && name.endsWith(suffix) && re.test(unslashed(name))));
 }

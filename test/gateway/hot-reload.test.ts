@@ -192,6 +192,13 @@ describe.each<Era>(['legacy', 'modern'])('resource and prompt rules, %s client',
     await expect(client.client.readResource({ uri: 'fixture://items/2' })).rejects.toThrow(/\[RATE LIMITED\]/);
   });
 
+  it('a resource URI spelled otherwise (scheme case, dot segments, percent-encoding) is decided as the URI the server reads', async () => {
+    await expect(client.client.readResource({ uri: 'FIXTURE://hello' })).rejects.toThrow(/Resource not found/);
+    await expect(client.client.readResource({ uri: 'fixture://x/../hello' })).rejects.toThrow(/Resource not found/);
+    for (const uri of ['FIXTURE://items/3', 'fixture://items/x/../3', 'fixture://items/%33'])
+      await expect(client.client.readResource({ uri }), uri).rejects.toThrow(/\[RATE LIMITED\]/);
+  });
+
   it('a denied prompt leaves prompts/list and prompts/get answers with the reason', async () => {
     const { prompts } = await client.client.listPrompts();
     expect(prompts.map((p) => p.name)).not.toContain('greet');

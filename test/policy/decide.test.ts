@@ -161,6 +161,50 @@ describe('hide', () => {
     expect(decide(p, facts('summarize', {}, { subject: 'prompt' })).outcome).toBe('allow');
   });
 
+  it('hide ["*"] hides every tool, one whose name has a "/" too', () => {
+    const p = policy({ default: 'allow', hide: ['*'] });
+    expect(decide(p, facts('files/delete_all')).outcome).toBe('hidden');
+    expect(listable(p, 'files/delete_all')).toBe(false);
+  });
+
+  it('a resource URI spelled otherwise than its rule (case, dot segments, localhost, backslashes, percent-encoding, whitespace) is decided as the URI a server reads', () => {
+    const p = policy({
+      default: 'allow',
+      resources: {
+        'notes://vault/*': { action: 'deny' },
+        'file:///srv/secret/*': { action: 'deny' },
+        'file:///srv/public/*': {},
+        'secret://items/*': { action: 'hide' },
+      },
+    });
+    const resource = (uri: string) => decide(p, facts(uri, {}, { subject: 'resource' })).outcome;
+    for (const uri of [
+      'NOTES://vault/secret-key',
+      'notes://vault/x/../secret-key',
+      'notes://vault/./secret-key',
+      ' notes://vault/secret-key',
+      'FILE:///srv/secret/passwd',
+      'file:///srv/public/../secret/passwd',
+      'file:///srv/public/..%2Fsecret/passwd',
+      'file://localhost/srv/secret/passwd',
+      'file:///srv\\secret\\passwd',
+      'file:///srv/sec\nret/passwd',
+      'file:///srv/%73ecret/passwd',
+      'file:///srv/secret/sub/passwd',
+    ])
+      expect(resource(uri), JSON.stringify(uri)).toBe('blocked');
+    expect(resource('SECRET://items/1')).toBe('hidden');
+    expect(listableEntry(p, 'resource', 'SECRET://items/1')).toBe(false);
+    expect(listableEntry(p, 'resource', 'file:///srv/public/../secret/x')).toBe(false);
+    expect(resource('file:///srv/public/readme')).toBe('allow');
+    expect(resource('file:///srv/public/sub/../readme')).toBe('allow');
+  });
+
+  it('a rule written in a spelling other than the natural one still blocks a URI sent in that spelling', () => {
+    const p = policy({ default: 'allow', resources: { 'NOTES://vault/*': { action: 'deny' } } });
+    expect(decide(p, facts('NOTES://vault/key', {}, { subject: 'resource' })).outcome).toBe('blocked');
+  });
+
   it('all_tools with action hide hides every tool from calls, as it does from tools/list', () => {
     const p = policy({ default: 'allow', all_tools: { action: 'hide' } });
     expect(listable(p, 'apps_list')).toBe(false);
