@@ -5,6 +5,7 @@ import { GATEWAY_CLIENT_INFO } from '../mcp/era.js';
 import type { ClientSession } from './client-session.js';
 import {
   adoptClientParams,
+  carrierOf,
   deliverToSession,
   discoverResult,
   initializeResult,
@@ -41,7 +42,10 @@ export class AggregateEndpoint implements Endpoint {
     private readonly gate: PolicyGate,
   ) {}
 
-  /** The servers a client may use: other servers' tools are simply absent. */
+  /**
+   * The servers a client may use: other servers' tools are simply absent. In a legacy session the
+   * peer carries the identity of the current request, so a later token with fewer servers sees fewer.
+   */
   private servers(peer?: ClientPeer): string[] {
     return Object.keys(this.pool.servers).filter((s) => !peer?.identity || mayUse(peer.identity, s));
   }
@@ -160,7 +164,7 @@ export class AggregateEndpoint implements Endpoint {
         const params: JsonObject = { ...(req.params ?? {}) };
         if (cursor !== undefined) params.cursor = cursor;
         else delete params.cursor;
-        let a = await forward(conn, peer, { ...req, params }, this.ctx);
+        let a = await forward(conn, carrierOf(peer, session), { ...req, params }, this.ctx);
         if (key === 'tools') a = await this.gate.filterTools(server, peer, a);
         if (key === 'resources') a = this.gate.filterEntries(server, peer, a, 'resource');
         if (key === 'prompts') a = this.gate.filterEntries(server, peer, a, 'prompt');
@@ -191,7 +195,7 @@ export class AggregateEndpoint implements Endpoint {
         : fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(req.params?.name)}`);
     }
     const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
-    const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
+    const relay = (r: ClientRequest) => forward(conn, carrierOf(peer, session), r, this.ctx);
     const inner = { ...req, params: { ...req.params, name: parts.name } };
     return this.gate.call(parts.server, peer, inner, tool ? 'tool' : 'prompt', relay, {
       conn,
@@ -233,7 +237,7 @@ export class AggregateEndpoint implements Endpoint {
     const subscription = req.method === 'resources/subscribe' || req.method === 'resources/unsubscribe';
     if (session && subscription && conn === this.pool.sharedConnection(server))
       return sessionSubscription(this.pool, server, session, req);
-    const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
+    const relay = (r: ClientRequest) => forward(conn, carrierOf(peer, session), r, this.ctx);
     return req.method === 'resources/read'
       ? this.gate.call(server, peer, req, 'resource', relay, { conn, ...(session ? { session } : {}) })
       : relay(req);
@@ -246,15 +250,17 @@ export class AggregateEndpoint implements Endpoint {
       if (!parts || !this.servers(peer).includes(parts.server))
         return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
       const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
-      return forward(conn, peer, { ...req, params: { ...req.params, ref: { ...ref, name: parts.name } } }, this.ctx);
+      const params = { ...req.params, ref: { ...ref, name: parts.name } };
+      return forward(conn, carrierOf(peer, session), { ...req, params }, this.ctx);
     }
     if (isObject(ref) && typeof ref.uri === 'string') return this.routeByUri(peer, req, session, ref.uri);
     return fail(ErrorCode.InvalidParams, 'completion/complete needs a prompt or resource reference.');
   }
 
-  notification(n: JsonRpcNotification, session?: ClientSession): void {
+  notification(n: JsonRpcNotification, session?: ClientSession, peer?: ClientPeer): void {
     if (!session) return;
-    for (const s of this.servers(session)) {
+    // The servers the sender may use now, not those of the token that opened the session.
+    for (const s of this.servers(peer ?? session)) {
       if (!this.pool.needsOwnConnection(s)) continue;
       const c = this.pool.connectionFor(s, session);
       if (c.era === 'legacy') c.notify(n.method, n.params);

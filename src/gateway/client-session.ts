@@ -46,13 +46,28 @@ export class ClientSession implements ClientPeer {
 
   readonly principal: string;
 
-  /** `id` is given only to continue a session another replica created. */
+  /**
+   * `identity` is the caller that opened the session: it decides `initialize`, and the session
+   * belongs to its principal. Later requests are decided with their own identity (`as`).
+   * `id` is given only to continue a session another replica created.
+   */
   constructor(
     readonly identity: Identity,
     id?: string,
   ) {
     this.principal = identity.principal;
     this.id = id ?? randomBytes(32).toString('base64url');
+  }
+
+  /**
+   * The session as the peer of one of its requests, with the identity authenticated for that
+   * request. A session outlives the token that opened it: a later token of the same principal may
+   * carry other servers, labels or agent, and a created grant's policy file may have changed since,
+   * so each request is decided with its own. A view per request rather than a field updated on the
+   * session, so that concurrent requests with different tokens each keep theirs.
+   */
+  as(identity: Identity): ClientPeer {
+    return new SessionRequestPeer(this, identity);
   }
 
   request(
@@ -126,5 +141,52 @@ export class ClientSession implements ClientPeer {
     for (const release of this.subscriptionReleases.values()) release();
     this.subscriptionReleases.clear();
     for (const fn of this.cleanups.splice(0)) fn();
+  }
+}
+
+/** A legacy session seen by the decisions of one request: the session's state, that request's identity. */
+class SessionRequestPeer implements ClientPeer {
+  readonly era: Era = 'legacy';
+
+  constructor(
+    private readonly session: ClientSession,
+    readonly identity: Identity,
+  ) {}
+
+  get id(): string {
+    return this.session.id;
+  }
+
+  get principal(): string {
+    return this.session.principal;
+  }
+
+  get capabilities(): JsonObject {
+    return this.session.capabilities;
+  }
+
+  get clientInfo(): JsonObject | undefined {
+    return this.session.clientInfo;
+  }
+
+  get logLevel(): string | undefined {
+    return this.session.logLevel;
+  }
+
+  get open(): boolean {
+    return this.session.open;
+  }
+
+  request(
+    method: string,
+    params: JsonObject | undefined,
+    relatedTo: JsonRpcId | undefined,
+    opts?: { signal?: AbortSignal },
+  ): Promise<PeerAnswer> {
+    return this.session.request(method, params, relatedTo, opts);
+  }
+
+  notify(n: JsonRpcNotification, relatedTo: JsonRpcId | undefined): void {
+    this.session.notify(n, relatedTo);
   }
 }

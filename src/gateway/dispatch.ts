@@ -137,18 +137,22 @@ export async function handleModernRequest(
 /**
  * Handles one message of a legacy session. Resolves with the response to a request, or
  * undefined for notifications, the client's responses, and requests it cancelled.
+ * `identity` is the caller as authenticated for this message (same principal as the session's):
+ * what it may do is decided with it, not with the token that opened the session.
  */
 export async function handleSessionMessage(
   endpoint: Endpoint,
   session: ClientSession,
   msg: JsonRpcMessage,
+  identity: Identity = session.identity,
 ): Promise<JsonRpcResponse | undefined> {
   session.lastSeen = Date.now();
+  const caller = session.as(identity);
   if (isResponse(msg)) {
     session.takeResponse(msg);
     return undefined;
   }
-  if (!isRequest(msg)) return void handleSessionNotification(endpoint, session, msg as JsonRpcNotification);
+  if (!isRequest(msg)) return void handleSessionNotification(endpoint, session, caller, msg as JsonRpcNotification);
   if (msg.method === 'initialize') {
     if (session.initialized)
       return errorResponse(msg.id, ErrorCode.InvalidRequest, 'This session is already initialized.');
@@ -184,7 +188,7 @@ export async function handleSessionMessage(
       signal: abort.signal,
       ...(msg.params ? { params: msg.params } : {}),
     };
-    const a = await endpoint.request(session, creq, session);
+    const a = await endpoint.request(caller, creq, session);
     // A cancelled request gets no response (the client has stopped waiting for it).
     return abort.signal.aborted ? undefined : toResponse(msg.id, a);
   } catch (err) {
@@ -194,7 +198,12 @@ export async function handleSessionMessage(
   }
 }
 
-function handleSessionNotification(endpoint: Endpoint, session: ClientSession, n: JsonRpcNotification): void {
+function handleSessionNotification(
+  endpoint: Endpoint,
+  session: ClientSession,
+  caller: ClientPeer,
+  n: JsonRpcNotification,
+): void {
   switch (n.method) {
     case 'notifications/initialized':
       return;
@@ -206,7 +215,7 @@ function handleSessionNotification(endpoint: Endpoint, session: ClientSession, n
     default:
       // Only notifications are relayed as notifications: a `tools/call` without an id would
       // otherwise reach a server undecided.
-      if (n.method.startsWith('notifications/')) endpoint.notification(n, session);
+      if (n.method.startsWith('notifications/')) endpoint.notification(n, session, caller);
   }
 }
 

@@ -16,8 +16,13 @@ export interface Endpoint {
   readonly name: string;
   initialize(session: ClientSession, params: JsonObject): Promise<UpstreamAnswer>;
   discover(): Promise<UpstreamAnswer>;
+  /**
+   * In a legacy session `peer` is the session as seen by this request (`session.as`), whose
+   * identity decides the request; `session` is the session itself.
+   */
   request(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer>;
-  notification(n: JsonRpcNotification, session?: ClientSession): void;
+  /** `peer` as for `request`: the session with the identity of the message's sender. */
+  notification(n: JsonRpcNotification, session?: ClientSession, peer?: ClientPeer): void;
   /** A tool as the server defines it (under the name this endpoint shows), if it has one. */
   toolEntry(name: string): Promise<ToolEntry | undefined>;
   /** Keeps the server(s) subscribed to a resource until the returned function is called. */
@@ -125,6 +130,15 @@ export function adoptClientParams(session: ClientSession, params: JsonObject): v
 }
 
 /**
+ * Whom an upstream connection carries a request for: the session itself when there is one. The
+ * connection knows a session by that object (it owns the session's own connections, and a server's
+ * requests and log levels are routed to it); the per-request view in `peer` only decides.
+ */
+export function carrierOf(peer: ClientPeer, session: ClientSession | undefined): ClientPeer {
+  return session ?? peer;
+}
+
+/**
  * A decided call must name its subject with a string: the policy decides on names, and a name of
  * another type (an array, say) that a server coerces to a string would reach it undecided.
  */
@@ -198,7 +212,7 @@ export class ServerEndpoint implements Endpoint {
           break;
       }
     }
-    const relay = (r: ClientRequest) => forward(conn, peer, r, this.ctx);
+    const relay = (r: ClientRequest) => forward(conn, carrierOf(peer, session), r, this.ctx);
     const unnamed = unnamedSubject(req);
     if (unnamed) return unnamed;
     switch (req.method) {

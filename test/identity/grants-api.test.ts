@@ -13,6 +13,7 @@
 // the gateway, in POST /api/v1/policy/explain and in `gatehouse policy explain --grant`, which now
 // find such grants by name.
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
@@ -501,6 +502,33 @@ describe('gatehouse stdio --grant', () => {
       expect(refused.error).toMatchObject({ code: -32600 });
       expect(String((refused.error as { message: string }).message)).toMatch(/Unauthorized: .*revoked/);
       expect(peer.stderr).toContain('--grant refused');
+    } finally {
+      await peer.close();
+    }
+  }, 60_000);
+
+  it("decides each message with the grant's policy file as it is now: rewritten to deny, the next call after it is read again is denied", async () => {
+    const policyFile = path.join(dir, 'stdio-policy.json');
+    writeFileSync(policyFile, JSON.stringify({ version: '1', default: 'allow' }));
+    const token = await createViaApi({ name: 'stdio-reread', servers: ['feat'], policy: 'stdio-policy.json' });
+    const peer = await stdio(token);
+    try {
+      peer.send(echoCall(2));
+      expect(await peer.response(2)).toMatchObject({ result: { content: [{ type: 'text', text: 'x' }] } });
+      writeFileSync(
+        policyFile,
+        JSON.stringify({
+          version: '1',
+          default: 'allow',
+          tools: { echo: { action: 'deny', reason: 'Echo is off now.' } },
+        }),
+      );
+      // A grant's policy file is read again at most once a second.
+      await new Promise((r) => setTimeout(r, 1_300));
+      peer.send(echoCall(3));
+      expect(await peer.response(3)).toMatchObject({
+        result: { isError: true, content: [{ type: 'text', text: '[POLICY DENIED] Echo is off now.' }] },
+      });
     } finally {
       await peer.close();
     }

@@ -76,7 +76,8 @@ export class LegacySseDownstream {
     const id = 'id' in parsed.message && 'method' in parsed.message ? parsed.message.id : undefined;
     if (id !== undefined && refuseInflight(res, this.limits, state.session.inflight.size, id)) return;
     res.writeHead(202).end('Accepted');
-    const response = await handleSessionMessage(endpoint, state.session, parsed.message);
+    // Decided with this request's identity (same principal, checked above), not the opening one's.
+    const response = await handleSessionMessage(endpoint, state.session, parsed.message, edge);
     if (response) state.stream.send(response);
   }
 

@@ -48,7 +48,9 @@ export async function runStdio(
   const listens: (() => void)[] = [];
   const pending = new Set<Promise<unknown>>();
   const rl = createInterface({ input: opts.stdin, crlfDelay: Infinity });
-  const dispatch = (msg: JsonRpcMessage): void => {
+  // `current` is the grant as checked for this message: a created grant's policy file read again,
+  // say, decides from the next message on, as over HTTP.
+  const dispatch = (msg: JsonRpcMessage, current: Identity = identity): void => {
     let work: Promise<unknown>;
     if (isRequest(msg) && eraOfRequest(msg) === 'modern') {
       if (msg.method === 'subscriptions/listen') {
@@ -60,7 +62,7 @@ export async function runStdio(
       }
       const peer = modernPeer(
         msg,
-        identity,
+        current,
         (n) => write(n),
         () => session.open,
       );
@@ -73,7 +75,7 @@ export async function runStdio(
         if (!abort.signal.aborted) write(r);
       });
     } else {
-      work = handleSessionMessage(endpoint, session, msg).then((r) => r && write(r));
+      work = handleSessionMessage(endpoint, session, msg, current).then((r) => r && write(r));
     }
     pending.add(work);
     void work.finally(() => pending.delete(work));
@@ -83,16 +85,16 @@ export async function runStdio(
   // revoked or expired while the client runs stops working from its next request on.
   const grant = opts.grant;
   let warned = false;
-  const refusal = async (): Promise<string | undefined> => {
-    if (grant === undefined) return undefined;
+  /** The grant as it is now, or why it is refused. */
+  const check = async (token: string): Promise<{ identity: Identity } | { refused: string }> => {
     try {
-      const auth = await core.grants.authenticate(`Bearer ${grant}`);
-      if (!auth.ok) return auth.reason;
+      const auth = await core.grants.authenticate(`Bearer ${token}`);
+      if (!auth.ok) return { refused: auth.reason };
       return mayUse(auth.identity, server)
-        ? undefined
-        : `grant "${auth.identity.grant?.name}" may not use server "${server}".`;
+        ? { identity: auth.identity }
+        : { refused: `grant "${auth.identity.grant?.name}" may not use server "${server}".` };
     } catch (err) {
-      return `the grant could not be checked (${err instanceof Error ? err.message : String(err)}).`;
+      return { refused: `the grant could not be checked (${err instanceof Error ? err.message : String(err)}).` };
     }
   };
   // Checks run one after another, so that messages are still handled in the order they came.
@@ -110,8 +112,9 @@ export async function runStdio(
     const msg = parsed.message;
     if (grant === undefined) return dispatch(msg);
     checked = checked.then(async () => {
-      const refused = await refusal();
-      if (refused === undefined) return dispatch(msg);
+      const checkedNow = await check(grant);
+      if ('identity' in checkedNow) return dispatch(msg, checkedNow.identity);
+      const { refused } = checkedNow;
       if (!warned) log(`gatehouse stdio: --grant refused: ${refused}`);
       warned = true;
       if (isRequest(msg)) write(errorResponse(msg.id, ErrorCode.InvalidRequest, `Unauthorized: ${refused}`));

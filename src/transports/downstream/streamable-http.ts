@@ -221,8 +221,10 @@ export class StreamableHttpDownstream {
     const state = await this.sessionAnywhere(sid, endpoint, edge);
     if (!state || 'stuck' in state) return sessionNotFound(res, isRequest(msg) ? msg.id : null, state);
     this.cluster.bindings?.touch(state.session);
+    // From here on the request is decided with `edge`, the identity its own token gives (same
+    // principal as the session's, checked above), not the one that opened the session.
     if (!isRequest(msg)) {
-      await handleSessionMessage(endpoint, state.session, msg);
+      await handleSessionMessage(endpoint, state.session, msg, edge);
       res.writeHead(202).end();
       return;
     }
@@ -234,7 +236,7 @@ export class StreamableHttpDownstream {
       if (!reply.done) state.session.inflight.get(msg.id)?.abort();
     });
     try {
-      reply.finish(await handleSessionMessage(endpoint, state.session, msg));
+      reply.finish(await handleSessionMessage(endpoint, state.session, msg, edge));
     } finally {
       state.replies.delete(msg.id);
     }
@@ -253,7 +255,7 @@ export class StreamableHttpDownstream {
     session.channel = this.channelFor(state);
     const reply = new PostReply(res, canStream, { 'mcp-session-id': session.id });
     state.replies.set(msg.id, reply);
-    const response = await handleSessionMessage(endpoint, session, msg);
+    const response = await handleSessionMessage(endpoint, session, msg, edge);
     state.replies.delete(msg.id);
     if (session.initialized) {
       this.sessions.set(session.id, state);
