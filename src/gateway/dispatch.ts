@@ -78,8 +78,8 @@ export function checkModernEnvelope(req: JsonRpcRequest): JsonRpcResponse | unde
   return undefined;
 }
 
-/** Methods whose requests the gateway filters or decides: a look-alike must not pass as another method. */
-const GATED_METHODS = new Set([
+/** Methods whose requests the gateway filters or decides. */
+const GATED = new Set([
   'tools/call',
   'tools/list',
   'prompts/get',
@@ -88,17 +88,29 @@ const GATED_METHODS = new Set([
   'resources/list',
   'resources/templates/list',
 ]);
+
+/** The gated methods by their letters alone: a look-alike must not pass as another method. */
+const GATED_LETTERS = new Set([...GATED].map(lettersOf));
+
+/** A method's letters, lower-cased after compatibility normalisation (`ｔｏｏｌｓ` is `tools`). */
+function lettersOf(method: string): string {
+  return method
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[^a-z]/g, '');
+}
+
 /** Requests only a server sends to a client: a client sending one is forging the other side. */
 const SERVER_TO_CLIENT = new Set(['sampling/createMessage', 'elicitation/create', 'roots/list']);
 
 /**
  * Refuses a request the relay must not pass through: a spelling of a gated method that is not the
- * method itself (`Tools/Call`, `tools/call `, `tools//call`), which the gate would not decide but a
- * lenient server might run, and a server-to-client request sent by the client.
+ * method itself (`Tools/Call`, `tools/call `, `tools//call`, `tools/call/`, `tools/call` with a NUL
+ * or a zero-width space, `tools.call`), which the gate would not decide but a lenient server might
+ * run, and a server-to-client request sent by the client.
  */
 export function refusedMethod(req: JsonRpcRequest): JsonRpcResponse | undefined {
-  const canonical = req.method.toLowerCase().replace(/\s+/g, '').replace(/\/+/g, '/');
-  if (req.method !== canonical && GATED_METHODS.has(canonical))
+  if (!GATED.has(req.method) && GATED_LETTERS.has(lettersOf(req.method)))
     return errorResponse(req.id, ErrorCode.MethodNotFound, `Method not found: ${JSON.stringify(req.method)}.`);
   if (SERVER_TO_CLIENT.has(req.method))
     return errorResponse(

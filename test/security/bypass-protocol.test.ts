@@ -78,7 +78,7 @@ describe('JSON-RPC envelope tricks', () => {
     expect(received(h.records.fs).filter((m) => m['method'] === 'tools/call' && !('id' in m))).toEqual([]);
   });
 
-  it('method guard: odd spellings of gated methods (Tools/Call, "tools/call ", tools//call) are refused and never forwarded', async () => {
+  it('method guard: odd spellings of gated methods (Tools/Call, "tools/call ", tools//call, tools/call/, a NUL, full-width letters) are refused and never forwarded', async () => {
     const spellings = [
       'Tools/Call',
       'TOOLS/CALL',
@@ -87,12 +87,21 @@ describe('JSON-RPC envelope tricks', () => {
       'tools//call',
       'tools/ call',
       'Tools/List',
+      'tools/call/',
+      '/tools/call',
+      'tools/call\u0000',
+      'tools\u200b/call',
+      'tools.call',
+      '\uff54\uff4f\uff4f\uff4c\uff53/call',
+      'resources/read/',
     ];
     let n = 0;
     for (const d of drivers) {
       for (const method of spellings) {
         const m: JsonObject = { ...toolCall(d.era, `odd-${n++}`, d.shown('delete_file'), { path: '/odd' }), method };
-        const headers = d.era === 'modern' ? { ...modernHeaders(m), 'mcp-method': method.trim() || 'x' } : {};
+        // A header carries printable ASCII only: the modern drivers send what of the method fits.
+        const header = method.replace(/[^\x21-\x7e]/g, '') || 'x';
+        const headers = d.era === 'modern' ? { ...modernHeaders(m), 'mcp-method': header } : {};
         const r = await d.raw(JSON.stringify(m), headers);
         const answer = r.messages.find((x) => x['id'] === m['id']) ?? r.messages[0];
         if (answer) expect('error' in answer, `${d.title} ${JSON.stringify(method)}`).toBe(true);
