@@ -15,6 +15,9 @@ import {
 import { cleanBroadcast, type Endpoint } from './endpoint.js';
 import type { ClientPeer } from './peer.js';
 
+/** Resource subscriptions one listen stream may ask for. */
+export const MAX_LISTEN_URIS = 1_000;
+
 const FILTER_FOR: Record<string, string> = {
   'notifications/tools/list_changed': 'toolsListChanged',
   'notifications/prompts/list_changed': 'promptsListChanged',
@@ -39,6 +42,13 @@ export async function openListen(
   const uris = Array.isArray(requested.resourceSubscriptions)
     ? requested.resourceSubscriptions.filter((u): u is string => typeof u === 'string')
     : [];
+  // Each URI is a subscription held upstream for as long as the stream is open.
+  if (uris.length > MAX_LISTEN_URIS)
+    return errorResponse(
+      req.id,
+      ErrorCode.InvalidParams,
+      `Invalid params: ${uris.length} resourceSubscriptions on one stream; at most ${MAX_LISTEN_URIS} are taken (open another stream for more).`,
+    );
   const releases: (() => void)[] = [];
   for (const uri of uris) releases.push(await endpoint.subscribeResource(uri).catch(() => () => undefined));
   if (uris.length > 0) honored.resourceSubscriptions = uris;

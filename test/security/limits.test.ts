@@ -7,7 +7,7 @@
 import { readSink } from '../audit/read-sink.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.js';
-import { ACCEPT_BOTH, modernHeaders } from '../helpers/index.js';
+import { ACCEPT_BOTH, modernHeaders, modernRequest, type JsonObject } from '../helpers/index.js';
 import {
   ALICE,
   BOB,
@@ -109,6 +109,56 @@ describe('limits on sessions and requests in flight', () => {
     expect(await third.text()).toMatch(/limits\.max_inflight_per_session/);
     await Promise.all(hanging);
     expect((await call('m4', 'read_file')).status).toBe(200);
+  }, 30_000);
+
+  it('limits.max_inflight_per_session: an open 2026-07-28 listen stream counts as a request in flight until it closes', async () => {
+    const url = `${h.gateway.url}/mcp/fs`;
+    const post = (m: JsonObject, signal?: AbortSignal) =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: ACCEPT_BOTH,
+          authorization: `Bearer ${ALICE}`,
+          ...modernHeaders(m),
+        },
+        body: JSON.stringify(m),
+        ...(signal ? { signal } : {}),
+      });
+    const listen = (id: string, notifications: JsonObject = { toolsListChanged: true }) =>
+      modernRequest(id, 'subscriptions/listen', { notifications });
+    const streams = [new AbortController(), new AbortController()];
+    const open = await Promise.all(streams.map((c, i) => post(listen(`l${i}`), c.signal)));
+    for (const r of open) expect(r.status).toBe(200);
+    const third = await post(listen('l3'));
+    expect(third.status).toBe(429);
+    expect(await third.text()).toMatch(/limits\.max_inflight_per_session/);
+    expect((await post(toolCall('modern', 'c1', 'read_file', { path: '/x' }))).status).toBe(429);
+    streams[0]!.abort();
+    await expect(open[0]!.text()).rejects.toThrow();
+    let after = 429;
+    for (let i = 0; i < 50 && after === 429; i++) {
+      after = (await post(toolCall('modern', `c2-${i}`, 'read_file', { path: '/x' }))).status;
+      if (after === 429) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(after).toBe(200);
+    streams[1]!.abort();
+  }, 30_000);
+
+  it('a listen stream asking for more than 1,000 resource subscriptions is refused, and subscribes nothing', async () => {
+    const uris = Array.from({ length: 1_001 }, (_, i) => `file:///public/${i}`);
+    const m = modernRequest('many', 'subscriptions/listen', { notifications: { resourceSubscriptions: uris } });
+    const r = await fetch(`${h.gateway.url}/mcp/fs`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: ACCEPT_BOTH,
+        authorization: `Bearer ${BOB}`,
+        ...modernHeaders(m),
+      },
+      body: JSON.stringify(m),
+    });
+    expect(await r.text()).toMatch(/1001 resourceSubscriptions on one stream; at most 1000/);
   }, 30_000);
 });
 

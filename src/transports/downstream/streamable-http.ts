@@ -311,6 +311,13 @@ export class StreamableHttpDownstream {
           'subscriptions/listen needs Accept: text/event-stream.',
           msg.id,
         );
+      // A listen stream is a request in flight for as long as it is open: it counts against the
+      // same per-principal limit, so one grant cannot hold streams (and upstream subscriptions)
+      // without bound.
+      const open = this.modernInflight.get(edge.principal) ?? 0;
+      if (refuseInflight(res, this.limits, open, msg.id)) return;
+      this.modernInflight.set(edge.principal, open + 1);
+      res.once('close', () => this.leftInflight(edge.principal));
       const stream = new SseStream(res);
       const opened = await openListen(
         endpoint,
@@ -327,7 +334,9 @@ export class StreamableHttpDownstream {
         stream.send(opened);
         return stream.end();
       }
-      stream.onClose(opened.close);
+      // The client may have gone while the subscriptions were being made.
+      if (stream.closed) opened.close();
+      else stream.onClose(opened.close);
       return;
     }
     const running = this.modernInflight.get(edge.principal) ?? 0;
@@ -343,14 +352,19 @@ export class StreamableHttpDownstream {
     try {
       response = await handleModernRequest(endpoint, msg, peer, abort.signal);
     } finally {
-      const left = (this.modernInflight.get(edge.principal) ?? 1) - 1;
-      if (left > 0) this.modernInflight.set(edge.principal, left);
-      else this.modernInflight.delete(edge.principal);
+      this.leftInflight(edge.principal);
     }
     // An error from the request's own handling is in-band (HTTP 200), except a missing client
     // capability, which the 2026-07-28 revision answers with 400.
     const status = 'error' in response && EDGE_CODES.has(response.error.code) ? 400 : 200;
     if (!abort.signal.aborted) reply.finish(response, status);
+  }
+
+  /** One of the principal's 2026-07-28 requests (or listen streams) has ended. */
+  private leftInflight(principal: string): void {
+    const left = (this.modernInflight.get(principal) ?? 1) - 1;
+    if (left > 0) this.modernInflight.set(principal, left);
+    else this.modernInflight.delete(principal);
   }
 
   async get(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, edge: HttpEdge): Promise<void> {
