@@ -22,7 +22,15 @@ import { metaWithTraceContext, startCallSpan, type CallSpan } from '../observabi
 import { DecisionClock } from '../observability/decision-clock.js';
 import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
-import { peekCarried, type ClientRequest, type RelayContext } from './relay.js';
+import {
+  peekCarried,
+  spentEarlier,
+  STATE_CLAIM_TTL_MS,
+  stateUsed,
+  unreachableReplica,
+  type ClientRequest,
+  type RelayContext,
+} from './relay.js';
 import type { UpstreamAnswer, UpstreamConnection } from './upstream-connection.js';
 import type { ToolEntry } from './tool-directory.js';
 import { classifyListedTool } from '../catalog/catalog.js';
@@ -30,6 +38,21 @@ import type { UpstreamPool } from './upstream-pool.js';
 import type { StorePinKeeper } from '../catalog/pin-keeper.js';
 
 export type Forward = (req: ClientRequest) => Promise<UpstreamAnswer>;
+
+/** What a retry carries from round one, once its state is claimed for this request. */
+type Carried = NonNullable<ReturnType<typeof peekCarried>>;
+
+/**
+ * A request after its gateway-sealed requestState was claimed (see PolicyGate.claimRetry): the
+ * request to go on with and what it carries (undefined for a first round), or why it stops.
+ */
+type RetryClaim =
+  | { ok: true; req: ClientRequest; carried?: Carried }
+  /** Claimed before: the state was used. */
+  | { ok: false; refused: 'used' }
+  /** The call is parked on another replica this one cannot reach: not claimed here. */
+  | { ok: false; refused: 'elsewhere'; replica: string }
+  | { ok: false; refused: 'store'; error: unknown };
 
 export interface CallRoute {
   conn: UpstreamConnection;
@@ -129,8 +152,14 @@ export class PolicyGate {
     const name = subject === 'resource' ? params.uri : params.name;
     const policy = this.policyFor(server, peer);
     // A server without a policy still has its tool calls recorded; its resources and prompts are
-    // recorded when a policy covers them.
-    if (typeof name !== 'string' || (!policy && subject !== 'tool')) return forward(req);
+    // recorded when a policy covers them. Their retries are still good for one round each.
+    if (typeof name !== 'string' || (!policy && subject !== 'tool')) {
+      const claim = await this.claimRetry(server, peer, req);
+      if (claim.ok) return forward(claim.req);
+      if (claim.refused === 'used') return stateUsed();
+      if (claim.refused === 'elsewhere') return unreachableReplica(claim.replica);
+      return this.blocked(subject, peer, { decision: 'deny', rule: '/', reason: storeDownReason(claim.error) });
+    }
     const grant = peer.identity?.grant;
     const record: AuditRecord = {
       ts: this.now(),
@@ -247,10 +276,28 @@ export class PolicyGate {
         });
       }
     }
+    // Before a retry's state is trusted for anything, or anything is forwarded: each state is good
+    // for one retry. A replay is refused here, forwarding nothing and giving back nothing.
+    const refusedRetry = (claim: Extract<RetryClaim, { ok: false }>): UpstreamAnswer => {
+      if (claim.refused !== 'store') {
+        // Nothing was forwarded, and round one's quota stays with the call (still parked, or run).
+        const answer = claim.refused === 'used' ? stateUsed() : unreachableReplica(claim.replica);
+        record.decision = 'deny';
+        if ('error' in answer) record.reason = answer.error.message;
+        return answer;
+      }
+      const answer = block({ decision: 'deny', rule: '/', reason: storeDownReason(claim.error) });
+      // The store's error text can carry its URL, credentials included.
+      record.reason = redactText(record.reason ?? '');
+      record.blocked_by = 'state_store';
+      return answer;
+    };
     if (!policy) {
       shown();
+      const claim = await this.claimRetry(server, peer, req);
+      if (!claim.ok) return refusedRetry(claim);
       record.decision = 'allow';
-      return this.forwarded(req, forward, record, [], span, clock);
+      return this.forwarded(claim.req, forward, record, [], span, clock);
     }
     const now = this.now();
     const classification = entry?.classification;
@@ -272,7 +319,10 @@ export class PolicyGate {
       record.rule = decision.rule;
       return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, shownName ?? name);
     }
-    const carried = peekCarried(req, peer, this.ctx, server);
+    const claim = await this.claimRetry(server, peer, req);
+    if (!claim.ok) return refusedRetry(claim);
+    req = claim.req;
+    const carried = claim.carried;
     // The one record of a call retried through input_required rounds starts when round one arrived.
     if (carried?.startedAt !== undefined) record.ts = carried.startedAt;
     let approved: string | undefined = carried?.approved;
@@ -402,9 +452,36 @@ export class PolicyGate {
       record.error = auditedErrorText(answer.error.code, answer.error.message);
     } else record.outcome = answer.result.isError === true ? 'is_error' : 'ok';
     // Quota comes back when the call did not happen: a JSON-RPC error or a transport failure
-    // (a result with isError is a call that happened).
-    if ('error' in answer && reservations.length > 0) await this.limiter.release(reservations);
+    // (a result with isError is a call that happened), but not when Gatehouse refuses to go on
+    // with a call the upstream already ran in an earlier round (see relay.ts, spentEarlier).
+    if ('error' in answer && reservations.length > 0 && !spentEarlier(answer)) await this.limiter.release(reservations);
     return answer;
+  }
+
+  /**
+   * Claims, in the state store, the gateway-sealed requestState a retry carries: each is good for
+   * one retry, across every replica sharing the store. Done once per request, before what the state
+   * carries (round one's reservations and approval) is trusted and before anything is forwarded;
+   * the relay then opens the state only for the request that claimed it. A request without such a
+   * state (a first round, or a state the relay will refuse) goes on as it is. A call parked on
+   * another replica is not claimed here: only the replica holding it claims (a retry that reaches
+   * it later still completes). A store that cannot be reached blocks the retry, as it blocks calls
+   * with limits.
+   */
+  private async claimRetry(server: string, peer: ClientPeer, req: ClientRequest): Promise<RetryClaim> {
+    const carried = peekCarried(req, peer, this.ctx, server);
+    if (!carried) return { ok: true, req };
+    if (carried.elsewhere) return { ok: false, refused: 'elsewhere', replica: carried.elsewhere };
+    if (req.claimedState === carried.nonce) return { ok: true, req, carried };
+    let first: boolean;
+    try {
+      first = await this.approvals.store.claimOnce(`rs:${carried.nonce}`, STATE_CLAIM_TTL_MS, this.now());
+    } catch (error) {
+      this.hooks.storeError?.();
+      return { ok: false, refused: 'store', error };
+    }
+    if (!first) return { ok: false, refused: 'used' };
+    return { ok: true, req: { ...req, claimedState: carried.nonce }, carried };
   }
 
   /** The tool's directory entry; null when the server does not have it, undefined when unknown. */
@@ -442,6 +519,10 @@ export class PolicyGate {
       },
     };
   }
+}
+
+function storeDownReason(err: unknown): string {
+  return `The state store could not be reached to check this call's requestState, so it is blocked: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 /**

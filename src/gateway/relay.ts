@@ -8,7 +8,7 @@ import {
   type Envelope,
   type Era,
 } from '../mcp/era.js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from '../catalog/pins.js';
 import { ErrorCode, isObject, type JsonObject, type JsonRpcErrorObject, type JsonRpcId } from '../mcp/jsonrpc.js';
 import { ParkedCall, type ParkedCalls, PARK_TTL_MS } from './parked-calls.js';
@@ -31,6 +31,12 @@ export interface ClientRequest {
   approved?: string;
   /** When the logical call's first round arrived (ms since the epoch), carried likewise for its one audit record. */
   startedAt?: number;
+  /**
+   * The nonce of the gateway-sealed `requestState` this request carries, once the policy gate has
+   * claimed it for this request (claimRetry): a retry of a tool call, prompt or resource read is
+   * relayed only then, so that each state is good for one retry.
+   */
+  claimedState?: string;
 }
 
 export interface RelayContext {
@@ -66,6 +72,38 @@ interface SealedState {
   t0?: number;
   /** Hash of what the call is about (name, arguments, URI): a retry must not change it. */
   ch: string;
+  /** Random, new in every state: each state is good for one retry, claimed in the state store by it. */
+  n: string;
+}
+
+/** How long a claimed state stays claimed: longer than it opens (PARK_TTL_MS), with room for clocks that differ. */
+export const STATE_CLAIM_TTL_MS = PARK_TTL_MS + 60_000;
+
+/** The answer to a retry whose state was claimed before: by an earlier retry, or by a replay of one. */
+export function stateUsed(): { error: JsonRpcErrorObject } {
+  return fail(
+    ErrorCode.InvalidParams,
+    'Invalid requestState (used): it was answered already; each requestState is good for one retry. Start the call again without it.',
+  );
+}
+
+/**
+ * Marks a refusal of a retry whose call reached the upstream in an earlier round (a parked call
+ * that finished, expired or is held by a replica out of reach): the call happened as far as its
+ * quota is concerned (see spentEarlier). A symbol, so it never reaches the wire.
+ */
+const SPENT_EARLIER = Symbol('gatehouse.spentEarlier');
+
+function spent(answer: UpstreamAnswer): UpstreamAnswer {
+  return Object.assign(answer, { [SPENT_EARLIER]: true });
+}
+
+/**
+ * Whether an error answer is Gatehouse's refusal to go on with a call the upstream already ran
+ * part of: its reservations from round one stay spent.
+ */
+export function spentEarlier(answer: UpstreamAnswer): boolean {
+  return (answer as { [SPENT_EARLIER]?: boolean })[SPENT_EARLIER] === true;
 }
 
 const MAX_INPUT_ROUNDS = 16;
@@ -120,8 +158,30 @@ async function modernSendOpts(conn: UpstreamConnection, req: ClientRequest, ctx:
   return Object.keys(headers).length > 0 ? { ...base, headers } : base;
 }
 
-/** Opens a `requestState` the gateway minted; any failure is the client's (invalid params). */
+/**
+ * Opens a `requestState` the gateway minted, for the request that claimed it; any failure is the
+ * client's (invalid params).
+ */
 function openState(
+  req: ClientRequest,
+  peer: ClientPeer,
+  ctx: RelayContext,
+  server: string,
+): SealedState | { error: JsonRpcErrorObject } {
+  const s = openUnclaimed(req, peer, ctx, server);
+  if ('error' in s) return s;
+  // The policy gate claims a retry's state once per request before anything is forwarded; a call
+  // that reaches the relay without that claim is refused rather than replayable.
+  if (MRTR_METHODS.has(req.method) && req.claimedState !== s.n)
+    return fail(
+      ErrorCode.InvalidParams,
+      'Invalid requestState (unchecked): Gatehouse did not check it for this request; start the call again without it.',
+    );
+  return s;
+}
+
+/** Opens a `requestState` the gateway minted and checks it is for this call; not whether it was claimed. */
+function openUnclaimed(
   req: ClientRequest,
   peer: ClientPeer,
   ctx: RelayContext,
@@ -136,6 +196,9 @@ function openState(
         : `Invalid requestState (${opened.reason}): start the call again without it.`,
     );
   const s = opened.payload;
+  // A state without a nonce cannot be claimed, so it cannot be held to one retry.
+  if (typeof s.n !== 'string' || s.n === '')
+    return fail(ErrorCode.InvalidParams, 'Invalid requestState (malformed): start the call again without it.');
   if (s.srv !== server || s.m !== req.method || s.ch !== callHash(req))
     return fail(ErrorCode.InvalidParams, 'Invalid requestState: it was issued for another call.');
   return s;
@@ -172,8 +235,13 @@ export function callHash(req: Pick<ClientRequest, 'params'>): string {
     .digest('base64url');
 }
 
-function sealState(state: Omit<SealedState, 'ch'>, peer: ClientPeer, ctx: RelayContext, req: ClientRequest): string {
-  const full: SealedState = { ...state, ch: callHash(req) };
+function sealState(
+  state: Omit<SealedState, 'ch' | 'n'>,
+  peer: ClientPeer,
+  ctx: RelayContext,
+  req: ClientRequest,
+): string {
+  const full: SealedState = { ...state, ch: callHash(req), n: randomBytes(16).toString('base64url') };
   if (req.carried?.length) full.c = req.carried;
   if (req.approved) full.apv = req.approved;
   if (req.startedAt !== undefined) full.t0 = req.startedAt;
@@ -181,19 +249,27 @@ function sealState(state: Omit<SealedState, 'ch'>, peer: ClientPeer, ctx: RelayC
 }
 
 /**
- * The reservations a retried call carries in its (gateway-sealed) requestState; undefined for a
- * first round, or a state that does not open (the relay then refuses the call).
+ * What a retried call carries in its (gateway-sealed) requestState: the nonce to claim before
+ * any of it is trusted, round one's reservations, approval and start time; undefined for a first
+ * round, or a state that does not open (the relay then refuses the call).
  */
 export function peekCarried(
   req: ClientRequest,
   peer: ClientPeer,
   ctx: RelayContext,
   server: string,
-): { reservations: Reservation[]; approved?: string; startedAt?: number } | undefined {
+):
+  | { nonce: string; reservations: Reservation[]; approved?: string; startedAt?: number; elsewhere?: string }
+  | undefined {
   if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
-  const s = openState(req, peer, ctx, server);
+  // Checked as the relay checks it, but for the claim, which is what comes next.
+  const s = openUnclaimed(req, peer, ctx, server);
   if ('error' in s) return undefined;
   return {
+    nonce: s.n,
+    // A call parked on another replica is that replica's to claim and resume (the cluster sends
+    // its retries there); this one only says it cannot reach it.
+    ...(s.park && s.rep && s.rep !== ctx.replicaId ? { elsewhere: s.rep } : {}),
     reservations: s.c ?? [],
     ...(s.apv ? { approved: s.apv } : {}),
     ...(typeof s.t0 === 'number' ? { startedAt: s.t0 } : {}),
@@ -245,12 +321,17 @@ async function modernToLegacy(
   if (base.requestState !== undefined) {
     const s = openState(req, peer, ctx, conn.server);
     if ('error' in s) return s;
-    if (s.park && s.rep && s.rep !== ctx.replicaId) return unreachableReplica(s.rep);
+    if (s.park && s.rep && s.rep !== ctx.replicaId) return spent(unreachableReplica(s.rep));
     call = s.park ? ctx.parked.resume(s.park, base.inputResponses) : undefined;
+    // Round one reached the upstream, which ran the call until it asked for input; this refusal is
+    // Gatehouse's, not the call failing, so round one's reservations are not given back (a first
+    // retry after a restart or a lost parked call used its quota; a replay never gets this far).
     if (!call)
-      return fail(
-        ErrorCode.InvalidParams,
-        'Invalid requestState: the call it belongs to has finished or expired; start it again.',
+      return spent(
+        fail(
+          ErrorCode.InvalidParams,
+          'Invalid requestState: the call it belongs to has finished or expired; start it again.',
+        ),
       );
   } else {
     const { requestState: _s, inputResponses: _i, ...params } = base;

@@ -16,6 +16,9 @@ import {
   type WindowSpec,
 } from './store.js';
 
+/** How often expired single-use claims are dropped. */
+const CLAIM_PRUNE_EVERY_MS = 60_000;
+
 interface Entry {
   ts: number;
   cost: number;
@@ -159,12 +162,31 @@ export class MemoryStore implements StateStore {
     if (i >= 0) w.entries.splice(i, 1);
   }
 
+  /** Claimed ids and when each claim expires, in the order they were claimed. */
+  private readonly claims = new Map<string, number>();
+  private claimsPrunedAt = 0;
+
+  async claimOnce(id: string, ttlMs: number, now: number): Promise<boolean> {
+    // Expired claims are dropped at most once per CLAIM_PRUNE_EVERY_MS (and whenever the clock
+    // steps back), so the map holds at most what was claimed within the longest ttl and a bit.
+    if (now - this.claimsPrunedAt >= CLAIM_PRUNE_EVERY_MS || now < this.claimsPrunedAt) {
+      this.claimsPrunedAt = now;
+      for (const [k, expires] of this.claims) if (expires <= now) this.claims.delete(k);
+    }
+    const expires = this.claims.get(id);
+    if (expires !== undefined && expires > now) return false;
+    this.claims.delete(id);
+    this.claims.set(id, now + ttlMs);
+    return true;
+  }
+
   async ping(): Promise<boolean> {
     return true;
   }
 
   async close(): Promise<void> {
     this.windows.clear();
+    this.claims.clear();
     this.approvalListeners.clear();
   }
 }

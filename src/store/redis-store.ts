@@ -13,6 +13,7 @@
 //   cl:seal                        the key that seals requestState, shared by every replica
 //   cl:rep:<id>                    a replica's advertised URL; expires unless its heartbeat renews it
 //   cl:ses:<sha256 of id>          a legacy session's binding; expires when the session goes idle
+//   once:<id>                      a single-use id that was claimed (a used requestState); expires with its claim
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { ClusterStore } from '../cluster/cluster-store.js';
 import type { Approval, ApprovalFilter, ApprovalPatch } from '../approvals/approval.js';
@@ -321,6 +322,14 @@ export class RedisStore implements StateStore, ClusterStore {
 
   async dropSessionBinding(id: string): Promise<void> {
     await this.conn.run((r) => r.del(this.sessionKey(id)));
+  }
+
+  async claimOnce(id: string, ttlMs: number, _now: number): Promise<boolean> {
+    // The claim's time is the Redis server's: PX counts from when SET runs.
+    const set = await this.conn.run((r) =>
+      r.set(this.key(`once:${id}`), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
+    return set === 'OK';
   }
 
   /** Answers at once while Redis is known to be away; waits briefly for a first connection. */

@@ -48,6 +48,8 @@ const TOTALS_TRIGGERS = `
 
 /** How often a counter's entries older than its retention are deleted. */
 const PRUNE_EVERY_MS = 1000;
+/** How often expired single-use claims (`once_claims`) are deleted. */
+const CLAIM_PRUNE_EVERY_MS = 60_000;
 
 interface QueuedReservation {
   key: string;
@@ -99,6 +101,7 @@ export class SqliteStore implements StateStore {
       CREATE INDEX IF NOT EXISTS approvals_match ON approvals (grant_name, server, tool, args_hash);
       CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created);
       CREATE TABLE IF NOT EXISTS grants (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS once_claims (id TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
     `);
     this.upgradeLayout();
     this.pinGet = this.db.prepare('SELECT * FROM pins WHERE server = ? AND tool = ?');
@@ -182,7 +185,20 @@ export class SqliteStore implements StateStore {
       batch.map((r) => reserveOne(r.key, r.spec, r.now)),
     );
     this.reserveManyTx = (batch) => many.immediate(batch);
+    const unclaimExpired = this.db.prepare('DELETE FROM once_claims WHERE id = ? AND expires <= ?');
+    const claim = this.db.prepare('INSERT OR IGNORE INTO once_claims (id, expires) VALUES (?, ?)');
+    const claimTx = this.db.transaction((id: string, expires: number, now: number): boolean => {
+      unclaimExpired.run(id, now);
+      return claim.run(id, expires).changes === 1;
+    });
+    this.claimTx = (id, expires, now) => claimTx.immediate(id, expires, now);
+    this.pruneClaims = this.db.prepare('DELETE FROM once_claims WHERE expires <= ?');
   }
+
+  private readonly claimTx: (id: string, expires: number, now: number) => boolean;
+  private readonly pruneClaims: Database.Statement;
+  /** When this process last deleted expired claims (see claimOnce). */
+  private claimsPrunedAt = 0;
 
   private readonly reserveManyTx: (batch: QueuedReservation[]) => ReserveResult[];
   /** retain_ms only grows: a key whose retention is known needs no write for it. */
@@ -476,6 +492,16 @@ export class SqliteStore implements StateStore {
     const ts = at < 0 ? NaN : Number(r.token.slice(at + 1));
     if (Number.isFinite(ts)) this.releaseStmt.run(r.key, ts, r.token);
     else this.releaseAnyTime.run(r.key, r.token);
+  }
+
+  async claimOnce(id: string, ttlMs: number, now: number): Promise<boolean> {
+    // Claims nobody can present any more only take space: they are deleted once a minute per
+    // process, not in every claim's transaction.
+    if (now - this.claimsPrunedAt >= CLAIM_PRUNE_EVERY_MS || now < this.claimsPrunedAt) {
+      this.claimsPrunedAt = now;
+      this.pruneClaims.run(now);
+    }
+    return this.claimTx(id, now + ttlMs, now);
   }
 
   async ping(): Promise<boolean> {

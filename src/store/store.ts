@@ -55,6 +55,13 @@ export interface StateStore {
   listGrants(): Promise<StoredGrant[]>;
   /** Marks a grant revoked; false when there is no such grant, or it was revoked already. */
   revokeGrant(name: string, at: number): Promise<boolean>;
+  /**
+   * Marks `id` used, once: true the first time, false while an earlier claim of it has not expired
+   * (`ttlMs` after it was made). Atomic across every process sharing the store, so of several
+   * replicas presenting the same id at once exactly one gets true. For single-use tokens (the
+   * gateway's `requestState`).
+   */
+  claimOnce(id: string, ttlMs: number, now: number): Promise<boolean>;
   /** Whether the store answers; a store that does not blocks calls that need it. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

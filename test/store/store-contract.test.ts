@@ -6,6 +6,7 @@
 // quota back, cost weighs, and for SQLite the counters are on disk: a second store (a restarted
 // gateway, another process) sees them, and two processes racing on one file admit exactly max; for
 // Redis two stores (two replicas) racing on one counter admit exactly max, and counters expire.
+// A single-use claim (claimOnce) is true once, false while it lasts, and true again after it expires.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -199,6 +200,26 @@ function storeContract(name: string, open: () => StateStore): void {
       expect(back.ok).toBe(false);
     });
 
+    it('claimOnce is true the first time, false while the claim lasts, and true again once it has expired', async () => {
+      const id = `claim-${++keySeq}-${Date.now()}`;
+      const ttl = 300;
+      // Redis times the claim itself (PX), the other stores by the clock given: both are real here.
+      const t = Date.now();
+      expect(await store.claimOnce(id, ttl, t)).toBe(true);
+      expect(await store.claimOnce(id, ttl, t + 1)).toBe(false);
+      expect(await store.claimOnce(id, ttl, Date.now())).toBe(false);
+      expect(await store.claimOnce(`${id}-other`, ttl, Date.now()), 'another id is its own').toBe(true);
+      await new Promise((r) => setTimeout(r, ttl + 100));
+      expect(await store.claimOnce(id, ttl, Date.now())).toBe(true);
+      expect(await store.claimOnce(id, ttl, Date.now())).toBe(false);
+    });
+
+    it('claimOnce: of 50 concurrent claims of one id exactly one is true', async () => {
+      const id = `claim-race-${++keySeq}-${Date.now()}`;
+      const got = await Promise.all(Array.from({ length: 50 }, () => store.claimOnce(id, 60_000, Date.now())));
+      expect(got.filter(Boolean)).toHaveLength(1);
+    });
+
     it('property: for sorted arrivals, a sliding window admits exactly what an exact sliding log admits', async () => {
       await fc.assert(
         fc.asyncProperty(
@@ -294,6 +315,26 @@ describe('redis store shared by replicas', () => {
       expect((await a.reserve(key, sliding(50, MINUTE), T0 + 2)).ok).toBe(false);
       expect(await b.usage(key, sliding(50, MINUTE), T0 + 3)).toBe(50);
     } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('two stores (two replicas) claiming one id at once: exactly one claim is true, kept as once:<id> for its ttl', async () => {
+    const a = new RedisStore(redisUrl(REDIS_PREFIX));
+    const b = new RedisStore(redisUrl(REDIS_PREFIX));
+    const probe = new Redis(REDIS_BASE_URL);
+    try {
+      const id = `replicas-${++keySeq}`;
+      const got = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).claimOnce(id, MINUTE, Date.now())),
+      );
+      expect(got.filter(Boolean)).toHaveLength(1);
+      const ttl = await probe.pttl(`${REDIS_PREFIX}once:${id}`);
+      expect(ttl).toBeGreaterThan(MINUTE - 10 * SECOND);
+      expect(ttl).toBeLessThanOrEqual(MINUTE);
+    } finally {
+      probe.disconnect();
       await a.close();
       await b.close();
     }
