@@ -166,8 +166,8 @@ export class AggregateEndpoint implements Endpoint {
         else delete params.cursor;
         let a = await forward(conn, carrierOf(peer, session), { ...req, params }, this.ctx);
         if (key === 'tools') a = await this.gate.filterTools(server, peer, a);
-        if (key === 'resources') a = this.gate.filterEntries(server, peer, a, 'resource');
-        if (key === 'prompts') a = this.gate.filterEntries(server, peer, a, 'prompt');
+        if (key === 'resources' || key === 'resourceTemplates' || key === 'prompts')
+          a = this.gate.filterEntries(server, peer, a, key);
         if (!('result' in a)) break; // one server's failure does not empty the whole list
         const list = Array.isArray(a.result[key]) ? (a.result[key] as unknown[]) : [];
         for (const item of list) {
@@ -233,6 +233,9 @@ export class AggregateEndpoint implements Endpoint {
     req: ClientRequest,
     session?: ClientSession,
   ): Promise<UpstreamAnswer> {
+    const ref = req.method === 'completion/complete' ? req.params?.ref : undefined;
+    const refused = ref === undefined ? undefined : this.gate.refusedCompletion(server, peer, ref);
+    if (refused) return Promise.resolve(refused);
     const conn = session ? this.pool.connectionFor(server, session) : this.pool.sharedConnection(server);
     const subscription = req.method === 'resources/subscribe' || req.method === 'resources/unsubscribe';
     if (session && subscription && conn === this.pool.sharedConnection(server))
@@ -249,8 +252,11 @@ export class AggregateEndpoint implements Endpoint {
       const parts = splitName(ref.name);
       if (!parts || !this.servers(peer).includes(parts.server))
         return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
+      const inner = { ...ref, name: parts.name };
+      const refused = this.gate.refusedCompletion(parts.server, peer, inner, String(ref.name));
+      if (refused) return refused;
       const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
-      const params = { ...req.params, ref: { ...ref, name: parts.name } };
+      const params = { ...req.params, ref: inner };
       return forward(conn, carrierOf(peer, session), { ...req, params }, this.ctx);
     }
     if (isObject(ref) && typeof ref.uri === 'string') return this.routeByUri(peer, req, session, ref.uri);

@@ -219,9 +219,13 @@ export class ServerEndpoint implements Endpoint {
       case 'tools/list':
         return await this.gate.filterTools(this.name, peer, await relay(req));
       case 'resources/list':
-        return this.gate.filterEntries(this.name, peer, await relay(req), 'resource');
+        return this.gate.filterEntries(this.name, peer, await relay(req), 'resources');
+      case 'resources/templates/list':
+        return this.gate.filterEntries(this.name, peer, await relay(req), 'resourceTemplates');
       case 'prompts/list':
-        return this.gate.filterEntries(this.name, peer, await relay(req), 'prompt');
+        return this.gate.filterEntries(this.name, peer, await relay(req), 'prompts');
+      case 'completion/complete':
+        return this.gate.refusedCompletion(this.name, peer, req.params?.ref) ?? relay(req);
       case 'tools/call':
         return this.gate.call(this.name, peer, req, 'tool', relay, { conn, ...(session ? { session } : {}) });
       case 'prompts/get':

@@ -39,6 +39,14 @@ import type { StorePinKeeper } from '../catalog/pin-keeper.js';
 
 export type Forward = (req: ClientRequest) => Promise<UpstreamAnswer>;
 
+/** The lists whose entries a policy can hide, each with the subject and the field its entries are matched by. */
+export type ListKey = 'resources' | 'resourceTemplates' | 'prompts';
+const LIST_FIELDS: Record<ListKey, ['resource' | 'prompt', string]> = {
+  resources: ['resource', 'uri'],
+  resourceTemplates: ['resource', 'uriTemplate'],
+  prompts: ['prompt', 'name'],
+};
+
 /** What a retry carries from round one, once its state is claimed for this request. */
 type Carried = NonNullable<ReturnType<typeof peekCarried>>;
 
@@ -112,18 +120,17 @@ export class PolicyGate {
     return { result };
   }
 
-  /** Removes hidden and denied resources or prompts from a resources/list or prompts/list result. */
-  filterEntries(
-    server: string,
-    peer: ClientPeer,
-    answer: UpstreamAnswer,
-    subject: 'resource' | 'prompt',
-  ): UpstreamAnswer {
+  /**
+   * Removes hidden and denied entries from a resources/list, resources/templates/list or
+   * prompts/list result (a template is matched by its URI template: `secret://items/*` hides
+   * `secret://items/{id}`).
+   */
+  filterEntries(server: string, peer: ClientPeer, answer: UpstreamAnswer, key: ListKey): UpstreamAnswer {
     const policy = this.policyFor(server, peer);
-    const key = subject === 'resource' ? 'resources' : 'prompts';
     if (!policy || !('result' in answer) || !Array.isArray(answer.result[key])) return answer;
+    const [subject, field] = LIST_FIELDS[key];
     const items = (answer.result[key] as unknown[]).filter((item) => {
-      const name = isObject(item) ? (subject === 'resource' ? item.uri : item.name) : undefined;
+      const name = isObject(item) ? item[field] : undefined;
       return typeof name === 'string' && listableEntry(policy, subject, name);
     });
     const result: JsonObject = { ...answer.result, [key]: items };
@@ -132,6 +139,21 @@ export class PolicyGate {
       result.ttlMs = 0;
     }
     return { result };
+  }
+
+  /**
+   * A completion/complete for a prompt or resource template the policy hides or denies: answered
+   * as for one that does not exist, so that completion neither shows what it holds nor that it
+   * exists. Undefined to relay the request. `shown` is the prompt's name as the client wrote it.
+   */
+  refusedCompletion(server: string, peer: ClientPeer, ref: unknown, shown?: string): UpstreamAnswer | undefined {
+    const policy = this.policyFor(server, peer);
+    if (!policy || !isObject(ref)) return undefined;
+    if (ref.type === 'ref/prompt' && typeof ref.name === 'string')
+      return listableEntry(policy, 'prompt', ref.name) ? undefined : notFound('prompt', shown ?? ref.name);
+    if (ref.type === 'ref/resource' && typeof ref.uri === 'string')
+      return listableEntry(policy, 'resource', ref.uri) ? undefined : notFound('resource', ref.uri);
+    return undefined;
   }
 
   /**

@@ -1,0 +1,83 @@
+// Proves that what a policy hides cannot be found another way: a hidden resource template leaves
+// resources/templates/list, and completion/complete for a hidden prompt or resource template
+// answers as for one that does not exist (no values, no sign that it is there), on a server's own
+// endpoint and on the /mcp aggregate, with clients of both eras.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import {
+  EPHEMERAL,
+  connectClient,
+  featureServerCommand,
+  startFileGateway,
+  type ConnectedClient,
+  type Era,
+  type FileGateway,
+} from '../helpers/index.js';
+
+const POLICY = {
+  version: '1',
+  default: 'allow',
+  resources: { 'fixture://items/*': { action: 'hide' } },
+  prompts: { greet: { action: 'hide' } },
+};
+
+describe.each<Era>(['legacy', 'modern'])('hidden prompts and resource templates, %s client', (era) => {
+  let started: FileGateway | undefined;
+  let gateway: Gateway;
+  const clients: ConnectedClient[] = [];
+
+  beforeAll(async () => {
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    started = await startFileGateway('gatehouse-discovery-', {
+      ...EPHEMERAL,
+      servers: { fx: { command, args, policy: POLICY }, open: { command, args } },
+    });
+    gateway = started.gateway;
+  });
+
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    await started?.close();
+  });
+
+  const connect = async (path: string) => {
+    const c = await connectClient({ era, downstream: { kind: 'http', url: `${gateway.url}${path}` } });
+    clients.push(c);
+    return c;
+  };
+
+  it('the same server without a policy lists the template and completes both (the baseline)', async () => {
+    const c = await connect('/mcp/open');
+    const { resourceTemplates } = await c.client.listResourceTemplates();
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toContain('fixture://items/{id}');
+    const done = await c.client.complete({
+      ref: { type: 'ref/resource', uri: 'fixture://items/{id}' },
+      argument: { name: 'id', value: '1' },
+    });
+    expect(done.completion.values).toEqual(['1', '10']);
+  });
+
+  it('on /mcp/fx: the hidden template is not listed, and completion of it or of the hidden prompt is "not found"', async () => {
+    const c = await connect('/mcp/fx');
+    const { resourceTemplates } = await c.client.listResourceTemplates();
+    expect(resourceTemplates.map((t) => t.uriTemplate)).not.toContain('fixture://items/{id}');
+    await expect(
+      c.client.complete({
+        ref: { type: 'ref/resource', uri: 'fixture://items/{id}' },
+        argument: { name: 'id', value: '1' },
+      }),
+    ).rejects.toThrow(/Resource not found: fixture:\/\/items\/\{id\}/);
+    await expect(
+      c.client.complete({ ref: { type: 'ref/prompt', name: 'greet' }, argument: { name: 'name', value: 'A' } }),
+    ).rejects.toThrow(/Unknown prompt: greet/);
+  });
+
+  it('on /mcp: the same, under the aggregate names', async () => {
+    const c = await connect('/mcp');
+    const { resourceTemplates } = await c.client.listResourceTemplates();
+    expect(resourceTemplates.filter((t) => t.uriTemplate === 'fixture://items/{id}')).toHaveLength(1); // open's only
+    await expect(
+      c.client.complete({ ref: { type: 'ref/prompt', name: 'fx__greet' }, argument: { name: 'name', value: 'A' } }),
+    ).rejects.toThrow(/Unknown prompt: fx__greet/);
+  });
+});
