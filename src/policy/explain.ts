@@ -12,6 +12,7 @@ import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, type CompiledLimit, type CompiledPolicy, type CompiledRule, type RuleTable } from './compile.js';
 import { blocked, celVars, decide, type CallFacts, type Decision, type LimitRequest, type Subject } from './decide.js';
 import type { Category } from './schema.js';
+import { naturalUri } from './resource-uri.js';
 
 /** What the caller gets: decide's outcome, and `rate_limited` when a limit's current usage is exhausted. */
 export type Verdict = 'allow' | 'deny' | 'hidden' | 'approval_required' | 'rate_limited';
@@ -225,8 +226,22 @@ export interface Trace {
   requests: Map<string, LimitRequest>;
 }
 
-/** Walks the policy for one call the way decide() does, recording every check. */
+/**
+ * Walks the policy for one call the way decide() does, recording every check. A resource URI
+ * spelled otherwise than a server reads it is walked as decide() takes it: the URI the server
+ * reads, unless that is allowed and the spelling as sent is not.
+ */
 export function traceDecision(policy: CompiledPolicy, call: CallFacts): Trace {
+  if (call.subject !== 'resource') return traceOne(policy, call);
+  const natural = naturalUri(call.name);
+  if (natural === call.name) return traceOne(policy, call);
+  const read = traceOne(policy, { ...call, name: natural });
+  if (read.enforced.outcome !== 'allow') return read;
+  const asSent = traceOne(policy, call);
+  return asSent.enforced.outcome === 'allow' ? read : asSent;
+}
+
+function traceOne(policy: CompiledPolicy, call: CallFacts): Trace {
   const word = SUBJECT_WORD[call.subject];
   const steps: Step[] = [];
   let decided: Decision | undefined;

@@ -256,6 +256,12 @@ describe('the chain: hide, actions, conditions and limits in the order decide ma
     expect(read.steps.some((s) => s.path.startsWith('/all_tools'))).toBe(false);
   });
 
+  it('a resource URI spelled otherwise is explained as decided: by the URI a server reads', async () => {
+    const p = policy({ default: 'allow', resources: { 'file:///srv/secret/*': { action: 'deny' } } });
+    const ex = await explain(p, facts('FILE:///srv/public/../secret/key', { subject: 'resource' }));
+    expect(ex).toMatchObject({ verdict: 'deny', rule: '/resources/file:~1~1~1srv~1secret~1*' });
+  });
+
   it('the text form leads with the decision and marks the deciding check and the checks not reached', async () => {
     const p = policy({
       default: 'allow',
@@ -295,7 +301,7 @@ function spec(max: number, windowSeconds: number, algorithm: WindowSpec['algorit
 // ---------------------------------------------------------------------------------------------
 // Random small policies and calls
 
-const NAMES = ['get_a', 'get_b', 'del_a', 'send_x', 'admin_z', 'file:///a'];
+const NAMES = ['get_a', 'get_b', 'del_a', 'send_x', 'admin_z', 'file:///a', 'FILE:///a', 'file:///x/../a'];
 const PATTERNS = [
   'get_a',
   'del_a',
@@ -308,6 +314,8 @@ const PATTERNS = [
   'send_{x,y}',
   '[gd]*',
   'file:///*',
+  'file:///a',
+  'FILE:///*',
 ];
 const CONDITIONS = [
   'true',
