@@ -17,7 +17,15 @@ export type AuditDecision =
   | 'approval_withdrawn';
 
 /** What blocked a call that the policy did not decide (see AuditRecord.blocked_by). */
-export type NonPolicyBlock = 'pin' | 'tool_list' | 'state_store' | 'unknown_tool' | 'approval_limit' | 'internal_error';
+export type NonPolicyBlock =
+  | 'pin'
+  | 'tool_list'
+  | 'state_store'
+  | 'unknown_tool'
+  | 'approval_limit'
+  | 'internal_error'
+  /** A retry whose requestState was used already, or whose call is parked on a replica out of reach. */
+  | 'request_state';
 
 /** What the upstream made of a forwarded call: a result, a result with isError, or an error. */
 export type UpstreamOutcome = 'ok' | 'is_error' | 'error';

@@ -48,6 +48,7 @@ export const SKIP_REASONS: Record<SkipReason, string> = {
   unknown_tool: 'to tools the server does not have',
   approval_limit: 'blocked because their grant had too many approvals pending',
   internal_error: 'blocked by a failure inside Gatehouse',
+  request_state: 'refused because their requestState was used already or their call was held out of reach',
 };
 
 export interface ReplayResult {

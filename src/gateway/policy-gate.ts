@@ -305,6 +305,7 @@ export class PolicyGate {
         // Nothing was forwarded, and round one's quota stays with the call (still parked, or run).
         const answer = claim.refused === 'used' ? stateUsed() : unreachableReplica(claim.replica);
         record.decision = 'deny';
+        record.blocked_by = 'request_state';
         if ('error' in answer) record.reason = answer.error.message;
         return answer;
       }

@@ -24,6 +24,8 @@ import {
   type RawDriver,
 } from './support.js';
 import { featureServerCommand, type JsonObject } from '../helpers/index.js';
+import { readSink } from '../audit/read-sink.js';
+import { skipReason } from '../../src/audit/replay.js';
 
 const resultOf = (a: JsonObject) => (a['result'] ?? {}) as JsonObject;
 
@@ -177,6 +179,7 @@ describe('each requestState is good for one retry (2026-07-28 client, 2026-07-28
     const modern = featureServerCommand('stdio', 'modern');
     h = await startHarness({
       config: {
+        audit: `jsonl:${join(dir, 'audit.jsonl')}`,
         servers: {
           fs: tappedEntry(records().fs, modern, { policy: LIMITED }),
           'my-srv': tappedEntry(records()['my-srv'], modern, { policy: APPROVED }),
@@ -215,15 +218,22 @@ describe('each requestState is good for one retry (2026-07-28 client, 2026-07-28
     return m;
   };
 
-  it('a replayed retry of an input_required call is refused -32602 (used) and the upstream runs the tool once', async () => {
+  it('a replayed retry of an input_required call is refused -32602 (used), the upstream runs the tool once, and the refusal is audited as blocked by its requestState', async () => {
     const state = await roundOne(alice, 'ask_name');
     const done = await alice.request(retryOf('ask_name', state));
     expect(textOf(done), JSON.stringify(done)).toBe('hello Ada');
     const runs = answeredRuns('fs');
+    const sent = Array.from({ length: 4 }, () => retryOf('ask_name', state));
     const replays: JsonObject[] = [];
-    for (let i = 0; i < 4; i++) replays.push(await alice.request(retryOf('ask_name', state)));
+    for (const m of sent) replays.push(await alice.request(m));
     expect(answeredRuns('fs')).toBe(runs);
     for (const r of replays) expect(r['error']).toMatchObject(USED);
+    // Audited as blocked by its requestState, not as a policy decision, so a policy replay leaves it out.
+    await h.gateway.core.audit.flush();
+    const records = await readSink(`jsonl:${join(dir, 'audit.jsonl')}`, dir);
+    const refused = records.find((r) => r.request_id === String(sent[0]!['id']));
+    expect(refused).toMatchObject({ decision: 'deny', blocked_by: 'request_state', tool: 'ask_name' });
+    expect(skipReason(refused!)).toBe('request_state');
   });
 
   it('under max: 1, a retry raced by four replays of it runs the call once, and the next call is rate limited', async () => {
