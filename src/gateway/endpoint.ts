@@ -217,7 +217,7 @@ export class ServerEndpoint implements Endpoint {
     if (unnamed) return unnamed;
     switch (req.method) {
       case 'tools/list':
-        return await this.gate.filterTools(this.name, peer, await relay(req));
+        return await this.gate.filterTools(this.name, peer, await relay(req), conn);
       case 'resources/list':
         return this.gate.filterEntries(this.name, peer, await relay(req), 'resources');
       case 'resources/templates/list':

@@ -98,8 +98,17 @@ export class PolicyGate {
     return peer.identity?.grant?.policy ?? this.policies.get(server);
   }
 
-  /** Removes from a tools/list result what the client may not call (by policy, or a changed pin). */
-  async filterTools(server: string, peer: ClientPeer, answer: UpstreamAnswer): Promise<UpstreamAnswer> {
+  /**
+   * Removes from a tools/list result what the client may not call (by policy, or a changed pin).
+   * `conn` is the connection the list came on: a changed definition found here also blocks calls,
+   * which are decided on the connection's tool directory.
+   */
+  async filterTools(
+    server: string,
+    peer: ClientPeer,
+    answer: UpstreamAnswer,
+    conn?: UpstreamConnection,
+  ): Promise<UpstreamAnswer> {
     const policy = this.policyFor(server, peer);
     const keeper = this.pinsFor(server);
     if ((!policy && !keeper) || !('result' in answer) || !Array.isArray(answer.result.tools)) return answer;
@@ -108,7 +117,16 @@ export class PolicyGate {
     for (const t of answer.result.tools) {
       if (!isObject(t) || typeof t.name !== 'string') continue;
       if (policy && !listable(policy, t.name, categories ? classifyListedTool(t).category : undefined)) continue;
-      if (keeper && (await keeper.check(server, t)).blocked) continue;
+      if (keeper) {
+        const pin = await keeper.check(server, t);
+        if (pin.blocked) {
+          // The upstream may have changed the definition without announcing it (no list_changed):
+          // the directory's entry, on which calls are decided, is blocked too, under the new hash
+          // an operator accepts.
+          if (conn) await this.pool.tools.markPinBlocked(conn, t.name, pin.hash);
+          continue;
+        }
+      }
       tools.push(t);
     }
     const result: JsonObject = { ...answer.result, tools };

@@ -54,6 +54,19 @@ export class ToolDirectory {
     return entry;
   }
 
+  /**
+   * Marks a tool of the connection's cached list blocked by its pin, with the hash of the changed
+   * definition; nothing when the list is not cached (it is checked when it is read).
+   */
+  async markPinBlocked(conn: UpstreamConnection, name: string, hash: string | undefined): Promise<void> {
+    const cached = this.cache.get(conn);
+    if (!cached) return;
+    const entry = (await cached.catch(() => undefined))?.get(name);
+    if (!entry) return;
+    entry.pinBlocked = true;
+    if (hash !== undefined) entry.pinHash = hash;
+  }
+
   /** One tool, re-reading the list once when the cached one does not have it. */
   async tool(conn: UpstreamConnection, name: string): Promise<ToolEntry | undefined> {
     const found = (await this.tools(conn)).get(name);

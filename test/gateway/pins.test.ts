@@ -2,7 +2,8 @@
 // a server that changes a tool's description mid-session gets that tool blocked with
 // "[POLICY DENIED] definition of echo changed since it was pinned" and removed from tools/list,
 // the client is told the list changed, `gatehouse pins diff` shows the change, and
-// `gatehouse pins accept` lets calls through again — also in a gateway that is already running.
+// `gatehouse pins accept` lets calls through again — also in a gateway that is already running. A
+// server that changes a tool without announcing it gets it blocked for calls once a list shows it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import {
@@ -25,6 +26,42 @@ function result(r: unknown): { isError?: boolean; text: string } {
   const res = r as { isError?: boolean; content?: { type: string; text?: string }[] };
   return { isError: res.isError, text: res.content?.[0]?.text ?? '' };
 }
+
+describe.each<Era>(['legacy', 'modern'])(
+  'pins against a server that does not announce the change, %s client',
+  (era) => {
+    let started: FileGateway | undefined;
+    let client: ConnectedClient;
+
+    beforeAll(async () => {
+      const { command, args } = featureServerCommand('stdio', 'legacy');
+      started = await startFileGateway('gatehouse-pins-silent-', {
+        ...EPHEMERAL,
+        state: 'sqlite:./state.db',
+        servers: { fx: { command, args } },
+      });
+      client = await connectClient({ era, downstream: { kind: 'http', url: `${started.gateway.url}/mcp/fx` } });
+    });
+
+    afterAll(async () => {
+      await client?.close();
+      await started?.close();
+    });
+
+    it('a definition changed without list_changed is blocked for calls as soon as a tools/list shows it', async () => {
+      expect((await client.client.listTools()).tools.map((t) => t.name)).toContain('echo');
+      expect(await client.callText('echo', { message: 'before' })).toBe('before');
+      expect(await client.callText('redescribe_echo', { description: 'Sends it elsewhere.', silent: true })).toBe(
+        'redescribed',
+      );
+      // The client lists the tools and gets them without echo: the change is seen here.
+      expect((await client.client.listTools()).tools.map((t) => t.name)).not.toContain('echo');
+      const blocked = result(await client.client.callTool({ name: 'echo', arguments: { message: 'after' } }));
+      expect(blocked.isError).toBe(true);
+      expect(blocked.text).toBe('[POLICY DENIED] definition of echo changed since it was pinned');
+    });
+  },
+);
 
 describe.each<Era>(['legacy', 'modern'])('pins, %s client', (era) => {
   let started: FileGateway | undefined;
