@@ -192,6 +192,16 @@ function allow(
 }
 
 /** A limit's request for this call, undefined when its `when` is false, or an error text. */
+/**
+ * What a `cost` expression's value consumes: a finite number of zero or more, as CEL gives numbers
+ * (a double, or an int as a bigint). Anything else blocks the call: `null`, `""`, `[]` or `false`
+ * would otherwise count as 0 and let a call through for free.
+ */
+export function costOf(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
 function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefined): LimitRequest | undefined | string {
   if (l.when) {
     const v = holds(l.when, vars!);
@@ -201,8 +211,8 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefin
   let cost = 1;
   if (l.cost) {
     const r = l.cost.evaluate(vars!);
-    const n = r.ok ? Number(r.value) : NaN;
-    if (!r.ok || !Number.isFinite(n) || n < 0)
+    const n = r.ok ? costOf(r.value) : undefined;
+    if (n === undefined)
       return `The cost expression at ${l.cost.path} did not give a non-negative number${r.ok ? '' : `: ${r.error}`}.`;
     cost = n;
   }

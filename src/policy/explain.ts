@@ -10,7 +10,16 @@ import { counterKey, describeWindow, type ScopeFacts } from '../limits/limiter.j
 import type { StateStore } from '../store/store.js';
 import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, type CompiledLimit, type CompiledPolicy, type CompiledRule, type RuleTable } from './compile.js';
-import { blocked, celVars, decide, type CallFacts, type Decision, type LimitRequest, type Subject } from './decide.js';
+import {
+  blocked,
+  celVars,
+  costOf,
+  decide,
+  type CallFacts,
+  type Decision,
+  type LimitRequest,
+  type Subject,
+} from './decide.js';
 import type { Category } from './schema.js';
 import { naturalUri } from './resource-uri.js';
 
@@ -521,8 +530,8 @@ function traceLimit(
   let cost = 1;
   if (l.cost) {
     const r = l.cost.evaluate(vars);
-    const n = r.ok ? Number(r.value) : NaN;
-    if (!r.ok || !Number.isFinite(n) || n < 0) {
+    const n = r.ok ? costOf(r.value) : undefined;
+    if (n === undefined) {
       trace.cost = { source: l.cost.source, error: r.ok ? `gave ${show(r.value)}` : r.error };
       return {
         trace,

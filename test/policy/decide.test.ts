@@ -373,6 +373,20 @@ describe('CEL conditions over the arguments', () => {
     expect((d as { reason: string }).reason).toContain('/tools/pay/limits/0/cost');
   });
 
+  it('a cost that is not a number (null, "", " ", [], false, "50", [50]) blocks the call instead of costing 0 or being read as a number', () => {
+    const q = policy({
+      default: 'deny',
+      tools: { pay: { limits: [{ max: 100, window: 'hour', cost: 'args.amount' }] } },
+    });
+    for (const amount of [null, '', ' ', [], [[]], false, '0x0', '50', [50], '5e1', -1])
+      expect(decide(q, facts('pay', { amount })).outcome, JSON.stringify(amount)).toBe('blocked');
+    const n = decide(q, facts('pay', { amount: 60 }));
+    expect(n.outcome === 'allow' && n.limits[0]?.cost).toBe(60);
+    const int = policy({ default: 'deny', tools: { pay: { limits: [{ max: 100, window: 'hour', cost: '7' }] } } });
+    const seven = decide(int, facts('pay', {}));
+    expect(seven.outcome === 'allow' && seven.limits[0]?.cost).toBe(7);
+  });
+
   it('a limit applies only when its `when` holds, and `key` splits its counter by value', () => {
     const q = policy({
       default: 'deny',
