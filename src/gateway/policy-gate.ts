@@ -31,7 +31,7 @@ import {
   type ClientRequest,
   type RelayContext,
 } from './relay.js';
-import type { UpstreamAnswer, UpstreamConnection } from './upstream-connection.js';
+import { fail, type UpstreamAnswer, type UpstreamConnection } from './upstream-connection.js';
 import type { ToolEntry } from './tool-directory.js';
 import { classifyListedTool } from '../catalog/catalog.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -190,6 +190,10 @@ export class PolicyGate {
   ): Promise<UpstreamAnswer> {
     const params = req.params ?? {};
     const name = subject === 'resource' ? params.uri : params.name;
+    // Arguments are decided, approved and hashed as an object: a list or a string would be seen as
+    // `{}` here and forwarded as it is (an approval of no arguments would cover `["--force"]`).
+    if (subject !== 'resource' && params.arguments !== undefined && !isObject(params.arguments))
+      return fail(ErrorCode.InvalidParams, `${req.method} needs "arguments" as an object.`);
     const policy = this.policyFor(server, peer);
     // A server without a policy still has its tool calls recorded; its resources and prompts are
     // recorded when a policy covers them. Their retries are still good for one round each.

@@ -108,6 +108,20 @@ describe('tool names and arguments that try to slip past the policy', () => {
     }
   }, 120_000);
 
+  it('arguments that are not an object (a list, a string, a number) are refused -32602 before any decision, on every downstream, so an approval or a condition never sees them as {}', async () => {
+    let n = 0;
+    for (const d of drivers) {
+      for (const args of ['["--force"]', '"--force"', '42']) {
+        const like = toolCall(d.era, `args-${n++}`, d.shown('mutate'), '__ARGS__');
+        const a = await d.request(JSON.stringify(like).replace('"__ARGS__"', args), {}, like);
+        expect(a['error'], `${d.title}, ${args}: ${JSON.stringify(a)}`).toMatchObject({
+          code: -32602,
+          message: 'tools/call needs "arguments" as an object.',
+        });
+      }
+    }
+  });
+
   it('definition pins: a tool whose definition changed since it was pinned is blocked when called directly, on every downstream', async () => {
     // Pin write_note by listing it once, then have the server change it under its clients.
     for (const d of drivers) {
@@ -141,6 +155,8 @@ describe('tool names and arguments that try to slip past the policy', () => {
     expect(calls.length).toBeGreaterThan(0);
     for (const c of calls) {
       expect(['read_file', 'write_note', 'mutate']).toContain(c.name);
+      if (c.arguments !== undefined) expect(c.arguments).toBeTypeOf('object');
+      expect(Array.isArray(c.arguments)).toBe(false);
       const args = (c.arguments ?? {}) as Record<string, unknown>;
       if (c.name === 'read_file') expect(String(args['path'])).toMatch(/^\/public\//);
       if (c.name === 'write_note') expect(args['size']).toBeTypeOf('number');
