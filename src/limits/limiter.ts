@@ -93,7 +93,7 @@ export class Limiter {
         const what =
           req.cost > l.max
             ? `This call costs ${req.cost}, more than the limit of ${l.max} allows at once.`
-            : `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${SCOPE_WORD[l.scope]} (counter ${req.counter}${req.keyValue !== undefined ? ` for ${req.keyValue}` : ''}).`;
+            : `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${SCOPE_WORD[l.scope]} (counter ${req.counter}${keyedBy(req)}).`;
         return { ok: false, rule: l.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
       }
       taken.push({ key, token: r.token });
@@ -130,4 +130,13 @@ export function describeWindow(seconds: number): string {
   if (seconds % 3600 === 0) return `${seconds / 3600} hours`;
   if (seconds % 60 === 0) return `${seconds / 60} minutes`;
   return `${seconds} seconds`;
+}
+
+/**
+ * How a keyed counter is named in a reason: by its key expression, not by the value, which comes
+ * from the arguments (an account number a `redact` path keeps out of the log, a line break that
+ * would forge a row of `gatehouse audit`). The agent knows the value it sent.
+ */
+export function keyedBy(req: LimitRequest): string {
+  return req.limit.key ? `, one per value of ${req.limit.key.source}` : '';
 }

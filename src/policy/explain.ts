@@ -6,7 +6,7 @@
 // (DESIGN section 1: hide → deny → require → approval → limits) to say which check decided, and a
 // property test holds the walk's own conclusion equal to decide() for random policies and calls.
 // Checks after the deciding one are still evaluated (CEL is pure) and shown as not reached.
-import { counterKey, describeWindow, type ScopeFacts } from '../limits/limiter.js';
+import { counterKey, describeWindow, keyedBy, type ScopeFacts } from '../limits/limiter.js';
 import type { StateStore } from '../store/store.js';
 import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, type CompiledLimit, type CompiledPolicy, type CompiledRule, type RuleTable } from './compile.js';
@@ -214,8 +214,7 @@ function verdictOf(d: Decision): Verdict {
 function rateLimitReason(req: LimitRequest, l: LimitTrace, used: number): string {
   if (req.cost > l.max) return `This call costs ${req.cost}, more than the limit of ${l.max} allows at once.`;
   const per = l.scopeValue === undefined ? 'in total' : `per ${l.scope}`;
-  const key = req.keyValue !== undefined ? ` for ${req.keyValue}` : '';
-  return `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${per} (counter ${req.counter}${key}); ${used} already used, this call costs ${req.cost}.`;
+  return `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${per} (counter ${req.counter}${keyedBy(req)}); ${used} already used, this call costs ${req.cost}.`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -229,9 +229,26 @@ describe('the chain: hide, actions, conditions and limits in the order decide ma
     for (let i = 0; i < 3; i++) await limiter.reserve(decideLimits(p, call), scopeFactsOf(call), NOW.getTime());
     const after = await explain(p, call, usageFromStore(store, NOW.getTime()));
     expect(after).toMatchObject({ verdict: 'rate_limited', rule: '/tools/send/limits/0' });
-    expect(after.reason).toContain('at most 3 per hour per grant (counter send_rate for ada)');
+    expect(after.reason).toContain('at most 3 per hour per grant (counter send_rate, one per value of args.to)');
+    expect(after.reason).not.toContain('ada');
     expect(after.decision.outcome).toBe('allow'); // decide() itself does not read counters
     expect(await store.usage(limitKey(after), spec(3, 3600), NOW.getTime())).toBe(3); // explaining reserved nothing
+  });
+
+  it('a keyed limit that refuses a call names its key expression, never the value from the arguments (which a redact path may keep out of the log)', async () => {
+    const p = policy({
+      default: 'deny',
+      tools: { lookup: { redact: ['account'], limits: [{ max: 1, window: 'minute', key: 'args.account' }] } },
+    });
+    const call = facts('lookup', { args: { account: 'ACCT-9911-SECRET\n2026-01-01 forged row' } });
+    const limiter = new Limiter(new MemoryStore());
+    expect((await limiter.reserve(decideLimits(p, call), scopeFactsOf(call), NOW.getTime())).ok).toBe(true);
+    const refused = await limiter.reserve(decideLimits(p, call), scopeFactsOf(call), NOW.getTime());
+    expect(refused.ok).toBe(false);
+    const reason = refused.ok ? '' : refused.reason;
+    expect(reason).toContain('(counter lookup_rate, one per value of args.account)');
+    expect(reason).not.toContain('ACCT');
+    expect(reason).not.toContain('\n');
   });
 
   it('shadow mode: the verdict is allow, the enforced verdict and its rule are kept', async () => {
