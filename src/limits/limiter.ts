@@ -69,7 +69,13 @@ export class Limiter {
       try {
         r = await this.store.reserve(
           key,
-          { algorithm: l.algorithm, windowMs: l.windowSeconds * 1000, max: l.max, cost: req.cost },
+          {
+            algorithm: l.algorithm,
+            windowMs: l.windowSeconds * 1000,
+            max: l.max,
+            cost: req.cost,
+            longestWindowMs: l.counterWindowSeconds * 1000,
+          },
           now,
         );
       } catch (err) {

@@ -10,6 +10,11 @@ export interface CompiledLimit {
   counter: string | undefined;
   max: number;
   windowSeconds: number;
+  /**
+   * The longest window among this policy's limits that name the same counter (its own for an
+   * unnamed one): how long the counter's entries must be kept for all of them.
+   */
+  counterWindowSeconds: number;
   scope: PolicyLimit['scope'];
   algorithm: PolicyLimit['algorithm'];
   key?: CompiledCel;
@@ -171,6 +176,7 @@ export function compilePolicy(policy: Policy, options: CelOptions = {}): Compile
         counter: l.counter,
         max: l.max,
         windowSeconds: l.window,
+        counterWindowSeconds: l.window,
         scope: l.scope,
         algorithm: l.algorithm,
         ...(key ? { key } : {}),
@@ -213,6 +219,7 @@ export function compilePolicy(policy: Policy, options: CelOptions = {}): Compile
     prompts: table(policy.prompts, '/prompts', false),
   };
   if (problems.length > 0) throw new PolicyError(problems);
+  shareCounterWindows(allRules);
   const allTools = compiled.allTools;
   if (allTools) {
     compiled.bareChain = [allTools];
@@ -262,4 +269,17 @@ function needsCel(r: CompiledRule): boolean {
 
 function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/**
+ * Limits naming the same counter count on the same entries: each keeps them as long as the longest
+ * window among them needs, so a per-minute limit does not prune what a per-day one still counts.
+ */
+function shareCounterWindows(rules: readonly CompiledRule[]): void {
+  const longest = new Map<string, number>();
+  for (const r of rules)
+    for (const l of r.limits)
+      if (l.counter !== undefined) longest.set(l.counter, Math.max(longest.get(l.counter) ?? 0, l.windowSeconds));
+  for (const r of rules)
+    for (const l of r.limits) if (l.counter !== undefined) l.counterWindowSeconds = longest.get(l.counter)!;
 }

@@ -8,7 +8,7 @@ import type { StoredGrant } from '../identity/stored-grant.js';
 import {
   admit,
   relevantSpan,
-  retention,
+  retentionFor,
   usedAt,
   type Reservation,
   type ReserveResult,
@@ -32,9 +32,9 @@ export class MemoryStore implements StateStore {
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
     let w = this.windows.get(key);
-    if (!w) this.windows.set(key, (w = { entries: [], retainMs: retention(spec.windowMs) }));
+    if (!w) this.windows.set(key, (w = { entries: [], retainMs: retentionFor(spec) }));
     // Counters shared by limits of different windows keep what the longest one needs.
-    w.retainMs = Math.max(w.retainMs, retention(spec.windowMs));
+    w.retainMs = Math.max(w.retainMs, retentionFor(spec));
     const newest = w.entries[w.entries.length - 1]?.ts;
     // Pruned back from the newest entry, not from this call's time: a call this one is later than
     // may still be refused, and a call after it that is within a window of the newest entry must

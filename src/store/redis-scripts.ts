@@ -11,7 +11,7 @@
  *         also the reservation's token, so a release is one ZREM)
  * KEYS[2] the counter's retention in ms (it only grows: counters shared by limits of different
  *         windows keep what the longest one needs); both keys expire a minute after the retention
- * ARGV    now, algorithm, windowMs, max, cost, uuid
+ * ARGV    now, algorithm, windowMs, max, cost, uuid, longestWindowMs (of the limits sharing the counter)
  * Returns {1, token} or {0, retryAfterMs, used}.
  */
 export const RESERVE_LUA = `
@@ -24,8 +24,11 @@ local cost = tonumber(ARGV[5])
 local token = ARGV[6] .. ':' .. ARGV[5]
 local function num(x) return string.format('%.17g', x) end
 
+local longest = tonumber(ARGV[7] or '0') or 0
+local keep = window
+if longest > keep then keep = longest end
 local retain = tonumber(redis.call('GET', rkey) or '0')
-if retain < 2 * window then retain = 2 * window end
+if retain < 2 * keep then retain = 2 * keep end
 -- Keys expire on the server's clock while calls are stamped with the gateways' clocks: a minute
 -- more than the retention covers the difference between them (and windows of a few ms).
 local ttl = retain + 60000

@@ -100,6 +100,7 @@ export class RedisStore implements StateStore, ClusterStore {
         String(spec.max),
         String(spec.cost),
         randomUUID(),
+        String(spec.longestWindowMs ?? spec.windowMs),
       ),
     );
     if (ok === 1) return { ok: true, token: a };

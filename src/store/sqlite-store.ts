@@ -10,7 +10,7 @@ import { SqliteConnection } from './sqlite-connection.js';
 import {
   admit,
   relevantSpan,
-  retention,
+  retentionFor,
   usedAt,
   type Reservation,
   type ReserveResult,
@@ -143,7 +143,7 @@ export class SqliteStore implements StateStore {
       return (usedIn.get(key, from, to) as { used: number }).used;
     };
     const reserveOne = (key: string, spec: WindowSpec, now: number): ReserveResult => {
-      const want = retention(spec.windowMs);
+      const want = retentionFor(spec);
       let retainMs = this.retained.get(key);
       if (retainMs === undefined || retainMs < want) {
         retainMs = (retain.get(key, want) as { retain_ms: number }).retain_ms;

@@ -12,6 +12,12 @@ export interface WindowSpec {
   windowMs: number;
   max: number;
   cost: number;
+  /**
+   * The longest window of any limit that counts on this counter (limits naming the same counter
+   * share it): the counter keeps entries that long, even before that limit's first call, so a
+   * short window does not prune what a long one must still see.
+   */
+  longestWindowMs?: number;
 }
 
 export type ReserveResult = { ok: true; token: string } | { ok: false; retryAfterMs: number; used: number };
@@ -84,6 +90,11 @@ export function relevantSpan(spec: WindowSpec, now: number): { from: number; to:
 /** How far back entries must be kept, relative to the newest one seen. */
 export function retention(windowMs: number): number {
   return 2 * windowMs;
+}
+
+/** How long a counter keeps its entries for a check with `spec` (see WindowSpec.longestWindowMs). */
+export function retentionFor(spec: WindowSpec): number {
+  return retention(Math.max(spec.windowMs, spec.longestWindowMs ?? 0));
 }
 
 /**

@@ -387,6 +387,23 @@ describe('CEL conditions over the arguments', () => {
     expect(seven.outcome === 'allow' && seven.limits[0]?.cost).toBe(7);
   });
 
+  it('limits naming one counter keep its entries as long as the longest of their windows (an unnamed counter keeps its own)', () => {
+    const p = policy({
+      default: 'deny',
+      tools: {
+        send_email: {
+          limits: [
+            { counter: 'outbound', max: 100, window: 'second' },
+            { max: 9, window: 'minute' },
+          ],
+        },
+        send_bulk: { limits: [{ counter: 'outbound', max: 5, window: 'day' }] },
+      },
+    });
+    const email = decide(p, facts('send_email'));
+    expect(email.outcome === 'allow' && email.limits.map((l) => l.limit.counterWindowSeconds)).toEqual([86_400, 60]);
+  });
+
   it('a limit applies only when its `when` holds, and `key` splits its counter by value', () => {
     const q = policy({
       default: 'deny',

@@ -255,6 +255,18 @@ function storeContract(name: string, open: () => StateStore): void {
       }
     });
 
+    it('a counter shared by a short and a long window keeps what the long one counts, before its first check', async () => {
+      // A per-second limit and a per-minute one (max 5) on one counter: twelve calls under the
+      // short one over 4.5 s, then the long one's first check must still see them.
+      const key = freshKey('shared-windows');
+      const short = { ...sliding(100, SECOND), longestWindowMs: MINUTE };
+      for (let i = 0; i < 12; i++) expect((await store.reserve(key, short, T0 + i * 400)).ok).toBe(true);
+      const long = { ...sliding(5, MINUTE), longestWindowMs: MINUTE };
+      const r = await store.reserve(key, long, T0 + 12 * 400);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.used).toBe(12);
+    });
+
     it('property: for arrivals in any order, no interval of the window length admits more than max', async () => {
       await fc.assert(
         fc.asyncProperty(
