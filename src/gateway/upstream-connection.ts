@@ -70,6 +70,18 @@ interface Pending {
   exchange?: AbortController;
 }
 
+/** A call the client stopped waiting for (timed out or cancelled) that the upstream has not answered. */
+interface Abandoned {
+  peer: ClientPeer;
+  timer: NodeJS.Timeout;
+}
+
+/** Which client a URL elicitation belongs to, for its `notifications/elicitation/complete`. */
+interface ElicitationRoute {
+  peer: ClientPeer;
+  timer: NodeJS.Timeout;
+}
+
 interface ProgressRoute {
   peer: ClientPeer;
   token: string | number;
@@ -97,12 +109,38 @@ export interface ConnectionOptions {
 
 const MAX_BACKOFF_MS = 10_000;
 
+/**
+ * How long a call that timed out or was cancelled still counts as in flight when Gatehouse works
+ * out which client a server request or log message is for. The upstream was told to stop, but
+ * cancellation is advisory and it may be in the middle of a step (a sleep, a slow fetch) that
+ * ends in a question or a log line about that call; if the call stopped counting at once, that
+ * message would be pinned on whichever other client happened to be busy. A server that honours
+ * the cancellation goes quiet within moments and one that answers late ends the wait at once, so
+ * 10 s covers the step that was already running while keeping short the time in which other
+ * clients of a shared server cannot be sent server requests (they get the isolation advice).
+ */
+const ABANDONED_GRACE_MS = 10_000;
+/** At most this many such calls are remembered per connection; the oldest is forgotten first. */
+const MAX_ABANDONED = 1_000;
+/**
+ * How long Gatehouse remembers which client a URL elicitation went to. The completion arrives
+ * when the user finishes in the browser (a sign-in, a payment), often after the call ended.
+ */
+const ELICITATION_ROUTE_MS = 15 * 60_000;
+const MAX_ELICITATION_ROUTES = 1_000;
+
 export class UpstreamConnection {
   identity: UpstreamIdentity | undefined;
   private transport: Transport | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly progress = new Map<string, ProgressRoute>();
+  /** Calls given up on downstream but not yet answered upstream, by upstream id (see ABANDONED_GRACE_MS). */
+  private readonly abandoned = new Map<number, Abandoned>();
+  /** URL elicitations by the id the upstream gave them, to route their completion. */
+  private readonly elicitations = new Map<string, ElicitationRoute>();
+  /** Log messages and elicitation completions dropped because no one client could be named. */
+  unattributedDropped = 0;
   private closing = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -358,6 +396,7 @@ export class UpstreamConnection {
             .catch(() => undefined);
         }
         settle(fail(ErrorCode.RequestTimeout, 'Request cancelled by the client.'));
+        this.abandon(id, entry);
         entry.exchange?.abort();
       };
       if (opts.signal?.aborted) return onAbort();
@@ -389,8 +428,36 @@ export class UpstreamConnection {
           `Upstream "${this.server}" did not answer ${entry.method} within ${this.cfg.timeout_ms} ms.`,
         ),
       );
+      this.abandon(id, entry);
       entry.exchange?.abort();
     }, this.cfg.timeout_ms);
+  }
+
+  /**
+   * Keeps a call the client stopped waiting for counted as in flight until the upstream answers
+   * it or ABANDONED_GRACE_MS pass, so that what the upstream still sends about it is not taken
+   * for another client's.
+   */
+  private abandon(id: number, entry: Pending): void {
+    if (isGatehouse(entry.peer) || !this.transport) return;
+    const timer = setTimeout(() => this.abandoned.delete(id), ABANDONED_GRACE_MS);
+    timer.unref();
+    this.abandoned.set(id, { peer: entry.peer, timer });
+    if (this.abandoned.size > MAX_ABANDONED) forgetOldest(this.abandoned);
+  }
+
+  /** Remembers which client a URL elicitation went to, so that its completion reaches only it. */
+  private routeElicitations(peer: ClientPeer, ids: unknown[]): void {
+    if (isGatehouse(peer)) return;
+    for (const id of ids) {
+      if (typeof id !== 'string' || !id) continue;
+      clearTimeout(this.elicitations.get(id)?.timer);
+      this.elicitations.delete(id);
+      const timer = setTimeout(() => this.elicitations.delete(id), ELICITATION_ROUTE_MS);
+      timer.unref();
+      this.elicitations.set(id, { peer, timer });
+      if (this.elicitations.size > MAX_ELICITATION_ROUTES) forgetOldest(this.elicitations);
+    }
   }
 
   /** Forwards a client notification (cancellation is handled by `send`'s signal). */
@@ -400,26 +467,37 @@ export class UpstreamConnection {
     void this.transport?.send(n).catch(() => undefined);
   }
 
-  /** The peers with calls in flight here. */
-  private inFlightPeers(): Set<ClientPeer> {
-    const peers = new Set<ClientPeer>();
-    for (const p of this.pending.values()) if (!p.peer.id.startsWith('gatehouse')) peers.add(p.peer);
-    return peers;
+  /**
+   * The ids of the clients with calls in flight here, counting calls they gave up on that the
+   * upstream may still be working on. A client is its peer id (one legacy session, one stdio
+   * connection, one modern request), not the per-request view of it.
+   */
+  private inFlightClients(): Set<string> {
+    const ids = new Set<string>();
+    for (const p of this.pending.values()) if (!isGatehouse(p.peer)) ids.add(p.peer.id);
+    for (const a of this.abandoned.values()) ids.add(a.peer.id);
+    return ids;
   }
 
-  /** Who a server-to-client message belongs to: the owner, or the one client with calls in flight. */
+  /**
+   * Who a server-to-client message belongs to: the owner, or the one client with calls in flight.
+   * Undefined when that cannot be told: several clients busy, none, or only a call the client
+   * already gave up on (its answer went out; the question would reach no one waiting for it).
+   */
   private attribute(): { peer: ClientPeer; relatedTo: JsonRpcId | undefined } | undefined {
     if (this.opts.owner) {
       const own = [...this.pending.values()].find((p) => p.peer === this.opts.owner);
       return { peer: this.opts.owner, relatedTo: own?.relatedTo };
     }
-    const peers = this.inFlightPeers();
-    if (peers.size !== 1) return undefined;
-    const peer = [...peers][0]!;
-    const entries = [...this.pending.values()].filter((p) => p.peer === peer);
+    const clients = this.inFlightClients();
+    if (clients.size !== 1) return undefined;
+    const [client] = clients;
+    const entries = [...this.pending.values()].filter((p) => p.peer.id === client);
+    const last = entries[entries.length - 1];
+    if (!last) return undefined;
     // With one call in flight the related request is known exactly; with several, any of the
-    // peer's streams will do (they all reach the same client).
-    return { peer, relatedTo: entries[entries.length - 1]?.relatedTo };
+    // client's streams will do (they all reach the same client).
+    return { peer: last.peer, relatedTo: last.relatedTo };
   }
 
   private onMessage(raw: unknown): void {
@@ -432,7 +510,15 @@ export class UpstreamConnection {
     if ('result' in m || 'error' in m) {
       const id = typeof m.id === 'number' ? m.id : Number(m.id);
       const p = this.pending.get(id);
-      if (!p) return;
+      if (!p) {
+        // A late answer to a call the client gave up on: the upstream is done with it.
+        const a = this.abandoned.get(id);
+        if (a) clearTimeout(a.timer);
+        this.abandoned.delete(id);
+        return;
+      }
+      if ('error' in m && m.error.code === URL_ELICITATION_REQUIRED)
+        this.routeElicitations(p.peer, urlElicitationIds(m.error.data));
       // An upstream's error may echo what it was sent ("invalid token Bearer ..."): redacted.
       p.resolve('result' in m ? { result: m.result } : { error: redactValue(m.error, this.redact) });
       return;
@@ -471,6 +557,8 @@ export class UpstreamConnection {
           `The client did not declare the "${missing}" capability, so it cannot answer ${req.method}.`,
         ),
       );
+    if (req.method === 'elicitation/create' && req.params?.mode === 'url')
+      this.routeElicitations(target.peer, [req.params.elicitationId]);
     try {
       reply(await target.peer.request(req.method, req.params, target.relatedTo));
     } catch (err) {
@@ -489,8 +577,12 @@ export class UpstreamConnection {
     // A server's log messages are the protocol's stderr: redacted like it.
     if (n.method === 'notifications/message') n = redactValue(n, this.redact);
     if (n.method === 'notifications/message' || n.method === 'notifications/elicitation/complete') {
-      const target = this.attribute();
-      if (!target) return this.opts.onBroadcast(this, n);
+      const target = this.elicitationTarget(n) ?? this.attribute();
+      // Never broadcast: a log line or a completion is about one client's call and may carry
+      // what that client sent (a shared server logging "working on ... for secret=..."). When no
+      // one client can be named, it goes to no one.
+      if (!target) return this.dropUnattributed(n.method);
+      if (!target.peer.open) return;
       // Gatehouse asks the server for every level and filters per client, so that one client's
       // logging/setLevel never changes what another receives from a shared server.
       if (n.method === 'notifications/message' && !wantsLog(target.peer.era, target.peer.logLevel, n.params?.level))
@@ -501,6 +593,28 @@ export class UpstreamConnection {
     this.opts.onBroadcast(this, n);
   }
 
+  /** The client a URL elicitation's completion belongs to, by the elicitation's id. */
+  private elicitationTarget(
+    n: JsonRpcNotification,
+  ): { peer: ClientPeer; relatedTo: JsonRpcId | undefined } | undefined {
+    if (n.method !== 'notifications/elicitation/complete') return undefined;
+    const id = n.params?.elicitationId;
+    const route = typeof id === 'string' ? this.elicitations.get(id) : undefined;
+    if (!route) return undefined;
+    clearTimeout(route.timer);
+    this.elicitations.delete(id as string);
+    const live = [...this.pending.values()].filter((p) => p.peer.id === route.peer.id);
+    return { peer: live[live.length - 1]?.peer ?? route.peer, relatedTo: live[live.length - 1]?.relatedTo };
+  }
+
+  private dropUnattributed(method: string): void {
+    if (this.unattributedDropped++ === 0)
+      this.log(
+        'info',
+        `upstream "${this.server}" sent ${method} that Gatehouse cannot tie to one client (several or none with calls in flight); such messages are dropped. Set "isolation: session" to give each client session its own process.`,
+      );
+  }
+
   private onClose(t: Transport): void {
     if (this.transport !== t) return;
     this.transport = undefined;
@@ -509,6 +623,8 @@ export class UpstreamConnection {
     const message = `Upstream "${this.server}" closed the connection before answering; the call did not complete.`;
     for (const p of [...this.pending.values()]) p.resolve(fail(ErrorCode.ConnectionClosed, message));
     this.progress.clear();
+    // The process that was still working on abandoned calls is gone.
+    forgetAll(this.abandoned);
     clearTimeout(this.stableTimer);
     if (this.closing) return;
     this.lastError = this.lastErrorReason = 'exited';
@@ -537,6 +653,8 @@ export class UpstreamConnection {
     this.transport = undefined;
     for (const p of [...this.pending.values()])
       p.resolve(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" is shutting down.`));
+    forgetAll(this.abandoned);
+    forgetAll(this.elicitations);
     await t?.close().catch(() => undefined);
   }
 }
@@ -551,6 +669,32 @@ const REQUIRED_CAPABILITY: Record<string, string> = {
 export function missingCapability(peer: ClientPeer, method: string): string | undefined {
   const cap = REQUIRED_CAPABILITY[method];
   return cap && !isObject(peer.capabilities[cap]) ? cap : undefined;
+}
+
+/** MCP: the call needs URL elicitations first; `data.elicitations` lists them. */
+const URL_ELICITATION_REQUIRED = -32042;
+
+/** The elicitation ids a URL-elicitation-required error names. */
+function urlElicitationIds(data: unknown): unknown[] {
+  const list = isObject(data) ? data.elicitations : undefined;
+  return Array.isArray(list) ? list.map((e) => (isObject(e) ? e.elicitationId : undefined)) : [];
+}
+
+/** Whether a peer is Gatehouse itself (start-up, tool lists, listen streams), not a client. */
+function isGatehouse(peer: ClientPeer): boolean {
+  return peer.id.startsWith('gatehouse');
+}
+
+function forgetOldest<K>(map: Map<K, { timer: NodeJS.Timeout }>): void {
+  const [oldest] = map.keys();
+  if (oldest === undefined) return;
+  clearTimeout(map.get(oldest)?.timer);
+  map.delete(oldest);
+}
+
+function forgetAll<K>(map: Map<K, { timer: NodeJS.Timeout }>): void {
+  for (const v of map.values()) clearTimeout(v.timer);
+  map.clear();
 }
 
 /** Stand-in owner of requests the gateway sends for itself. */
