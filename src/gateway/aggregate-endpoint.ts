@@ -1,7 +1,8 @@
 // `/mcp`: every server the client may use behind one endpoint. Tools and prompts are named
-// `<server>__<name>`; resources keep their URIs and are routed by the server that listed them.
+// `<server>__<name>`; resources keep their URIs and are routed, per caller, to the one server among
+// those the caller may use that lists them (resource-routes.ts says how an unlisted URI is placed).
 import { ErrorCode, isObject, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
-import { GATEWAY_CLIENT_INFO } from '../mcp/era.js';
+import { GATEWAY_CLIENT_INFO, withEnvelope } from '../mcp/era.js';
 import type { ClientSession } from './client-session.js';
 import {
   adoptClientParams,
@@ -20,9 +21,20 @@ import type { PolicyGate } from './policy-gate.js';
 import type { ToolEntry } from './tool-directory.js';
 import { mayUse } from '../identity/grants.js';
 import { unknownToolError } from '../policy/blocked-result.js';
+import {
+  chooseOwner,
+  MAX_INDEXED_TEMPLATES,
+  MAX_INDEXED_URIS,
+  type OwnerChoice,
+  type ResourceIndex,
+} from './resource-routes.js';
 
 export const SEPARATOR = '__';
 const MAX_PAGES = 100;
+/** How long what a connection listed is trusted for routing before it is listed again. */
+const INDEX_TTL_MS = 60_000;
+/** A URI no server claims lists the caller's servers again, if their lists are older than this. */
+const MISS_RELIST_MS = 5_000;
 
 export function splitName(name: unknown): { server: string; name: string } | undefined {
   if (typeof name !== 'string') return undefined;
@@ -33,8 +45,14 @@ export function splitName(name: unknown): { server: string; name: string } | und
 
 export class AggregateEndpoint implements Endpoint {
   readonly name = '*';
-  /** Which server listed a resource URI, learnt from the lists this endpoint served. */
-  private readonly resourceOwner = new Map<string, string>();
+  /**
+   * What each upstream connection lists (URIs and templates, as the server sent them, before any
+   * policy filtering), for routing resource URIs. Kept per connection, so it goes with it, and
+   * consulted only for the servers the caller may use.
+   */
+  private readonly indexes = new WeakMap<UpstreamConnection, ResourceIndex>();
+  /** A listing in progress for routing, shared by the requests that wait for it. */
+  private readonly indexing = new WeakMap<UpstreamConnection, Promise<void>>();
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -156,16 +174,19 @@ export class AggregateEndpoint implements Endpoint {
   ): Promise<UpstreamAnswer> {
     const conns = await this.connections(peer, session);
     const items: JsonObject[] = [];
+    const indexed = key === 'resources' || key === 'resourceTemplates';
     for (const [server, conn] of conns) {
       const cap = capabilityOf(key);
       if (!isObject(conn.identity?.capabilities[cap])) continue;
       let cursor: unknown;
+      const learnt: string[] = [];
       for (let page = 0; page < MAX_PAGES; page++) {
         const params: JsonObject = { ...(req.params ?? {}) };
         if (cursor !== undefined) params.cursor = cursor;
         else delete params.cursor;
         let a = await forward(conn, carrierOf(peer, session), { ...req, params }, this.ctx);
-        if (key === 'tools') a = await this.gate.filterTools(server, peer, a);
+        if (indexed) collectListed(a, key, learnt);
+        if (key === 'tools') a = await this.gate.filterTools(server, peer, a, conn);
         if (key === 'resources' || key === 'resourceTemplates' || key === 'prompts')
           a = this.gate.filterEntries(server, peer, a, key);
         if (!('result' in a)) break; // one server's failure does not empty the whole list
@@ -175,10 +196,13 @@ export class AggregateEndpoint implements Endpoint {
           if (prefix && typeof item.name === 'string')
             items.push({ ...item, name: `${server}${SEPARATOR}${item.name}` });
           else items.push(item);
-          if (key === 'resources' && typeof item.uri === 'string') this.resourceOwner.set(item.uri, server);
         }
         cursor = a.result.nextCursor;
-        if (typeof cursor !== 'string') break;
+        if (typeof cursor !== 'string') {
+          // A whole list: what the server lists now, for routing (a partial one teaches nothing).
+          if (indexed) this.remember(conn, key, learnt);
+          break;
+        }
       }
     }
     const result: JsonObject = { [key]: items };
@@ -211,20 +235,127 @@ export class AggregateEndpoint implements Endpoint {
     uri: unknown,
   ): Promise<UpstreamAnswer> {
     if (typeof uri !== 'string') return fail(ErrorCode.InvalidParams, 'The request needs a "uri".');
-    const server = this.resourceOwner.get(uri);
-    if (!server) {
-      // Not listed (a template instance, or no list yet): the first server that can read it.
-      for (const s of this.servers(peer)) {
-        const a = await this.viaGate(s, peer, req, session);
-        if ('result' in a) {
-          this.resourceOwner.set(uri, s);
-          return a;
-        }
-      }
-      return fail(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`);
+    // Only the servers this caller may use are asked or even considered: a URI that another server
+    // lists answers "not found" here, exactly like one that does not exist, and is sent nowhere.
+    const conns = new Map(
+      [...(await this.connections(peer, session))].filter(([, c]) => isObject(c.identity?.capabilities.resources)),
+    );
+    await this.learn(conns, peer, req, session, INDEX_TTL_MS);
+    let choice = this.choose(uri, conns, peer);
+    if ('none' in choice && (await this.learn(conns, peer, req, session, MISS_RELIST_MS)))
+      choice = this.choose(uri, conns, peer);
+    if ('server' in choice) return this.viaGate(choice.server, peer, req, session);
+    if ('ambiguous' in choice) {
+      const names = choice.ambiguous.map((s) => `"${s}"`).join(', ');
+      const how =
+        choice.by === 'listed'
+          ? 'list it'
+          : choice.by === 'template'
+            ? 'have a resource template for it'
+            : 'list resources under the same scheme and authority';
+      return fail(
+        ErrorCode.InvalidParams,
+        `Ambiguous resource: ${uri} — servers ${names} all ${how}, so /mcp cannot tell which one to ask; ` +
+          `read it on /mcp/<server> (${choice.ambiguous.map((s) => `/mcp/${s}`).join(' or ')}).`,
+      );
     }
-    if (!this.servers(peer).includes(server)) return fail(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`);
-    return this.viaGate(server, peer, req, session);
+    return fail(
+      ErrorCode.ResourceNotFound,
+      `Resource not found: ${uri} — none of the servers on /mcp lists it or a resource template for it; ` +
+        'if a server serves it without listing it, read it on /mcp/<server>.',
+    );
+  }
+
+  private choose(uri: string, conns: Map<string, UpstreamConnection>, peer: ClientPeer): OwnerChoice {
+    const candidates: [string, ResourceIndex][] = [];
+    for (const [server, conn] of conns) candidates.push([server, this.indexes.get(conn) ?? {}]);
+    // Where the caller's policy hides the URI, that server's claim does not make it ambiguous.
+    const visible = (server: string) =>
+      this.gate.refusedCompletion(server, peer, { type: 'ref/resource', uri }) === undefined;
+    return chooseOwner(uri, candidates, visible);
+  }
+
+  /**
+   * Lists resources and templates on each connection whose lists are unknown or older than
+   * `maxAgeMs`, for routing. True when anything was listed again.
+   */
+  private async learn(
+    conns: Map<string, UpstreamConnection>,
+    peer: ClientPeer,
+    req: ClientRequest,
+    session: ClientSession | undefined,
+    maxAgeMs: number,
+  ): Promise<boolean> {
+    const now = Date.now();
+    const stale = [...conns.values()].filter((c) => {
+      const i = this.indexes.get(c);
+      return !i || now - (i.urisAt ?? 0) > maxAgeMs || now - (i.templatesAt ?? 0) > maxAgeMs;
+    });
+    await Promise.all(
+      stale.map((conn) => {
+        let running = this.indexing.get(conn);
+        if (!running) {
+          running = Promise.all([
+            this.listAll(conn, peer, req, session, 'resources'),
+            this.listAll(conn, peer, req, session, 'resourceTemplates'),
+          ]).then(
+            () => undefined,
+            () => undefined,
+          );
+          this.indexing.set(conn, running);
+          void running.finally(() => this.indexing.delete(conn));
+        }
+        return running;
+      }),
+    );
+    return stale.length > 0;
+  }
+
+  /** Every page of one list on one connection, remembered for routing when it came whole. */
+  private async listAll(
+    conn: UpstreamConnection,
+    peer: ClientPeer,
+    req: ClientRequest,
+    session: ClientSession | undefined,
+    key: 'resources' | 'resourceTemplates',
+  ): Promise<void> {
+    const method = key === 'resources' ? 'resources/list' : 'resources/templates/list';
+    const learnt: string[] = [];
+    let cursor: unknown;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const params: JsonObject = req.envelope ? withEnvelope(undefined, req.envelope) : {};
+      if (typeof cursor === 'string') params.cursor = cursor;
+      const inner: ClientRequest = {
+        id: req.id,
+        method,
+        params,
+        era: req.era,
+        ...(req.envelope ? { envelope: req.envelope } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+      };
+      const a = await forward(conn, carrierOf(peer, session), inner, this.ctx);
+      if (!('result' in a)) {
+        // A server without templates lists none; any other failure is not remembered.
+        if (key === 'resourceTemplates' && a.error.code === ErrorCode.MethodNotFound) this.remember(conn, key, []);
+        return;
+      }
+      collectListed(a, key, learnt);
+      cursor = a.result.nextCursor;
+      if (typeof cursor !== 'string') break;
+    }
+    this.remember(conn, key, learnt);
+  }
+
+  private remember(conn: UpstreamConnection, key: string, listed: string[]): void {
+    const index: ResourceIndex = { ...this.indexes.get(conn) };
+    if (key === 'resources') {
+      index.uris = new Set(listed.slice(0, MAX_INDEXED_URIS));
+      index.urisAt = Date.now();
+    } else {
+      index.templates = listed.slice(0, MAX_INDEXED_TEMPLATES);
+      index.templatesAt = Date.now();
+    }
+    this.indexes.set(conn, index);
   }
 
   private viaGate(
@@ -295,6 +426,20 @@ export class AggregateEndpoint implements Endpoint {
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void {
     const offs = this.servers(peer).map((s) => this.pool.subscribe(s, deliver));
     return () => offs.forEach((off) => off());
+  }
+}
+
+/**
+ * Adds the URIs (or URI templates) a resources/list (or resources/templates/list) answer holds to
+ * `into`, up to what an index keeps.
+ */
+function collectListed(a: UpstreamAnswer, key: string, into: string[]): void {
+  if (!('result' in a) || !Array.isArray(a.result[key])) return;
+  const field = key === 'resources' ? 'uri' : 'uriTemplate';
+  for (const item of a.result[key] as unknown[]) {
+    if (into.length >= MAX_INDEXED_URIS) return;
+    const v = isObject(item) ? item[field] : undefined;
+    if (typeof v === 'string') into.push(v);
   }
 }
 
