@@ -271,7 +271,7 @@ export class AggregateEndpoint implements Endpoint {
     for (const [server, conn] of conns) candidates.push([server, this.indexes.get(conn) ?? {}]);
     // Where the caller's policy hides the URI, that server's claim does not make it ambiguous.
     const visible = (server: string) =>
-      this.gate.refusedCompletion(server, peer, { type: 'ref/resource', uri }) === undefined;
+      this.gate.refusedReference(server, peer, { type: 'ref/resource', uri }) === undefined;
     return chooseOwner(uri, candidates, visible);
   }
 
@@ -364,8 +364,13 @@ export class AggregateEndpoint implements Endpoint {
     req: ClientRequest,
     session?: ClientSession,
   ): Promise<UpstreamAnswer> {
-    const ref = req.method === 'completion/complete' ? req.params?.ref : undefined;
-    const refused = ref === undefined ? undefined : this.gate.refusedCompletion(server, peer, ref);
+    const ref =
+      req.method === 'completion/complete'
+        ? req.params?.ref
+        : req.method === 'resources/subscribe'
+          ? { type: 'ref/resource', uri: req.params?.uri }
+          : undefined;
+    const refused = ref === undefined ? undefined : this.gate.refusedReference(server, peer, ref);
     if (refused) return Promise.resolve(refused);
     const conn = session ? this.pool.connectionFor(server, session) : this.pool.sharedConnection(server);
     const subscription = req.method === 'resources/subscribe' || req.method === 'resources/unsubscribe';
@@ -384,7 +389,7 @@ export class AggregateEndpoint implements Endpoint {
       if (!parts || !this.servers(peer).includes(parts.server))
         return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
       const inner = { ...ref, name: parts.name };
-      const refused = this.gate.refusedCompletion(parts.server, peer, inner, String(ref.name));
+      const refused = this.gate.refusedReference(parts.server, peer, inner, String(ref.name));
       if (refused) return refused;
       const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
       const params = { ...req.params, ref: inner };
@@ -404,9 +409,13 @@ export class AggregateEndpoint implements Endpoint {
     }
   }
 
-  async subscribeResource(uri: string): Promise<() => void> {
+  /** Subscribed on the subscriber's own servers only, and only where its policy shows the URI. */
+  async subscribeResource(uri: string, peer?: ClientPeer): Promise<(() => void) | undefined> {
     const releases: (() => void)[] = [];
-    for (const s of this.servers()) {
+    let shown = false;
+    for (const s of this.servers(peer)) {
+      if (peer && this.gate.refusedReference(s, peer, { type: 'ref/resource', uri })) continue;
+      shown = true;
       const caps = this.pool.sharedConnection(s).identity?.capabilities.resources;
       if (!isObject(caps) || caps.subscribe !== true) continue;
       await this.pool.subscribeResource(s, uri).then(
@@ -414,6 +423,7 @@ export class AggregateEndpoint implements Endpoint {
         () => undefined,
       );
     }
+    if (!shown) return undefined;
     return () => releases.forEach((r) => r());
   }
 

@@ -26,7 +26,11 @@ export interface Endpoint {
   /** A tool as the server defines it (under the name this endpoint shows), if it has one. */
   toolEntry(name: string): Promise<ToolEntry | undefined>;
   /** Keeps the server(s) subscribed to a resource until the returned function is called. */
-  subscribeResource(uri: string): Promise<() => void>;
+  /**
+   * `peer`, the subscriber: only what it may read is subscribed. Undefined when its policy hides
+   * or denies the resource (nothing was subscribed).
+   */
+  subscribeResource(uri: string, peer?: ClientPeer): Promise<(() => void) | undefined>;
   /** Change notifications for every client of this endpoint; returns the unsubscribe. */
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void;
   /**
@@ -206,10 +210,15 @@ export class ServerEndpoint implements Endpoint {
           session.logLevel = typeof req.params?.level === 'string' ? req.params.level : undefined;
           return { result: {} };
         case 'resources/subscribe':
-        case 'resources/unsubscribe':
+        case 'resources/unsubscribe': {
+          // Updates of a resource the policy hides or denies are not the caller's to follow.
+          const ref = { type: 'ref/resource', uri: req.params?.uri };
+          const refused = req.method === 'resources/subscribe' && this.gate.refusedReference(this.name, peer, ref);
+          if (refused) return refused;
           if (conn === this.pool.sharedConnection(this.name))
             return sessionSubscription(this.pool, this.name, session, req);
           break;
+        }
       }
     }
     const relay = (r: ClientRequest) => forward(conn, carrierOf(peer, session), r, this.ctx);
@@ -225,7 +234,7 @@ export class ServerEndpoint implements Endpoint {
       case 'prompts/list':
         return this.gate.filterEntries(this.name, peer, await relay(req), 'prompts');
       case 'completion/complete':
-        return this.gate.refusedCompletion(this.name, peer, req.params?.ref) ?? relay(req);
+        return this.gate.refusedReference(this.name, peer, req.params?.ref) ?? relay(req);
       case 'tools/call':
         return this.gate.call(this.name, peer, req, 'tool', relay, { conn, ...(session ? { session } : {}) });
       case 'prompts/get':
@@ -267,7 +276,10 @@ export class ServerEndpoint implements Endpoint {
     return this.pool.subscribe(this.name, deliver);
   }
 
-  subscribeResource(uri: string): Promise<() => void> {
+  subscribeResource(uri: string, peer?: ClientPeer): Promise<(() => void) | undefined> {
+    // A resource the subscriber's policy hides or denies sends it no updates.
+    if (peer && this.gate.refusedReference(this.name, peer, { type: 'ref/resource', uri }))
+      return Promise.resolve(undefined);
     return this.pool.subscribeResource(this.name, uri);
   }
 

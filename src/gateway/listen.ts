@@ -50,9 +50,16 @@ export async function openListen(
       `Invalid params: ${uris.length} resourceSubscriptions on one stream; at most ${MAX_LISTEN_URIS} are taken (open another stream for more).`,
     );
   const releases: (() => void)[] = [];
-  for (const uri of uris) releases.push(await endpoint.subscribeResource(uri).catch(() => () => undefined));
-  if (uris.length > 0) honored.resourceSubscriptions = uris;
-  const wanted = new Set(uris);
+  const taken: string[] = [];
+  for (const uri of uris) {
+    const release = await endpoint.subscribeResource(uri, peer).catch(() => () => undefined);
+    // A resource the caller's policy hides or denies is neither subscribed nor acknowledged.
+    if (!release) continue;
+    releases.push(release);
+    taken.push(uri);
+  }
+  if (taken.length > 0) honored.resourceSubscriptions = taken;
+  const wanted = new Set(taken);
   const stamp = (n: JsonRpcNotification): JsonRpcNotification => ({
     ...n,
     params: {

@@ -160,11 +160,12 @@ export class PolicyGate {
   }
 
   /**
-   * A completion/complete for a prompt or resource template the policy hides or denies: answered
-   * as for one that does not exist, so that completion neither shows what it holds nor that it
-   * exists. Undefined to relay the request. `shown` is the prompt's name as the client wrote it.
+   * A reference (`ref/prompt` by name, `ref/resource` by URI or URI template) to what the policy
+   * hides or denies: answered as for one that does not exist, so that completion or a subscription
+   * neither shows what it holds nor that it exists. Undefined to go on. `shown` is the prompt's name
+   * as the client wrote it.
    */
-  refusedCompletion(server: string, peer: ClientPeer, ref: unknown, shown?: string): UpstreamAnswer | undefined {
+  refusedReference(server: string, peer: ClientPeer, ref: unknown, shown?: string): UpstreamAnswer | undefined {
     const policy = this.policyFor(server, peer);
     if (!policy || !isObject(ref)) return undefined;
     if (ref.type === 'ref/prompt' && typeof ref.name === 'string')

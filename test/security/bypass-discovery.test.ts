@@ -1,7 +1,8 @@
 // Proves that what a policy hides cannot be found another way: a hidden resource template leaves
-// resources/templates/list, and completion/complete for a hidden prompt or resource template
-// answers as for one that does not exist (no values, no sign that it is there), on a server's own
-// endpoint and on the /mcp aggregate, with clients of both eras.
+// resources/templates/list, completion/complete for a hidden prompt or resource template answers
+// as for one that does not exist (no values, no sign that it is there), and a hidden resource
+// cannot be subscribed to, on a server's own endpoint and on the /mcp aggregate, with clients of
+// both eras.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import {
@@ -70,6 +71,24 @@ describe.each<Era>(['legacy', 'modern'])('hidden prompts and resource templates,
     await expect(
       c.client.complete({ ref: { type: 'ref/prompt', name: 'greet' }, argument: { name: 'name', value: 'A' } }),
     ).rejects.toThrow(/Unknown prompt: greet/);
+  });
+
+  it('a subscription to a hidden resource is refused (2025) or not taken (2026-07-28 listen), and a shown one still is', async () => {
+    const c = await connect('/mcp/fx');
+    if (era === 'legacy') {
+      await expect(c.client.subscribeResource({ uri: 'fixture://items/1' })).rejects.toThrow(
+        /Resource not found: fixture:\/\/items\/1/,
+      );
+      await c.client.subscribeResource({ uri: 'fixture://hello' });
+      await c.client.unsubscribeResource({ uri: 'fixture://hello' });
+      return;
+    }
+    const subscription = await c.client.listen({ resourceSubscriptions: ['fixture://items/1', 'fixture://hello'] });
+    try {
+      expect(subscription.honoredFilter.resourceSubscriptions).toEqual(['fixture://hello']);
+    } finally {
+      await subscription.close();
+    }
   });
 
   it('on /mcp: the same, under the aggregate names', async () => {
