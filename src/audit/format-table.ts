@@ -1,5 +1,7 @@
 // The audit log as a person reads it in a terminal: one line per record, oldest at the top, so
-// that a live tail continues the same table downwards.
+// that a live tail continues the same table downwards. Most of what it prints was chosen by a client
+// (tool names, arguments quoted in reasons, an upstream's error text): control characters are shown
+// escaped, so that a record is always one line and no record drives the operator's terminal.
 import type { AuditRecord } from './record.js';
 
 export const AUDIT_COLUMNS = ['TIME', 'SERVER', 'TOOL', 'GRANT', 'AGENT', 'DECISION', 'MS', 'RULE / REASON'] as const;
@@ -27,9 +29,26 @@ export function auditLine(r: AuditRecord): string {
   ]);
 }
 
+/**
+ * C0 controls, DEL and C1 controls (escape sequences, cursor moves, a newline that would print a
+ * row of its own); and the Unicode line separators and bidirectional overrides, which would make
+ * the line read otherwise than it is.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** The text with every unprintable character escaped: `\n`, `\x1b`, `\u202e`. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+  });
+}
+
 function formatCells(cells: string[]): string {
   return cells
-    .map((cell, i) => {
+    .map((raw, i) => {
+      const cell = printable(String(raw));
       const width = WIDTHS[i];
       if (width === undefined) return cell;
       const fitted = cell.length > width ? `${cell.slice(0, width - 1)}…` : cell;

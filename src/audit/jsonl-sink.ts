@@ -18,7 +18,7 @@ import {
   type StoredAuditRecord,
 } from './query.js';
 import type { AuditRecord } from './record.js';
-import type { AuditSink } from './sink.js';
+import { recordJson, unstorable, type AuditSink } from './sink.js';
 import { summarize, SummaryFold, type AuditSummary, type StatsQuery } from './stats.js';
 
 export class JsonlAuditSink implements AuditSink {
@@ -33,7 +33,14 @@ export class JsonlAuditSink implements AuditSink {
       this.madeDir = true;
     }
     // One write per batch: a crash leaves at most the batch's last line cut short, which readers skip.
-    await appendFile(this.file, records.map((r) => JSON.stringify(r) + '\n').join(''));
+    let text: string;
+    try {
+      text = records.map((r) => recordJson(r) + '\n').join('');
+    } catch (error) {
+      // A record that cannot be serialised, or a batch too long for one string: the batch's fault.
+      throw unstorable(error);
+    }
+    await appendFile(this.file, text);
   }
 
   async query(q: AuditQuery): Promise<AuditPage> {

@@ -14,7 +14,7 @@ import {
   type StoredAuditRecord,
 } from './query.js';
 import type { AuditRecord } from './record.js';
-import type { AuditSink } from './sink.js';
+import { recordJson, unstorable, type AuditSink } from './sink.js';
 import { sqlWhere } from './sql-filter.js';
 import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
@@ -83,7 +83,7 @@ export class PostgresAuditSink implements AuditSink {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      throw isDataError(error) ? unstorable(error) : error;
     } finally {
       client.release();
     }
@@ -149,9 +149,20 @@ function text(value: string | number): string | number {
 }
 
 function storable(record: AuditRecord): string {
-  return JSON.stringify(record, (_key, value: unknown) =>
+  return recordJson(record, (_key, value: unknown) =>
     typeof value === 'string' ? value.replaceAll('\0', '\uFFFD') : value,
   );
+}
+
+/**
+ * Whether PostgreSQL refused the rows themselves, which fails again at every try: a data exception
+ * (SQLSTATE class 22: a value it cannot hold) or a limit (54000: e.g. a tool name too long for its
+ * index). A record that cannot be serialised is already an UnstorableRecordError. Anything else (a
+ * lost connection, a database that is down or read-only) is the sink's.
+ */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code === '54000');
 }
 
 // Loaded on first use: a gateway without a PostgreSQL audit log never pays for loading pg.

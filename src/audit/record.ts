@@ -63,6 +63,12 @@ export interface AuditRecord {
   reason?: string;
   /** The arguments as the redaction setting allows (absent for `none`). */
   arguments?: unknown;
+  /**
+   * Set when the record as written could not be stored (it could not be serialised, or the sink
+   * refused it as data): why. What is stored then is the rest of the record, without `arguments`,
+   * its texts shortened (see writer.ts).
+   */
+  unstored?: string;
   category?: string;
   risk?: string;
   approval_id?: string;
@@ -90,7 +96,10 @@ export interface AuditRecord {
 export interface AuditStats {
   /** Records waiting in memory to be stored. */
   queued: number;
-  /** Records lost: the queue was full, or the sink still failed when the log was closed. */
+  /**
+   * Records lost: the queue was full, the sink still failed when the log was closed, or a record
+   * could not be stored even without its arguments.
+   */
   dropped: number;
   /** Records stored. */
   written: number;

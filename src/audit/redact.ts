@@ -3,18 +3,22 @@
 //   keys     → the shape only: every leaf replaced by its type name;
 //   redacted → values under secret-looking keys and under the policy's `redact` paths replaced by
 //              "[REDACTED]", secrets inside strings (`password=…`, bearer tokens, a URL's
-//              password) hidden as in a log line, long strings shortened;
+//              password) hidden as in a log line, long strings and long keys shortened;
 //   full     → everything, as sent, except values under the policy's `redact` paths: the policy
 //              says the log never stores them, whatever the mode.
+// Every mode cuts nesting deeper than MAX_DEPTH: a record nested thousands of levels deep could not
+// even be serialised (the stack overflows), and would never be stored.
 // The input is never changed: the same object is what the gateway forwards upstream.
 import { isObject } from '../mcp/jsonrpc.js';
 import type { ArgumentMode } from './config-schema.js';
 
 export const REDACTED = '[REDACTED]';
-/** Longer strings are cut to this many characters, followed by their full length. */
+/** Longer strings (and, but in `full`, longer keys) are cut to this many characters, followed by their full length. */
 export const MAX_STRING_CHARS = 256;
-/** Deeper structures are cut: a log line is not the place for a whole document. */
-const MAX_DEPTH = 32;
+/** Deeper structures are cut, in every mode: a log line is not the place for a whole document. */
+export const MAX_DEPTH = 32;
+/** What stands for a list or an object nested deeper than MAX_DEPTH. */
+export const TOO_DEEP = '[too deep]';
 
 export interface RedactOptions {
   mode?: ArgumentMode;
@@ -76,7 +80,7 @@ export function redactArguments(args: unknown, opts: RedactOptions = {}): unknow
   if (mode === 'none') return undefined;
   if (mode === 'keys') return shapeOf(args, 0);
   const patterns = compiledPaths(opts.paths ?? NO_PATHS);
-  if (mode === 'full') return patterns.length === 0 ? args : redactValue(args, patterns, 0, true);
+  if (mode === 'full') return patterns.length === 0 ? cutDeep(args, 0) : redactValue(args, patterns, 0, true);
   return redactValue(args, patterns, 0, false);
 }
 
@@ -107,7 +111,7 @@ function shapeOf(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return depth >= MAX_DEPTH ? 'array' : value.map((v) => shapeOf(v, depth + 1));
   if (isObject(value)) {
     if (depth >= MAX_DEPTH) return 'object';
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shapeOf(v, depth + 1)]));
+    return withKeys(Object.entries(value).map(([k, v]): [string, unknown] => [shorten(k), shapeOf(v, depth + 1)]));
   }
   return value === null ? 'null' : typeof value;
 }
@@ -149,24 +153,78 @@ function descend(patterns: PathPattern[], key: string, inArray: boolean): PathPa
   return next;
 }
 
-/** `pathsOnly` (full mode): only the policy's paths are replaced; secret keys and long strings stay. */
+/**
+ * `pathsOnly` (full mode): only the policy's paths are replaced, and nesting cut; secret keys, long
+ * strings and long keys stay. In the other modes a key is matched (secret, paths) as sent, and
+ * stored shortened like a long string.
+ */
 function redactValue(value: unknown, patterns: PathPattern[], depth: number, pathsOnly: boolean): unknown {
   if (typeof value === 'string') return pathsOnly ? value : redactText(value);
-  if (pathsOnly && patterns.length === 0) return value;
+  if (pathsOnly && patterns.length === 0) return cutDeep(value, depth);
   if (Array.isArray(value)) {
-    if (depth >= MAX_DEPTH) return '[too deep]';
+    if (depth >= MAX_DEPTH) return TOO_DEEP;
     return value.map((item, i) => redactChild(item, descend(patterns, String(i), true), depth, pathsOnly));
   }
   if (isObject(value)) {
-    if (depth >= MAX_DEPTH) return '[too deep]';
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      out[key] =
-        !pathsOnly && isSecretKey(key) ? REDACTED : redactChild(item, descend(patterns, key, false), depth, pathsOnly);
-    }
-    return out;
+    if (depth >= MAX_DEPTH) return TOO_DEEP;
+    return withKeys(
+      Object.entries(value).map(([key, item]): [string, unknown] => [
+        pathsOnly ? key : shorten(key),
+        !pathsOnly && isSecretKey(key) ? REDACTED : redactChild(item, descend(patterns, key, false), depth, pathsOnly),
+      ]),
+    );
   }
   return value;
+}
+
+/**
+ * The value with every list or object deeper than MAX_DEPTH replaced by TOO_DEEP, and nothing else
+ * changed (full mode). What has nothing to cut is returned as it is, not copied: the common case
+ * costs one walk and no allocation.
+ */
+function cutDeep(value: unknown, depth: number): unknown {
+  if (Array.isArray(value)) {
+    if (depth >= MAX_DEPTH) return TOO_DEEP;
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const cut = cutDeep(item, depth + 1);
+      if (cut !== item) (out ??= value.slice())[i] = cut;
+    }
+    return out ?? value;
+  }
+  if (isObject(value)) {
+    if (depth >= MAX_DEPTH) return TOO_DEEP;
+    const entries = Object.entries(value);
+    let changed = false;
+    for (const entry of entries) {
+      const cut = cutDeep(entry[1], depth + 1);
+      if (cut !== entry[1]) {
+        entry[1] = cut;
+        changed = true;
+      }
+    }
+    return changed ? withKeys(entries) : value;
+  }
+  return value;
+}
+
+/**
+ * An object of these entries. Shortened keys could meet: two keys of one length that share their
+ * first MAX_STRING_CHARS characters. The later one is numbered (`…(N chars)#2`) rather than lost.
+ * Object.fromEntries defines each key as data, so even a `__proto__` key stays a plain key.
+ */
+function withKeys(entries: [string, unknown][]): Record<string, unknown> {
+  // Only a shortened key is longer than MAX_STRING_CHARS: without one, no two keys can meet.
+  if (!entries.some(([key]) => key.length > MAX_STRING_CHARS)) return Object.fromEntries(entries);
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    let key = entry[0];
+    for (let n = 2; seen.has(key); n++) key = `${entry[0]}#${n}`;
+    seen.add(key);
+    entry[0] = key;
+  }
+  return Object.fromEntries(entries);
 }
 
 function redactChild(value: unknown, patterns: PathPattern[], depth: number, pathsOnly: boolean): unknown {

@@ -22,7 +22,7 @@ import { decide, type CallFacts } from '../policy/decide.js';
 import type { Category } from '../policy/schema.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { AuditRecord, NonPolicyBlock } from './record.js';
-import { MAX_STRING_CHARS, REDACTED } from './redact.js';
+import { MAX_STRING_CHARS, REDACTED, TOO_DEEP } from './redact.js';
 
 /** A decision as replay compares them: the approval outcomes are one (the call needed a person). */
 export type ReplayVerdict = 'allow' | 'deny' | 'hidden' | 'rate_limited' | 'approval';
@@ -156,16 +156,20 @@ function factsOf(r: AuditRecord, opts: ReplayOptions): CallFacts {
   };
 }
 
-/** False when a value was left out, replaced, shortened, or reduced to its type. */
+/** False when a value was left out, replaced, shortened, cut for its depth, or reduced to its type; or a key shortened. */
 function recordedExactly(args: unknown): boolean {
   if (args === undefined) return false;
   let exact = true;
+  const shortened = (s: string) => s.length > MAX_STRING_CHARS && /…\(\d+ chars\)(#\d+)?$/.test(s);
   const visit = (v: unknown, depth: number): void => {
     if (!exact || depth > 64) return;
     if (typeof v === 'string') {
-      if (v.includes(REDACTED) || (v.length > MAX_STRING_CHARS && /…\(\d+ chars\)$/.test(v))) exact = false;
+      if (v.includes(REDACTED) || v === TOO_DEEP || shortened(v)) exact = false;
     } else if (Array.isArray(v)) v.forEach((x) => visit(x, depth + 1));
-    else if (v && typeof v === 'object') Object.values(v).forEach((x) => visit(x, depth + 1));
+    else if (v && typeof v === 'object') {
+      if (Object.keys(v).some(shortened)) exact = false;
+      else Object.values(v).forEach((x) => visit(x, depth + 1));
+    }
   };
   visit(args, 0);
   return exact;

@@ -27,6 +27,7 @@ import {
 import path from 'node:path';
 import type { SpoolMode } from './config-schema.js';
 import type { AuditRecord } from './record.js';
+import { recordJson, unstorable } from './sink.js';
 
 /** A spool emptied of shipped records is cut back to nothing once it is this large. */
 const REWIND_BYTES = 4 * 1024 * 1024;
@@ -93,9 +94,17 @@ export class AuditSpool {
     throw new Error(`every audit spool slot in ${dir} is held by a running process (${MAX_SLOTS})`);
   }
 
-  /** Appends one record; returns where it ends in the spool, for shipped(). */
+  /**
+   * Appends one record; returns where it ends in the spool, for shipped(). A record that cannot be
+   * serialised throws UnstorableRecordError (no sink could store it either); a failing disk, its own error.
+   */
   append(record: AuditRecord): number {
-    const line = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
+    let line: Buffer;
+    try {
+      line = Buffer.from(recordJson(record) + '\n', 'utf8');
+    } catch (error) {
+      throw unstorable(error);
+    }
     writeSync(this.fd, line);
     if (this.mode === 'fsync') fdatasyncSync(this.fd);
     this.size += line.length;

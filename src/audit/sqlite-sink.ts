@@ -13,7 +13,7 @@ import {
   type StoredAuditRecord,
 } from './query.js';
 import type { AuditRecord } from './record.js';
-import type { AuditSink } from './sink.js';
+import { recordJson, unstorable, type AuditSink } from './sink.js';
 import { sqlWhere } from './sql-filter.js';
 import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
@@ -63,7 +63,7 @@ export class SqliteAuditSink implements AuditSink {
           r.agent,
           r.session,
           r.decision,
-          JSON.stringify(r),
+          recordJson(r),
         );
     });
   }
@@ -91,7 +91,12 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   async insert(records: AuditRecord[]): Promise<void> {
-    this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.insertMany(records));
+    try {
+      this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.insertMany(records));
+    } catch (error) {
+      // A row longer than SQLite takes fails again at every try; a busy or full database does not.
+      throw (error as { code?: unknown }).code === 'SQLITE_TOOBIG' ? unstorable(error) : error;
+    }
   }
 
   async prune(before: number): Promise<number> {

@@ -5,10 +5,14 @@
 // for long, records beyond `queueMax` are dropped and counted, so memory stays bounded too.
 // With a spool (spool.ts), `write` also appends the record to a local file before it returns, and
 // each stored batch moves the spool's shipped mark: a killed gateway's queue is not lost.
+// A batch refused for its own records (UnstorableRecordError: a record that cannot be serialised,
+// or that the database refuses as data) is not retried as it is, which would stall the log forever:
+// it is split until the record at fault is alone, and that record is stored without its arguments
+// (see store()).
 import { randomUUID } from 'node:crypto';
 import type { AuditFilter, AuditPage, AuditQuery, StoredAuditRecord } from './query.js';
 import type { AuditLog, AuditRecord, AuditStats } from './record.js';
-import type { AuditSink } from './sink.js';
+import { UnstorableRecordError, type AuditSink } from './sink.js';
 import type { AuditSpool } from './spool.js';
 import type { AuditSummary, StatsQuery } from './stats.js';
 
@@ -115,8 +119,15 @@ export class AuditWriter implements AuditLog {
       return;
     }
     // A unique id lets a sink store a record once however often it is shipped (see spool.ts).
-    const kept = { ...(this.opts.dropArguments ? withoutArguments(record) : record), uid: record.uid ?? recordUid() };
-    if (this.spool) this.ends.push(this.appendToSpool(kept));
+    let kept: AuditRecord = {
+      ...(this.opts.dropArguments ? withoutArguments(record) : record),
+      uid: record.uid ?? recordUid(),
+    };
+    if (this.spool) {
+      const spooled = this.appendToSpool(kept);
+      kept = spooled.record;
+      this.ends.push(spooled.end);
+    }
     this.queue.push(kept);
     this.queuedTotal++;
     this.schedule(this.queue.length >= this.batchSize ? 0 : this.intervalMs);
@@ -202,10 +213,11 @@ export class AuditWriter implements AuditLog {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.slice(0, this.batchSize);
         try {
-          await this.sink.insert(batch);
+          await this.store(this.queue.slice(0, this.batchSize));
         } catch (error) {
+          // The sink is down, busy or full: the records it has not taken stay at the head of the
+          // queue, tried again as they are after a backoff.
           this.failures++;
           if (this.backoffMs === 0)
             this.opts.onEvent?.(
@@ -219,15 +231,10 @@ export class AuditWriter implements AuditLog {
           this.retryAt = this.now() + this.backoffMs;
           return;
         }
-        this.queue.splice(0, batch.length);
-        if (this.spool) this.markShipped(this.ends.splice(0, batch.length).at(-1)!);
-        this.written += batch.length;
-        this.settledTotal += batch.length;
         if (this.backoffMs > 0) this.opts.onEvent?.('info', `the ${this.sink.kind} audit sink recovered`);
         this.backoffMs = 0;
         this.retryAt = 0;
         this.overflowReported = false;
-        this.wake();
       }
     } finally {
       this.draining = false;
@@ -235,20 +242,87 @@ export class AuditWriter implements AuditLog {
     }
   }
 
-  /** Where the record ends in the spool; -1 when the append failed (the record is then only in memory). */
-  private appendToSpool(record: AuditRecord): number {
+  /**
+   * Stores `batch`, the head of the queue, and settles what it stored. A batch refused for its own
+   * records is split in halves, each stored in turn (first the first: the queue's order is kept),
+   * down to the record at fault; only that one is replaced (storeInstead). Any other error is the
+   * sink's and is thrown: what was stored before it stays stored, the rest stays queued.
+   */
+  private async store(batch: AuditRecord[]): Promise<void> {
+    try {
+      await this.sink.insert(batch);
+    } catch (error) {
+      if (!(error instanceof UnstorableRecordError)) throw error;
+      if (batch.length === 1) return this.storeInstead(batch[0]!, error);
+      const half = Math.ceil(batch.length / 2);
+      await this.store(batch.slice(0, half));
+      await this.store(batch.slice(half));
+      return;
+    }
+    this.settleHead(batch.length, true);
+  }
+
+  /**
+   * A record that can never be stored as it is, alone at the head of the queue. It is replaced by
+   * what can be stored of it (replacement()), not dropped: every decided call keeps its record, and
+   * a call whose arguments were made to break the log is exactly one an operator must see. Only if
+   * the sink refuses even that is the record dropped, counted and logged.
+   */
+  private async storeInstead(record: AuditRecord, error: UnstorableRecordError): Promise<void> {
+    const instead = replacement(record, error);
+    try {
+      await this.sink.insert([instead]);
+    } catch (again) {
+      if (!(again instanceof UnstorableRecordError)) throw again;
+      this.opts.onEvent?.('warn', `${describe(record)} could not be stored (${again.message}): dropped`);
+      this.settleHead(1, false);
+      return;
+    }
+    this.opts.onEvent?.(
+      'warn',
+      `${describe(record)} could not be stored whole (${error.message}): stored without its arguments`,
+    );
+    this.settleHead(1, true);
+  }
+
+  /** The first `n` queued records are stored (or, `stored` false, dropped). */
+  private settleHead(n: number, stored: boolean): void {
+    this.queue.splice(0, n);
+    if (this.spool) this.markShipped(this.ends.splice(0, n).at(-1)!);
+    if (stored) this.written += n;
+    else this.dropped += n;
+    this.settledTotal += n;
+    this.wake();
+  }
+
+  /**
+   * The record as spooled, and where it ends in the spool (-1 when the append failed: the record is
+   * then only in memory). A record that cannot be serialised could not be stored either: what can
+   * be of it is spooled and queued instead.
+   */
+  private appendToSpool(record: AuditRecord): { record: AuditRecord; end: number } {
     try {
       const end = this.spool!.append(record);
       this.spoolFailed = false;
-      return end;
+      return { record, end };
     } catch (error) {
+      if (error instanceof UnstorableRecordError) {
+        // Not the spool's fault. Even the shorter form failing, the record is queued as it is and
+        // the sink refuses it too: it is then dropped, counted and logged (storeInstead()).
+        if (record.unstored !== undefined) return { record, end: -1 };
+        this.opts.onEvent?.(
+          'warn',
+          `${describe(record)} cannot be serialised (${error.message}): kept without its arguments`,
+        );
+        return this.appendToSpool(replacement(record, error));
+      }
       if (!this.spoolFailed)
         this.opts.onEvent?.(
           'warn',
           `appending to the audit spool ${this.spool!.file} failed (${error instanceof Error ? error.message : String(error)}): records are kept in memory only until it works again`,
         );
       this.spoolFailed = true;
-      return -1;
+      return { record, end: -1 };
     }
   }
 
@@ -292,4 +366,30 @@ export class AuditWriter implements AuditLog {
 function withoutArguments(record: AuditRecord): AuditRecord {
   const { arguments: _dropped, ...rest } = record;
   return rest;
+}
+
+/** The longest text a replacement record keeps of each field. */
+const REPLACEMENT_TEXT_CHARS = 256;
+
+/**
+ * What is stored of a record that cannot be stored whole: every field but `arguments` (the only
+ * one of any shape), each text shortened (a tool name too long for an index), and `unstored`
+ * saying why. Who called what, when, and what was decided are kept.
+ */
+function replacement(record: AuditRecord, error: Error): AuditRecord {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(withoutArguments(record)))
+    kept[key] = typeof value === 'string' ? shortText(value) : value;
+  return { ...(kept as unknown as AuditRecord), unstored: shortText(error.message) };
+}
+
+function shortText(text: string): string {
+  if (text.length <= REPLACEMENT_TEXT_CHARS) return text;
+  return `${text.slice(0, REPLACEMENT_TEXT_CHARS)}…(${text.length} chars)`;
+}
+
+/** A record named for a log line: the decision, its server and tool (shortened), its time. */
+function describe(r: AuditRecord): string {
+  const at = Number.isFinite(r.ts) ? new Date(r.ts).toISOString() : String(r.ts);
+  return `the audit record of ${r.decision} ${shortText(String(r.server))}/${shortText(String(r.tool))} at ${at}`;
 }

@@ -1,11 +1,13 @@
 // Proves `gatehouse audit`: it reads the sink the config names; each filter flag selects exactly
 // its records; --json prints them with the cursor of the next page; --since leaves out older
-// records; a wrong flag is a usage error (exit 2); and --follow prints records stored after it started.
+// records; a wrong flag is a usage error (exit 2); --follow prints records stored after it started;
+// and the table shows control characters in client-chosen text escaped, one record to a line.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditLine } from '../../src/audit/format-table.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
 import { CLI_MAIN, runCli } from '../helpers/cli.js';
@@ -20,6 +22,22 @@ const now = Date.now();
 // 30 records of the last 30 seconds, and one from two hours ago.
 const recent = recordSeries(30, now - 30_000);
 const old = makeRecord({ ts: now - 2 * 3600_000, request_id: 'old', server: 'memory', decision: 'deny' });
+// Text a client chose, meant to move the cursor, erase rows, recolour, and print a forged row.
+const ESCAPES = '\x1b[1A\x1b[2K\x1b[32mOK\x1b[0m\r\n';
+const FORGED = `denied\n${new Date(now).toISOString().slice(0, 19)}Z github       get_issue   ci   ci-bot   allow`;
+// Three hours old, of a server and agent of its own: the other tests' filters leave it out.
+const hostile = makeRecord({
+  ts: now - 3 * 3600_000,
+  request_id: 'hostile',
+  server: 'evil',
+  agent: 'evil-bot',
+  tool: ESCAPES,
+  decision: 'deny',
+  rule: '/tools/x\x9b2J',
+  reason: FORGED,
+});
+/** C0, DEL and C1 controls, and the Unicode line separators and bidirectional overrides. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 beforeAll(async () => {
   writeFileSync(
@@ -27,7 +45,7 @@ beforeAll(async () => {
     `state: "memory:"\naudit: "sqlite:${db}"\nservers:\n  github: { command: npx }\n  memory: { command: npx }\n`,
   );
   const sink = new SqliteAuditSink(db);
-  await sink.insert([old, ...recent]);
+  await sink.insert([hostile, old, ...recent]);
   await sink.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,6 +88,16 @@ describe('gatehouse audit', () => {
     expect(lines[0]).toMatch(/^TIME\s+SERVER\s+TOOL\s+GRANT\s+AGENT\s+DECISION/);
     expect(lines).toHaveLength(1 + recent.filter((r) => r.decision === 'deny').length);
     expect(lines.slice(1).every((l) => / deny /.test(l))).toBe(true);
+  });
+
+  it('prints client-chosen text with its control characters escaped, one record to a line', async () => {
+    const { code, stdout } = await audit('--server', 'evil', '--since', '4h');
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines.some((l) => UNPRINTABLE.test(l))).toBe(false);
+    expect(lines[1]).toContain('\\x1b[1A\\x1b[2K');
+    expect(lines[1]).toContain('/tools/x\\x9b2J denied\\n');
   });
 
   it('refuses an unknown decision and a bad time with exit 2', async () => {
@@ -123,3 +151,32 @@ describe('gatehouse audit', () => {
 
 const until = (check: () => boolean, ms = 15_000): Promise<void> =>
   waitUntil(check, ms, 'timed out waiting for the command', 50);
+
+describe('the audit table', () => {
+  it('shows every control character of every field escaped, so that no field drives the terminal', () => {
+    const line = auditLine(
+      makeRecord({
+        server: 'gh\u202eevil',
+        tool: ESCAPES,
+        grant: 'g\x00\x07',
+        agent: 'a\x7fb',
+        decision: 'deny',
+        rule: '/tools/x\x9b2J',
+        reason: `${FORGED}\u2028\t`,
+        outcome: 'error',
+        error: '-32000 \x1b]0;title\x07',
+      }),
+    );
+    expect(UNPRINTABLE.test(line)).toBe(false);
+    expect(line).toContain('gh\\u202eevil');
+    expect(line).toContain('\\x1b[1A\\x1b[2K');
+    expect(line).toContain('g\\x00\\x07');
+    expect(line).toContain('a\\x7fb');
+    expect(line).toContain(`/tools/x\\x9b2J ${FORGED.replace('\n', '\\n')}\\u2028\\t`);
+    expect(line).toContain('[upstream error: -32000 \\x1b]0;title\\x07]');
+    // Printable text is left as it is.
+    expect(auditLine(makeRecord({ tool: 'get_issue', reason: 'Not for agents.', rule: '/tools/get_*' }))).toMatch(
+      /get_issue +ci +ci-bot +allow +12 +\/tools\/get_\* Not for agents\.$/,
+    );
+  });
+});

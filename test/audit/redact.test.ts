@@ -3,6 +3,8 @@
 // tail of long strings, `full` keeps everything but the policy's `redact` paths; the caller's
 // arguments are never changed; the paths of a call are those of every rule that could match it
 // (not only the one that decides), remembered per name; and a secret never reaches the stored row.
+// Every mode, `full` too, cuts nesting beyond 32 levels (a record nested 20,000 deep could not be
+// serialised), and `redacted` and `keys` shorten long keys as they shorten long strings.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +27,23 @@ const args = () => ({
   ok: true,
   none: null,
 });
+
+/** `{ x: [[[...]]] }`, `depth` lists deep, built without recursion. */
+function nested(depth: number): { x: unknown } {
+  let inner: unknown = [];
+  for (let i = 1; i < depth; i++) inner = [inner];
+  return { x: inner };
+}
+
+/** How many lists deep `value` goes along first items, and what it ends with. */
+function descent(value: unknown): { lists: number; end: unknown } {
+  let lists = 0;
+  while (Array.isArray(value)) {
+    value = value[0];
+    lists++;
+  }
+  return { lists, end: value };
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redact-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,6 +93,49 @@ describe('redactArguments', () => {
     for (const mode of ['none', 'keys', 'redacted', 'full'] as const)
       redactArguments(input, { mode, paths: ['card.number'] });
     expect(input).toEqual(before);
+  });
+
+  it('full keeps the arguments as sent but cuts nesting beyond 32 levels, as redacted does', () => {
+    const deep = nested(20_000);
+    for (const mode of ['full', 'redacted'] as const) {
+      const out = redactArguments(deep, { mode }) as { x: unknown };
+      expect(() => JSON.stringify(out), mode).not.toThrow();
+      // The arguments are level 0 and `x`'s list level 1: lists down to level 31 are kept, the next is cut.
+      expect(descent(out.x), mode).toEqual({ lists: 31, end: '[too deep]' });
+    }
+    // With the policy's paths too, and beside what is kept.
+    const withCard = { ...nested(20_000), card: { number: '4242424242424242', holder: 'Ada' } };
+    const out = redactArguments(withCard, { mode: 'full', paths: ['card.number'] }) as typeof withCard;
+    expect(out.card).toEqual({ number: REDACTED, holder: 'Ada' });
+    expect(descent(out.x)).toEqual({ lists: 31, end: '[too deep]' });
+    // The input is not changed, and what has nothing to cut is kept as it is, not copied.
+    expect(descent(deep.x).lists).toBe(20_000);
+    const shallow = args();
+    expect(redactArguments(shallow, { mode: 'full' })).toBe(shallow);
+    const mixed = { kept: { a: [1, 2] }, ...nested(40) };
+    const cut = redactArguments(mixed, { mode: 'full' }) as typeof mixed;
+    expect(cut.kept).toBe(mixed.kept);
+    expect(descent(cut.x)).toEqual({ lists: 31, end: '[too deep]' });
+    expect(descent(mixed.x).lists).toBe(40);
+  });
+
+  it('redacted shortens long keys as it shortens long strings, and keeps what is under them', () => {
+    const long = 'k'.repeat(3_000_000);
+    const secret = `${'p'.repeat(300)}_password`;
+    const out = redactArguments({ [long]: { n: 1 }, [secret]: SECRET, short: 2 }) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual([`${'k'.repeat(256)}…(3000000 chars)`, `${'p'.repeat(256)}…(309 chars)`, 'short']);
+    // A key is matched as sent: the long one still names a password.
+    expect(Object.values(out)).toEqual([{ n: 1 }, REDACTED, 2]);
+    expect(JSON.stringify(out).length).toBeLessThan(1000);
+    // Two keys that would meet once shortened are both kept.
+    const a = 'a'.repeat(300);
+    const twins = redactArguments({ [`${a}x`]: 1, [`${a}y`]: 2 }) as Record<string, unknown>;
+    expect(twins).toEqual({ [`${'a'.repeat(256)}…(301 chars)`]: 1, [`${'a'.repeat(256)}…(301 chars)#2`]: 2 });
+    // keys mode keeps the shape, with the same short keys; full keeps the key as sent.
+    expect(redactArguments({ [long]: 1 }, { mode: 'keys' })).toEqual({
+      [`${'k'.repeat(256)}…(3000000 chars)`]: 'number',
+    });
+    expect(Object.keys(redactArguments({ [long]: 1 }, { mode: 'full' }) as object)[0]).toBe(long);
   });
 
   it("full still replaces the policy's redact paths, and only them", () => {

@@ -4,7 +4,8 @@
 // decided the call — the tool's own rule, `hide`, an `all_tools` condition or limit, the `default`,
 // a changed pin, or a tool the server does not have — because every rule that could match the tool
 // contributes its paths. Secret-looking keys, and secrets inside strings (`password=…`), are hidden
-// in every mode but `full`, which keeps what the policy does not name.
+// in every mode but `full`, which keeps what the policy does not name. Arguments nested 20,000
+// levels deep, in `full` mode, are stored cut at 32 levels, and every call after them is stored too.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../../src/audit/open-audit-log.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
 import { ARGUMENT_MODES } from '../../src/audit/config-schema.js';
-import { connectClient, featureEntry, startParsedGateway, type Era } from '../helpers/index.js';
+import {
+  connectClient,
+  featureEntry,
+  modernHeaders,
+  modernRequest,
+  startParsedGateway,
+  type Era,
+} from '../helpers/index.js';
+import { readSink } from './read-sink.js';
 
 const CARD = '5555444433331111';
 const EXPIRY = '09/31';
@@ -164,4 +173,61 @@ describe.each(ARGUMENT_MODES)('audit.arguments: %s', (mode) => {
     expect(key).toBe(mode === 'none' ? undefined : mode === 'keys' ? 'string' : '[REDACTED]');
     expect(text).toBe(mode === 'none' ? undefined : mode === 'keys' ? 'string' : 'password=[REDACTED]');
   });
+});
+
+describe('audit.arguments: full, with arguments nested 20,000 levels deep', () => {
+  it('stores the denied call, its arguments cut at 32 levels, and every call after it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-redaction-deep-'));
+    const sink = `sqlite:${path.join(dir, 'audit.db')}`;
+    try {
+      const gw = await startParsedGateway(
+        {
+          listen: { host: '127.0.0.1', port: 0 },
+          state: 'memory:',
+          audit: { sink, arguments: 'full' },
+          servers: {
+            feat: featureEntry(
+              { policy: { version: '1', default: 'allow', tools: { whoami: { action: 'deny', reason: 'No.' } } } },
+              'both',
+            ),
+          },
+        },
+        { dir },
+      );
+      const url = `${gw.url}/mcp/feat`;
+      // Written as text: JSON.stringify itself could not serialise it.
+      const depth = 20_000;
+      const call = modernRequest(1, 'tools/call', { name: 'whoami', arguments: { x: '@' } });
+      const body = JSON.stringify(call).replace('"@"', `${'['.repeat(depth)}${']'.repeat(depth)}`);
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...modernHeaders(call),
+        },
+        body,
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('No.');
+      const c = await connectClient({ era: 'legacy', downstream: { kind: 'http', url } });
+      for (const n of [1, 2, 3]) await c.callText('echo', { message: `after-${n}` });
+      await c.close();
+      await gw.close();
+      const records = (await readSink(sink, dir)).reverse();
+      expect(records.map((r) => [r.tool, r.decision])).toEqual([
+        ['whoami', 'deny'],
+        ['echo', 'allow'],
+        ['echo', 'allow'],
+        ['echo', 'allow'],
+      ]);
+      let x = (records[0]!.arguments as { x: unknown }).x;
+      let lists = 0;
+      for (; Array.isArray(x); x = x[0]) lists++;
+      expect([lists, x]).toEqual([31, '[too deep]']);
+      expect(records.slice(1).map((r) => r.arguments)).toEqual([1, 2, 3].map((n) => ({ message: `after-${n}` })));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
