@@ -1,5 +1,5 @@
-// Pins against changed tools ("rug pulls"): each tool's definition — name, description, input
-// schema, annotations — is hashed and stored when first seen. A later change blocks the tool
+// Pins against changed tools ("rug pulls"): each tool's definition — name, title, description,
+// input and output schemas, annotations — is hashed and stored when first seen. A later change blocks the tool
 // until an operator accepts it; the diff shows what changed.
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
@@ -29,15 +29,41 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** What of a tool is pinned: the parts that tell an agent what the tool does. */
+/**
+ * What of a tool is pinned: the parts that tell an agent what the tool does, and those the risk
+ * category is read from (the title among them: "Read records" and "Delete all records" are not the
+ * same tool). A pin stored before the title was pinned has no `title` key (see checkPin).
+ */
 export function pinnedDefinition(tool: JsonObject): { hash: string; definition: string } {
   const definition = canonicalJson({
+    name: tool.name,
+    title: tool.title ?? null,
+    description: tool.description ?? null,
+    inputSchema: tool.inputSchema ?? null,
+    outputSchema: tool.outputSchema ?? null,
+    annotations: tool.annotations ?? null,
+  });
+  return { hash: createHash('sha256').update(definition).digest('hex'), definition };
+}
+
+/** Whether a pin was stored before the title and output schema were pinned (it has no `title`). */
+function pinnedBeforeTitles(pin: Pin): boolean {
+  try {
+    const held: unknown = JSON.parse(pin.definition);
+    return isObject(held) && !('title' in held);
+  } catch {
+    return false;
+  }
+}
+
+/** What a pin held before title and output schema were pinned. */
+function earlierDefinition(tool: JsonObject): string {
+  return canonicalJson({
     name: tool.name,
     description: tool.description ?? null,
     inputSchema: tool.inputSchema ?? null,
     annotations: tool.annotations ?? null,
   });
-  return { hash: createHash('sha256').update(definition).digest('hex'), definition };
 }
 
 export type PinVerdict = 'new' | 'same' | 'changed';
@@ -59,6 +85,12 @@ export function checkPin(
       return { verdict: 'same', store: rest };
     }
     return { verdict: 'same' };
+  }
+  // A pin stored before the title and output schema were pinned, of a tool unchanged in what it
+  // held: brought up to date as it stands, as a new tool is pinned, not blocked as changed.
+  if (existing.definition === earlierDefinition(tool) && pinnedBeforeTitles(existing)) {
+    const { pending: _p, ...rest } = existing;
+    return { verdict: 'same', store: { ...rest, hash, definition } };
   }
   if (existing.pending?.hash === hash) return { verdict: 'changed' };
   return { verdict: 'changed', store: { ...existing, pending: { hash, definition, seenAt: now } } };

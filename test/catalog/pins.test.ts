@@ -1,0 +1,59 @@
+// Proves what a pin holds: a tool's title and output schema are pinned with its name, description,
+// input schema and annotations (the risk category is read from the title, so "Delete all records"
+// renamed "Read records" is a changed tool), and a pin stored before they were pinned is brought up
+// to date for a tool unchanged in what it held, instead of blocking every titled tool at upgrade.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, checkPin, pinnedDefinition, type Pin } from '../../src/catalog/pins.js';
+
+const TOOL = {
+  name: 'records',
+  title: 'Delete all records',
+  description: 'Works on the records.',
+  inputSchema: { type: 'object', properties: { id: { type: 'string', title: 'Record id' } } },
+};
+
+const pinOf = (tool: Record<string, unknown>): Pin => ({
+  server: 'db',
+  tool: String(tool.name),
+  ...pinnedDefinition(tool),
+  pinnedAt: 1,
+});
+
+/** A pin as it was stored before titles were pinned: name, description, input schema, annotations. */
+function earlierPin(tool: Record<string, unknown>): Pin {
+  const definition = canonicalJson({
+    name: tool.name,
+    description: tool.description ?? null,
+    inputSchema: tool.inputSchema ?? null,
+    annotations: tool.annotations ?? null,
+  });
+  return {
+    server: 'db',
+    tool: String(tool.name),
+    hash: createHash('sha256').update(definition).digest('hex'),
+    definition,
+    pinnedAt: 1,
+  };
+}
+
+describe('pins', () => {
+  it('a changed title, a changed output schema, or a title a tool did not have is a changed tool', () => {
+    const pinned = pinOf(TOOL);
+    expect(checkPin(pinned, 'db', { ...TOOL, title: 'Read records' }, 2).verdict).toBe('changed');
+    expect(checkPin(pinned, 'db', { ...TOOL, outputSchema: { type: 'object' } }, 2).verdict).toBe('changed');
+    const untitled = { ...TOOL, title: undefined };
+    expect(checkPin(pinOf(untitled), 'db', TOOL, 2).verdict).toBe('changed');
+    expect(checkPin(pinned, 'db', { ...TOOL }, 2)).toEqual({ verdict: 'same' });
+  });
+
+  it('a pin stored before titles were pinned is brought up to date for an unchanged tool, and still blocks a changed one', () => {
+    const earlier = earlierPin(TOOL);
+    const same = checkPin(earlier, 'db', TOOL, 2);
+    expect(same.verdict).toBe('same');
+    expect(same.store).toMatchObject({ hash: pinnedDefinition(TOOL).hash, pinnedAt: 1 });
+    // Once brought up to date, the title is held: changing it now blocks.
+    expect(checkPin(same.store, 'db', { ...TOOL, title: 'Read records' }, 3).verdict).toBe('changed');
+    expect(checkPin(earlier, 'db', { ...TOOL, description: 'Deletes every record.' }, 2).verdict).toBe('changed');
+  });
+});
