@@ -156,7 +156,8 @@ export async function explain(policy: CompiledPolicy, facts: CallFacts, usage?: 
   let reason = trace.enforced.outcome === 'blocked' ? trace.enforced.reason : undefined;
 
   if (usage) {
-    // Shared counters: a limit reserved earlier in the same call counts against a later one.
+    // Shared counters: the call counts once on a counter, charged by its first limit there; a later
+    // limit on it checks its own window with the call already counted (as the limiter does).
     const pending = new Map<string, number>();
     const willReserve = trace.enforced.outcome === 'allow';
     for (const s of steps) {
@@ -166,17 +167,18 @@ export async function explain(policy: CompiledPolicy, facts: CallFacts, usage?: 
       const req = trace.requests.get(s.path);
       if (!req) continue;
       const u = await usage(req, l.storeKey!);
+      const charge = pending.has(l.storeKey!) ? 0 : req.cost;
       const already = u.used + (pending.get(l.storeKey!) ?? 0);
-      const admits = req.cost <= l.max && already + req.cost <= l.max;
+      const admits = charge <= l.max && already + charge <= l.max;
       l.usage = { ...u, remaining: Math.max(0, l.max - already), admits };
       if (!willReserve || enforcedVerdict === 'rate_limited') continue;
       if (admits) {
-        pending.set(l.storeKey!, (pending.get(l.storeKey!) ?? 0) + req.cost);
+        if (!pending.has(l.storeKey!)) pending.set(l.storeKey!, req.cost);
         continue;
       }
       enforcedVerdict = 'rate_limited';
       rule = s.path;
-      reason = rateLimitReason(req, l, already);
+      reason = rateLimitReason(req, l, u.used);
       s.effect = 'rate_limited';
       s.decisive = true;
     }

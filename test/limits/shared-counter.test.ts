@@ -1,0 +1,90 @@
+// Proves that limits naming the same counter count one call once, each checking its own window:
+// a per-minute and a per-hour limit on one counter admit as many calls as the tighter of them,
+// not half as many, in every store; and a call refused by the second limit leaves nothing counted.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Limiter, counterKey } from '../../src/limits/limiter.js';
+import { loadPolicy } from '../../src/policy/compile.js';
+import { decide, type CallFacts } from '../../src/policy/decide.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { StateStore } from '../../src/store/store.js';
+
+const NOW = Date.parse('2026-03-02T10:00:00Z');
+const FACTS = { grant: 'ci', agent: 'ci', session: 's', server: 'fx' };
+
+const call = (args: Record<string, unknown> = {}): CallFacts => ({
+  subject: 'tool',
+  name: 'echo',
+  server: 'fx',
+  args,
+  grant: { name: 'ci', agent: 'ci', labels: {} },
+  session: { id: 's' },
+  now: new Date(NOW),
+});
+
+const POLICY = loadPolicy({
+  version: '1',
+  default: 'deny',
+  all_tools: { limits: [{ counter: 'everything', max: 100, window: 'hour' }] },
+  tools: {
+    echo: {
+      limits: [
+        { counter: 'echoes', max: 6, window: 'minute' },
+        { counter: 'echoes', max: 100, window: 'hour' },
+        { counter: 'everything', max: 7, window: 'minute' },
+      ],
+    },
+  },
+});
+
+async function admitted(store: StateStore, calls: number): Promise<number> {
+  const limiter = new Limiter(store);
+  let ok = 0;
+  for (let i = 0; i < calls; i++) {
+    const d = decide(POLICY, call());
+    if (d.outcome !== 'allow') throw new Error('expected allow');
+    const r = await limiter.reserve(d.limits, FACTS, NOW + i);
+    if (r.ok) ok++;
+  }
+  return ok;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-shared-counter-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.each<[string, () => StateStore]>([
+  ['memory', () => new MemoryStore()],
+  ['sqlite', () => new SqliteStore(join(dir, `state-${Math.random().toString(36).slice(2)}.db`))],
+])('%s store', (_name, open) => {
+  it('a per-minute and a per-hour limit on one counter admit 6 of 8 calls (max 6 a minute), not 3', async () => {
+    const store = open();
+    try {
+      expect(await admitted(store, 8)).toBe(6);
+      // Six calls counted on "echoes", once each: the hour's limit sees 6 of its 100.
+      const d = decide(POLICY, call());
+      const hour =
+        d.outcome === 'allow'
+          ? d.limits.find((l) => l.counter === 'echoes' && l.limit.windowSeconds === 3600)
+          : undefined;
+      const key = counterKey(hour!, FACTS);
+      expect(await store.usage(key, { algorithm: 'sliding', windowMs: 3_600_000, max: 100, cost: 1 }, NOW + 8)).toBe(6);
+      // The two refused calls were charged on "everything" (all_tools comes first), then given back.
+      const all =
+        d.outcome === 'allow'
+          ? d.limits.find((l) => l.counter === 'everything' && l.limit.windowSeconds === 3600)
+          : undefined;
+      expect(
+        await store.usage(
+          counterKey(all!, FACTS),
+          { algorithm: 'sliding', windowMs: 3_600_000, max: 100, cost: 1 },
+          NOW + 8,
+        ),
+      ).toBe(6);
+    } finally {
+      await store.close();
+    }
+  });
+});
