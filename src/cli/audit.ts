@@ -1,7 +1,7 @@
 // `gatehouse audit`: reads the audit log the config names, newest records last, as a table or as
 // JSON; `--follow` keeps printing records as they are stored (polling, so it works the same for
 // SQLite, PostgreSQL and JSON Lines, and from any machine that can reach the sink).
-import { auditHeader, auditLine } from '../audit/format-table.js';
+import { auditHeader, auditLine, printableJson } from '../audit/format-table.js';
 import { openAuditSink } from '../audit/open-audit-log.js';
 import { pageSize, type AuditFilter } from '../audit/query.js';
 import type { AuditDecision } from '../audit/record.js';
@@ -52,10 +52,10 @@ export async function auditCommand(opts: AuditCommandOptions, io: CliIo): Promis
     const page = await sink.query({ ...filter, limit });
     const records = [...page.records].reverse();
     if (opts.json && !opts.follow) {
-      io.out(JSON.stringify({ records, next_cursor: page.next_cursor }, null, 2));
+      io.out(printableJson({ records, next_cursor: page.next_cursor }, 2));
       return EXIT_OK;
     }
-    if (opts.json) for (const r of records) io.out(JSON.stringify(r));
+    if (opts.json) for (const r of records) io.out(printableJson(r));
     else if (records.length === 0 && !opts.follow) io.out('No audit records match.');
     else {
       io.out(auditHeader());
@@ -82,7 +82,7 @@ async function follow(
   const pollMs = opts.pollMs ?? 1000;
   while (!opts.signal?.aborted) {
     const fresh = await sink.after(last, live, 1000);
-    for (const r of fresh) io.out(opts.json ? JSON.stringify(r) : auditLine(r));
+    for (const r of fresh) io.out(opts.json ? printableJson(r) : auditLine(r));
     if (fresh.length > 0) last = fresh[fresh.length - 1]!.id;
     if (fresh.length < 1000) await sleep(pollMs, opts.signal);
   }

@@ -100,6 +100,16 @@ describe('gatehouse audit', () => {
     expect(lines[1]).toContain('/tools/x\\x9b2J denied\\n');
   });
 
+  it('--json prints the same record as JSON with every control character escaped, the text it holds unchanged', async () => {
+    const { code, stdout } = await audit('--server', 'evil', '--since', '4h', '--json');
+    expect(code).toBe(0);
+    // Line breaks are the JSON's own layout; no other control character is printed as it is.
+    expect(UNPRINTABLE.test(stdout.replaceAll('\n', ''))).toBe(false);
+    const printed = JSON.parse(stdout) as { records: unknown[] };
+    expect(printed.records).toHaveLength(1);
+    expect(printed.records[0]).toMatchObject({ tool: ESCAPES, rule: '/tools/x\x9b2J', reason: FORGED });
+  });
+
   it('refuses an unknown decision and a bad time with exit 2', async () => {
     expect((await audit('--decision', 'maybe')).code).toBe(2);
     const bad = await audit('--since', 'yesterday');
