@@ -178,18 +178,14 @@ export class AggregateEndpoint implements Endpoint {
     for (const [server, conn] of conns) {
       const cap = capabilityOf(key);
       if (!isObject(conn.identity?.capabilities[cap])) continue;
-      let cursor: unknown;
       const learnt: string[] = [];
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const params: JsonObject = { ...(req.params ?? {}) };
-        if (cursor !== undefined) params.cursor = cursor;
-        else delete params.cursor;
-        let a = await forward(conn, carrierOf(peer, session), { ...req, params }, this.ctx);
-        if (indexed) collectListed(a, key, learnt);
+      const ended = await this.eachPage(conn, carrierOf(peer, session), req, async (page) => {
+        if (indexed) collectListed(page, key, learnt);
+        let a = page;
         if (key === 'tools') a = await this.gate.filterTools(server, peer, a, conn);
         if (key === 'resources' || key === 'resourceTemplates' || key === 'prompts')
           a = this.gate.filterEntries(server, peer, a, key);
-        if (!('result' in a)) break; // one server's failure does not empty the whole list
+        if (!('result' in a)) return; // one server's failure does not empty the whole list
         const list = Array.isArray(a.result[key]) ? (a.result[key] as unknown[]) : [];
         for (const item of list) {
           if (!isObject(item)) continue;
@@ -197,13 +193,9 @@ export class AggregateEndpoint implements Endpoint {
             items.push({ ...item, name: `${server}${SEPARATOR}${item.name}` });
           else items.push(item);
         }
-        cursor = a.result.nextCursor;
-        if (typeof cursor !== 'string') {
-          // A whole list: what the server lists now, for routing (a partial one teaches nothing).
-          if (indexed) this.remember(conn, key, learnt);
-          break;
-        }
-      }
+      });
+      // A whole list: what the server lists now, for routing (a partial one teaches nothing).
+      if (indexed && ended === 'whole') this.remember(conn, key, learnt);
     }
     const result: JsonObject = { [key]: items };
     return req.era === 'modern' ? shapeForModern(req.method, { result }) : { result: stripModernFields(result) };
@@ -270,8 +262,7 @@ export class AggregateEndpoint implements Endpoint {
     const candidates: [string, ResourceIndex][] = [];
     for (const [server, conn] of conns) candidates.push([server, this.indexes.get(conn) ?? {}]);
     // Where the caller's policy hides the URI, that server's claim does not make it ambiguous.
-    const visible = (server: string) =>
-      this.gate.refusedReference(server, peer, { type: 'ref/resource', uri }) === undefined;
+    const visible = (server: string) => this.gate.refusedResource(server, peer, uri) === undefined;
     return chooseOwner(uri, candidates, visible);
   }
 
@@ -319,31 +310,48 @@ export class AggregateEndpoint implements Endpoint {
     session: ClientSession | undefined,
     key: 'resources' | 'resourceTemplates',
   ): Promise<void> {
-    const method = key === 'resources' ? 'resources/list' : 'resources/templates/list';
+    const inner: ClientRequest = {
+      id: req.id,
+      method: key === 'resources' ? 'resources/list' : 'resources/templates/list',
+      params: req.envelope ? withEnvelope(undefined, req.envelope) : {},
+      era: req.era,
+      ...(req.envelope ? { envelope: req.envelope } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+    };
     const learnt: string[] = [];
+    let refused: number | undefined;
+    const ended = await this.eachPage(conn, carrierOf(peer, session), inner, (a) => {
+      if ('result' in a) collectListed(a, key, learnt);
+      else refused = a.error.code;
+    });
+    if (ended !== 'failed') this.remember(conn, key, learnt);
+    // A server without templates lists none; any other failure is not remembered.
+    else if (key === 'resourceTemplates' && refused === ErrorCode.MethodNotFound) this.remember(conn, key, []);
+  }
+
+  /**
+   * Sends a paged list request on one connection page after page, at most MAX_PAGES, handing each
+   * answer to `page`. Says how it ended: the last page came (`whole`), an answer was an error
+   * (`failed`, after handing it on), or the pages ran out (`cut`).
+   */
+  private async eachPage(
+    conn: UpstreamConnection,
+    carrier: ClientPeer,
+    req: ClientRequest,
+    page: (a: UpstreamAnswer) => void | Promise<void>,
+  ): Promise<'whole' | 'failed' | 'cut'> {
     let cursor: unknown;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const params: JsonObject = req.envelope ? withEnvelope(undefined, req.envelope) : {};
+    for (let n = 0; n < MAX_PAGES; n++) {
+      const params: JsonObject = { ...(req.params ?? {}) };
       if (typeof cursor === 'string') params.cursor = cursor;
-      const inner: ClientRequest = {
-        id: req.id,
-        method,
-        params,
-        era: req.era,
-        ...(req.envelope ? { envelope: req.envelope } : {}),
-        ...(req.signal ? { signal: req.signal } : {}),
-      };
-      const a = await forward(conn, carrierOf(peer, session), inner, this.ctx);
-      if (!('result' in a)) {
-        // A server without templates lists none; any other failure is not remembered.
-        if (key === 'resourceTemplates' && a.error.code === ErrorCode.MethodNotFound) this.remember(conn, key, []);
-        return;
-      }
-      collectListed(a, key, learnt);
+      else delete params.cursor;
+      const a = await forward(conn, carrier, { ...req, params }, this.ctx);
+      await page(a);
+      if (!('result' in a)) return 'failed';
       cursor = a.result.nextCursor;
-      if (typeof cursor !== 'string') break;
+      if (typeof cursor !== 'string') return 'whole';
     }
-    this.remember(conn, key, learnt);
+    return 'cut';
   }
 
   private remember(conn: UpstreamConnection, key: string, listed: string[]): void {
@@ -364,13 +372,12 @@ export class AggregateEndpoint implements Endpoint {
     req: ClientRequest,
     session?: ClientSession,
   ): Promise<UpstreamAnswer> {
-    const ref =
+    const refused =
       req.method === 'completion/complete'
-        ? req.params?.ref
+        ? this.gate.refusedReference(server, peer, req.params?.ref)
         : req.method === 'resources/subscribe'
-          ? { type: 'ref/resource', uri: req.params?.uri }
+          ? this.gate.refusedResource(server, peer, req.params?.uri)
           : undefined;
-    const refused = ref === undefined ? undefined : this.gate.refusedReference(server, peer, ref);
     if (refused) return Promise.resolve(refused);
     const conn = session ? this.pool.connectionFor(server, session) : this.pool.sharedConnection(server);
     const subscription = req.method === 'resources/subscribe' || req.method === 'resources/unsubscribe';
@@ -414,7 +421,7 @@ export class AggregateEndpoint implements Endpoint {
     const releases: (() => void)[] = [];
     let shown = false;
     for (const s of this.servers(peer)) {
-      if (peer && this.gate.refusedReference(s, peer, { type: 'ref/resource', uri })) continue;
+      if (peer && this.gate.refusedResource(s, peer, uri)) continue;
       shown = true;
       const caps = this.pool.sharedConnection(s).identity?.capabilities.resources;
       if (!isObject(caps) || caps.subscribe !== true) continue;

@@ -142,17 +142,6 @@ export function carrierOf(peer: ClientPeer, session: ClientSession | undefined):
   return session ?? peer;
 }
 
-/**
- * A decided call must name its subject with a string: the policy decides on names, and a name of
- * another type (an array, say) that a server coerces to a string would reach it undecided.
- */
-export function unnamedSubject(req: ClientRequest): UpstreamAnswer | undefined {
-  const key = req.method === 'resources/read' ? 'uri' : 'name';
-  if (req.method !== 'tools/call' && req.method !== 'prompts/get' && req.method !== 'resources/read') return undefined;
-  if (typeof req.params?.[key] === 'string') return undefined;
-  return fail(ErrorCode.InvalidParams, `${req.method} needs "${key}" as a string.`);
-}
-
 export class ServerEndpoint implements Endpoint {
   constructor(
     readonly name: string,
@@ -212,8 +201,8 @@ export class ServerEndpoint implements Endpoint {
         case 'resources/subscribe':
         case 'resources/unsubscribe': {
           // Updates of a resource the policy hides or denies are not the caller's to follow.
-          const ref = { type: 'ref/resource', uri: req.params?.uri };
-          const refused = req.method === 'resources/subscribe' && this.gate.refusedReference(this.name, peer, ref);
+          const refused =
+            req.method === 'resources/subscribe' && this.gate.refusedResource(this.name, peer, req.params?.uri);
           if (refused) return refused;
           if (conn === this.pool.sharedConnection(this.name))
             return sessionSubscription(this.pool, this.name, session, req);
@@ -222,8 +211,6 @@ export class ServerEndpoint implements Endpoint {
       }
     }
     const relay = (r: ClientRequest) => forward(conn, carrierOf(peer, session), r, this.ctx);
-    const unnamed = unnamedSubject(req);
-    if (unnamed) return unnamed;
     switch (req.method) {
       case 'tools/list':
         return await this.gate.filterTools(this.name, peer, await relay(req), conn);
@@ -278,8 +265,7 @@ export class ServerEndpoint implements Endpoint {
 
   subscribeResource(uri: string, peer?: ClientPeer): Promise<(() => void) | undefined> {
     // A resource the subscriber's policy hides or denies sends it no updates.
-    if (peer && this.gate.refusedReference(this.name, peer, { type: 'ref/resource', uri }))
-      return Promise.resolve(undefined);
+    if (peer && this.gate.refusedResource(this.name, peer, uri)) return Promise.resolve(undefined);
     return this.pool.subscribeResource(this.name, uri);
   }
 

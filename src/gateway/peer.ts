@@ -57,3 +57,8 @@ export function gatewayPeer(id: string, era: Era): ClientPeer {
     notify: () => undefined,
   };
 }
+
+/** Whether a peer is Gatehouse itself (start-up, tool lists, listen streams), not a client. */
+export function isGatewayPeer(peer: ClientPeer): boolean {
+  return peer.id.startsWith('gatehouse');
+}

@@ -175,6 +175,11 @@ export class PolicyGate {
     return undefined;
   }
 
+  /** refusedReference for a resource by its URI (a subscription, a read routed on /mcp). */
+  refusedResource(server: string, peer: ClientPeer, uri: unknown): UpstreamAnswer | undefined {
+    return this.refusedReference(server, peer, { type: 'ref/resource', uri });
+  }
+
   /**
    * Decides a tools/call, prompts/get or resources/read and forwards it if allowed; every call
    * decided here leaves one audit record, whatever its outcome.
@@ -189,20 +194,17 @@ export class PolicyGate {
     forward: Forward,
     via: CallRoute,
   ): Promise<UpstreamAnswer> {
+    const malformed = malformedCall(req, subject);
+    if (malformed) return malformed;
     const params = req.params ?? {};
-    const name = subject === 'resource' ? params.uri : params.name;
-    // Arguments are decided, approved and hashed as an object: a list or a string would be seen as
-    // `{}` here and forwarded as it is (an approval of no arguments would cover `["--force"]`).
-    if (subject !== 'resource' && params.arguments !== undefined && !isObject(params.arguments))
-      return fail(ErrorCode.InvalidParams, `${req.method} needs "arguments" as an object.`);
+    const name = String(subject === 'resource' ? params.uri : params.name);
     const policy = this.policyFor(server, peer);
     // A server without a policy still has its tool calls recorded; its resources and prompts are
     // recorded when a policy covers them. Their retries are still good for one round each.
-    if (typeof name !== 'string' || (!policy && subject !== 'tool')) {
+    if (!policy && subject !== 'tool') {
       const claim = await this.claimRetry(server, peer, req);
       if (claim.ok) return forward(claim.req);
-      if (claim.refused === 'used') return stateUsed();
-      if (claim.refused === 'elsewhere') return unreachableReplica(claim.replica);
+      if (claim.refused !== 'store') return retryRefusal(claim);
       return this.blocked(subject, peer, { decision: 'deny', rule: '/', reason: storeDownReason(claim.error) });
     }
     const grant = peer.identity?.grant;
@@ -326,7 +328,7 @@ export class PolicyGate {
     const refusedRetry = (claim: Extract<RetryClaim, { ok: false }>): UpstreamAnswer => {
       if (claim.refused !== 'store') {
         // Nothing was forwarded, and round one's quota stays with the call (still parked, or run).
-        const answer = claim.refused === 'used' ? stateUsed() : unreachableReplica(claim.replica);
+        const answer = retryRefusal(claim);
         record.decision = 'deny';
         record.blocked_by = 'request_state';
         if ('error' in answer) record.reason = answer.error.message;
@@ -565,6 +567,28 @@ export class PolicyGate {
       },
     };
   }
+}
+
+/**
+ * A decided call must name its subject with a string and give its arguments as an object: the
+ * policy decides on names and arguments, approvals hash them, and a name of another type (an array,
+ * say) that a server coerces to a string would reach it undecided, while arguments that are a list
+ * or a string would be seen as `{}` and forwarded as they are (an approval of no arguments would
+ * cover `["--force"]`).
+ */
+function malformedCall(req: ClientRequest, subject: Subject): UpstreamAnswer | undefined {
+  const params = req.params ?? {};
+  const key = subject === 'resource' ? 'uri' : 'name';
+  if (typeof params[key] !== 'string')
+    return fail(ErrorCode.InvalidParams, `${req.method} needs "${key}" as a string.`);
+  if (subject !== 'resource' && params.arguments !== undefined && !isObject(params.arguments))
+    return fail(ErrorCode.InvalidParams, `${req.method} needs "arguments" as an object.`);
+  return undefined;
+}
+
+/** The answer to a retry refused for its state: used already, or its call held on a replica out of reach. */
+function retryRefusal(claim: { refused: 'used' } | { refused: 'elsewhere'; replica: string }): UpstreamAnswer {
+  return claim.refused === 'used' ? stateUsed() : unreachableReplica(claim.replica);
 }
 
 function storeDownReason(err: unknown): string {

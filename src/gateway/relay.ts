@@ -89,8 +89,9 @@ export function stateUsed(): { error: JsonRpcErrorObject } {
 
 /**
  * Marks a refusal of a retry whose call reached the upstream in an earlier round (a parked call
- * that finished, expired or is held by a replica out of reach): the call happened as far as its
- * quota is concerned (see spentEarlier). A symbol, so it never reaches the wire.
+ * that finished or expired): the call happened as far as its quota is concerned (see
+ * spentEarlier). A symbol, so it never reaches the wire. (A call held by a replica out of reach is
+ * refused by the policy gate before anything is forwarded or given back.)
  */
 const SPENT_EARLIER = Symbol('gatehouse.spentEarlier');
 
@@ -211,9 +212,12 @@ function openUnclaimed(
  */
 export function parkedElsewhere(requestState: unknown, principal: string, ctx: RelayContext): string | undefined {
   const opened = ctx.sealer.unseal<SealedState>(requestState, principal);
-  if (!opened.ok) return undefined;
-  const rep = opened.payload.rep;
-  return opened.payload.park && rep && rep !== ctx.replicaId ? rep : undefined;
+  return opened.ok ? heldElsewhere(opened.payload, ctx) : undefined;
+}
+
+/** The other replica holding the parked call a state belongs to; undefined when it is held here or none is. */
+function heldElsewhere(s: SealedState, ctx: RelayContext): string | undefined {
+  return s.park && s.rep && s.rep !== ctx.replicaId ? s.rep : undefined;
 }
 
 /** The answer to a retry whose parked call is on a replica this one cannot reach. */
@@ -265,11 +269,12 @@ export function peekCarried(
   // Checked as the relay checks it, but for the claim, which is what comes next.
   const s = openUnclaimed(req, peer, ctx, server);
   if ('error' in s) return undefined;
+  const elsewhere = heldElsewhere(s, ctx);
   return {
     nonce: s.n,
     // A call parked on another replica is that replica's to claim and resume (the cluster sends
-    // its retries there); this one only says it cannot reach it.
-    ...(s.park && s.rep && s.rep !== ctx.replicaId ? { elsewhere: s.rep } : {}),
+    // its retries there); this one only says it cannot reach it (the policy gate, which claims).
+    ...(elsewhere ? { elsewhere } : {}),
     reservations: s.c ?? [],
     ...(s.apv ? { approved: s.apv } : {}),
     ...(typeof s.t0 === 'number' ? { startedAt: s.t0 } : {}),
@@ -321,7 +326,6 @@ async function modernToLegacy(
   if (base.requestState !== undefined) {
     const s = openState(req, peer, ctx, conn.server);
     if ('error' in s) return s;
-    if (s.park && s.rep && s.rep !== ctx.replicaId) return spent(unreachableReplica(s.rep));
     call = s.park ? ctx.parked.resume(s.park, base.inputResponses) : undefined;
     // Round one reached the upstream, which ran the call until it asked for input; this refusal is
     // Gatehouse's, not the call failing, so round one's reservations are not given back (a first

@@ -1,6 +1,7 @@
 // Which server a resource URI on `/mcp` belongs to, decided from what the servers themselves list:
 // their resource URIs and their resource templates. The decision is made per request among the
 // servers the caller may use, so it never depends on what another client listed or read.
+import { UriTemplate } from '@modelcontextprotocol/server';
 
 /** What one upstream connection lists, kept so that routing a read does not list again each time. */
 export interface ResourceIndex {
@@ -58,33 +59,21 @@ export function chooseOwner(
   return { none: true };
 }
 
-/** Whether `uri` is an instance of the RFC 6570 template `template` (expressions match loosely). */
-export function templateMatches(template: string, uri: string): boolean {
-  if (!template.includes('{')) return false;
-  let pattern = '';
-  let rest = template;
-  while (rest.length > 0) {
-    const open = rest.indexOf('{');
-    const close = open >= 0 ? rest.indexOf('}', open) : -1;
-    if (open < 0 || close < 0) {
-      pattern += escapeRegExp(rest);
-      break;
-    }
-    pattern += escapeRegExp(rest.slice(0, open));
-    const op = rest[open + 1];
-    // A simple expansion is one path segment; reserved, fragment and the other operators anything.
-    pattern += op === undefined || /[A-Za-z0-9_%]/.test(op) ? '[^/?#]+' : '.*';
-    rest = rest.slice(close + 1);
-  }
+/**
+ * Whether `uri` is an instance of the RFC 6570 template `template`, matched by the SDK's own
+ * UriTemplate, as servers built on the SDKs match the reads they are sent.
+ */
+function templateMatches(template: string, uri: string): boolean {
+  if (!UriTemplate.isTemplate(template)) return false;
   try {
-    return new RegExp(`^${pattern}$`, 's').test(uri);
+    return new UriTemplate(template).match(uri) !== null;
   } catch {
-    return false;
+    return false; // a template or URI longer than the SDK takes
   }
 }
 
 /** `scheme://authority` of a URI (scheme lowercased), or undefined when it has none. */
-export function originOf(uri: string): string | undefined {
+function originOf(uri: string): string | undefined {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/[^/?#{]*)?/.exec(uri);
   if (!m) return undefined;
   // A template whose authority is itself an expression has no fixed origin.
@@ -97,8 +86,4 @@ function sharesOrigin(index: ResourceIndex, uri: string): boolean {
   if (origin === undefined) return false;
   for (const u of index.uris ?? []) if (originOf(u) === origin) return true;
   return (index.templates ?? []).some((t) => originOf(t) === origin);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -26,7 +26,7 @@ import {
 import { openTransport, type ResumedHttpSession } from '../transports/upstream/open-transport.js';
 import { wantsLog } from '../mcp/log-level.js';
 import { probeHttpEra } from '../transports/upstream/probe-http.js';
-import type { ClientPeer, PeerAnswer } from './peer.js';
+import { isGatewayPeer, type ClientPeer, type PeerAnswer } from './peer.js';
 import { redactValue, redactor, upstreamSecrets, type Redact } from './upstream-secrets.js';
 
 export interface UpstreamIdentity {
@@ -70,14 +70,8 @@ interface Pending {
   exchange?: AbortController;
 }
 
-/** A call the client stopped waiting for (timed out or cancelled) that the upstream has not answered. */
-interface Abandoned {
-  peer: ClientPeer;
-  timer: NodeJS.Timeout;
-}
-
-/** Which client a URL elicitation belongs to, for its `notifications/elicitation/complete`. */
-interface ElicitationRoute {
+/** A client remembered for a while: see `keepFor`. */
+interface TimedPeer {
   peer: ClientPeer;
   timer: NodeJS.Timeout;
 }
@@ -136,9 +130,9 @@ export class UpstreamConnection {
   private readonly pending = new Map<number, Pending>();
   private readonly progress = new Map<string, ProgressRoute>();
   /** Calls given up on downstream but not yet answered upstream, by upstream id (see ABANDONED_GRACE_MS). */
-  private readonly abandoned = new Map<number, Abandoned>();
-  /** URL elicitations by the id the upstream gave them, to route their completion. */
-  private readonly elicitations = new Map<string, ElicitationRoute>();
+  private readonly abandoned = new Map<number, TimedPeer>();
+  /** The client each URL elicitation went to, by the id the upstream gave it, to route its completion. */
+  private readonly elicitations = new Map<string, TimedPeer>();
   /** Log messages and elicitation completions dropped because no one client could be named. */
   unattributedDropped = 0;
   private closing = false;
@@ -439,25 +433,16 @@ export class UpstreamConnection {
    * for another client's.
    */
   private abandon(id: number, entry: Pending): void {
-    if (isGatehouse(entry.peer) || !this.transport) return;
-    const timer = setTimeout(() => this.abandoned.delete(id), ABANDONED_GRACE_MS);
-    timer.unref();
-    this.abandoned.set(id, { peer: entry.peer, timer });
-    if (this.abandoned.size > MAX_ABANDONED) forgetOldest(this.abandoned);
+    if (isGatewayPeer(entry.peer) || !this.transport) return;
+    keepFor(this.abandoned, id, entry.peer, ABANDONED_GRACE_MS, MAX_ABANDONED);
   }
 
   /** Remembers which client a URL elicitation went to, so that its completion reaches only it. */
   private routeElicitations(peer: ClientPeer, ids: unknown[]): void {
-    if (isGatehouse(peer)) return;
-    for (const id of ids) {
-      if (typeof id !== 'string' || !id) continue;
-      clearTimeout(this.elicitations.get(id)?.timer);
-      this.elicitations.delete(id);
-      const timer = setTimeout(() => this.elicitations.delete(id), ELICITATION_ROUTE_MS);
-      timer.unref();
-      this.elicitations.set(id, { peer, timer });
-      if (this.elicitations.size > MAX_ELICITATION_ROUTES) forgetOldest(this.elicitations);
-    }
+    if (isGatewayPeer(peer)) return;
+    for (const id of ids)
+      if (typeof id === 'string' && id)
+        keepFor(this.elicitations, id, peer, ELICITATION_ROUTE_MS, MAX_ELICITATION_ROUTES);
   }
 
   /** Forwards a client notification (cancellation is handled by `send`'s signal). */
@@ -474,7 +459,7 @@ export class UpstreamConnection {
    */
   private inFlightClients(): Set<string> {
     const ids = new Set<string>();
-    for (const p of this.pending.values()) if (!isGatehouse(p.peer)) ids.add(p.peer.id);
+    for (const p of this.pending.values()) if (!isGatewayPeer(p.peer)) ids.add(p.peer.id);
     for (const a of this.abandoned.values()) ids.add(a.peer.id);
     return ids;
   }
@@ -492,12 +477,18 @@ export class UpstreamConnection {
     const clients = this.inFlightClients();
     if (clients.size !== 1) return undefined;
     const [client] = clients;
-    const entries = [...this.pending.values()].filter((p) => p.peer.id === client);
-    const last = entries[entries.length - 1];
+    const last = this.lastCallOf(client!);
     if (!last) return undefined;
     // With one call in flight the related request is known exactly; with several, any of the
     // client's streams will do (they all reach the same client).
     return { peer: last.peer, relatedTo: last.relatedTo };
+  }
+
+  /** The newest call in flight of the client with this peer id. */
+  private lastCallOf(client: string): Pending | undefined {
+    let last: Pending | undefined;
+    for (const p of this.pending.values()) if (p.peer.id === client) last = p;
+    return last;
   }
 
   private onMessage(raw: unknown): void {
@@ -512,12 +503,10 @@ export class UpstreamConnection {
       const p = this.pending.get(id);
       if (!p) {
         // A late answer to a call the client gave up on: the upstream is done with it.
-        const a = this.abandoned.get(id);
-        if (a) clearTimeout(a.timer);
-        this.abandoned.delete(id);
+        forget(this.abandoned, id);
         return;
       }
-      if ('error' in m && m.error.code === URL_ELICITATION_REQUIRED)
+      if ('error' in m && m.error.code === ErrorCode.UrlElicitationRequired)
         this.routeElicitations(p.peer, urlElicitationIds(m.error.data));
       // An upstream's error may echo what it was sent ("invalid token Bearer ..."): redacted.
       p.resolve('result' in m ? { result: m.result } : { error: redactValue(m.error, this.redact) });
@@ -601,10 +590,9 @@ export class UpstreamConnection {
     const id = n.params?.elicitationId;
     const route = typeof id === 'string' ? this.elicitations.get(id) : undefined;
     if (!route) return undefined;
-    clearTimeout(route.timer);
-    this.elicitations.delete(id as string);
-    const live = [...this.pending.values()].filter((p) => p.peer.id === route.peer.id);
-    return { peer: live[live.length - 1]?.peer ?? route.peer, relatedTo: live[live.length - 1]?.relatedTo };
+    forget(this.elicitations, id as string);
+    const live = this.lastCallOf(route.peer.id);
+    return { peer: live?.peer ?? route.peer, relatedTo: live?.relatedTo };
   }
 
   private dropUnattributed(method: string): void {
@@ -671,25 +659,28 @@ export function missingCapability(peer: ClientPeer, method: string): string | un
   return cap && !isObject(peer.capabilities[cap]) ? cap : undefined;
 }
 
-/** MCP: the call needs URL elicitations first; `data.elicitations` lists them. */
-const URL_ELICITATION_REQUIRED = -32042;
-
 /** The elicitation ids a URL-elicitation-required error names. */
 function urlElicitationIds(data: unknown): unknown[] {
   const list = isObject(data) ? data.elicitations : undefined;
   return Array.isArray(list) ? list.map((e) => (isObject(e) ? e.elicitationId : undefined)) : [];
 }
 
-/** Whether a peer is Gatehouse itself (start-up, tool lists, listen streams), not a client. */
-function isGatehouse(peer: ClientPeer): boolean {
-  return peer.id.startsWith('gatehouse');
+/**
+ * Remembers `peer` under `key` for `ms` (replacing what was there), keeping at most `max` entries:
+ * beyond that the oldest is forgotten first, so that the map never grows without bound.
+ */
+function keepFor<K>(map: Map<K, TimedPeer>, key: K, peer: ClientPeer, ms: number, max: number): void {
+  forget(map, key);
+  const timer = setTimeout(() => map.delete(key), ms);
+  timer.unref();
+  map.set(key, { peer, timer });
+  const [oldest] = map.keys();
+  if (map.size > max && oldest !== undefined) forget(map, oldest);
 }
 
-function forgetOldest<K>(map: Map<K, { timer: NodeJS.Timeout }>): void {
-  const [oldest] = map.keys();
-  if (oldest === undefined) return;
-  clearTimeout(map.get(oldest)?.timer);
-  map.delete(oldest);
+function forget<K>(map: Map<K, TimedPeer>, key: K): void {
+  clearTimeout(map.get(key)?.timer);
+  map.delete(key);
 }
 
 function forgetAll<K>(map: Map<K, { timer: NodeJS.Timeout }>): void {

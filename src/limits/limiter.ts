@@ -62,16 +62,13 @@ export class Limiter {
 
   async reserve(requests: LimitRequest[], facts: ScopeFacts, now: number): Promise<LimitOutcome> {
     const taken: Reservation[] = [];
-    /** Counters this call was already charged on: see `cost` below. */
-    const charged = new Set<string>();
     for (const req of requests) {
       const l = req.limit;
       const key = counterKey(req, facts);
-      // Limits naming the same counter count one call once. The first charges the call's cost; each
-      // other one checks its own window with cost 0, which holds exactly when the counter, this
-      // call's entry included, is within its max.
-      const cost = charged.has(key) ? 0 : req.cost;
-      charged.add(key);
+      // Limits naming the same counter count one call once. The first reservation on it charges the
+      // call's cost; each other limit checks its own window with cost 0, which holds exactly when
+      // the counter, this call's entry included, is within its max.
+      const cost = taken.some((t) => t.key === key) ? 0 : req.cost;
       let r;
       try {
         r = await this.store.reserve(

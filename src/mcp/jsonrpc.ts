@@ -53,6 +53,8 @@ export const ErrorCode = {
   UnsupportedProtocolVersion: -32022,
   /** MCP: resource not found. */
   ResourceNotFound: -32002,
+  /** MCP: the call needs URL elicitations first; `data.elicitations` lists them. */
+  UrlElicitationRequired: -32042,
   /** MCP: the server cannot be reached or answered with a transport failure. */
   ConnectionClosed: -32000,
   RequestTimeout: -32001,

@@ -75,19 +75,30 @@ export function decide(policy: CompiledPolicy, call: CallFacts): Decision {
   return { outcome: 'allow', rule: d.rule, limits: [], shadowed: d };
 }
 
-/**
- * A resource is decided by the URI a server will read (naturalUri) and, when the client spelled it
- * otherwise, by the spelling too: whichever of the two a rule blocks or hides, the call is. Allowed,
- * the natural form's rule (its limits, its conditions) applies.
- */
 function decideEnforced(policy: CompiledPolicy, call: CallFacts): Decision {
+  // A tool call, every call's case, without the closures of asServerReads.
   if (call.subject !== 'resource') return decideOne(policy, call);
+  return asServerReads(
+    call,
+    (c) => decideOne(policy, c),
+    (d) => d.outcome === 'allow',
+  );
+}
+
+/**
+ * `judge` of a call, with a resource judged by the URI a server will read (naturalUri) and, when the
+ * client spelled it otherwise, by the spelling too: whichever of the two is not allowed decides.
+ * Allowed, the natural form's judgement (its rule, limits and conditions) stands. decide() and
+ * `policy explain` both judge this way.
+ */
+export function asServerReads<T>(call: CallFacts, judge: (call: CallFacts) => T, allowed: (t: T) => boolean): T {
+  if (call.subject !== 'resource') return judge(call);
   const natural = naturalUri(call.name);
-  if (natural === call.name) return decideOne(policy, call);
-  const d = decideOne(policy, { ...call, name: natural });
-  if (d.outcome !== 'allow') return d;
-  const asSent = decideOne(policy, call);
-  return asSent.outcome === 'allow' ? d : asSent;
+  if (natural === call.name) return judge(call);
+  const read = judge({ ...call, name: natural });
+  if (!allowed(read)) return read;
+  const asSent = judge(call);
+  return allowed(asSent) ? read : asSent;
 }
 
 function decideOne(policy: CompiledPolicy, call: CallFacts): Decision {

@@ -11,6 +11,7 @@ import type { StateStore } from '../store/store.js';
 import type { CelVars, CompiledCel } from './cel.js';
 import { matchRule, type CompiledLimit, type CompiledPolicy, type CompiledRule, type RuleTable } from './compile.js';
 import {
+  asServerReads,
   blocked,
   celVars,
   costOf,
@@ -21,7 +22,6 @@ import {
   type Subject,
 } from './decide.js';
 import type { Category } from './schema.js';
-import { naturalUri } from './resource-uri.js';
 
 /** What the caller gets: decide's outcome, and `rate_limited` when a limit's current usage is exhausted. */
 export type Verdict = 'allow' | 'deny' | 'hidden' | 'approval_required' | 'rate_limited';
@@ -237,18 +237,15 @@ export interface Trace {
 }
 
 /**
- * Walks the policy for one call the way decide() does, recording every check. A resource URI
- * spelled otherwise than a server reads it is walked as decide() takes it: the URI the server
- * reads, unless that is allowed and the spelling as sent is not.
+ * Walks the policy for one call the way decide() does, recording every check; a resource URI as
+ * decide() takes it (asServerReads).
  */
 export function traceDecision(policy: CompiledPolicy, call: CallFacts): Trace {
-  if (call.subject !== 'resource') return traceOne(policy, call);
-  const natural = naturalUri(call.name);
-  if (natural === call.name) return traceOne(policy, call);
-  const read = traceOne(policy, { ...call, name: natural });
-  if (read.enforced.outcome !== 'allow') return read;
-  const asSent = traceOne(policy, call);
-  return asSent.enforced.outcome === 'allow' ? read : asSent;
+  return asServerReads(
+    call,
+    (c) => traceOne(policy, c),
+    (t) => t.enforced.outcome === 'allow',
+  );
 }
 
 function traceOne(policy: CompiledPolicy, call: CallFacts): Trace {

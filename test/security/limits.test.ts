@@ -22,6 +22,21 @@ import {
 
 const ALLOW_ALL = { version: '1', default: 'allow' };
 
+/** A 2026-07-28 request POSTed as `token`: the response as it comes (a listen stream stays open). */
+function postModernAs(url: string, token: string, m: JsonObject, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: ACCEPT_BOTH,
+      authorization: `Bearer ${token}`,
+      ...modernHeaders(m),
+    },
+    body: JSON.stringify(m),
+    ...(signal ? { signal } : {}),
+  });
+}
+
 async function initialize(h: Harness, token: string): Promise<Response> {
   return fetch(`${h.gateway.url}/mcp/fs`, {
     method: 'POST',
@@ -89,19 +104,7 @@ describe('limits on sessions and requests in flight', () => {
 
   it('limits.max_inflight_per_session: 2026-07-28 requests count per principal', async () => {
     const url = `${h.gateway.url}/mcp/fs`;
-    const call = (id: string, name: string) => {
-      const m = toolCall('modern', id, name, { path: '/x' });
-      return fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: ACCEPT_BOTH,
-          authorization: `Bearer ${ALICE}`,
-          ...modernHeaders(m),
-        },
-        body: JSON.stringify(m),
-      });
-    };
+    const call = (id: string, name: string) => postModernAs(url, ALICE, toolCall('modern', id, name, { path: '/x' }));
     const hanging = [call('m1', 'hang'), call('m2', 'hang')];
     await new Promise((r) => setTimeout(r, 300));
     const third = await call('m3', 'read_file');
@@ -113,18 +116,7 @@ describe('limits on sessions and requests in flight', () => {
 
   it('limits.max_inflight_per_session: an open 2026-07-28 listen stream counts as a request in flight until it closes', async () => {
     const url = `${h.gateway.url}/mcp/fs`;
-    const post = (m: JsonObject, signal?: AbortSignal) =>
-      fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: ACCEPT_BOTH,
-          authorization: `Bearer ${ALICE}`,
-          ...modernHeaders(m),
-        },
-        body: JSON.stringify(m),
-        ...(signal ? { signal } : {}),
-      });
+    const post = (m: JsonObject, signal?: AbortSignal) => postModernAs(url, ALICE, m, signal);
     const listen = (id: string, notifications: JsonObject = { toolsListChanged: true }) =>
       modernRequest(id, 'subscriptions/listen', { notifications });
     const streams = [new AbortController(), new AbortController()];
@@ -145,19 +137,10 @@ describe('limits on sessions and requests in flight', () => {
     streams[1]!.abort();
   }, 30_000);
 
-  it('a listen stream asking for more than 1,000 resource subscriptions is refused, and subscribes nothing', async () => {
+  it('a listen stream asking for more than 1,000 resource subscriptions is refused, naming the limit', async () => {
     const uris = Array.from({ length: 1_001 }, (_, i) => `file:///public/${i}`);
     const m = modernRequest('many', 'subscriptions/listen', { notifications: { resourceSubscriptions: uris } });
-    const r = await fetch(`${h.gateway.url}/mcp/fs`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: ACCEPT_BOTH,
-        authorization: `Bearer ${BOB}`,
-        ...modernHeaders(m),
-      },
-      body: JSON.stringify(m),
-    });
+    const r = await postModernAs(`${h.gateway.url}/mcp/fs`, BOB, m);
     expect(await r.text()).toMatch(/1001 resourceSubscriptions on one stream; at most 1000/);
   }, 30_000);
 });
