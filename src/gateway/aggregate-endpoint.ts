@@ -251,10 +251,12 @@ export class AggregateEndpoint implements Endpoint {
           `read it on /mcp/<server> (${choice.ambiguous.map((s) => `/mcp/${s}`).join(' or ')}).`,
       );
     }
+    // -32602 with the URI in data: resource not found as the 2026-07-28 revision has it (SEP-2164).
     return fail(
-      ErrorCode.ResourceNotFound,
+      ErrorCode.InvalidParams,
       `Resource not found: ${uri} — none of the servers on /mcp lists it or a resource template for it; ` +
         'if a server serves it without listing it, read it on /mcp/<server>.',
+      { uri },
     );
   }
 
@@ -396,7 +398,7 @@ export class AggregateEndpoint implements Endpoint {
       if (!parts || !this.servers(peer).includes(parts.server))
         return fail(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
       const inner = { ...ref, name: parts.name };
-      const refused = this.gate.refusedReference(parts.server, peer, inner, String(ref.name));
+      const refused = this.gate.refusedReference(parts.server, peer, inner);
       if (refused) return refused;
       const conn = session ? this.pool.connectionFor(parts.server, session) : this.pool.sharedConnection(parts.server);
       const params = { ...req.params, ref: inner };

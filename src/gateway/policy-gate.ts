@@ -162,22 +162,25 @@ export class PolicyGate {
   /**
    * A reference (`ref/prompt` by name, `ref/resource` by URI or URI template) to what the policy
    * hides or denies: answered as for one that does not exist, so that completion or a subscription
-   * neither shows what it holds nor that it exists. Undefined to go on. `shown` is the prompt's name
-   * as the client wrote it.
+   * neither shows what it holds nor that it exists. Undefined to go on. A prompt is named as its
+   * server knows it (on /mcp, without the `<server>__` prefix), as the server's own answer for a
+   * missing one names it.
    */
-  refusedReference(server: string, peer: ClientPeer, ref: unknown, shown?: string): UpstreamAnswer | undefined {
+  refusedReference(server: string, peer: ClientPeer, ref: unknown): UpstreamAnswer | undefined {
     const policy = this.policyFor(server, peer);
     if (!policy || !isObject(ref)) return undefined;
     if (ref.type === 'ref/prompt' && typeof ref.name === 'string')
-      return listableEntry(policy, 'prompt', ref.name) ? undefined : notFound('prompt', shown ?? ref.name);
+      return listableEntry(policy, 'prompt', ref.name) ? undefined : notFound('prompt', ref.name);
     if (ref.type === 'ref/resource' && typeof ref.uri === 'string')
-      return listableEntry(policy, 'resource', ref.uri) ? undefined : notFound('resource', ref.uri);
+      return listableEntry(policy, 'resource', ref.uri) ? undefined : notFound('template', ref.uri);
     return undefined;
   }
 
-  /** refusedReference for a resource by its URI (a subscription, a read routed on /mcp). */
+  /** As refusedReference, for a resource by its URI (a subscription, a read routed on /mcp). */
   refusedResource(server: string, peer: ClientPeer, uri: unknown): UpstreamAnswer | undefined {
-    return this.refusedReference(server, peer, { type: 'ref/resource', uri });
+    const policy = this.policyFor(server, peer);
+    if (!policy || typeof uri !== 'string') return undefined;
+    return listableEntry(policy, 'resource', uri) ? undefined : notFound('resource', uri);
   }
 
   /**
@@ -365,7 +368,7 @@ export class PolicyGate {
     if (decision.outcome === 'hidden') {
       record.decision = 'hidden';
       record.rule = decision.rule;
-      return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, shownName ?? name);
+      return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, name);
     }
     const claim = await this.claimRetry(server, peer, req);
     if (!claim.ok) return refusedRetry(claim);
@@ -429,9 +432,7 @@ export class PolicyGate {
         if (decision.outcome === 'hidden') {
           record.decision = 'hidden';
           record.rule = decision.rule;
-          return subject === 'tool'
-            ? { error: unknownToolError(shownName ?? name) }
-            : notFound(subject, shownName ?? name);
+          return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, name);
         }
         return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
       }
@@ -656,8 +657,17 @@ function usesCategories(policy: CompiledPolicy): boolean {
   return Object.keys(policy.categories).length > 0;
 }
 
-function notFound(subject: Subject, name: string): UpstreamAnswer {
-  if (subject === 'resource')
-    return { error: { code: ErrorCode.ResourceNotFound, message: `Resource not found: ${name}` } };
-  return { error: { code: ErrorCode.InvalidParams, message: `Unknown prompt: ${name}` } };
+/**
+ * The answer for a hidden or denied prompt, resource or resource template that a client names:
+ * word for word what the SDK's server answers for one it does not have, in either era, so that
+ * the answer does not tell a hidden entry from a missing one (as `Unknown tool` does for tools).
+ * A resource is -32602 with its URI in `data`, as the 2026-07-28 revision requires (SEP-2164);
+ * the 2025 revisions' -32002 would set a hidden resource apart from a missing one on such servers.
+ */
+export function notFound(what: 'prompt' | 'resource' | 'template', name: string): UpstreamAnswer {
+  if (what === 'resource')
+    return { error: { code: ErrorCode.InvalidParams, message: `Resource not found: ${name}`, data: { uri: name } } };
+  if (what === 'template')
+    return { error: { code: ErrorCode.InvalidParams, message: `Resource template ${name} not found` } };
+  return { error: { code: ErrorCode.InvalidParams, message: `Prompt ${name} not found` } };
 }

@@ -86,13 +86,17 @@ async function connect(s: Setup, token: string, path = '/mcp'): Promise<Connecte
 }
 
 /** The text read, or the error's code and message. */
-async function read(c: ConnectedClient, uri: string): Promise<string | { code: unknown; message: string }> {
+async function read(
+  c: ConnectedClient,
+  uri: string,
+): Promise<string | { code: unknown; message: string; data?: unknown }> {
   try {
     const r = await c.client.readResource({ uri });
     const first = r.contents[0] as { text?: string } | undefined;
     return first?.text ?? JSON.stringify(r);
   } catch (e) {
-    return { code: (e as { code?: unknown }).code, message: e instanceof Error ? e.message : String(e) };
+    const { code, data } = e as { code?: unknown; data?: unknown };
+    return { code, message: e instanceof Error ? e.message : String(e), data };
   }
 }
 
@@ -147,9 +151,9 @@ describe('resource routing on the /mcp aggregate', () => {
     const s = await start(['docs', 'evil']);
     const alice = await connect(s, ALICE);
     const bob = await connect(s, BOB);
-    expect(await read(bob, EVIL_ONLY)).toMatchObject({ code: -32002 });
+    expect(await read(bob, EVIL_ONLY)).toMatchObject({ code: -32602, data: { uri: EVIL_ONLY } });
     await alice.client.listResources();
-    expect(await read(bob, EVIL_ONLY)).toMatchObject({ code: -32002 });
+    expect(await read(bob, EVIL_ONLY)).toMatchObject({ code: -32602, data: { uri: EVIL_ONLY } });
     expect(readsReceived(s.records.docs)).toEqual([]);
     expect(readsReceived(s.records.evil)).toEqual([]);
     // For alice, who may use evil, it is evil's.
@@ -164,7 +168,10 @@ describe('resource routing on the /mcp aggregate', () => {
     const bob = await connect(s, BOB);
     expect(await read(bob, ITEM)).toBe(`${ITEM} read by docs`);
     // A URI no server lists, nor a template or origin of, is refused rather than tried everywhere.
-    expect(await read(alice, 'secret://customers/42')).toMatchObject({ code: -32002 });
+    expect(await read(alice, 'secret://customers/42')).toMatchObject({
+      code: -32602,
+      data: { uri: 'secret://customers/42' },
+    });
     expect(readsReceived(s.records.evil)).toEqual([]);
     expect(readsReceived(s.records.docs)).toEqual([ITEM, ITEM]);
   });

@@ -67,10 +67,42 @@ describe.each<Era>(['legacy', 'modern'])('hidden prompts and resource templates,
         ref: { type: 'ref/resource', uri: 'fixture://items/{id}' },
         argument: { name: 'id', value: '1' },
       }),
-    ).rejects.toThrow(/Resource not found: fixture:\/\/items\/\{id\}/);
+    ).rejects.toThrow(/Resource template fixture:\/\/items\/\{id\} not found/);
     await expect(
       c.client.complete({ ref: { type: 'ref/prompt', name: 'greet' }, argument: { name: 'name', value: 'A' } }),
-    ).rejects.toThrow(/Unknown prompt: greet/);
+    ).rejects.toThrow(/Prompt greet not found/);
+  });
+
+  it('a hidden prompt, resource or resource template answers word for word as the server answers for one it does not have', async () => {
+    const c = await connect('/mcp/fx');
+    // The error a request ends in, with the name it asked for written as NAME.
+    const failure = async (asked: string, run: () => Promise<unknown>) => {
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e as { code?: unknown; message?: unknown; data?: unknown },
+      );
+      expect(error, `${asked} was answered`).toBeDefined();
+      return JSON.parse(
+        JSON.stringify({ code: error!.code, message: error!.message, data: error!.data }).replaceAll(asked, 'NAME'),
+      );
+    };
+    const getPrompt = (name: string) => () => c.client.getPrompt({ name, arguments: { name: 'A' } });
+    const completePrompt = (name: string) => () =>
+      c.client.complete({ ref: { type: 'ref/prompt', name }, argument: { name: 'name', value: 'A' } });
+    const completeTemplate = (uri: string) => () =>
+      c.client.complete({ ref: { type: 'ref/resource', uri }, argument: { name: 'id', value: '1' } });
+    const read = (uri: string) => () => c.client.readResource({ uri });
+    const pairs: [string, string, (x: string) => () => Promise<unknown>][] = [
+      ['greet', 'no_such_prompt', getPrompt],
+      ['greet', 'no_such_prompt', completePrompt],
+      ['fixture://items/{id}', 'fixture://none/{id}', completeTemplate],
+      ['fixture://items/1', 'fixture://none', read],
+    ];
+    for (const [hidden, missing, run] of pairs) {
+      const upstream = await failure(missing, run(missing));
+      expect(upstream.code).toBe(-32602);
+      expect(await failure(hidden, run(hidden))).toEqual(upstream);
+    }
   });
 
   it('a subscription to a hidden resource is refused (2025) or not taken (2026-07-28 listen), and a shown one still is', async () => {
@@ -97,6 +129,13 @@ describe.each<Era>(['legacy', 'modern'])('hidden prompts and resource templates,
     expect(resourceTemplates.filter((t) => t.uriTemplate === 'fixture://items/{id}')).toHaveLength(1); // open's only
     await expect(
       c.client.complete({ ref: { type: 'ref/prompt', name: 'fx__greet' }, argument: { name: 'name', value: 'A' } }),
-    ).rejects.toThrow(/Unknown prompt: fx__greet/);
+    ).rejects.toThrow(/^Prompt greet not found$/);
+    // Named as the server names a prompt it does not have: without the prefix.
+    await expect(c.client.getPrompt({ name: 'fx__greet', arguments: { name: 'A' } })).rejects.toThrow(
+      /^Prompt greet not found$/,
+    );
+    await expect(c.client.getPrompt({ name: 'fx__no_such_prompt', arguments: { name: 'A' } })).rejects.toThrow(
+      /^Prompt no_such_prompt not found$/,
+    );
   });
 });
