@@ -46,14 +46,15 @@ export class JsonlAuditSink implements AuditSink {
   async query(q: AuditQuery): Promise<AuditPage> {
     const size = pageSize(q.limit);
     const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    const found: StoredAuditRecord[] = [];
+    // Only the page is kept while the file is read: a log of millions of lines must not be held
+    // in memory to answer for a hundred of them.
+    const page = new NewestRecords(size);
     await this.scan((r) => {
       if (!matchesFilter(r, q)) return;
       if (cursor && !(r.ts < cursor.ts || (r.ts === cursor.ts && compareIds(r.id, cursor.id) < 0))) return;
-      found.push(r);
+      page.offer(r);
     });
-    found.sort((a, b) => b.ts - a.ts || compareIds(b.id, a.id));
-    const records = found.slice(0, size);
+    const records = page.newestFirst();
     return { records, next_cursor: nextCursor(records, size) };
   }
 
@@ -103,6 +104,66 @@ export class JsonlAuditSink implements AuditSink {
     } finally {
       lines.close();
       stream.destroy();
+    }
+  }
+}
+
+/** Newest first: by time, then by id. */
+function newer(a: StoredAuditRecord, b: StoredAuditRecord): number {
+  return b.ts - a.ts || compareIds(b.id, a.id);
+}
+
+/**
+ * The `size` newest records offered, in a binary heap whose root is the oldest of them: each record
+ * is kept or let go in O(log size), whatever order the file holds them in.
+ */
+class NewestRecords {
+  private readonly heap: StoredAuditRecord[] = [];
+
+  constructor(private readonly size: number) {}
+
+  offer(r: StoredAuditRecord): void {
+    const heap = this.heap;
+    if (heap.length < this.size) {
+      heap.push(r);
+      this.up(heap.length - 1);
+    } else if (newer(r, heap[0]!) < 0) {
+      heap[0] = r;
+      this.down(0);
+    }
+  }
+
+  newestFirst(): StoredAuditRecord[] {
+    return [...this.heap].sort(newer);
+  }
+
+  /** Whether the record at i belongs above the one at j (it is older). */
+  private above(i: number, j: number): boolean {
+    return newer(this.heap[i]!, this.heap[j]!) > 0;
+  }
+
+  private swap(i: number, j: number): void {
+    [this.heap[i], this.heap[j]] = [this.heap[j]!, this.heap[i]!];
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.above(i, parent)) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    for (;;) {
+      const [l, r] = [2 * i + 1, 2 * i + 2];
+      let top = i;
+      if (l < this.heap.length && this.above(l, top)) top = l;
+      if (r < this.heap.length && this.above(r, top)) top = r;
+      if (top === i) return;
+      this.swap(i, top);
+      i = top;
     }
   }
 }

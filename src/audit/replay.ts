@@ -16,7 +16,7 @@
 // them), and calls that something other than the policy blocked — a changed pin, a tool list that
 // could not be read, an unreachable state store, a tool the server does not have, a failure inside
 // Gatehouse — which another policy would not change.
-import { Limiter } from '../limits/limiter.js';
+import { errorGivesQuotaBack, Limiter } from '../limits/limiter.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { decide, type CallFacts } from '../policy/decide.js';
 import type { Category } from '../policy/schema.js';
@@ -112,7 +112,7 @@ export async function replayRecords(
         const scope = { grant: record.grant, agent: record.agent, session: record.session, server: record.server };
         const reserved = await limiter.reserve(decision.limits, scope, record.ts);
         if (!reserved.ok) [replayed, rule, reason] = ['rate_limited', reserved.rule, reserved.reason];
-        else if (record.outcome === 'error') await limiter.release(reserved.reservations);
+        else if (recordedErrorGaveQuotaBack(record)) await limiter.release(reserved.reservations);
       }
     }
     const recorded = recordedVerdict(record);
@@ -173,4 +173,14 @@ function recordedExactly(args: unknown): boolean {
   };
   visit(args, 0);
   return exact;
+}
+
+/**
+ * Whether the recorded call's quota came back, as the gateway decides it: the call failed with an
+ * error other than a cancellation or a timeout (the audited error text starts with its code).
+ */
+function recordedErrorGaveQuotaBack(record: AuditRecord): boolean {
+  if (record.outcome !== 'error') return false;
+  const code = /^(-?\d+) /.exec(record.error ?? '');
+  return code === null || errorGivesQuotaBack(Number(code[1]));
 }

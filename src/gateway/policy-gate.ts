@@ -15,7 +15,7 @@ import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
 import { auditedErrorText, redactText } from '../audit/redact.js';
 import { approvalStep, withoutApprovalRound } from './approval-step.js';
-import type { Limiter } from '../limits/limiter.js';
+import { errorGivesQuotaBack, type Limiter } from '../limits/limiter.js';
 import type { Reservation } from '../store/store.js';
 import { ErrorCode, isObject, metaOf, type JsonObject } from '../mcp/jsonrpc.js';
 import { metaWithTraceContext, startCallSpan, type CallSpan } from '../observability/tracing.js';
@@ -502,8 +502,10 @@ export class PolicyGate {
     } else record.outcome = answer.result.isError === true ? 'is_error' : 'ok';
     // Quota comes back when the call did not happen: a JSON-RPC error or a transport failure
     // (a result with isError is a call that happened), but not when Gatehouse refuses to go on
-    // with a call the upstream already ran in an earlier round (see relay.ts, spentEarlier).
-    if ('error' in answer && reservations.length > 0 && !spentEarlier(answer)) await this.limiter.release(reservations);
+    // with a call the upstream already ran in an earlier round (see relay.ts, spentEarlier), nor
+    // when the call was delivered and then cancelled or timed out (errorGivesQuotaBack).
+    if ('error' in answer && reservations.length > 0 && !spentEarlier(answer) && errorGivesQuotaBack(answer.error.code))
+      await this.limiter.release(reservations);
     return answer;
   }
 

@@ -1,5 +1,7 @@
 // Reserves every limit a decision carries against the store, all or nothing, and gives the
 // reservations back when the upstream call fails.
+import { createHash } from 'node:crypto';
+import { ErrorCode } from '../mcp/jsonrpc.js';
 import type { LimitRequest } from '../policy/decide.js';
 import type { Reservation, StateStore } from '../store/store.js';
 
@@ -33,7 +35,29 @@ export function counterKey(req: LimitRequest, facts: ScopeFacts): string {
           : l.scope === 'session'
             ? `session:${facts.session}`
             : `grant:${facts.grant}`;
-  return ['rate', req.perServer ? `${facts.server}/${req.counter}` : req.counter, scope, req.keyValue ?? ''].join('|');
+  return [
+    'rate',
+    req.perServer ? `${facts.server}/${req.counter}` : req.counter,
+    scope,
+    keyPart(req.keyValue ?? ''),
+  ].join('|');
+}
+
+/** Key values longer than this are named by their digest in the counter key. */
+export const MAX_KEY_VALUE_CHARS = 128;
+const DIGEST_MARK = 'sha256:';
+
+/**
+ * A key value as it goes into the counter key. The value comes from the arguments and can be
+ * megabytes long: stored as it is, every call with a new value would leave that much in the state
+ * store (three times over in SQLite) and in the gateway's memory, for good. A long value is named
+ * by a fixed-length digest instead. A value that looks like a digest is digested too, so that no
+ * value can be written that lands on another value's counter. The digest is of the UTF-16 code
+ * units, so values that differ only in unpaired surrogates stay apart.
+ */
+export function keyPart(value: string): string {
+  if (value.length <= MAX_KEY_VALUE_CHARS && !value.startsWith(DIGEST_MARK)) return value;
+  return DIGEST_MARK + createHash('sha256').update(Buffer.from(value, 'utf16le')).digest('base64url');
 }
 
 /** What a limit does while the state store cannot be reached (a server's `state_failure`). */
@@ -129,6 +153,17 @@ export class Limiter {
   async release(reservations: Reservation[]): Promise<void> {
     for (const r of reservations) await this.store.release(r).catch(() => undefined);
   }
+}
+
+/**
+ * Whether a call that ended in a JSON-RPC error gives its quota back: only when the call did not
+ * happen (the upstream refused it, or could not be reached). A call the client cancelled, or that
+ * the upstream did not answer in time (-32001), was delivered: cancellation only asks the server to
+ * stop, so the call may well have run. Giving its quota back would let a client run any number of
+ * calls a window by cancelling each once it was forwarded.
+ */
+export function errorGivesQuotaBack(code: number): boolean {
+  return code !== ErrorCode.RequestTimeout;
 }
 
 export function describeWindow(seconds: number): string {

@@ -48,6 +48,8 @@ const TOTALS_TRIGGERS = `
 
 /** How often a counter's entries older than its retention are deleted. */
 const PRUNE_EVERY_MS = 1000;
+/** How many counters the store remembers the retention and last prune of (see forgetIfFull). */
+export const MAX_REMEMBERED_COUNTERS = 10_000;
 /** How often expired single-use claims (`once_claims`) are deleted. */
 const CLAIM_PRUNE_EVERY_MS = 60_000;
 
@@ -144,6 +146,7 @@ export class SqliteStore implements StateStore {
     };
     const reserveOne = (key: string, spec: WindowSpec, now: number): ReserveResult => {
       const want = retentionFor(spec);
+      this.forgetIfFull();
       let retainMs = this.retained.get(key);
       if (retainMs === undefined || retainMs < want) {
         retainMs = (retain.get(key, want) as { retain_ms: number }).retain_ms;
@@ -206,6 +209,17 @@ export class SqliteStore implements StateStore {
   /** Per counter, the cutoff it was last pruned to (in this process). */
   private readonly prunedTo = new Map<string, number>();
   private queued: QueuedReservation[] = [];
+
+  /**
+   * The two maps above are shortcuts, one entry per counter ever seen: with a counter per key value
+   * (a limit's `key`), values an agent makes up would grow them without end. Past this many counters
+   * they start again; the cost is one write of the retention and one prune per counter.
+   */
+  private forgetIfFull(): void {
+    if (this.retained.size < MAX_REMEMBERED_COUNTERS && this.prunedTo.size < MAX_REMEMBERED_COUNTERS) return;
+    this.retained.clear();
+    this.prunedTo.clear();
+  }
 
   /**
    * Runs the reservations queued during one turn of the event loop in one write transaction, each
