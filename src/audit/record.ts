@@ -25,7 +25,9 @@ export type NonPolicyBlock =
   | 'approval_limit'
   | 'internal_error'
   /** A retry whose requestState was used already, or whose call is parked on a replica out of reach. */
-  | 'request_state';
+  | 'request_state'
+  /** A call held for approval whose grant was revoked or expired while it waited. */
+  | 'grant';
 
 /** What the upstream made of a forwarded call: a result, a result with isError, or an error. */
 export type UpstreamOutcome = 'ok' | 'is_error' | 'error';

@@ -49,6 +49,7 @@ export const SKIP_REASONS: Record<SkipReason, string> = {
   approval_limit: 'blocked because their grant had too many approvals pending',
   internal_error: 'blocked by a failure inside Gatehouse',
   request_state: 'refused because their requestState was used already or their call was held out of reach',
+  grant: 'held for approval and refused because their grant was revoked or expired meanwhile',
 };
 
 export interface ReplayResult {

@@ -131,7 +131,13 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
   });
   const approvals = new ApprovalService(store);
   approvals.maxPendingPerGrant = config.limits.max_pending_approvals_per_grant;
-  const grants = new GrantRegistry(config.grants, (name) => compiled.grants.get(name), store, storedPolicyLoader());
+  const grants = new GrantRegistry(
+    config.grants,
+    (name) => compiled.grants.get(name),
+    store,
+    storedPolicyLoader(),
+    log,
+  );
   const keeper = new StorePinKeeper(store, (msg) => log('warn', msg));
   const pool = new UpstreamPool(config.servers, log, (server) =>
     config.servers[server]?.pins === 'off' ? undefined : keeper,
@@ -173,6 +179,7 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
       observe: (record) => metrics.observe(record),
       storeError: () => metrics.limiterStoreError(),
       pageUrl: (approval, key) => (links.base ? approvalPageUrl(links.base, approval.id, key) : undefined),
+      refusalNow: (identity) => grants.refusalNow(identity),
     },
   );
   const endpoints = new Map<string, Endpoint>();

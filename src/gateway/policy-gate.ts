@@ -15,6 +15,7 @@ import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
 import { auditedErrorText, redactText } from '../audit/redact.js';
 import { approvalStep, withoutApprovalRound } from './approval-step.js';
+import type { Identity } from '../identity/grants.js';
 import { errorGivesQuotaBack, type Limiter } from '../limits/limiter.js';
 import type { Reservation } from '../store/store.js';
 import { ErrorCode, isObject, metaOf, type JsonObject } from '../mcp/jsonrpc.js';
@@ -79,6 +80,8 @@ export interface GateHooks {
   storeError?: () => void;
   /** The page where a person answers an approval, for URL-mode elicitation. */
   pageUrl: (approval: Approval, linkKey: string) => string | undefined;
+  /** Why a grant that authenticated earlier is refused now (revoked, expired), or undefined. */
+  refusalNow?: (identity: Identity) => Promise<string | undefined>;
 }
 
 export class PolicyGate {
@@ -421,6 +424,14 @@ export class PolicyGate {
         }
         approved = step.approval.id;
         if (step.claimed) claimed = step.approval;
+        // A held call goes on under its grant as the grant is now, as a request arriving now would:
+        // one revoked or expired while the call waited for a person is refused.
+        const gone = peer.identity ? await this.hooks.refusalNow?.(peer.identity) : undefined;
+        if (gone) {
+          if (claimed) await this.approvals.giveBack(claimed);
+          record.blocked_by = 'grant';
+          return block({ decision: 'deny', rule: decision.rule, reason: gone });
+        }
         req = withoutApprovalRound(req);
       }
       // Approved: what follows approval in the order (limits) still applies, under the policy in

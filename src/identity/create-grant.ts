@@ -78,10 +78,7 @@ export async function createGrant(req: GrantRequest, ctx: GrantContext): Promise
     try {
       loadPolicy(await readStructuredFile(policy));
     } catch (err) {
-      if (err instanceof PolicyError)
-        return invalid(
-          `the policy ${policy} is invalid:\n${err.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n')}`,
-        );
+      if (err instanceof PolicyError) return invalid(policyProblems(policy, err));
       return invalid(`the policy ${policy} cannot be read: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
@@ -105,6 +102,16 @@ export async function createGrant(req: GrantRequest, ctx: GrantContext): Promise
       message: `a grant named "${req.name}" already exists (revoked grants keep their name)`,
     };
   return { ok: true, token, grant };
+}
+
+/**
+ * Where a policy file is invalid, by path only. The messages quote what the file holds ("got ..."),
+ * and the file is any the caller names, over the admin API too: a file of secrets beside the
+ * config must not come back in an error. `gatehouse policy check` shows the whole story locally.
+ */
+function policyProblems(file: string, err: PolicyError): string {
+  const paths = [...new Set(err.problems.map((p) => p.path || '/'))];
+  return `the policy ${file} is invalid at ${paths.join(', ')}; run gatehouse policy check ${file} to see why`;
 }
 
 /** A grant as lists and answers show it, from the config file or the store: never a token or its hash. */

@@ -28,6 +28,9 @@ export interface Identity {
 
 export const ANONYMOUS: Identity = { principal: 'anonymous' };
 
+/** How many distinct problems are remembered as logged before the memory starts again. */
+const WARNED_MAX = 256;
+
 export type AuthOutcome = { ok: true; identity: Identity } | { ok: false; reason: string };
 
 export function hashToken(token: string): string {
@@ -57,6 +60,9 @@ export interface NamedGrant {
 export class GrantRegistry {
   private readonly byHash = new Map<string, Grant>();
   private readonly byName = new Map<string, Grant>();
+  /** The grants this registry made from the state store (see refusalNow). */
+  private readonly fromStoreGrants = new WeakSet<Grant>();
+  private readonly warned = new Set<string>();
 
   constructor(
     grants: Record<string, GrantConfig>,
@@ -64,6 +70,8 @@ export class GrantRegistry {
     /** Grants created at run time live here (`gatehouse grants create`); looked up on every request, so a revocation takes effect at once. */
     private readonly store?: StateStore,
     private readonly loadStoredPolicy?: StoredPolicyLoader,
+    /** The gateway's log, for what is wrong on the operator's side (a grant's policy file). */
+    private readonly log: (level: 'warn', message: string) => void = () => undefined,
   ) {
     for (const [name, g] of Object.entries(grants)) {
       const policy = policyOf(name);
@@ -140,14 +148,50 @@ export class GrantRegistry {
     const g: StoredGrant | undefined = await this.store.grantByTokenHash(hash);
     if (!g) return undefined;
     if (g.revoked !== undefined && g.revoked <= now) return { failure: `The grant "${g.name}" has been revoked.` };
+    // A config grant added later under the same name owns it: the stored grant's token would share
+    // its principal (its sessions, counters, approvals) and could no longer be revoked by name.
+    if (this.byName.has(g.name))
+      return {
+        failure: `The grant "${g.name}" is defined in the config file; the token of the grant created earlier under that name is no longer accepted.`,
+      };
     try {
-      return await this.fromStore(g);
+      const grant = await this.fromStore(g);
+      this.fromStoreGrants.add(grant);
+      return grant;
     } catch (err) {
       // A grant whose policy cannot be read is refused rather than let through on the servers' policies.
+      // The agent is told only that; the file's path and its problems are for the operator's log.
+      this.warnOnce(
+        `grant "${g.name}": its policy ${g.policy} cannot be used, so its token is refused: ${err instanceof Error ? err.message : String(err)}`,
+      );
       return {
-        failure: `The policy of grant "${g.name}" (${g.policy}) cannot be used: ${err instanceof Error ? err.message : String(err)}`,
+        failure: `The policy of grant "${g.name}" cannot be used, so its calls are refused until the operator fixes it.`,
       };
     }
+  }
+
+  /** Each distinct problem is logged once, not on every request of the grant it refuses. */
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    if (this.warned.size >= WARNED_MAX) this.warned.clear();
+    this.warned.add(message);
+    this.log('warn', message);
+  }
+
+  /**
+   * Why a grant authenticated earlier is refused now (revoked or expired since), or undefined while
+   * it is in force. For calls that wait, such as one held for approval: the decision to forward
+   * belongs to the grant as it is when the call goes on, as for a request arriving then.
+   */
+  async refusalNow(identity: Identity, now = Date.now()): Promise<string | undefined> {
+    const grant = identity.grant;
+    if (!grant) return undefined;
+    if (grant.expiresAt !== undefined && grant.expiresAt <= now) return `The grant "${grant.name}" has expired.`;
+    if (!this.fromStoreGrants.has(grant) || !this.store) return undefined;
+    const stored = (await this.store.listGrants()).find((g) => g.name === grant.name);
+    if (!stored || (stored.revoked !== undefined && stored.revoked <= now))
+      return `The grant "${grant.name}" has been revoked.`;
+    return statusAt(stored.expires, now) === 'expired' ? `The grant "${grant.name}" has expired.` : undefined;
   }
 
   /** A stored grant as the gateway applies it; throws when its policy cannot be read. */
