@@ -566,7 +566,7 @@ export class UpstreamConnection {
     // A server's log messages are the protocol's stderr: redacted like it.
     if (n.method === 'notifications/message') n = redactValue(n, this.redact);
     if (n.method === 'notifications/message' || n.method === 'notifications/elicitation/complete') {
-      const target = this.elicitationTarget(n) ?? this.attribute();
+      const target = n.method === 'notifications/message' ? this.attribute() : this.completionTarget(n);
       // Never broadcast: a log line or a completion is about one client's call and may carry
       // what that client sent (a shared server logging "working on ... for secret=..."). When no
       // one client can be named, it goes to no one.
@@ -582,11 +582,20 @@ export class UpstreamConnection {
     this.opts.onBroadcast(this, n);
   }
 
-  /** The client a URL elicitation's completion belongs to, by the elicitation's id. */
+  /**
+   * The client a URL elicitation's completion belongs to: the one its elicitation went to, known by
+   * the elicitation's id alone, or the owner of a connection of one client's own. Never the client
+   * that happens to be busy: the completion comes when the user finishes in the browser, often
+   * after the call ended, so an id no client was given (or one already completed) goes to no one.
+   */
+  private completionTarget(n: JsonRpcNotification): { peer: ClientPeer; relatedTo: JsonRpcId | undefined } | undefined {
+    return this.elicitationTarget(n) ?? (this.opts.owner ? this.attribute() : undefined);
+  }
+
+  /** The client a URL elicitation went to, by the id the completion names; forgotten once used. */
   private elicitationTarget(
     n: JsonRpcNotification,
   ): { peer: ClientPeer; relatedTo: JsonRpcId | undefined } | undefined {
-    if (n.method !== 'notifications/elicitation/complete') return undefined;
     const id = n.params?.elicitationId;
     const route = typeof id === 'string' ? this.elicitations.get(id) : undefined;
     if (!route) return undefined;
@@ -599,7 +608,7 @@ export class UpstreamConnection {
     if (this.unattributedDropped++ === 0)
       this.log(
         'info',
-        `upstream "${this.server}" sent ${method} that Gatehouse cannot tie to one client (several or none with calls in flight); such messages are dropped. Set "isolation: session" to give each client session its own process.`,
+        `upstream "${this.server}" sent ${method} that Gatehouse cannot tie to one client (several or none with calls in flight, or a completion of an elicitation no client was given); such messages are dropped. Set "isolation: session" to give each client session its own process.`,
       );
   }
 
