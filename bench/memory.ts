@@ -2,6 +2,7 @@
 // its upstream children excluded.
 //
 //   npm run bench:memory -- [--sessions 1000] [--servers 10] [--settle-seconds 5]
+//                           [--node-flags="--lite-mode --max-semi-space-size=1" ...]
 //
 // 1. Idle with `--servers` stdio echo upstreams (goal: under 60 MB): the gateway is started with
 //    the bench policy, SQLite state, pins and the SQLite audit log on every server, /readyz must
@@ -14,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { loadText, machineLine, median, rssByMapping, rssMiB } from './lib/machine.js';
 import { descendants, runMain, sleep, stopOnExit } from './lib/proc.js';
-import { startGatewayProcess, type GatewayProcess } from './lib/gateway-proc.js';
+import { httpStatus, startGatewayProcess, type GatewayProcess } from './lib/gateway-proc.js';
 import { closeLegacySession, echo, openLegacySession, request, type LegacySession } from './lib/raw-mcp.js';
 
 const { values } = parseArgs({
@@ -22,8 +23,10 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '1000' },
     servers: { type: 'string', default: '10' },
     'settle-seconds': { type: 'string', default: '5' },
+    'node-flags': { type: 'string', multiple: true, default: [] },
   },
 });
+const flagSets = (values['node-flags'] ?? []).map((f) => f.split(/\s+/).filter(Boolean));
 const sessions = Number(values.sessions);
 const servers = Number(values.servers);
 const settleMs = Number(values['settle-seconds']) * 1000;
@@ -86,6 +89,17 @@ async function main(): Promise<void> {
       .join(', ')}`,
   );
   await running.stop();
+
+  for (const nodeFlags of flagSets) {
+    running = await startGatewayProcess({ stdioServers: servers, policy: true, audit: true, nodeFlags });
+    await sleep(settleMs);
+    const withFlags = await steadyRss(running.proc.pid);
+    const ready = await httpStatus(`${running.base}/readyz`);
+    lines.push(
+      `idle, ${servers} stdio upstreams, node ${nodeFlags.join(' ')}: gateway VmRSS median ${mb(withFlags.median)} (${(withFlags.median - idle.median).toFixed(1)} MiB against no flags); /readyz ${ready}`,
+    );
+    await running.stop();
+  }
 
   running = await startGatewayProcess({
     stdioServers: 1,
