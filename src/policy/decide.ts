@@ -238,12 +238,44 @@ function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefin
   if (l.key) {
     const r = l.key.evaluate(vars!);
     if (!r.ok) return `The key expression at ${l.key.path} failed: ${r.error}.`;
-    out.keyValue =
-      typeof r.value === 'string'
-        ? r.value
-        : JSON.stringify(r.value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    const text = keyText(r.value);
+    if (text === undefined)
+      return `The key expression at ${l.key.path} gave a value nested too deeply to name a counter.`;
+    out.keyValue = text;
   }
   return out;
+}
+
+/** How deep a key expression's value may nest; deeper blocks the call rather than name a counter. */
+const KEY_DEPTH_MAX = 64;
+
+/**
+ * The text a key expression's value names its counter by: a string as it is, anything else as JSON
+ * with each object's fields in sorted order (CEL maps too), so that the same value in another order
+ * (`{"b":1,"a":2}`) counts on the same counter instead of a fresh one. Undefined for a value nested
+ * deeper than KEY_DEPTH_MAX.
+ */
+export function keyText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const canonical = (v: unknown, depth: number): unknown => {
+    if (depth > KEY_DEPTH_MAX) throw new RangeError('nested too deeply');
+    if (typeof v === 'bigint') return v.toString();
+    if (Array.isArray(v)) return v.map((x) => canonical(x, depth + 1));
+    const entries: [string, unknown][] | undefined =
+      v instanceof Map
+        ? [...v].map(([k, x]) => [String(k), x])
+        : v !== null && typeof v === 'object'
+          ? Object.entries(v)
+          : undefined;
+    if (!entries) return v;
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries.map(([k, x]) => [k, canonical(x, depth + 1)]));
+  };
+  try {
+    return JSON.stringify(canonical(value, 0));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

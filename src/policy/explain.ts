@@ -16,6 +16,7 @@ import {
   celVars,
   costOf,
   decide,
+  keyText,
   type CallFacts,
   type Decision,
   type LimitRequest,
@@ -546,10 +547,13 @@ function traceLimit(
       trace.key = { source: l.key.source, error: r.error };
       return { trace, error: `The key expression at ${l.key.path} failed: ${r.error}.` };
     }
-    request.keyValue =
-      typeof r.value === 'string'
-        ? r.value
-        : JSON.stringify(r.value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    const text = keyText(r.value);
+    if (text === undefined) {
+      const error = 'gave a value nested too deeply to name a counter';
+      trace.key = { source: l.key.source, error };
+      return { trace, error: `The key expression at ${l.key.path} ${error}.` };
+    }
+    request.keyValue = text;
     trace.key = { source: l.key.source, value: request.keyValue };
   }
   trace.storeKey = counterKey(request, scopeFactsOf(call));

@@ -416,6 +416,20 @@ describe('CEL conditions over the arguments', () => {
       ['pay_rate', 'c1', 1],
     ]);
   });
+
+  it('a key whose value is an object names one counter whatever the order of its fields, and one nested too deeply blocks', () => {
+    const q = policy({ default: 'deny', tools: { pay: { limits: [{ max: 3, window: 'minute', key: 'args.to' }] } } });
+    const keyOf = (to: unknown) => {
+      const d = decide(q, facts('pay', { to }));
+      return d.outcome === 'allow' ? d.limits[0]!.keyValue : d.outcome;
+    };
+    expect(keyOf({ bank: 'b1', account: 'a1' })).toBe(keyOf({ account: 'a1', bank: 'b1' }));
+    expect(keyOf({ bank: 'b1', account: 'a1' })).not.toBe(keyOf({ bank: 'b1', account: 'a2' }));
+    expect(keyOf([{ y: 1, x: 2 }])).toBe('[{"x":2,"y":1}]');
+    let deep: unknown = 'end';
+    for (let i = 0; i < 100; i++) deep = { d: deep };
+    expect(keyOf(deep)).toBe('blocked');
+  });
 });
 
 describe('approval', () => {
