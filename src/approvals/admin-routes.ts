@@ -85,6 +85,12 @@ export interface AnswerOptions {
   approve: boolean;
   /** Who answers when the body names no one: the admin token's name. */
   by: string;
+  /**
+   * Whether the token is shared (`auth.admin_token`), so that only the body's `by` can say who
+   * answered. A named token is someone: a `by` it sends is recorded with the token's name beside it,
+   * so that no token can record its answer as another person's, or as a link's or the system's.
+   */
+  sharedToken: boolean;
   /** limits.max_body_bytes (an answer's body is small: never more than 64 KiB is read). */
   maxBodyBytes: number;
 }
@@ -121,7 +127,7 @@ export async function answerApproval(
   }
   const outcome = await api.approvals.answer(id, {
     approve: opts.approve,
-    by: body.data.by ?? opts.by,
+    by: answeredBy(body.data.by, opts),
     channel: 'api',
     ...(body.data.reason ? { reason: body.data.reason } : {}),
   });
@@ -131,6 +137,12 @@ export async function answerApproval(
   return fail(res, 'not_pending', outcome.message, {
     ...(now ? { status: now.status, approval: approvalView(now) } : {}),
   });
+}
+
+/** Who the answer is recorded as: the body's `by`, vouched for by the token that sent it. */
+function answeredBy(named: string | undefined, opts: AnswerOptions): string {
+  if (named === undefined || named === opts.by || opts.sharedToken) return named ?? opts.by;
+  return `${named} (admin token ${opts.by})`;
 }
 
 /**

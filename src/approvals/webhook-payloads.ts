@@ -3,6 +3,7 @@
 // same facts and the same three links; the links lead to a confirmation page, never straight to an
 // answer, because chat tools and mail scanners open links on their own.
 import type { Approval } from './approval.js';
+import { visibleJson, visibleText } from '../util/visible.js';
 import { approvalActionUrl, approvalPageUrl } from './links.js';
 
 export interface ApprovalLinks {
@@ -67,8 +68,9 @@ export function slackEscape(text: string): string {
 }
 
 export function slackPayload(a: Approval, links: ApprovalLinks): { text: string; blocks: unknown[] } {
-  const e = slackEscape;
-  let args = JSON.stringify(a.arguments ?? {}, null, 2);
+  // What a person reads there: markup escaped, and no character that hides or reorders text.
+  const e = (text: string) => slackEscape(visibleText(text));
+  let args = visibleJson(a.arguments ?? {}, 2);
   if (args.length > MAX_ARGS_CHARS) args = `${args.slice(0, MAX_ARGS_CHARS)}\n… (cut; see the approval page)`;
   // Inside a code block only a closing fence could break out.
   args = args.replace(/```/g, '`\u200b``');
@@ -80,7 +82,7 @@ export function slackPayload(a: Approval, links: ApprovalLinks): { text: string;
     blocks: [
       {
         type: 'header',
-        text: { type: 'plain_text', text: `Approval requested: ${a.server}/${a.tool}`.slice(0, 150) },
+        text: { type: 'plain_text', text: `Approval requested: ${a.server}/${visibleText(a.tool)}`.slice(0, 150) },
       },
       {
         type: 'section',
@@ -94,7 +96,7 @@ export function slackPayload(a: Approval, links: ApprovalLinks): { text: string;
         ],
       },
       ...(a.reason ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${e(a.reason)}` } }] : []),
-      { type: 'section', text: { type: 'mrkdwn', text: `*Arguments*\n\`\`\`${e(args)}\`\`\`` } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*Arguments*\n\`\`\`${slackEscape(args)}\`\`\`` } },
       {
         type: 'actions',
         elements: [

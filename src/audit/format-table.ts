@@ -3,6 +3,7 @@
 // (tool names, arguments quoted in reasons, an upstream's error text): control characters are shown
 // escaped, so that a record is always one line and no record drives the operator's terminal.
 import type { AuditRecord } from './record.js';
+import { visibleJson } from '../util/visible.js';
 
 export const AUDIT_COLUMNS = ['TIME', 'SERVER', 'TOOL', 'GRANT', 'AGENT', 'DECISION', 'MS', 'RULE / REASON'] as const;
 
@@ -35,8 +36,6 @@ export function auditLine(r: AuditRecord): string {
  * the line read otherwise than it is.
  */
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-/** What of UNPRINTABLE JSON.stringify leaves as it is (C0 it escapes; a newline between values is layout). */
-const UNESCAPED_BY_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** The text with every unprintable character escaped: `\n`, `\x1b`, `\u202e`. */
@@ -49,14 +48,11 @@ export function printable(text: string): string {
 
 /**
  * JSON as the terminal should see it: JSON.stringify escapes C0 controls, not DEL, C1 (`\x9b` starts
- * a control sequence on some terminals), the line separators or bidirectional overrides, which
- * are escaped here as `\uXXXX`: still the same JSON.
+ * a control sequence on some terminals), the line separators, bidirectional overrides or invisible
+ * characters, which visibleJson escapes as `\uXXXX`: still the same JSON.
  */
 export function printableJson(value: unknown, space?: number): string {
-  return JSON.stringify(value, null, space).replace(
-    UNESCAPED_BY_JSON,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return visibleJson(value, space);
 }
 
 function formatCells(cells: string[]): string {

@@ -37,13 +37,19 @@ export async function handleAdmin(
     );
   }
   const url = new URL(req.url ?? '/', 'http://gatehouse');
+  const rest = path.replace(/^\/api\/v1\/?/, '');
+  const segments = rest === '' ? [] : rest.split('/');
+  // An empty segment names nothing. It is also what is left where a client's `.` or `..` segment
+  // (a tool an upstream named ".") was removed by URL parsing: `pins/s/accept/.` arrives as
+  // `pins/s/accept/`, which must not be read as `pins/s/accept`, every change of the server.
+  if (segments.includes(''))
+    return sendJson(res, 404, {
+      error: `Not found: ${path} has an empty path segment (a trailing slash, "//", or a "." or ".." removed from it).`,
+      code: 'not_found',
+    });
   let parts: string[];
   try {
-    parts = path
-      .replace(/^\/api\/v1\/?/, '')
-      .split('/')
-      .filter(Boolean)
-      .map(decodeURIComponent);
+    parts = segments.map(decodeURIComponent);
   } catch {
     return sendJson(res, 400, { error: 'Bad Request: the path is not valid percent-encoding.' });
   }

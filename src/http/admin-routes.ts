@@ -13,7 +13,7 @@ import {
   type ApprovalsApi,
 } from '../approvals/admin-routes.js';
 import type { GatewayCore } from '../gateway/core.js';
-import type { AdminCaller } from '../identity/admin-tokens.js';
+import { isSharedToken, type AdminCaller } from '../identity/admin-tokens.js';
 import type { AdminRole } from '../identity/roles.js';
 import { acceptPinsRoute, catalogRoute, pinDiffRoute, pinsRoute, suggestRoute } from './admin-catalog-routes.js';
 import { DASHBOARD_ROUTES } from './admin-dashboard-routes.js';
@@ -106,7 +106,12 @@ const CORE_ROUTES: readonly AdminRoute[] = [
 ];
 
 function answerOptions(r: AdminRequest, approve: boolean) {
-  return { approve, by: r.caller.name, maxBodyBytes: r.maxBodyBytes };
+  return {
+    approve,
+    by: r.caller.name,
+    sharedToken: isSharedToken(r.caller),
+    maxBodyBytes: r.maxBodyBytes,
+  };
 }
 
 /** Every route of the admin API. */

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Approval } from '../approvals/approval.js';
 import type { ApprovalService } from '../approvals/service.js';
+import { visibleJson, visibleText } from '../util/visible.js';
 import { BodyTooLarge, readBody } from './body.js';
 
 /** A form carries a key and a reason: anything larger is not ours. */
@@ -20,7 +21,7 @@ const MAX_REASON_CHARS = 1000;
 
 const STYLE = `body{font:15px/1.45 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}
 h1{font-size:1.35rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-weight:600}
-dd{margin:0;overflow-wrap:anywhere}pre{background:#f4f5f7;padding:.8rem;overflow:auto;max-height:24rem;border-radius:4px}
+dd{margin:0;overflow-wrap:anywhere}pre{background:#f4f5f7;padding:.8rem;overflow:auto;max-height:24rem;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 textarea{width:100%;box-sizing:border-box;min-height:3.5rem;font:inherit}.row{display:flex;gap:.6rem;margin-top:.6rem}
 button{font:inherit;padding:.45rem 1.1rem;border-radius:4px;border:1px solid #888;cursor:pointer}
 .approve{background:#1a7f37;color:#fff;border-color:#1a7f37}.deny{background:#cf222e;color:#fff;border-color:#cf222e}
@@ -119,7 +120,7 @@ function detailPage(a: Approval, key: string): string {
 <button class="deny" type="submit" formaction="${esc(base)}/deny">Deny</button></div>
 </form>`
     : '';
-  return page(`Approval for ${a.server}/${a.tool}`, `${statusLine(a)}\n${facts(a)}\n${form}`);
+  return page(`Approval for ${a.server}/${visibleText(a.tool)}`, `${statusLine(a)}\n${facts(a)}\n${form}`);
 }
 
 function confirmPage(a: Approval, key: string, action: Action): string {
@@ -133,7 +134,7 @@ ${facts(a)}
 <textarea id="reason" name="reason" maxlength="${MAX_REASON_CHARS}"></textarea>
 <div class="row"><button class="${action}" type="submit">${verb}</button></div>
 </form>`;
-  return page(`${verb} ${a.server}/${a.tool}?`, body);
+  return page(`${verb} ${a.server}/${visibleText(a.tool)}?`, body);
 }
 
 function resultPage(a: Approval, key: string, problem?: string): string {
@@ -145,22 +146,22 @@ function resultPage(a: Approval, key: string, problem?: string): string {
 
 function statusLine(a: Approval): string {
   if (a.status === 'pending') return `<p class="status">Waiting for an answer until ${esc(time(a.expires))}.</p>`;
-  const who = a.decided_by ? ` by ${esc(a.decided_by)}` : '';
-  const via = a.channel ? ` via ${esc(a.channel)}` : '';
+  const who = a.decided_by ? ` by ${shown(a.decided_by)}` : '';
+  const via = a.channel ? ` via ${shown(a.channel)}` : '';
   const when = a.decided_at ? ` at ${esc(time(a.decided_at))}` : '';
-  const why = a.decision_reason ? ` — “${esc(a.decision_reason)}”` : '';
+  const why = a.decision_reason ? ` — “${shown(a.decision_reason)}”` : '';
   return `<p class="status">Status: <strong>${esc(a.status)}</strong>${who}${via}${when}${why}</p>`;
 }
 
 function facts(a: Approval): string {
-  const row = (k: string, v: string) => `<dt>${k}</dt><dd>${esc(v)}</dd>`;
+  const row = (k: string, v: string) => `<dt>${k}</dt><dd>${shown(v)}</dd>`;
   return `<dl>
 ${row('Server', a.server)}${row('Tool', a.tool)}${row('Agent', a.agent)}${row('Grant', a.grant)}
 ${row('Rule', a.rule)}${a.reason ? row('Why', a.reason) : ''}${row('Created', time(a.created))}${row('Expires', time(a.expires))}
 ${row('Approval', a.id)}
 </dl>
 <p class="muted">Arguments (an approval is for exactly these)</p>
-<pre>${esc(JSON.stringify(a.arguments ?? {}, null, 2))}</pre>`;
+<pre>${esc(visibleJson(a.arguments ?? {}, 2))}</pre>`;
 }
 
 function page(title: string, body: string): string {
@@ -190,6 +191,11 @@ function time(ms: number): string {
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d+Z$/, ' UTC');
+}
+
+/** Text that came from a call, an agent or an upstream: escaped, with its hidden characters made visible. */
+function shown(text: string): string {
+  return esc(visibleText(text));
 }
 
 function esc(text: string): string {

@@ -13,6 +13,14 @@ export interface AdminCaller {
   role: AdminRole;
 }
 
+/** The caller of `auth.admin_token`: one token that may be shared by several people, so its name says no one. */
+const sharedCallers = new WeakSet<AdminCaller>();
+
+/** Whether this caller presented `auth.admin_token` (and not one of the named `auth.admin_tokens`). */
+export function isSharedToken(caller: AdminCaller): boolean {
+  return sharedCallers.has(caller);
+}
+
 /** The name under which `auth.admin_token` appears (in answers, `decided_by`, logs). */
 export const LEGACY_ADMIN_TOKEN_NAME = 'admin_token';
 
@@ -24,8 +32,11 @@ export class AdminTokens {
   private readonly entries: { digest: Buffer; caller: AdminCaller }[] = [];
 
   constructor(auth: Pick<GatehouseConfig['auth'], 'admin_token' | 'admin_tokens'>) {
-    if (auth.admin_token !== undefined)
-      this.entries.push({ digest: digest(auth.admin_token), caller: { name: LEGACY_ADMIN_TOKEN_NAME, role: 'admin' } });
+    if (auth.admin_token !== undefined) {
+      const caller: AdminCaller = { name: LEGACY_ADMIN_TOKEN_NAME, role: 'admin' };
+      sharedCallers.add(caller);
+      this.entries.push({ digest: digest(auth.admin_token), caller });
+    }
     for (const [name, t] of Object.entries(auth.admin_tokens ?? {}))
       this.entries.push({ digest: digest(t.token), caller: { name, role: t.role } });
   }

@@ -35,7 +35,24 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
 }
 
+/**
+ * Why `path` cannot be sent as it is: a segment `.` or `..` (a tool an upstream named ".") is
+ * removed by the browser before the request leaves, so `pins/s/accept/.` would reach the gateway
+ * as `pins/s/accept/`, which names another route. Encoding does not help: `%2e` is a dot segment too.
+ */
+function dotSegment(path: string): string | undefined {
+  const segment = path
+    .split('?')[0]!
+    .split('/')
+    .find((s) => /^(?:\.|%2e){1,2}$/i.test(s));
+  return segment === undefined
+    ? undefined
+    : `"${segment}" cannot be named in an address; use the command line (gatehouse pins, grants, approvals) for it.`;
+}
+
 export async function api<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+  const refused = dotSegment(path);
+  if (refused) throw new ApiError(0, refused);
   let res: Response;
   try {
     res = await fetch(`/api/v1/${path}`, {
@@ -87,6 +104,8 @@ export async function followEvents(
   onEvent: (event: string, data: unknown) => void,
   signal: AbortSignal,
 ): Promise<void> {
+  const refused = dotSegment(path);
+  if (refused) throw new ApiError(0, refused);
   const res = await fetch(`/api/v1/${path}`, { headers: headers({ accept: 'text/event-stream' }), signal });
   if (!res.ok || !res.body) {
     if (res.status === 401) onUnauthorized();

@@ -1,6 +1,7 @@
 // Small pieces every page uses: badges, errors, loading, JSON, time.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { visibleJson } from './visible.js';
 
 const RISK_CLASS: Record<string, string> = { low: 'ok', medium: 'warn', high: 'bad', critical: 'crit' };
 const DECISION_CLASS: Record<string, string> = {
@@ -54,7 +55,7 @@ export const Loading = ({ what }: { what: string }) => (
 export function Json({ value, label }: { value: unknown; label?: string }) {
   return (
     <pre class="json" aria-label={label} tabIndex={0}>
-      {JSON.stringify(value, null, 2)}
+      {visibleJson(value, 2)}
     </pre>
   );
 }

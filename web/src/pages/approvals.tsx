@@ -5,6 +5,7 @@ import { enc, followEvents, post } from '../api.js';
 import { useCan } from '../app.js';
 import type { Approval } from '../types.js';
 import { DecisionBadge, ErrorBox, Json, PageHeader, time } from '../ui.js';
+import { visibleText as v } from '../visible.js';
 
 type Live = 'connecting' | 'live' | 'reconnecting';
 
@@ -98,22 +99,22 @@ function ApprovalCard({ approval: a }: { approval: Approval }) {
   };
   const reasonId = `reason-${a.id}`;
   return (
-    <li class="card approval" data-approval={a.id} aria-label={`${a.server}/${a.tool} by ${a.agent}`}>
+    <li class="card approval" data-approval={a.id} aria-label={`${a.server}/${v(a.tool)} by ${v(a.agent)}`}>
       <div class="approval-head">
         <strong>
           <span class="muted">{a.server}/</span>
-          {a.tool}
+          {v(a.tool)}
         </strong>{' '}
         <DecisionBadge decision={a.status} />
       </div>
       <dl class="facts">
         <dt>Agent</dt>
         <dd>
-          {a.agent} <span class="muted">(grant {a.grant})</span>
+          {v(a.agent)} <span class="muted">(grant {v(a.grant)})</span>
         </dd>
         <dt>Why</dt>
         <dd>
-          {a.reason} <span class="muted">{a.rule}</span>
+          {v(a.reason)} <span class="muted">{v(a.rule)}</span>
         </dd>
         <dt>Asked</dt>
         <dd>
@@ -124,8 +125,8 @@ function ApprovalCard({ approval: a }: { approval: Approval }) {
           <>
             <dt>Answered by</dt>
             <dd>
-              {a.decided_by}
-              {a.decision_reason ? `: ${a.decision_reason}` : ''}
+              {v(a.decided_by)}
+              {a.decision_reason ? `: ${v(a.decision_reason)}` : ''}
             </dd>
           </>
         )}

@@ -6,6 +6,7 @@ import { enc, get, post } from '../api.js';
 import { useCan } from '../app.js';
 import type { CatalogTool, ServerCatalog } from '../types.js';
 import { Badge, ErrorBox, Loading, PageHeader, RiskBadge } from '../ui.js';
+import { visibleText } from '../visible.js';
 
 const PAGE = 100;
 
@@ -146,7 +147,7 @@ function ToolRow({
         <td>
           <button type="button" class="link" aria-expanded={open} aria-controls={id} onClick={toggle}>
             <span class="muted">{tool.server}/</span>
-            {tool.name}
+            {visibleText(tool.name)}
           </button>
         </td>
         <td>
