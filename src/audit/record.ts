@@ -27,7 +27,9 @@ export type NonPolicyBlock =
   /** A retry whose requestState was used already, or whose call is parked on a replica out of reach. */
   | 'request_state'
   /** A call held for approval whose grant was revoked or expired while it waited. */
-  | 'grant';
+  | 'grant'
+  /** A call that needs approval whose arguments nest too deeply to be shown to a person whole. */
+  | 'approval_arguments';
 
 /** What the upstream made of a forwarded call: a result, a result with isError, or an error. */
 export type UpstreamOutcome = 'ok' | 'is_error' | 'error';

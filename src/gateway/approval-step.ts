@@ -15,6 +15,7 @@ import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcErrorObject }
 import type { ClientPeer } from './peer.js';
 import type { ClientRequest, RelayContext } from './relay.js';
 import type { UpstreamAnswer } from './upstream-connection.js';
+import { visibleJson } from '../util/visible.js';
 
 /** The key under which a 2026-07-28 client's answer comes back in `inputResponses`. */
 const INPUT_KEY = 'gatehouse_approval';
@@ -243,7 +244,7 @@ function elicitationParams(
     `Approve this call?`,
     `Server: ${approval.server}`,
     `Tool: ${input.shownName}`,
-    `Arguments: ${JSON.stringify(approval.arguments, null, 2)}`,
+    `Arguments: ${visibleJson(approval.arguments, 2)}`,
     `Why it needs approval: ${approval.reason}`,
     `Approval: ${approval.id}, expires ${new Date(approval.expires).toISOString()}`,
   ].join('\n');

@@ -13,7 +13,7 @@ import {
 } from '../approvals/service.js';
 import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
-import { auditedErrorText, redactText } from '../audit/redact.js';
+import { approverArguments, auditedErrorText, MAX_DEPTH, redactText } from '../audit/redact.js';
 import { approvalStep, withoutApprovalRound } from './approval-step.js';
 import type { Identity } from '../identity/grants.js';
 import { errorGivesQuotaBack, type Limiter } from '../limits/limiter.js';
@@ -279,10 +279,12 @@ export class PolicyGate {
     const args = isObject(rawArgs) ? rawArgs : {};
     // Every rule that could match this call contributes its `redact` paths, whichever rule decides
     // and whether or not a rule decides at all (pins, unknown tools, an unreadable tool list).
-    const shown = () => {
+    const redactPaths = () => {
       const category = entry ? entry.classification.category : undefined;
-      const paths = policyRedactPaths(policy, { subject, name, ...(category ? { category } : {}) });
-      const r = this.hooks.redact(args, paths);
+      return policyRedactPaths(policy, { subject, name, ...(category ? { category } : {}) });
+    };
+    const shown = () => {
+      const r = this.hooks.redact(args, redactPaths());
       if (r !== undefined) record.arguments = r;
       return r;
     };
@@ -367,7 +369,7 @@ export class PolicyGate {
       now: new Date(now),
     };
     let decision = decide(policy, facts);
-    const shownArgs = shown();
+    shown();
     if (decision.outcome === 'hidden') {
       record.decision = 'hidden';
       record.rule = decision.rule;
@@ -386,6 +388,16 @@ export class PolicyGate {
       if (decision.kind !== 'approval_required')
         return block({ decision: 'deny', rule: decision.rule, reason: decision.reason });
       if (!approved) {
+        // A person approves what they can read: every argument but the policy's redact paths.
+        const shownArgs = approverArguments(args, redactPaths());
+        if (shownArgs === undefined) {
+          record.blocked_by = 'approval_arguments';
+          return block({
+            decision: 'deny',
+            rule: decision.rule,
+            reason: `The arguments nest deeper than ${MAX_DEPTH} levels, too deep to show a person for approval, so the call is blocked.`,
+          });
+        }
         clock.pause(); // a held call waits for a person: that is not decision time
         const step = await approvalStep({
           service: this.approvals,
