@@ -3,7 +3,8 @@
 // else), and revoke one (every gateway sharing the store refuses its token from the next request
 // on, also in sessions it opened). Grants of the config file are listed, marked `source: config`,
 // and are changed in the config file only. Errors are `{ error, code }`.
-import { isAbsolute, relative, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { createGrant, grantView, listGrants, revokeGrant, type GrantRequest } from '../identity/create-grant.js';
 import type { AdminRequest } from './admin-routes.js';
 import { readBody } from './body.js';
@@ -55,9 +56,10 @@ export async function createGrantRoute({ core, req, res, maxBodyBytes }: AdminRe
   if (typeof request.policy === 'string') {
     // Over the network a policy path is taken from the config file's folder and must stay in it:
     // the API is not a way to make the gateway read (and quote in its errors) any file on the host.
-    const path = resolve(core.configDir, request.policy);
-    const inside = relative(core.configDir, path);
-    if (inside === '' || inside.startsWith('..') || isAbsolute(inside))
+    // Compared as the files are, not as their names are: a symbolic link in the folder to a file
+    // elsewhere is outside it.
+    const inside = relative(realOrAsIs(core.configDir), realOrAsIs(resolve(core.configDir, request.policy)));
+    if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside))
       return fail(
         res,
         'invalid_body',
@@ -82,4 +84,13 @@ export async function revokeGrantRoute({ core, res, params }: AdminRequest): Pro
   const code =
     revoked.code === 'config' ? 'config_grant' : revoked.code === 'revoked' ? 'already_revoked' : 'not_found';
   fail(res, code, `${revoked.message[0]!.toUpperCase()}${revoked.message.slice(1)}.`);
+}
+
+/** The path with every symbolic link in it followed; as it is when it does not exist (yet). */
+function realOrAsIs(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }

@@ -13,7 +13,8 @@
 // the gateway, in POST /api/v1/policy/explain and in `gatehouse policy explain --grant`, which now
 // find such grants by name.
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
@@ -223,6 +224,20 @@ describe('creating grants through the admin API', () => {
     expect(r.status, r.text).toBe(status);
     expect(String(r.body.error)).toMatch(message);
     expect(r.body.token).toBeUndefined();
+  });
+
+  it('refuses a policy reached through a symbolic link in the config folder to a file outside it', async () => {
+    const outside = mkdtempSync(path.join(tmpdir(), 'gatehouse-outside-'));
+    try {
+      writeFileSync(path.join(outside, 'policy.json'), JSON.stringify({ version: '1', default: 'allow' }));
+      symlinkSync(path.join(outside, 'policy.json'), path.join(dir, 'linked.json'));
+      const r = await api('POST', '/grants', { name: 'linked', servers: ['feat'], policy: 'linked.json' });
+      expect(r.status, r.text).toBe(400);
+      expect(String(r.body.error)).toMatch(/outside the config file's folder/);
+      expect((await api('GET', '/grants/linked')).status).toBe(404);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('refuses a name taken before (409), a body that is not JSON (400) and one over limits.max_body_bytes (413)', async () => {
