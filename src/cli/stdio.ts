@@ -2,7 +2,9 @@
 // policy as the HTTP endpoints, for clients that can only launch a command. stdout carries MCP
 // messages only; the gateway's log goes to stderr through the same pino logger as `gatehouse
 // start` (JSON lines, or readable ones on a terminal), at the config's `log.level`.
+import { Transform, type TransformCallback } from 'node:stream';
 import { loadConfig } from '../config/load.js';
+import { ErrorCode, errorResponse, type JsonRpcError } from '../mcp/jsonrpc.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.js';
 
 export interface StdioOptions {
@@ -22,9 +24,15 @@ export async function stdioCommand(server: string, opts: StdioOptions, io: CliIo
   const logger = createLogger({ level: loaded.config.log?.level ?? 'info', destination: process.stderr });
   // The token may come from the environment, so that it stays out of process listings.
   const grant = opts.grant ?? (process.env.GATEHOUSE_GRANT || undefined);
+  const maxBytes = loaded.config.limits.max_body_bytes;
+  // A line is a message: one longer than limits.max_body_bytes is refused as the HTTP edge refuses
+  // such a body (413), and is never held in memory whole.
+  const stdin = process.stdin.pipe(
+    boundedLines(maxBytes, () => process.stdout.write(`${JSON.stringify(oversizedLine(maxBytes))}\n`)),
+  );
   try {
     await runStdio(loaded, server, {
-      stdin: process.stdin,
+      stdin,
       stdout: process.stdout,
       logTo: logTo(logger),
       ...(grant !== undefined ? { grant } : {}),
@@ -37,4 +45,64 @@ export async function stdioCommand(server: string, opts: StdioOptions, io: CliIo
     throw err;
   }
   return EXIT_OK;
+}
+
+/** The answer to a line longer than the limit; its id is unknown, as it was never read. */
+export function oversizedLine(maxBytes: number): JsonRpcError {
+  return errorResponse(
+    null,
+    ErrorCode.InvalidRequest,
+    `Payload Too Large: a message longer than ${maxBytes} bytes (limits.max_body_bytes) was discarded.`,
+  );
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Passes on whole lines of at most `maxBytes` bytes (without the newline); a longer line is
+ * dropped as it arrives — it is never buffered past the limit — and `onOversized` is called once
+ * for it. Without a bound, a client writing without a newline grows one string until the process
+ * runs out of memory or V8's string limit throws, and the gateway dies.
+ */
+export function boundedLines(maxBytes: number, onOversized: () => void): Transform {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let discarding = false;
+  const keep = (part: Buffer) => {
+    if (discarding) return;
+    if (size + part.length > maxBytes + 1) {
+      // +1: a line may end in \r, which readline takes off with the newline.
+      parts = [];
+      size = 0;
+      discarding = true;
+      return;
+    }
+    parts.push(part);
+    size += part.length;
+  };
+  const endLine = (out: Transform) => {
+    if (discarding) onOversized();
+    else out.push(Buffer.concat([...parts, Buffer.from('\n')]));
+    parts = [];
+    size = 0;
+    discarding = false;
+  };
+  return new Transform({
+    transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      let start = 0;
+      for (let nl = buf.indexOf(NEWLINE, start); nl !== -1; nl = buf.indexOf(NEWLINE, start)) {
+        keep(buf.subarray(start, nl));
+        endLine(this);
+        start = nl + 1;
+      }
+      if (start < buf.length) keep(buf.subarray(start));
+      done();
+    },
+    flush(done: TransformCallback) {
+      if (discarding) onOversized();
+      else if (size > 0) this.push(Buffer.concat(parts));
+      done();
+    },
+  });
 }

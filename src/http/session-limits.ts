@@ -31,6 +31,11 @@ export function countSessionsOf(
   return n;
 }
 
+/** Why a principal holding `open` sessions may not have another. */
+export function tooManySessions(open: number, max: number): string {
+  return `Too many sessions: this grant already has ${open} open (limit ${max}, limits.max_sessions_per_grant); close one (DELETE) or let it expire.`;
+}
+
 /** Answers 429 when the principal already holds as many sessions as it may; true when it did. */
 export function refuseNewSession(
   res: ServerResponse,
@@ -40,13 +45,7 @@ export function refuseNewSession(
 ): boolean {
   const open = limits.sessionsOf(principal);
   if (open < limits.maxSessionsPerGrant) return false;
-  sendRpcError(
-    res,
-    429,
-    ErrorCode.InvalidRequest,
-    `Too many sessions: this grant already has ${open} open (limit ${limits.maxSessionsPerGrant}, limits.max_sessions_per_grant); close one (DELETE) or let it expire.`,
-    id,
-  );
+  sendRpcError(res, 429, ErrorCode.InvalidRequest, tooManySessions(open, limits.maxSessionsPerGrant), id);
   return true;
 }
 

@@ -54,7 +54,14 @@ export async function runStdio(
     let work: Promise<unknown>;
     if (isRequest(msg) && eraOfRequest(msg) === 'modern') {
       if (msg.method === 'subscriptions/listen') {
-        void openListen(endpoint, msg, write).then((opened) => {
+        // The listener is this grant: a resource its policy hides or denies is never subscribed.
+        const listener = modernPeer(
+          msg,
+          current,
+          () => undefined,
+          () => session.open,
+        );
+        void openListen(endpoint, msg, write, listener).then((opened) => {
           if ('error' in opened) write(opened);
           else listens.push(opened.close);
         });

@@ -28,6 +28,7 @@ import {
   refuseInflight,
   refuseNewSession,
   SESSION_LIMIT_DEFAULTS,
+  tooManySessions,
   type SessionLimits,
 } from '../../http/session-limits.js';
 import type { RetryRouter } from '../../cluster/route-retry.js';
@@ -110,6 +111,8 @@ export interface ClusterEdge {
 interface Stuck {
   stuck: string;
   reason?: string;
+  /** Set when continuing it here would take the grant past limits.max_sessions_per_grant: the 429's text. */
+  tooMany?: string;
 }
 
 export class StreamableHttpDownstream {
@@ -431,6 +434,11 @@ export class StreamableHttpDownstream {
     if (found.kind === 'none') return undefined;
     if (found.kind === 'stuck') return { stuck: found.replica };
     const b = found.binding;
+    // A session continued here counts here like a new one: else moving sessions between replicas
+    // would give a grant the limit once per replica, and more as replicas drop idle ones.
+    const open = this.limits.sessionsOf(edge.principal);
+    if (open >= this.limits.maxSessionsPerGrant)
+      return { stuck: b.replica, tooMany: tooManySessions(open, this.limits.maxSessionsPerGrant) };
     const session = new ClientSession(edge, sid);
     session.capabilities = b.capabilities;
     session.clientInfo = b.clientInfo;
@@ -483,6 +491,7 @@ export class StreamableHttpDownstream {
 }
 
 function sessionNotFound(res: ServerResponse, id: JsonRpcId | null, stuck?: Stuck): void {
+  if (stuck?.tooMany) return sendRpcError(res, 429, ErrorCode.InvalidRequest, stuck.tooMany, id);
   // 404 either way: it is what tells a client to initialize a new session.
   if (stuck)
     return sendRpcError(
@@ -545,3 +554,4 @@ export function headerMismatch(req: IncomingMessage, msg: JsonRpcMessage): strin
   }
   return undefined;
 }
+
