@@ -5,6 +5,7 @@ import { envelopeOf, eraOfRequest, isModernVersion, MODERN_PROTOCOL_VERSION } fr
 import {
   errorResponse,
   ErrorCode,
+  isObject,
   isRequest,
   isResponse,
   type JsonObject,
@@ -19,7 +20,7 @@ import type { Identity } from '../identity/grants.js';
 import type { Endpoint } from './endpoint.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
 import type { ClientRequest } from './relay.js';
-import type { UpstreamAnswer } from './upstream-connection.js';
+import { fail, type UpstreamAnswer } from './upstream-connection.js';
 
 /** Where a modern request's related messages (progress, logging) go. */
 export type ModernSink = (n: JsonRpcNotification) => void;
@@ -140,10 +141,23 @@ export async function handleModernRequest(
   if (env) creq.envelope = env;
   if (signal) creq.signal = signal;
   try {
-    return toResponse(req.id, await endpoint.request(peer, creq));
+    const answer = await withTaskOwnership(endpoint, peer.principal, creq, () => endpoint.request(peer, creq));
+    return toResponse(req.id, privateToCaller(answer));
   } catch (err) {
     return internalError(req.id, err);
   }
+}
+
+/**
+ * The answer with any caching hint narrowed to `private`. What Gatehouse answers depends on who
+ * asks (the grant's servers and policy, which a reload can change): a server's `cacheScope:
+ * "public"` on a read, call or prompt that the policy lets one grant have and hides from another
+ * would let a shared cache serve it to the other, past the policy.
+ */
+function privateToCaller(answer: UpstreamAnswer): UpstreamAnswer {
+  if (!('result' in answer) || answer.result.cacheScope === undefined || answer.result.cacheScope === 'private')
+    return answer;
+  return { result: { ...answer.result, cacheScope: 'private' } };
 }
 
 /**
@@ -200,7 +214,7 @@ export async function handleSessionMessage(
       signal: abort.signal,
       ...(msg.params ? { params: msg.params } : {}),
     };
-    const a = await endpoint.request(caller, creq, session);
+    const a = await withTaskOwnership(endpoint, caller.principal, creq, () => endpoint.request(caller, creq, session));
     // A cancelled request gets no response (the client has stopped waiting for it).
     return abort.signal.aborted ? undefined : toResponse(msg.id, a);
   } catch (err) {
@@ -238,6 +252,80 @@ export function internalError(id: JsonRpcId, err: unknown): JsonRpcResponse {
     ErrorCode.InternalError,
     `Gatehouse failed to handle the request: ${err instanceof Error ? err.message : String(err)}`,
   );
+}
+
+/** Methods that name one task by its `taskId`. */
+const TASK_ID_METHODS = new Set(['tasks/get', 'tasks/result', 'tasks/cancel', 'tasks/update']);
+/** Task ids remembered per endpoint at most; the oldest is forgotten first (its owner then cannot reach it). */
+const MAX_TASK_OWNERS = 10_000;
+
+/**
+ * Which principal each task belongs to: the one whose task-augmented request the server answered
+ * with it. A server shared by Gatehouse's clients sees one client, so its tasks/list holds every
+ * client's tasks and its tasks/result hands any of them to whoever names the id. Keyed by principal
+ * and id together, so that two sessions' own servers giving out the same id stay apart.
+ */
+class TaskOwners {
+  private readonly owned = new Set<string>();
+
+  record(principal: string, taskId: string): void {
+    const key = taskKey(principal, taskId);
+    this.owned.delete(key);
+    this.owned.add(key);
+    if (this.owned.size > MAX_TASK_OWNERS) this.owned.delete(this.owned.values().next().value!);
+  }
+
+  owns(principal: string, taskId: unknown): boolean {
+    return typeof taskId === 'string' && this.owned.has(taskKey(principal, taskId));
+  }
+}
+
+const taskKey = (principal: string, taskId: string): string => JSON.stringify([principal, taskId]);
+
+/** Per endpoint, so that each gateway (and each of its endpoints) keeps its own. */
+const taskOwners = new WeakMap<Endpoint, TaskOwners>();
+
+function ownersOf(endpoint: Endpoint): TaskOwners {
+  let owners = taskOwners.get(endpoint);
+  if (!owners) taskOwners.set(endpoint, (owners = new TaskOwners()));
+  return owners;
+}
+
+/**
+ * Runs a request with tasks kept to the principal they were made for: a task-augmented request's
+ * task is recorded as the caller's, tasks/list shows only the caller's, and a request naming
+ * another principal's task (or one never seen) answers as for a task that does not exist, without
+ * reaching the server.
+ */
+async function withTaskOwnership(
+  endpoint: Endpoint,
+  principal: string,
+  req: Pick<ClientRequest, 'method' | 'params'>,
+  run: () => Promise<UpstreamAnswer>,
+): Promise<UpstreamAnswer> {
+  const owners = ownersOf(endpoint);
+  if (TASK_ID_METHODS.has(req.method) && !owners.owns(principal, req.params?.taskId))
+    return fail(ErrorCode.InvalidParams, `Task not found: ${String(req.params?.taskId)}`);
+  const answer = await run();
+  if (!('result' in answer)) return answer;
+  if (req.method === 'tasks/list') {
+    const tasks = Array.isArray(answer.result.tasks) ? answer.result.tasks : [];
+    const mine = tasks.filter((t) => isObject(t) && owners.owns(principal, t.taskId));
+    return { result: { ...answer.result, tasks: mine } };
+  }
+  const task = answer.result.task;
+  if (req.params?.task !== undefined && isObject(task) && typeof task.taskId === 'string')
+    owners.record(principal, task.taskId);
+  return answer;
+}
+
+/**
+ * Whether a message from a server may go to a client of this principal: a task's status goes
+ * only to the principal the task belongs to (a shared server announces every client's tasks).
+ */
+export function visibleTo(endpoint: Endpoint, principal: string, message: JsonRpcMessage): boolean {
+  if (!('method' in message) || message.method !== 'notifications/tasks/status') return true;
+  return ownersOf(endpoint).owns(principal, message.params?.taskId);
 }
 
 export type { JsonObject };

@@ -132,11 +132,26 @@ export async function forward(
   const upstreamEra = conn.era;
   if (!upstreamEra)
     return fail(ErrorCode.ConnectionClosed, `Upstream "${conn.server}" is restarting; try again shortly.`);
+  if (req.era === 'legacy') req = withoutRetryFields(req);
   if (req.era === 'modern') {
     return upstreamEra === 'modern' ? modernToModern(conn, peer, req, ctx) : modernToLegacy(conn, peer, req, ctx);
   }
   if (upstreamEra === 'modern') return legacyToModern(conn, peer, req, ctx);
   return conn.send(peer, req.method, req.params, { relatedTo: req.id, ...(req.signal ? { signal: req.signal } : {}) });
+}
+
+/**
+ * A 2025 client's request without the 2026-07-28 retry fields. `requestState` and
+ * `inputResponses` are reserved on every client request, and servers built on the SDK hand them to
+ * their handlers whatever the era; on the bridged path Gatehouse fills them in itself. A 2025 client
+ * sending its own would reach the server with a state Gatehouse never sealed, claimed or checked
+ * (one minted for another call, replayed, or forged) and answers to questions it was never asked.
+ */
+function withoutRetryFields(req: ClientRequest): ClientRequest {
+  const p = req.params;
+  if (!p || (!Object.hasOwn(p, 'requestState') && !Object.hasOwn(p, 'inputResponses'))) return req;
+  const { requestState: _s, inputResponses: _i, ...params } = p;
+  return { ...req, params };
 }
 
 function sendOpts(req: ClientRequest) {

@@ -2,7 +2,7 @@
 // stream and names the URL to POST to; every response and server message rides the stream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientSession } from '../../gateway/client-session.js';
-import { handleSessionMessage } from '../../gateway/dispatch.js';
+import { handleSessionMessage, visibleTo } from '../../gateway/dispatch.js';
 import type { Endpoint } from '../../gateway/endpoint.js';
 import { ErrorCode, parseClientMessage } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
@@ -42,7 +42,11 @@ export class LegacySseDownstream {
     if (refuseNewSession(res, this.limits, edge.principal, null)) return;
     const stream = new SseStream(res);
     const session = new ClientSession(edge);
-    session.channel = { send: (m) => void stream.send(m) };
+    session.channel = {
+      send: (m) => {
+        if (visibleTo(endpoint, session.principal, m)) stream.send(m);
+      },
+    };
     this.sessions.set(session.id, { session, endpoint, stream });
     stream.send(`/messages/${encodeURIComponent(server)}?sessionId=${session.id}`, 'endpoint');
     stream.onClose(() => {

@@ -3,7 +3,7 @@
 // GET stream and DELETE. Decisions are made on the parsed body, and the headers must agree with it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientSession, type Channel } from '../../gateway/client-session.js';
-import { handleModernRequest, handleSessionMessage, modernPeer } from '../../gateway/dispatch.js';
+import { handleModernRequest, handleSessionMessage, modernPeer, visibleTo } from '../../gateway/dispatch.js';
 import type { Endpoint } from '../../gateway/endpoint.js';
 import { openListen } from '../../gateway/listen.js';
 import { eraOfRequest, isModernVersion, mcpNameOf } from '../../mcp/era.js';
@@ -201,6 +201,18 @@ export class StreamableHttpDownstream {
       return this.modern(req, res, endpoint, msg, edge, canStream);
     }
 
+    // A 2025 message's Mcp-Method and Mcp-Name headers, if it sends them, must name what it does.
+    const legacyMismatch = headerMismatch(req, msg);
+    if (legacyMismatch)
+      return sendJson(
+        res,
+        400,
+        errorResponse(
+          isRequest(msg) ? msg.id : null,
+          ErrorCode.HeaderMismatch,
+          `Bad Request: the request headers and body disagree: ${legacyMismatch}`,
+        ),
+      );
     const sid = header(req, SESSION_HEADER);
     if (isRequest(msg) && msg.method === 'initialize') {
       if (sid)
@@ -271,6 +283,7 @@ export class StreamableHttpDownstream {
   private channelFor(state: SessionState): Channel {
     return {
       send: (message, relatedTo) => {
+        if (!visibleTo(state.endpoint, state.session.principal, message)) return;
         const reply = relatedTo !== undefined ? state.replies.get(relatedTo) : undefined;
         if (reply?.related(message)) return;
         if (state.getStream?.send(message)) return;
@@ -536,7 +549,7 @@ export function headerMismatch(req: IncomingMessage, msg: JsonRpcMessage): strin
   if (!bodyModern) {
     if (isModernVersion(versionHeader))
       return `The MCP-Protocol-Version header says ${versionHeader}, but the body carries no 2026-07-28 envelope.`;
-    return undefined;
+    return legacyHeaderMismatch(req, msg);
   }
   const env = (msg.params?._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/protocolVersion'];
   if (versionHeader === undefined) return 'A 2026-07-28 request needs the MCP-Protocol-Version header.';
@@ -555,3 +568,18 @@ export function headerMismatch(req: IncomingMessage, msg: JsonRpcMessage): strin
   return undefined;
 }
 
+/**
+ * A 2025 request needs no Mcp-Method or Mcp-Name header, but one it carries must name what its body
+ * does: a proxy or firewall in front of Gatehouse may route or filter on them, and must not see
+ * `tools/list` while Gatehouse runs a `tools/call`.
+ */
+function legacyHeaderMismatch(req: IncomingMessage, msg: JsonRpcRequest): string | undefined {
+  const methodHeader = header(req, 'mcp-method');
+  if (methodHeader !== undefined && methodHeader !== msg.method)
+    return `The Mcp-Method header (${methodHeader}) disagrees with the body's method (${msg.method}).`;
+  const nameHeader = header(req, 'mcp-name');
+  const name = mcpNameOf(msg);
+  if (nameHeader !== undefined && name !== undefined && decodeParamValue(nameHeader) !== name)
+    return `The Mcp-Name header (${nameHeader}) disagrees with the body's name (${name}).`;
+  return undefined;
+}
