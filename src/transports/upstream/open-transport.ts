@@ -6,6 +6,7 @@
 // and its package is loaded when such a server is first opened, not by every gateway.
 import type { Transport } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '../../config/schema.js';
+import { boundedFetch } from './bounded-fetch.js';
 import { defaultEnvironment, StdioUpstreamTransport } from './stdio.js';
 import { StreamableHttpClientTransport } from './streamable-http.js';
 
@@ -40,11 +41,18 @@ export async function openTransport(cfg: ServerConfig, resume?: ResumedHttpSessi
   if (!cfg.url) throw new Error('An HTTP or SSE server needs a url.');
   if (cfg.transport === 'sse') {
     const { SSEClientTransport } = await import('@modelcontextprotocol/client');
-    return { transport: new SSEClientTransport(new URL(cfg.url), { requestInit: { headers: cfg.headers } }) };
+    return {
+      transport: new SSEClientTransport(new URL(cfg.url), {
+        requestInit: { headers: cfg.headers },
+        // The SDK would read a server's answers without bound in size or time (bounded-fetch.ts).
+        fetch: boundedFetch(cfg.timeout_ms),
+      }),
+    };
   }
   return {
     transport: new StreamableHttpClientTransport(new URL(cfg.url), {
       headers: cfg.headers,
+      timeoutMs: cfg.timeout_ms,
       ...(resume?.sessionId ? { sessionId: resume.sessionId } : {}),
       ...(resume ? { protocolVersion: resume.protocolVersion } : {}),
     }),

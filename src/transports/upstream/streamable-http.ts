@@ -59,7 +59,22 @@ export interface StreamableHttpOptions {
   sessionId?: string;
   protocolVersion?: string;
   reconnection?: ReconnectionOptions;
+  /**
+   * The most an exchange no caller can abort may take (a notification's POST and its 202, the
+   * handshake's own requests, the headers of the GET stream): the server's `timeout_ms`.
+   */
+  timeoutMs?: number;
 }
+
+/** As the config's default `timeout_ms`. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a request's SSE stream may stay open once its answer came. The spec has the server
+ * close it then; an honest one does at once (its connection is then reused), and one that keeps
+ * it open would otherwise hold a connection of the gateway's for every call it ever answered.
+ */
+const ANSWERED_STREAM_GRACE_MS = 1_000;
 
 /** An HTTP answer that is not a success; `status` for callers that tell them apart. */
 class UpstreamHttpError extends Error {
@@ -112,6 +127,8 @@ interface StreamOptions {
   /** Resume after this event id (`Last-Event-ID`). */
   resumptionToken?: string;
   requestSignal?: AbortSignal;
+  /** The request whose answer this stream carries: it ends with that answer (none on the GET stream). */
+  answers?: { id: unknown };
 }
 
 type Message = JSONRPCMessage & { id?: unknown; method?: unknown; params?: unknown };
@@ -136,6 +153,7 @@ export class StreamableHttpClientTransport implements Transport {
   private readonly live = new Set<HttpExchange>();
   private readonly reconnects = new Set<NodeJS.Timeout>();
   private serverRetryMs: number | undefined;
+  private readonly timeoutMs: number;
 
   constructor(url: URL, opts: StreamableHttpOptions = {}) {
     this.target = new HttpTarget(url);
@@ -154,6 +172,7 @@ export class StreamableHttpClientTransport implements Transport {
     this.session = opts.sessionId;
     this.version = opts.protocolVersion;
     this.reconnection = opts.reconnection ?? DEFAULT_RECONNECTION;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   get sessionId(): string | undefined {
@@ -249,7 +268,13 @@ export class StreamableHttpClientTransport implements Transport {
 
     const x = new HttpExchange('POST', headers, JSON.stringify(m));
     const signal = options?.requestSignal;
-    const release = this.track(x, signal);
+    // Without a caller's signal nothing else ends this exchange: a server that answers a
+    // notification with a 202 whose body never ends would hold up whoever awaits the send (the
+    // handshake, and every call waiting on it) for ever.
+    const release = both(
+      this.track(x, signal),
+      signal ? undefined : this.deadline(x, `${String(m.method ?? 'a response')}`),
+    );
     let streaming = false;
     try {
       const res = await x.send(this.target);
@@ -281,7 +306,7 @@ export class StreamableHttpClientTransport implements Transport {
         throw new Error(`Unexpected content type: ${contentType}`);
       }
       streaming = true;
-      this.consume(x, res, release, false, signal ? { requestSignal: signal } : {});
+      this.consume(x, res, release, false, { ...(signal ? { requestSignal: signal } : {}), answers: { id: m.id } });
     } catch (error) {
       throw x.abortReason ?? error;
     } finally {
@@ -318,6 +343,21 @@ export class StreamableHttpClientTransport implements Transport {
     throw error;
   }
 
+  /** Aborts `x` if it has not been released within timeoutMs; returns what clears that. */
+  private deadline(x: HttpExchange, what: string): () => void {
+    const timer = setTimeout(
+      () =>
+        x.abort(
+          Object.assign(new Error(`The upstream did not finish answering ${what} within ${this.timeoutMs} ms.`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      this.timeoutMs,
+    );
+    timer.unref();
+    return () => clearTimeout(timer);
+  }
+
   /** Keeps an exchange abortable by close() and by the request's own signal until released. */
   private track(x: HttpExchange, signal: AbortSignal | undefined): () => void {
     if (this.state === 'closed') x.abort(new Error('The transport was closed.'));
@@ -345,9 +385,13 @@ export class StreamableHttpClientTransport implements Transport {
       }),
     );
     const release = this.track(x, opts.requestSignal);
+    // The stream itself may stay open as long as the server likes; its answer may not take longer
+    // than a request's (without a signal, nothing else would end a server that never answers).
+    const answered = opts.requestSignal ? undefined : this.deadline(x, 'the GET for its stream');
     let streaming = false;
     try {
       const res = await x.send(this.target);
+      answered?.();
       if (res.status < 200 || res.status >= 300) {
         const text = await readText(res).catch(() => '');
         // A server without a GET stream says 405: nothing to receive there.
@@ -361,6 +405,7 @@ export class StreamableHttpClientTransport implements Transport {
       streaming = true;
       this.consume(x, res, release, true, opts);
     } finally {
+      answered?.();
       if (!streaming) release();
     }
   }
@@ -381,6 +426,7 @@ export class StreamableHttpClientTransport implements Transport {
     let primed = false;
     let answered = false;
     let ended = false;
+    let grace: NodeJS.Timeout | undefined;
     const parser = new SseParser(
       (event) => {
         if (event.id) {
@@ -394,7 +440,16 @@ export class StreamableHttpClientTransport implements Transport {
         } catch (error) {
           return this.report(error);
         }
-        if ('result' in msg || 'error' in msg) answered = true;
+        if ('result' in msg || 'error' in msg) {
+          answered = true;
+          if (opts.answers && msg.id === opts.answers.id && !grace) {
+            grace = setTimeout(
+              () => x.abort(new Error('The upstream kept the stream of an answered request open.')),
+              ANSWERED_STREAM_GRACE_MS,
+            );
+            grace.unref();
+          }
+        }
         this.onmessage?.(msg);
       },
       (ms) => (this.serverRetryMs = ms),
@@ -413,6 +468,7 @@ export class StreamableHttpClientTransport implements Transport {
     const finish = (error?: Error) => {
       if (ended) return;
       ended = true;
+      clearTimeout(grace);
       release();
       if (this.state === 'closed' || x.abortReason) return;
       if (error) this.onerror?.(new Error(`SSE stream disconnected: ${error.message}`));
@@ -447,6 +503,16 @@ export class StreamableHttpClientTransport implements Transport {
     timer.unref();
     this.reconnects.add(timer);
   }
+}
+
+/** Both release functions as one; the second may be missing. */
+function both(a: () => void, b: (() => void) | undefined): () => void {
+  return b
+    ? () => {
+        a();
+        b();
+      }
+    : a;
 }
 
 /** The protocol version a request's `_meta` claims, if it claims one. */
