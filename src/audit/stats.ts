@@ -2,6 +2,12 @@
 // buckets, the busiest tools and the most blocked ones, for one time range. SQL sinks answer with
 // aggregates (GROUP BY over the ts index), never by reading records; the JSON Lines sink has no
 // index and folds a scan of its file, so its cost grows with the file (see docs/audit.md).
+//
+// Tool names in the log come from agents too: a call to a tool the server does not have is recorded
+// under the name the agent sent, which may be megabytes long and different on every call. So the
+// SQL sinks hand back only the rows of the tools that can make the top lists (never one row per
+// distinct name in the range), and every name is cut to MAX_TOOL_CHARS: one stats request costs
+// the same whatever names agents chose.
 import type { AuditRecord } from './record.js';
 
 export interface StatsQuery {
@@ -35,15 +41,24 @@ export interface AuditSummary {
   top_denials: (ToolCount & { decisions: Record<string, number> })[];
 }
 
-/** Rows of `bucket, decision, count` and of `server, tool, decision, count`, from any sink. */
+/**
+ * Rows of `bucket, decision, count` and of `server, tool, decision, count`, from any sink. A tool
+ * row's name is cut to MAX_TOOL_CHARS; `tool_chars` is the length of the whole name.
+ */
 export interface SummaryRows {
   buckets: { bucket: number; decision: string; calls: number }[];
-  tools: { server: string; tool: string; decision: string; calls: number }[];
+  tools: { server: string; tool: string; tool_chars?: number | string; decision: string; calls: number }[];
 }
 
 export const MAX_BUCKETS = 500;
+/** The longest tool name a summary shows; a longer one ends in `…(N chars)`. */
+export const MAX_TOOL_CHARS = 256;
 
-/** The SQL of the two aggregates, for SQLite (`?`) and PostgreSQL (`$n`): values travel as parameters. */
+/**
+ * The SQL of the two aggregates, for SQLite (`?`) and PostgreSQL (`$n`): values travel as parameters.
+ * The tool rows are those of the `top` busiest tools and the `top` most blocked ones, ranked in SQL
+ * the way summarize() ranks them (calls, then server and tool by code point).
+ */
 export function summarySql(
   table: string,
   param: (n: number) => string,
@@ -53,17 +68,35 @@ export function summarySql(
   // as REAL, so SQLite's quotient is cast back to a whole bucket number (ts >= since: no negatives).
   const pg = param(1).startsWith('$');
   const cast = pg ? '::bigint' : '';
+  // Ties are broken by code point in both databases (SQLite's default BINARY, PostgreSQL's "C").
+  const byName = pg ? 'server COLLATE "C", tool COLLATE "C"' : 'server, tool';
   const quotient = `(ts - ${param(1)}${cast}) / ${param(2)}${cast}`;
+  const top = topOf(q);
   return {
     buckets:
       `SELECT ${pg ? quotient : `CAST(${quotient} AS INTEGER)`} AS bucket, decision, count(*) AS calls FROM ${table} ` +
       `WHERE ts >= ${param(3)}${cast} AND ts < ${param(4)}${cast} GROUP BY 1, 2`,
     bucketParams: [q.since, q.bucketMs, q.since, q.until],
     tools:
-      `SELECT server, tool, decision, count(*) AS calls FROM ${table} ` +
-      `WHERE ts >= ${param(1)}${cast} AND ts < ${param(2)}${cast} GROUP BY 1, 2, 3`,
-    toolParams: [q.since, q.until],
+      // Grouped by the cut name and the whole one's length: names a summary would show alike are
+      // counted together, and no full name of megabytes is sorted or compared.
+      `WITH t AS (SELECT server, substr(tool, 1, ${MAX_TOOL_CHARS}) AS tool, length(tool) AS tool_chars, decision, ` +
+      `count(*) AS calls FROM ${table} WHERE ts >= ${param(1)}${cast} AND ts < ${param(2)}${cast} ` +
+      `GROUP BY 1, 2, 3, 4), ` +
+      `p AS (SELECT server, tool, tool_chars, sum(calls) AS total, ` +
+      `sum(CASE WHEN decision <> 'allow' THEN calls ELSE 0 END) AS denied FROM t GROUP BY 1, 2, 3), ` +
+      `k AS (SELECT server, tool, tool_chars FROM (SELECT server, tool, tool_chars FROM p ` +
+      `ORDER BY total DESC, ${byName} LIMIT ${param(3)}${cast}) AS busiest UNION ` +
+      `SELECT server, tool, tool_chars FROM (SELECT server, tool, tool_chars FROM p WHERE denied > 0 ` +
+      `ORDER BY denied DESC, ${byName} LIMIT ${param(4)}${cast}) AS blocked) ` +
+      `SELECT t.server, t.tool, t.tool_chars, t.decision, t.calls FROM t ` +
+      `JOIN k ON k.server = t.server AND k.tool = t.tool AND k.tool_chars = t.tool_chars`,
+    toolParams: [q.since, q.until, top, top],
   };
+}
+
+function topOf(q: StatsQuery): number {
+  return q.top ?? 10;
 }
 
 /** Folds records one by one (the JSON Lines sink) into the same rows the SQL aggregates give. */
@@ -77,7 +110,9 @@ export class SummaryFold {
     if (r.ts < this.q.since || r.ts >= this.q.until) return;
     const b = `${Math.floor((r.ts - this.q.since) / this.q.bucketMs)}\0${r.decision}`;
     this.buckets.set(b, (this.buckets.get(b) ?? 0) + 1);
-    const t = `${r.server}\0${r.tool}\0${r.decision}`;
+    // A scan holds one key per distinct name: cut, a name of megabytes costs what a short one does.
+    const tool = String(r.tool);
+    const t = `${r.server}\0${tool.slice(0, MAX_TOOL_CHARS)}\0${tool.length}\0${r.decision}`;
     this.tools.set(t, (this.tools.get(t) ?? 0) + 1);
   }
 
@@ -88,8 +123,8 @@ export class SummaryFold {
         return { bucket: Number(bucket), decision, calls };
       }),
       tools: [...this.tools].map(([k, calls]) => {
-        const [server, tool, decision] = k.split('\0') as [string, string, string];
-        return { server, tool, decision, calls };
+        const [server, tool, chars, decision] = k.split('\0') as [string, string, string, string];
+        return { server, tool, tool_chars: Number(chars), decision, calls };
       }),
     };
   }
@@ -117,8 +152,9 @@ export function summarize(q: StatsQuery, rows: SummaryRows): AuditSummary {
   }
   const byTool = new Map<string, ToolCount & { denied: number; decisions: Record<string, number> }>();
   for (const row of rows.tools) {
-    const key = `${row.server}\0${row.tool}`;
-    const entry = byTool.get(key) ?? { server: row.server, tool: row.tool, calls: 0, denied: 0, decisions: {} };
+    const tool = shownTool(row.tool, Number(row.tool_chars ?? row.tool.length));
+    const key = `${row.server}\0${tool}`;
+    const entry = byTool.get(key) ?? { server: row.server, tool, calls: 0, denied: 0, decisions: {} };
     const calls = Number(row.calls);
     entry.calls += calls;
     if (row.decision !== 'allow') {
@@ -127,8 +163,9 @@ export function summarize(q: StatsQuery, rows: SummaryRows): AuditSummary {
     }
     byTool.set(key, entry);
   }
-  const top = q.top ?? 10;
-  const order = (a: ToolCount, b: ToolCount) => a.server.localeCompare(b.server) || a.tool.localeCompare(b.tool);
+  const top = topOf(q);
+  // By code point, as the SQL that chose the rows breaks its ties.
+  const order = (a: ToolCount, b: ToolCount) => byCodePoint(a.server, b.server) || byCodePoint(a.tool, b.tool);
   const tools = [...byTool.values()];
   return {
     since: q.since,
@@ -147,4 +184,14 @@ export function summarize(q: StatsQuery, rows: SummaryRows): AuditSummary {
       .slice(0, top)
       .map(({ server, tool, denied, decisions: d }) => ({ server, tool, calls: denied, decisions: d })),
   };
+}
+
+/** A tool name as a summary shows it: whole, or its first MAX_TOOL_CHARS and its length. */
+function shownTool(cut: string, chars: number): string {
+  if (chars <= MAX_TOOL_CHARS && cut.length <= MAX_TOOL_CHARS) return cut;
+  return `${cut.slice(0, MAX_TOOL_CHARS)}…(${chars} chars)`;
+}
+
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -2,7 +2,14 @@
 // when a person watches stderr in a terminal. Every part of the gateway logs through the small
 // `Log` callback (level, message); this file turns that into pino calls, so the parts stay
 // independent of the logging library.
+//
+// Messages quote text from outside: an upstream's stderr, tool names a server chose, error texts.
+// JSON lines escape it; the readable forms write it for a person, so there every control character
+// (escape sequences that recolour, retitle or clear a terminal, a carriage return that overwrites
+// the line) and every invisible or direction-changing one is shown escaped, and a newline inside a
+// message starts an indented line: no message can forge an entry of its own or drive the terminal.
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { visibleText } from '../util/visible.js';
 import { activeTraceIds } from './tracing.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
@@ -64,7 +71,16 @@ function formatted(out: NodeJS.WritableStream, format: (entry: Entry) => string)
 }
 
 function plainLine(entry: Entry): string {
-  return `${entry.level}: ${entry.msg ?? ''}${extras(entry)}`;
+  return `${entry.level}: ${readable(entry.msg)}${extras(entry)}`;
+}
+
+/** Where a message's second and later lines start: never where an entry's time or level would. */
+const CONTINUATION = '    ';
+
+/** A message or value as a person reads it: lines indented after the first, nothing hidden. */
+function readable(text: unknown): string {
+  if (text === undefined || text === null) return '';
+  return String(text).split('\n').map(visibleText).join(`\n${CONTINUATION}`);
 }
 
 const COLOURS: Record<string, string> = { warn: '\x1b[33m', error: '\x1b[31m', fatal: '\x1b[31m' };
@@ -75,7 +91,7 @@ function prettyLine(entry: Entry): string {
   // https://no-color.org: colour only where the reader has not turned it off.
   const colour = process.env.NO_COLOR ? undefined : COLOURS[label];
   const level = colour ? `${colour}${label.toUpperCase()}\x1b[0m` : label.toUpperCase();
-  return `${localTime(entry.time)} ${level}${padding}${entry.msg ?? ''}${extras(entry)}`;
+  return `${localTime(entry.time)} ${level}${padding}${readable(entry.msg)}${extras(entry)}`;
 }
 
 /** HH:MM:SS.mmm in the reader's time zone: a terminal is read by someone where they are. */
@@ -90,7 +106,7 @@ function extras(entry: Entry): string {
   const parts: string[] = [];
   for (const [key, value] of Object.entries(entry)) {
     if (STANDARD_FIELDS.has(key)) continue;
-    parts.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    parts.push(`${readable(key)}=${readable(typeof value === 'string' ? value : JSON.stringify(value))}`);
   }
   return parts.length > 0 ? ` ${parts.join(' ')}` : '';
 }

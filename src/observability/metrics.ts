@@ -91,7 +91,7 @@ export class GatewayMetrics {
   /** Counts one decided call and its latencies from its audit record. */
   observe(record: AuditRecord): void {
     const { server, decision } = record;
-    const tool = this.toolLabels.label(server, record.subject, record.tool);
+    const tool = this.toolLabels.label(server, record.subject, record.tool, decision === 'hidden');
     // A shadow-mode call went through, but is not a plain allow: `shadow` says what enforcement would have done.
     this.calls.inc(
       record.shadow_decision ? { server, tool, decision, shadow: record.shadow_decision } : { server, tool, decision },

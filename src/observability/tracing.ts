@@ -69,8 +69,19 @@ export interface CallSpan {
   /** Starts a child span (`decide`) that the caller ends, for a phase that is not one function. */
   startChild(name: string): { end(): void };
   /** Records the decision and outcome from the call's audit record, then ends the span. */
-  end(record?: Pick<AuditRecord, 'decision' | 'outcome' | 'rule' | 'error'>): void;
+  end(record?: SpanRecord): void;
 }
+
+/** What a call span takes from the call's audit record. */
+export type SpanRecord = Pick<AuditRecord, 'decision' | 'outcome' | 'rule' | 'error' | 'blocked_by'>;
+
+/**
+ * The longest name a span name carries, and the longest text any attribute from the request does.
+ * A client chooses names and ids, up to the body limit; tracing backends index span names and keep
+ * every attribute.
+ */
+const MAX_NAME_IN_SPAN_NAME = 128;
+const MAX_ATTRIBUTE_CHARS = 1024;
 
 /** The trace context a request's `_meta` carries, as the parent for the gateway's spans. */
 export function contextFromMeta(meta: unknown, base: Context = otelContext.active()): Context {
@@ -89,12 +100,13 @@ export function startCallSpan(server: string, tool: string, meta: unknown, opts:
   const method = METHOD[subject];
   const parent = contextFromMeta(meta);
   const attributes: Attributes = { 'mcp.method.name': method, 'gatehouse.server': server };
-  if (subject === 'tool') attributes['gen_ai.tool.name'] = tool;
-  else if (subject === 'prompt') attributes['gen_ai.prompt.name'] = tool;
-  else attributes['mcp.resource.uri'] = tool;
-  if (opts.session) attributes['mcp.session.id'] = opts.session;
-  if (opts.requestId !== undefined) attributes['jsonrpc.request.id'] = String(opts.requestId);
-  const name = subject === 'resource' ? method : `${method} ${tool}`;
+  const target = cut(tool, MAX_ATTRIBUTE_CHARS);
+  if (subject === 'tool') attributes['gen_ai.tool.name'] = target;
+  else if (subject === 'prompt') attributes['gen_ai.prompt.name'] = target;
+  else attributes['mcp.resource.uri'] = target;
+  if (opts.session) attributes['mcp.session.id'] = cut(opts.session, MAX_ATTRIBUTE_CHARS);
+  if (opts.requestId !== undefined) attributes['jsonrpc.request.id'] = cut(String(opts.requestId), MAX_ATTRIBUTE_CHARS);
+  const name = subject === 'resource' ? method : `${method} ${cut(tool, MAX_NAME_IN_SPAN_NAME)}`;
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const ctx = trace.setSpan(parent, span);
   let ended = false;
@@ -117,6 +129,9 @@ export function startCallSpan(server: string, tool: string, meta: unknown, opts:
       if (ended) return;
       ended = true;
       if (record && span.isRecording()) recordOutcome(span, record);
+      // A name the server does not have is the client's own, new on every call if it likes: it
+      // stays in the attribute (cut), never in the span name, which backends group by.
+      if (record?.blocked_by === 'unknown_tool' && span.isRecording()) span.updateName(method);
       span.end();
     },
   };
@@ -170,7 +185,16 @@ export function activeTraceIds(): { trace_id?: string; span_id?: string } {
   return { trace_id: traceId, span_id: spanId };
 }
 
-function recordOutcome(span: Span, record: Pick<AuditRecord, 'decision' | 'outcome' | 'rule' | 'error'>): void {
+/**
+ * At most `max` characters of `text`, as a string of its own: a slice would be a view keeping the
+ * whole request text alive for as long as an exporter holds the span.
+ */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${Buffer.from(text.slice(0, max), 'utf8').toString('utf8')}…`;
+}
+
+function recordOutcome(span: Span, record: SpanRecord): void {
   span.setAttribute('gatehouse.decision', record.decision);
   if (record.rule) span.setAttribute('gatehouse.rule', record.rule);
   if (record.outcome) span.setAttribute('gatehouse.outcome', record.outcome);
