@@ -98,6 +98,18 @@ export function approverArguments(args: unknown, paths: readonly string[]): unkn
   return redactValue(args, compiledPaths(paths), 0, 'keys');
 }
 
+/** The most a record keeps of a name or id the client chose (a tool, a prompt, a URI, a request id). */
+export const MAX_NAME_CHARS = 1024;
+
+/**
+ * A name or id the client chose, as an audit record keeps it: cut after MAX_NAME_CHARS with its
+ * length said. A client may send a name of megabytes (a tool the server does not have), and every
+ * such call would write that much to the audit log, and to every page and poll that reads it.
+ */
+export function auditedName(text: string): string {
+  return text.length <= MAX_NAME_CHARS ? text : `${text.slice(0, MAX_NAME_CHARS)}…(${text.length} chars)`;
+}
+
 /**
  * A text for a log line or an error field: secret-looking `key=value` and `"key": "value"` pairs,
  * bearer tokens and the passwords of URLs (`postgres://user:PASSWORD@host`) hidden.

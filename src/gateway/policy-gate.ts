@@ -13,7 +13,7 @@ import {
 } from '../approvals/service.js';
 import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
-import { approverArguments, auditedErrorText, MAX_DEPTH, redactText } from '../audit/redact.js';
+import { approverArguments, auditedErrorText, auditedName, MAX_DEPTH, redactText } from '../audit/redact.js';
 import { approvalStep, withoutApprovalRound } from './approval-step.js';
 import type { Identity } from '../identity/grants.js';
 import { errorGivesQuotaBack, type Limiter } from '../limits/limiter.js';
@@ -216,10 +216,10 @@ export class PolicyGate {
     const grant = peer.identity?.grant;
     const record: AuditRecord = {
       ts: this.now(),
-      request_id: String(req.id),
+      request_id: auditedName(String(req.id)),
       server,
       subject,
-      tool: name,
+      tool: auditedName(name),
       grant: grant?.name ?? 'anonymous',
       agent: grant?.agent ?? 'anonymous',
       session: sessionKey(peer, via.session),
