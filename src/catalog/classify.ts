@@ -464,9 +464,12 @@ function classify(tool: ClassifiableTool, rules: Rules): { classification: ToolC
 
   // --- description phrases --------------------------------------------------------------------
   let destructiveMention: string | undefined;
+  // Irreversible loss stated anywhere counts even for a tool named like a read (`get_records`
+  // "Permanently deletes all records"): the name must not silence what the description tells the
+  // agent the tool does. Against the read name it ties, and the riskier reading wins.
+  const final = rules.on('phrase:final') ? PHRASES.final.exec(description) : null;
+  if (final) ledger.add('destructive', 3, `description says "${final[0]}"`, 'phrase:final');
   if (!readName) {
-    const final = rules.on('phrase:final') ? PHRASES.final.exec(description) : null;
-    if (final) ledger.add('destructive', 3, `description says "${final[0]}"`, 'phrase:final');
     const overwrite = rules.on('phrase:overwrite') ? PHRASES.overwrite.exec(paragraph) : null;
     if (overwrite) ledger.add('destructive', 2, `description says "${overwrite[0]}"`, 'phrase:overwrite');
     const mention = rules.on('phrase:mention') ? PHRASES.mention.exec(paragraph) : null;

@@ -16,7 +16,7 @@ export class StorePinKeeper implements PinKeeper {
     if (store) await this.store.putPin(store);
     if (verdict === 'changed' && store?.pending) {
       this.log(
-        `tool "${server}/${String(tool.name)}" changed since it was pinned; calls are blocked until an operator runs: gatehouse pins accept ${server} ${String(tool.name)}`,
+        `tool "${server}/${String(tool.name)}" changed since it was pinned; calls are blocked until an operator reviews it with: gatehouse pins diff ${shellWord(server)}, then runs: gatehouse pins accept ${shellWord(server)} ${shellWord(String(tool.name))}`,
       );
     }
     return { blocked: verdict === 'changed', hash: pinnedDefinition(tool).hash };
@@ -27,4 +27,12 @@ export class StorePinKeeper implements PinKeeper {
     const pin = await this.store.getPin(server, tool);
     return pin !== undefined && hash !== undefined && pin.hash === hash;
   }
+}
+
+/**
+ * A name as one word of a shell command an operator may paste: a server names its own tools, and
+ * `read_file; curl … | sh` must not become a command of its own.
+ */
+export function shellWord(name: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
 }

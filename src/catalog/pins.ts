@@ -92,7 +92,11 @@ export function checkPin(
     const { pending: _p, ...rest } = existing;
     return { verdict: 'same', store: { ...rest, hash, definition } };
   }
-  if (existing.pending?.hash === hash) return { verdict: 'changed' };
+  // The change waiting for review stays the one an operator reviews: a server that shows another
+  // definition after it (or to another session) must not swap what `pins accept` lets through for
+  // something `pins diff` never showed. The other definition is blocked all the same (it is not the
+  // pinned one) and waits in turn once the first is accepted.
+  if (existing.pending) return { verdict: 'changed' };
   return { verdict: 'changed', store: { ...existing, pending: { hash, definition, seenAt: now } } };
 }
 
@@ -101,7 +105,7 @@ export function pinDiff(pin: Pin): string {
   if (!pin.pending) return `${pin.server}/${pin.tool}: no change waiting`;
   return createTwoFilesPatch(
     `${pin.server}/${pin.tool} (pinned)`,
-    `${pin.server}/${pin.tool} (now)`,
+    `${pin.server}/${pin.tool} (now, sha256 ${pin.pending.hash})`,
     pretty(pin.definition),
     pretty(pin.pending.definition),
     '',
@@ -114,13 +118,22 @@ function pretty(canonical: string): string {
   return `${JSON.stringify(JSON.parse(canonical), null, 2)}\n`;
 }
 
-/** Accepts the changes waiting on a server's tools (all, or one); returns what was accepted. */
+/**
+ * Accepts the changes waiting on a server's tools (all, or one); returns what was accepted. With
+ * `expectedHash`, only a waiting definition of that hash (the one a diff showed) is accepted.
+ */
 export async function acceptPins(
   store: { listPins(server?: string): Promise<Pin[]>; putPin(pin: Pin): Promise<void> },
   server: string,
   tool?: string,
+  expectedHash?: string,
 ): Promise<Pin[]> {
-  const waiting = (await store.listPins(server)).filter((p) => p.pending && (tool === undefined || p.tool === tool));
+  const waiting = (await store.listPins(server)).filter(
+    (p) =>
+      p.pending &&
+      (tool === undefined || p.tool === tool) &&
+      (expectedHash === undefined || p.pending.hash === expectedHash),
+  );
   const accepted: Pin[] = [];
   for (const p of waiting) {
     const next: Pin = {

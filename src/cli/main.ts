@@ -267,9 +267,17 @@ export function buildProgram(io: CliIo, run: Run): Command {
     .description("accept a server's changed tools (all of them, or one)")
     .argument('<server>', 'name of a configured server')
     .argument('[tool]', 'only this tool')
+    .option('--hash <sha256>', 'only a change of this sha256, as `pins diff` showed it')
     .option(...CONFIG_FLAG)
-    .addHelpText('after', examples('gatehouse pins accept github', 'gatehouse pins accept github create_issue'))
-    .action((server: string, tool: string | undefined, opts: { config?: string }) =>
+    .addHelpText(
+      'after',
+      examples(
+        'gatehouse pins accept github',
+        'gatehouse pins accept github create_issue',
+        'gatehouse pins accept github create_issue --hash 3f2a…',
+      ),
+    )
+    .action((server: string, tool: string | undefined, opts: { config?: string; hash?: string }) =>
       run(async () => (await import('./pins.js')).pinsAcceptCommand(server, tool, opts, io)),
     );
   addApprovalsCommands(program, io, run);

@@ -55,16 +55,17 @@ export async function pinsDiffCommand(server: string, opts: { config?: string },
 export async function pinsAcceptCommand(
   server: string,
   tool: string | undefined,
-  opts: { config?: string },
+  opts: { config?: string; hash?: string },
   io: CliIo,
 ): Promise<number> {
   return withStore(opts.config, async (store) => {
-    const accepted = await acceptPins(store, server, tool);
+    const accepted = await acceptPins(store, server, tool, opts.hash);
     if (accepted.length === 0) {
+      const which = opts.hash ? ` of sha256 ${opts.hash} (run "gatehouse pins diff ${server}" again)` : '';
       io.err(
         tool
-          ? `Tool "${server}/${tool}" has no change waiting to be accepted.`
-          : `No tool of "${server}" has a change waiting to be accepted.`,
+          ? `Tool "${server}/${tool}" has no change${which} waiting to be accepted.`
+          : `No tool of "${server}" has a change${which} waiting to be accepted.`,
       );
       return EXIT_FAILURE;
     }

@@ -1,6 +1,6 @@
 // Reading a YAML or JSON document from disk, for config and policy files alike. Syntax errors come
 // back as problems with a line and column, so that they print like every other problem.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from './errors.js';
@@ -9,8 +9,12 @@ import type { Problem } from './problems.js';
 export async function readStructuredFile(file: string): Promise<unknown> {
   let text: string;
   try {
+    // Only a regular file: a FIFO put in a policy file's place would hold the read (and every
+    // reload after it) for ever, and /dev/zero would never end.
+    if (!(await stat(file)).isFile()) throw new ConfigError('CONFIG_PARSE', file, 'not a regular file');
     text = await readFile(file, 'utf8');
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ConfigError('CONFIG_NOT_FOUND', file, 'file not found');
     throw new ConfigError('CONFIG_PARSE', file, `cannot read the file (${code ?? String(error)})`);

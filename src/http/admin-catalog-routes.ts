@@ -33,10 +33,13 @@ export async function pinDiffRoute({ core, res, params }: AdminRequest): Promise
   sendJson(res, 200, { changes: changed.map((p) => ({ server: p.server, tool: p.tool, diff: pinDiff(p) })) });
 }
 
-/** POST /pins/<server>/accept[/<tool>]: accepts the changes; connected clients hear the list changed. */
-export async function acceptPinsRoute({ core, res, params }: AdminRequest): Promise<void> {
+/**
+ * POST /pins/<server>/accept[/<tool>][?hash=<sha256>]: accepts the changes (with `hash`, only a
+ * change of that definition, as its diff showed it); connected clients hear the list changed.
+ */
+export async function acceptPinsRoute({ core, res, params, url }: AdminRequest): Promise<void> {
   const server = params.server!;
-  const accepted = await acceptPins(core.store, server, params.tool);
+  const accepted = await acceptPins(core.store, server, params.tool, url.searchParams.get('hash') ?? undefined);
   if (accepted.length > 0) core.pool.announce(server, 'notifications/tools/list_changed');
   sendJson(res, accepted.length > 0 ? 200 : 404, { accepted: accepted.map((p) => p.tool) });
 }

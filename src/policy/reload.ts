@@ -113,6 +113,8 @@ export class PolicyReloader {
   async reload(): Promise<void> {
     try {
       const loaded = this.loaded.path ? await loadConfig({ file: this.loaded.path }) : this.loaded;
+      const lost = policiesLost(this.loaded, loaded);
+      if (lost.length > 0) throw new PolicyError(lost);
       const next = await this.target.compile(loaded);
       const changed = this.target.apply(next);
       const added = Object.keys(loaded.config.servers).filter((s) => !(s in this.loaded.config.servers));
@@ -158,6 +160,25 @@ export class PolicyReloader {
     for (const [f, onPoll] of this.polled) unwatchFile(f, onPoll);
     this.polled = [];
   }
+}
+
+/**
+ * Servers of the running gateway that had a policy and would have none after the reload (their
+ * `policy:` gone, or the server gone from the file): every call to them would be allowed. A config
+ * file cut short while it is written looks exactly like that, so a reload never takes a server's
+ * policy away; a restart does, with its warning.
+ */
+function policiesLost(before: LoadedConfig, after: LoadedConfig): { path: string; message: string }[] {
+  const lost: { path: string; message: string }[] = [];
+  for (const [name, server] of Object.entries(before.config.servers)) {
+    if (server.policy === undefined || after.config.servers[name]?.policy !== undefined) continue;
+    const gone = !(name in after.config.servers);
+    lost.push({
+      path: `/servers/${name}${gone ? '' : '/policy'}`,
+      message: `${gone ? 'the server is no longer in the config' : 'the server no longer names a policy'}, which would allow every call to it; a reload never removes a server's policy (restart the gateway to do that)`,
+    });
+  }
+  return lost;
 }
 
 function describe(err: unknown): string {
