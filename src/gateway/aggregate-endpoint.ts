@@ -13,13 +13,14 @@ import {
   sessionSubscription,
   type Endpoint,
 } from './endpoint.js';
-import type { ClientPeer } from './peer.js';
+import { callerPeer, type ClientPeer } from './peer.js';
 import { forward, shapeForModern, stripModernFields, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamConnection, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ToolEntry } from './tool-directory.js';
-import { mayUse } from '../identity/grants.js';
+import { mayUse, type Identity } from '../identity/grants.js';
+import { listable } from '../policy/decide.js';
 import { unknownToolError } from '../policy/blocked-result.js';
 import {
   chooseOwner,
@@ -436,10 +437,24 @@ export class AggregateEndpoint implements Endpoint {
     return () => releases.forEach((r) => r());
   }
 
-  toolEntry(name: string): Promise<ToolEntry | undefined> {
+  /**
+   * The tool a `<server>__<tool>` name stands for, to check a call's `Mcp-Param-*` headers before it
+   * is decided. Given the caller, only a tool it may see: one on a server outside its grant, or one
+   * its policy hides or denies, is undefined like a missing one, or a header mismatch (400) would
+   * tell it apart from an unknown tool (-32602), and a server outside the grant would be listed on
+   * the caller's behalf.
+   */
+  async toolEntry(name: string, identity?: Identity): Promise<ToolEntry | undefined> {
     const parts = splitName(name);
-    if (!parts || !this.pool.has(parts.server)) return Promise.resolve(undefined);
-    return this.pool.tools.tool(this.pool.sharedConnection(parts.server), parts.name).catch(() => undefined);
+    if (!parts || !this.pool.has(parts.server)) return undefined;
+    if (identity && !mayUse(identity, parts.server)) return undefined;
+    const entry = await this.pool.tools
+      .tool(this.pool.sharedConnection(parts.server), parts.name)
+      .catch(() => undefined);
+    if (!entry || !identity) return entry;
+    const policy = this.gate.policyFor(parts.server, callerPeer(identity));
+    // As tools/list shows it: what the list leaves out has no headers to check.
+    return !policy || listable(policy, parts.name, entry.classification.category) ? entry : undefined;
   }
 
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void {
@@ -466,6 +481,7 @@ function capabilityOf(key: string): string {
   return key === 'resourceTemplates' ? 'resources' : key;
 }
 
+/** The caller of an HTTP request as the policy sees it (its identity is all a policy reads). */
 function initOf(session: ClientSession) {
   return {
     protocolVersion: session.protocolVersion ?? '',

@@ -4,7 +4,9 @@
 import { META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, negotiateLegacyVersion } from '../mcp/era.js';
 import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
-import type { ClientPeer } from './peer.js';
+import { callerPeer, type ClientPeer } from './peer.js';
+import type { Identity } from '../identity/grants.js';
+import { listable } from '../policy/decide.js';
 import { forward, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -24,7 +26,11 @@ export interface Endpoint {
   /** `peer` as for `request`: the session with the identity of the message's sender. */
   notification(n: JsonRpcNotification, session?: ClientSession, peer?: ClientPeer): void;
   /** A tool as the server defines it (under the name this endpoint shows), if it has one. */
-  toolEntry(name: string): Promise<ToolEntry | undefined>;
+  /**
+   * The tool a call names, as the server listed it; with `identity`, only one that caller's
+   * tools/list would show (a hidden tool, or one of a server outside its grant, has none).
+   */
+  toolEntry(name: string, identity?: Identity): Promise<ToolEntry | undefined>;
   /** Keeps the server(s) subscribed to a resource until the returned function is called. */
   /**
    * `peer`, the subscriber: only what it may read is subscribed. Undefined when its policy hides
@@ -269,7 +275,11 @@ export class ServerEndpoint implements Endpoint {
     return this.pool.subscribeResource(this.name, uri);
   }
 
-  toolEntry(name: string): Promise<ToolEntry | undefined> {
-    return this.pool.tools.tool(this.pool.sharedConnection(this.name), name).catch(() => undefined);
+  async toolEntry(name: string, identity?: Identity): Promise<ToolEntry | undefined> {
+    const entry = await this.pool.tools.tool(this.pool.sharedConnection(this.name), name).catch(() => undefined);
+    if (!entry || !identity) return entry;
+    const policy = this.gate.policyFor(this.name, callerPeer(identity));
+    // As tools/list shows it: what the list leaves out has no headers to check.
+    return !policy || listable(policy, name, entry.classification.category) ? entry : undefined;
   }
 }

@@ -43,6 +43,14 @@ export interface ClientPeer {
 }
 
 /**
+ * A caller known by its identity alone, for deciding what it may see outside a request of its own
+ * (the tool whose `Mcp-Param-*` headers the HTTP edge checks before the policy gate).
+ */
+export function callerPeer(identity: Identity): ClientPeer {
+  return { ...gatewayPeer('caller', 'modern'), principal: identity.principal, identity };
+}
+
+/**
  * The gateway itself as a client, for the requests it sends on its own account (reading tool
  * lists, holding listen streams): a server that asks it something is told it is not supported.
  */

@@ -186,7 +186,7 @@ export class StreamableHttpDownstream {
           ),
         );
       }
-      const mismatch = headerMismatch(req, msg) ?? (await this.paramMismatch(req, endpoint, msg));
+      const mismatch = headerMismatch(req, msg) ?? (await this.paramMismatch(req, endpoint, msg, edge));
       if (mismatch)
         return sendJson(
           res,
@@ -298,9 +298,11 @@ export class StreamableHttpDownstream {
     req: IncomingMessage,
     endpoint: Endpoint,
     msg: JsonRpcRequest,
+    edge: HttpEdge,
   ): Promise<string | undefined> {
     if (msg.method !== 'tools/call' || typeof msg.params?.name !== 'string') return undefined;
-    const entry = await endpoint.toolEntry(msg.params.name);
+    // Only a tool the caller may see: a 400 about another's headers would tell that it exists.
+    const entry = await endpoint.toolEntry(msg.params.name, edge);
     if (!entry || entry.paramHeaders.length === 0) return undefined;
     return paramHeaderMismatch(entry.paramHeaders, msg.params.arguments, (name) => header(req, name));
   }
