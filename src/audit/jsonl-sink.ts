@@ -29,7 +29,9 @@ export class JsonlAuditSink implements AuditSink {
 
   async insert(records: AuditRecord[]): Promise<void> {
     if (!this.madeDir) {
-      await mkdir(dirname(this.file), { recursive: true });
+      // Records hold call arguments: a folder or file made here is its owner's only. A file the
+      // operator's rotation creates keeps the mode the operator gives it.
+      await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
       this.madeDir = true;
     }
     // One write per batch: a crash leaves at most the batch's last line cut short, which readers skip.
@@ -40,7 +42,7 @@ export class JsonlAuditSink implements AuditSink {
       // A record that cannot be serialised, or a batch too long for one string: the batch's fault.
       throw unstorable(error);
     }
-    await appendFile(this.file, text);
+    await appendFile(this.file, text, { mode: 0o600 });
   }
 
   async query(q: AuditQuery): Promise<AuditPage> {

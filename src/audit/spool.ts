@@ -32,6 +32,12 @@ import { recordJson, unstorable } from './sink.js';
 /** A spool emptied of shipped records is cut back to nothing once it is this large. */
 const REWIND_BYTES = 4 * 1024 * 1024;
 const MAX_SLOTS = 64;
+/**
+ * The spool holds whole records, call arguments included: its files and the folder made for them
+ * are their owner's only.
+ */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 /** Wide enough for any byte offset a spool can reach (Number.MAX_SAFE_INTEGER has 16 digits). */
 const MARK_WIDTH = 20;
 
@@ -47,7 +53,7 @@ export class AuditSpool {
     private readonly mode: Exclude<SpoolMode, 'off'>,
     private readonly lockFile: string,
   ) {
-    this.fd = openSync(file, 'a+');
+    this.fd = openSync(file, 'a+', FILE_MODE);
     this.size = fstatSync(this.fd).size;
     this.offsetFd = openSync(`${file}.shipped`, 'r+');
   }
@@ -70,7 +76,7 @@ export class AuditSpool {
     sink: string,
     mode: Exclude<SpoolMode, 'off'>,
   ): { spool: AuditSpool; leftovers: { record: AuditRecord; end: number }[] } {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
     // Named after the sink: a spool's records only ever go to the sink they were meant for.
     const base = path.join(dir, `audit-spool-${createHash('sha256').update(sink).digest('hex').slice(0, 12)}`);
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
@@ -83,9 +89,12 @@ export class AuditSpool {
       // spool again from its start, which the sink's uid makes harmless.
       const fresh = `${file}.tmp`;
       const lines = leftovers.map((r) => Buffer.from(JSON.stringify(r) + '\n', 'utf8'));
-      writeFileSync(fresh, Buffer.concat(lines));
+      // A fresh file each time, so that the mode is this one: a spool an earlier version left
+      // world readable becomes private at the rename.
+      rmSync(fresh, { force: true });
+      writeFileSync(fresh, Buffer.concat(lines), { mode: FILE_MODE });
       if (mode === 'fsync') syncFile(fresh);
-      writeFileSync(`${file}.shipped`, '0');
+      writeFileSync(`${file}.shipped`, '0', { mode: FILE_MODE });
       renameSync(fresh, file);
       let end = 0;
       const placed = leftovers.map((record, i) => ({ record, end: (end += lines[i]!.length) }));
@@ -145,7 +154,7 @@ export class AuditSpool {
 function takeLock(lockFile: string): boolean {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: FILE_MODE });
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

@@ -1,7 +1,7 @@
 // `gatehouse import FILE`: turns the MCP server list of Claude Desktop, Cursor, VS Code, Windsurf or
 // Claude Code into a gatehouse.yaml with a suggested policy per server, and prints what the client
 // needs to reach those servers through Gatehouse instead.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { suggestPolicyYaml } from '../catalog/suggest.js';
 import type { ServerCatalog } from '../catalog/catalog.js';
@@ -15,6 +15,7 @@ import {
 import { defaultDenyPolicyYaml, importedConfigYaml, type GrantPlan } from '../onboarding/imported-config.js';
 import { readImportedTools } from '../onboarding/read-tools.js';
 import { CLIENT_KINDS, describeSnippet } from '../onboarding/snippets.js';
+import { pathTaken, PRIVATE_FILE_MODE, replaceFile, SHARED_FILE_MODE } from '../onboarding/write-files.js';
 import { coloursFor } from './colour.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
 import { startProgress, type ProgressStream } from './progress.js';
@@ -34,6 +35,7 @@ export interface ImportOptions {
 interface PlannedFile {
   path: string;
   text: string;
+  mode: number;
 }
 
 const TOKEN_VARIABLE = 'GATEHOUSE_TOKEN';
@@ -55,7 +57,8 @@ export async function importCommand(
   if (imported.servers.length === 0) throw new UsageError(`${file} lists no MCP servers to import`);
 
   const targets = [configPath, ...imported.servers.map((s) => policyFile(s.name))];
-  const existing = targets.filter((p) => existsSync(p));
+  // A link pointing nowhere counts as a file: writing through it would create its target.
+  const existing = targets.filter((p) => pathTaken(p));
   if (existing.length > 0 && !opts.force && !opts.dryRun) {
     throw new UsageError(
       `${existing.map(shown).join(', ')} already exist${existing.length === 1 ? 's' : ''}; ` +
@@ -97,11 +100,18 @@ export async function importCommand(
   }
 
   const files: PlannedFile[] = [
-    { path: configPath, text: importedConfigYaml(imported, { source: file, policyPath, ...(grant ? { grant } : {}) }) },
+    {
+      path: configPath,
+      text: importedConfigYaml(imported, { source: file, policyPath, ...(grant ? { grant } : {}) }),
+      // It holds the env values and headers of the client's file as they were (API keys, bearer
+      // tokens), which that file often kept private: only its owner may read it.
+      mode: PRIVATE_FILE_MODE,
+    },
     ...imported.servers.map((s) => {
       const catalog = catalogs.get(s.name)!;
       return {
         path: policyFile(s.name),
+        mode: SHARED_FILE_MODE,
         text: catalog.ok
           ? suggestPolicyYaml(s.name, catalog.tools)
           : defaultDenyPolicyYaml(s.name, catalog.error ?? 'unknown error', policyPath(s.name).slice(2)),
@@ -111,12 +121,9 @@ export async function importCommand(
   if (opts.dryRun) {
     io.out(`\n${c.yellow('Dry run: nothing was written.')} These files would be written:`);
     for (const f of files)
-      io.out(`\n--- ${shown(f.path)}${existsSync(f.path) ? ' (exists: needs --force)' : ''}\n${f.text.trimEnd()}`);
+      io.out(`\n--- ${shown(f.path)}${pathTaken(f.path) ? ' (exists: needs --force)' : ''}\n${f.text.trimEnd()}`);
   } else {
-    for (const f of files) {
-      mkdirSync(dirname(f.path), { recursive: true });
-      writeFileSync(f.path, f.text);
-    }
+    for (const f of files) replaceFile(f.path, f.text, f.mode);
     io.out(`\nWrote ${files.map((f) => shown(f.path)).join(', ')}`);
   }
 

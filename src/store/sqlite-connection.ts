@@ -4,7 +4,7 @@
 // the audit log's batches landing between reservations, that was three extra reads per call.
 // better-sqlite3 runs every statement and transaction synchronously, so two users of one
 // connection never interleave inside a transaction.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -17,7 +17,7 @@ export class SqliteConnection {
     readonly file: string,
     private readonly busyTimeoutMs: number,
   ) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') createPrivately(file);
     this.db = new Database(file);
     // First: switching to WAL also waits for another process's lock.
     this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
@@ -55,4 +55,23 @@ export class SqliteConnection {
       this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
   }
+}
+
+/**
+ * Creates the database file, and any folder it needs, readable by its owner only: it holds call
+ * arguments in the audit log and approvals, and the grants, and SQLite would create it world
+ * readable (0644). Its -wal and -shm files take its mode. An existing file keeps the mode its
+ * operator gave it.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  let fd: number;
+  try {
+    // `wx`: only a new file is made here; an existing one is left for SQLite to open as it can.
+    fd = openSync(file, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  closeSync(fd);
 }
