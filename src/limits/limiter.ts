@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '../mcp/jsonrpc.js';
 import type { LimitRequest } from '../policy/decide.js';
-import type { Reservation, StateStore } from '../store/store.js';
+import type { Reservation, StateStore, WindowCheck, WindowSpec } from '../store/store.js';
 
 export interface ScopeFacts {
   grant: string;
@@ -86,26 +86,22 @@ export class Limiter {
 
   async reserve(requests: LimitRequest[], facts: ScopeFacts, now: number): Promise<LimitOutcome> {
     const taken: Reservation[] = [];
-    for (const req of requests) {
-      const l = req.limit;
-      const key = counterKey(req, facts);
-      // Limits naming the same counter count one call once. The first reservation on it charges the
-      // call's cost; each other limit checks its own window with cost 0, which holds exactly when
-      // the counter, this call's entry included, is within its max.
-      const cost = taken.some((t) => t.key === key) ? 0 : req.cost;
+    for (const [key, group] of byCounter(requests, facts)) {
+      const first = group[0]!;
+      const l = first.limit;
+      // Limits naming the same counter count a call once: one entry of the first one's cost,
+      // taken only if it fits in every one of their windows, in one atomic step of the store.
+      const spec: WindowSpec = {
+        algorithm: l.algorithm,
+        windowMs: l.windowSeconds * 1000,
+        max: l.max,
+        cost: first.cost,
+        longestWindowMs: l.counterWindowSeconds * 1000,
+        ...(group.length > 1 ? { also: group.slice(1).map((r) => windowOf(r.limit)) } : {}),
+      };
       let r;
       try {
-        r = await this.store.reserve(
-          key,
-          {
-            algorithm: l.algorithm,
-            windowMs: l.windowSeconds * 1000,
-            max: l.max,
-            cost,
-            longestWindowMs: l.counterWindowSeconds * 1000,
-          },
-          now,
-        );
+        r = await this.store.reserve(key, spec, now);
       } catch (err) {
         this.opts.onStoreError?.();
         if (this.opts.failureMode?.(facts.server) === 'open') {
@@ -123,16 +119,33 @@ export class Limiter {
       }
       if (!r.ok) {
         await this.release(taken);
+        const req = await this.refusing(key, group, now);
         const retryAfterS = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
         const what =
-          req.cost > l.max
-            ? `This call costs ${req.cost}, more than the limit of ${l.max} allows at once.`
-            : `Rate limit reached: at most ${l.max} per ${describeWindow(l.windowSeconds)} ${SCOPE_WORD[l.scope]} (counter ${req.counter}${keyedBy(req)}).`;
-        return { ok: false, rule: l.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
+          first.cost > req.limit.max
+            ? `This call costs ${first.cost}, more than the limit of ${req.limit.max} allows at once.`
+            : `Rate limit reached: at most ${req.limit.max} per ${describeWindow(req.limit.windowSeconds)} ${SCOPE_WORD[req.limit.scope]} (counter ${req.counter}${keyedBy(req)}).`;
+        return { ok: false, rule: req.limit.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
       }
       taken.push({ key, token: r.token });
     }
     return { ok: true, reservations: taken };
+  }
+
+  /**
+   * Which limit of a refused counter to name: the first whose window the call's cost does not fit
+   * in now (the store refused them together); the first of them when none can be told.
+   */
+  private async refusing(key: string, group: LimitRequest[], now: number): Promise<LimitRequest> {
+    if (group.length === 1) return group[0]!;
+    const cost = group[0]!.cost;
+    for (const req of group) {
+      const window = { ...windowOf(req.limit), cost };
+      if (cost > window.max) return req;
+      const used = await this.store.usage(key, window, now).catch(() => undefined);
+      if (used !== undefined && used + cost > window.max) return req;
+    }
+    return group[0]!;
   }
 
   /** `state_failure: open`: the call passes without this limit, and the log says so, loudly. */
@@ -184,4 +197,20 @@ export function describeWindow(seconds: number): string {
  */
 export function keyedBy(req: LimitRequest): string {
   return req.limit.key ? `, one per value of ${req.limit.key.source}` : '';
+}
+
+/** The requests of a call grouped by the counter they count on, in the order they came. */
+function byCounter(requests: LimitRequest[], facts: ScopeFacts): Map<string, LimitRequest[]> {
+  const groups = new Map<string, LimitRequest[]>();
+  for (const req of requests) {
+    const key = counterKey(req, facts);
+    const group = groups.get(key);
+    if (group) group.push(req);
+    else groups.set(key, [req]);
+  }
+  return groups;
+}
+
+function windowOf(l: LimitRequest['limit']): WindowCheck {
+  return { algorithm: l.algorithm, windowMs: l.windowSeconds * 1000, max: l.max };
 }

@@ -7,6 +7,7 @@ import type { Pin } from '../catalog/pins.js';
 import type { StoredGrant } from '../identity/stored-grant.js';
 import {
   admit,
+  windowsOf,
   relevantSpan,
   retentionFor,
   usedAt,
@@ -45,15 +46,17 @@ export class MemoryStore implements StateStore {
       while (drop < w.entries.length && w.entries[drop]!.ts <= horizon) drop++;
       if (drop > 0) w.entries.splice(0, drop);
     }
-    const { from, to } = relevantSpan(spec, now);
-    const inSpan = w.entries.filter((e) => e.ts >= from && e.ts < to);
-    // In time order the window (from, now] is all there is to check; see admit() for the rest.
-    const inOrder = newest === undefined || newest <= now;
-    const quick =
-      inOrder && spec.cost <= spec.max && inSpan.reduce((sum, e) => sum + e.cost, 0) + spec.cost <= spec.max;
-    if (!quick) {
-      const verdict = admit(spec, now, inSpan, newest);
-      if (!verdict.ok) return verdict;
+    for (const window of windowsOf(spec)) {
+      const { from, to } = relevantSpan(window, now);
+      const inSpan = w.entries.filter((e) => e.ts >= from && e.ts < to);
+      // In time order the window (from, now] is all there is to check; see admit() for the rest.
+      const inOrder = newest === undefined || newest <= now;
+      const quick =
+        inOrder && window.cost <= window.max && inSpan.reduce((sum, e) => sum + e.cost, 0) + window.cost <= window.max;
+      if (!quick) {
+        const verdict = admit(window, now, inSpan, newest);
+        if (!verdict.ok) return verdict;
+      }
     }
     const token = randomUUID();
     const at = w.entries.findIndex((e) => e.ts > now);

@@ -5,28 +5,33 @@
 
 /**
  * A reservation against one counter: the same steps and the same admission rule as the SQLite
- * store (see `admit` in store.ts), in one round trip.
+ * store (see `admit` in store.ts), in one round trip. It checks every window given (the limits of
+ * one call that name the same counter) before it adds the call's entry once: checked one script
+ * after another, calls arriving together at several replicas each see the others' entries added
+ * for their first window and are all refused by the tighter one.
  *
  * KEYS[1] the counter (a sorted set: score = the call's time, member = `<uuid>:<cost>`, which is
  *         also the reservation's token, so a release is one ZREM)
  * KEYS[2] the counter's retention in ms (it only grows: counters shared by limits of different
  *         windows keep what the longest one needs); both keys expire a minute after the retention
- * ARGV    now, algorithm, windowMs, max, cost, uuid, longestWindowMs (of the limits sharing the counter)
- * Returns {1, token} or {0, retryAfterMs, used}.
+ * ARGV    now, cost, uuid, longestWindowMs (of the limits sharing the counter), then for each
+ *         window: algorithm, windowMs, max
+ * Returns {1, token} or {0, retryAfterMs, used} of the first window that refuses the call.
  */
 export const RESERVE_LUA = `
 local zkey, rkey = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
-local calendar = ARGV[2] == 'calendar'
-local window = tonumber(ARGV[3])
-local max = tonumber(ARGV[4])
-local cost = tonumber(ARGV[5])
-local token = ARGV[6] .. ':' .. ARGV[5]
+local cost = tonumber(ARGV[2])
+local token = ARGV[3] .. ':' .. ARGV[2]
 local function num(x) return string.format('%.17g', x) end
 
-local longest = tonumber(ARGV[7] or '0') or 0
-local keep = window
-if longest > keep then keep = longest end
+local windows = {}
+local keep = tonumber(ARGV[4] or '0') or 0
+for i = 5, #ARGV, 3 do
+  local w = { calendar = ARGV[i] == 'calendar', window = tonumber(ARGV[i + 1]), max = tonumber(ARGV[i + 2]) }
+  if w.window > keep then keep = w.window end
+  windows[#windows + 1] = w
+end
 local retain = tonumber(redis.call('GET', rkey) or '0')
 if retain < 2 * keep then retain = 2 * keep end
 -- Keys expire on the server's clock while calls are stamped with the gateways' clocks: a minute
@@ -40,32 +45,29 @@ local newest = last[2] and tonumber(last[2]) or nil
 -- retention() in store.ts).
 if newest then redis.call('ZREMRANGEBYSCORE', zkey, '-inf', num(newest - retain)) end
 
-local from, to, start
-if calendar then
-  start = math.floor(now / window) * window
-  from, to = start, start + window
-else
-  from, to = now - window + 1, now + window
-end
-local raw = redis.call('ZRANGEBYSCORE', zkey, num(from), '(' .. num(to), 'WITHSCORES')
-local ts, costs = {}, {}
-for i = 1, #raw, 2 do
-  ts[#ts + 1] = tonumber(raw[i + 1])
-  costs[#costs + 1] = tonumber(string.match(raw[i], ':([^:]*)$'))
-end
-
-local function refused(retry, used)
-  redis.call('PEXPIRE', zkey, num(ttl))
-  return {0, num(retry), num(used)}
-end
-
-if cost > max then return refused(window, 0) end
-if newest and now < newest - window then return refused(newest - window - now + 1, 0) end
-if calendar then
-  local used = 0
-  for i = 1, #ts do used = used + costs[i] end
-  if used + cost > max then return refused(start + window - now, used) end
-else
+-- Nil when the call fits this window, else {retryAfterMs, used}.
+local function check(calendar, window, max)
+  local from, to, start
+  if calendar then
+    start = math.floor(now / window) * window
+    from, to = start, start + window
+  else
+    from, to = now - window + 1, now + window
+  end
+  local raw = redis.call('ZRANGEBYSCORE', zkey, num(from), '(' .. num(to), 'WITHSCORES')
+  local ts, costs = {}, {}
+  for i = 1, #raw, 2 do
+    ts[#ts + 1] = tonumber(raw[i + 1])
+    costs[#costs + 1] = tonumber(string.match(raw[i], ':([^:]*)$'))
+  end
+  if cost > max then return {window, 0} end
+  if newest and now < newest - window then return {newest - window - now + 1, 0} end
+  if calendar then
+    local used = 0
+    for i = 1, #ts do used = used + costs[i] end
+    if used + cost > max then return {start + window - now, used} end
+    return nil
+  end
   local function sum_in(e)
     local s = 0
     for i = 1, #ts do
@@ -80,23 +82,29 @@ else
       if s > worst then worst = s end
     end
   end
-  if worst + cost > max then
-    -- Wait until enough of what precedes the call has left its window.
-    local to_free = worst + cost - max
-    for i = 1, #ts do
-      if ts[i] <= now then
-        to_free = to_free - costs[i]
-        if to_free <= 0 then
-          local wait = ts[i] + window - now + 1
-          if wait < 1 then wait = 1 end
-          return refused(wait, worst)
-        end
+  if worst + cost <= max then return nil end
+  -- Wait until enough of what precedes the call has left its window.
+  local to_free = worst + cost - max
+  for i = 1, #ts do
+    if ts[i] <= now then
+      to_free = to_free - costs[i]
+      if to_free <= 0 then
+        local wait = ts[i] + window - now + 1
+        if wait < 1 then wait = 1 end
+        return {wait, worst}
       end
     end
-    return refused(window, worst)
   end
+  return {window, worst}
 end
 
+for _, w in ipairs(windows) do
+  local refused = check(w.calendar, w.window, w.max)
+  if refused then
+    redis.call('PEXPIRE', zkey, num(ttl))
+    return {0, num(refused[1]), num(refused[2])}
+  end
+end
 redis.call('ZADD', zkey, num(now), token)
 redis.call('PEXPIRE', zkey, num(ttl))
 return {1, token}

@@ -34,6 +34,7 @@ import { parseRedisUrl } from './redis-url.js';
 import {
   relevantSpan,
   usedAt,
+  windowsOf,
   type Reservation,
   type ReserveResult,
   type StateStore,
@@ -90,17 +91,25 @@ export class RedisStore implements StateStore, ClusterStore {
   }
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
+    return this.reserveWindows(key, windowsOf(spec), spec.cost, now);
+  }
+
+  /**
+   * One reservation of `cost` against every window of `specs` (the limits of one call that name the
+   * same counter), checked and taken in one atomic step: all of them admit the call or none does.
+   */
+  private async reserveWindows(key: string, specs: WindowSpec[], cost: number, now: number): Promise<ReserveResult> {
+    const longest = Math.max(0, ...specs.map((s) => s.longestWindowMs ?? s.windowMs));
+    const windows = specs.flatMap((s) => [s.algorithm, String(s.windowMs), String(s.max)]);
     const [ok, a, b] = await this.run((s) =>
       s.ghReserve(
         this.key(`rl:${key}`),
         this.key(`rr:${key}`),
         String(now),
-        spec.algorithm,
-        String(spec.windowMs),
-        String(spec.max),
-        String(spec.cost),
+        String(cost),
         randomUUID(),
-        String(spec.longestWindowMs ?? spec.windowMs),
+        String(longest),
+        ...windows,
       ),
     );
     if (ok === 1) return { ok: true, token: a };

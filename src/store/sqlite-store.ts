@@ -12,6 +12,7 @@ import {
   relevantSpan,
   retentionFor,
   usedAt,
+  windowsOf,
   type Reservation,
   type ReserveResult,
   type StateStore,
@@ -144,6 +145,23 @@ export class SqliteStore implements StateStore {
       }
       return (usedIn.get(key, from, to) as { used: number }).used;
     };
+    /** Why an entry of `window.cost` at `now` does not fit in the window; undefined when it does. */
+    const outside = (
+      key: string,
+      window: WindowSpec,
+      now: number,
+      newest: number | undefined,
+    ): Extract<ReserveResult, { ok: false }> | undefined => {
+      const { from, to } = relevantSpan(window, now);
+      // In time order (the common case) the sum of the window decides; the full check, which
+      // reads the entries, is needed only when calls arrive out of order or the call is refused.
+      if (newest === undefined || newest <= now) {
+        const used = usedInOrder(key, from, to, now);
+        if (window.cost <= window.max && used + window.cost <= window.max) return undefined;
+      }
+      const verdict = admit(window, now, inSpan.all(key, from, to) as { ts: number; cost: number }[], newest);
+      return verdict.ok ? undefined : verdict;
+    };
     const reserveOne = (key: string, spec: WindowSpec, now: number): ReserveResult => {
       const want = retentionFor(spec);
       this.forgetIfFull();
@@ -165,19 +183,10 @@ export class SqliteStore implements StateStore {
         // Every entry of a second wholly before the cutoff is gone: so is its total.
         if (cutoff > 0) pruneSeconds.run(key, Math.trunc(cutoff / 1000));
       }
-      const { from, to } = relevantSpan(spec, now);
-      // In time order (the common case) the sum of the window decides; the full check, which
-      // reads the entries, is needed only when calls arrive out of order or the call is refused.
-      if (newest === undefined || newest <= now) {
-        const used = usedInOrder(key, from, to, now);
-        if (spec.cost <= spec.max && used + spec.cost <= spec.max) {
-          const token = this.nextToken(now);
-          insert.run(token, key, now, spec.cost);
-          return { ok: true, token };
-        }
+      for (const window of windowsOf(spec)) {
+        const refused = outside(key, window, now, newest);
+        if (refused) return refused;
       }
-      const verdict = admit(spec, now, inSpan.all(key, from, to) as { ts: number; cost: number }[], newest);
-      if (!verdict.ok) return verdict;
       const token = this.nextToken(now);
       insert.run(token, key, now, spec.cost);
       return { ok: true, token };

@@ -18,6 +18,21 @@ export interface WindowSpec {
    * short window does not prune what a long one must still see.
    */
   longestWindowMs?: number;
+  /**
+   * The windows of the call's other limits that name the same counter: one entry of `cost` is
+   * taken only if it fits in every one of them too, all in the same atomic step. Checked one after
+   * another, each call's entry would already be in the counter when the next limit looked, and a
+   * burst over the tightest max would see every call refused.
+   */
+  also?: WindowCheck[];
+}
+
+/** A further window an entry must fit in (see WindowSpec.also). */
+export type WindowCheck = Pick<WindowSpec, 'algorithm' | 'windowMs' | 'max'>;
+
+/** The windows a reservation must fit in: its own and those it carries, each with its cost. */
+export function windowsOf(spec: WindowSpec): WindowSpec[] {
+  return [spec, ...(spec.also ?? []).map((w) => ({ ...w, cost: spec.cost }))];
 }
 
 export type ReserveResult = { ok: true; token: string } | { ok: false; retryAfterMs: number; used: number };
