@@ -119,11 +119,11 @@ export class Limiter {
       }
       if (!r.ok) {
         await this.release(taken);
-        const req = await this.refusing(key, group, now);
+        const req = await this.refusing(requests, facts, now, first);
         const retryAfterS = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
         const what =
-          first.cost > req.limit.max
-            ? `This call costs ${first.cost}, more than the limit of ${req.limit.max} allows at once.`
+          req.cost > req.limit.max
+            ? `This call costs ${req.cost}, more than the limit of ${req.limit.max} allows at once.`
             : `Rate limit reached: at most ${req.limit.max} per ${describeWindow(req.limit.windowSeconds)} ${SCOPE_WORD[req.limit.scope]} (counter ${req.counter}${keyedBy(req)}).`;
         return { ok: false, rule: req.limit.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
       }
@@ -133,19 +133,28 @@ export class Limiter {
   }
 
   /**
-   * Which limit of a refused counter to name: the first whose window the call's cost does not fit
-   * in now (the store refused them together); the first of them when none can be told.
+   * Which limit to name for a refused call: the first, in the policy's order, whose window the call
+   * does not fit in now, each counter charged once (as `policy explain` walks them). The store
+   * refused a counter's limits together, and counters are reserved one by one: the one refused
+   * need not be the first full one. `fallback` when none can be told (a store that cannot answer).
    */
-  private async refusing(key: string, group: LimitRequest[], now: number): Promise<LimitRequest> {
-    if (group.length === 1) return group[0]!;
-    const cost = group[0]!.cost;
-    for (const req of group) {
-      const window = { ...windowOf(req.limit), cost };
-      if (cost > window.max) return req;
-      const used = await this.store.usage(key, window, now).catch(() => undefined);
-      if (used !== undefined && used + cost > window.max) return req;
+  private async refusing(
+    requests: LimitRequest[],
+    facts: ScopeFacts,
+    now: number,
+    fallback: LimitRequest,
+  ): Promise<LimitRequest> {
+    const charged = new Map<string, number>();
+    for (const req of requests) {
+      const key = counterKey(req, facts);
+      const charge = charged.has(key) ? 0 : req.cost;
+      const used = await this.store.usage(key, { ...windowOf(req.limit), cost: req.cost }, now).catch(() => undefined);
+      if (used === undefined) continue;
+      const already = used + (charged.get(key) ?? 0);
+      if (charge > req.limit.max || already + charge > req.limit.max) return req;
+      if (!charged.has(key)) charged.set(key, req.cost);
     }
-    return group[0]!;
+    return fallback;
   }
 
   /** `state_failure: open`: the call passes without this limit, and the log says so, loudly. */

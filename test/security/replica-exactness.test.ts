@@ -102,6 +102,32 @@ describe('limits shared by three replicas on one Redis', () => {
     expect(admitted).toHaveLength(6);
   });
 
+  it('a refused call names the first limit in the policy that is full, as policy explain does, not the counter reserved first', async () => {
+    const p = loadPolicy({
+      version: '1',
+      default: 'allow',
+      tools: {
+        order: {
+          limits: [
+            { counter: 'x', max: 100, window: 'hour' },
+            { counter: 'y', max: 1, window: 'hour' },
+            { counter: 'x', max: 1, window: 'minute' },
+          ],
+        },
+      },
+    });
+    const limiter = new Limiter(new MemoryStore());
+    const limits = () => {
+      const d = decide(p, call('order', {}));
+      if (d.outcome !== 'allow') throw new Error(`expected allow, got ${d.outcome}`);
+      return d.limits;
+    };
+    expect((await limiter.reserve(limits(), FACTS, NOW)).ok).toBe(true);
+    const second = await limiter.reserve(limits(), FACTS, NOW);
+    expect(second.ok).toBe(false);
+    expect(!second.ok && second.reason).toMatch(/counter y/);
+  });
+
   it.each([
     ['SQLite', () => new SqliteStore(join(mkdtempSync(join(tmpdir(), 'gatehouse-limits-')), 'state.db'))],
     ['memory', () => new MemoryStore()],
