@@ -47,7 +47,7 @@ export const DASHBOARD_ROUTES: DashboardRoute[] = [
     method: 'POST',
     path: ['policy', 'validate'],
     role: 'viewer',
-    handle: (core, req, res) => validatePolicy(core, req, res),
+    handle: (core, req, res, { role }) => validatePolicy(core, req, res, role),
   },
   {
     method: 'GET',

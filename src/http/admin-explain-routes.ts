@@ -13,6 +13,25 @@ import { readBody } from './body.js';
 import { sendJson } from './respond.js';
 
 const SUBJECTS: readonly Subject[] = ['tool', 'resource', 'prompt'];
+
+/**
+ * How deep a call's arguments may nest to be explained. Explaining walks the arguments recursively
+ * (and answers with them): thousands of levels take seconds and then overflow the stack.
+ */
+export const MAX_EXPLAIN_ARGS_DEPTH = 512;
+
+/** Whether a JSON value nests deeper than `limit` levels; iterative, so any depth is measured safely. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 const EXPLAIN_KEYS = new Set(['server', 'tool', 'args', 'grant', 'subject', 'now']);
 
 interface ExplainRequest {
@@ -114,6 +133,8 @@ function parseExplainRequest(raw: string): ExplainRequest | string {
   if (typeof tool !== 'string' || tool === '')
     return '"tool" must be the name of the tool (or prompt, or the URI of the resource) to explain.';
   if (args !== undefined && !isObject(args)) return `"args" must be a JSON object of the call's arguments.`;
+  if (nestsDeeperThan(args, MAX_EXPLAIN_ARGS_DEPTH))
+    return `"args" nests more than ${MAX_EXPLAIN_ARGS_DEPTH} levels deep; explain takes arguments nested less deeply.`;
   if (grant !== undefined && (typeof grant !== 'string' || grant === ''))
     return '"grant" must be the name of a configured grant.';
   if (subject !== undefined && !SUBJECTS.includes(subject as Subject))
