@@ -107,7 +107,12 @@ export const MAX_NAME_CHARS = 1024;
  * such call would write that much to the audit log, and to every page and poll that reads it.
  */
 export function auditedName(text: string): string {
-  return text.length <= MAX_NAME_CHARS ? text : `${text.slice(0, MAX_NAME_CHARS)}…(${text.length} chars)`;
+  return shortened(text, MAX_NAME_CHARS);
+}
+
+/** `text` whole, or its first `max` characters and its length: `…(1000000 chars)`. */
+export function shortened(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(${text.length} chars)`;
 }
 
 /**
@@ -267,6 +272,5 @@ function redactChild(value: unknown, patterns: PathPattern[], depth: number, hid
 }
 
 function shorten(text: string): string {
-  if (text.length <= MAX_STRING_CHARS) return text;
-  return `${text.slice(0, MAX_STRING_CHARS)}…(${text.length} chars)`;
+  return shortened(text, MAX_STRING_CHARS);
 }

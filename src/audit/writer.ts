@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditFilter, AuditPage, AuditQuery, StoredAuditRecord } from './query.js';
 import type { AuditLog, AuditRecord, AuditStats } from './record.js';
+import { shortened } from './redact.js';
 import { UnstorableRecordError, type AuditSink } from './sink.js';
 import type { AuditSpool } from './spool.js';
 import type { AuditSummary, StatsQuery } from './stats.js';
@@ -384,8 +385,7 @@ function replacement(record: AuditRecord, error: Error): AuditRecord {
 }
 
 function shortText(text: string): string {
-  if (text.length <= REPLACEMENT_TEXT_CHARS) return text;
-  return `${text.slice(0, REPLACEMENT_TEXT_CHARS)}…(${text.length} chars)`;
+  return shortened(text, REPLACEMENT_TEXT_CHARS);
 }
 
 /** A record named for a log line: the decision, its server and tool (shortened), its time. */
