@@ -1,6 +1,7 @@
 // CEL conditions: compiled once when the policy loads, evaluated per call. A condition that
 // fails at run time is reported, and the caller blocks the call (fail closed).
 import { Environment } from '@marcbachmann/cel-js';
+import { boundCost, CelCostError, firstLine, withinBudget } from './cel-budget.js';
 import { compileFast, UNDECIDED, type FastEval, type MessageSchemas } from './cel-fast.js';
 
 /** The fields of the variables that have a fixed set of them. */
@@ -61,22 +62,30 @@ export class CelCompileError extends Error {
 }
 
 export function compileCel(source: string, path: string, options: CelOptions = {}): CompiledCel {
-  let fn: ((ctx: Record<string, unknown>) => unknown) & { ast: unknown };
+  let fn: ((ctx: Record<string, unknown>) => unknown) & { ast: unknown; check(): { valid: boolean; error?: unknown } };
+  let comprehensions: boolean;
   try {
-    const checked = ENV.check(source);
-    if (!checked.valid) throw new CelCompileError(path, `invalid CEL expression: ${firstLine(checked.error)}`);
     fn = ENV.parse(source) as unknown as typeof fn;
+    const checked = fn.check();
+    if (!checked.valid) throw new CelCompileError(path, `invalid CEL expression: ${firstLine(checked.error)}`);
+    // After the check, which gives each call its handle: bounds what evaluating it may cost.
+    comprehensions = boundCost(fn.ast).comprehensions;
   } catch (err) {
     if (err instanceof CelCompileError) throw err;
+    if (err instanceof CelCostError) throw new CelCompileError(path, err.message);
     throw new CelCompileError(path, `invalid CEL expression: ${firstLine(err)}`);
   }
-  const interpret = (vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string } => {
-    try {
-      return { ok: true, value: fn(vars as unknown as Record<string, unknown>) };
-    } catch (err) {
-      return { ok: false, error: firstLine(err) };
-    }
-  };
+  const run = (vars: CelVars): unknown => fn(vars as unknown as Record<string, unknown>);
+  // Only comprehensions can run long (see cel-budget.ts); the rest evaluates without a deadline.
+  const interpret = comprehensions
+    ? (vars: CelVars) => withinBudget(() => run(vars))
+    : (vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string } => {
+        try {
+          return { ok: true, value: run(vars) };
+        } catch (err) {
+          return { ok: false, error: firstLine(err) };
+        }
+      };
   const fast: FastEval | undefined = options.native === false ? undefined : compileFast(fn.ast, SCHEMAS);
   if (!fast) return { source, path, evaluate: interpret, interpret, native: undefined };
   return {
@@ -90,8 +99,4 @@ export function compileCel(source: string, path: string, options: CelOptions = {
     interpret,
     native: fast,
   };
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 }

@@ -1,0 +1,120 @@
+// Proves that no CEL condition can hold the gateway on an agent's arguments: nested comprehensions
+// stop at a deadline and block the call, `matches` runs in linear time (RE2, the syntax the CEL
+// specification names), and conditions of ordinary cost answer as before.
+import { describe, expect, it } from 'vitest';
+import { BUDGET_ERROR } from '../../src/policy/cel-budget.js';
+import { compileCel, type CelVars } from '../../src/policy/cel.js';
+import { loadPolicy, PolicyError } from '../../src/policy/compile.js';
+import { decide } from '../../src/policy/decide.js';
+
+function vars(args: Record<string, unknown>): CelVars {
+  return {
+    args,
+    tool: { name: 't', server: 's' },
+    grant: { name: 'g', agent: 'a', labels: {} },
+    session: { id: 'x' },
+    now: new Date(0),
+  };
+}
+
+/** Three nested comprehensions: 64 million steps over 400 items, minutes of work for cel-js. */
+const CUBIC = 'args.l.all(x, args.l.all(y, args.l.all(z, x == y && y == z)))';
+const SAME_400 = Array.from({ length: 400 }, () => 1);
+
+describe('CEL evaluation cost', () => {
+  it('stops nested comprehensions over a long list with an error instead of running them out', () => {
+    const cel = compileCel(CUBIC, '/when');
+    expect(cel.evaluate(vars({ l: SAME_400 }))).toEqual({ ok: false, error: BUDGET_ERROR });
+  });
+
+  it('does not let CEL absorb the stop: a costly side of || still fails the evaluation', () => {
+    const cel = compileCel(`${CUBIC} || true`, '/when');
+    expect(cel.evaluate(vars({ l: SAME_400 }))).toEqual({ ok: false, error: BUDGET_ERROR });
+  });
+
+  it('blocks the call whose condition was stopped, naming why', () => {
+    const policy = loadPolicy({ version: '1', default: 'allow', tools: { t: { deny_if: [{ when: CUBIC }] } } });
+    const v = vars({ l: SAME_400 });
+    const d = decide(policy, { subject: 'tool', name: 't', server: 's', ...v, tool: undefined } as never);
+    expect(d).toMatchObject({ outcome: 'blocked', rule: '/tools/t/deny_if/0/when' });
+    expect(d.outcome === 'blocked' ? d.reason : '').toContain(BUDGET_ERROR);
+  });
+
+  it('answers comprehensions of ordinary cost exactly, before and after a stopped one', () => {
+    const cases: [string, Record<string, unknown>, unknown][] = [
+      ['args.l.all(x, x > 0.0)', { l: [1, 2, 3] }, true],
+      ['args.l.exists(x, x > 2.0)', { l: [1, 2, 3] }, true],
+      ['args.l.exists_one(x, x > 1.0)', { l: [1, 2, 3] }, false],
+      ['args.l.map(x, x * 2.0)', { l: [1, 2] }, [2, 4]],
+      ['args.l.filter(x, x != 2.0)', { l: [1, 2, 3] }, [1, 3]],
+      ['args.m.all(k, k.startsWith("a"))', { m: { ab: 1, ac: 2 } }, true],
+      ['args.items.all(i, i in args.allowed)', { items: ['a', 'b'], allowed: ['b', 'a', 'c'] }, true],
+    ];
+    const check = () => {
+      for (const [source, args, value] of cases)
+        expect(compileCel(source, '/when').evaluate(vars(args)), source).toEqual({ ok: true, value });
+    };
+    check();
+    expect(compileCel(CUBIC, '/when').evaluate(vars({ l: SAME_400 })).ok).toBe(false);
+    check();
+  });
+
+  it('keeps the errors of a comprehension that is not stopped', () => {
+    const r = compileCel('args.l.all(x, x > 0.0)', '/when').evaluate(vars({ l: ['a'] }));
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.error).not.toBe(BUDGET_ERROR);
+  });
+});
+
+describe('matches()', () => {
+  it('runs a pattern that backtracks exponentially in a RegExp in linear time', () => {
+    // `^(a+)+$` against "aaa…a!" takes a backtracking engine 2^n steps; 5,000 of them is instant
+    // for RE2 and would never end for a RegExp.
+    const cel = compileCel("args.s.matches('^(a+)+$')", '/when');
+    expect(cel.evaluate(vars({ s: `${'a'.repeat(5000)}!` }))).toEqual({ ok: true, value: false });
+    expect(cel.evaluate(vars({ s: 'aaaa' }))).toEqual({ ok: true, value: true });
+  });
+
+  it('does the same for a pattern the agent sends', () => {
+    const cel = compileCel('args.s.matches(args.p)', '/when');
+    expect(cel.evaluate(vars({ s: `${'a'.repeat(5000)}!`, p: '^(a|aa)+$' }))).toEqual({ ok: true, value: false });
+  });
+
+  it('takes RE2 syntax, as the CEL specification says: (?i) ignores case', () => {
+    const cel = compileCel("args.sql.matches(r'(?i)^\\s*delete\\b')", '/when');
+    expect(cel.evaluate(vars({ sql: '  DELETE FROM users' }))).toEqual({ ok: true, value: true });
+    expect(cel.evaluate(vars({ sql: 'select 1' }))).toEqual({ ok: true, value: false });
+  });
+
+  it('refuses at load a literal pattern RE2 does not accept, with its path', () => {
+    let problems: { path: string; message: string }[] = [];
+    try {
+      loadPolicy({
+        version: '1',
+        default: 'deny',
+        tools: { t: { deny_if: [{ when: "args.s.matches('(?=a)b')" }] } },
+      });
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      problems = err.problems;
+    }
+    expect(problems).toEqual([
+      expect.objectContaining({
+        path: '/tools/t/deny_if/0/when',
+        message: expect.stringContaining('invalid RE2 pattern'),
+      }),
+    ]);
+  });
+
+  it("fails the evaluation on an agent's pattern RE2 does not accept", () => {
+    const r = compileCel('args.s.matches(args.p)', '/when').evaluate(vars({ s: 'aa', p: '(a)\\1' }));
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.error).toContain('invalid RE2 pattern');
+  });
+
+  it('leaves a value that is not a string to cel-js, which reports it', () => {
+    const r = compileCel("args.n.matches('1')", '/when').evaluate(vars({ n: 1 }));
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.error).toContain('no matching overload');
+  });
+});
