@@ -15,6 +15,7 @@ import {
 import type { AuditRecord } from './record.js';
 import { recordJson, unstorable, type AuditSink } from './sink.js';
 import { sqlWhere } from './sql-filter.js';
+import { SqliteReader } from './sqlite-reader.js';
 import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
 // How long the log's writes wait for another process's write lock. Short: a write that waits blocks
@@ -32,6 +33,8 @@ export class SqliteAuditSink implements AuditSink {
   private readonly connection: SqliteConnection;
   private readonly releaseConnection: () => void;
   private readonly insertMany: (records: AuditRecord[]) => void;
+  /** Reads that can take seconds, off the gateway's thread; none for an in-memory database. */
+  private readonly reader: SqliteReader | undefined;
 
   /** `shared`: the state store's connection, when the log lives in the state file. */
   constructor(
@@ -41,6 +44,7 @@ export class SqliteAuditSink implements AuditSink {
     this.connection = shared ?? new SqliteConnection(file, INSERT_BUSY_TIMEOUT_MS);
     this.releaseConnection = this.connection.use();
     this.db = this.connection.db;
+    this.reader = file === ':memory:' ? undefined : new SqliteReader(file);
     try {
       this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.createTable());
     } catch (error) {
@@ -109,9 +113,10 @@ export class SqliteAuditSink implements AuditSink {
   async query(q: AuditQuery): Promise<AuditPage> {
     const size = pageSize(q.limit);
     const where = sqlWhere(q, q.cursor === undefined ? {} : { cursor: q.cursor }, () => '?');
-    const rows = this.db
-      .prepare(`SELECT id, record FROM audit ${where.sql} ORDER BY ts DESC, id DESC LIMIT ?`)
-      .all(...where.params, size) as Row[];
+    const rows = await this.all<Row>(`SELECT id, record FROM audit ${where.sql} ORDER BY ts DESC, id DESC LIMIT ?`, [
+      ...where.params,
+      size,
+    ]);
     const records = rows.map(toStored);
     return { records, next_cursor: nextCursor(records, size) };
   }
@@ -119,18 +124,20 @@ export class SqliteAuditSink implements AuditSink {
   async after(id: string | undefined, filter: AuditFilter, limit: number): Promise<StoredAuditRecord[]> {
     // Ids travel as text; SQLite compares them with the INTEGER column as numbers.
     const where = sqlWhere(filter, id === undefined ? {} : { afterId: id }, () => '?');
-    const rows = this.db
-      .prepare(`SELECT id, record FROM audit ${where.sql} ORDER BY id LIMIT ?`)
-      .all(...where.params, limit) as Row[];
+    const rows = await this.all<Row>(`SELECT id, record FROM audit ${where.sql} ORDER BY id LIMIT ?`, [
+      ...where.params,
+      limit,
+    ]);
     return rows.map(toStored);
   }
 
   async summarize(q: StatsQuery): Promise<AuditSummary> {
     const sql = summarySql('audit', () => '?', q);
-    return summarize(q, {
-      buckets: this.db.prepare(sql.buckets).all(...sql.bucketParams) as SummaryRows['buckets'],
-      tools: this.db.prepare(sql.tools).all(...sql.toolParams) as SummaryRows['tools'],
-    });
+    const [buckets, tools] = await Promise.all([
+      this.all<SummaryRows['buckets'][number]>(sql.buckets, sql.bucketParams),
+      this.all<SummaryRows['tools'][number]>(sql.tools, sql.toolParams),
+    ]);
+    return summarize(q, { buckets, tools });
   }
 
   async lastId(): Promise<string | undefined> {
@@ -139,7 +146,14 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   async close(): Promise<void> {
+    await this.reader?.close();
     this.releaseConnection();
+  }
+
+  /** A read's rows: on the reader's thread, or on this one for an in-memory database. */
+  private async all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
+    if (this.reader) return this.reader.all<T>(sql, params);
+    return this.db.prepare(sql).all(...params) as T[];
   }
 }
 

@@ -95,6 +95,11 @@ describe('the packed gatehouse package', { timeout: TIMEOUT_MS }, () => {
       } finally {
         await c.close();
       }
+      // The installed package reads its SQLite audit log on a worker thread: both calls are there.
+      const audit = await run(bin, ['audit', '--json'], { cwd: app, env: { ...process.env, GATEHOUSE_CONFIG: '' } });
+      const { records } = JSON.parse(audit.stdout) as { records: { tool: string; decision: string }[] };
+      const decisions = records.map((r) => `${r.tool}:${r.decision}`);
+      expect(decisions.sort()).toEqual(['add:allow', 'delete_note:deny']);
     } finally {
       await stopProcess(proc.child);
     }

@@ -1,0 +1,150 @@
+// Reads of the SQLite audit log that can take seconds run on a worker thread with a read-only
+// connection of their own. better-sqlite3 runs each statement synchronously: the dashboard's
+// statistics over a million records held the gateway's thread for two seconds, every call waiting,
+// and the overview asks again every 15 s. In WAL mode the reader sees every batch the writer has
+// committed and neither waits for the other.
+//
+// The worker starts on the first read and ends after a while without one, so a gateway whose
+// dashboard nobody opens pays no thread for it.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** How long the worker stays after its last read. */
+const IDLE_MS = 30_000;
+/** How long a read may wait for a lock (a checkpoint, a write in another process): off the gateway's thread. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+// CommonJS, as an eval'd worker is: the same text runs from the sources under a TypeScript loader
+// and from the bundle. Prepared statements are kept by their text (the sink's SQL has a handful of
+// shapes; the values travel as parameters), at most 64.
+const READER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
+db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+const statements = new Map();
+parentPort.on('message', ({ id, sql, params }) => {
+  try {
+    let statement = statements.get(sql);
+    if (!statement) {
+      if (statements.size >= 64) statements.clear();
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    parentPort.postMessage({ id, rows: statement.all(...params) });
+  } catch (error) {
+    parentPort.postMessage({ id, error: { message: String(error && error.message), code: error && error.code } });
+  }
+});
+`;
+
+interface Pending {
+  resolve(rows: unknown[]): void;
+  reject(error: Error): void;
+}
+
+type Reply = { id: number; rows: unknown[] } | { id: number; error: { message: string; code?: string } };
+
+export class SqliteReadError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class SqliteReader {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private idle: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    readonly file: string,
+    /** How long the worker stays after its last read. */
+    private readonly idleMs = IDLE_MS,
+  ) {}
+
+  /** Whether the worker thread is up. */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** The rows of one SELECT, run on the reader's thread. */
+  all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
+    if (this.closed) return Promise.reject(new SqliteReadError('the audit log is closed'));
+    const worker = this.started();
+    const id = this.nextId++;
+    clearTimeout(this.idle);
+    return new Promise<T[]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
+      worker.postMessage({ id, sql, params });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.idle);
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failAll(new SqliteReadError('the audit log was closed while a read was running'));
+    if (worker) await worker.terminate();
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    const worker = new Worker(READER, {
+      eval: true,
+      workerData: { driver, file: this.file, busyTimeoutMs: BUSY_TIMEOUT_MS },
+    });
+    // The gateway's own handles keep the process alive; a reader never does.
+    worker.unref();
+    worker.on('message', (reply: Reply) => this.answered(reply));
+    worker.on('error', (error: unknown) =>
+      this.lost(worker, new SqliteReadError(`the audit log's reader failed: ${messageOf(error)}`)),
+    );
+    worker.on('exit', () => this.lost(worker, new SqliteReadError("the audit log's reader stopped")));
+    this.worker = worker;
+    return worker;
+  }
+
+  private answered(reply: Reply): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) return;
+    this.pending.delete(reply.id);
+    if ('error' in reply) waiting.reject(new SqliteReadError(reply.error.message, reply.error.code));
+    else waiting.resolve(reply.rows);
+    if (this.pending.size === 0) this.idleFromNow();
+  }
+
+  /** The worker failed or ended: its reads fail, and the next read starts another. */
+  private lost(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.failAll(error);
+  }
+
+  private failAll(error: Error): void {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const w of waiting) w.reject(error);
+  }
+
+  private idleFromNow(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      const worker = this.worker;
+      if (!worker || this.pending.size > 0) return;
+      this.worker = undefined;
+      void worker.terminate();
+    }, this.idleMs);
+    this.idle.unref();
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
