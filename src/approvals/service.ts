@@ -123,8 +123,13 @@ export class ApprovalService {
         continue;
       }
       // Good for exactly one call: whoever moves it to `used` first has it. One that a held call
-      // here is waiting on is that call's own.
+      // here is waiting on is that call's own. One not used within its timeout of the answer has
+      // lapsed: a person approved the call for then, not for whenever the agent comes back.
       if (this.waiting.has(a.id)) continue;
+      if (lapsed(a, now)) {
+        await this.lapse(a.id);
+        continue;
+      }
       const used = await this.store.transitionApproval(a.id, ['approved'], { status: 'used' });
       if (used) return used;
     }
@@ -346,8 +351,9 @@ export class ApprovalService {
    */
   async current(id: string): Promise<Approval | undefined> {
     const a = await this.store.getApproval(id);
-    if (a?.status !== 'pending' || a.expires > this.now()) return a;
-    await this.expire(id);
+    if (a && lapsed(a, this.now())) await this.lapse(id);
+    else if (a?.status !== 'pending' || a.expires > this.now()) return a;
+    else await this.expire(id);
     return this.store.getApproval(id);
   }
 
@@ -356,7 +362,8 @@ export class ApprovalService {
     const found = await this.store.listApprovals(filter);
     const out: Approval[] = [];
     for (const a of found) {
-      const now = a.status === 'pending' && a.expires <= this.now() ? await this.current(a.id) : a;
+      const overdue = (a.status === 'pending' && a.expires <= this.now()) || lapsed(a, this.now());
+      const now = overdue ? await this.current(a.id) : a;
       if (now && (filter.status === undefined || filter.status.includes(now.status))) out.push(now);
     }
     return out;
@@ -371,8 +378,23 @@ export class ApprovalService {
     });
   }
 
+  /** An approval good for one call that lapsed unused: `expired`, still naming who approved it. */
+  private async lapse(id: string): Promise<void> {
+    await this.store.transitionApproval(id, ['approved'], { status: 'expired' });
+  }
+
   /** From now on, calls given up on are the gateway stopping, not clients withdrawing. */
   close(): void {
     this.closing = true;
   }
+}
+
+/**
+ * Whether an approval good for one call was approved and left unused for longer than its timeout
+ * (the time it had to be answered in), counted from the answer.
+ */
+export function lapsed(a: Approval, now: number): boolean {
+  return (
+    a.status === 'approved' && a.remember === 'none' && (a.decided_at ?? a.created) + (a.expires - a.created) <= now
+  );
 }

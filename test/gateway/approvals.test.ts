@@ -38,6 +38,7 @@ const SERVERS = {
     echo: { action: 'require_approval', approval: { timeout: 2 } },
   }),
   retry: server({ add: { action: 'require_approval', approval: { mode: 'retry' } } }),
+  lapsing: server({ add: { action: 'require_approval', approval: { mode: 'retry', timeout: 1 } } }),
   remember: server({ add: { action: 'require_approval', approval: { remember: 'session' } } }),
   ask: server({ add: { action: 'require_approval', approval: { notify: ['client'] } } }),
   cond: server({
@@ -172,6 +173,20 @@ describe.each(ERAS)('approvals, %s client', (era) => {
     );
     const spent = (await c.client.callTool({ name: 'add', arguments: args })) as CallToolResult;
     expect(firstText(spent)).toMatch(/^\[APPROVAL PENDING\]/);
+  });
+
+  it('retry: an approval left unused for its timeout after the answer lapses, and the call asks again', async () => {
+    const c = await client(era, 'lapsing');
+    const args = { a: 2, b: era === 'legacy' ? 300 : 400 };
+    const first = (await c.client.callTool({ name: 'add', arguments: args })) as CallToolResult;
+    const id = String(decisionOf(first).approval_id);
+    await gw.core.approvals.answer(id, { approve: true, by: 'ops', channel: 'api' });
+    // The approval had one second to be answered; it now has one second to be used.
+    await new Promise((r) => setTimeout(r, 1_300));
+    const late = (await c.client.callTool({ name: 'add', arguments: args })) as CallToolResult;
+    expect(firstText(late)).toMatch(/^\[APPROVAL PENDING\]/);
+    expect(decisionOf(late).approval_id).not.toBe(id);
+    expect(await gw.core.approvals.current(id)).toMatchObject({ status: 'expired', decided_by: 'ops' });
   });
 
   it('remember: session approves the same tool and arguments for the rest of the session', async () => {
