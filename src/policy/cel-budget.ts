@@ -139,6 +139,9 @@ function boundComprehension(node: Node): void {
       };
 }
 
+/** The most characters times RE2 instructions one `matches` may cost. */
+export const MAX_MATCH_COST = 100_000_000;
+
 /** RE2 programs by pattern; cleared when full, so agents' patterns cannot grow it. */
 const programs = new Map<string, RE2JS>();
 const MAX_PROGRAMS = 256;
@@ -179,6 +182,13 @@ function boundMatches(node: Node): void {
       } catch (err) {
         throw new Error(`matches(): invalid RE2 pattern: ${firstLine(err)}`);
       }
+      // Linear, but in the text's length times the program's size: bounded so that no pattern
+      // and text hold the gateway for long (about a second at the bound; typical conditions are
+      // thousands of times below it).
+      if (values[0].length * p.programSize() > MAX_MATCH_COST)
+        throw new Error(
+          `matches(): a pattern of ${p.programSize()} RE2 instructions over ${values[0].length} characters is too costly (their product may be at most ${MAX_MATCH_COST.toLocaleString('en')})`,
+        );
       return p.matcher(values[0]).find();
     }
     return original.apply(this, a);

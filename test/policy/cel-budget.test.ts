@@ -80,6 +80,20 @@ describe('matches()', () => {
     expect(cel.evaluate(vars({ s: `${'a'.repeat(5000)}!`, p: '^(a|aa)+$' }))).toEqual({ ok: true, value: false });
   });
 
+  it('fails a match whose text and program together are too large, so no pattern holds the gateway', () => {
+    // RE2's time is the text's length times the program's size: (.*){1000} is 4,002 instructions,
+    // and over 100,000 characters took re2js minutes.
+    const cel = compileCel('args.s.matches(args.p)', '/when');
+    const r = cel.evaluate(vars({ s: 'x'.repeat(100_000), p: '(.*){1000}' }));
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.error).toContain('too costly');
+    // An ordinary pattern over a long text is matched.
+    expect(cel.evaluate(vars({ s: `${'x'.repeat(1_000_000)} where`, p: '\\bwhere\\b' }))).toEqual({
+      ok: true,
+      value: true,
+    });
+  });
+
   it('takes RE2 syntax, as the CEL specification says: (?i) ignores case', () => {
     const cel = compileCel("args.sql.matches(r'(?i)^\\s*delete\\b')", '/when');
     expect(cel.evaluate(vars({ sql: '  DELETE FROM users' }))).toEqual({ ok: true, value: true });
