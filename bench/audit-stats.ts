@@ -1,16 +1,22 @@
-// The dashboard's statistics over a large SQLite audit log: how long they take, and the longest
-// time the gateway's event loop waits meanwhile, with the queries on the gateway's thread (as the
-// sink ran them before) and on the sink's reader thread, side by side on one file.
+// What the dashboard costs the gateway on a large audit log.
 //
-//   npx tsx bench/audit-stats.ts [--records 1000000] [--runs 3] [--file PATH]
+// 1. The statistics over an SQLite log: how long they take, and the longest time the gateway's
+//    event loop waits meanwhile, with the queries on the gateway's thread (as the sink ran them
+//    before) and on the sink's reader thread, side by side on one file.
+// 2. One poll of the audit page's tail (every 2 s) on a JSON Lines log: the CPU time of asking
+//    for the records after the last line, against a read of every record (what each poll did
+//    before, and still does for an id that is not a line number).
 //
-// The file is made once (records one second apart, 5 servers, 50 tools, one in seven denied) and
-// kept for later runs when --file is given. Prints a Markdown table.
+//   npx tsx bench/audit-stats.ts [--records 1000000] [--runs 3] [--file PATH] [--jsonl PATH]
+//
+// The files are made once (records one second apart, 5 servers, 50 tools, one in seven denied) and
+// kept for later runs when --file / --jsonl are given. Prints Markdown tables.
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { JsonlAuditSink } from '../src/audit/jsonl-sink.js';
 import type { AuditRecord } from '../src/audit/record.js';
 import { SqliteAuditSink } from '../src/audit/sqlite-sink.js';
 import { summarize, summarySql, type StatsQuery, type SummaryRows } from '../src/audit/stats.js';
@@ -20,33 +26,39 @@ const { values } = parseArgs({
     records: { type: 'string', default: '1000000' },
     runs: { type: 'string', default: '3' },
     file: { type: 'string' },
+    jsonl: { type: 'string' },
   },
 });
 const records = Number(values.records);
 const runs = Number(values.runs);
 const dir = values.file ? undefined : mkdtempSync(join(os.tmpdir(), 'gatehouse-audit-stats-'));
 const file = values.file ?? join(dir!, 'audit.db');
+const jsonlFile = values.jsonl ?? (dir ? join(dir, 'audit.jsonl') : `${file}.jsonl`);
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const query: StatsQuery = { since: T0, until: T0 + records * 1000, bucketMs: Math.ceil((records * 1000) / 100) };
+
+function record(i: number): AuditRecord {
+  return {
+    ts: T0 + i * 1000,
+    uid: `r${i}`,
+    server: `s${i % 5}`,
+    subject: 'tool',
+    tool: `t${i % 50}`,
+    grant: 'g',
+    agent: 'a',
+    session: 'x',
+    decision: i % 7 === 0 ? 'deny' : 'allow',
+    arguments: { path: `/notes/${i}.md` },
+  } as AuditRecord;
+}
 
 const sink = new SqliteAuditSink(file);
 if (!existsSync(file) || (await sink.summarize(query)).total !== records) {
   process.stderr.write(`writing ${records} records to ${file}…\n`);
   for (let from = 0; from < records; from += 10_000) {
     const batch: AuditRecord[] = [];
-    for (let i = from; i < Math.min(records, from + 10_000); i++)
-      batch.push({
-        ts: T0 + i * 1000,
-        uid: `r${i}`,
-        server: `s${i % 5}`,
-        subject: 'tool',
-        tool: `t${i % 50}`,
-        grant: 'g',
-        agent: 'a',
-        session: 'x',
-        decision: i % 7 === 0 ? 'deny' : 'allow',
-      } as AuditRecord);
+    for (let i = from; i < Math.min(records, from + 10_000); i++) batch.push(record(i));
     await sink.insert(batch);
   }
 }
@@ -93,6 +105,31 @@ for (let r = 1; r <= runs; r++) {
 }
 direct.close();
 await sink.close();
+
+const jsonl = new JsonlAuditSink(jsonlFile);
+if ((await jsonl.lastId()) !== String(records)) {
+  process.stderr.write(`writing ${records} records to ${jsonlFile}…\n`);
+  rmSync(jsonlFile, { force: true });
+  for (let from = 0; from < records; from += 10_000) {
+    const batch: AuditRecord[] = [];
+    for (let i = from; i < Math.min(records, from + 10_000); i++) batch.push(record(i));
+    await jsonl.insert(batch);
+  }
+}
+/** CPU milliseconds of one call. */
+async function cpuOf(work: () => Promise<unknown>): Promise<number> {
+  const before = process.cpuUsage();
+  await work();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+const tailRows: string[] = [];
+for (let r = 1; r <= runs; r++) {
+  const full = await cpuOf(() => jsonl.after(`x${records}`, {}, 100));
+  const tail = await cpuOf(() => jsonl.after(String(records), {}, 100));
+  const last = await cpuOf(() => jsonl.lastId());
+  tailRows.push(`| ${r} | ${full.toFixed(0)} | ${tail.toFixed(0)} | ${last.toFixed(0)} |`);
+}
 if (dir) rmSync(dir, { recursive: true, force: true });
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -106,6 +143,12 @@ process.stdout.write(
     '| run | statistics queried on | answered after (ms) | longest event-loop wait (ms) |',
     '| --- | --- | ---: | ---: |',
     ...rows,
+    '',
+    `The audit page's tail on a JSON Lines log of the same ${records.toLocaleString('en')} records (CPU ms of one call):`,
+    '',
+    '| run | every record read (before) | after the last line (a tail poll) | lastId() |',
+    '| --- | ---: | ---: | ---: |',
+    ...tailRows,
     '',
   ].join('\n'),
 );

@@ -2,6 +2,7 @@
 // its path, so an operator's rotation (rename, then a new file; or copy and truncate) takes effect
 // at the next batch. Gatehouse never deletes lines: retention is the operator's rotation.
 // Reading scans the whole file; a record's id is its line number in the current file.
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -62,10 +63,14 @@ export class JsonlAuditSink implements AuditSink {
 
   async after(id: string | undefined, filter: AuditFilter, limit: number): Promise<StoredAuditRecord[]> {
     const found: StoredAuditRecord[] = [];
+    // The tail asks every two seconds for what came after the last line it had: the lines up to
+    // it are counted, not read as records. (An id that is not a line number is compared with every
+    // record's, as before.)
+    const skip = id !== undefined && LINE_NUMBER.test(id) ? Number(id) : 0;
     await this.scan((r) => {
       if (found.length < limit && (id === undefined || compareIds(r.id, id) > 0) && matchesFilter(r, filter))
         found.push(r);
-    });
+    }, skip);
     return found;
   }
 
@@ -77,15 +82,22 @@ export class JsonlAuditSink implements AuditSink {
   }
 
   async lastId(): Promise<string | undefined> {
+    // The last few lines are read as records; the rest only counted. Should none of them be a
+    // record (a run of cut or foreign lines at the end), the whole file is read.
+    const { lines, recent } = await lineStarts(this.file, Infinity, LAST_LINES_READ);
     let last: string | undefined;
-    await this.scan((r) => (last = r.id));
+    if (lines > 0) await this.scan((r) => (last = r.id), recent[0]!.line - 1, recent[0]!.offset);
+    if (last === undefined && lines > LAST_LINES_READ) await this.scan((r) => (last = r.id));
     return last;
   }
 
   async close(): Promise<void> {}
 
-  /** Every well-formed record of the file in order; a missing file holds none. */
-  private async scan(each: (record: StoredAuditRecord) => void): Promise<void> {
+  /**
+   * Every well-formed record of the file in order, after its first `skip` lines (which are only
+   * counted; `offset`, when known, is where line `skip + 1` starts); a missing file holds none.
+   */
+  private async scan(each: (record: StoredAuditRecord) => void, skip = 0, offset?: number): Promise<void> {
     const exists = await stat(this.file).then(
       () => true,
       (error: NodeJS.ErrnoException) => {
@@ -94,9 +106,17 @@ export class JsonlAuditSink implements AuditSink {
       },
     );
     if (!exists) return;
-    const stream = createReadStream(this.file, { encoding: 'utf8' });
+    let start = 0;
+    if (skip > 0) {
+      if (offset === undefined) {
+        const found = await lineStarts(this.file, skip, 0);
+        if (found.lines < skip) return;
+        start = found.offset;
+      } else start = offset;
+    }
+    const stream = createReadStream(this.file, { encoding: 'utf8', start });
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    let line = 0;
+    let line = skip;
     try {
       for await (const text of lines) {
         line++;
@@ -168,6 +188,97 @@ class NewestRecords {
       i = top;
     }
   }
+}
+
+/** An id as the file's own records have it: a line number. */
+const LINE_NUMBER = /^[1-9][0-9]{0,14}$/;
+/** How many of the file's last lines lastId() reads as records. */
+const LAST_LINES_READ = 16;
+
+/** How much of the file lineStarts() reads at a time. */
+export const READ_BYTES = 1 << 20;
+
+const LF = 10;
+const CR = 13;
+
+/**
+ * Counts the file's lines as readline splits them (at `\n`, `\r\n` and a lone `\r`), reading
+ * bytes and never text, until `upTo` lines have ended. Answers how many lines it counted (the
+ * last one counts even without a line break), the byte at which the line after them starts, and
+ * the line numbers and starts of the last `keep` lines.
+ */
+async function lineStarts(
+  file: string,
+  upTo: number,
+  keep: number,
+): Promise<{ lines: number; offset: number; recent: { line: number; offset: number }[] }> {
+  let breaks = 0;
+  let lineStart = 0;
+  let position = 0;
+  // A `\r` at the end of a chunk: a `\n` first in the next one belongs to the same break.
+  let afterCr = false;
+  const recent: { line: number; offset: number }[] = keep > 0 ? [{ line: 1, offset: 0 }] : [];
+  const ended = (next: number): boolean => {
+    breaks++;
+    lineStart = next;
+    if (keep > 0) {
+      recent.push({ line: breaks + 1, offset: next });
+      if (recent.length > keep + 1) recent.shift();
+    }
+    return breaks >= upTo;
+  };
+  const stream = createReadStream(file, { highWaterMark: READ_BYTES });
+  try {
+    // A missing file has no lines (a log not written yet, or rotated away a moment ago).
+    await once(stream, 'open').catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      stream.destroy();
+    });
+    if (stream.destroyed) return { lines: 0, offset: 0, recent: [] };
+    outer: for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let i = 0;
+      if (afterCr) {
+        afterCr = false;
+        if (chunk[0] === LF) {
+          lineStart = position + 1;
+          if (keep > 0) recent[recent.length - 1]!.offset = lineStart;
+          if (breaks >= upTo) break;
+          i = 1;
+        } else if (breaks >= upTo) break;
+      }
+      const hasCr = chunk.indexOf(CR, i) !== -1;
+      while (i < chunk.length) {
+        const lf = chunk.indexOf(LF, i);
+        const cr = hasCr ? chunk.indexOf(CR, i) : -1;
+        const at = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
+        if (at === -1) break;
+        if (chunk[at] === CR) {
+          if (at + 1 === chunk.length) {
+            afterCr = true;
+            // Counted now; the `\n` that may follow moves the next line's start past itself.
+            ended(position + at + 1);
+            i = chunk.length;
+            continue;
+          }
+          const next = chunk[at + 1] === LF ? at + 2 : at + 1;
+          if (ended(position + next)) break outer;
+          i = next;
+        } else {
+          if (ended(position + at + 1)) break outer;
+          i = at + 1;
+        }
+      }
+      position += chunk.length;
+    }
+  } finally {
+    stream.destroy();
+  }
+  const size = Math.max(position, lineStart);
+  const lines = breaks >= upTo ? breaks : breaks + (lineStart < size ? 1 : 0);
+  // The line after the last break exists only when it has bytes.
+  if (keep > 0 && recent.length > 0 && recent[recent.length - 1]!.offset >= size) recent.pop();
+  // Fewer lines than asked for: what follows them is the end of the file.
+  return { lines, offset: breaks >= upTo ? lineStart : size, recent: recent.slice(-keep) };
 }
 
 function parseLine(text: string): AuditRecord | undefined {
