@@ -32,8 +32,6 @@ const { outputFiles } = await build({
     // added later stays outside the bundle too.
     'ioredis',
     'pg',
-    // Loaded through createRequire on a policy's first `matches` (src/policy/cel-budget.ts).
-    're2js',
     // pino runs transports in worker threads from files it resolves beside its own.
     'pino',
     'thread-stream',

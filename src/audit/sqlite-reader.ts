@@ -23,15 +23,20 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 const statements = new Map();
-parentPort.on('message', ({ id, sql, params }) => {
+const rowsOf = ({ sql, params }) => {
+  let statement = statements.get(sql);
+  if (!statement) {
+    if (statements.size >= 64) statements.clear();
+    statement = db.prepare(sql);
+    statements.set(sql, statement);
+  }
+  return statement.all(...params);
+};
+// Several reads in one transaction see one snapshot of the log.
+const together = db.transaction((reads) => reads.map(rowsOf));
+parentPort.on('message', ({ id, reads }) => {
   try {
-    let statement = statements.get(sql);
-    if (!statement) {
-      if (statements.size >= 64) statements.clear();
-      statement = db.prepare(sql);
-      statements.set(sql, statement);
-    }
-    parentPort.postMessage({ id, rows: statement.all(...params) });
+    parentPort.postMessage({ id, rows: reads.length === 1 ? [rowsOf(reads[0])] : together(reads) });
   } catch (error) {
     parentPort.postMessage({ id, error: { message: String(error && error.message), code: error && error.code } });
   }
@@ -39,11 +44,11 @@ parentPort.on('message', ({ id, sql, params }) => {
 `;
 
 interface Pending {
-  resolve(rows: unknown[]): void;
+  resolve(rows: unknown[][]): void;
   reject(error: Error): void;
 }
 
-type Reply = { id: number; rows: unknown[] } | { id: number; error: { message: string; code?: string } };
+type Reply = { id: number; rows: unknown[][] } | { id: number; error: { message: string; code?: string } };
 
 export class SqliteReadError extends Error {
   constructor(
@@ -73,24 +78,40 @@ export class SqliteReader {
   }
 
   /** The rows of one SELECT, run on the reader's thread. */
-  all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
+  async all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
+    const [rows] = await this.read([{ sql, params }]);
+    return rows as T[];
+  }
+
+  /** The rows of each SELECT, all read from one snapshot of the file. */
+  read(reads: readonly { sql: string; params: readonly unknown[] }[]): Promise<unknown[][]> {
     if (this.closed) return Promise.reject(new SqliteReadError('the audit log is closed'));
     const worker = this.started();
     const id = this.nextId++;
     clearTimeout(this.idle);
-    return new Promise<T[]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
-      worker.postMessage({ id, sql, params });
+    // Waiting for an answer keeps the process alive; an idle reader does not.
+    if (this.pending.size === 0) worker.ref();
+    return new Promise<unknown[][]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, reads });
     });
   }
 
+  /**
+   * Fails the reads still running and ends the thread. A statement in the middle of its work ends
+   * only when it returns, so closing does not wait for it: an unreferenced thread never holds the
+   * process.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.idle);
     const worker = this.worker;
     this.worker = undefined;
     this.failAll(new SqliteReadError('the audit log was closed while a read was running'));
-    if (worker) await worker.terminate();
+    if (worker) {
+      worker.unref();
+      void worker.terminate();
+    }
   }
 
   private started(): Worker {
@@ -99,14 +120,17 @@ export class SqliteReader {
     const worker = new Worker(READER, {
       eval: true,
       workerData: { driver, file: this.file, busyTimeoutMs: BUSY_TIMEOUT_MS },
+      // Plain CommonJS needs none of the process's flags (one such as --input-type=module would
+      // even make the code a module).
+      execArgv: [],
     });
-    // The gateway's own handles keep the process alive; a reader never does.
-    worker.unref();
     worker.on('message', (reply: Reply) => this.answered(reply));
     worker.on('error', (error: unknown) =>
       this.lost(worker, new SqliteReadError(`the audit log's reader failed: ${messageOf(error)}`)),
     );
     worker.on('exit', () => this.lost(worker, new SqliteReadError("the audit log's reader stopped")));
+    // Attaching a 'message' listener refs the worker again: it is referenced only while a read waits.
+    worker.unref();
     this.worker = worker;
     return worker;
   }
@@ -117,7 +141,10 @@ export class SqliteReader {
     this.pending.delete(reply.id);
     if ('error' in reply) waiting.reject(new SqliteReadError(reply.error.message, reply.error.code));
     else waiting.resolve(reply.rows);
-    if (this.pending.size === 0) this.idleFromNow();
+    if (this.pending.size === 0) {
+      this.worker?.unref();
+      this.idleFromNow();
+    }
   }
 
   /** The worker failed or ended: its reads fail, and the next read starts another. */

@@ -133,11 +133,18 @@ export class SqliteAuditSink implements AuditSink {
 
   async summarize(q: StatsQuery): Promise<AuditSummary> {
     const sql = summarySql('audit', () => '?', q);
-    const [buckets, tools] = await Promise.all([
-      this.all<SummaryRows['buckets'][number]>(sql.buckets, sql.bucketParams),
-      this.all<SummaryRows['tools'][number]>(sql.tools, sql.toolParams),
-    ]);
-    return summarize(q, { buckets, tools });
+    const reads = [
+      { sql: sql.buckets, params: sql.bucketParams },
+      { sql: sql.tools, params: sql.toolParams },
+    ];
+    // One snapshot: the totals of the buckets and of the tools count the same records.
+    const [buckets, tools] = this.reader
+      ? await this.reader.read(reads)
+      : reads.map((r) => this.db.prepare(r.sql).all(...r.params));
+    return summarize(q, {
+      buckets: buckets as SummaryRows['buckets'],
+      tools: tools as SummaryRows['tools'],
+    });
   }
 
   async lastId(): Promise<string | undefined> {

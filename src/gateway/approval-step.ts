@@ -371,7 +371,8 @@ async function answeredByClient(input: ApprovalStepInput, state: ApprovalState):
       ...(v.reason ? { reason: v.reason } : {}),
     });
   }
-  const a = await service.get(state.ap);
+  // As people see it: one approved and then left unused past its time has lapsed (`expired`).
+  const a = await service.current(state.ap);
   if (!a) return invalidState('the approval it names does not exist.');
   if (a.status === 'used')
     return invalidState('the approval it carries was already used; start the call again without it.');

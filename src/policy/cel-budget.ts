@@ -5,27 +5,28 @@
 // in the length of the agent's string. `boundCost` changes a parsed and checked expression in
 // place so that:
 //
-// - every comprehension step checks a deadline, and once it has passed the evaluation stops with
-//   an error (and the caller blocks the call). Between two checks runs one step, which is linear
-//   in the size of the arguments, so an evaluation ends soon after its deadline;
-// - `matches` runs RE2 (re2js): linear in the text, and the syntax the CEL specification names
-//   for `matches` (so `(?i)` works). A literal pattern RE2 refuses is a load error.
+// - every comprehension step, and every `matches`, checks a deadline, and once it has passed the
+//   evaluation stops with an error (and the caller blocks the call). Between two checks runs one
+//   step or one match, so an evaluation ends soon after its deadline;
+// - a `matches` that backtracks excessively goes on in V8's linear-time engine (the flag set
+//   below), with the same JavaScript semantics. That engine cannot run back-references,
+//   lookarounds or large counted repetitions: a pattern that comes from the call's data must be
+//   one it can run, or the match fails. A literal pattern is the operator's, and keeps the
+//   backtracking engine when it needs it.
 //
 // Both reach into cel-js's checked AST: a comprehension's `args.condition`, which its loop calls
 // before each step, and a call's `handle`. `boundCost` fails (and the policy with it) when the
 // AST no longer has that shape, so a cel-js upgrade cannot quietly take the bound away;
 // test/policy/cel-budget.test.ts proves the bound holds.
-import { createRequire } from 'node:module';
-import type { RE2JS } from 're2js';
+import v8 from 'node:v8';
 
-// Loaded on first use: a policy without `matches` never pays re2js's start-up time or memory.
-let RE2: typeof RE2JS | undefined;
-function re2(): typeof RE2JS {
-  RE2 ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JS }).RE2JS;
-  return RE2;
-}
+// V8 counts a match's backtracks and, past 50,000, runs it again in its linear-time engine; the
+// second flag lets `linearOk` ask that engine whether it can run a pattern (RegExp flag `l`).
+// Both only change how a regular expression runs, never what it matches.
+v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+v8.setFlagsFromString('--enable-experimental-regexp-engine');
 
-/** How long one evaluation may run its comprehensions, in milliseconds. */
+/** How long one evaluation may run its comprehensions and matches, in milliseconds. */
 export const CEL_BUDGET_MS = 50;
 
 /** The end of the running evaluation's time, or Infinity outside one. */
@@ -84,11 +85,11 @@ export class CelCostError extends Error {}
 
 /**
  * Bounds a checked expression's comprehensions and `matches` calls (see the top of this file).
- * Answers whether it has comprehensions, the only part that needs `withinBudget`. Throws
- * CelCostError for a literal pattern RE2 refuses, or an AST it cannot bound.
+ * Answers whether it has either, the only parts that need `withinBudget`. Throws CelCostError for
+ * an invalid literal pattern, or an AST it cannot bound.
  */
-export function boundCost(ast: unknown): { comprehensions: boolean } {
-  let comprehensions = false;
+export function boundCost(ast: unknown): { timed: boolean } {
+  let timed = false;
   const seen = new Set<Node>();
   const visit = (value: unknown): void => {
     if (Array.isArray(value)) {
@@ -99,13 +100,14 @@ export function boundCost(ast: unknown): { comprehensions: boolean } {
     seen.add(value);
     if (value.op === 'comprehension') {
       boundComprehension(value);
-      comprehensions = true;
+      timed = true;
     } else if (
       (value.op === 'rcall' || value.op === 'call') &&
       value.args &&
       (value.args as unknown[])[0] === 'matches'
     ) {
       boundMatches(value);
+      timed = true;
     }
     if (value.meta?.alternate) visit(value.meta.alternate);
     const args = value.args;
@@ -114,7 +116,7 @@ export function boundCost(ast: unknown): { comprehensions: boolean } {
     else if (args && typeof args === 'object') for (const v of Object.values(args)) visit(v);
   };
   visit(ast);
-  return { comprehensions };
+  return { timed };
 }
 
 function isNode(x: unknown): x is Node {
@@ -139,58 +141,51 @@ function boundComprehension(node: Node): void {
       };
 }
 
-/** The most characters times RE2 instructions one `matches` may cost. */
-export const MAX_MATCH_COST = 100_000_000;
+/** Patterns from calls' data that the linear-time engine can run; cleared when full. */
+const linearPatterns = new Set<string>();
+const MAX_LINEAR_PATTERNS = 256;
 
-/** RE2 programs by pattern; cleared when full, so agents' patterns cannot grow it. */
-const programs = new Map<string, RE2JS>();
-const MAX_PROGRAMS = 256;
-
-function program(pattern: string): RE2JS {
-  let p = programs.get(pattern);
-  if (!p) {
-    p = re2().compile(pattern);
-    if (programs.size >= MAX_PROGRAMS) programs.clear();
-    programs.set(pattern, p);
+/** Whether V8's linear-time engine can run `pattern` (it refuses what could need backtracking). */
+function linearOk(pattern: string): boolean {
+  if (linearPatterns.has(pattern)) return true;
+  try {
+    new RegExp(pattern, 'l');
+  } catch {
+    return false;
   }
-  return p;
+  if (linearPatterns.size >= MAX_LINEAR_PATTERNS) linearPatterns.clear();
+  linearPatterns.add(pattern);
+  return true;
 }
 
 function boundMatches(node: Node): void {
   const original = node.handle;
   if (typeof original !== 'function')
     throw new CelCostError('this version of cel-js calls matches() in a way Gatehouse cannot bound');
-  // The pattern, when it is a literal: checked now, so a pattern RE2 refuses fails at load.
+  // The pattern, when it is a literal: checked now, so an invalid one fails at load rather than
+  // blocking every call.
   const args = node.args as unknown[];
   const patternNode = (node.op === 'rcall' ? (args[2] as unknown[])?.[0] : (args[1] as unknown[])?.[1]) as
     Node | undefined;
-  if (patternNode?.op === 'value' && typeof patternNode.args === 'string') {
+  const literal = patternNode?.op === 'value' && typeof patternNode.args === 'string' ? patternNode.args : undefined;
+  if (literal !== undefined) {
     try {
-      program(patternNode.args);
+      new RegExp(literal);
     } catch (err) {
-      throw new CelCostError(`matches(): invalid RE2 pattern ${JSON.stringify(patternNode.args)}: ${firstLine(err)}`);
+      throw new CelCostError(`matches(): invalid regular expression ${JSON.stringify(literal)}: ${firstLine(err)}`);
     }
   }
-  // Both forms, `s.matches(p)` and `matches(s, p)`, hand the handle [s, p] first. Anything but
-  // two strings goes to cel-js, which reports the type error.
+  // Both forms, `s.matches(p)` and `matches(s, p)`, hand the handle [s, p] first; cel-js itself
+  // matches (and reports anything but two strings).
   node.handle = function (this: unknown, ...a: unknown[]): unknown {
     const values = a[0];
-    if (Array.isArray(values) && typeof values[0] === 'string' && typeof values[1] === 'string') {
-      let p: RE2JS;
-      try {
-        p = program(values[1]);
-      } catch (err) {
-        throw new Error(`matches(): invalid RE2 pattern: ${firstLine(err)}`);
-      }
-      // Linear, but in the text's length times the program's size: bounded so that no pattern
-      // and text hold the gateway for long (about a second at the bound; typical conditions are
-      // thousands of times below it).
-      if (values[0].length * p.programSize() > MAX_MATCH_COST)
-        throw new Error(
-          `matches(): a pattern of ${p.programSize()} RE2 instructions over ${values[0].length} characters is too costly (their product may be at most ${MAX_MATCH_COST.toLocaleString('en')})`,
-        );
-      return p.matcher(values[0]).find();
-    }
-    return original.apply(this, a);
+    const pattern = Array.isArray(values) ? (values[1] as unknown) : undefined;
+    if (typeof pattern === 'string' && pattern !== literal && !linearOk(pattern))
+      throw new Error(
+        'matches(): a pattern from the call that could backtrack for ever (back-references, lookarounds or large counted repetitions) is refused',
+      );
+    const matched = original.apply(this, a);
+    step();
+    return matched;
   };
 }

@@ -63,21 +63,22 @@ export class CelCompileError extends Error {
 
 export function compileCel(source: string, path: string, options: CelOptions = {}): CompiledCel {
   let fn: ((ctx: Record<string, unknown>) => unknown) & { ast: unknown; check(): { valid: boolean; error?: unknown } };
-  let comprehensions: boolean;
+  let timed: boolean;
   try {
     fn = ENV.parse(source) as unknown as typeof fn;
     const checked = fn.check();
     if (!checked.valid) throw new CelCompileError(path, `invalid CEL expression: ${firstLine(checked.error)}`);
     // After the check, which gives each call its handle: bounds what evaluating it may cost.
-    comprehensions = boundCost(fn.ast).comprehensions;
+    timed = boundCost(fn.ast).timed;
   } catch (err) {
     if (err instanceof CelCompileError) throw err;
     if (err instanceof CelCostError) throw new CelCompileError(path, err.message);
     throw new CelCompileError(path, `invalid CEL expression: ${firstLine(err)}`);
   }
   const run = (vars: CelVars): unknown => fn(vars as unknown as Record<string, unknown>);
-  // Only comprehensions can run long (see cel-budget.ts); the rest evaluates without a deadline.
-  const interpret = comprehensions
+  // Only comprehensions and matches can run long (see cel-budget.ts); the rest evaluates without a
+  // deadline.
+  const interpret = timed
     ? (vars: CelVars) => withinBudget(() => run(vars))
     : (vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string } => {
         try {

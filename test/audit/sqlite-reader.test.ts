@@ -1,12 +1,14 @@
 // Proves that the SQLite audit log's slow reads (the dashboard's statistics, filtered pages, the
 // tail) run off the gateway's thread: the event loop turns while they run, they see every batch
 // committed before them, and the reader's thread fails cleanly, ends when idle and starts again.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteReader } from '../../src/audit/sqlite-reader.js';
 import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
+import { TSX_LOADER } from '../helpers/index.js';
 import { waitUntil } from '../helpers/wait.js';
 import { recordSeries, T0 } from './make-record.js';
 
@@ -79,6 +81,26 @@ describe('SQLite audit reads', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it('lets the process exit once its reads are answered, without waiting for the idle time', async () => {
+    const file = join(dir, 'exit.db');
+    const sink = new SqliteAuditSink(file);
+    await sink.insert(recordSeries(3));
+    await sink.close();
+    const script = [
+      `const { SqliteReader } = await import(${JSON.stringify(resolve('src/audit/sqlite-reader.ts'))});`,
+      `const reader = new SqliteReader(${JSON.stringify(file)});`,
+      "console.log(JSON.stringify(await reader.all('SELECT count(*) AS n FROM audit', [])));",
+    ].join('\n');
+    // Ten seconds to exit where the idle thread would have held the process for thirty.
+    const run = spawnSync(process.execPath, ['--import', TSX_LOADER, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('[{"n":3}]');
+    expect(run.status).toBe(0);
   });
 
   it('fails a read still running when the log is closed, and every read after', async () => {
