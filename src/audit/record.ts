@@ -32,7 +32,7 @@ export type NonPolicyBlock =
   | 'approval_arguments';
 
 /** What the upstream made of a forwarded call: a result, a result with isError, or an error. */
-export type UpstreamOutcome = 'ok' | 'is_error' | 'error';
+export type UpstreamOutcome = 'ok' | 'is_error' | 'error' | 'input_required';
 
 export interface AuditRecord {
   /**

@@ -52,6 +52,8 @@ export interface GatewayCore {
   metrics: GatewayMetrics;
   /** This gateway as one of the replicas sharing its state store. */
   replica: Replica;
+  /** Decides and forwards every call; watches server rounds whose retry may never come. */
+  gate: PolicyGate;
   /** The endpoint of one server, or of all of them for `*`. */
   endpoint(name: string): Endpoint | undefined;
   /** Where people reach this gateway (approval links): set once it listens. */
@@ -221,10 +223,12 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
     reloader,
     metrics,
     replica,
+    gate,
     endpoint: (name) => endpoints.get(name),
     links,
     configDir: loaded.dir,
     close: async () => {
+      gate.close();
       approvals.close();
       webhooks.close();
       reloader.stop();

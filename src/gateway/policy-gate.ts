@@ -25,6 +25,7 @@ import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
 import {
   peekCarried,
+  roundNonce,
   spentEarlier,
   STATE_CLAIM_TTL_MS,
   stateUsed,
@@ -34,6 +35,7 @@ import {
 } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamConnection } from './upstream-connection.js';
 import type { ToolEntry } from './tool-directory.js';
+import { UnansweredRounds } from './unanswered-rounds.js';
 import { classifyListedTool } from '../catalog/catalog.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { StorePinKeeper } from '../catalog/pin-keeper.js';
@@ -85,6 +87,9 @@ export interface GateHooks {
 }
 
 export class PolicyGate {
+  /** Server rounds answered input_required whose retry may never come (see unanswered-rounds.ts). */
+  readonly unanswered: UnansweredRounds;
+
   constructor(
     private readonly policies: ReadonlyMap<string, CompiledPolicy>,
     private readonly limiter: Limiter,
@@ -94,7 +99,14 @@ export class PolicyGate {
     private readonly approvals: ApprovalService,
     private readonly hooks: GateHooks,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.unanswered = new UnansweredRounds(approvals.store, hooks.audit, hooks.observe, now);
+  }
+
+  /** Stops watching rounds for a retry (the gateway is stopping). */
+  close(): void {
+    this.unanswered.close();
+  }
 
   /** The policy in force for a client on a server: the grant's own, else the server's. */
   policyFor(server: string, peer: ClientPeer): CompiledPolicy | undefined {
@@ -250,7 +262,12 @@ export class PolicyGate {
     span.end(record);
     // An input_required round is not the end of the call: its retry is the same logical call
     // (DESIGN section 5), audited and counted once, when it has its final answer.
-    if (isInputRequired(answer)) return answer;
+    if (isInputRequired(answer)) {
+      // Unless its retry comes, the call ends here: watched, so that it still leaves its record.
+      const nonce = roundNonce(answer, peer.principal, this.ctx);
+      if (nonce !== undefined) this.unanswered.watch(nonce, record);
+      return answer;
+    }
     // Before the answer leaves: write() appends to the audit spool, so a gateway killed after
     // answering still has the record (docs/audit.md, Durability).
     this.hooks.audit.write(record);

@@ -268,6 +268,16 @@ function sealState(
 }
 
 /**
+ * The nonce of the requestState an input_required answer hands the client, when the relay sealed
+ * it (a server's round); undefined for the gateway's own approval question, which has none.
+ */
+export function roundNonce(answer: UpstreamAnswer, principal: string, ctx: RelayContext): string | undefined {
+  if (!('result' in answer)) return undefined;
+  const opened = ctx.sealer.unseal<Partial<SealedState>>(answer.result.requestState, principal);
+  return opened.ok && typeof opened.payload.n === 'string' ? opened.payload.n : undefined;
+}
+
+/**
  * What a retried call carries in its (gateway-sealed) requestState: the nonce to claim before
  * any of it is trusted, round one's reservations, approval and start time; undefined for a first
  * round, or a state that does not open (the relay then refuses the call).

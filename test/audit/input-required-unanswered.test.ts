@@ -1,0 +1,93 @@
+// Proves that a 2026-07-28 call a server answered input_required still leaves its audit record when
+// the client never retries: once its requestState has run out (here: settled at once), the record is
+// written with outcome `input_required`, whether the server is modern (its own round) or legacy (a
+// call the gateway parked). A round that was retried leaves only the retry's record.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditSink } from '../../src/audit/open-audit-log.js';
+import type { StoredAuditRecord } from '../../src/audit/query.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { featureServerCommand, modernRequest, postModern, startParsedGateway, type Era } from '../helpers/index.js';
+import { parseExposition } from '../observability/prom-text.js';
+
+let dir: string;
+let gw: Gateway;
+let sink: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-unanswered-'));
+  sink = `sqlite:${path.join(dir, 'audit.db')}`;
+  const server = (era: Era) => ({ ...featureServerCommand('stdio', era), timeout_ms: 20_000 });
+  gw = await startParsedGateway(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      state: 'memory:',
+      audit: sink,
+      servers: { 'legacy-up': server('legacy'), 'modern-up': server('modern') },
+    },
+    { dir },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await gw?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const askName = (id: number, extra: Record<string, unknown> = {}) =>
+  modernRequest(id, 'tools/call', { name: 'ask_name', arguments: {}, ...extra }, { elicitation: { form: {} } });
+
+/** Round one of ask_name: the server's question and the state to retry with. */
+async function firstRound(srv: string, id: number): Promise<{ requestState: string; key: string }> {
+  const res = await postModern(`${gw.url}/mcp/${srv}`, askName(id));
+  const result = res.messages.at(-1)?.result as Record<string, unknown>;
+  expect(result.resultType, JSON.stringify(result)).toBe('input_required');
+  return { requestState: String(result.requestState), key: Object.keys(result.inputRequests as object)[0]! };
+}
+
+async function records(): Promise<StoredAuditRecord[]> {
+  await gw.core.audit.flush();
+  const reader = openAuditSink(sink, dir)!;
+  try {
+    return (await reader.query({ limit: 100 })).records.reverse();
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The allowed ask_name calls /metrics has counted on `srv`. */
+async function callsCounted(srv: string): Promise<number> {
+  const m = parseExposition(await (await fetch(`${gw.url}/metrics`)).text());
+  return m.value('gatehouse_calls_total', { server: srv, tool: 'ask_name', decision: 'allow' }) ?? 0;
+}
+
+describe.each(['modern-up', 'legacy-up'])('a round of %s answered input_required', (srv) => {
+  it('leaves only the retry’s record when the retry comes', async () => {
+    const before = (await records()).length;
+    const { requestState, key } = await firstRound(srv, 2);
+    const retry = await postModern(
+      `${gw.url}/mcp/${srv}`,
+      askName(3, { requestState, inputResponses: { [key]: { action: 'accept', content: { name: 'Ada' } } } }),
+    );
+    expect(retry.messages.at(-1)?.result).toMatchObject({ content: [{ type: 'text', text: 'hello Ada' }] });
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before);
+    expect(added.map((r) => [r.server, r.tool, r.outcome])).toEqual([[srv, 'ask_name', 'ok']]);
+  });
+
+  // Last: a legacy server's call left unanswered stays parked (in flight) until its state runs out.
+  it('leaves its record with outcome input_required when no retry comes', async () => {
+    const before = (await records()).length;
+    await firstRound(srv, 1);
+    expect(await records()).toHaveLength(before); // not yet: a retry may still come
+    const counted = await callsCounted(srv);
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before);
+    expect(added.map((r) => [r.server, r.tool, r.decision, r.outcome])).toEqual([
+      [srv, 'ask_name', 'allow', 'input_required'],
+    ]);
+    expect(await callsCounted(srv)).toBe(counted + 1);
+  });
+});
