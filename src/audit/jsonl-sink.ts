@@ -246,10 +246,13 @@ async function lineStarts(
           i = 1;
         } else if (breaks >= upTo) break;
       }
-      const hasCr = chunk.indexOf(CR, i) !== -1;
+      // The next `\n` and `\r` at or after i, searched again only once i has passed them: a
+      // search that finds none scans to the chunk's end, and must not do so at every line.
+      let lf = chunk.indexOf(LF, i);
+      let cr = chunk.indexOf(CR, i);
       while (i < chunk.length) {
-        const lf = chunk.indexOf(LF, i);
-        const cr = hasCr ? chunk.indexOf(CR, i) : -1;
+        if (lf !== -1 && lf < i) lf = chunk.indexOf(LF, i);
+        if (cr !== -1 && cr < i) cr = chunk.indexOf(CR, i);
         const at = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
         if (at === -1) break;
         if (chunk[at] === CR) {

@@ -40,6 +40,7 @@ const FILES: Record<string, string> = {
   'CRLF split across two reads': pad(READ_BYTES - 1) + '\r\n' + rec(1) + '\r\n' + rec(2) + '\n',
   'lone CR last in a read': pad(READ_BYTES - 1) + '\r' + rec(1) + '\n' + rec(2),
   'LF first in a read': pad(READ_BYTES) + '\n' + rec(1) + '\n\n' + rec(2) + '\r\n',
+  'one CRLF among LF breaks': [rec(1), rec(2), rec(3)].join('\n') + '\r\n' + [rec(4), rec(5)].join('\n') + '\n',
   'only breaks': '\n\r\n\r\n',
   empty: '',
 };
