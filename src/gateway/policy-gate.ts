@@ -214,6 +214,12 @@ export class PolicyGate {
   ): Promise<UpstreamAnswer> {
     const malformed = malformedCall(req, subject);
     if (malformed) return malformed;
+    // The retry of a round answered input_required came, whatever becomes of it now: that round
+    // leaves no record of its own (see unanswered-rounds.ts).
+    if (req.era === 'modern' && req.params?.requestState !== undefined) {
+      const carried = peekCarried(req, peer, this.ctx, server);
+      if (carried) this.unanswered.retried(carried.nonce);
+    }
     const params = req.params ?? {};
     const name = String(subject === 'resource' ? params.uri : params.name);
     const policy = this.policyFor(server, peer);

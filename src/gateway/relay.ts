@@ -76,8 +76,12 @@ interface SealedState {
   n: string;
 }
 
-/** How long a claimed state stays claimed: longer than it opens (PARK_TTL_MS), with room for clocks that differ. */
-export const STATE_CLAIM_TTL_MS = PARK_TTL_MS + 60_000;
+/**
+ * How long a claimed state stays claimed: longer than it opens (PARK_TTL_MS), with room for clocks
+ * that differ, and minutes longer than an unanswered round waits before its own claim
+ * (UNANSWERED_AFTER_MS in unanswered-rounds.ts), so that a retry's claim is still there then.
+ */
+export const STATE_CLAIM_TTL_MS = PARK_TTL_MS + 10 * 60_000;
 
 /** The answer to a retry whose state was claimed before: by an earlier retry, or by a replay of one. */
 export function stateUsed(): { error: JsonRpcErrorObject } {

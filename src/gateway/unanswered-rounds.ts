@@ -1,16 +1,20 @@
 // A 2026-07-28 call that a server answers `input_required` is one logical call with its retry, and
 // is audited once, when the retry has the final answer (docs/audit.md). A round whose retry never
 // comes would then leave no record, though the server received the call and its quota is spent.
-// Each such round is watched here: once its requestState can no longer be opened, the watcher
-// claims the state in the state store as a retry would. Winning the claim means no retry came, on
-// any replica sharing the store, and the call's record is written then, with outcome
-// `input_required`.
+// Each such round is watched here. A retry that carries its state marks it `rs-seen:` in the state
+// store as it arrives (whatever then becomes of it), and claims it `rs:` before it is forwarded.
+// Once the state can no longer be opened, the watcher takes both marks itself: winning both means
+// no retry came, on any replica sharing the store, and the call's record is written then, with
+// outcome `input_required`.
 import type { AuditLog, AuditRecord } from '../audit/record.js';
 import type { StateStore } from '../store/store.js';
 import { PARK_TTL_MS } from './parked-calls.js';
 import { STATE_CLAIM_TTL_MS } from './relay.js';
 
-/** After a state stops opening (PARK_TTL_MS), with room for replicas' clocks that differ. */
+/**
+ * After a state stops opening (PARK_TTL_MS), with room for replicas' clocks that differ; a
+ * retry's claims last longer (STATE_CLAIM_TTL_MS), so a watcher that runs late still sees them.
+ */
 export const UNANSWERED_AFTER_MS = PARK_TTL_MS + 60_000;
 
 interface Watched {
@@ -21,6 +25,7 @@ interface Watched {
 
 export class UnansweredRounds {
   private readonly watched = new Map<string, Watched>();
+  private closed = false;
 
   constructor(
     private readonly store: Pick<StateStore, 'claimOnce'>,
@@ -43,6 +48,20 @@ export class UnansweredRounds {
     this.watched.set(nonce, { nonce, record, timer });
   }
 
+  /**
+   * A retry carrying the state of the round with `nonce` arrived: the round is the retry's to
+   * record. Marked in the store for a watcher on another replica; a failed mark is the rare case
+   * of a store that is down, where the round may keep a record of its own as well.
+   */
+  retried(nonce: string): void {
+    const w = this.watched.get(nonce);
+    if (w) {
+      clearTimeout(w.timer);
+      this.watched.delete(nonce);
+    }
+    this.store.claimOnce(`rs-seen:${nonce}`, STATE_CLAIM_TTL_MS, this.now()).catch(() => undefined);
+  }
+
   /** Settles every watched round now, as when its time is up (for tests, which cannot wait 11 minutes). */
   async settleAll(): Promise<void> {
     await Promise.all([...this.watched.keys()].map((n) => this.settle(n)));
@@ -53,6 +72,7 @@ export class UnansweredRounds {
    * may yet come to this gateway after a restart, or to another replica.
    */
   close(): void {
+    this.closed = true;
     for (const w of this.watched.values()) clearTimeout(w.timer);
     this.watched.clear();
   }
@@ -64,12 +84,16 @@ export class UnansweredRounds {
     clearTimeout(w.timer);
     let unanswered: boolean;
     try {
-      unanswered = await this.store.claimOnce(`rs:${nonce}`, STATE_CLAIM_TTL_MS, this.now());
+      unanswered =
+        (await this.store.claimOnce(`rs:${nonce}`, STATE_CLAIM_TTL_MS, this.now())) &&
+        (await this.store.claimOnce(`rs-seen:${nonce}`, STATE_CLAIM_TTL_MS, this.now()));
     } catch {
       // The store cannot say whether a retry came: a record kept twice is better than none.
       unanswered = true;
     }
-    if (!unanswered) return;
+    // A gateway stopping meanwhile: its audit log is closing, and the round is left unclaimed
+    // where the claim failed.
+    if (!unanswered || this.closed) return;
     const record: AuditRecord = { ...w.record, outcome: 'input_required' };
     this.audit.write(record);
     this.observe?.(record);

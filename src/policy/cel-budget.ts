@@ -8,11 +8,12 @@
 // - every comprehension step, and every `matches`, checks a deadline, and once it has passed the
 //   evaluation stops with an error (and the caller blocks the call). Between two checks runs one
 //   step or one match, so an evaluation ends soon after its deadline;
-// - a `matches` that backtracks excessively goes on in V8's linear-time engine (the flag set
-//   below), with the same JavaScript semantics. That engine cannot run back-references,
-//   lookarounds or large counted repetitions: a pattern that comes from the call's data must be
-//   one it can run, or the match fails. A literal pattern is the operator's, and keeps the
-//   backtracking engine when it needs it.
+// - a `matches` with the operator's literal pattern runs on V8's backtracking engine, and one that
+//   backtracks excessively goes on in V8's linear-time engine (the flag set below), with the same
+//   JavaScript semantics. A pattern that comes from the call's data runs only in the linear-time
+//   engine, which refuses back-references, lookarounds and large counted repetitions, and only
+//   over a text whose length times the pattern's is bounded (V8's fallback does not count the
+//   backtracking of every shape, and the caller chose this pattern).
 //
 // Both reach into cel-js's checked AST: a comprehension's `args.condition`, which its loop calls
 // before each step, and a call's `handle`. `boundCost` fails (and the policy with it) when the
@@ -21,7 +22,7 @@
 import v8 from 'node:v8';
 
 // V8 counts a match's backtracks and, past 50,000, runs it again in its linear-time engine; the
-// second flag lets `linearOk` ask that engine whether it can run a pattern (RegExp flag `l`).
+// second flag lets a pattern be compiled for that engine alone (RegExp flag `l`).
 // Both only change how a regular expression runs, never what it matches.
 v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 v8.setFlagsFromString('--enable-experimental-regexp-engine');
@@ -141,21 +142,36 @@ function boundComprehension(node: Node): void {
       };
 }
 
-/** Patterns from calls' data that the linear-time engine can run; cleared when full. */
-const linearPatterns = new Set<string>();
-const MAX_LINEAR_PATTERNS = 256;
+/**
+ * The most a match with a pattern from the call may cost: its text's length times the pattern's.
+ * V8's linear-time engine takes about 60 ns a unit at worst, so about 60 ms here.
+ */
+export const MAX_DATA_PATTERN_COST = 1_000_000;
 
-/** Whether V8's linear-time engine can run `pattern` (it refuses what could need backtracking). */
-function linearOk(pattern: string): boolean {
-  if (linearPatterns.has(pattern)) return true;
-  try {
-    new RegExp(pattern, 'l');
-  } catch {
-    return false;
+/** Linear-time programs of patterns from calls' data, by pattern; cleared when full. */
+const linearPrograms = new Map<string, RegExp>();
+const MAX_LINEAR_PROGRAMS = 256;
+
+/**
+ * `pattern` compiled for V8's linear-time engine (RegExp flag `l`), which refuses what could need
+ * backtracking; the same JavaScript semantics as cel-js's own `new RegExp(pattern)`.
+ */
+function linearProgram(pattern: string): RegExp {
+  let re = linearPrograms.get(pattern);
+  if (!re) {
+    try {
+      re = new RegExp(pattern, 'l');
+    } catch (err) {
+      throw new Error(
+        /linear/i.test(firstLine(err))
+          ? 'matches(): a pattern from the call that could backtrack for ever (back-references, lookarounds or large counted repetitions) is refused'
+          : `matches(): ${firstLine(err)}`,
+      );
+    }
+    if (linearPrograms.size >= MAX_LINEAR_PROGRAMS) linearPrograms.clear();
+    linearPrograms.set(pattern, re);
   }
-  if (linearPatterns.size >= MAX_LINEAR_PATTERNS) linearPatterns.clear();
-  linearPatterns.add(pattern);
-  return true;
+  return re;
 }
 
 function boundMatches(node: Node): void {
@@ -179,12 +195,17 @@ function boundMatches(node: Node): void {
   // matches (and reports anything but two strings).
   node.handle = function (this: unknown, ...a: unknown[]): unknown {
     const values = a[0];
-    const pattern = Array.isArray(values) ? (values[1] as unknown) : undefined;
-    if (typeof pattern === 'string' && pattern !== literal && !linearOk(pattern))
-      throw new Error(
-        'matches(): a pattern from the call that could backtrack for ever (back-references, lookarounds or large counted repetitions) is refused',
-      );
-    const matched = original.apply(this, a);
+    const [text, pattern] = Array.isArray(values) ? (values as unknown[]) : [];
+    let matched: unknown;
+    if (typeof text === 'string' && typeof pattern === 'string' && pattern !== literal) {
+      // A pattern from the call runs only in the linear-time engine: V8's fallback does not count
+      // the backtracking of every shape (`a?a?…aa…`), and the caller chose this one.
+      if (text.length * pattern.length > MAX_DATA_PATTERN_COST)
+        throw new Error(
+          `matches(): a pattern from the call of ${pattern.length} characters over ${text.length} is too costly (their product may be at most ${MAX_DATA_PATTERN_COST.toLocaleString('en')})`,
+        );
+      matched = linearProgram(pattern).test(text);
+    } else matched = original.apply(this, a);
     step();
     return matched;
   };

@@ -72,6 +72,7 @@ describe.each(['modern-up', 'legacy-up'])('a round of %s answered input_required
       askName(3, { requestState, inputResponses: { [key]: { action: 'accept', content: { name: 'Ada' } } } }),
     );
     expect(retry.messages.at(-1)?.result).toMatchObject({ content: [{ type: 'text', text: 'hello Ada' }] });
+    expect(gw.core.gate.unanswered.size).toBe(0); // the retry took the round off the watch
     await gw.core.gate.unanswered.settleAll();
     const added = (await records()).slice(before);
     expect(added.map((r) => [r.server, r.tool, r.outcome])).toEqual([[srv, 'ask_name', 'ok']]);

@@ -4,7 +4,8 @@
 // gateway that stops leaves its rounds unclaimed for a retry after the restart.
 import { describe, expect, it } from 'vitest';
 import type { AuditLog, AuditRecord } from '../../src/audit/record.js';
-import { UnansweredRounds } from '../../src/gateway/unanswered-rounds.js';
+import { STATE_CLAIM_TTL_MS } from '../../src/gateway/relay.js';
+import { UNANSWERED_AFTER_MS, UnansweredRounds } from '../../src/gateway/unanswered-rounds.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { waitUntil } from '../helpers/wait.js';
 import { makeRecord } from '../audit/make-record.js';
@@ -30,6 +31,36 @@ describe('unanswered input_required rounds', () => {
     // Its state is claimed now: a late retry would be refused as used.
     expect(await store.claimOnce('rs:left', 60_000, Date.now())).toBe(false);
     expect(rounds.size).toBe(0);
+    await store.close();
+  });
+
+  it('writes no record for a round whose retry came, here or on another replica, even if it never claimed', async () => {
+    const store = new MemoryStore();
+    const audit = collecting();
+    const here = new UnansweredRounds(store, audit, undefined);
+    here.watch('local', makeRecord({ tool: 'local' }));
+    here.watch('remote', makeRecord({ tool: 'remote' }));
+    // A retry here that ended before its claim (an unknown tool, a hidden one, the store down)…
+    here.retried('local');
+    expect(here.size).toBe(1);
+    // …and one that reached another replica, which marks what it saw in the shared store.
+    new UnansweredRounds(store, collecting(), undefined).retried('remote');
+    await new Promise((r) => setTimeout(r, 10));
+    await here.settleAll();
+    expect(audit.written).toEqual([]);
+    await store.close();
+  });
+
+  it("sees a quick retry's claim even when the watcher runs minutes late", async () => {
+    const store = new MemoryStore();
+    const audit = collecting();
+    const t0 = Date.now();
+    // The retry claimed its state 20 ms after the round; the watcher runs five minutes late.
+    expect(await store.claimOnce('rs:n', STATE_CLAIM_TTL_MS, t0 + 20)).toBe(true);
+    const rounds = new UnansweredRounds(store, audit, undefined, () => t0 + UNANSWERED_AFTER_MS + 5 * 60_000);
+    rounds.watch('n', makeRecord({ tool: 't' }));
+    await rounds.settleAll();
+    expect(audit.written).toEqual([]);
     await store.close();
   });
 

@@ -80,6 +80,25 @@ describe('matches()', () => {
     expect(cel.evaluate(vars({ s: `${'a'.repeat(5000)}!`, p: '^(a|aa)+$' }))).toEqual({ ok: true, value: false });
   });
 
+  it('runs a pattern from the call in the linear-time engine, whose backtracking V8 would not count', () => {
+    // `a?` 40 times then `a` 40 times against 39 a's: 2^40 steps backtracking, none of them counted
+    // towards V8's fallback.
+    const cel = compileCel('args.s.matches(args.p)', '/when');
+    const n = 40;
+    expect(cel.evaluate(vars({ s: 'a'.repeat(n - 1), p: 'a?'.repeat(n) + 'a'.repeat(n) }))).toEqual({
+      ok: true,
+      value: false,
+    });
+  });
+
+  it('fails a match with a pattern from the call over a text too long for it', () => {
+    const cel = compileCel('args.s.matches(args.p)', '/when');
+    const r = cel.evaluate(vars({ s: 'x'.repeat(200_000), p: 'a'.repeat(10) }));
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.error).toContain('too costly');
+    expect(cel.evaluate(vars({ s: 'x'.repeat(50_000) + 'abc', p: 'b.$' }))).toEqual({ ok: true, value: true });
+  });
+
   it('refuses a pattern from the call that only the backtracking engine can run', () => {
     const cel = compileCel('args.s.matches(args.p)', '/when');
     for (const p of ['^(a+)+\\1$', '(?=a)a', '[a-z]{1000}']) {
