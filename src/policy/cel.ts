@@ -79,7 +79,7 @@ export function compileCel(source: string, path: string, options: CelOptions = {
   // Only comprehensions and matches can run long (see cel-budget.ts); the rest evaluates without a
   // deadline.
   const interpret = timed
-    ? (vars: CelVars) => withinBudget(() => run(vars))
+    ? (vars: CelVars) => withinBudget(() => run(vars), vars)
     : (vars: CelVars): { ok: true; value: unknown } | { ok: false; error: string } => {
         try {
           return { ok: true, value: run(vars) };

@@ -40,6 +40,24 @@ describe('CEL evaluation cost', () => {
     expect(d.outcome === 'blocked' ? d.reason : '').toContain(BUDGET_ERROR);
   });
 
+  it("shares one budget among a call's costly conditions, however many the policy has", () => {
+    // 400 conditions of 40,000 steps each: each one alone well inside 50 ms, all of them together
+    // seconds.
+    const each = 'args.l.all(x, args.l.all(y, x == y))';
+    const cel = compileCel(each, '/when');
+    const alone = cel.evaluate(vars({ l: Array.from({ length: 200 }, () => 1) }));
+    expect(alone).toEqual({ ok: true, value: true });
+    const policy = loadPolicy({
+      version: '1',
+      default: 'allow',
+      tools: { t: { deny_if: Array.from({ length: 400 }, () => ({ when: `!${each}` })) } },
+    });
+    const v = vars({ l: Array.from({ length: 200 }, () => 1) });
+    const d = decide(policy, { subject: 'tool', name: 't', server: 's', ...v, tool: undefined } as never);
+    expect(d.outcome).toBe('blocked');
+    expect(d.outcome === 'blocked' ? d.reason : '').toContain(BUDGET_ERROR);
+  });
+
   it('answers comprehensions of ordinary cost exactly, before and after a stopped one', () => {
     const cases: [string, Record<string, unknown>, unknown][] = [
       ['args.l.all(x, x > 0.0)', { l: [1, 2, 3] }, true],
