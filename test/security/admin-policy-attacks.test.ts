@@ -128,23 +128,23 @@ describe('validate and explain stay bounded', () => {
   /** `{"a":{"a":...1...}}`, `n` levels deep. */
   const deep = (n: number): string => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
 
-  it('a viewer’s YAML mapping of 60,000 distinct keys is refused in well under the minute the duplicate-key check would take', async () => {
+  it('a viewer’s YAML mapping of 60,000 distinct keys is refused by its count of keys, before the duplicate-key check (a minute for it) runs', async () => {
     const text = Array.from({ length: 60_000 }, (_, i) => `k${i}: 1`).join('\n');
-    const started = Date.now();
     const r = await api(VIEWER, 'POST', '/api/v1/policy/validate', { text });
     expect(r.status).toBe(200);
     expect(r.body.ok).toBe(false);
+    // Refused by the count of keys, before the duplicate-key check (a minute for this mapping) runs.
     expect(r.body.problems[0].message).toMatch(/too many keys/);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('a policy manager’s JSON policy of 60,000 tools is refused before it is written, and the file is unchanged', async () => {
     const before = readFileSync(policyFile, 'utf8');
     const tools = Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`t${i}`, {}]));
-    const started = Date.now();
     const r = await api(MANAGER, 'PUT', '/api/v1/policy/fx', { policy: { version: '1', default: 'deny', tools } });
     expect(r.status).toBe(422);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // The YAML it would be written as has too many keys to read back: refused by that count, before
+    // the duplicate-key check (which took 47 s for it) runs. Without the count it would be written.
+    expect(r.body.error).toMatch(/cannot be written as YAML that reads back/);
     expect(readFileSync(policyFile, 'utf8')).toBe(before);
   });
 
