@@ -138,9 +138,7 @@ export class SqliteAuditSink implements AuditSink {
       { sql: sql.tools, params: sql.toolParams },
     ];
     // One snapshot: the totals of the buckets and of the tools count the same records.
-    const [buckets, tools] = this.reader
-      ? await this.reader.read(reads)
-      : reads.map((r) => this.db.prepare(r.sql).all(...r.params));
+    const [buckets, tools] = await this.read(reads);
     return summarize(q, {
       buckets: buckets as SummaryRows['buckets'],
       tools: tools as SummaryRows['tools'],
@@ -157,10 +155,16 @@ export class SqliteAuditSink implements AuditSink {
     this.releaseConnection();
   }
 
-  /** A read's rows: on the reader's thread, or on this one for an in-memory database. */
+  /** One read's rows. */
   private async all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
-    if (this.reader) return this.reader.all<T>(sql, params);
-    return this.db.prepare(sql).all(...params) as T[];
+    const [rows] = await this.read([{ sql, params }]);
+    return rows as T[];
+  }
+
+  /** The rows of each read, from one snapshot: on the reader's thread, or on this one for an in-memory database. */
+  private async read(reads: readonly { sql: string; params: readonly unknown[] }[]): Promise<unknown[][]> {
+    if (this.reader) return this.reader.read(reads);
+    return reads.map((r) => this.db.prepare(r.sql).all(...r.params));
   }
 }
 

@@ -18,7 +18,6 @@ import { STATE_CLAIM_TTL_MS } from './relay.js';
 export const UNANSWERED_AFTER_MS = PARK_TTL_MS + 60_000;
 
 interface Watched {
-  nonce: string;
   record: AuditRecord;
   timer: NodeJS.Timeout;
 }
@@ -45,7 +44,7 @@ export class UnansweredRounds {
     const timer = setTimeout(() => void this.settle(nonce), this.afterMs);
     // A gateway with nothing else to do does not stay up for a round nobody may answer.
     timer.unref();
-    this.watched.set(nonce, { nonce, record, timer });
+    this.watched.set(nonce, { record, timer });
   }
 
   /**

@@ -124,8 +124,7 @@ export function boundCost(ast: unknown): { timed: boolean } {
     }
     if (value.meta?.alternate) visit(value.meta.alternate);
     const args = value.args;
-    if (Array.isArray(args)) visit(args);
-    else if (isNode(args)) visit(args);
+    if (Array.isArray(args) || isNode(args)) visit(args);
     else if (args && typeof args === 'object') for (const v of Object.values(args)) visit(v);
   };
   visit(ast);
@@ -138,20 +137,20 @@ function isNode(x: unknown): x is Node {
 
 function boundComprehension(node: Node): void {
   const args = node.args as ComprehensionArgs | undefined;
-  if (!args || typeof args !== 'object' || !isNode(args.step) || !isNode(args.iterable))
+  const condition = args?.condition;
+  if (
+    !args ||
+    typeof args !== 'object' ||
+    !isNode(args.step) ||
+    !isNode(args.iterable) ||
+    (condition !== undefined && typeof condition !== 'function')
+  )
     throw new CelCostError('this version of cel-js evaluates comprehensions in a way Gatehouse cannot bound');
-  const condition = args.condition;
-  if (condition !== undefined && typeof condition !== 'function')
-    throw new CelCostError('this version of cel-js evaluates comprehensions in a way Gatehouse cannot bound');
-  args.condition = condition
-    ? (accu) => {
-        step();
-        return condition(accu);
-      }
-    : () => {
-        step();
-        return true;
-      };
+  // Called before each step; `map` and `filter` have no condition of their own.
+  args.condition = (accu) => {
+    step();
+    return condition ? condition(accu) : true;
+  };
 }
 
 /**
