@@ -89,6 +89,8 @@ export interface GateHooks {
 export class PolicyGate {
   /** Server rounds answered input_required whose retry may never come (see unanswered-rounds.ts). */
   readonly unanswered: UnansweredRounds;
+  /** What each retry's sealed state carries, opened once (see carriedBy). */
+  private readonly opened = new WeakMap<ClientRequest, Carried | undefined>();
 
   constructor(
     private readonly policies: ReadonlyMap<string, CompiledPolicy>,
@@ -216,10 +218,8 @@ export class PolicyGate {
     if (malformed) return malformed;
     // The retry of a round answered input_required came, whatever becomes of it now: that round
     // leaves no record of its own (see unanswered-rounds.ts).
-    if (req.era === 'modern' && req.params?.requestState !== undefined) {
-      const carried = peekCarried(req, peer, this.ctx, server);
-      if (carried) this.unanswered.retried(carried.nonce);
-    }
+    const carried = this.carriedBy(server, peer, req);
+    if (carried) this.unanswered.retried(carried.nonce);
     const params = req.params ?? {};
     const name = String(subject === 'resource' ? params.uri : params.name);
     const policy = this.policyFor(server, peer);
@@ -566,7 +566,7 @@ export class PolicyGate {
    * with limits.
    */
   private async claimRetry(server: string, peer: ClientPeer, req: ClientRequest): Promise<RetryClaim> {
-    const carried = peekCarried(req, peer, this.ctx, server);
+    const carried = this.carriedBy(server, peer, req);
     if (!carried) return { ok: true, req };
     if (carried.elsewhere) return { ok: false, refused: 'elsewhere', replica: carried.elsewhere };
     if (req.claimedState === carried.nonce) return { ok: true, req, carried };
@@ -579,6 +579,16 @@ export class PolicyGate {
     }
     if (!first) return { ok: false, refused: 'used' };
     return { ok: true, req: { ...req, claimedState: carried.nonce }, carried };
+  }
+
+  /**
+   * What a retry carries in its sealed requestState (peekCarried), opened once per request: call()
+   * notes the retry as it arrives, and claimRetry claims it later.
+   */
+  private carriedBy(server: string, peer: ClientPeer, req: ClientRequest): Carried | undefined {
+    if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
+    if (!this.opened.has(req)) this.opened.set(req, peekCarried(req, peer, this.ctx, server));
+    return this.opened.get(req);
   }
 
   /** The tool's directory entry; null when the server does not have it, undefined when unknown. */
