@@ -24,7 +24,17 @@ const { outputFiles } = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
+  // A package's ES module build before its CommonJS one (esbuild's default for Node is the
+  // reverse): only an ES module build can be tree-shaken. @opentelemetry/core, of which the
+  // gateway uses one class, otherwise brings its whole CommonJS build and the semantic
+  // conventions, 3.3 MiB of an idle gateway's memory (bench/RESULTS.md, "Memory").
+  mainFields: ['module', 'main'],
+  plugins: [onlyEnglishZodMessages()],
   external: [
+    // Loaded by a dynamic import only for a legacy HTTP+SSE upstream
+    // (src/transports/upstream/open-transport.ts): kept out of the file so that its 0.8 MB of
+    // source is not held by every gateway, and loaded from node_modules when used.
+    '@modelcontextprotocol/client',
     // A native addon, which its package finds at run time.
     'better-sqlite3',
     // Loaded through createRequire only when configured (src/store/redis-connection.ts,
@@ -41,6 +51,24 @@ const { outputFiles } = await build({
     js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);",
   },
 });
+
+/**
+ * zod's `locales` namespace holds its messages in some fifty languages (0.4 MB of source), and
+ * esbuild keeps it whole because the namespace object `z` is used as a value. Gatehouse and the
+ * SDK use only the English messages, which zod sets itself from its own `en` module: the namespace
+ * is built with `en` alone.
+ */
+function onlyEnglishZodMessages() {
+  return {
+    name: 'only-english-zod-messages',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+        contents: 'export { default as en } from "./en.js";\n',
+        loader: 'js',
+      }));
+    },
+  };
+}
 
 // V8 holds a module's source text while it runs, at two bytes a character if a single one is not
 // ASCII: 7.9 MiB instead of 3.9 for this file. esbuild escapes strings but leaves comments and
