@@ -4,9 +4,12 @@
 // handshake, and every call waiting on it, for ever), and its EventSource buffers a line or event
 // without end. Here a POST's answer is read whole within the server's timeout_ms and at most
 // MAX_MESSAGE_BYTES, and the event stream (a GET) must start within timeout_ms and is given up,
-// as a lost connection is, once one event outgrows MAX_MESSAGE_BYTES.
+// as a lost connection is, once one event outgrows MAX_MESSAGE_BYTES. The EventSource reopens the
+// stream as soon as the server's `retry:` says; the streams are opened at least MIN_SERVER_RETRY_MS
+// apart.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_MESSAGE_BYTES } from './message-reader.js';
-import { SseParser } from './sse-parser.js';
+import { MIN_SERVER_RETRY_MS, SseParser } from './sse-parser.js';
 
 /** Statuses whose Response may not have a body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -16,7 +19,14 @@ export function boundedFetch(
   maxBytes = MAX_MESSAGE_BYTES,
   base: typeof fetch = fetch,
 ): typeof fetch {
+  let lastStreamAt = -Infinity;
   return async (input, init) => {
+    const method = (init?.method ?? 'GET').toUpperCase();
+    if (method === 'GET') {
+      const wait = lastStreamAt + MIN_SERVER_RETRY_MS - performance.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: init?.signal ?? undefined });
+      lastStreamAt = performance.now();
+    }
     const deadline = new AbortController();
     const timer = setTimeout(
       () =>
@@ -30,7 +40,6 @@ export function boundedFetch(
     try {
       const signal = init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
       const res = await base(input, { ...init, signal });
-      const method = (init?.method ?? 'GET').toUpperCase();
       if (method === 'GET' && res.ok && res.body) return withEventLimit(res, maxBytes);
       const body = await readBounded(res, maxBytes);
       return new Response(NULL_BODY.has(res.status) ? null : body, {

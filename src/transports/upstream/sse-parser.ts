@@ -4,6 +4,14 @@
 // to the next event), as the parser the SDK's client transport uses has it: an `id:` line alone
 // is no event, and a priming event (`id` with empty `data`) is one.
 
+/**
+ * The least time an upstream's `retry:` may set between the end of an event stream and its
+ * reopening. A server that answers `retry: 0` and closes every stream at once would otherwise have
+ * the gateway reconnect hundreds of times a second, for as long as it likes, on one upstream's say.
+ * Servers that poll this way ask for seconds.
+ */
+export const MIN_SERVER_RETRY_MS = 500;
+
 export interface SseEvent {
   /** The `event` field; undefined means the default type, `message`. */
   event: string | undefined;

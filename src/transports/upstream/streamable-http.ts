@@ -34,7 +34,7 @@ import {
   type HttpResponse,
 } from './http-exchange.js';
 import { MAX_MESSAGE_BYTES, toMessage } from './message-reader.js';
-import { SseParser } from './sse-parser.js';
+import { MIN_SERVER_RETRY_MS, SseParser } from './sse-parser.js';
 
 export interface ReconnectionOptions {
   initialDelayMs: number;
@@ -488,7 +488,10 @@ export class StreamableHttpClientTransport implements Transport {
       this.onerror?.(new Error(`Maximum reconnection attempts (${maxRetries}) exceeded.`));
       return;
     }
-    const delay = this.serverRetryMs ?? Math.min(initialDelayMs * growFactor ** attempt, maxDelayMs);
+    const delay =
+      this.serverRetryMs !== undefined
+        ? Math.max(this.serverRetryMs, MIN_SERVER_RETRY_MS)
+        : Math.min(initialDelayMs * growFactor ** attempt, maxDelayMs);
     const timer = setTimeout(() => {
       this.reconnects.delete(timer);
       if (this.state === 'closed' || opts.requestSignal?.aborted) return;
