@@ -3,8 +3,8 @@
 // through the W3C propagator esbuild takes from @opentelemetry/core's ES module build, when the
 // operator registers the OpenTelemetry SDK with --import as docs/observability.md says; a legacy
 // HTTP+SSE upstream is reached through the SDK client package, which the bundle loads from
-// node_modules; and a bad config is still refused field by field. Needs `npm run build` first
-// (npm test does it).
+// node_modules; and zod still checks a config, which is refused field by field. Needs
+// `npm run build` first (npm test does it).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -2,7 +2,8 @@
 // answers every stream with `retry: 0` and closes it at once had the gateway reopen it about 700
 // times a second, for as long as the server liked. Now a stream is reopened at most every
 // MIN_SERVER_RETRY_MS (500 ms), and still reopened. Over both upstream transports that have such a
-// stream: Streamable HTTP (a 2025 server's GET stream) and the legacy HTTP+SSE transport.
+// stream: Streamable HTTP (a 2025 server's GET stream) and the legacy HTTP+SSE transport. A retry
+// past what a Node timer holds (2^31 - 1 ms) is waited as that, not fired after 1 ms.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,13 +46,13 @@ async function listen(handle: (req: IncomingMessage, res: ServerResponse, count:
   };
 }
 
-/** A 2025 Streamable HTTP server with one tool, whose GET stream says `retry: 0` and ends at once. */
-async function streamableServer(): Promise<LoopingServer> {
+/** A 2025 Streamable HTTP server with one tool, whose GET stream says `retry: <retry>` and ends at once. */
+async function streamableServer(retry = '0'): Promise<LoopingServer> {
   const s = await listen(async (req, res, count) => {
     if (req.method === 'GET') {
       count();
       res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 's1' });
-      res.end('retry: 0\nid: 1\ndata: \n\n');
+      res.end(`retry: ${retry}\nid: 1\ndata: \n\n`);
       return;
     }
     if (req.method === 'DELETE') return void res.writeHead(200).end();
@@ -94,7 +95,7 @@ describe('an upstream event stream that asks to be reopened at once, over and ov
   });
 
   it.each([
-    ['Streamable HTTP', streamableServer, {}],
+    ['Streamable HTTP', () => streamableServer(), {}],
     ['legacy HTTP+SSE', sseServer, { transport: 'sse' }],
   ] as const)('%s: is reopened at most every 500 ms, and still reopened', async (_name, start, extra) => {
     upstream = await start();
@@ -111,5 +112,17 @@ describe('an upstream event stream that asks to be reopened at once, over and ov
     gateway = await starting;
     expect(reopened).toBeGreaterThanOrEqual(2);
     expect(reopened).toBeLessThanOrEqual(Math.ceil(WINDOW_MS / MIN_SERVER_RETRY_MS) + 1);
+  });
+
+  it('Streamable HTTP: a retry longer than a timer can hold is not taken as 1 ms', async () => {
+    upstream = await streamableServer('3000000000');
+    gateway = await startParsedGateway({
+      ...EPHEMERAL,
+      servers: { looping: { url: upstream.url, timeout_ms: 5_000 } },
+    });
+    await waitUntil(() => upstream!.streams() > 0, 10_000);
+    const first = upstream.streams();
+    await sleep(WINDOW_MS);
+    expect(upstream.streams() - first).toBe(0);
   });
 });

@@ -6,10 +6,14 @@
 // MAX_MESSAGE_BYTES, and the event stream (a GET) must start within timeout_ms and is given up,
 // as a lost connection is, once one event outgrows MAX_MESSAGE_BYTES. The EventSource reopens the
 // stream as soon as the server's `retry:` says; the streams are opened at least MIN_SERVER_RETRY_MS
-// apart.
-import { setTimeout as sleep } from 'node:timers/promises';
+// apart (the SDK's hops through a redirect, which it makes with this fetch too, wait for nothing).
 import { MAX_MESSAGE_BYTES } from './message-reader.js';
 import { MIN_SERVER_RETRY_MS, SseParser } from './sse-parser.js';
+
+/** The redirects the SDK follows for one request (MAX_REDIRECTS of its fetchWithinOrigin). */
+const MAX_REDIRECT_HOPS = 5;
+
+const isRedirect = (status: number): boolean => status >= 300 && status < 400;
 
 /** Statuses whose Response may not have a body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -20,11 +24,15 @@ export function boundedFetch(
   base: typeof fetch = fetch,
 ): typeof fetch {
   let lastStreamAt = -Infinity;
+  /** GETs that may follow a redirect without waiting: the rest of the SDK's hops after a 3xx. */
+  let hopsLeft = 0;
   return async (input, init) => {
     const method = (init?.method ?? 'GET').toUpperCase();
-    if (method === 'GET') {
+    const hop = method === 'GET' && hopsLeft > 0;
+    if (hop) hopsLeft--;
+    else if (method === 'GET') {
       const wait = lastStreamAt + MIN_SERVER_RETRY_MS - performance.now();
-      if (wait > 0) await sleep(wait, undefined, { signal: init?.signal ?? undefined });
+      if (wait > 0) await pause(wait, init?.signal ?? undefined);
       lastStreamAt = performance.now();
     }
     const deadline = new AbortController();
@@ -40,6 +48,9 @@ export function boundedFetch(
     try {
       const signal = init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
       const res = await base(input, { ...init, signal });
+      // At most MAX_REDIRECT_HOPS GETs go unspaced after each spaced one, however the server
+      // redirects: a loop of redirects is spaced like a loop of streams.
+      if (method === 'GET') hopsLeft = !isRedirect(res.status) ? 0 : hop ? hopsLeft : MAX_REDIRECT_HOPS;
       if (method === 'GET' && res.ok && res.body) return withEventLimit(res, maxBytes);
       const body = await readBounded(res, maxBytes);
       return new Response(NULL_BODY.has(res.status) ? null : body, {
@@ -51,6 +62,22 @@ export function boundedFetch(
       clearTimeout(timer);
     }
   };
+}
+
+/** Waits `ms`, or rejects with the signal's reason once it aborts (on the global timers, which tests can fake). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** The whole body, failing (and dropping the connection) once it passes `maxBytes`. */

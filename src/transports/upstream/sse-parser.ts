@@ -12,6 +12,14 @@
  */
 export const MIN_SERVER_RETRY_MS = 500;
 
+/** The longest delay a Node timer holds; a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A server's `retry:` as a delay the gateway waits: at least MIN_SERVER_RETRY_MS, and one a timer can hold. */
+export function serverRetryDelay(ms: number): number {
+  return Math.min(Math.max(ms, MIN_SERVER_RETRY_MS), MAX_TIMER_MS);
+}
+
 export interface SseEvent {
   /** The `event` field; undefined means the default type, `message`. */
   event: string | undefined;

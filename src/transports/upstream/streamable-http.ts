@@ -34,7 +34,7 @@ import {
   type HttpResponse,
 } from './http-exchange.js';
 import { MAX_MESSAGE_BYTES, toMessage } from './message-reader.js';
-import { MIN_SERVER_RETRY_MS, SseParser } from './sse-parser.js';
+import { serverRetryDelay, SseParser } from './sse-parser.js';
 
 export interface ReconnectionOptions {
   initialDelayMs: number;
@@ -490,7 +490,7 @@ export class StreamableHttpClientTransport implements Transport {
     }
     const delay =
       this.serverRetryMs !== undefined
-        ? Math.max(this.serverRetryMs, MIN_SERVER_RETRY_MS)
+        ? serverRetryDelay(this.serverRetryMs)
         : Math.min(initialDelayMs * growFactor ** attempt, maxDelayMs);
     const timer = setTimeout(() => {
       this.reconnects.delete(timer);
