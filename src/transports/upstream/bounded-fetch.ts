@@ -114,24 +114,18 @@ function withEventLimit(res: Response, maxBytes: number): Response {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   const parser = new SseParser(noop, undefined, maxBytes);
-  // The line not yet ended, in pieces: joined once, when it ends (a 10 MiB line comes in hundreds
-  // of chunks, and joining at each would copy it hundreds of times).
-  let carry: string[] = [];
+  let carry = '';
   const limit = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       const text = decoder.decode(chunk, { stream: true });
       parser.push(text);
-      const end = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1;
-      if (end === 0) {
-        if (text) carry.push(text);
-        return;
-      }
-      const lines = carry.join('') + text.slice(0, end);
-      carry = end < text.length ? [text.slice(end)] : [];
-      controller.enqueue(encoder.encode(withRetriesKept(lines)));
+      const all = carry + text;
+      const end = Math.max(all.lastIndexOf('\n'), all.lastIndexOf('\r')) + 1;
+      carry = all.slice(end);
+      if (end > 0) controller.enqueue(encoder.encode(withRetriesKept(all.slice(0, end))));
     },
     flush(controller) {
-      const rest = carry.join('') + decoder.decode();
+      const rest = carry + decoder.decode();
       if (rest) controller.enqueue(encoder.encode(withRetriesKept(rest)));
     },
   });
