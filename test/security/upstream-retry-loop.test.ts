@@ -70,13 +70,13 @@ async function streamableServer(retry = '0'): Promise<LoopingServer> {
   return { url: `${s.base}/mcp`, streams: s.streams, close: s.close };
 }
 
-/** A legacy HTTP+SSE server whose event stream names its endpoint, says `retry: <retry>` and ends at once. */
-async function sseServer(retry = '0'): Promise<LoopingServer> {
+/** A legacy HTTP+SSE server whose event stream names its endpoint, says `retry: 0` and ends at once. */
+async function sseServer(): Promise<LoopingServer> {
   const s = await listen(async (req, res, count) => {
     if (req.method === 'GET') {
       count();
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(`retry: ${retry}\nevent: endpoint\ndata: /messages\n\n`);
+      res.end('retry: 0\nevent: endpoint\ndata: /messages\n\n');
       return;
     }
     await readBody(req);
@@ -96,7 +96,7 @@ describe('an upstream event stream that asks to be reopened at once, over and ov
 
   it.each([
     ['Streamable HTTP', () => streamableServer(), {}],
-    ['legacy HTTP+SSE', () => sseServer(), { transport: 'sse' }],
+    ['legacy HTTP+SSE', sseServer, { transport: 'sse' }],
   ] as const)('%s: is reopened at most every 500 ms, and still reopened', async (_name, start, extra) => {
     upstream = await start();
     // Counted while the gateway starts: the legacy server never answers initialize (its stream is
@@ -114,29 +114,15 @@ describe('an upstream event stream that asks to be reopened at once, over and ov
     expect(reopened).toBeLessThanOrEqual(Math.ceil(WINDOW_MS / MIN_SERVER_RETRY_MS) + 1);
   });
 
-  it.each([
-    ['Streamable HTTP', () => streamableServer('3000000000'), {}],
-    ['legacy HTTP+SSE', () => sseServer('3000000000'), { transport: 'sse' }],
-  ] as const)('%s: a retry longer than a timer can hold is not taken as 1 ms', async (_name, start, extra) => {
-    const overflows: string[] = [];
-    const onWarning = (w: Error) => {
-      if (w.name === 'TimeoutOverflowWarning') overflows.push(w.message);
-    };
-    process.on('warning', onWarning);
-    try {
-      upstream = await start();
-      const starting = startParsedGateway({
-        ...EPHEMERAL,
-        servers: { looping: { url: upstream.url, timeout_ms: WINDOW_MS + 3_000, ...extra } },
-      });
-      await waitUntil(() => upstream!.streams() > 0, 10_000);
-      const first = upstream.streams();
-      await sleep(WINDOW_MS);
-      expect(upstream.streams() - first).toBe(0);
-      expect(overflows).toEqual([]);
-      gateway = await starting;
-    } finally {
-      process.off('warning', onWarning);
-    }
+  it('Streamable HTTP: a retry longer than a timer can hold is not taken as 1 ms', async () => {
+    upstream = await streamableServer('3000000000');
+    gateway = await startParsedGateway({
+      ...EPHEMERAL,
+      servers: { looping: { url: upstream.url, timeout_ms: 5_000 } },
+    });
+    await waitUntil(() => upstream!.streams() > 0, 10_000);
+    const first = upstream.streams();
+    await sleep(WINDOW_MS);
+    expect(upstream.streams() - first).toBe(0);
   });
 });

@@ -2,8 +2,7 @@
 // opens (GETs), on faked timers: a stream opened within 500 ms of the last one waits out the rest;
 // the first, and one opened later, do not wait; the SDK's hops through a redirect do not wait, but a
 // loop of redirects is spaced after five of them; a POST never waits; and a waiting GET whose
-// request is aborted rejects without reaching the server. Also that the stream it hands on carries
-// each `retry:` within the bounds the gateway keeps, and is otherwise the stream as it came.
+// request is aborted rejects without reaching the server.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { boundedFetch } from '../../src/transports/upstream/bounded-fetch.js';
 import { MIN_SERVER_RETRY_MS } from '../../src/transports/upstream/sse-parser.js';
@@ -95,34 +94,5 @@ describe('event streams opened through the legacy transport’s fetch', () => {
     expect(await outcome).toBe('closed');
     await vi.advanceTimersByTimeAsync(MIN_SERVER_RETRY_MS);
     expect(seen).toHaveLength(1);
-  });
-});
-
-/** What the EventSource reads from a stream the server sent in these chunks. */
-async function handedOn(chunks: string[]): Promise<string> {
-  const base = (async () =>
-    new Response(
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
-          controller.close();
-        },
-      }),
-      { status: 200, headers: { 'content-type': 'text/event-stream' } },
-    )) as typeof fetch;
-  const res = await boundedFetch(10_000, undefined, base)(URL_);
-  return res.text();
-}
-
-describe('the event stream handed to the EventSource', () => {
-  it('carries `retry: 0` as 500 and a retry past what a timer holds as 2^31 - 1, on any line ending', async () => {
-    expect(await handedOn(['retry: 0\ndata: a\n\n'])).toBe('retry: 500\ndata: a\n\n');
-    expect(await handedOn(['retry:3000000000\r\n\r\n'])).toBe('retry:2147483647\r\n\r\n');
-    expect(await handedOn(['retry: 9', '9\rretry: 2500\r'])).toBe('retry: 500\rretry: 2500\r');
-  });
-
-  it('leaves everything else as it came: data that reads like a retry, CRLF split between chunks, U+2028, an unended last line', async () => {
-    const stream = ['data: x\u2028retry: 0\r', '\ndata: retry: 0\n', 'retry: soon\n\n', 'id: 7'];
-    expect(await handedOn(stream)).toBe(stream.join(''));
   });
 });

@@ -5,11 +5,10 @@
 // without end. Here a POST's answer is read whole within the server's timeout_ms and at most
 // MAX_MESSAGE_BYTES, and the event stream (a GET) must start within timeout_ms and is given up,
 // as a lost connection is, once one event outgrows MAX_MESSAGE_BYTES. The EventSource reopens the
-// stream when the server's `retry:` says, which it is told within bounds (withRetriesKept); and
-// the streams are opened at least MIN_SERVER_RETRY_MS apart whatever the reason (the SDK's hops
-// through a redirect, which it makes with this fetch too, wait for nothing).
+// stream as soon as the server's `retry:` says; the streams are opened at least MIN_SERVER_RETRY_MS
+// apart (the SDK's hops through a redirect, which it makes with this fetch too, wait for nothing).
 import { MAX_MESSAGE_BYTES } from './message-reader.js';
-import { MIN_SERVER_RETRY_MS, serverRetryDelay, SseParser } from './sse-parser.js';
+import { MIN_SERVER_RETRY_MS, SseParser } from './sse-parser.js';
 
 /** The redirects the SDK follows for one request (MAX_REDIRECTS of its fetchWithinOrigin). */
 const MAX_REDIRECT_HOPS = 5;
@@ -105,28 +104,15 @@ async function readBounded(res: Response, maxBytes: number): Promise<Uint8Array>
 /**
  * The event stream as it came, but erroring (which ends its connection) once one event, or a line
  * not yet ended, is past `maxBytes` characters: the same SSE parser as the Streamable HTTP
- * transport's measures it. A `retry:` line is handed on as the delay the gateway keeps
- * (serverRetryDelay): the EventSource would take `retry: 0` at its word, and one past what a Node
- * timer holds as 1 ms, with a warning on stderr at every reconnection. Lines are handed on whole
- * (a line not yet ended waits for its end), otherwise as they came.
+ * transport's measures it.
  */
 function withEventLimit(res: Response, maxBytes: number): Response {
   const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
   const parser = new SseParser(noop, undefined, maxBytes);
-  let carry = '';
   const limit = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
-      const text = decoder.decode(chunk, { stream: true });
-      parser.push(text);
-      const all = carry + text;
-      const end = Math.max(all.lastIndexOf('\n'), all.lastIndexOf('\r')) + 1;
-      carry = all.slice(end);
-      if (end > 0) controller.enqueue(encoder.encode(withRetriesKept(all.slice(0, end))));
-    },
-    flush(controller) {
-      const rest = carry + decoder.decode();
-      if (rest) controller.enqueue(encoder.encode(withRetriesKept(rest)));
+      parser.push(decoder.decode(chunk, { stream: true }));
+      controller.enqueue(chunk);
     },
   });
   return new Response(res.body!.pipeThrough(limit), {
@@ -137,17 +123,3 @@ function withEventLimit(res: Response, maxBytes: number): Response {
 }
 
 function noop(): void {}
-
-const RETRY_LINE = /^retry:( ?)(\d+)$/;
-
-/** Whole lines of an event stream, each `retry:` with the delay the gateway keeps. */
-function withRetriesKept(lines: string): string {
-  if (!lines.includes('retry:')) return lines;
-  // SSE ends lines with CRLF, LF or CR only (not U+2028, which a regular expression's `m` takes).
-  const parts = lines.split(/(\r\n|\r|\n)/);
-  for (let i = 0; i < parts.length; i += 2) {
-    const m = RETRY_LINE.exec(parts[i]!);
-    if (m) parts[i] = `retry:${m[1]}${serverRetryDelay(Number(m[2]))}`;
-  }
-  return parts.join('');
-}
