@@ -13,6 +13,12 @@ import { Worker } from 'node:worker_threads';
 const IDLE_MS = 30_000;
 /** How long a read may wait for a lock (a checkpoint, a write in another process): off the gateway's thread. */
 const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * The most reads that may wait for the thread at once. Each waiting read holds its request; past
+ * this, a read is refused at once (the admin API answers 503 with the reason), so many
+ * viewers, or one script, cannot pile up reads without end behind a slow one.
+ */
+export const MAX_WAITING_READS = 256;
 
 // CommonJS, as an eval'd worker is: the same text runs from the sources under a TypeScript loader
 // and from the bundle. Prepared statements are kept by their text (the sink's SQL has a handful of
@@ -86,6 +92,10 @@ export class SqliteReader {
   /** The rows of each SELECT, all read from one snapshot of the file. */
   read(reads: readonly { sql: string; params: readonly unknown[] }[]): Promise<unknown[][]> {
     if (this.closed) return Promise.reject(new SqliteReadError('the audit log is closed'));
+    if (this.pending.size >= MAX_WAITING_READS)
+      return Promise.reject(
+        new SqliteReadError(`the audit log is busy: ${MAX_WAITING_READS} reads are waiting; try again shortly`, 'busy'),
+      );
     const worker = this.started();
     const id = this.nextId++;
     clearTimeout(this.idle);

@@ -1,12 +1,13 @@
 // Proves that the SQLite audit log's slow reads (the dashboard's statistics, filtered pages, the
 // tail) run off the gateway's thread: the event loop turns while they run, they see every batch
-// committed before them, and the reader's thread fails cleanly, ends when idle and starts again.
+// committed before them, and the reader's thread fails cleanly, ends when idle and starts again;
+// and no more than MAX_WAITING_READS reads wait for it at once.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteReader } from '../../src/audit/sqlite-reader.js';
+import { MAX_WAITING_READS, SqliteReader } from '../../src/audit/sqlite-reader.js';
 import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
 import { TSX_LOADER } from '../helpers/index.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -101,6 +102,26 @@ describe('SQLite audit reads', () => {
     expect(run.stderr).toBe('');
     expect(run.stdout.trim()).toBe('[{"n":3}]');
     expect(run.status).toBe(0);
+  });
+
+  it('refuses a read beyond MAX_WAITING_READS waiting ones at once as busy, and reads again once they are answered', async () => {
+    const reader = new SqliteReader(join(dir, 'fresh.db'));
+    try {
+      const waiting = Array.from({ length: MAX_WAITING_READS }, (_, i) =>
+        reader.all<{ i: number }>('SELECT ? AS i', [i]),
+      );
+      const refused = await reader.all('SELECT 1', []).then(
+        () => undefined,
+        (error: { message: string; code?: string }) => error,
+      );
+      expect(refused?.code).toBe('busy');
+      expect(refused?.message).toMatch(/busy: 256 reads are waiting; try again/);
+      const answers = await Promise.all(waiting);
+      expect(answers.map((rows) => rows[0]!.i)).toEqual(Array.from({ length: MAX_WAITING_READS }, (_, i) => i));
+      expect(await reader.all('SELECT 3 AS three', [])).toEqual([{ three: 3 }]);
+    } finally {
+      await reader.close();
+    }
   });
 
   it('fails a read still running when the log is closed, and every read after', async () => {
