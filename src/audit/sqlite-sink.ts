@@ -21,6 +21,8 @@ import { summarize, summarySql, type AuditSummary, type StatsQuery, type Summary
 // How long the log's writes wait for another process's write lock. Short: a write that waits blocks
 // the event loop; the writer retries a busy batch later.
 const INSERT_BUSY_TIMEOUT_MS = 1000;
+/** Records one pruning statement deletes: a few milliseconds of the gateway's thread. */
+export const PRUNE_BATCH = 500;
 
 interface Row {
   id: number;
@@ -35,6 +37,7 @@ export class SqliteAuditSink implements AuditSink {
   private readonly insertMany: (records: AuditRecord[]) => void;
   /** Reads that can take seconds, off the gateway's thread; none for an in-memory database. */
   private readonly reader: SqliteReader | undefined;
+  private closing = false;
 
   /** `shared`: the state store's connection, when the log lives in the state file. */
   constructor(
@@ -103,11 +106,23 @@ export class SqliteAuditSink implements AuditSink {
     }
   }
 
+  /**
+   * Deletes the records before `before`, PRUNE_BATCH at a time with a turn of the event loop between
+   * batches. A delete runs on the gateway's thread: in one statement, an hour's records of a busy
+   * gateway (or every record, when the retention is shortened) held every call for seconds.
+   */
   async prune(before: number): Promise<number> {
-    return this.connection.withBusyTimeout(
-      INSERT_BUSY_TIMEOUT_MS,
-      () => this.db.prepare('DELETE FROM audit WHERE ts < ?').run(before).changes,
+    const batch = this.db.prepare(
+      'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? ORDER BY ts, id LIMIT ?)',
     );
+    let deleted = 0;
+    while (!this.closing) {
+      const n = this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => batch.run(before, PRUNE_BATCH).changes);
+      deleted += n;
+      if (n < PRUNE_BATCH) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return deleted;
   }
 
   async query(q: AuditQuery): Promise<AuditPage> {
@@ -151,6 +166,8 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   async close(): Promise<void> {
+    // A prune between two batches stops here rather than use the connection after it is released.
+    this.closing = true;
     await this.reader?.close();
     this.releaseConnection();
   }
