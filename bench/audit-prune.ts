@@ -12,8 +12,8 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AuditRecord } from '../src/audit/record.js';
 import { PRUNE_BATCH, SqliteAuditSink } from '../src/audit/sqlite-sink.js';
+import { benchRecords, T0, timedAgainstLoop } from './lib/audit-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,23 +28,7 @@ const toDelete = Number(values.delete);
 const runs = Number(values.runs);
 const dir = mkdtempSync(join(os.tmpdir(), 'gatehouse-audit-prune-'));
 const file = values.file ?? join(dir, 'audit.db');
-const T0 = Date.parse('2026-01-01T00:00:00Z');
 const before = T0 + toDelete * 1000;
-
-function record(i: number): AuditRecord {
-  return {
-    ts: T0 + i * 1000,
-    uid: `r${i}`,
-    server: `s${i % 5}`,
-    subject: 'tool',
-    tool: `t${i % 50}`,
-    grant: 'g',
-    agent: 'a',
-    session: 'x',
-    decision: i % 7 === 0 ? 'deny' : 'allow',
-    arguments: { path: `/notes/${i}.md` },
-  } as AuditRecord;
-}
 
 function count(path: string): number {
   const db = new Database(path, { readonly: true, fileMustExist: true });
@@ -62,28 +46,9 @@ if (!existsSync(file) || count(file) !== records) {
   rmSync(file, { force: true });
   const sink = new SqliteAuditSink(file);
   for (let from = 0; from < records; from += 10_000) {
-    const batch: AuditRecord[] = [];
-    for (let i = from; i < Math.min(records, from + 10_000); i++) batch.push(record(i));
-    await sink.insert(batch);
+    await sink.insert(benchRecords(from, Math.min(records, from + 10_000)));
   }
   await sink.close();
-}
-
-/** Runs `work` while a 5 ms timer notes the longest gap between its ticks. */
-async function timed(work: () => Promise<number>): Promise<{ ms: number; stall: number; deleted: number }> {
-  let last = performance.now();
-  let stall = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    stall = Math.max(stall, now - last);
-    last = now;
-  }, 5);
-  const start = performance.now();
-  const deleted = await work();
-  const ms = performance.now() - start;
-  stall = Math.max(stall, performance.now() - last);
-  clearInterval(timer);
-  return { ms, stall, deleted };
 }
 
 const rows: string[] = [];
@@ -96,10 +61,10 @@ for (let r = 1; r <= runs; r++) {
     const direct = new Database(copy);
     const oneStatement = async (): Promise<number> =>
       direct.prepare('DELETE FROM audit WHERE ts < ?').run(before).changes;
-    const t = await timed(way === 'one statement' ? oneStatement : () => sink.prune(before));
+    const t = await timedAgainstLoop(way === 'one statement' ? oneStatement : () => sink.prune(before));
     direct.close();
     await sink.close();
-    if (t.deleted !== toDelete) throw new Error(`${way}: deleted ${t.deleted} records, not ${toDelete}`);
+    if (t.value !== toDelete) throw new Error(`${way}: deleted ${t.value} records, not ${toDelete}`);
     rows.push(`| ${r} | ${way} | ${t.ms.toFixed(0)} | ${t.stall.toFixed(1)} |`);
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${copy}${suffix}`, { force: true });
   }

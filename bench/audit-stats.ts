@@ -17,9 +17,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { JsonlAuditSink } from '../src/audit/jsonl-sink.js';
-import type { AuditRecord } from '../src/audit/record.js';
 import { SqliteAuditSink } from '../src/audit/sqlite-sink.js';
 import { summarize, summarySql, type StatsQuery, type SummaryRows } from '../src/audit/stats.js';
+import { benchRecords, T0, timedAgainstLoop } from './lib/audit-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,50 +35,14 @@ const dir = values.file ? undefined : mkdtempSync(join(os.tmpdir(), 'gatehouse-a
 const file = values.file ?? join(dir!, 'audit.db');
 const jsonlFile = values.jsonl ?? (dir ? join(dir, 'audit.jsonl') : `${file}.jsonl`);
 
-const T0 = Date.parse('2026-01-01T00:00:00Z');
 const query: StatsQuery = { since: T0, until: T0 + records * 1000, bucketMs: Math.ceil((records * 1000) / 100) };
-
-function record(i: number): AuditRecord {
-  return {
-    ts: T0 + i * 1000,
-    uid: `r${i}`,
-    server: `s${i % 5}`,
-    subject: 'tool',
-    tool: `t${i % 50}`,
-    grant: 'g',
-    agent: 'a',
-    session: 'x',
-    decision: i % 7 === 0 ? 'deny' : 'allow',
-    arguments: { path: `/notes/${i}.md` },
-  } as AuditRecord;
-}
 
 const sink = new SqliteAuditSink(file);
 if (!existsSync(file) || (await sink.summarize(query)).total !== records) {
   process.stderr.write(`writing ${records} records to ${file}…\n`);
   for (let from = 0; from < records; from += 10_000) {
-    const batch: AuditRecord[] = [];
-    for (let i = from; i < Math.min(records, from + 10_000); i++) batch.push(record(i));
-    await sink.insert(batch);
+    await sink.insert(benchRecords(from, Math.min(records, from + 10_000)));
   }
-}
-
-/** Runs `work` while a 5 ms timer notes the longest gap between its ticks. */
-async function timed(work: () => Promise<number>): Promise<{ ms: number; stall: number; total: number }> {
-  let last = performance.now();
-  let stall = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    stall = Math.max(stall, now - last);
-    last = now;
-  }, 5);
-  const start = performance.now();
-  const total = await work();
-  const ms = performance.now() - start;
-  // The gap that ends when the work ends counts too.
-  stall = Math.max(stall, performance.now() - last);
-  clearInterval(timer);
-  return { ms, stall, total };
 }
 
 // The sink's queries run on this thread, as SqliteAuditSink ran them before its reader thread.
@@ -98,8 +62,8 @@ for (let r = 1; r <= runs; r++) {
     ["gateway's thread", onThisThread],
     ['reader thread', onReader],
   ] as const) {
-    const t = await timed(work);
-    if (t.total !== records) throw new Error(`${name}: counted ${t.total} records, not ${records}`);
+    const t = await timedAgainstLoop(work);
+    if (t.value !== records) throw new Error(`${name}: counted ${t.value} records, not ${records}`);
     rows.push(`| ${r} | ${name} | ${t.ms.toFixed(0)} | ${t.stall.toFixed(1)} |`);
   }
 }
@@ -111,9 +75,7 @@ if ((await jsonl.lastId()) !== String(records)) {
   process.stderr.write(`writing ${records} records to ${jsonlFile}…\n`);
   rmSync(jsonlFile, { force: true });
   for (let from = 0; from < records; from += 10_000) {
-    const batch: AuditRecord[] = [];
-    for (let i = from; i < Math.min(records, from + 10_000); i++) batch.push(record(i));
-    await jsonl.insert(batch);
+    await jsonl.insert(benchRecords(from, Math.min(records, from + 10_000)));
   }
 }
 /** CPU milliseconds of one call. */
