@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../../src/audit/open-audit-log.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
-import { featureServerCommand, modernRequest, postModern, startParsedGateway, type Era } from '../helpers/index.js';
+import { EPHEMERAL, featureEntry, modernRequest, postModern, startParsedGateway } from '../helpers/index.js';
 import { parseExposition } from '../observability/prom-text.js';
 
 let dir: string;
@@ -19,13 +19,11 @@ let sink: string;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-unanswered-'));
   sink = `sqlite:${path.join(dir, 'audit.db')}`;
-  const server = (era: Era) => ({ ...featureServerCommand('stdio', era), timeout_ms: 20_000 });
   gw = await startParsedGateway(
     {
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
+      ...EPHEMERAL,
       audit: sink,
-      servers: { 'legacy-up': server('legacy'), 'modern-up': server('modern') },
+      servers: { 'legacy-up': featureEntry({}, 'legacy'), 'modern-up': featureEntry({}, 'modern') },
     },
     { dir },
   );

@@ -7,7 +7,7 @@ import type { AuditLog, AuditRecord } from '../../src/audit/record.js';
 import { STATE_CLAIM_TTL_MS } from '../../src/gateway/relay.js';
 import { UNANSWERED_AFTER_MS, UnansweredRounds } from '../../src/gateway/unanswered-rounds.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { makeRecord } from '../audit/make-record.js';
 
 function collecting(): AuditLog & { written: AuditRecord[] } {
@@ -45,7 +45,7 @@ describe('unanswered input_required rounds', () => {
     expect(here.size).toBe(1);
     // …and one that reached another replica, which marks what it saw in the shared store.
     new UnansweredRounds(store, collecting(), undefined).retried('remote');
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     await here.settleAll();
     expect(audit.written).toEqual([]);
     await store.close();
@@ -89,7 +89,7 @@ describe('unanswered input_required rounds', () => {
     const rounds = new UnansweredRounds(store, audit, undefined, Date.now, 20);
     rounds.watch('n', makeRecord({ tool: 't' }));
     rounds.close();
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     expect(audit.written).toEqual([]);
     expect(await store.claimOnce('rs:n', 60_000, Date.now())).toBe(true);
     await store.close();

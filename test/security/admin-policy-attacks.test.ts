@@ -133,7 +133,6 @@ describe('validate and explain stay bounded', () => {
     const r = await api(VIEWER, 'POST', '/api/v1/policy/validate', { text });
     expect(r.status).toBe(200);
     expect(r.body.ok).toBe(false);
-    // Refused by the count of keys, before the duplicate-key check (a minute for this mapping) runs.
     expect(r.body.problems[0].message).toMatch(/too many keys/);
   });
 
