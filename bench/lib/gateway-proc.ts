@@ -21,7 +21,13 @@ export interface GatewaySetup {
   nodeFlags?: string[];
   /** The `era` of every stdio upstream; unset is the default, `auto` (found modern: the echo server speaks both). */
   stdioEra?: 'legacy' | 'modern';
+  /** A copy of the CLI bundle to run instead of `bin/gatehouse.js` (bench/ablate.ts). */
+  bundle?: string;
 }
+
+/** Runs the bundle named by its first argument as `bin/gatehouse.js` runs dist/bundle/gatehouse.js. */
+const RUN_BUNDLE =
+  'const { pathToFileURL } = await import("node:url"); const cli = await import(pathToFileURL(process.argv[1]).href); cli.exitQuietlyOnClosedPipe(); await cli.main(process.argv.slice(2));';
 
 export interface GatewayProcess {
   proc: Managed;
@@ -104,9 +110,12 @@ export async function waitFor200(url: string, proc: Managed, timeoutMs: number, 
 /** Starts `node bin/gatehouse.js start` on a setup and waits until /readyz answers 200. */
 export async function startGatewayProcess(setup: GatewaySetup, readyTimeoutMs = 60_000): Promise<GatewayProcess> {
   const { dir, config, port } = await writeGatewayConfig(setup);
+  const entry = setup.bundle
+    ? ['--input-type=module', '-e', RUN_BUNDLE, setup.bundle]
+    : [join(ROOT_DIR, 'bin', 'gatehouse.js')];
   const proc = new Managed('gatehouse', process.execPath, [
     ...(setup.nodeFlags ?? []),
-    join(ROOT_DIR, 'bin', 'gatehouse.js'),
+    ...entry,
     'start',
     '-c',
     config,
