@@ -120,9 +120,10 @@ export class AggregateEndpoint implements Endpoint {
     return { result: initializeResult(session, { era: 'legacy', protocolVersion: '', ...this.merged(conns) }) };
   }
 
-  async discover(): Promise<UpstreamAnswer> {
+  /** What the servers the caller may use offer together: others are absent, as from every list. */
+  async discover(peer?: ClientPeer): Promise<UpstreamAnswer> {
     const conns = new Map<string, UpstreamConnection>();
-    for (const s of this.servers()) {
+    for (const s of this.servers(peer)) {
       const c = this.pool.sharedConnection(s);
       await c.start().then(
         () => conns.set(s, c),
@@ -135,7 +136,7 @@ export class AggregateEndpoint implements Endpoint {
   async request(peer: ClientPeer, req: ClientRequest, session?: ClientSession): Promise<UpstreamAnswer> {
     switch (req.method) {
       case 'server/discover':
-        return this.discover();
+        return this.discover(peer);
       case 'ping':
         return { result: {} };
       case 'tools/list':

@@ -17,7 +17,8 @@ import { wantsLog } from '../mcp/log-level.js';
 export interface Endpoint {
   readonly name: string;
   initialize(session: ClientSession, params: JsonObject): Promise<UpstreamAnswer>;
-  discover(): Promise<UpstreamAnswer>;
+  /** `server/discover`: what the server, or the servers `peer` may use on /mcp, offer. */
+  discover(peer?: ClientPeer): Promise<UpstreamAnswer>;
   /**
    * In a legacy session `peer` is the session as seen by this request (`session.as`), whose
    * identity decides the request; `session` is the session itself.

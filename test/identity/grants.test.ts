@@ -2,10 +2,12 @@
 // prints a recognisable token once and the store keeps only its hash; the token works at once in a
 // running gateway sharing the store; no token, a wrong one, an expired or a revoked one answer 401
 // (revocation also ends an open session on its next request); a grant reaches only its servers
-// (403 on another, absent from the /mcp aggregate); a legacy session cannot be used with another
-// grant's token; limit counters are per grant; and a grant's own policy replaces the server's.
+// (403 on another, absent from the /mcp aggregate and from its server/discover); a legacy session
+// cannot be used with another grant's token; limit counters are per grant; and a grant's own
+// policy replaces the server's.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Gateway } from '../../src/gateway/gateway.js';
@@ -13,6 +15,11 @@ import { startFileGateway, type FileGateway } from '../helpers/gateway.js';
 import { featureWith, grantsHome } from './support.js';
 import { runCli } from '../helpers/cli.js';
 import { ACCEPT_BOTH, connectClient, firstText, type Era } from '../helpers/index.js';
+import { TSX_LOADER } from '../helpers/fixture.js';
+import { modernRequest, postModern } from '../helpers/wire.js';
+
+const SELF_DESCRIBED = fileURLToPath(new URL('../fixtures/servers/self-described-server.ts', import.meta.url));
+const SECRET_INSTRUCTIONS = 'Internal HR system: payroll at payroll.internal.';
 
 const ERAS: Era[] = ['legacy', 'modern'];
 const CONFIG_TOKEN = 'config-grant-token-0123456789';
@@ -70,6 +77,13 @@ beforeAll(async () => {
     servers: {
       feat: featureWith({ version: '1', default: 'allow', tools: { add: { limits: [{ max: 1, window: 'hour' }] } } }),
       other: featureWith({ version: '1', default: 'allow' }),
+      // Says more about itself than its tools: its instructions, which only its grants may read.
+      hr: {
+        command: process.execPath,
+        args: ['--import', TSX_LOADER, SELF_DESCRIBED],
+        env: { LISTED_INSTRUCTIONS: SECRET_INSTRUCTIONS },
+        timeout_ms: 20_000,
+      },
     },
     grants: {
       cfg: { token: CONFIG_TOKEN, servers: ['feat', 'other'] },
@@ -192,6 +206,22 @@ describe('who gets in', () => {
     const r = await c.client.callTool({ name: 'other__echo', arguments: { message: 'x' } }).catch((e: unknown) => e);
     expect(String(r instanceof Error ? r.message : JSON.stringify(r))).toMatch(/Unknown tool|not|-32602/i);
     await c.close();
+  });
+
+  it('on the /mcp aggregate, server/discover tells only of the servers the grant may use', async () => {
+    const discover = async (token: string): Promise<Record<string, unknown>> => {
+      const res = await postModern(`${gw.url}/mcp`, modernRequest(1, 'server/discover'), {
+        authorization: `Bearer ${token}`,
+      });
+      expect(res.status).toBe(200);
+      return (res.messages[0]?.result ?? {}) as Record<string, unknown>;
+    };
+    const narrow = await discover(await create('discover-feat', '--server', 'feat'));
+    expect(JSON.stringify(narrow)).not.toContain('payroll');
+    expect(narrow.capabilities).toHaveProperty('prompts');
+    // The same question from a grant that may use the server: its instructions are there to hide.
+    const wide = await discover(await create('discover-hr', '--server', 'feat', '--server', 'hr'));
+    expect(wide.instructions).toContain(SECRET_INSTRUCTIONS);
   });
 
   it("a legacy session cannot be used with another grant's token", async () => {
