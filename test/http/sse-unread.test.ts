@@ -1,0 +1,98 @@
+// Proves that a client which opens an event stream and stops reading it cannot make the gateway
+// hold its session's answers without end: once MAX_UNREAD_BYTES wait unread, the stream is closed,
+// its session ends, and the gateway goes on answering.
+import { once } from 'node:events';
+import { get, type IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { MAX_UNREAD_BYTES } from '../../src/http/sse.js';
+import { EPHEMERAL, featureEntry, startParsedGateway } from '../helpers/gateway.js';
+import { ACCEPT_BOTH } from '../helpers/wire.js';
+
+const MIB = 1024 * 1024;
+/** Far more than the bound and the kernel's socket buffers together. */
+const MAX_POSTS = Math.ceil((MAX_UNREAD_BYTES * 4) / MIB);
+
+let gw: Gateway;
+
+beforeAll(async () => {
+  gw = await startParsedGateway({
+    ...EPHEMERAL,
+    servers: { feat: featureEntry({ policy: { version: '1', default: 'allow' } }) },
+  });
+});
+
+afterAll(async () => {
+  await gw?.close();
+});
+
+/** Opens /sse/feat and reads up to its `endpoint` event; the stream is then left paused. */
+async function openPausedStream(): Promise<{ res: IncomingMessage; endpoint: string }> {
+  const req = get(`${gw.url}/sse/feat`, { headers: { accept: 'text/event-stream' } });
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  // The gateway cuts the connection: the response then ends with an error (`aborted`), expected here.
+  res.on('error', () => undefined);
+  // Read with a listener: leaving a `for await` loop would destroy the stream.
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer): void => {
+      text += String(chunk);
+      const m = text.match(/event: endpoint\ndata: (\S+)\n\n/);
+      if (!m) return;
+      res.off('data', onData);
+      res.pause();
+      resolve({ res, endpoint: m[1]! });
+    };
+    res.on('data', onData);
+    res.on('end', () => reject(new Error(`the stream ended before its endpoint event: ${text}`)));
+  });
+}
+
+async function postMessage(endpoint: string, body: unknown): Promise<number> {
+  const r = await fetch(`${gw.url}${endpoint}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: ACCEPT_BOTH },
+    body: JSON.stringify(body),
+  });
+  await r.text();
+  return r.status;
+}
+
+it('a legacy SSE client that stops reading loses its stream and session once MAX_UNREAD_BYTES wait; others go on', async () => {
+  const { res, endpoint } = await openPausedStream();
+  const init = {
+    protocolVersion: '2025-06-18',
+    capabilities: {},
+    clientInfo: { name: 'unread', version: '1' },
+  };
+  expect(await postMessage(endpoint, { jsonrpc: '2.0', id: 0, method: 'initialize', params: init })).toBe(202);
+  expect(await postMessage(endpoint, { jsonrpc: '2.0', method: 'notifications/initialized' })).toBe(202);
+  // Each call is taken at once (202) and answered on the stream nobody reads: 1 MiB apiece.
+  const message = 'x'.repeat(MIB);
+  let posted = 0;
+  let status = 202;
+  while (status === 202 && posted < MAX_POSTS) {
+    posted++;
+    status = await postMessage(endpoint, {
+      jsonrpc: '2.0',
+      id: posted,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message } },
+    });
+    // Answers go out while the next call is sent; a turn of the event loop lets them be written.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // The session was ended: the endpoint it named is gone.
+  expect(status).toBe(404);
+  expect(posted).toBeLessThan(MAX_POSTS);
+  // What the client finds when it reads again: what the kernel held, then the end of the stream.
+  let received = 0;
+  res.on('data', (chunk: Buffer) => (received += chunk.length));
+  const closed = new Promise((resolve) => res.on('close', resolve));
+  res.resume();
+  await closed;
+  expect(received).toBeLessThan(posted * MIB);
+  const health = await fetch(`${gw.url}/healthz`);
+  expect(health.status).toBe(200);
+  await health.text();
+});
