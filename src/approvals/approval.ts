@@ -8,11 +8,20 @@ export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'wi
 /** How an approval is kept once granted: for one call, for the session, or for some seconds. */
 export type Remember = 'none' | 'session' | number;
 
+/** What an approval lets through: a tool call, a prompt, or a resource read. */
+export type ApprovalSubject = 'tool' | 'prompt' | 'resource';
+
 export interface Approval {
   /** Unguessable: `apr_` and 128 random bits. */
   id: string;
   server: string;
+  /** The tool's or prompt's name, or the resource's URI (see `subject`). */
   tool: string;
+  /**
+   * What `tool` names. An approval of a prompt never lets a tool of the same name run, nor the
+   * reverse. Absent on approvals stored before it was recorded: those were for tools.
+   */
+  subject?: ApprovalSubject;
   /** The arguments as shown to approvers (redacted). */
   arguments: unknown;
   /** SHA-256 of the exact arguments in canonical JSON. */

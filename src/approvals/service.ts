@@ -6,7 +6,7 @@ import { DEFAULT_MAX_PENDING_APPROVALS_PER_GRANT } from '../config/schema.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { canonicalJson } from '../catalog/pins.js';
 import type { StateStore } from '../store/store.js';
-import type { Approval, ApprovalFilter, Remember } from './approval.js';
+import type { Approval, ApprovalFilter, ApprovalSubject, Remember } from './approval.js';
 
 export const DEFAULT_APPROVAL_TIMEOUT_S = 600;
 
@@ -22,6 +22,8 @@ export interface ApprovalSettings {
 export interface ApprovalCall {
   server: string;
   tool: string;
+  /** What `tool` names: only an approval of the same subject covers the call. */
+  subject: ApprovalSubject;
   /** The hash of the exact arguments (`argsHash`), taken once per call; the arguments are never stored. */
   argsHash: string;
   /** The arguments as approvers may see them (redacted). */
@@ -58,6 +60,11 @@ export function argsHash(args: unknown): string {
   return createHash('sha256')
     .update(canonicalJson(args ?? {}))
     .digest('hex');
+}
+
+/** Whether an approval was given for the same kind of request as the call (see Approval.subject). */
+function sameSubject(a: Approval, call: ApprovalCall): boolean {
+  return (a.subject ?? 'tool') === call.subject;
 }
 
 function sha256(text: string): string {
@@ -113,6 +120,7 @@ export class ApprovalService {
     });
     const now = this.now();
     for (const a of approved) {
+      if (!sameSubject(a, call)) continue;
       const kept = a.remember;
       if (kept === 'session') {
         if (a.session === call.session) return a;
@@ -172,6 +180,7 @@ export class ApprovalService {
       limit: 20,
     });
     for (const a of found) {
+      if (!sameSubject(a, call)) continue;
       if (a.expires <= this.now()) {
         await this.expire(a.id);
         continue;
@@ -190,14 +199,15 @@ export class ApprovalService {
 
   /** The newest denial of exactly this call that is still in force (until the approval's expiry). */
   async denied(call: ApprovalCall): Promise<Approval | undefined> {
-    const [a] = await this.store.listApprovals({
+    const found = await this.store.listApprovals({
       grant: call.grant,
       server: call.server,
       tool: call.tool,
       args_hash: call.argsHash,
       status: ['denied'],
-      limit: 1,
+      limit: 20,
     });
+    const a = found.find((d) => sameSubject(d, call));
     return a && a.expires > this.now() ? a : undefined;
   }
 
@@ -215,6 +225,7 @@ export class ApprovalService {
       id: `apr_${randomBytes(16).toString('hex')}`,
       server: call.server,
       tool: call.tool,
+      subject: call.subject,
       arguments: call.shownArgs,
       args_hash: call.argsHash,
       grant: call.grant,

@@ -427,6 +427,7 @@ export class PolicyGate {
           call: {
             server,
             tool: name,
+            subject,
             argsHash: argsHash(args),
             shownArgs,
             grant: record.grant,

@@ -49,6 +49,7 @@ export async function startReceiver(script: number[] = []): Promise<Receiver> {
 export const HELD_CALL: ApprovalCall = {
   server: 'fixture',
   tool: 'delete_repository',
+  subject: 'tool',
   argsHash: argsHash({ repo: 'acme/site', token: 'secret-1' }),
   shownArgs: { repo: 'acme/site', note: '<script>alert(1)</script> & "quotes"', token: '[REDACTED]' },
   grant: 'ci-runner',

@@ -166,6 +166,7 @@ describe.each(ERAS)('approval lifecycle, %s client', (era) => {
       {
         server: 'urlask',
         tool: 'add',
+        subject: 'tool',
         argsHash: argsHash(args),
         shownArgs: args,
         grant,
