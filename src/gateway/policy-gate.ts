@@ -26,7 +26,6 @@ import type { ClientPeer } from './peer.js';
 import {
   peekCarried,
   roundNonce,
-  spentEarlier,
   STATE_CLAIM_TTL_MS,
   stateUsed,
   unreachableReplica,
@@ -36,6 +35,7 @@ import {
 import { fail, type UpstreamAnswer, type UpstreamConnection } from './upstream-connection.js';
 import type { ToolEntry } from './tool-directory.js';
 import { UnansweredRounds } from './unanswered-rounds.js';
+import { isSpent } from './spent-answer.js';
 import { classifyListedTool } from '../catalog/catalog.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { StorePinKeeper } from '../catalog/pin-keeper.js';
@@ -548,10 +548,11 @@ export class PolicyGate {
       record.error = auditedErrorText(answer.error.code, answer.error.message);
     } else record.outcome = answer.result.isError === true ? 'is_error' : 'ok';
     // Quota comes back when the call did not happen: a JSON-RPC error or a transport failure
-    // (a result with isError is a call that happened), but not when Gatehouse refuses to go on
-    // with a call the upstream already ran in an earlier round (see relay.ts, spentEarlier), nor
-    // when the call was delivered and then cancelled or timed out (errorGivesQuotaBack).
-    if ('error' in answer && reservations.length > 0 && !spentEarlier(answer) && errorGivesQuotaBack(answer.error.code))
+    // (a result with isError is a call that happened), but not when the call reached the upstream
+    // and its answer was lost, nor when Gatehouse refuses to go on with a call the upstream already
+    // ran in an earlier round (see spent-answer.ts), nor when the call was delivered and then
+    // cancelled or timed out (errorGivesQuotaBack).
+    if ('error' in answer && reservations.length > 0 && !isSpent(answer) && errorGivesQuotaBack(answer.error.code))
       await this.limiter.release(reservations);
     return answer;
   }

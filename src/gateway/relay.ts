@@ -13,6 +13,7 @@ import { canonicalJson } from '../catalog/pins.js';
 import { ErrorCode, isObject, type JsonObject, type JsonRpcErrorObject, type JsonRpcId } from '../mcp/jsonrpc.js';
 import { ParkedCall, type ParkedCalls, PARK_TTL_MS } from './parked-calls.js';
 import type { ClientPeer } from './peer.js';
+import { spent } from './spent-answer.js';
 import type { Sealer } from './seal.js';
 import type { Reservation } from '../store/store.js';
 import { fail, missingCapability, type UpstreamAnswer, type UpstreamConnection } from './upstream-connection.js';
@@ -89,26 +90,6 @@ export function stateUsed(): { error: JsonRpcErrorObject } {
     ErrorCode.InvalidParams,
     'Invalid requestState (used): it was answered already; each requestState is good for one retry. Start the call again without it.',
   );
-}
-
-/**
- * Marks a refusal of a retry whose call reached the upstream in an earlier round (a parked call
- * that finished or expired): the call happened as far as its quota is concerned (see
- * spentEarlier). A symbol, so it never reaches the wire. (A call held by a replica out of reach is
- * refused by the policy gate before anything is forwarded or given back.)
- */
-const SPENT_EARLIER = Symbol('gatehouse.spentEarlier');
-
-function spent(answer: UpstreamAnswer): UpstreamAnswer {
-  return Object.assign(answer, { [SPENT_EARLIER]: true });
-}
-
-/**
- * Whether an error answer is Gatehouse's refusal to go on with a call the upstream already ran
- * part of: its reservations from round one stay spent.
- */
-export function spentEarlier(answer: UpstreamAnswer): boolean {
-  return (answer as { [SPENT_EARLIER]?: boolean })[SPENT_EARLIER] === true;
 }
 
 const MAX_INPUT_ROUNDS = 16;

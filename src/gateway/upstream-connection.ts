@@ -27,6 +27,8 @@ import { openTransport, type ResumedHttpSession } from '../transports/upstream/o
 import { wantsLog } from '../mcp/log-level.js';
 import { probeHttpEra } from '../transports/upstream/probe-http.js';
 import { isGatewayPeer, type ClientPeer, type PeerAnswer } from './peer.js';
+import { spent } from './spent-answer.js';
+import { wasDelivered } from '../transports/upstream/delivered.js';
 import { redactValue, redactor, upstreamSecrets, type Redact } from './upstream-secrets.js';
 
 export interface UpstreamIdentity {
@@ -68,6 +70,8 @@ interface Pending {
   progressToken?: string;
   /** Streamable HTTP: aborted to end the request's HTTP exchange (see `request`). */
   exchange?: AbortController;
+  /** The transport took the request (written to the child, or answered with a stream of events). */
+  sent?: boolean;
 }
 
 /** A client remembered for a while: see `keepFor`. */
@@ -399,11 +403,21 @@ export class UpstreamConnection {
       t.send(out, {
         ...(requestSignal ? { requestSignal } : {}),
         ...(opts.headers ? { headers: opts.headers } : {}),
-      }).catch((err: unknown) => {
-        settle(
-          fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${this.errorText(err)}`),
-        );
-      });
+      }).then(
+        () => {
+          entry.sent = true;
+        },
+        (err: unknown) => {
+          // The server answered, and what it answered could not be read: it had the call.
+          if (wasDelivered(err))
+            return settle(
+              spent(fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" failed: ${this.errorText(err)}`)),
+            );
+          settle(
+            fail(ErrorCode.ConnectionClosed, `Upstream "${this.server}" could not be reached: ${this.errorText(err)}`),
+          );
+        },
+      );
     });
   }
 
@@ -618,7 +632,11 @@ export class UpstreamConnection {
     this.identity = undefined;
     this.ready = undefined;
     const message = `Upstream "${this.server}" closed the connection before answering; the call did not complete.`;
-    for (const p of [...this.pending.values()]) p.resolve(fail(ErrorCode.ConnectionClosed, message));
+    // A call the transport had taken may have run before the connection went: its quota stays spent.
+    for (const p of [...this.pending.values()]) {
+      const lost = fail(ErrorCode.ConnectionClosed, message);
+      p.resolve(p.sent ? spent(lost) : lost);
+    }
     this.progress.clear();
     // The process that was still working on abandoned calls is gone.
     forgetAll(this.abandoned);

@@ -1,7 +1,8 @@
 // A malicious or compromised MCP server reached over HTTP (Streamable HTTP or the legacy HTTP+SSE
 // transport) against Gatehouse: each server here is a few lines of node:http that speaks just
 // enough MCP to be connected to, then misbehaves in one way. What they must not achieve: hang the
-// gateway's clients, grow its memory without bound, or hold its connections after a call is done.
+// gateway's clients, grow its memory without bound, hold its connections after a call is done, or
+// have a call that ran given its quota back because its answer could not be read.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,6 +166,22 @@ describe('Streamable HTTP upstream', () => {
     // One second of grace after each answer, then the gateway hangs up.
     await until(() => up.open.size <= 1, BOUND_MS);
     expect(up.open.size).toBeLessThanOrEqual(1);
+  }, 30_000);
+
+  it('a call whose answer is too large to read keeps its quota: the next call is rate limited, not sent', async () => {
+    const up = await hostileServer((m, _req, res) => {
+      if (m.method !== 'tools/call') return false;
+      // The call ran; its answer is past the 10 MiB a message may hold.
+      json(res, { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'x'.repeat(11 * 2 ** 20) }] } });
+      return true;
+    });
+    const once = { version: '1', default: 'allow', tools: { echo: { limits: [{ max: 1, window: 'hour' }] } } };
+    const g = await within(BOUND_MS, gatewayFor({ up: { url: up.url, policy: once } }), 'gateway start');
+    const first = await within(BOUND_MS, call(g, 'up'), 'the call with a too large answer');
+    expect(first).toHaveProperty('error');
+    const second = await within(BOUND_MS, call(g, 'up'), 'the call after it');
+    expect(textOf(second)).toContain('[RATE LIMITED]');
+    expect(up.seen.filter((m) => m === 'tools/call')).toHaveLength(1);
   }, 30_000);
 });
 

@@ -1,5 +1,6 @@
 // Attacks on exact rate limits and the counters behind them: getting quota back for calls the
-// upstream received (cancelling them, or letting them time out), and counter keys made of argument
+// upstream received (cancelling them, letting them time out, or making the server exit while it
+// runs them), and counter keys made of argument
 // values megabytes long. Each attack runs against a real gateway in front of the recording fixture,
 // which writes down every call it receives, so the tests count what reached the upstream.
 import Database from 'better-sqlite3';
@@ -13,6 +14,7 @@ import { ACCEPT_BOTH, TSX_LOADER, modernHeaders, type JsonObject } from '../help
 import { sleep, waitUntil } from '../helpers/wait.js';
 import {
   ALICE,
+  BOB,
   LEGACY_INIT,
   httpDriver,
   isBlocked,
@@ -23,11 +25,11 @@ import {
   type Harness,
 } from './support.js';
 
-/** `hang` (never answered) at most once an hour. */
+/** `hang` (never answered) and `crash` (the server exits mid-call) at most once an hour each. */
 const HANG_ONCE_AN_HOUR = {
   version: '1',
   default: 'deny',
-  tools: { hang: { limits: [{ max: 1, window: 'hour' }] } },
+  tools: { hang: { limits: [{ max: 1, window: 'hour' }] }, crash: { limits: [{ max: 1, window: 'hour' }] } },
 };
 
 /** How many `hang` calls the upstream has received. */
@@ -105,6 +107,29 @@ describe('quota of a call the upstream received stays spent', () => {
       await h2.close();
     }
   });
+
+  it.each(['legacy', 'modern'] as const)(
+    '%s: a call whose server exits while running it gives no quota back',
+    async (era) => {
+      // A grant each, so that each era's test has a counter of its own.
+      const d = await httpDriver(h, era, false, era === 'legacy' ? ALICE : BOB);
+      const crashes = () => receivedCalls(h.records.fs).filter((c) => c.name === 'crash').length;
+      const before = crashes();
+      const answers: JsonObject[] = [];
+      for (let i = 0; i < 3; i++) {
+        answers.push(await d.request(toolCall(era, `crash-${era}-${i}`, 'crash')));
+        // The server is back before the next call: a call that found it down would not reach it.
+        await waitUntil(
+          async () => (await fetch(`${h.gateway.url}/readyz`).then((r) => r.status)) === 200,
+          15_000,
+          'the upstream restarted: not within 15 s',
+        );
+      }
+      expect(crashes() - before).toBe(1);
+      expect(JSON.stringify(answers[0])).toMatch(/closed the connection before answering/);
+      expect(answers.slice(1).every((a) => isBlocked(a) && textOf(a).includes('[RATE LIMITED]'))).toBe(true);
+    },
+  );
 
   it('a call the upstream received but did not answer in time gives no quota back', async () => {
     const d = await httpDriver(h, 'modern', false);

@@ -35,6 +35,7 @@ import {
 } from './http-exchange.js';
 import { MAX_MESSAGE_BYTES, toMessage } from './message-reader.js';
 import { serverRetryDelay, SseParser } from './sse-parser.js';
+import { delivered } from './delivered.js';
 
 export interface ReconnectionOptions {
   initialDelayMs: number;
@@ -276,6 +277,8 @@ export class StreamableHttpClientTransport implements Transport {
       signal ? undefined : this.deadline(x, `${String(m.method ?? 'a response')}`),
     );
     let streaming = false;
+    /** The server accepted the request (2xx): a failure from here on comes after it had the call. */
+    let accepted = false;
     try {
       const res = await x.send(this.target);
       const ok = res.status >= 200 && res.status < 300;
@@ -286,6 +289,7 @@ export class StreamableHttpClientTransport implements Transport {
         if (res.status === 404 && session !== undefined) return this.expire(text);
         throw new UpstreamHttpError(res.status, `Error POSTing to endpoint: ${unfollowedRedirect(res) ?? text}`);
       }
+      accepted = request;
       if (res.status === 202) {
         await discard(res);
         if (m.method === 'notifications/initialized') this.openStream({}).catch((error: unknown) => this.report(error));
@@ -308,7 +312,8 @@ export class StreamableHttpClientTransport implements Transport {
       streaming = true;
       this.consume(x, res, release, false, { ...(signal ? { requestSignal: signal } : {}), answers: { id: m.id } });
     } catch (error) {
-      throw x.abortReason ?? error;
+      if (x.abortReason) throw x.abortReason;
+      throw accepted ? delivered(error) : error;
     } finally {
       if (!streaming) release();
     }
