@@ -4,6 +4,7 @@
 import { Document, YAMLMap } from 'yaml';
 import type { PolicyInput } from '../policy/schema.js';
 import type { CatalogEntry } from './catalog.js';
+import { literalPattern } from '../policy/literal-name.js';
 
 type RuleInput = NonNullable<PolicyInput['tools']>[string];
 
@@ -33,7 +34,9 @@ export function suggestedRule(entry: CatalogEntry): RuleInput {
 
 export function suggestPolicy(entries: CatalogEntry[]): PolicyInput {
   const tools: Record<string, RuleInput> = {};
-  for (const e of [...entries].sort((a, b) => a.name.localeCompare(b.name))) tools[e.name] = suggestedRule(e);
+  // Each tool's own name, escaped where it holds glob syntax: a key governs that tool alone.
+  for (const e of [...entries].sort((a, b) => a.name.localeCompare(b.name)))
+    tools[literalPattern(e.name)] = suggestedRule(e);
   return { version: '1', default: 'deny', tools };
 }
 
@@ -47,7 +50,8 @@ export function suggestPolicyYaml(server: string, entries: CatalogEntry[]): stri
   ].join('\n');
   const tools = doc.get('tools') as YAMLMap | undefined;
   for (const e of entries) {
-    const pair = tools?.items.find((p) => (p.key as { value?: unknown })?.value === e.name || p.key === e.name);
+    const key = literalPattern(e.name);
+    const pair = tools?.items.find((p) => (p.key as { value?: unknown })?.value === key || p.key === key);
     if (pair && pair.key && typeof pair.key === 'object') {
       (pair.key as { commentBefore?: string }).commentBefore =
         ` ${e.category} (risk ${e.risk}): ${e.reasons.join('; ')}`;

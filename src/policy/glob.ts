@@ -1,6 +1,7 @@
 // Tool, resource and prompt name patterns: `*`, `?`, `[abc]`, `{a,b}`. picomatch is the
 // well-kept matcher for exactly this syntax; patterns compile once at load.
 import picomatch from 'picomatch';
+import { GLOB_CHARS, literalName } from './literal-name.js';
 
 export interface Glob {
   pattern: string;
@@ -8,8 +9,6 @@ export interface Glob {
   literal: number;
   test(name: string): boolean;
 }
-
-const GLOB_CHARS = /[*?[\]{}!\\]/;
 
 /**
  * `windows: false` spelled out: names are not file paths, and a policy means the same on every
@@ -48,6 +47,11 @@ export function isGlob(pattern: string): boolean {
 }
 
 export function compileGlob(pattern: string): Glob {
+  // A name escaped whole (literal-name.ts) matches that name (and, as with picomatch, the pattern's
+  // own text) alone. Compared as strings: picomatch reads some escapes otherwise (`x\\\*` as `x`
+  // then anything).
+  const name = GLOB_CHARS.test(pattern) ? literalName(pattern) : undefined;
+  if (name !== undefined) return { pattern, literal: [...name].length, test: (n) => n === name || n === pattern };
   let literal = 0;
   let depth = 0;
   for (const c of pattern) {

@@ -2,14 +2,25 @@
 // Deny and saving writes the server's policy file and the next call of that tool is denied (and
 // setting it back allows it again); a policy with a problem is refused with its path and the file
 // stays as it was; validation and a draft's explanation answer before saving; an inline policy
-// cannot be saved (409); and a viewer sees no edit button while the API answers 403 to its attempt.
+// cannot be saved (409); a tool an upstream names `*` gets a rule of its own, not one for every
+// tool; and a viewer sees no edit button while the API answers 403 to its attempt.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/client';
-import { featureServerCommand, firstText, type ConnectedClient } from '../helpers/index.js';
-import { screenshot, signIn, startUiTestbed, TOKENS, type UiGateway } from './support.js';
+import { fileURLToPath } from 'node:url';
+import { connectClient, featureServerCommand, firstText, type ConnectedClient } from '../helpers/index.js';
+import { TSX_LOADER } from '../helpers/fixture.js';
+import { agentDownstream, screenshot, signIn, startUiTestbed, TOKENS, type UiGateway } from './support.js';
+
+const SELF_DESCRIBED = fileURLToPath(new URL('../fixtures/servers/self-described-server.ts', import.meta.url));
+/** A server that names one of its tools `*`, under a policy that denies what it does not list. */
+const ODD_TOOLS = ['*', 'list_files'].map((name) => ({
+  name,
+  description: 'Harmless.',
+  inputSchema: { type: 'object' },
+}));
 
 const FILE = 'version: "1"\n# Everything is allowed unless a rule says otherwise.\ndefault: allow\ntools:\n  add: {}\n';
 
@@ -25,9 +36,16 @@ beforeAll(async () => {
       servers: {
         fixture: { ...server, policy: './fixture.yaml' },
         inline: { ...server, policy: { version: '1', default: 'allow' } },
+        odd: {
+          command: process.execPath,
+          args: ['--import', TSX_LOADER, SELF_DESCRIBED],
+          env: { LISTED_TOOLS: JSON.stringify(ODD_TOOLS) },
+          timeout_ms: 20_000,
+          policy: './odd.yaml',
+        },
       },
     },
-    { 'fixture.yaml': FILE },
+    { 'fixture.yaml': FILE, 'odd.yaml': 'version: "1"\ndefault: deny\n' },
   ));
   policyFile = join(ui.dir, 'fixture.yaml');
 });
@@ -100,6 +118,31 @@ describe('the policy builder', () => {
     await expect.poll(() => page.locator('#policy-text').inputValue()).toContain('max: 25');
     await expect.poll(() => page.locator('#policy-problems').textContent()).toContain('Valid');
     await page.close();
+  });
+
+  it('allowing a tool an upstream names * allows that tool alone: the others stay denied', async () => {
+    const agent = await connectClient({ era: 'legacy', downstream: agentDownstream(ui.url, 'odd') });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      await signIn(page, ui.url, TOKENS.manager, '#/policy?server=odd');
+      const star = page.locator('tr[data-tool="*"] select');
+      await star.waitFor();
+      await star.selectOption('allow');
+      await page.getByRole('button', { name: 'Save policy' }).click();
+      await expect.poll(() => page.getByRole('status').last().textContent()).toContain('in force');
+      // Written escaped: a key that matches the name `*` and nothing else.
+      expect(readFileSync(join(ui.dir, 'odd.yaml'), 'utf8')).toContain('\\*');
+      expect(await page.locator('tr[data-tool="*"] select').inputValue()).toBe('allow');
+      expect(await page.locator('tr[data-tool="list_files"] select').inputValue()).toBe('default');
+      await page.close();
+
+      const odd = (await agent.client.callTool({ name: '*', arguments: {} })) as CallToolResult;
+      expect(firstText(odd)).toBe('ran *');
+      const other = (await agent.client.callTool({ name: 'list_files', arguments: {} })) as CallToolResult;
+      expect(firstText(other)).toContain('[POLICY DENIED]');
+    } finally {
+      await agent.close();
+    }
   });
 
   it('answers 409 for a server whose policy is inline in the config', async () => {

@@ -67,7 +67,7 @@ export interface UiGateway {
 }
 
 /** Where an SDK client reaches one server through the gateway, as the test agent. */
-function agentDownstream(url: string, server: string) {
+export function agentDownstream(url: string, server: string) {
   return { kind: 'http' as const, url: `${url}/mcp/${server}`, headers: { authorization: `Bearer ${AGENT_TOKEN}` } };
 }
 

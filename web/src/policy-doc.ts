@@ -2,6 +2,11 @@
 // document and written back as text (YAML keeps its comments), and the text typed in the editor is
 // parsed back for the form.
 import { parseDocument } from 'yaml';
+import { literalName, literalPattern } from '../../src/policy/literal-name.js';
+
+// A tool's key in `tools` and `hide`: its name, escaped where it holds glob syntax, so that a tool
+// an upstream calls `*` gets a rule of its own, not one for every tool.
+export { literalName, literalPattern as toolKey };
 
 export type Format = 'yaml' | 'json';
 export type Choice = 'default' | 'allow' | 'deny' | 'hide' | 'require_approval' | 'custom';
@@ -78,8 +83,9 @@ const CUSTOM_KEYS = ['limits', 'deny_if', 'require', 'approval_if', 'rate_limit'
 
 /** What the builder shows for one tool: its exact `tools` entry (glob entries are edited as text). */
 export function choiceOf(policy: PolicyValue, tool: string): Choice {
-  if ((policy.hide ?? []).includes(tool)) return 'hide';
-  const rule = policy.tools?.[tool];
+  const key = literalPattern(tool);
+  if ((policy.hide ?? []).includes(key)) return 'hide';
+  const rule = policy.tools?.[key];
   if (!rule) return 'default';
   if (rule.action === 'deny') return 'deny';
   if (rule.action === 'hide') return 'hide';

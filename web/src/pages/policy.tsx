@@ -5,7 +5,16 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc, get, post } from '../api.js';
 import { useCan } from '../app.js';
-import { choiceOf, editPolicyText, parsePolicyText, type Choice, type Format, type Rule } from '../policy-doc.js';
+import {
+  choiceOf,
+  editPolicyText,
+  literalName,
+  parsePolicyText,
+  toolKey,
+  type Choice,
+  type Format,
+  type Rule,
+} from '../policy-doc.js';
 import { href } from '../router.js';
 import type { CatalogTool, Explanation, Problem, ServerCatalog } from '../types.js';
 import { Badge, ErrorBox, Loading, PageHeader, RiskBadge } from '../ui.js';
@@ -120,21 +129,22 @@ function Builder({ server, tools }: { server: string; tools: CatalogTool[] }) {
   };
   const choose = (tool: string, choice: Choice) => {
     if (parsed.error) return setStatus('Fix the policy text first: the form cannot read it.');
-    const hidden = (policy.hide ?? []).filter((p) => p !== tool);
+    const key = toolKey(tool);
+    const hidden = (policy.hide ?? []).filter((p) => p !== key);
     let next = text;
     const apply = (change: Parameters<typeof editPolicyText>[2]) => (next = editPolicyText(next, format, change));
-    if ((policy.hide ?? []).includes(tool) && choice !== 'hide')
+    if ((policy.hide ?? []).includes(key) && choice !== 'hide')
       apply(hidden.length > 0 ? { path: ['hide'], value: hidden } : { path: ['hide'], remove: true });
-    const old: Rule = policy.tools?.[tool] ?? {};
-    if (choice === 'default' || choice === 'hide') apply({ path: ['tools', tool], remove: true });
-    if (choice === 'hide') apply({ path: ['hide'], value: [...hidden, tool] });
-    if (choice === 'allow') apply({ path: ['tools', tool], value: {} });
+    const old: Rule = policy.tools?.[key] ?? {};
+    if (choice === 'default' || choice === 'hide') apply({ path: ['tools', key], remove: true });
+    if (choice === 'hide') apply({ path: ['hide'], value: [...hidden, key] });
+    if (choice === 'allow') apply({ path: ['tools', key], value: {} });
     if (choice === 'deny')
-      apply({ path: ['tools', tool], value: { action: 'deny', ...(old.reason ? { reason: old.reason } : {}) } });
-    if (choice === 'require_approval') apply({ path: ['tools', tool], value: { action: 'require_approval' } });
+      apply({ path: ['tools', key], value: { action: 'deny', ...(old.reason ? { reason: old.reason } : {}) } });
+    if (choice === 'require_approval') apply({ path: ['tools', key], value: { action: 'require_approval' } });
     if (choice === 'custom') {
       const { action: _a, ...rest } = old;
-      apply({ path: ['tools', tool], value: { ...rest, limits: rest.limits ?? [{ max: 10, window: 'minute' }] } });
+      apply({ path: ['tools', key], value: { ...rest, limits: rest.limits ?? [{ max: 10, window: 'minute' }] } });
       setCustom(tool);
     }
     setText(next);
@@ -157,7 +167,8 @@ function Builder({ server, tools }: { server: string; tools: CatalogTool[] }) {
   const words = filter.toLowerCase();
   const shownTools = tools.filter((t) => t.name.toLowerCase().includes(words));
   const dirty = text !== saved;
-  const globs = Object.keys(policy.tools ?? {}).filter((k) => /[*?[{]/.test(k));
+  // Pattern rules: keys that are not a tool's name written whole (see toolKey).
+  const globs = Object.keys(policy.tools ?? {}).filter((k) => literalName(k) === undefined);
   return (
     <div class="builder">
       <section class="builder-form" aria-labelledby="rules-h">
@@ -236,9 +247,9 @@ function Builder({ server, tools }: { server: string; tools: CatalogTool[] }) {
                     {custom === t.name && choice === 'custom' && (
                       <CustomRuleForm
                         tool={t.name}
-                        rule={policy.tools?.[t.name] ?? {}}
-                        problems={problems.filter((p) => p.path.startsWith(`/tools/${t.name}/`))}
-                        onChange={(rule) => edit({ path: ['tools', t.name], value: rule })}
+                        rule={policy.tools?.[toolKey(t.name)] ?? {}}
+                        problems={problems.filter((p) => p.path.startsWith(`/tools/${toolKey(t.name)}/`))}
+                        onChange={(rule) => edit({ path: ['tools', toolKey(t.name)], value: rule })}
                       />
                     )}
                   </td>
