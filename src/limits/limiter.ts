@@ -96,7 +96,11 @@ export class Limiter {
         windowMs: l.windowSeconds * 1000,
         max: l.max,
         cost: first.cost,
-        longestWindowMs: l.counterWindowSeconds * 1000,
+        // Every window that counts on this counter in this call keeps its entries: two limits of one
+        // tool without a `counter` of their own share `<tool>_rate`, and the first one's window (10
+        // s, say) must not prune what the second one's (a minute) still counts.
+        longestWindowMs:
+          Math.max(...group.map((r) => Math.max(r.limit.counterWindowSeconds, r.limit.windowSeconds))) * 1000,
         ...(group.length > 1 ? { also: group.slice(1).map((r) => windowOf(r.limit)) } : {}),
       };
       let r;

@@ -1,6 +1,8 @@
 // Proves that limits naming the same counter count one call once, each checking its own window:
 // a per-minute and a per-hour limit on one counter admit as many calls as the tighter of them,
-// not half as many, in every store; and a call refused by the second limit leaves nothing counted.
+// not half as many, in every store; a call refused by the second limit leaves nothing counted; and
+// two limits of one tool without a counter of their own (a burst and a per-minute limit on
+// `<tool>_rate`) keep the entries the longer window counts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +85,36 @@ describe.each<[string, () => StateStore]>([
           NOW + 8,
         ),
       ).toBe(6);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('2 per 10 s and 3 per minute on one tool, no counter named: a fourth call within the minute is refused', async () => {
+    const store = open();
+    try {
+      const limiter = new Limiter(store);
+      const policy = loadPolicy({
+        version: '1',
+        default: 'deny',
+        tools: {
+          echo: {
+            limits: [
+              { max: 2, window: '10s' },
+              { max: 3, window: 'minute' },
+            ],
+          },
+        },
+      });
+      const at = async (ms: number): Promise<boolean> => {
+        const d = decide(policy, { ...call(), now: new Date(NOW + ms) });
+        if (d.outcome !== 'allow') throw new Error('expected allow');
+        return (await limiter.reserve(d.limits, FACTS, NOW + ms)).ok;
+      };
+      // 20 s apart then 10 s apart: each alone in its 10 s, three in the minute.
+      expect([await at(0), await at(20_000), await at(30_000)]).toEqual([true, true, true]);
+      expect(await at(41_000)).toBe(false);
+      expect(await at(61_000)).toBe(true);
     } finally {
       await store.close();
     }
