@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import type { Approval } from '../approvals/approval.js';
 import { ApprovalService } from '../approvals/service.js';
 import { approvalView } from '../approvals/view.js';
+import { visibleJson, visibleText } from '../util/visible.js';
 import { withConfigStore } from './state-store.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.js';
 
@@ -27,7 +28,7 @@ export async function approvalsListCommand(
   const now = Date.now();
   const found = await withService(opts.config, (s) => s.list(opts.all ? {} : { status: ['pending'] }));
   if (opts.json) {
-    io.out(JSON.stringify(found.map(approvalView), null, 2));
+    io.out(visibleJson(found.map(approvalView), 2));
     return EXIT_OK;
   }
   if (found.length === 0) {
@@ -35,20 +36,28 @@ export async function approvalsListCommand(
     return EXIT_OK;
   }
   const header = ['ID', 'SERVER', 'TOOL', 'AGENT', 'AGE', 'EXPIRES', ...(opts.all ? ['STATUS'] : []), 'ARGUMENTS'];
-  const rows = found.map((a) => [
-    a.id,
-    a.server,
-    a.tool,
-    a.agent,
-    ago(now - a.created),
-    a.status === 'pending' ? `in ${ago(a.expires - now)}` : '-',
-    ...(opts.all ? [statusOf(a)] : []),
-    abbreviate(JSON.stringify(a.arguments ?? {}), ARGS_WIDTH),
-  ]);
+  // What an agent or an upstream wrote is shown with its hidden characters made visible (a
+  // right-to-left override would show an amount reversed), as on every other approval surface.
+  let cut = false;
+  const rows = found.map((a) => {
+    const args = visibleJson(a.arguments ?? {});
+    if (args.length > ARGS_WIDTH) cut = true;
+    return [
+      a.id,
+      visibleText(a.server),
+      visibleText(a.tool),
+      visibleText(a.agent),
+      ago(now - a.created),
+      a.status === 'pending' ? `in ${ago(a.expires - now)}` : '-',
+      ...(opts.all ? [statusOf(a)] : []),
+      abbreviate(args, ARGS_WIDTH),
+    ];
+  });
   const last = header.length - 1;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i < last ? c.padEnd(widths[i]!) : c)).join('  ');
   io.out([line(header), ...rows.map(line)].join('\n'));
+  if (cut) io.out(`\nArguments longer than ${ARGS_WIDTH} characters are cut here; --json shows them whole.`);
   if (!opts.all)
     io.out(`\nAnswer with "gatehouse approvals approve ID" or "gatehouse approvals deny ID --reason TEXT".`);
   return EXIT_OK;

@@ -1,6 +1,7 @@
 // Proves `gatehouse approvals` against a SQLite state file shared with a gateway's approval
 // service: `list` shows pending approvals (id, server, tool, agent, age, expiry, abbreviated
-// arguments), `--all` every status, `--json` the records without their link hash; `approve` and
+// arguments; hidden characters made visible in the table and in JSON), `--all` every status,
+// `--json` the records without their link hash; `approve` and
 // `deny` answer as the OS user through channel `cli` — and a call waiting on the same file is
 // released — while an unknown or already answered id exits 1 with a clear message; a memory:
 // store exits 2 and points to the admin API; the installed command line wires it all up.
@@ -62,6 +63,23 @@ describe('gatehouse approvals', () => {
     const row = rows.find((l) => l.startsWith(long.approval.id))!;
     expect(row).toMatch(/\bfixture\s+send_email\s+ci\s+\d+s\s+in 1[45]m\s+\{"body":"x+…$/);
     expect(row.length).toBeLessThan(200);
+  });
+
+  it('list and --json show hidden characters as \\uXXXX, and say where arguments were cut', async () => {
+    const { approval } = await service.open(
+      { ...HELD_CALL, shownArgs: { to: '\u202e1234-5678', env: 'prod\u200b' }, tool: 'pay\u200b' },
+      settings([], 900),
+    );
+    const table = await run((io) => approvalsListCommand({ config }, io));
+    const row = table.out.split('\n').find((l) => l.startsWith(approval.id))!;
+    expect(row).toContain('pay\\u200b');
+    expect(row).toContain('\\u202e1234-5678');
+    expect(table.out).not.toMatch(/[\u202e\u200b]/);
+    expect(table.out).toContain('--json shows them whole');
+    const json = await run((io) => approvalsListCommand({ config, json: true }, io));
+    expect(json.out).not.toMatch(/[\u202e\u200b]/);
+    const listed = (JSON.parse(json.out) as { id: string; arguments: unknown }[]).find((a) => a.id === approval.id);
+    expect(listed?.arguments).toEqual({ to: '\u202e1234-5678', env: 'prod\u200b' });
   });
 
   it('approve answers as the OS user through channel cli, releasing a call waiting on the same store', async () => {
