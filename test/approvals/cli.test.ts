@@ -1,10 +1,10 @@
 // Proves `gatehouse approvals` against a SQLite state file shared with a gateway's approval
 // service: `list` shows pending approvals (id, server, tool, agent, age, expiry, abbreviated
 // arguments; hidden characters made visible in the table and in JSON), `--all` every status,
-// `--json` the records without their link hash; `approve` and
-// `deny` answer as the OS user through channel `cli` — and a call waiting on the same file is
-// released — while an unknown or already answered id exits 1 with a clear message; a memory:
-// store exits 2 and points to the admin API; the installed command line wires it all up.
+// `--json` the records without their link hash; `approve` and `deny` answer as the OS user through
+// channel `cli` — and a call waiting on the same file is released — while an unknown or already
+// answered id exits 1 with a clear message; a memory: store exits 2 and points to the admin API;
+// the installed command line wires it all up.
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
