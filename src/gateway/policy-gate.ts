@@ -436,7 +436,7 @@ export class PolicyGate {
             rule: decision.rule,
             reason: decision.reason,
           },
-          settings: approvalSettings(policy, decision.rule),
+          settings: approvalSettings(policy, decision.rule, via.session !== undefined),
           peer,
           req,
           ctx: this.ctx,
@@ -687,12 +687,19 @@ function rulesOf(policy: CompiledPolicy, path: string): CompiledRule[] {
 }
 
 /** The `approval` block of the rule that asked for approval (or all_tools'), with defaults. */
-function approvalSettings(policy: CompiledPolicy, path: string): ApprovalSettings {
+/**
+ * The `approval` block of the rule at `path`. `inSession`: the call came in a legacy session. A
+ * 2026-07-28 request has none, and its session key is the grant's principal, which never ends: there
+ * `remember: session` lasts the approval's `timeout` from the answer instead of for ever.
+ */
+function approvalSettings(policy: CompiledPolicy, path: string, inSession: boolean): ApprovalSettings {
   const a = rulesOf(policy, path).find((r) => r.approval)?.approval ?? policy.allTools?.approval;
+  const timeoutS = a?.timeout ?? DEFAULT_APPROVAL_TIMEOUT_S;
+  const remember = a?.remember ?? 'none';
   return {
-    timeoutS: a?.timeout ?? DEFAULT_APPROVAL_TIMEOUT_S,
+    timeoutS,
     mode: a?.mode ?? 'hold',
-    remember: a?.remember ?? 'none',
+    remember: remember === 'session' && !inSession ? timeoutS : remember,
     notify: a?.notify ?? [],
   };
 }

@@ -40,6 +40,7 @@ const SERVERS = {
   retry: server({ add: { action: 'require_approval', approval: { mode: 'retry' } } }),
   lapsing: server({ add: { action: 'require_approval', approval: { mode: 'retry', timeout: 1 } } }),
   remember: server({ add: { action: 'require_approval', approval: { remember: 'session' } } }),
+  'remember-brief': server({ add: { action: 'require_approval', approval: { remember: 'session', timeout: 1 } } }),
   ask: server({ add: { action: 'require_approval', approval: { notify: ['client'] } } }),
   cond: server({
     add: { approval_if: [{ when: 'args.a > 100' }], limits: [{ max: 1, window: 'hour', key: 'string(args.b)' }] },
@@ -199,6 +200,26 @@ describe.each(ERAS)('approvals, %s client', (era) => {
     const second = (await c.client.callTool({ name: 'add', arguments: args })) as CallToolResult;
     expect(firstText(second)).toBe(String(args.a + args.b));
     expect((await gw.core.store.getApproval(a.id))?.status).toBe('approved');
+  });
+
+  it('remember: session lasts the legacy session; a 2026-07-28 client has none, so it lasts the timeout', async () => {
+    const c = await client(era, 'remember-brief');
+    const args = { a: 7, b: era === 'legacy' ? 7 : 8 };
+    const call = c.client.callTool({ name: 'add', arguments: args });
+    const a = await pendingApproval(gw, 'remember-brief', 'add');
+    expect(a.remember).toBe(era === 'legacy' ? 'session' : 1);
+    await gw.core.approvals.answer(a.id, { approve: true, by: 'ops', channel: 'api' });
+    await call;
+    // Past the one-second timeout from the answer: still approved in the session; asked again without one.
+    await new Promise((r) => setTimeout(r, 1_300));
+    const later = c.client.callTool({ name: 'add', arguments: args });
+    if (era === 'legacy') expect(firstText((await later) as CallToolResult)).toBe(String(args.a + args.b));
+    else {
+      const again = await pendingApproval(gw, 'remember-brief', 'add');
+      expect(again.id).not.toBe(a.id);
+      await gw.core.approvals.answer(again.id, { approve: false, by: 'ops', channel: 'api' });
+      expect(firstText((await later) as CallToolResult)).toMatch(/^\[APPROVAL DENIED\]/);
+    }
   });
 
   it("elicitation: the client's own user approves and the call goes through", async () => {
