@@ -306,15 +306,16 @@ async function modernToModern(
     else delete params.requestState;
   }
   const answer = await conn.send(peer, req.method, params, await modernSendOpts(conn, req, ctx));
-  if (
-    'result' in answer &&
-    answer.result.resultType === 'input_required' &&
-    typeof answer.result.requestState === 'string'
-  ) {
-    // The upstream's own state is wrapped, so that it is bound to this client and this call.
+  if ('result' in answer && answer.result.resultType === 'input_required') {
+    const up = answer.result.requestState;
+    if (up !== undefined && typeof up !== 'string') return answer;
+    // The upstream's own state is wrapped, so that it is bound to this client and this call. A round
+    // without one gets a state of Gatehouse's own all the same: it carries the round's quota and
+    // approval to the retry, and its nonce lets the round be watched for its audit record. The
+    // retry then reaches the upstream without a requestState, as the upstream sent none.
     const result = {
       ...answer.result,
-      requestState: sealState({ srv: conn.server, m: req.method, up: answer.result.requestState }, peer, ctx, req),
+      requestState: sealState({ srv: conn.server, m: req.method, ...(up === undefined ? {} : { up }) }, peer, ctx, req),
     };
     return { result };
   }

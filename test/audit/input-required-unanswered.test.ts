@@ -1,7 +1,9 @@
 // Proves that a 2026-07-28 call a server answered input_required still leaves its audit record when
 // the client never retries: once its requestState has run out (here: settled at once), the record is
 // written with outcome `input_required`, whether the server is modern (its own round) or legacy (a
-// call the gateway parked). A round that was retried leaves only the retry's record.
+// call the gateway parked). A round that was retried leaves only the retry's record. A modern
+// server's round that carries no requestState of its own is given one by the gateway all the same,
+// so that it is watched, and its retry is the same call: counted once against a limit.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,7 +25,17 @@ beforeAll(async () => {
     {
       ...EPHEMERAL,
       audit: sink,
-      servers: { 'legacy-up': featureEntry({}, 'legacy'), 'modern-up': featureEntry({}, 'modern') },
+      servers: {
+        'legacy-up': featureEntry({}, 'legacy'),
+        'modern-up': featureEntry({}, 'modern'),
+        // list_roots asks for the client's roots without a requestState; one call an hour.
+        'stateless-rounds': featureEntry(
+          {
+            policy: { version: '1', default: 'allow', tools: { list_roots: { limits: [{ max: 1, window: 'hour' }] } } },
+          },
+          'modern',
+        ),
+      },
     },
     { dir },
   );
@@ -88,5 +100,33 @@ describe.each(['modern-up', 'legacy-up'])('a round of %s answered input_required
       [srv, 'ask_name', 'allow', 'input_required'],
     ]);
     expect(await callsCounted(srv)).toBe(counted + 1);
+  });
+});
+
+describe('a modern round that carries no requestState of its own', () => {
+  const listRoots = (id: number, extra: Record<string, unknown> = {}) =>
+    modernRequest(id, 'tools/call', { name: 'list_roots', arguments: {}, ...extra }, { roots: {} });
+  const url = () => `${gw.url}/mcp/stateless-rounds`;
+
+  it('is given one, and its retry is the same call: recorded once, counted once against the limit', async () => {
+    const before = (await records()).length;
+    const first = (await postModern(url(), listRoots(10))).messages.at(-1)?.result as Record<string, unknown>;
+    expect(first.resultType).toBe('input_required');
+    expect(typeof first.requestState).toBe('string');
+    // The retry rides on round one's quota: the limit of one an hour does not refuse it.
+    const retry = await postModern(
+      url(),
+      listRoots(11, { requestState: first.requestState, inputResponses: { roots: { roots: [] } } }),
+    );
+    expect(retry.messages.at(-1)?.result).toMatchObject({ content: [{ type: 'text', text: '[]' }] });
+    // A new call is a second one within the hour.
+    const again = (await postModern(url(), listRoots(12))).messages.at(-1)?.result as Record<string, unknown>;
+    expect(JSON.stringify(again)).toContain('[RATE LIMITED]');
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before).filter((r) => r.server === 'stateless-rounds');
+    expect(added.map((r) => [r.tool, r.decision, r.outcome ?? null])).toEqual([
+      ['list_roots', 'allow', 'ok'],
+      ['list_roots', 'rate_limited', null],
+    ]);
   });
 });
