@@ -1,6 +1,7 @@
 // Pins against changed tools ("rug pulls"): each tool's definition — name, title, description,
-// input and output schemas, annotations — is hashed and stored when first seen. A later change blocks the tool
-// until an operator accepts it; the diff shows what changed.
+// input and output schemas, annotations, icons, execution and _meta — is hashed and stored when
+// first seen. A later change blocks the tool until an operator accepts it; the diff shows what
+// changed.
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { isObject, type JsonObject } from '../mcp/jsonrpc.js';
@@ -30,40 +31,67 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * What of a tool is pinned: the parts that tell an agent what the tool does, and those the risk
- * category is read from (the title among them: "Read records" and "Delete all records" are not the
- * same tool). A pin stored before the title was pinned has no `title` key (see checkPin).
+ * What of a tool is pinned, by the format of each Gatehouse that stored pins, newest first: the parts
+ * that tell an agent what the tool does and those the risk category is read from (the title among
+ * them: "Read records" and "Delete all records" are not the same tool); then what changes how a
+ * client shows or runs the tool: its icons, its `execution` (whether it runs as a task) and its
+ * `_meta` (where a client finds the interface it renders for the tool, say). A pin stored in an
+ * earlier format is recognised by the keys it holds (see checkPin).
  */
+const FORMATS: readonly { keys: readonly string[]; of: (tool: JsonObject) => JsonObject }[] = [
+  {
+    keys: ['_meta'],
+    of: (t) => ({
+      name: t.name,
+      title: t.title ?? null,
+      description: t.description ?? null,
+      inputSchema: t.inputSchema ?? null,
+      outputSchema: t.outputSchema ?? null,
+      annotations: t.annotations ?? null,
+      icons: t.icons ?? null,
+      execution: t.execution ?? null,
+      _meta: t._meta ?? null,
+    }),
+  },
+  {
+    keys: ['title'],
+    of: (t) => ({
+      name: t.name,
+      title: t.title ?? null,
+      description: t.description ?? null,
+      inputSchema: t.inputSchema ?? null,
+      outputSchema: t.outputSchema ?? null,
+      annotations: t.annotations ?? null,
+    }),
+  },
+  {
+    keys: [],
+    of: (t) => ({
+      name: t.name,
+      description: t.description ?? null,
+      inputSchema: t.inputSchema ?? null,
+      annotations: t.annotations ?? null,
+    }),
+  },
+];
+
+/** The tool's pinned definition in today's format, and its hash. */
 export function pinnedDefinition(tool: JsonObject): { hash: string; definition: string } {
-  const definition = canonicalJson({
-    name: tool.name,
-    title: tool.title ?? null,
-    description: tool.description ?? null,
-    inputSchema: tool.inputSchema ?? null,
-    outputSchema: tool.outputSchema ?? null,
-    annotations: tool.annotations ?? null,
-  });
+  const definition = canonicalJson(FORMATS[0]!.of(tool));
   return { hash: createHash('sha256').update(definition).digest('hex'), definition };
 }
 
-/** Whether a pin was stored before the title and output schema were pinned (it has no `title`). */
-function pinnedBeforeTitles(pin: Pin): boolean {
+/** The tool's definition in the format a pin was stored in; undefined when the pin is of today's. */
+function definitionAsPinned(pin: Pin, tool: JsonObject): string | undefined {
+  let held: unknown;
   try {
-    const held: unknown = JSON.parse(pin.definition);
-    return isObject(held) && !('title' in held);
+    held = JSON.parse(pin.definition);
   } catch {
-    return false;
+    return undefined;
   }
-}
-
-/** What a pin held before title and output schema were pinned. */
-function earlierDefinition(tool: JsonObject): string {
-  return canonicalJson({
-    name: tool.name,
-    description: tool.description ?? null,
-    inputSchema: tool.inputSchema ?? null,
-    annotations: tool.annotations ?? null,
-  });
+  if (!isObject(held)) return undefined;
+  const format = FORMATS.find((f) => f.keys.every((k) => k in held));
+  return format && format !== FORMATS[0] ? canonicalJson(format.of(tool)) : undefined;
 }
 
 export type PinVerdict = 'new' | 'same' | 'changed';
@@ -86,9 +114,10 @@ export function checkPin(
     }
     return { verdict: 'same' };
   }
-  // A pin stored before the title and output schema were pinned, of a tool unchanged in what it
-  // held: brought up to date as it stands, as a new tool is pinned, not blocked as changed.
-  if (existing.definition === earlierDefinition(tool) && pinnedBeforeTitles(existing)) {
+  // A pin stored in an earlier format (before the title, or the icons and `_meta`, were pinned), of
+  // a tool unchanged in what it held: brought up to date as it stands, as a new tool is pinned, not
+  // blocked as changed. From then on what it did not hold is pinned too.
+  if (existing.definition === definitionAsPinned(existing, tool)) {
     const { pending: _p, ...rest } = existing;
     return { verdict: 'same', store: { ...rest, hash, definition } };
   }
