@@ -1,6 +1,7 @@
 // Proves that a client which opens an event stream and stops reading it cannot make the gateway
 // hold its session's answers without end: once MAX_UNREAD_BYTES wait unread, the stream is closed,
-// its session ends, and the gateway goes on answering.
+// its session ends, and the gateway goes on answering. Nor can a Streamable HTTP session that never
+// opens its GET stream: what is kept for that stream is bounded by the same size.
 import { once } from 'node:events';
 import { get, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -95,4 +96,57 @@ it('a legacy SSE client that stops reading loses its stream and session once MAX
   const health = await fetch(`${gw.url}/healthz`);
   expect(health.status).toBe(200);
   await health.text();
+});
+
+it('a Streamable HTTP session that never opens its GET stream has at most MAX_UNREAD_BYTES kept for it', async () => {
+  const url = `${gw.url}/mcp/feat`;
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: ACCEPT_BOTH },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'silent', version: '1' } },
+    }),
+  });
+  await init.text();
+  const headers = {
+    'content-type': 'application/json',
+    // JSON answers only: a log notification of a call cannot ride on its answer and is kept for the GET stream.
+    accept: 'application/json',
+    'mcp-session-id': init.headers.get('mcp-session-id')!,
+    'mcp-protocol-version': '2025-06-18',
+  };
+  const post = async (body: unknown): Promise<void> => {
+    const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+    await r.text();
+  };
+  await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  await post({ jsonrpc: '2.0', id: 1, method: 'logging/setLevel', params: { level: 'debug' } });
+  const calls = Math.ceil((MAX_UNREAD_BYTES * 2) / MIB);
+  const message = 'y'.repeat(MIB);
+  for (let i = 0; i < calls; i++)
+    await post({
+      jsonrpc: '2.0',
+      id: 10 + i,
+      method: 'tools/call',
+      params: { name: 'log', arguments: { level: 'info', message } },
+    });
+  // Now the stream: it gets what was kept, then nothing more.
+  const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+  const reader = stream.body!.getReader();
+  let text = '';
+  for (;;) {
+    // Read until the stream has been quiet for a while (longer before its first bytes).
+    const quiet = text === '' ? 10_000 : 1_000;
+    const next = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), quiet))]);
+    if (!next || next.done) break;
+    text += new TextDecoder().decode(next.value);
+  }
+  await reader.cancel();
+  const logged = text.split('\n').filter((l) => l.startsWith('data:') && l.includes('notifications/message'));
+  expect(logged.length).toBeGreaterThan(0);
+  expect(logged.length).toBeLessThan(calls);
+  expect(text.length).toBeLessThanOrEqual(MAX_UNREAD_BYTES + MIB);
 });

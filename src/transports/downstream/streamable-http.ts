@@ -19,7 +19,7 @@ import {
   type JsonRpcResponse,
 } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendJson, sendRpcError } from '../../http/respond.js';
-import { SseStream } from '../../http/sse.js';
+import { MAX_UNREAD_BYTES, SseStream } from '../../http/sse.js';
 import { decodeParamValue, paramHeaderMismatch } from '../../mcp/param-headers.js';
 import { classifyInbound } from './classify-inbound.js';
 import type { Identity } from '../../identity/grants.js';
@@ -94,6 +94,8 @@ interface SessionState {
   replies: Map<JsonRpcId, PostReply>;
   getStream: SseStream | undefined;
   queue: JsonRpcMessage[];
+  /** The JSON size of what `queue` holds. */
+  queuedBytes: number;
 }
 
 /** Who is calling, as the HTTP edge verified it. */
@@ -266,7 +268,14 @@ export class StreamableHttpDownstream {
   ): Promise<void> {
     if (refuseNewSession(res, this.limits, edge.principal, msg.id)) return;
     const session = new ClientSession(edge);
-    const state: SessionState = { session, endpoint, replies: new Map(), getStream: undefined, queue: [] };
+    const state: SessionState = {
+      session,
+      endpoint,
+      replies: new Map(),
+      getStream: undefined,
+      queue: [],
+      queuedBytes: 0,
+    };
     session.channel = this.channelFor(state);
     const reply = new PostReply(res, canStream, { 'mcp-session-id': session.id });
     state.replies.set(msg.id, reply);
@@ -287,8 +296,13 @@ export class StreamableHttpDownstream {
         const reply = relatedTo !== undefined ? state.replies.get(relatedTo) : undefined;
         if (reply?.related(message)) return;
         if (state.getStream?.send(message)) return;
-        // Kept until the client opens its GET stream; bounded so a silent client costs little.
-        if (state.queue.length < MAX_QUEUED) state.queue.push(message);
+        // Kept until the client opens its GET stream; bounded in count and in size (as much as a
+        // stream may leave unread), so a silent client costs little whatever the messages hold.
+        if (state.queue.length >= MAX_QUEUED) return;
+        const bytes = JSON.stringify(message).length;
+        if (state.queuedBytes + bytes > MAX_UNREAD_BYTES) return;
+        state.queue.push(message);
+        state.queuedBytes += bytes;
       },
     };
   }
@@ -406,6 +420,7 @@ export class StreamableHttpDownstream {
       return sendRpcError(res, 409, ErrorCode.InvalidRequest, 'Conflict: this session already has a GET stream open.');
     const stream = new SseStream(res);
     state.getStream = stream;
+    state.queuedBytes = 0;
     for (const m of state.queue.splice(0)) stream.send(m);
     stream.onClose(() => {
       if (state.getStream === stream) state.getStream = undefined;
@@ -460,7 +475,14 @@ export class StreamableHttpDownstream {
     session.protocolVersion = b.protocolVersion;
     session.logLevel = b.logLevel;
     session.initialized = true;
-    const state: SessionState = { session, endpoint, replies: new Map(), getStream: undefined, queue: [] };
+    const state: SessionState = {
+      session,
+      endpoint,
+      replies: new Map(),
+      getStream: undefined,
+      queue: [],
+      queuedBytes: 0,
+    };
     session.channel = this.channelFor(state);
     try {
       await endpoint.resumeSession!(session, b.upstream);
