@@ -47,11 +47,11 @@ export function isGlob(pattern: string): boolean {
 }
 
 export function compileGlob(pattern: string): Glob {
-  // A name escaped whole (literal-name.ts) matches that name (and, as with picomatch, the pattern's
-  // own text) alone. Compared as strings: picomatch reads some escapes otherwise (`x\\\*` as `x`
-  // then anything).
+  // A name escaped whole (literal-name.ts) matches that name alone. Compared as strings: picomatch
+  // reads some escapes otherwise (`x\\\*` as `x` then anything), and takes a name equal to the
+  // pattern's own text (`\*`) as a match too.
   const name = GLOB_CHARS.test(pattern) ? literalName(pattern) : undefined;
-  if (name !== undefined) return { pattern, literal: [...name].length, test: (n) => n === name || n === pattern };
+  if (name !== undefined && name !== pattern) return { pattern, literal: [...name].length, test: (n) => n === name };
   let literal = 0;
   let depth = 0;
   for (const c of pattern) {

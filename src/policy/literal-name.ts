@@ -4,15 +4,21 @@
 // dashboard's builder, would become a rule for every tool, including those the server adds later.
 // Escaped, each special character stands for itself. No dependency, so the dashboard uses it too.
 
-/** Characters that make a key a pattern. */
+/** Characters that make a `tools`, `resources` or `prompts` key a pattern. */
 export const GLOB_CHARS = /[*?[\]{}!\\]/;
+
+/**
+ * Characters the matcher reads as syntax in a pattern: the glob characters, and the groups and
+ * alternatives a `hide` entry (always a pattern) understands (`x(y)` hides `xy`).
+ */
+const SYNTAX = /[*?[\]{}!\\()|+@]/;
 
 /** Characters that stand for themselves in any pattern; every other one is escaped. */
 const PLAIN = /[A-Za-z0-9_-]/u;
 
-/** The key that matches `name` alone: the name itself, or escaped when it holds glob syntax. */
+/** The key that matches `name` alone: the name itself, or escaped when it holds pattern syntax. */
 export function literalPattern(name: string): string {
-  if (!GLOB_CHARS.test(name)) return name;
+  if (!SYNTAX.test(name)) return name;
   let out = '';
   for (const c of name) out += PLAIN.test(c) ? c : `\\${c}`;
   return out;

@@ -8,10 +8,29 @@ import { catalogEntry } from '../../src/catalog/catalog.js';
 import { suggestPolicy, suggestPolicyYaml } from '../../src/catalog/suggest.js';
 import { loadPolicy } from '../../src/policy/compile.js';
 import { decide, type CallFacts } from '../../src/policy/decide.js';
-import { compileGlob } from '../../src/policy/glob.js';
 import { literalName, literalPattern } from '../../src/policy/literal-name.js';
 
-const HOSTILE = ['*', '?', 'a*b', '[x]', '{a,b}', '!x', 'a\\b', 'a/b*', 'read_*', '*.*', 'é*', '😀?', ' *', 'x\\*'];
+const HOSTILE = [
+  '*',
+  '?',
+  'a*b',
+  '[x]',
+  '{a,b}',
+  '!x',
+  'a\\b',
+  'a/b*',
+  'read_*',
+  '*.*',
+  'é*',
+  '😀?',
+  ' *',
+  'x\\*',
+  '}',
+  '\\}',
+  'x(y)',
+  '||',
+  '+(a)',
+];
 /** Names over an alphabet heavy in glob syntax and in what picomatch reads specially. */
 const NAME = fc
   .array(
@@ -57,22 +76,36 @@ const facts = (name: string): CallFacts => ({
 });
 
 describe('a name as a policy key', () => {
-  it('matches the name itself and no other name, and reads back as the name', () => {
+  it('as a tools key, its rule decides that name and no other, and it reads back as the name', () => {
+    const decidedBy = (name: string) =>
+      loadPolicy({ version: '1', default: 'allow', tools: { [literalPattern(name)]: { action: 'deny' } } });
     for (const name of HOSTILE) {
-      const key = literalPattern(name);
-      expect(compileGlob(key).test(name), `${name} as ${key}`).toBe(true);
-      expect(compileGlob(key).test('delete_everything'), key).toBe(false);
-      expect(literalName(key)).toBe(name);
+      const policy = decidedBy(name);
+      expect(decide(policy, facts(name)).outcome, name).toBe('blocked');
+      expect(decide(policy, facts('delete_everything')).outcome, name).toBe('allow');
+      expect(literalName(literalPattern(name))).toBe(name);
     }
     fc.assert(
       fc.property(NAME, NAME, (name, other) => {
-        const test = compileGlob(literalPattern(name)).test;
-        expect(test(name)).toBe(true);
-        if (other !== name) expect(test(other)).toBe(false);
+        const policy = decidedBy(name);
+        expect(decide(policy, facts(name)).outcome).toBe('blocked');
+        if (other !== name) expect(decide(policy, facts(other)).outcome).toBe('allow');
         expect(literalName(literalPattern(name))).toBe(name);
       }),
       { numRuns: 2000 },
     );
+  });
+
+  // A hide entry is always a pattern, which reads more than the glob characters as syntax: a name
+  // with groups or alternatives is escaped too. (Where the matcher reads a name otherwise, it can
+  // only hide more than the name, never less.)
+  it('as a hide entry, a name with glob syntax, groups or alternatives hides that name and no other', () => {
+    for (const name of ['x(y)', '||', '*', 'a|b', '}', '\\}']) {
+      const policy = loadPolicy({ version: '1', default: 'allow', hide: [literalPattern(name)] });
+      expect(decide(policy, facts(name)).outcome, name).toBe('hidden');
+      for (const other of ['xy', '|', 'x', 'a', 'b', 'anything', '\\*'])
+        if (other !== name) expect(decide(policy, facts(other)).outcome, `${name} hides ${other}`).toBe('allow');
+    }
   });
 
   it('leaves a name without glob syntax as it is, and reads a pattern as no name', () => {

@@ -8,6 +8,11 @@ import { literalName, literalPattern } from '../../src/policy/literal-name.js';
 // an upstream calls `*` gets a rule of its own, not one for every tool.
 export { literalName, literalPattern as toolKey };
 
+/** A key as one token of a JSON pointer (RFC 6901), as the gateway writes a problem's path. */
+export function pointerToken(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
 export type Format = 'yaml' | 'json';
 export type Choice = 'default' | 'allow' | 'deny' | 'hide' | 'require_approval' | 'custom';
 

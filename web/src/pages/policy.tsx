@@ -10,6 +10,7 @@ import {
   editPolicyText,
   literalName,
   parsePolicyText,
+  pointerToken,
   toolKey,
   type Choice,
   type Format,
@@ -248,7 +249,7 @@ function Builder({ server, tools }: { server: string; tools: CatalogTool[] }) {
                       <CustomRuleForm
                         tool={t.name}
                         rule={policy.tools?.[toolKey(t.name)] ?? {}}
-                        problems={problems.filter((p) => p.path.startsWith(`/tools/${toolKey(t.name)}/`))}
+                        problems={problems.filter((p) => p.path.startsWith(`/tools/${pointerToken(toolKey(t.name))}/`))}
                         onChange={(rule) => edit({ path: ['tools', toolKey(t.name)], value: rule })}
                       />
                     )}
