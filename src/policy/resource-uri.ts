@@ -1,15 +1,17 @@
 // A resource URI as a server reads it. Servers built on the MCP SDKs look a resource up by its
 // parsed URL (`new URL(uri).href`), and file servers go on to decode and resolve the path, so
-// `NOTES://vault/./key`, `file:///srv/public/../secret/x`, `file://localhost/srv/secret/x` and
-// `file:///srv/%73ecret/x` all name the resource a rule wrote as `notes://vault/key` or
-// `file:///srv/secret/x`. Rules are matched against this form as well as the URI as sent.
+// `NOTES://vault/./key`, `file:///srv/public/../secret/x`, `file://localhost/srv/secret/x`,
+// `file:///srv/%73ecret/x` and `file:///srv//secret/x` (the operating system reads `//` in a path
+// as `/`) all name the resource a rule wrote as `notes://vault/key` or `file:///srv/secret/x`.
+// Rules are matched against this form as well as the URI as sent.
 
 /** Rounds of parse-and-decode at most: each can uncover another encoded dot segment. */
 const ROUNDS = 4;
 
 /**
  * The URI with the URL standard's normalisation applied (scheme and host case, `localhost` in
- * `file:` URLs, dot segments, backslashes, stray whitespace), then percent-decoded, repeatedly,
+ * `file:` URLs, dot segments, backslashes, stray whitespace; runs of `/` in a `file:` path made
+ * one), then percent-decoded, repeatedly,
  * until it no longer changes: the spelling an operator writes a rule in. A string that is not a
  * URL is returned as it is.
  */
@@ -18,7 +20,10 @@ export function naturalUri(uri: string): string {
   for (let i = 0; i < ROUNDS; i++) {
     let href: string;
     try {
-      href = new URL(s).href;
+      const url = new URL(s);
+      // The URL standard keeps empty path segments; a file server's operating system does not.
+      if (url.protocol === 'file:' && url.pathname.includes('//')) url.pathname = url.pathname.replace(/\/{2,}/g, '/');
+      href = url.href;
     } catch {
       return s;
     }

@@ -167,7 +167,7 @@ describe('hide', () => {
     expect(listable(p, 'files/delete_all')).toBe(false);
   });
 
-  it('a resource URI spelled otherwise than its rule (case, dot segments, localhost, backslashes, percent-encoding, whitespace) is decided as the URI a server reads', () => {
+  it('a resource URI spelled otherwise than its rule (case, dot segments, localhost, backslashes, percent-encoding, whitespace, doubled slashes in a file path) is decided as the URI a server reads', () => {
     const p = policy({
       default: 'allow',
       resources: {
@@ -191,6 +191,10 @@ describe('hide', () => {
       'file:///srv/sec\nret/passwd',
       'file:///srv/%73ecret/passwd',
       'file:///srv/secret/sub/passwd',
+      'file:///srv//secret/passwd',
+      'file:////srv/secret/passwd',
+      'file:///srv/secret//passwd',
+      'file:///srv/%2Fsecret/passwd',
     ])
       expect(resource(uri), JSON.stringify(uri)).toBe('blocked');
     expect(resource('SECRET://items/1')).toBe('hidden');
