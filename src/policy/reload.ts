@@ -166,7 +166,7 @@ export class PolicyReloader {
  * Servers of the running gateway that had a policy and would have none after the reload (their
  * `policy:` gone, or the server gone from the file): every call to them would be allowed. A config
  * file cut short while it is written looks exactly like that, so a reload never takes a server's
- * policy away; a restart does, with its warning.
+ * policy away; a restart does, with its warning. The same for a grant's own policy.
  */
 function policiesLost(before: LoadedConfig, after: LoadedConfig): { path: string; message: string }[] {
   const lost: { path: string; message: string }[] = [];
@@ -176,6 +176,16 @@ function policiesLost(before: LoadedConfig, after: LoadedConfig): { path: string
     lost.push({
       path: `/servers/${name}${gone ? '' : '/policy'}`,
       message: `${gone ? 'the server is no longer in the config' : 'the server no longer names a policy'}, which would allow every call to it; a reload never removes a server's policy (restart the gateway to do that)`,
+    });
+  }
+  // A grant's own policy replaces its servers' policies: losing it would put the grant under theirs,
+  // which may allow far more. A cut config looks like that too.
+  for (const [name, grant] of Object.entries(before.config.grants ?? {})) {
+    const now = after.config.grants?.[name];
+    if (grant.policy === undefined || now === undefined || now.policy !== undefined) continue;
+    lost.push({
+      path: `/grants/${name}/policy`,
+      message: `the grant no longer names a policy, which would put it under its servers' policies; a reload never removes a grant's policy (restart the gateway to do that)`,
     });
   }
   return lost;
