@@ -7,6 +7,9 @@ import { loadConfig } from '../config/load.js';
 import { ErrorCode, errorResponse, type JsonRpcError } from '../mcp/jsonrpc.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.js';
 
+/** How long a signalled `gatehouse stdio` has to finish its calls and store their records. */
+const STOP_GRACE_MS = 10_000;
+
 export interface StdioOptions {
   config?: string;
   grant?: string;
@@ -30,6 +33,19 @@ export async function stdioCommand(server: string, opts: StdioOptions, io: CliIo
   const stdin = process.stdin.pipe(
     boundedLines(maxBytes, () => process.stdout.write(`${JSON.stringify(oversizedLine(maxBytes))}\n`)),
   );
+  // A client stops the command it launched with a signal as often as by closing its stdin. Either
+  // way the gateway finishes what it has in hand and closes, so that the audit records of the calls
+  // it answered are stored; a second signal, or a close that takes too long, ends it at once.
+  let stopping = false;
+  const onSignal = (): void => {
+    if (stopping) process.exit(EXIT_FAILURE);
+    stopping = true;
+    process.stdin.unpipe(stdin);
+    stdin.end();
+    setTimeout(() => process.exit(EXIT_FAILURE), STOP_GRACE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await runStdio(loaded, server, {
       stdin,
