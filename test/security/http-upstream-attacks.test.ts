@@ -168,6 +168,26 @@ describe('Streamable HTTP upstream', () => {
     expect(up.open.size).toBeLessThanOrEqual(1);
   }, 30_000);
 
+  it.each([
+    ['hangs up once it has read the call', (res: ServerResponse) => res.socket?.destroy()],
+    ['answers 502, as a proxy does when the server died', (res: ServerResponse) => void res.writeHead(502).end()],
+  ])(
+    'a call the server %s keeps its quota: the next call is rate limited, not sent',
+    async (_what, fail) => {
+      const up = await hostileServer((m, _req, res) => {
+        if (m.method !== 'tools/call') return false;
+        fail(res);
+        return true;
+      });
+      const once = { version: '1', default: 'allow', tools: { echo: { limits: [{ max: 1, window: 'hour' }] } } };
+      const g = await within(BOUND_MS, gatewayFor({ up: { url: up.url, policy: once } }), 'gateway start');
+      expect(await within(BOUND_MS, call(g, 'up'), 'the failed call')).toHaveProperty('error');
+      expect(textOf(await within(BOUND_MS, call(g, 'up'), 'the call after it'))).toContain('[RATE LIMITED]');
+      expect(up.seen.filter((m) => m === 'tools/call')).toHaveLength(1);
+    },
+    30_000,
+  );
+
   it('a call whose answer is too large to read keeps its quota: the next call is rate limited, not sent', async () => {
     const up = await hostileServer((m, _req, res) => {
       if (m.method !== 'tools/call') return false;

@@ -12,6 +12,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MAX_MESSAGE_BYTES } from './message-reader.js';
+import { delivered } from './delivered.js';
 
 /** As fetch (undici) gives up connecting. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -264,7 +265,8 @@ export class HttpExchange {
           this.once(target, false).then(resolve, reject);
           return;
         }
-        reject(err);
+        // A POST that all left may have been read and run by the server before the connection went.
+        reject(this.method === 'POST' && written ? delivered(err) : err);
       });
       req.end(this.body);
     });

@@ -287,7 +287,12 @@ export class StreamableHttpClientTransport implements Transport {
         const text = await readText(res).catch(() => '');
         if (res.status === 400 && modern && this.deliverRefusal(text, m.id)) return;
         if (res.status === 404 && session !== undefined) return this.expire(text);
-        throw new UpstreamHttpError(res.status, `Error POSTing to endpoint: ${unfollowedRedirect(res) ?? text}`);
+        const refused = new UpstreamHttpError(
+          res.status,
+          `Error POSTing to endpoint: ${unfollowedRedirect(res) ?? text}`,
+        );
+        // A server error (or a proxy's 502 or 504) may come after the call ran; a 4xx is a refusal.
+        throw request && res.status >= 500 ? delivered(refused) : refused;
       }
       accepted = request;
       if (res.status === 202) {
