@@ -63,3 +63,23 @@ export interface ApprovalFilter {
   /** Newest first; default 100. */
   limit?: number;
 }
+
+/** What an approval lets through; one stored before the subject was recorded, from its rule. */
+export function subjectOf(a: Pick<Approval, 'subject' | 'rule'>): ApprovalSubject {
+  if (a.subject) return a.subject;
+  if (a.rule.startsWith('/prompts/')) return 'prompt';
+  if (a.rule.startsWith('/resources/')) return 'resource';
+  return 'tool';
+}
+
+/** How an approver is shown the subject's kind: `Tool`, `Prompt` or `Resource`. */
+export function subjectLabel(a: Pick<Approval, 'subject' | 'rule'>): string {
+  const s = subjectOf(a);
+  return s[0]!.toUpperCase() + s.slice(1);
+}
+
+/** The name as an approver reads it: a tool's bare, a prompt's or resource's with its kind first. */
+export function shownSubject(a: Pick<Approval, 'subject' | 'rule' | 'tool'>): string {
+  const s = subjectOf(a);
+  return s === 'tool' ? a.tool : `${s} ${a.tool}`;
+}

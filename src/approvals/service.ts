@@ -6,7 +6,7 @@ import { DEFAULT_MAX_PENDING_APPROVALS_PER_GRANT } from '../config/schema.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { canonicalJson } from '../catalog/pins.js';
 import type { StateStore } from '../store/store.js';
-import type { Approval, ApprovalFilter, ApprovalSubject, Remember } from './approval.js';
+import { subjectOf, type Approval, type ApprovalFilter, type ApprovalSubject, type Remember } from './approval.js';
 
 export const DEFAULT_APPROVAL_TIMEOUT_S = 600;
 
@@ -64,7 +64,7 @@ export function argsHash(args: unknown): string {
 
 /** Whether an approval was given for the same kind of request as the call (see Approval.subject). */
 function sameSubject(a: Approval, call: ApprovalCall): boolean {
-  return (a.subject ?? 'tool') === call.subject;
+  return subjectOf(a) === call.subject;
 }
 
 function sha256(text: string): string {
@@ -123,7 +123,10 @@ export class ApprovalService {
       if (!sameSubject(a, call)) continue;
       const kept = a.remember;
       if (kept === 'session') {
-        if (a.session === call.session) return a;
+        // Stored before a 2026-07-28 client's `session` was turned into the timeout (policy-gate.ts,
+        // approvalSettings): its session key is the grant's, which never ends, so it lasts its timeout.
+        const forEver = a.session.startsWith('principal:');
+        if (a.session === call.session && (!forEver || (a.decided_at ?? 0) + (a.expires - a.created) > now)) return a;
         continue;
       }
       if (typeof kept === 'number') {

@@ -2,7 +2,7 @@
 // (and the many tools that accept Slack's incoming-webhook format) can show as is. Both carry the
 // same facts and the same three links; the links lead to a confirmation page, never straight to an
 // answer, because chat tools and mail scanners open links on their own.
-import type { Approval } from './approval.js';
+import { shownSubject, subjectLabel, subjectOf, type Approval, type ApprovalSubject } from './approval.js';
 import { visibleJson, visibleText } from '../util/visible.js';
 import { approvalActionUrl, approvalPageUrl } from './links.js';
 
@@ -18,6 +18,8 @@ export interface ApprovalRequestedEvent {
     id: string;
     server: string;
     tool: string;
+    /** What `tool` names: a tool, a prompt or a resource. */
+    subject: ApprovalSubject;
     arguments: unknown;
     grant: string;
     agent: string;
@@ -46,6 +48,7 @@ export function jsonPayload(a: Approval, links: ApprovalLinks): ApprovalRequeste
       id: a.id,
       server: a.server,
       tool: a.tool,
+      subject: subjectOf(a),
       arguments: a.arguments,
       grant: a.grant,
       agent: a.agent,
@@ -76,19 +79,22 @@ export function slackPayload(a: Approval, links: ApprovalLinks): { text: string;
   args = args.replace(/```/g, '`\u200b``');
   const expires = new Date(a.expires).toISOString();
   const field = (label: string, value: string) => ({ type: 'mrkdwn', text: `*${label}*\n${e(value)}` });
-  const text = `Approval requested: ${e(a.server)}/${e(a.tool)} for agent ${e(a.agent)} (grant ${e(a.grant)}), expires ${expires}. Review: ${links.page}`;
+  const text = `Approval requested: ${e(a.server)}/${e(shownSubject(a))} for agent ${e(a.agent)} (grant ${e(a.grant)}), expires ${expires}. Review: ${links.page}`;
   return {
     text,
     blocks: [
       {
         type: 'header',
-        text: { type: 'plain_text', text: `Approval requested: ${a.server}/${visibleText(a.tool)}`.slice(0, 150) },
+        text: {
+          type: 'plain_text',
+          text: `Approval requested: ${a.server}/${visibleText(shownSubject(a))}`.slice(0, 150),
+        },
       },
       {
         type: 'section',
         fields: [
           field('Server', a.server),
-          field('Tool', a.tool),
+          field(subjectLabel(a), a.tool),
           field('Agent', a.agent),
           field('Grant', a.grant),
           field('Rule', a.rule),

@@ -2,7 +2,7 @@
 // held in a running gateway that shares the store is released as soon as it is answered here (the
 // store's change feed reaches it).
 import { userInfo } from 'node:os';
-import type { Approval } from '../approvals/approval.js';
+import { shownSubject, type Approval } from '../approvals/approval.js';
 import { ApprovalService } from '../approvals/service.js';
 import { approvalView } from '../approvals/view.js';
 import { visibleJson, visibleText } from '../util/visible.js';
@@ -45,7 +45,7 @@ export async function approvalsListCommand(
     return [
       a.id,
       visibleText(a.server),
-      visibleText(a.tool),
+      visibleText(shownSubject(a)),
       visibleText(a.agent),
       ago(now - a.created),
       a.status === 'pending' ? `in ${ago(a.expires - now)}` : '-',
@@ -83,7 +83,9 @@ export async function approvalsAnswerCommand(
       return EXIT_FAILURE;
     }
     const a = outcome.approval;
-    io.out(`${approve ? 'approved' : 'denied'} ${a.id} (${a.server}/${a.tool} for agent ${a.agent})`);
+    io.out(
+      `${approve ? 'approved' : 'denied'} ${a.id} (${visibleText(a.server)}/${visibleText(shownSubject(a))} for agent ${visibleText(a.agent)})`,
+    );
     return EXIT_OK;
   });
 }

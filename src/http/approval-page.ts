@@ -10,7 +10,7 @@
 // Policy that allows only its own inline style and forms posting back to this gateway.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Approval } from '../approvals/approval.js';
+import { shownSubject, subjectLabel, type Approval } from '../approvals/approval.js';
 import type { ApprovalService } from '../approvals/service.js';
 import { visibleJson, visibleText } from '../util/visible.js';
 import { BodyTooLarge, readBody } from './body.js';
@@ -120,7 +120,7 @@ function detailPage(a: Approval, key: string): string {
 <button class="deny" type="submit" formaction="${esc(base)}/deny">Deny</button></div>
 </form>`
     : '';
-  return page(`Approval for ${a.server}/${visibleText(a.tool)}`, `${statusLine(a)}\n${facts(a)}\n${form}`);
+  return page(`Approval for ${a.server}/${visibleText(shownSubject(a))}`, `${statusLine(a)}\n${facts(a)}\n${form}`);
 }
 
 function confirmPage(a: Approval, key: string, action: Action): string {
@@ -134,7 +134,7 @@ ${facts(a)}
 <textarea id="reason" name="reason" maxlength="${MAX_REASON_CHARS}"></textarea>
 <div class="row"><button class="${action}" type="submit">${verb}</button></div>
 </form>`;
-  return page(`${verb} ${a.server}/${visibleText(a.tool)}?`, body);
+  return page(`${verb} ${a.server}/${visibleText(shownSubject(a))}?`, body);
 }
 
 function resultPage(a: Approval, key: string, problem?: string): string {
@@ -156,7 +156,7 @@ function statusLine(a: Approval): string {
 function facts(a: Approval): string {
   const row = (k: string, v: string) => `<dt>${k}</dt><dd>${shown(v)}</dd>`;
   return `<dl>
-${row('Server', a.server)}${row('Tool', a.tool)}${row('Agent', a.agent)}${row('Grant', a.grant)}
+${row('Server', a.server)}${row(subjectLabel(a), a.tool)}${row('Agent', a.agent)}${row('Grant', a.grant)}
 ${row('Rule', a.rule)}${a.reason ? row('Why', a.reason) : ''}${row('Created', time(a.created))}${row('Expires', time(a.expires))}
 ${row('Approval', a.id)}
 </dl>

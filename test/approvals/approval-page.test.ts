@@ -3,7 +3,8 @@
 // strict Content-Security-Policy) with Approve and Deny buttons; a GET of the approve or deny link
 // only asks to confirm and leaves the approval pending (link scanners open links); the form's POST
 // answers it (status approved or denied, by and channel `link`, the reason kept) and a second POST
-// is 409; a wrong, missing or foreign key, or an unknown id, is the same 404 that says nothing.
+// is 409; a wrong, missing or foreign key, or an unknown id, is the same 404 that says nothing; a
+// prompt's approval says it is one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { HELD_CALL, settings, startTestGateway, tempDir, type TempDir } from './support.js';
@@ -42,6 +43,16 @@ const statusOf = async (id: string) => (await gateway.core.approvals.get(id))!;
 const q = (key: string) => `?key=${encodeURIComponent(key)}`;
 
 describe('the approval page', () => {
+  it('names what a prompt approval is for: "prompt" in the title, a Prompt row', async () => {
+    const { approval, linkKey } = await gateway.core.approvals.open(
+      { ...HELD_CALL, subject: 'prompt', tool: 'deploy', rule: '/prompts/deploy' },
+      settings(),
+    );
+    const r = await get(`/ui/approvals/${approval.id}${q(linkKey)}`);
+    expect(r.html).toContain('fixture/prompt deploy');
+    expect(r.html).toContain('<dt>Prompt</dt><dd>deploy</dd>');
+  });
+
   it('shows the approval, escaped, with both buttons, under a strict CSP and without any token', async () => {
     const { approval, linkKey } = await openOne();
     const r = await get(`/ui/approvals/${approval.id}${q(linkKey)}`);

@@ -92,6 +92,7 @@ describe('webhook payloads', () => {
         id: approval.id,
         server: 'fixture',
         tool: 'delete_repository',
+        subject: 'tool',
         arguments: HELD_CALL.shownArgs,
         grant: 'ci-runner',
         agent: 'ci',
@@ -134,6 +135,20 @@ describe('webhook payloads', () => {
     expect(text).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp;');
     expect(text).not.toContain('<script>');
     expect(text).toContain('Deleting a repository needs a person.');
+  });
+
+  it('names what a prompt approval is for: the subject in the JSON event, "prompt" in the Slack message', async () => {
+    const s = setup({ ops: json('/ops'), chat: { url: `${receiver.url}/slack`, format: 'slack', headers: {} } });
+    await s.service.open(
+      { ...HELD_CALL, subject: 'prompt', tool: 'deploy', rule: '/prompts/deploy' },
+      settings(['ops', 'chat']),
+    );
+    await s.notifier.idle();
+    const event = receiver.received.find((r) => r.path === '/ops')!.body as { approval: { subject: string } };
+    expect(event.approval.subject).toBe('prompt');
+    const slack = receiver.received.find((r) => r.path === '/slack')!.body as { text: string; blocks: unknown[] };
+    expect(slack.text).toContain('fixture/prompt deploy');
+    expect(JSON.stringify(slack.blocks)).toContain('*Prompt*\\ndeploy');
   });
 
   it('posts only to configured channels: client is left to elicitation, an unknown name is skipped and logged', async () => {

@@ -74,7 +74,10 @@ export interface AuditRecord {
 export interface Approval {
   id: string;
   server: string;
+  /** The tool's or prompt's name, or the resource's URI (see `subject`). */
   tool: string;
+  /** Absent on approvals stored before it was recorded. */
+  subject?: 'tool' | 'prompt' | 'resource';
   arguments: unknown;
   grant: string;
   agent: string;

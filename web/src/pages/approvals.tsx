@@ -99,10 +99,15 @@ function ApprovalCard({ approval: a }: { approval: Approval }) {
   };
   const reasonId = `reason-${a.id}`;
   return (
-    <li class="card approval" data-approval={a.id} aria-label={`${a.server}/${v(a.tool)} by ${v(a.agent)}`}>
+    <li
+      class="card approval"
+      data-approval={a.id}
+      aria-label={`${a.server}/${a.subject && a.subject !== 'tool' ? `${a.subject} ` : ''}${v(a.tool)} by ${v(a.agent)}`}
+    >
       <div class="approval-head">
         <strong>
           <span class="muted">{a.server}/</span>
+          {a.subject && a.subject !== 'tool' && <span class="subject">{a.subject} </span>}
           {v(a.tool)}
         </strong>{' '}
         <DecisionBadge decision={a.status} />
