@@ -2,7 +2,8 @@
 // a per-minute and a per-hour limit on one counter admit as many calls as the tighter of them,
 // not half as many, in every store; a call refused by the second limit leaves nothing counted; and
 // two limits of one tool without a counter of their own (a burst and a per-minute limit on
-// `<tool>_rate`) keep the entries the longer window counts.
+// `<tool>_rate`) keep the entries the longer window counts, also on calls where only the shorter
+// one applies.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,35 @@ describe.each<[string, () => StateStore]>([
       expect([await at(0), await at(20_000), await at(30_000)]).toEqual([true, true, true]);
       expect(await at(41_000)).toBe(false);
       expect(await at(61_000)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a per-minute limit whose `when` is false on the calls between still sees them: 3 a minute holds', async () => {
+    const store = open();
+    try {
+      const limiter = new Limiter(store);
+      const policy = loadPolicy({
+        version: '1',
+        default: 'deny',
+        tools: {
+          echo: {
+            limits: [
+              { max: 3, window: 'minute', when: '!args.fast' },
+              { max: 5, window: '10s', when: 'args.fast' },
+            ],
+          },
+        },
+      });
+      const at = async (ms: number, fast: boolean): Promise<boolean> => {
+        const d = decide(policy, { ...call({ fast }), now: new Date(NOW + ms) });
+        if (d.outcome !== 'allow') throw new Error('expected allow');
+        return (await limiter.reserve(d.limits, FACTS, NOW + ms)).ok;
+      };
+      for (const ms of [0, 1_000, 2_000, 25_000, 26_000]) expect(await at(ms, true)).toBe(true);
+      // Five calls within the minute already: a slow one is the sixth, over its 3.
+      expect(await at(30_000, false)).toBe(false);
     } finally {
       await store.close();
     }
