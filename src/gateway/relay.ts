@@ -307,8 +307,8 @@ async function modernToModern(
   }
   const answer = await conn.send(peer, req.method, params, await modernSendOpts(conn, req, ctx));
   if ('result' in answer && answer.result.resultType === 'input_required') {
-    const up = answer.result.requestState;
-    if (up !== undefined && typeof up !== 'string') return answer;
+    // A requestState is a string; anything else (null, say) is not one, and is not passed on.
+    const up = typeof answer.result.requestState === 'string' ? answer.result.requestState : undefined;
     // The upstream's own state is wrapped, so that it is bound to this client and this call. A round
     // without one gets a state of Gatehouse's own all the same: it carries the round's quota and
     // approval to the retry, and its nonce lets the round be watched for its audit record. The

@@ -129,4 +129,15 @@ describe('a modern round that carries no requestState of its own', () => {
       ['list_roots', 'rate_limited', null],
     ]);
   });
+
+  it('left without a retry, still leaves its record with outcome input_required', async () => {
+    const before = (await records()).length;
+    const sample = modernRequest(20, 'tools/call', { name: 'sample', arguments: { prompt: 'hi' } }, { sampling: {} });
+    const first = (await postModern(url(), sample)).messages.at(-1)?.result as Record<string, unknown>;
+    expect(first.resultType).toBe('input_required');
+    expect(await records()).toHaveLength(before); // not yet: a retry may still come
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before);
+    expect(added.map((r) => [r.server, r.tool, r.outcome])).toEqual([['stateless-rounds', 'sample', 'input_required']]);
+  });
 });
