@@ -370,7 +370,7 @@ export class AggregateEndpoint implements Endpoint {
     this.indexes.set(conn, index);
   }
 
-  private viaGate(
+  private async viaGate(
     server: string,
     peer: ClientPeer,
     req: ClientRequest,
@@ -388,6 +388,8 @@ export class AggregateEndpoint implements Endpoint {
     if (session && subscription && conn === this.pool.sharedConnection(server))
       return sessionSubscription(this.pool, server, session, req);
     const relay = (r: ClientRequest) => forward(conn, carrierOf(peer, session), r, this.ctx);
+    if (req.method === 'completion/complete')
+      return this.gate.filterCompletion(server, peer, req.params, await relay(req));
     return req.method === 'resources/read'
       ? this.gate.call(server, peer, req, 'resource', relay, { conn, ...(session ? { session } : {}) })
       : relay(req);

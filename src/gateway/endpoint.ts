@@ -228,7 +228,10 @@ export class ServerEndpoint implements Endpoint {
       case 'prompts/list':
         return this.gate.filterEntries(this.name, peer, await relay(req), 'prompts');
       case 'completion/complete':
-        return this.gate.refusedReference(this.name, peer, req.params?.ref) ?? relay(req);
+        return (
+          this.gate.refusedReference(this.name, peer, req.params?.ref) ??
+          this.gate.filterCompletion(this.name, peer, req.params, await relay(req))
+        );
       case 'tools/call':
         return this.gate.call(this.name, peer, req, 'tool', relay, { conn, ...(session ? { session } : {}) });
       case 'prompts/get':

@@ -36,6 +36,7 @@ import { fail, type UpstreamAnswer, type UpstreamConnection } from './upstream-c
 import type { ToolEntry } from './tool-directory.js';
 import { UnansweredRounds } from './unanswered-rounds.js';
 import { isSpent } from './spent-answer.js';
+import { UriTemplate } from '@modelcontextprotocol/server';
 import { classifyListedTool } from '../catalog/catalog.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { StorePinKeeper } from '../catalog/pin-keeper.js';
@@ -191,6 +192,47 @@ export class PolicyGate {
     if (ref.type === 'ref/resource' && typeof ref.uri === 'string')
       return listableEntry(policy, 'resource', ref.uri) ? undefined : notFound('template', ref.uri);
     return undefined;
+  }
+
+  /**
+   * Takes out of a completion/complete result for a resource template the values whose resource the
+   * policy hides or denies: completing `items/{id}` must not list the ids of hidden items. Each
+   * value is put in the template with the other arguments the client gave (`context.arguments`).
+   */
+  filterCompletion(
+    server: string,
+    peer: ClientPeer,
+    params: JsonObject | undefined,
+    answer: UpstreamAnswer,
+  ): UpstreamAnswer {
+    const policy = this.policyFor(server, peer);
+    const ref = params?.ref;
+    const argument = params?.argument;
+    if (!policy || !('result' in answer) || !isObject(ref) || ref.type !== 'ref/resource') return answer;
+    if (typeof ref.uri !== 'string' || !isObject(argument) || typeof argument.name !== 'string') return answer;
+    const completion = answer.result.completion;
+    if (!isObject(completion) || !Array.isArray(completion.values)) return answer;
+    let template: UriTemplate;
+    try {
+      template = new UriTemplate(ref.uri);
+    } catch {
+      return answer;
+    }
+    const context = isObject(params?.context) && isObject(params.context.arguments) ? params.context.arguments : {};
+    const given: Record<string, string> = {};
+    for (const [k, v] of Object.entries(context)) if (typeof v === 'string') given[k] = v;
+    const name = argument.name;
+    const values = completion.values.filter((v) => {
+      if (typeof v !== 'string') return false;
+      try {
+        return listableEntry(policy, 'resource', template.expand({ ...given, [name]: v }));
+      } catch {
+        return false; // a value the template cannot hold is not shown either
+      }
+    });
+    if (values.length === completion.values.length) return answer;
+    const { total: _total, ...rest } = completion;
+    return { result: { ...answer.result, completion: { ...rest, values } } };
   }
 
   /** As refusedReference, for a resource by its URI (a subscription, a read routed on /mcp). */

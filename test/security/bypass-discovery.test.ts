@@ -1,8 +1,8 @@
 // Proves that what a policy hides cannot be found another way: a hidden resource template leaves
 // resources/templates/list, completion/complete for a hidden prompt or resource template answers
-// as for one that does not exist (no values, no sign that it is there), and a hidden resource
-// cannot be subscribed to, on a server's own endpoint and on the /mcp aggregate, with clients of
-// both eras.
+// as for one that does not exist (no values, no sign that it is there), completing a template that
+// is shown leaves out the values whose resource is hidden, and a hidden resource cannot be
+// subscribed to, on a server's own endpoint and on the /mcp aggregate, with clients of both eras.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import {
@@ -137,5 +137,41 @@ describe.each<Era>(['legacy', 'modern'])('hidden prompts and resource templates,
     await expect(c.client.getPrompt({ name: 'fx__no_such_prompt', arguments: { name: 'A' } })).rejects.toThrow(
       /^Prompt no_such_prompt not found$/,
     );
+  });
+});
+
+describe.each<Era>(['legacy', 'modern'])('completing a shown resource template, %s client', (era) => {
+  let started: FileGateway | undefined;
+
+  beforeAll(async () => {
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    started = await startFileGateway('gatehouse-completion-', {
+      ...EPHEMERAL,
+      // The template is shown; the items whose id starts with 2 are not.
+      servers: {
+        some: {
+          command,
+          args,
+          policy: { version: '1', default: 'allow', resources: { 'fixture://items/2*': { action: 'hide' } } },
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await started?.close();
+  });
+
+  it.each(['/mcp/some', '/mcp'])('on %s, leaves out the ids of hidden items', async (path) => {
+    const c = await connectClient({ era, downstream: { kind: 'http', url: `${started!.gateway.url}${path}` } });
+    try {
+      const done = await c.client.complete({
+        ref: { type: 'ref/resource', uri: 'fixture://items/{id}' },
+        argument: { name: 'id', value: '' },
+      });
+      expect(done.completion.values).toEqual(['1', '3', '10']);
+    } finally {
+      await c.close();
+    }
   });
 });
