@@ -32,17 +32,24 @@ export function auditLine(r: AuditRecord): string {
 
 /**
  * C0 controls, DEL and C1 controls (escape sequences, cursor moves, a newline that would print a
- * row of its own); and the Unicode line separators and bidirectional overrides, which would make
- * the line read otherwise than it is.
+ * row of its own); the Unicode line separators, bidirectional marks and overrides, which would make
+ * the line read otherwise than it is; and the characters a terminal shows as nothing (zero-width,
+ * tags, other invisible ones), in which an agent could hide text: what util/visible.ts escapes
+ * wherever an approval is shown.
  */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** The text with every unprintable character escaped: `\n`, `\x1b`, `\u202e`. */
 export function printable(text: string): string {
   return text.replace(UNPRINTABLE, (c) => {
     const code = c.charCodeAt(0);
-    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+    if (NAMED[c]) return NAMED[c];
+    if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+    // Each UTF-16 unit: a tag character outside the BMP is a pair, as JSON writes it.
+    let out = '';
+    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
   });
 }
 

@@ -163,7 +163,7 @@ const until = (check: () => boolean, ms = 15_000): Promise<void> =>
   waitUntil(check, ms, 'timed out waiting for the command', 50);
 
 describe('the audit table', () => {
-  it('shows every control character of every field escaped, so that no field drives the terminal', () => {
+  it('shows every control and invisible character of every field escaped, so that no field drives the terminal or hides text', () => {
     const line = auditLine(
       makeRecord({
         server: 'gh\u202eevil',
@@ -184,6 +184,12 @@ describe('the audit table', () => {
     expect(line).toContain('a\\x7fb');
     expect(line).toContain(`/tools/x\\x9b2J ${FORGED.replace('\n', '\\n')}\\u2028\\t`);
     expect(line).toContain('[upstream error: -32000 \\x1b]0;title\\x07]');
+    // Nor can a field hide text a terminal shows as nothing: zero-width, bidi marks, tag characters.
+    const hidden = auditLine(makeRecord({ tool: 'pay\u200b', agent: 'a\u200fb', reason: 'ok\u{e0041}\ufeff' }));
+    expect(hidden).not.toMatch(/[\u200b\u200f\ufeff]|\u{e0041}/u);
+    expect(hidden).toContain('pay\\u200b');
+    expect(hidden).toContain('a\\u200fb');
+    expect(hidden).toContain('ok\\udb40\\udc41\\ufeff');
     // Printable text is left as it is.
     expect(auditLine(makeRecord({ tool: 'get_issue', reason: 'Not for agents.', rule: '/tools/get_*' }))).toMatch(
       /get_issue +ci +ci-bot +allow +12 +\/tools\/get_\* Not for agents\.$/,
