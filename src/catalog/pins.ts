@@ -38,32 +38,22 @@ export function canonicalJson(value: unknown): string {
  * `_meta` (where a client finds the interface it renders for the tool, say). A pin stored in an
  * earlier format is recognised by the keys it holds (see checkPin).
  */
+/** What a Gatehouse that pinned the title and the output schema, but not yet the rest, held. */
+const titled = (t: JsonObject): JsonObject => ({
+  name: t.name,
+  title: t.title ?? null,
+  description: t.description ?? null,
+  inputSchema: t.inputSchema ?? null,
+  outputSchema: t.outputSchema ?? null,
+  annotations: t.annotations ?? null,
+});
+
 const FORMATS: readonly { keys: readonly string[]; of: (tool: JsonObject) => JsonObject }[] = [
   {
     keys: ['_meta'],
-    of: (t) => ({
-      name: t.name,
-      title: t.title ?? null,
-      description: t.description ?? null,
-      inputSchema: t.inputSchema ?? null,
-      outputSchema: t.outputSchema ?? null,
-      annotations: t.annotations ?? null,
-      icons: t.icons ?? null,
-      execution: t.execution ?? null,
-      _meta: t._meta ?? null,
-    }),
+    of: (t) => ({ ...titled(t), icons: t.icons ?? null, execution: t.execution ?? null, _meta: t._meta ?? null }),
   },
-  {
-    keys: ['title'],
-    of: (t) => ({
-      name: t.name,
-      title: t.title ?? null,
-      description: t.description ?? null,
-      inputSchema: t.inputSchema ?? null,
-      outputSchema: t.outputSchema ?? null,
-      annotations: t.annotations ?? null,
-    }),
-  },
+  { keys: ['title'], of: titled },
   {
     keys: [],
     of: (t) => ({

@@ -55,6 +55,20 @@ async function admitted(store: StateStore, calls: number): Promise<number> {
   return ok;
 }
 
+/** Whether a call to echo with `args`, `ms` after NOW, is admitted under `limits` on echo. */
+function echoUnder(
+  store: StateStore,
+  limits: unknown[],
+): (ms: number, args?: Record<string, unknown>) => Promise<boolean> {
+  const limiter = new Limiter(store);
+  const policy = loadPolicy({ version: '1', default: 'deny', tools: { echo: { limits } } });
+  return async (ms, args = {}) => {
+    const d = decide(policy, { ...call(args), now: new Date(NOW + ms) });
+    if (d.outcome !== 'allow') throw new Error('expected allow');
+    return (await limiter.reserve(d.limits, FACTS, NOW + ms)).ok;
+  };
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-shared-counter-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -94,24 +108,10 @@ describe.each<[string, () => StateStore]>([
   it('2 per 10 s and 3 per minute on one tool, no counter named: a fourth call within the minute is refused', async () => {
     const store = open();
     try {
-      const limiter = new Limiter(store);
-      const policy = loadPolicy({
-        version: '1',
-        default: 'deny',
-        tools: {
-          echo: {
-            limits: [
-              { max: 2, window: '10s' },
-              { max: 3, window: 'minute' },
-            ],
-          },
-        },
-      });
-      const at = async (ms: number): Promise<boolean> => {
-        const d = decide(policy, { ...call(), now: new Date(NOW + ms) });
-        if (d.outcome !== 'allow') throw new Error('expected allow');
-        return (await limiter.reserve(d.limits, FACTS, NOW + ms)).ok;
-      };
+      const at = echoUnder(store, [
+        { max: 2, window: '10s' },
+        { max: 3, window: 'minute' },
+      ]);
       // 20 s apart then 10 s apart: each alone in its 10 s, three in the minute.
       expect([await at(0), await at(20_000), await at(30_000)]).toEqual([true, true, true]);
       expect(await at(41_000)).toBe(false);
@@ -124,27 +124,13 @@ describe.each<[string, () => StateStore]>([
   it('a per-minute limit whose `when` is false on the calls between still sees them: 3 a minute holds', async () => {
     const store = open();
     try {
-      const limiter = new Limiter(store);
-      const policy = loadPolicy({
-        version: '1',
-        default: 'deny',
-        tools: {
-          echo: {
-            limits: [
-              { max: 3, window: 'minute', when: '!args.fast' },
-              { max: 5, window: '10s', when: 'args.fast' },
-            ],
-          },
-        },
-      });
-      const at = async (ms: number, fast: boolean): Promise<boolean> => {
-        const d = decide(policy, { ...call({ fast }), now: new Date(NOW + ms) });
-        if (d.outcome !== 'allow') throw new Error('expected allow');
-        return (await limiter.reserve(d.limits, FACTS, NOW + ms)).ok;
-      };
-      for (const ms of [0, 1_000, 2_000, 25_000, 26_000]) expect(await at(ms, true)).toBe(true);
+      const at = echoUnder(store, [
+        { max: 3, window: 'minute', when: '!args.fast' },
+        { max: 5, window: '10s', when: 'args.fast' },
+      ]);
+      for (const ms of [0, 1_000, 2_000, 25_000, 26_000]) expect(await at(ms, { fast: true })).toBe(true);
       // Five calls within the minute already: a slow one is the sixth, over its 3.
-      expect(await at(30_000, false)).toBe(false);
+      expect(await at(30_000, { fast: false })).toBe(false);
     } finally {
       await store.close();
     }

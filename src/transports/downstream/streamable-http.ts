@@ -98,6 +98,11 @@ interface SessionState {
   queuedBytes: number;
 }
 
+/** A session's state before anything was sent on it or kept for its GET stream. */
+function newSessionState(session: ClientSession, endpoint: Endpoint): SessionState {
+  return { session, endpoint, replies: new Map(), getStream: undefined, queue: [], queuedBytes: 0 };
+}
+
 /** Who is calling, as the HTTP edge verified it. */
 export type HttpEdge = Identity;
 
@@ -268,14 +273,7 @@ export class StreamableHttpDownstream {
   ): Promise<void> {
     if (refuseNewSession(res, this.limits, edge.principal, msg.id)) return;
     const session = new ClientSession(edge);
-    const state: SessionState = {
-      session,
-      endpoint,
-      replies: new Map(),
-      getStream: undefined,
-      queue: [],
-      queuedBytes: 0,
-    };
+    const state = newSessionState(session, endpoint);
     session.channel = this.channelFor(state);
     const reply = new PostReply(res, canStream, { 'mcp-session-id': session.id });
     state.replies.set(msg.id, reply);
@@ -475,14 +473,7 @@ export class StreamableHttpDownstream {
     session.protocolVersion = b.protocolVersion;
     session.logLevel = b.logLevel;
     session.initialized = true;
-    const state: SessionState = {
-      session,
-      endpoint,
-      replies: new Map(),
-      getStream: undefined,
-      queue: [],
-      queuedBytes: 0,
-    };
+    const state = newSessionState(session, endpoint);
     session.channel = this.channelFor(state);
     try {
       await endpoint.resumeSession!(session, b.upstream);
