@@ -27,10 +27,23 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** The built dashboard for the current sources of web/ (built now if no build of them exists). */
+/** The gateway's modules the dashboard imports (`from '../../src/util/visible.js'`, say). */
+function sharedSources(webFiles: string[]): string[] {
+  const shared = new Set<string>();
+  for (const file of webFiles)
+    for (const m of readFileSync(file, 'utf8').matchAll(/from '(?:\.\.\/)+src\/([^']+)\.js'/g))
+      shared.add(join(ROOT, 'src', `${m[1]}.ts`));
+  return [...shared].sort();
+}
+
+/**
+ * The built dashboard for the current sources of web/ and of the gateway's modules it imports
+ * (built now if no build of them exists).
+ */
 export async function builtUi(): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of sourceFiles(WEB).sort()) hash.update(relative(WEB, file)).update(readFileSync(file));
+  const web = sourceFiles(WEB).sort();
+  for (const file of [...web, ...sharedSources(web)]) hash.update(relative(ROOT, file)).update(readFileSync(file));
   const cache = join(ROOT, 'node_modules', '.cache', 'gatehouse-ui');
   const dir = join(cache, hash.digest('hex').slice(0, 16));
   if (existsSync(join(dir, 'index.html'))) return dir;
