@@ -96,11 +96,13 @@ export class Limiter {
         windowMs: l.windowSeconds * 1000,
         max: l.max,
         cost: first.cost,
-        // Every window that counts on this counter in this call keeps its entries: two limits of one
-        // tool without a `counter` of their own share `<tool>_rate`, and the first one's window (10
-        // s, say) must not prune what the second one's (a minute) still counts.
+        // Every window that counts on this counter keeps its entries: those of this call's limits,
+        // and those of its rules' other limits on the same default counter (retainSeconds), so a
+        // short window does not prune what a long one still counts.
         longestWindowMs:
-          Math.max(...group.map((r) => Math.max(r.limit.counterWindowSeconds, r.limit.windowSeconds))) * 1000,
+          Math.max(
+            ...group.map((r) => Math.max(r.retainSeconds ?? 0, r.limit.counterWindowSeconds, r.limit.windowSeconds)),
+          ) * 1000,
         ...(group.length > 1 ? { also: group.slice(1).map((r) => windowOf(r.limit)) } : {}),
       };
       let r;

@@ -220,7 +220,6 @@ export function compilePolicy(policy: Policy, options: CelOptions = {}): Compile
   };
   if (problems.length > 0) throw new PolicyError(problems);
   shareCounterWindows(allRules);
-  shareToolRateWindows(toolRules, compiled.allTools);
   const allTools = compiled.allTools;
   if (allTools) {
     compiled.bareChain = [allTools];
@@ -276,24 +275,6 @@ function escapePointer(segment: string): string {
  * Limits naming the same counter count on the same entries: each keeps them as long as the longest
  * window among them needs, so a per-minute limit does not prune what a per-day one still counts.
  */
-/**
- * A tool call's limits that name no counter all count on the tool's `<tool>_rate`: its rule's and
- * all_tools'. Each of a rule's keeps that counter's entries as long as the longest of them needs,
- * so a call on which only a short one applies (the others' `when` false) does not prune what they
- * still count. (all_tools' own keep what all_tools needs: widening them by every rule's would keep
- * every tool's entries as long as the longest window of any rule.)
- */
-function shareToolRateWindows(toolRules: readonly CompiledRule[], allTools: CompiledRule | undefined): void {
-  const unnamed = (r: CompiledRule | undefined) => (r?.limits ?? []).filter((l) => l.counter === undefined);
-  const common = Math.max(0, ...unnamed(allTools).map((l) => l.windowSeconds));
-  for (const r of toolRules) {
-    const own = unnamed(r);
-    if (own.length === 0) continue;
-    const longest = Math.max(common, ...own.map((l) => l.windowSeconds));
-    for (const l of own) l.counterWindowSeconds = Math.max(l.counterWindowSeconds, longest);
-  }
-}
-
 function shareCounterWindows(rules: readonly CompiledRule[]): void {
   const longest = new Map<string, number>();
   for (const r of rules)

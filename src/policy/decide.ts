@@ -34,6 +34,11 @@ export interface LimitRequest {
   /** The value of the limit's `key` expression, when it has one. */
   keyValue?: string;
   cost: number;
+  /**
+   * How long, in seconds, the counter's entries must be kept for every limit of this call's rules
+   * that counts on the same default counter (`<tool>_rate`), whether or not its `when` holds now.
+   */
+  retainSeconds?: number;
 }
 
 export type BlockKind = 'deny' | 'approval_required';
@@ -191,15 +196,32 @@ function allow(
         );
     }
   }
+  const retainSeconds = defaultCounterRetain(chain, call);
   const limits: LimitRequest[] = [];
   for (const r of chain) {
     for (const l of r.limits) {
       const req = limitRequest(l, call, vars);
       if (typeof req === 'string') return blocked('deny', l.path, req);
-      if (req) limits.push(req);
+      if (!req) continue;
+      if (retainSeconds > 0 && l.counter === undefined) req.retainSeconds = retainSeconds;
+      limits.push(req);
     }
   }
   return { outcome: 'allow', rule: own?.path ?? '/default', limits };
+}
+
+/**
+ * The limits of a tool call's rules (all_tools' and its own) that name no counter all count on
+ * `<tool>_rate`, whichever of them applies to this call: each keeps the counter's entries as long
+ * as the longest of them needs (LimitRequest.retainSeconds), so one whose `when` is false now still
+ * finds its entries later. 0 when there are none.
+ */
+export function defaultCounterRetain(chain: readonly CompiledRule[], call: CallFacts): number {
+  let seconds = 0;
+  if (call.subject === 'tool')
+    for (const r of chain)
+      for (const l of r.limits) if (l.counter === undefined) seconds = Math.max(seconds, l.windowSeconds);
+  return seconds;
 }
 
 /** A limit's request for this call, undefined when its `when` is false, or an error text. */

@@ -15,6 +15,7 @@ import {
   blocked,
   celVars,
   costOf,
+  defaultCounterRetain,
   decide,
   keyText,
   type CallFacts,
@@ -369,9 +370,11 @@ function traceOne(policy: CompiledPolicy, call: CallFacts): Trace {
   }
   const requests = new Map<string, LimitRequest>();
   const limits: LimitRequest[] = [];
+  const retainSeconds = defaultCounterRetain(chain, call);
   for (const r of chain) {
     for (const l of r.limits) {
       const { trace, request, error } = traceLimit(l, call, vars);
+      if (request && retainSeconds > 0 && l.counter === undefined) request.retainSeconds = retainSeconds;
       if (request) requests.set(l.path, request);
       const outcome = error !== undefined ? blocked('deny', l.path, error) : undefined;
       step(

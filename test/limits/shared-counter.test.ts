@@ -59,9 +59,15 @@ async function admitted(store: StateStore, calls: number): Promise<number> {
 function echoUnder(
   store: StateStore,
   limits: unknown[],
+  allTools?: unknown[],
 ): (ms: number, args?: Record<string, unknown>) => Promise<boolean> {
   const limiter = new Limiter(store);
-  const policy = loadPolicy({ version: '1', default: 'deny', tools: { echo: { limits } } });
+  const policy = loadPolicy({
+    version: '1',
+    default: 'deny',
+    ...(allTools ? { all_tools: { limits: allTools } } : {}),
+    tools: { echo: { limits } },
+  });
   return async (ms, args = {}) => {
     const d = decide(policy, { ...call(args), now: new Date(NOW + ms) });
     if (d.outcome !== 'allow') throw new Error('expected allow');
@@ -130,6 +136,21 @@ describe.each<[string, () => StateStore]>([
       ]);
       for (const ms of [0, 1_000, 2_000, 25_000, 26_000]) expect(await at(ms, { fast: true })).toBe(true);
       // Five calls within the minute already: a slow one is the sixth, over its 3.
+      expect(await at(30_000, { fast: false })).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("the same when the short limit is all_tools' and the per-minute one the tool's own", async () => {
+    const store = open();
+    try {
+      const at = echoUnder(
+        store,
+        [{ max: 3, window: 'minute', when: '!args.fast' }],
+        [{ max: 5, window: '10s', when: 'args.fast' }],
+      );
+      for (const ms of [0, 1_000, 2_000, 25_000, 26_000]) expect(await at(ms, { fast: true })).toBe(true);
       expect(await at(30_000, { fast: false })).toBe(false);
     } finally {
       await store.close();
