@@ -212,18 +212,18 @@ export class PolicyGate {
     if (typeof ref.uri !== 'string' || !isObject(argument) || typeof argument.name !== 'string') return answer;
     const completion = answer.result.completion;
     if (!isObject(completion) || !Array.isArray(completion.values)) return answer;
-    let template: UriTemplate;
+    let template: UriTemplate | undefined;
     try {
       template = new UriTemplate(ref.uri);
     } catch {
-      return answer;
+      template = undefined; // a template the matcher cannot read: nothing it completes is shown
     }
     const context = isObject(params?.context) && isObject(params.context.arguments) ? params.context.arguments : {};
     const given: Record<string, string> = {};
     for (const [k, v] of Object.entries(context)) if (typeof v === 'string') given[k] = v;
     const name = argument.name;
     const values = completion.values.filter((v) => {
-      if (typeof v !== 'string') return false;
+      if (typeof v !== 'string' || !template) return false;
       try {
         return listableEntry(policy, 'resource', template.expand({ ...given, [name]: v }));
       } catch {
