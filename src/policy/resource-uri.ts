@@ -5,6 +5,8 @@
 // as `/`) all name the resource a rule wrote as `notes://vault/key` or `file:///srv/secret/x`.
 // Rules are matched against this form as well as the URI as sent.
 
+import { posix } from 'node:path';
+
 /** Rounds of parse-and-decode at most: each can uncover another encoded dot segment. */
 const ROUNDS = 4;
 
@@ -21,8 +23,13 @@ export function naturalUri(uri: string): string {
     let href: string;
     try {
       const url = new URL(s);
-      // The URL standard keeps empty path segments; a file server's operating system does not.
-      if (url.protocol === 'file:' && url.pathname.includes('//')) url.pathname = url.pathname.replace(/\/{2,}/g, '/');
+      // A file server opens the path decoded, then resolved by the operating system, which reads
+      // `//` as `/` and `..` after it: `/srv/x/%2F..` is `/srv` to it, where the URL standard,
+      // which keeps empty segments, resolves `..` against the empty one.
+      if (url.protocol === 'file:') {
+        const opened = posix.normalize(decoded(url.pathname));
+        if (opened !== url.pathname) url.pathname = opened;
+      }
       href = url.href;
     } catch {
       return s;

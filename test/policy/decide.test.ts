@@ -195,6 +195,8 @@ describe('hide', () => {
       'file:////srv/secret/passwd',
       'file:///srv/secret//passwd',
       'file:///srv/%2Fsecret/passwd',
+      'file:///srv/x/%2F%2E%2E/secret/passwd',
+      'file:///srv/x/%2F../secret/passwd',
     ])
       expect(resource(uri), JSON.stringify(uri)).toBe('blocked');
     expect(resource('SECRET://items/1')).toBe('hidden');
