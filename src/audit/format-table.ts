@@ -3,7 +3,7 @@
 // (tool names, arguments quoted in reasons, an upstream's error text): control characters are shown
 // escaped, so that a record is always one line and no record drives the operator's terminal.
 import type { AuditRecord } from './record.js';
-import { visibleJson } from '../util/visible.js';
+import { escaped, HIDDEN_IN_TEXT, visibleJson } from '../util/visible.js';
 
 export const AUDIT_COLUMNS = ['TIME', 'SERVER', 'TOOL', 'GRANT', 'AGENT', 'DECISION', 'MS', 'RULE / REASON'] as const;
 
@@ -31,25 +31,18 @@ export function auditLine(r: AuditRecord): string {
 }
 
 /**
- * C0 controls, DEL and C1 controls (escape sequences, cursor moves, a newline that would print a
- * row of its own); the Unicode line separators, bidirectional marks and overrides, which would make
- * the line read otherwise than it is; and the characters a terminal shows as nothing (zero-width,
- * tags, other invisible ones), in which an agent could hide text: what util/visible.ts escapes
- * wherever an approval is shown.
+ * What the table escapes is what util/visible.ts escapes wherever an approval is shown: C0 and C1
+ * controls and DEL (escape sequences, cursor moves, a newline that would print a row of its own),
+ * line separators, bidirectional marks and overrides, and the characters a terminal shows as nothing
+ * (zero-width, tags), in which an agent could hide text. Here C0 and C1 read `\n` or `\x1b`.
  */
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** The text with every unprintable character escaped: `\n`, `\x1b`, `\u202e`. */
 export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => {
+  return text.replace(HIDDEN_IN_TEXT, (c) => {
     const code = c.charCodeAt(0);
-    if (NAMED[c]) return NAMED[c];
-    if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
-    // Each UTF-16 unit: a tag character outside the BMP is a pair, as JSON writes it.
-    let out = '';
-    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
-    return out;
+    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : escaped(c));
   });
 }
 

@@ -728,9 +728,9 @@ function rulesOf(policy: CompiledPolicy, path: string): CompiledRule[] {
   return all.filter((r) => path === r.path || path.startsWith(`${r.path}/`));
 }
 
-/** The `approval` block of the rule that asked for approval (or all_tools'), with defaults. */
 /**
- * The `approval` block of the rule at `path`. `inSession`: the call came in a legacy session. A
+ * The `approval` block of the rule that asked for approval (or all_tools'), with defaults.
+ * `inSession`: the call came in a legacy session. A
  * 2026-07-28 request has none, and its session key is the grant's principal, which never ends: there
  * `remember: session` lasts the approval's `timeout` from the answer instead of for ever.
  */

@@ -224,7 +224,6 @@ export function defaultCounterRetain(chain: readonly CompiledRule[], call: CallF
   return seconds;
 }
 
-/** A limit's request for this call, undefined when its `when` is false, or an error text. */
 /**
  * What a `cost` expression's value consumes: a finite number of zero or more, as CEL gives numbers
  * (a double, or an int as a bigint). Anything else blocks the call: `null`, `""`, `[]` or `false`
@@ -235,6 +234,7 @@ export function costOf(value: unknown): number | undefined {
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
+/** A limit's request for this call, undefined when its `when` is false, or an error text. */
 function limitRequest(l: CompiledLimit, call: CallFacts, vars: CelVars | undefined): LimitRequest | undefined | string {
   if (l.when) {
     const v = holds(l.when, vars!);

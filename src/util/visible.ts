@@ -8,12 +8,12 @@
 // the dashboard's bundle imports it too (web/src/visible.ts).
 
 /** Controls, format characters (bidi, zero-width, tags), other invisible ones, line separators. */
-const HIDDEN_IN_TEXT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
+export const HIDDEN_IN_TEXT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 /** The same, but C0 controls, which JSON.stringify escapes itself (a raw newline in its output is layout). */
 const HIDDEN_IN_JSON = /(?![\u0000-\u001f])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
 /** `\uXXXX` for each UTF-16 unit of a character (a pair for one outside the BMP, as JSON writes it). */
-function escaped(char: string): string {
+export function escaped(char: string): string {
   let out = '';
   for (let i = 0; i < char.length; i++) out += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
   return out;
