@@ -183,12 +183,19 @@ export class UpstreamConnection {
 
   /** Starts (or returns the start already under way); rejects with a clear message on failure. */
   start(): Promise<void> {
-    this.ready ??= this.connect().catch((err: unknown) => {
-      this.ready = undefined;
-      this.lastError = this.errorText(err);
-      this.lastErrorReason = publicReason(err);
-      throw new Error(`Upstream "${this.server}" could not be started: ${this.lastError}`);
-    });
+    this.ready ??= this.connect().then(
+      () => {
+        // Started by a call while a retry waited: the retry has nothing left to do.
+        clearTimeout(this.restartTimer);
+        this.restartTimer = undefined;
+      },
+      (err: unknown) => {
+        this.ready = undefined;
+        this.lastError = this.errorText(err);
+        this.lastErrorReason = publicReason(err);
+        throw new Error(`Upstream "${this.server}" could not be started: ${this.lastError}`);
+      },
+    );
     return this.ready;
   }
 
@@ -643,9 +650,21 @@ export class UpstreamConnection {
     clearTimeout(this.stableTimer);
     if (this.closing) return;
     this.lastError = this.lastErrorReason = 'exited';
+    this.restartLater((delay) => `upstream "${this.server}" exited; restarting in ${delay} ms`);
+  }
+
+  /**
+   * Keeps starting the server in the background, with growing backoff, until a start succeeds:
+   * after it exited, and after a start that failed (at boot, or a restart whose child did not
+   * answer its handshake in time). Giving up would leave /readyz at 503 until a call came, and a
+   * load balancer that waits on readiness sends none.
+   */
+  restartLater(announce: (delay: number) => string): void {
+    if (this.closing || this.restartTimer) return;
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.restarts++);
-    this.log('warn', `upstream "${this.server}" exited; restarting in ${delay} ms`);
+    this.log('warn', announce(delay));
     this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
       this.opts.onRestart?.();
       this.start().then(
         () => {
@@ -655,15 +674,24 @@ export class UpstreamConnection {
           this.stableTimer = setTimeout(() => (this.restarts = 0), 30_000);
           this.stableTimer.unref();
         },
-        (err: unknown) => this.log('error', errorText(err)),
+        (err: unknown) => {
+          this.log('error', errorText(err));
+          this.retryStart();
+        },
       );
     }, delay);
     this.restartTimer.unref();
   }
 
+  /** After a failed start: tries again later (unless a restart is already on its way). */
+  retryStart(): void {
+    this.restartLater((delay) => `upstream "${this.server}" could not be started; trying again in ${delay} ms`);
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     const t = this.transport;
     this.transport = undefined;
     for (const p of [...this.pending.values()])

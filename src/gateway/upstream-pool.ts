@@ -54,7 +54,7 @@ export class UpstreamPool {
     return this.shared.has(server);
   }
 
-  /** Starts every shared connection; failures are logged and retried on first use. */
+  /** Starts every shared connection; failures are logged and retried in the background (and on first use). */
   async startAll(): Promise<void> {
     await Promise.all(
       [...this.shared.entries()].map(async ([name, conn]) => {
@@ -64,6 +64,7 @@ export class UpstreamPool {
           this.ensureListenStream(name, conn);
         } catch (err) {
           this.log('error', err instanceof Error ? err.message : String(err));
+          conn.retryStart();
         }
       }),
     );

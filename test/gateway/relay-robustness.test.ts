@@ -9,8 +9,11 @@
 //   cannot be attributed to one client fails with advice to set `isolation: session`;
 // - /healthz and /readyz report liveness and per-upstream readiness (with each upstream's era);
 // - a stdio child receives its configured `env` and none of the gateway's own secrets;
-// - `era: legacy | modern` pinned on a both-era fixture decides the era the upstream speaks.
-import { resolve } from 'node:path';
+// - `era: legacy | modern` pinned on a both-era fixture decides the era the upstream speaks;
+// - a start that fails (at boot, or a restart after a crash) is tried again in the background until
+//   it succeeds, so /readyz recovers without waiting for a call.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import type { Gateway } from '../../src/gateway/gateway.js';
@@ -19,6 +22,7 @@ import {
   TSX_LOADER,
   connectClient,
   featureEntry,
+  featureServerCommand,
   firstText,
   modernRequest,
   postModern,
@@ -446,6 +450,71 @@ describe('readiness while an upstream cannot start', () => {
       expect(await c.callText('echo', { message: 'fine' })).toBe('fine');
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('an upstream whose start fails is started again in the background', () => {
+  /**
+   * The feature fixture behind a shell that, once, runs a child that never answers instead (while
+   * `marker` exists): that start fails on its handshake's timeout, as a slow or wedged child's does.
+   */
+  const stallingOnce = (marker: string) => {
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    return {
+      command: 'sh',
+      args: ['-c', 'if [ -e "$0" ]; then rm -f "$0"; exec sleep 60; fi; exec "$@"', marker, command, ...args],
+      era: 'legacy',
+      timeout_ms: 3_000,
+    };
+  };
+
+  it('a child that did not answer its handshake at boot is started again, and /readyz recovers without a call', async () => {
+    const dir = tempDir('gatehouse-stall-');
+    const marker = dir.write('stall', '');
+    const logs: string[] = [];
+    const gateway = await gatewayWith({ flaky: stallingOnce(marker) }, logs);
+    try {
+      expect(existsSync(marker)).toBe(false);
+      const up = await readUntil(
+        () => readyz(gateway),
+        (r) => r.status === 200,
+        20_000,
+      );
+      expect(up.status, JSON.stringify(up.body)).toBe(200);
+      expect(logs.join('\n')).toMatch(/upstream "flaky" could not be started; trying again in \d+ ms/);
+    } finally {
+      await gateway.close();
+      dir.remove();
+    }
+  });
+
+  it('a restart after a crash whose child did not answer its handshake is tried again, and /readyz recovers without a call', async () => {
+    const dir = tempDir('gatehouse-stall-');
+    const marker = join(dir.path, 'stall');
+    const logs: string[] = [];
+    const gateway = await gatewayWith({ flaky: stallingOnce(marker) }, logs);
+    try {
+      const c = await connectClient({ era: 'legacy', downstream: http(gateway, 'flaky') });
+      try {
+        writeFileSync(marker, '');
+        expect(await within(15_000, callOutcome(c, 'crash'), 'the crashing call')).toMatchObject({
+          error: { code: -32000 },
+        });
+      } finally {
+        await c.close();
+      }
+      const up = await readUntil(
+        () => readyz(gateway),
+        (r) => r.status === 200,
+        20_000,
+      );
+      expect(up.status, JSON.stringify(up.body)).toBe(200);
+      expect(existsSync(marker)).toBe(false);
+      expect(logs.join('\n')).toMatch(/upstream "flaky" could not be started; trying again in \d+ ms/);
+    } finally {
+      await gateway.close();
+      dir.remove();
     }
   });
 });

@@ -53,7 +53,7 @@ async function legacySession(h: Harness): Promise<Record<string, string>> {
 describe('quota of a call the upstream received stays spent', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ policies: { fs: HANG_ONCE_AN_HOUR }, serverExtra: { timeout_ms: 1_000 } });
+    h = await startHarness({ policies: { fs: HANG_ONCE_AN_HOUR }, serverExtra: { timeout_ms: 2_000 } });
   }, 60_000);
   afterAll(async () => {
     await h?.close();
@@ -121,8 +121,8 @@ describe('quota of a call the upstream received stays spent', () => {
         // The server is back before the next call: a call that found it down would not reach it.
         await waitUntil(
           async () => (await fetch(`${h.gateway.url}/readyz`).then((r) => r.status)) === 200,
-          15_000,
-          'the upstream restarted: not within 15 s',
+          30_000,
+          'the upstream restarted: not within 30 s',
         );
       }
       expect(crashes() - before).toBe(1);
