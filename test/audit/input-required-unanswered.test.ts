@@ -3,7 +3,8 @@
 // written with outcome `input_required`, whether the server is modern (its own round) or legacy (a
 // call the gateway parked). A round that was retried leaves only the retry's record. A modern
 // server's round that carries no requestState of its own is given one by the gateway all the same,
-// so that it is watched, and its retry is the same call: counted once against a limit.
+// so that it is watched, and its retry is the same call: counted once against a limit. So is a round
+// whose requestState is not a string (a number), which the upstream is not given back.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,14 @@ beforeAll(async () => {
         // list_roots asks for the client's roots without a requestState; one call an hour.
         'stateless-rounds': featureEntry(
           {
+            policy: { version: '1', default: 'allow', tools: { list_roots: { limits: [{ max: 1, window: 'hour' }] } } },
+          },
+          'modern',
+        ),
+        // list_roots' round carries the number 42 as its requestState, which is not one.
+        'numbered-state': featureEntry(
+          {
+            env: { FIXTURE_ROOTS_STATE: '42' },
             policy: { version: '1', default: 'allow', tools: { list_roots: { limits: [{ max: 1, window: 'hour' }] } } },
           },
           'modern',
@@ -139,5 +148,33 @@ describe('a modern round that carries no requestState of its own', () => {
     await gw.core.gate.unanswered.settleAll();
     const added = (await records()).slice(before);
     expect(added.map((r) => [r.server, r.tool, r.outcome])).toEqual([['stateless-rounds', 'sample', 'input_required']]);
+  });
+});
+
+describe('a modern round whose requestState is not a string', () => {
+  const listRoots = (id: number, extra: Record<string, unknown> = {}) =>
+    modernRequest(id, 'tools/call', { name: 'list_roots', arguments: {}, ...extra }, { roots: {} });
+  const url = () => `${gw.url}/mcp/numbered-state`;
+
+  it('is handled as one without a state: sealed for the client, not passed back upstream, counted once', async () => {
+    const before = (await records()).length;
+    const first = (await postModern(url(), listRoots(30))).messages.at(-1)?.result as Record<string, unknown>;
+    expect(first.resultType).toBe('input_required');
+    expect(typeof first.requestState).toBe('string');
+    const retry = await postModern(
+      url(),
+      listRoots(31, { requestState: first.requestState, inputResponses: { roots: { roots: [] } } }),
+    );
+    // The upstream's retry came without a requestState: it had sent none that was one.
+    const answer = retry.messages.at(-1)?.result as { content: { text: string }[] };
+    expect(JSON.parse(answer.content[0]!.text)).toEqual({ roots: [], requestState: null });
+    const again = (await postModern(url(), listRoots(32))).messages.at(-1)?.result as Record<string, unknown>;
+    expect(JSON.stringify(again)).toContain('[RATE LIMITED]');
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before).filter((r) => r.server === 'numbered-state');
+    expect(added.map((r) => [r.tool, r.decision, r.outcome ?? null])).toEqual([
+      ['list_roots', 'allow', 'ok'],
+      ['list_roots', 'rate_limited', null],
+    ]);
   });
 });
