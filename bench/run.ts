@@ -95,8 +95,15 @@ const CALL_TIMEOUT_MS = 30_000;
 const WARMUP_CAP_MS = 10_000;
 /** Per-mode time cap for a case the warm-up shows cannot finish within --cap-seconds. */
 const SAMPLE_CAP_MS = 10_000;
-/** Pause between chunks so one case's stragglers (exiting processes) do not land on the next. */
+/**
+ * Pause between chunks so one case's stragglers (exiting processes) do not land on the next: at
+ * least SETTLE_MS, and until the case's processes use under QUIET_SHARE of a core (at most
+ * SETTLE_CAP_MS). A relay that spawns a process per request still has dozens starting when its
+ * chunk at concurrency 32 ends.
+ */
 const SETTLE_MS = 200;
+const QUIET_SHARE = 0.05;
+const SETTLE_CAP_MS = 20_000;
 const CONNECT_TIMEOUT_MS = 20_000;
 
 /** Which (target, era) rows to run. */
@@ -284,12 +291,52 @@ function shares(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
+/** CPU time of the processes a case runs beside its server's own tree (`extraPids`), in ns. */
+const extraCpuNs = (a: Active): number => (a.running.extraPids ?? []).reduce((sum, p) => sum + (cpuNs(p) ?? 0), 0);
+
+/** CPU time of a case's server process, all its descendants and its extra processes, in ns. */
+function treeCpuNs(a: Active): number {
+  const pid = a.running.serverPid();
+  return pid === undefined ? extraCpuNs(a) : (cpuNs(pid) ?? 0) + childrenCpuNs(pid) + extraCpuNs(a);
+}
+
+/** Waits SETTLE_MS, then until the case's processes are quiet (see SETTLE_MS). */
+async function settle(a: Active): Promise<void> {
+  const deadline = Date.now() + SETTLE_CAP_MS;
+  let before = treeCpuNs(a);
+  for (;;) {
+    await sleep(SETTLE_MS);
+    const now = treeCpuNs(a);
+    if (now - before < QUIET_SHARE * SETTLE_MS * 1e6 || Date.now() > deadline) return;
+    before = now;
+  }
+}
+
 /**
- * One timed mode for every active case, interleaved: `rounds` rounds, each running a share of
- * the calls for every case in turn (starting one case further along each round), so slow drifts
- * in machine load land on all cases alike.
+ * One timed mode for every active case. The cases that are sampled (a relay spawning a process
+ * per request) run after all the others, so the processes they start cannot land on another
+ * case's chunk.
  */
 async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void> {
+  for (const a of actives) await settle(a);
+  await interleaved(
+    actives.filter((a) => !a.row.sampled),
+    mode,
+  );
+  await interleaved(
+    actives.filter((a) => a.row.sampled),
+    mode,
+  );
+  for (const a of actives) summarizeMode(a, mode);
+}
+
+/**
+ * Cases interleaved: `rounds` rounds, each running a share of the calls for every case in turn
+ * (starting one case further along each round), so slow drifts in machine load land on all cases
+ * alike.
+ */
+async function interleaved(actives: Active[], mode: 'seq' | 'conc'): Promise<void> {
+  if (actives.length === 0) return;
   const inFlight = mode === 'seq' ? 1 : concurrency;
   const perRound = shares(calls, rounds);
   let cases = actives;
@@ -299,15 +346,14 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
       const warningsBefore = listenerWarnings;
       const pid = a.running.serverPid();
       const cpuBefore = pid === undefined ? undefined : cpuNs(pid);
-      const extra = () => (a.running.extraPids ?? []).reduce((sum, p) => sum + (cpuNs(p) ?? 0), 0);
-      const childrenBefore = pid === undefined ? 0 : childrenCpuNs(pid) + extra();
+      const childrenBefore = pid === undefined ? 0 : childrenCpuNs(pid) + extraCpuNs(a);
       const clientBefore = process.cpuUsage();
       const result = await chunk(a, perRound[r]!, inFlight, mode, a.capMs / rounds);
       const cpuAfter = pid === undefined ? undefined : cpuNs(pid);
       const client = process.cpuUsage(clientBefore);
       if (cpuBefore !== undefined && cpuAfter !== undefined) {
         a.cpu[mode].ns += cpuAfter - cpuBefore;
-        a.cpu[mode].childrenNs += childrenCpuNs(pid!) + extra() - childrenBefore;
+        a.cpu[mode].childrenNs += childrenCpuNs(pid!) + extraCpuNs(a) - childrenBefore;
         a.cpu[mode].clientNs += (client.user + client.system) * 1000;
         a.cpu[mode].calls += result.ok;
       }
@@ -317,24 +363,26 @@ async function timedMode(actives: Active[], mode: 'seq' | 'conc'): Promise<void>
         a.row.status = 'failed';
         a.row.note = `${mode === 'seq' ? 'sequential' : `concurrency ${concurrency}`}: every call failed (${result.firstError})`;
       }
-      await sleep(SETTLE_MS);
+      await settle(a);
     }
     cases = cases.filter((a) => a.row.status === 'ok');
     if (cases.length === 0) break;
   }
-  for (const a of actives) {
-    if (a[mode].length === 0) continue;
-    const summary = summarize(a[mode], calls);
-    if (mode === 'seq') a.row.sequential = summary;
-    else a.row.concurrent = summary;
-    const cpu = a.cpu[mode];
-    if (cpu.calls > 0)
-      (a.row.cpuUsPerCall ??= {})[mode === 'seq' ? 'sequential' : 'concurrent'] = {
-        server: cpu.ns / cpu.calls / 1000,
-        children: cpu.childrenNs / cpu.calls / 1000,
-        client: cpu.clientNs / cpu.calls / 1000,
-      };
-  }
+}
+
+/** A case's figures for one mode, from its chunks. */
+function summarizeMode(a: Active, mode: 'seq' | 'conc'): void {
+  if (a[mode].length === 0) return;
+  const summary = summarize(a[mode], calls);
+  if (mode === 'seq') a.row.sequential = summary;
+  else a.row.concurrent = summary;
+  const cpu = a.cpu[mode];
+  if (cpu.calls > 0)
+    (a.row.cpuUsPerCall ??= {})[mode === 'seq' ? 'sequential' : 'concurrent'] = {
+      server: cpu.ns / cpu.calls / 1000,
+      children: cpu.childrenNs / cpu.calls / 1000,
+      client: cpu.clientNs / cpu.calls / 1000,
+    };
 }
 
 function describePhase(p: PhaseResult): string {
