@@ -128,8 +128,10 @@ export class ClientSession implements ClientPeer {
     return true;
   }
 
+  /** Runs `fn` when the session closes; at once when it has closed already (while a start was awaited, say). */
   onClose(fn: () => void): void {
-    this.cleanups.push(fn);
+    if (this.open) this.cleanups.push(fn);
+    else fn();
   }
 
   close(): void {

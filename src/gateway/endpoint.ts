@@ -167,9 +167,10 @@ export class ServerEndpoint implements Endpoint {
         capabilities: session.capabilities,
         clientInfo: session.clientInfo ?? {},
       });
+      // Released with the session even when its start fails or the session closes meanwhile.
+      session.onClose(() => void this.pool.release(session));
       await conn.start();
       if (conn === shared) session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n)));
-      session.onClose(() => void this.pool.release(session));
       return { result: initializeResult(session, conn.identity!) };
     } catch (err) {
       return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
@@ -258,9 +259,9 @@ export class ServerEndpoint implements Endpoint {
     const shared = this.pool.sharedConnection(this.name);
     await shared.start();
     const conn = this.pool.connectionFor(this.name, session, undefined, upstream.own);
+    session.onClose(() => void this.pool.release(session));
     await conn.start();
     if (conn === shared) session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n)));
-    session.onClose(() => void this.pool.release(session));
   }
 
   notification(n: JsonRpcNotification, session?: ClientSession): void {

@@ -188,6 +188,10 @@ export class UpstreamConnection {
         // Started by a call while a retry waited: the retry has nothing left to do.
         clearTimeout(this.restartTimer);
         this.restartTimer = undefined;
+        // A stable run earns a fresh backoff, however the start came about.
+        clearTimeout(this.stableTimer);
+        this.stableTimer = setTimeout(() => (this.restarts = 0), 30_000);
+        this.stableTimer.unref();
       },
       (err: unknown) => {
         this.ready = undefined;
@@ -219,10 +223,15 @@ export class UpstreamConnection {
     const t = await this.openAndStart();
     try {
       await this.handshake(t, era);
+      // A server that exits after answering initialize (on notifications/initialized, say) fails
+      // only steps whose errors the handshake forgives: its connection closed, and onClose has
+      // already planned the restart, which this start must not pass off as running.
+      if (this.transport !== t) throw new Error('the server closed the connection during the handshake');
     } catch (err) {
       // A failed handshake (a server that never answers initialize, say) must not leave its child
       // running: the next start opens a new one, and this one would otherwise be leaked.
       if (this.transport === t) this.transport = undefined;
+      this.identity = undefined;
       await t.close().catch(() => undefined);
       throw err;
     }
@@ -667,13 +676,7 @@ export class UpstreamConnection {
       this.restartTimer = undefined;
       this.opts.onRestart?.();
       this.start().then(
-        () => {
-          this.log('info', `upstream "${this.server}" restarted`);
-          // A stable run earns a fresh backoff.
-          clearTimeout(this.stableTimer);
-          this.stableTimer = setTimeout(() => (this.restarts = 0), 30_000);
-          this.stableTimer.unref();
-        },
+        () => this.log('info', `upstream "${this.server}" restarted`),
         (err: unknown) => {
           this.log('error', errorText(err));
           this.retryStart();

@@ -489,6 +489,60 @@ describe('an upstream whose start fails is started again in the background', () 
     }
   });
 
+  it('a restart whose child exits right after answering initialize is tried again, and /readyz recovers without a call', async () => {
+    const dir = tempDir('gatehouse-exit-');
+    const marker = join(dir.path, 'exit');
+    // Answers initialize (with logging, so the gateway's handshake goes on to logging/setLevel)
+    // and exits on notifications/initialized: the handshake's last steps fail, forgiven.
+    const quitter = [
+      "require('readline').createInterface({ input: process.stdin }).on('line', (l) => {",
+      '  const m = JSON.parse(l);',
+      "  if (m.method === 'initialize') process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: {",
+      "    protocolVersion: m.params.protocolVersion, capabilities: { logging: {}, tools: {} }, serverInfo: { name: 'quitter', version: '1' } } }) + '\\n');",
+      "  if (m.method === 'notifications/initialized') process.exit(1);",
+      '});',
+    ].join('\n');
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    const flaky = {
+      command: 'sh',
+      args: [
+        '-c',
+        'if [ -e "$0" ]; then rm -f "$0"; exec "$2" -e "$1"; fi; shift; exec "$@"',
+        marker,
+        quitter,
+        command,
+        ...args,
+      ],
+      era: 'legacy',
+      timeout_ms: 5_000,
+    };
+    const logs: string[] = [];
+    const gateway = await gatewayWith({ flaky }, logs);
+    try {
+      const c = await connectClient({ era: 'legacy', downstream: http(gateway, 'flaky') });
+      try {
+        writeFileSync(marker, '');
+        expect(await within(15_000, callOutcome(c, 'crash'), 'the crashing call')).toMatchObject({
+          error: { code: -32000 },
+        });
+      } finally {
+        await c.close();
+      }
+      const up = await readUntil(
+        () => readyz(gateway),
+        (r) => r.status === 200,
+        20_000,
+      );
+      expect(up.status, JSON.stringify(up.body)).toBe(200);
+      expect(existsSync(marker)).toBe(false);
+      // Two exits, each restarted: the crash, then the child that quit during its handshake.
+      expect(logs.filter((l) => /upstream "flaky" exited; restarting in/.test(l))).toHaveLength(2);
+    } finally {
+      await gateway.close();
+      dir.remove();
+    }
+  });
+
   it('a restart after a crash whose child did not answer its handshake is tried again, and /readyz recovers without a call', async () => {
     const dir = tempDir('gatehouse-stall-');
     const marker = join(dir.path, 'stall');
