@@ -24,6 +24,8 @@ export interface StartGatewayOptions {
   logger?: Logger;
   /** The built dashboard to serve at /ui/; default dist/ui. */
   uiDir?: string;
+  /** How often connections are checked for a client that stopped reading; default 30 s (for tests). */
+  stallCheckMs?: number;
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptions = {}): Promise<Gateway> {
@@ -48,6 +50,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
     authMode: loaded.config.auth.mode,
     admin: new AdminTokens(loaded.config.auth),
     ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
+    ...(opts.stallCheckMs ? { stallCheckMs: opts.stallCheckMs } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     front.server.once('error', reject);

@@ -1,5 +1,6 @@
 // The HTTP front door: routes, the edge checks every request passes, and health.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeStalledReaders } from './stalled-readers.js';
 import type { GatewayCore } from '../gateway/core.js';
 import type { Endpoint } from '../gateway/endpoint.js';
 import { ErrorCode } from '../mcp/jsonrpc.js';
@@ -38,6 +39,8 @@ export interface HttpOptions {
   admin: AdminTokens;
   /** The built dashboard (index.html and assets/); default dist/ui. */
   uiDir?: string;
+  /** How often connections are checked for a client that stopped reading (stalled-readers.ts). */
+  stallCheckMs?: number;
 }
 
 export interface HttpFront {
@@ -142,9 +145,11 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     });
   });
   server.keepAliveTimeout = 65_000;
+  const stopStallChecks = closeStalledReaders(server, opts.stallCheckMs);
   return {
     server,
     close: async () => {
+      stopStallChecks();
       streamable.close();
       sse.close();
       server.closeAllConnections();
