@@ -21,6 +21,11 @@ import { summarize, summarySql, type AuditSummary, type StatsQuery, type Summary
 // How long the log's writes wait for another process's write lock. Short: a write that waits blocks
 // the event loop; the writer retries a busy batch later.
 const INSERT_BUSY_TIMEOUT_MS = 1000;
+// How long opening the log waits for it: making its table and switching a new file to WAL. Once,
+// before anything is served; several processes started at once (a client launching `gatehouse
+// stdio` for each of its servers, say) each make the table on a new file, and on a loaded machine
+// one may hold the lock for longer than an insert waits.
+const SETUP_BUSY_TIMEOUT_MS = 10_000;
 /** Records one pruning statement deletes: a few milliseconds of the gateway's thread. */
 export const PRUNE_BATCH = 500;
 
@@ -44,12 +49,12 @@ export class SqliteAuditSink implements AuditSink {
     readonly file: string,
     shared?: SqliteConnection,
   ) {
-    this.connection = shared ?? new SqliteConnection(file, INSERT_BUSY_TIMEOUT_MS);
+    this.connection = shared ?? new SqliteConnection(file, SETUP_BUSY_TIMEOUT_MS);
     this.releaseConnection = this.connection.use();
     this.db = this.connection.db;
     this.reader = file === ':memory:' ? undefined : new SqliteReader(file);
     try {
-      this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.createTable());
+      this.connection.withBusyTimeout(SETUP_BUSY_TIMEOUT_MS, () => this.createTable());
     } catch (error) {
       this.releaseConnection();
       throw error;

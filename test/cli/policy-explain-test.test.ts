@@ -117,7 +117,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe.concurrent('gatehouse policy explain', { timeout: SPAWN_TIMEOUT_MS }, () => {
   it('prints the decision, the matched entry, the losing candidates and the deciding condition', async () => {
     const run = await gatehouse(['policy', 'explain', 'notes', 'delete_note', '--args', '{"id": "1"}']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('decision: deny');
     expect(run.stdout).toContain('decided by: /tools/delete_note/require/0/when');
     expect(run.stdout).toContain('reason: Say why.');
@@ -129,14 +129,14 @@ describe.concurrent('gatehouse policy explain', { timeout: SPAWN_TIMEOUT_MS }, (
 
   it("takes the tool's category from the server's catalog, so categories rules apply", async () => {
     const run = await gatehouse(['policy', 'explain', 'notes', 'echo', '--args', '{"message": "hi"}']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('decision: allow');
     expect(run.stdout).toContain('/categories/read  chosen: no tools entry matches; category read');
   });
 
   it('explains a tool the server does not list, saying so, with no category', async () => {
     const run = await gatehouse(['policy', 'explain', 'notes', 'frobnicate']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('note: notes does not list a tool "frobnicate"');
     expect(run.stdout).toContain('category unknown');
     expect(run.stdout).toContain('decided by: /default');
@@ -144,7 +144,7 @@ describe.concurrent('gatehouse policy explain', { timeout: SPAWN_TIMEOUT_MS }, (
 
   it("uses a grant's policy, agent and labels with --grant", async () => {
     const run = await gatehouse(['policy', 'explain', 'notes', 'echo', '--grant', 'ci']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('policy: grant ci');
     expect(run.stdout).toContain('grant ci (agent ci-bot, labels team=web)');
     expect(run.stdout).toMatch(/require +\/tools\/echo\/require\/0\/when .* = true/);
@@ -153,7 +153,7 @@ describe.concurrent('gatehouse policy explain', { timeout: SPAWN_TIMEOUT_MS }, (
 
   it('says when a server has no policy: every call is forwarded', async () => {
     const run = await gatehouse(['policy', 'explain', 'open', 'delete_note']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('server open has no policy');
   });
 
@@ -213,7 +213,7 @@ describe('gatehouse policy explain with usage', { timeout: SPAWN_TIMEOUT_MS }, (
 describe.concurrent('gatehouse policy test', { timeout: SPAWN_TIMEOUT_MS }, () => {
   it('exits 0 and prints pass for every case when all pass, rate limits included', async () => {
     const run = await gatehouse(['policy', 'test', 'pass.test.yaml']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('pass.test.yaml (policy notes.policy.yaml)');
     expect(run.stdout).toContain('  pass  the fourth note with one title in an hour is refused');
     expect(run.stdout).toContain('  4 passed');
@@ -241,7 +241,7 @@ describe.concurrent('gatehouse policy test', { timeout: SPAWN_TIMEOUT_MS }, () =
 
   it('prints the results as JSON with --json', async () => {
     const run = await gatehouse(['policy', 'test', 'pass.test.yaml', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     const [result] = JSON.parse(run.stdout) as {
       ok: boolean;
       cases: { name: string; passed: boolean; verdict: string }[];
@@ -254,7 +254,7 @@ describe.concurrent('gatehouse policy test', { timeout: SPAWN_TIMEOUT_MS }, () =
     '%s --help exits 0 and shows an example',
     async (command) => {
       const run = await gatehouse([...command.split(' ').slice(1), '--help']);
-      expect(run.code).toBe(0);
+      expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain(`Usage: ${command} `);
       expect(run.stdout).toMatch(/Examples?:\n {2}\$ gatehouse policy /);
     },

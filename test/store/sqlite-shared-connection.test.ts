@@ -1,6 +1,7 @@
 // When the audit log lives in the state file (the default), the gateway's audit sink writes through
 // the state store's own connection; the connection stays open until both have closed, and the
-// sink's short wait for another process's write lock does not change the store's longer one.
+// sink's short wait for another process's write lock does not change the store's longer one. Making
+// the log's table waits longer than a write: it happens once, before anything is served.
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -104,6 +105,25 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
     } finally {
       await forLog.end();
       await sink.close();
+      await store.close();
+    }
+  });
+
+  it("opening the log on a file another process is writing waits for its lock past an insert's 1 s", async () => {
+    // A state file made by one process while another (started at the same moment) holds its write
+    // lock for longer than an insert would wait: the log's table is still made.
+    const file = path.join(dir, 'setup.db');
+    const store = new SqliteStore(file);
+    const lock = await holdWriteLock(file, 2500);
+    try {
+      lock.writing();
+      const sink = openAuditSink(`sqlite:${file}`, dir, store.connection)!;
+      expect(lock.released()).toBe(true);
+      await sink.insert([makeRecord({ ts: Date.now(), request_id: 'after-setup' })]);
+      expect((await sink.query({})).records.map((r) => r.request_id)).toEqual(['after-setup']);
+      await sink.close();
+    } finally {
+      await lock.end();
       await store.close();
     }
   });
