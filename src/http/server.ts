@@ -136,6 +136,8 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
   };
 
   const server = createServer((req, res) => {
+    // An answer without its socket yet waits behind another on its connection (pipelining).
+    if (!res.socket) stalled.queued(req.socket, res);
     route(req, res).catch((err: unknown) => {
       if (err instanceof BodyTooLarge)
         return sendRpcError(res, 413, ErrorCode.InvalidRequest, `Payload Too Large: ${err.message}`);
@@ -145,11 +147,11 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     });
   });
   server.keepAliveTimeout = 65_000;
-  const stopStallChecks = closeStalledReaders(server, opts.stallCheckMs);
+  const stalled = closeStalledReaders(server, opts.stallCheckMs);
   return {
     server,
     close: async () => {
-      stopStallChecks();
+      stalled.stop();
       streamable.close();
       sse.close();
       server.closeAllConnections();

@@ -128,6 +128,41 @@ describe('a client that stops reading its answer', () => {
     expect(r.got).toBe(r.length);
   });
 
+  it('an answer pipelined behind an event stream, which cannot go while the stream is open, closes the connection', async () => {
+    const { port } = new URL(gw.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    const message = modernRequest(2, 'tools/call', { name: 'echo', arguments: { message: 'behind' } });
+    const body = JSON.stringify(message);
+    const headers = Object.entries({
+      host: `127.0.0.1:${port}`,
+      'content-type': 'application/json',
+      accept: ACCEPT_BOTH,
+      'content-length': String(Buffer.byteLength(body)),
+      ...modernHeaders(message),
+    })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    // Both requests in one write: the POST's answer waits behind the stream, which never ends.
+    socket.write(
+      `GET /sse/feat HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\naccept: text/event-stream\r\n\r\n` +
+        `POST /mcp/feat HTTP/1.1\r\n${headers}\r\n${body}`,
+    );
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += String(c)));
+    socket.on('error', () => undefined);
+    // The client reads all the while: the stream's own bytes are taken.
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 6 * CHECK_MS);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    socket.destroy();
+    expect(text).toContain('event: endpoint');
+    expect(closed).toBe(true);
+  });
+
   it('the gateway goes on answering', async () => {
     const res = await fetch(`${gw.url}/healthz`);
     expect(res.status).toBe(200);
