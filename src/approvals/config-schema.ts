@@ -4,6 +4,7 @@
 // approval goes unannounced.
 import { z } from 'zod';
 import type { Policy, PolicyRule } from '../policy/schema.js';
+import { pointerToken } from '../util/json-pointer.js';
 
 /** The notify name of the calling client's own user (elicitation), never a webhook channel. */
 export const CLIENT_CHANNEL = 'client';
@@ -83,11 +84,7 @@ export function unknownNotifyChannels(
     visit(policy.all_tools, `${where}/all_tools`);
     for (const [key, rule] of Object.entries(policy.categories)) visit(rule, `${where}/categories/${key}`);
     for (const table of ['tools', 'resources', 'prompts'] as const)
-      for (const [key, rule] of Object.entries(policy[table])) visit(rule, `${where}/${table}/${escapePointer(key)}`);
+      for (const [key, rule] of Object.entries(policy[table])) visit(rule, `${where}/${table}/${pointerToken(key)}`);
   }
   return found;
-}
-
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }

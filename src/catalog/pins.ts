@@ -30,14 +30,6 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/**
- * What of a tool is pinned, by the format of each Gatehouse that stored pins, newest first: the parts
- * that tell an agent what the tool does and those the risk category is read from (the title among
- * them: "Read records" and "Delete all records" are not the same tool); then what changes how a
- * client shows or runs the tool: its icons, its `execution` (whether it runs as a task) and its
- * `_meta` (where a client finds the interface it renders for the tool, say). A pin stored in an
- * earlier format is recognised by the keys it holds (see checkPin).
- */
 /** What a Gatehouse that pinned the title and the output schema, but not yet the rest, held. */
 const titled = (t: JsonObject): JsonObject => ({
   name: t.name,
@@ -48,6 +40,14 @@ const titled = (t: JsonObject): JsonObject => ({
   annotations: t.annotations ?? null,
 });
 
+/**
+ * What of a tool is pinned, by the format of each Gatehouse that stored pins, newest first: the parts
+ * that tell an agent what the tool does and those the risk category is read from (the title among
+ * them: "Read records" and "Delete all records" are not the same tool); then what changes how a
+ * client shows or runs the tool: its icons, its `execution` (whether it runs as a task) and its
+ * `_meta` (where a client finds the interface it renders for the tool, say). A pin stored in an
+ * earlier format is recognised by the keys it holds (see checkPin).
+ */
 const FORMATS: readonly { keys: readonly string[]; of: (tool: JsonObject) => JsonObject }[] = [
   {
     keys: ['_meta'],

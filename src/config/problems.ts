@@ -2,6 +2,7 @@
 // what is wrong and what would be right. Zod's issues are turned into problems here, once, for both
 // the gateway config and the policy file, so that every command reports them the same way.
 import type { z } from 'zod';
+import { pointerToken } from '../util/json-pointer.js';
 
 export interface Problem {
   /** JSON pointer (RFC 6901) into the checked document; '' is the document itself. */
@@ -14,7 +15,7 @@ type Issue = z.core.$ZodIssue;
 type RawIssue = z.core.$ZodRawIssue;
 
 export function toPointer(path: readonly Segment[]): string {
-  return path.map((segment) => '/' + String(segment).replaceAll('~', '~0').replaceAll('/', '~1')).join('');
+  return path.map((segment) => `/${pointerToken(String(segment))}`).join('');
 }
 
 /** How a problem's path is shown to a person: the pointer, or "(top level)" for the document itself. */

@@ -216,20 +216,23 @@ export class PolicyGate {
     try {
       template = new UriTemplate(ref.uri);
     } catch {
-      template = undefined; // a template the matcher cannot read: nothing it completes is shown
+      template = undefined;
     }
     const context = isObject(params?.context) && isObject(params.context.arguments) ? params.context.arguments : {};
     const given: Record<string, string> = {};
     for (const [k, v] of Object.entries(context)) if (typeof v === 'string') given[k] = v;
     const name = argument.name;
-    const values = completion.values.filter((v) => {
-      if (typeof v !== 'string' || !template) return false;
-      try {
-        return listableEntry(policy, 'resource', template.expand({ ...given, [name]: v }));
-      } catch {
-        return false; // a value the template cannot hold is not shown either
-      }
-    });
+    // Of a template the matcher cannot read, nothing it completes is shown.
+    const values = !template
+      ? []
+      : completion.values.filter((v) => {
+          if (typeof v !== 'string') return false;
+          try {
+            return listableEntry(policy, 'resource', template.expand({ ...given, [name]: v }));
+          } catch {
+            return false; // a value the template cannot hold is not shown either
+          }
+        });
     if (values.length === completion.values.length) return answer;
     const { total: _total, ...rest } = completion;
     return { result: { ...answer.result, completion: { ...rest, values } } };
@@ -730,9 +733,9 @@ function rulesOf(policy: CompiledPolicy, path: string): CompiledRule[] {
 
 /**
  * The `approval` block of the rule that asked for approval (or all_tools'), with defaults.
- * `inSession`: the call came in a legacy session. A
- * 2026-07-28 request has none, and its session key is the grant's principal, which never ends: there
- * `remember: session` lasts the approval's `timeout` from the answer instead of for ever.
+ * `inSession`: the call came in a legacy session. A 2026-07-28 request has none, and its session
+ * key is the grant's principal, which never ends: there `remember: session` lasts the approval's
+ * `timeout` from the answer instead of for ever.
  */
 function approvalSettings(policy: CompiledPolicy, path: string, inSession: boolean): ApprovalSettings {
   const a = rulesOf(policy, path).find((r) => r.approval)?.approval ?? policy.allTools?.approval;

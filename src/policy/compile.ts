@@ -4,6 +4,7 @@ import { CelCompileError, compileCel, type CelOptions, type CompiledCel } from '
 import { compileGlob, isGlob, type Glob } from './glob.js';
 import { parsePolicy, type Category, type Policy, type PolicyLimit, type PolicyRule } from './schema.js';
 import { remember } from '../util/memo.js';
+import { pointerToken } from '../util/json-pointer.js';
 
 export interface CompiledLimit {
   path: string;
@@ -45,6 +46,13 @@ export interface CompiledRule {
   chain: readonly CompiledRule[];
   /** Whether anything in `chain` has a CEL expression, i.e. needs the call's CEL variables. */
   usesCel: boolean;
+  /**
+   * For a tool call this rule (or all_tools, alone) is the last of the chain for: how long, in
+   * seconds, the tool's default counter (`<tool>_rate`) keeps its entries, the longest window of the
+   * chain's limits that name no counter; they all count on it. 0 for resource and prompt rules,
+   * whose limits each count on a counter of their own.
+   */
+  retainSeconds: number;
 }
 
 export interface RuleTable {
@@ -127,7 +135,7 @@ function celProblemsIn(value: unknown): { path: string; message: string }[] {
   if (!doc) return problems;
   rule(doc.all_tools, '/all_tools');
   for (const table of ['tools', 'resources', 'prompts', 'categories']) {
-    for (const [k, r] of Object.entries(obj(doc[table]) ?? {})) rule(r, `/${table}/${escapePointer(k)}`);
+    for (const [k, r] of Object.entries(obj(doc[table]) ?? {})) rule(r, `/${table}/${pointerToken(k)}`);
   }
   return problems;
 }
@@ -188,12 +196,13 @@ export function compilePolicy(policy: Policy, options: CelOptions = {}): Compile
     redact: r.redact,
     chain: [],
     usesCel: false,
+    retainSeconds: 0,
   });
   const table = (rules: Record<string, PolicyRule>, base: string, forTools: boolean): RuleTable => {
     const exact = new Map<string, CompiledRule>();
     const globs: RuleTable['globs'] = [];
     for (const [pattern, r] of Object.entries(rules)) {
-      const compiled = rule(r, `${base}/${escapePointer(pattern)}`, forTools);
+      const compiled = rule(r, `${base}/${pointerToken(pattern)}`, forTools);
       if (isGlob(pattern)) globs.push({ glob: compileGlob(pattern), rule: compiled });
       else exact.set(pattern, compiled);
     }
@@ -226,6 +235,11 @@ export function compilePolicy(policy: Policy, options: CelOptions = {}): Compile
     for (const r of toolRules) r.chain = [allTools, r];
   }
   for (const r of allRules) r.usesCel = r.chain.some(needsCel);
+  for (const r of allTools ? [allTools, ...toolRules] : toolRules)
+    r.retainSeconds = Math.max(
+      0,
+      ...r.chain.flatMap((c) => c.limits.filter((l) => l.counter === undefined).map((l) => l.windowSeconds)),
+    );
   return compiled;
 }
 
@@ -265,10 +279,6 @@ function needsCel(r: CompiledRule): boolean {
     r.approvalIf.length > 0 ||
     r.limits.some((l) => l.key !== undefined || l.cost !== undefined || l.when !== undefined)
   );
-}
-
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /**

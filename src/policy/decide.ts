@@ -196,14 +196,13 @@ function allow(
         );
     }
   }
-  const retainSeconds = defaultCounterRetain(chain, call);
   const limits: LimitRequest[] = [];
   for (const r of chain) {
     for (const l of r.limits) {
       const req = limitRequest(l, call, vars);
       if (typeof req === 'string') return blocked('deny', l.path, req);
       if (!req) continue;
-      if (retainSeconds > 0 && l.counter === undefined) req.retainSeconds = retainSeconds;
+      keepDefaultCounter(req, l, chain);
       limits.push(req);
     }
   }
@@ -211,17 +210,13 @@ function allow(
 }
 
 /**
- * The limits of a tool call's rules (all_tools' and its own) that name no counter all count on
- * `<tool>_rate`, whichever of them applies to this call: each keeps the counter's entries as long
- * as the longest of them needs (LimitRequest.retainSeconds), so one whose `when` is false now still
- * finds its entries later. 0 when there are none.
+ * A request on a tool's default counter (`<tool>_rate`, the limit names no counter) keeps the
+ * counter's entries as long as the longest limit of the chain on it needs (CompiledRule.retainSeconds,
+ * held by the chain's last rule), so one whose `when` is false now still finds its entries later.
  */
-export function defaultCounterRetain(chain: readonly CompiledRule[], call: CallFacts): number {
-  let seconds = 0;
-  if (call.subject === 'tool')
-    for (const r of chain)
-      for (const l of r.limits) if (l.counter === undefined) seconds = Math.max(seconds, l.windowSeconds);
-  return seconds;
+export function keepDefaultCounter(req: LimitRequest, l: CompiledLimit, chain: readonly CompiledRule[]): void {
+  const seconds = chain.at(-1)?.retainSeconds ?? 0;
+  if (seconds > 0 && l.counter === undefined) req.retainSeconds = seconds;
 }
 
 /**

@@ -15,8 +15,8 @@ import {
   blocked,
   celVars,
   costOf,
-  defaultCounterRetain,
   decide,
+  keepDefaultCounter,
   keyText,
   type CallFacts,
   type Decision,
@@ -370,12 +370,13 @@ function traceOne(policy: CompiledPolicy, call: CallFacts): Trace {
   }
   const requests = new Map<string, LimitRequest>();
   const limits: LimitRequest[] = [];
-  const retainSeconds = defaultCounterRetain(chain, call);
   for (const r of chain) {
     for (const l of r.limits) {
       const { trace, request, error } = traceLimit(l, call, vars);
-      if (request && retainSeconds > 0 && l.counter === undefined) request.retainSeconds = retainSeconds;
-      if (request) requests.set(l.path, request);
+      if (request) {
+        keepDefaultCounter(request, l, chain);
+        requests.set(l.path, request);
+      }
       const outcome = error !== undefined ? blocked('deny', l.path, error) : undefined;
       step(
         { ...base, kind: 'limit', path: l.path, rule: r.path, limit: trace, effect: outcome ? 'deny' : 'none' },

@@ -13,9 +13,8 @@ const ROUNDS = 4;
 /**
  * The URI with the URL standard's normalisation applied (scheme and host case, `localhost` in
  * `file:` URLs, dot segments, backslashes, stray whitespace; runs of `/` in a `file:` path made
- * one), then percent-decoded, repeatedly,
- * until it no longer changes: the spelling an operator writes a rule in. A string that is not a
- * URL is returned as it is.
+ * one), then percent-decoded, repeatedly, until it no longer changes: the spelling an operator
+ * writes a rule in. A string that is not a URL is returned as it is.
  */
 export function naturalUri(uri: string): string {
   let s = uri;

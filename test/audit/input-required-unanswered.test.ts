@@ -112,31 +112,43 @@ describe.each(['modern-up', 'legacy-up'])('a round of %s answered input_required
   });
 });
 
+const listRoots = (id: number, extra: Record<string, unknown> = {}) =>
+  modernRequest(id, 'tools/call', { name: 'list_roots', arguments: {}, ...extra }, { roots: {} });
+
+/**
+ * A list_roots round on `srv` (whose limit is one call an hour), its retry, then a new call.
+ * Checks that the round was given a sealed state, that the retry rode on the round's quota while
+ * the new call was refused, and that only the retry and the refusal were recorded; returns the
+ * retry's answer.
+ */
+async function retriedRound(srv: string, id: number): Promise<unknown> {
+  const url = `${gw.url}/mcp/${srv}`;
+  const before = (await records()).length;
+  const first = (await postModern(url, listRoots(id))).messages.at(-1)?.result as Record<string, unknown>;
+  expect(first.resultType).toBe('input_required');
+  expect(typeof first.requestState).toBe('string');
+  const retry = await postModern(
+    url,
+    listRoots(id + 1, { requestState: first.requestState, inputResponses: { roots: { roots: [] } } }),
+  );
+  // A new call is a second one within the hour.
+  const again = (await postModern(url, listRoots(id + 2))).messages.at(-1)?.result as Record<string, unknown>;
+  expect(JSON.stringify(again)).toContain('[RATE LIMITED]');
+  await gw.core.gate.unanswered.settleAll();
+  const added = (await records()).slice(before).filter((r) => r.server === srv);
+  expect(added.map((r) => [r.tool, r.decision, r.outcome ?? null])).toEqual([
+    ['list_roots', 'allow', 'ok'],
+    ['list_roots', 'rate_limited', null],
+  ]);
+  return retry.messages.at(-1)?.result;
+}
+
 describe('a modern round that carries no requestState of its own', () => {
-  const listRoots = (id: number, extra: Record<string, unknown> = {}) =>
-    modernRequest(id, 'tools/call', { name: 'list_roots', arguments: {}, ...extra }, { roots: {} });
   const url = () => `${gw.url}/mcp/stateless-rounds`;
 
   it('is given one, and its retry is the same call: recorded once, counted once against the limit', async () => {
-    const before = (await records()).length;
-    const first = (await postModern(url(), listRoots(10))).messages.at(-1)?.result as Record<string, unknown>;
-    expect(first.resultType).toBe('input_required');
-    expect(typeof first.requestState).toBe('string');
     // The retry rides on round one's quota: the limit of one an hour does not refuse it.
-    const retry = await postModern(
-      url(),
-      listRoots(11, { requestState: first.requestState, inputResponses: { roots: { roots: [] } } }),
-    );
-    expect(retry.messages.at(-1)?.result).toMatchObject({ content: [{ type: 'text', text: '[]' }] });
-    // A new call is a second one within the hour.
-    const again = (await postModern(url(), listRoots(12))).messages.at(-1)?.result as Record<string, unknown>;
-    expect(JSON.stringify(again)).toContain('[RATE LIMITED]');
-    await gw.core.gate.unanswered.settleAll();
-    const added = (await records()).slice(before).filter((r) => r.server === 'stateless-rounds');
-    expect(added.map((r) => [r.tool, r.decision, r.outcome ?? null])).toEqual([
-      ['list_roots', 'allow', 'ok'],
-      ['list_roots', 'rate_limited', null],
-    ]);
+    expect(await retriedRound('stateless-rounds', 10)).toMatchObject({ content: [{ type: 'text', text: '[]' }] });
   });
 
   it('left without a retry, still leaves its record with outcome input_required', async () => {
@@ -152,29 +164,9 @@ describe('a modern round that carries no requestState of its own', () => {
 });
 
 describe('a modern round whose requestState is not a string', () => {
-  const listRoots = (id: number, extra: Record<string, unknown> = {}) =>
-    modernRequest(id, 'tools/call', { name: 'list_roots', arguments: {}, ...extra }, { roots: {} });
-  const url = () => `${gw.url}/mcp/numbered-state`;
-
   it('is handled as one without a state: sealed for the client, not passed back upstream, counted once', async () => {
-    const before = (await records()).length;
-    const first = (await postModern(url(), listRoots(30))).messages.at(-1)?.result as Record<string, unknown>;
-    expect(first.resultType).toBe('input_required');
-    expect(typeof first.requestState).toBe('string');
-    const retry = await postModern(
-      url(),
-      listRoots(31, { requestState: first.requestState, inputResponses: { roots: { roots: [] } } }),
-    );
+    const answer = (await retriedRound('numbered-state', 30)) as { content: { text: string }[] };
     // The upstream's retry came without a requestState: it had sent none that was one.
-    const answer = retry.messages.at(-1)?.result as { content: { text: string }[] };
     expect(JSON.parse(answer.content[0]!.text)).toEqual({ roots: [], requestState: null });
-    const again = (await postModern(url(), listRoots(32))).messages.at(-1)?.result as Record<string, unknown>;
-    expect(JSON.stringify(again)).toContain('[RATE LIMITED]');
-    await gw.core.gate.unanswered.settleAll();
-    const added = (await records()).slice(before).filter((r) => r.server === 'numbered-state');
-    expect(added.map((r) => [r.tool, r.decision, r.outcome ?? null])).toEqual([
-      ['list_roots', 'allow', 'ok'],
-      ['list_roots', 'rate_limited', null],
-    ]);
   });
 });

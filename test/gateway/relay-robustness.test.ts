@@ -456,32 +456,86 @@ describe('readiness while an upstream cannot start', () => {
 
 describe('an upstream whose start fails is started again in the background', () => {
   /**
-   * The feature fixture behind a shell that, once, runs a child that never answers instead (while
-   * `marker` exists): that start fails on its handshake's timeout, as a slow or wedged child's does.
+   * The feature fixture behind a shell that, once (while `marker` exists), runs the Node script
+   * `instead` in its place; `timeout_ms` bounds each start's handshake.
    */
-  const stallingOnce = (marker: string) => {
+  const onceInstead = (marker: string, instead: string, timeoutMs: number) => {
     const { command, args } = featureServerCommand('stdio', 'legacy');
     return {
       command: 'sh',
-      args: ['-c', 'if [ -e "$0" ]; then rm -f "$0"; exec sleep 60; fi; exec "$@"', marker, command, ...args],
+      args: [
+        '-c',
+        'if [ -e "$0" ]; then rm -f "$0"; exec "$2" -e "$1"; fi; shift; exec "$@"',
+        marker,
+        instead,
+        command,
+        ...args,
+      ],
       era: 'legacy',
-      timeout_ms: 3_000,
+      timeout_ms: timeoutMs,
     };
   };
+  /** Never answers: its start fails on the handshake's timeout, as a slow or wedged child's does. */
+  const STALLS = 'setInterval(() => undefined, 60_000);';
+  /**
+   * Answers initialize (with logging, so the gateway's handshake goes on to logging/setLevel) and
+   * exits on notifications/initialized: the handshake's last steps fail, forgiven.
+   */
+  const QUITS = [
+    "require('readline').createInterface({ input: process.stdin }).on('line', (l) => {",
+    '  const m = JSON.parse(l);',
+    "  if (m.method === 'initialize') process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: {",
+    "    protocolVersion: m.params.protocolVersion, capabilities: { logging: {}, tools: {} }, serverInfo: { name: 'quitter', version: '1' } } }) + '\\n');",
+    "  if (m.method === 'notifications/initialized') process.exit(1);",
+    '});',
+  ].join('\n');
+
+  /** /readyz within 20 s, expected to be 200 by then. */
+  async function recovered(gateway: Gateway): Promise<void> {
+    const up = await readUntil(
+      () => readyz(gateway),
+      (r) => r.status === 200,
+      20_000,
+    );
+    expect(up.status, JSON.stringify(up.body)).toBe(200);
+  }
+
+  /**
+   * A gateway with `flaky`, whose child is crashed with `marker` in place, so that its restart runs
+   * the script the marker stands for; then /readyz, with no call after the crash.
+   */
+  async function crashIntoMarker(flaky: (marker: string) => Record<string, unknown>): Promise<string[]> {
+    const dir = tempDir('gatehouse-restart-');
+    const marker = join(dir.path, 'once');
+    const logs: string[] = [];
+    const gateway = await gatewayWith({ flaky: flaky(marker) }, logs);
+    try {
+      const c = await connectClient({ era: 'legacy', downstream: http(gateway, 'flaky') });
+      try {
+        writeFileSync(marker, '');
+        expect(await within(15_000, callOutcome(c, 'crash'), 'the crashing call')).toMatchObject({
+          error: { code: -32000 },
+        });
+      } finally {
+        await c.close();
+      }
+      await recovered(gateway);
+      expect(existsSync(marker)).toBe(false);
+      return logs;
+    } finally {
+      await gateway.close();
+      dir.remove();
+    }
+  }
 
   it('a child that did not answer its handshake at boot is started again, and /readyz recovers without a call', async () => {
     const dir = tempDir('gatehouse-stall-');
     const marker = dir.write('stall', '');
     const logs: string[] = [];
-    const gateway = await gatewayWith({ flaky: stallingOnce(marker) }, logs);
+    const gateway = await gatewayWith({ flaky: onceInstead(marker, STALLS, 3_000) }, logs);
     try {
       expect(existsSync(marker)).toBe(false);
-      const up = await readUntil(
-        () => readyz(gateway),
-        (r) => r.status === 200,
-        20_000,
-      );
-      expect(up.status, JSON.stringify(up.body)).toBe(200);
+      await recovered(gateway);
       expect(logs.join('\n')).toMatch(/upstream "flaky" could not be started; trying again in \d+ ms/);
     } finally {
       await gateway.close();
@@ -490,85 +544,13 @@ describe('an upstream whose start fails is started again in the background', () 
   });
 
   it('a restart whose child exits right after answering initialize is tried again, and /readyz recovers without a call', async () => {
-    const dir = tempDir('gatehouse-exit-');
-    const marker = join(dir.path, 'exit');
-    // Answers initialize (with logging, so the gateway's handshake goes on to logging/setLevel)
-    // and exits on notifications/initialized: the handshake's last steps fail, forgiven.
-    const quitter = [
-      "require('readline').createInterface({ input: process.stdin }).on('line', (l) => {",
-      '  const m = JSON.parse(l);',
-      "  if (m.method === 'initialize') process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: {",
-      "    protocolVersion: m.params.protocolVersion, capabilities: { logging: {}, tools: {} }, serverInfo: { name: 'quitter', version: '1' } } }) + '\\n');",
-      "  if (m.method === 'notifications/initialized') process.exit(1);",
-      '});',
-    ].join('\n');
-    const { command, args } = featureServerCommand('stdio', 'legacy');
-    const flaky = {
-      command: 'sh',
-      args: [
-        '-c',
-        'if [ -e "$0" ]; then rm -f "$0"; exec "$2" -e "$1"; fi; shift; exec "$@"',
-        marker,
-        quitter,
-        command,
-        ...args,
-      ],
-      era: 'legacy',
-      timeout_ms: 5_000,
-    };
-    const logs: string[] = [];
-    const gateway = await gatewayWith({ flaky }, logs);
-    try {
-      const c = await connectClient({ era: 'legacy', downstream: http(gateway, 'flaky') });
-      try {
-        writeFileSync(marker, '');
-        expect(await within(15_000, callOutcome(c, 'crash'), 'the crashing call')).toMatchObject({
-          error: { code: -32000 },
-        });
-      } finally {
-        await c.close();
-      }
-      const up = await readUntil(
-        () => readyz(gateway),
-        (r) => r.status === 200,
-        20_000,
-      );
-      expect(up.status, JSON.stringify(up.body)).toBe(200);
-      expect(existsSync(marker)).toBe(false);
-      // Two exits, each restarted: the crash, then the child that quit during its handshake.
-      expect(logs.filter((l) => /upstream "flaky" exited; restarting in/.test(l))).toHaveLength(2);
-    } finally {
-      await gateway.close();
-      dir.remove();
-    }
+    const logs = await crashIntoMarker((marker) => onceInstead(marker, QUITS, 5_000));
+    // Two exits, each restarted: the crash, then the child that quit during its handshake.
+    expect(logs.filter((l) => /upstream "flaky" exited; restarting in/.test(l))).toHaveLength(2);
   });
 
   it('a restart after a crash whose child did not answer its handshake is tried again, and /readyz recovers without a call', async () => {
-    const dir = tempDir('gatehouse-stall-');
-    const marker = join(dir.path, 'stall');
-    const logs: string[] = [];
-    const gateway = await gatewayWith({ flaky: stallingOnce(marker) }, logs);
-    try {
-      const c = await connectClient({ era: 'legacy', downstream: http(gateway, 'flaky') });
-      try {
-        writeFileSync(marker, '');
-        expect(await within(15_000, callOutcome(c, 'crash'), 'the crashing call')).toMatchObject({
-          error: { code: -32000 },
-        });
-      } finally {
-        await c.close();
-      }
-      const up = await readUntil(
-        () => readyz(gateway),
-        (r) => r.status === 200,
-        20_000,
-      );
-      expect(up.status, JSON.stringify(up.body)).toBe(200);
-      expect(existsSync(marker)).toBe(false);
-      expect(logs.join('\n')).toMatch(/upstream "flaky" could not be started; trying again in \d+ ms/);
-    } finally {
-      await gateway.close();
-      dir.remove();
-    }
+    const logs = await crashIntoMarker((marker) => onceInstead(marker, STALLS, 3_000));
+    expect(logs.join('\n')).toMatch(/upstream "flaky" could not be started; trying again in \d+ ms/);
   });
 });

@@ -3,15 +3,11 @@
 // parsed back for the form.
 import { parseDocument } from 'yaml';
 import { literalName, literalPattern } from '../../src/policy/literal-name.js';
+import { pointerToken } from '../../src/util/json-pointer.js';
 
 // A tool's key in `tools` and `hide`: its name, escaped where it holds glob syntax, so that a tool
 // an upstream calls `*` gets a rule of its own, not one for every tool.
-export { literalName, literalPattern as toolKey };
-
-/** A key as one token of a JSON pointer (RFC 6901), as the gateway writes a problem's path. */
-export function pointerToken(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1');
-}
+export { literalName, literalPattern as toolKey, pointerToken };
 
 export type Format = 'yaml' | 'json';
 export type Choice = 'default' | 'allow' | 'deny' | 'hide' | 'require_approval' | 'custom';
