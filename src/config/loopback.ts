@@ -1,12 +1,19 @@
-// Whether a listen address is reachable only from this machine. `auth.mode: none` is safe only there.
-import { isIPv4 } from 'node:net';
+// Whether an address is reachable only from this machine. `auth.mode: none` is safe only on such a
+// listen address, and a gateway listening on one serves only such Host names (DNS rebinding): both
+// ask this one function, so no spelling of loopback can pass the first and skip the second.
+import { isIP, isIPv4 } from 'node:net';
 
+/** `localhost`, an IPv4 address in 127.0.0.0/8, or IPv6 loopback (`::1`, and 127/8 mapped), in any spelling. */
 export function isLoopbackHost(host: string): boolean {
   const bare = host
     .trim()
     .toLowerCase()
     .replace(/^\[(.*)\]$/, '$1');
-  if (bare === 'localhost' || bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true;
-  const ipv4 = bare.startsWith('::ffff:') ? bare.slice('::ffff:'.length) : bare;
-  return isIPv4(ipv4) && ipv4.split('.')[0] === '127';
+  if (bare === 'localhost') return true;
+  if (isIPv4(bare)) return bare.split('.')[0] === '127';
+  if (isIP(bare) !== 6) return false;
+  // The URL standard's form of the address: one spelling for `::1`, `0:0:0:0:0:0:0:1` and
+  // `0::1`, and hex for a mapped IPv4 address (`::ffff:127.0.0.1` is `::ffff:7f00:1`).
+  const canonical = new URL(`http://[${bare}]/`).hostname;
+  return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
 }

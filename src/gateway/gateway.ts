@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
+import { isLoopbackHost } from '../config/loopback.js';
 import { createHttpFront } from '../http/server.js';
 import { buildGatewayCore, type GatewayCore } from './core.js';
 import { AdminTokens } from '../identity/admin-tokens.js';
@@ -45,7 +46,7 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
       maxSessionsPerGrant: loaded.config.limits.max_sessions_per_grant,
       maxInflightPerSession: loaded.config.limits.max_inflight_per_session,
     },
-    loopbackOnly: isLoopback(host),
+    loopbackOnly: isLoopbackHost(host),
     corsOrigins: loaded.config.listen.cors_origins,
     authMode: loaded.config.auth.mode,
     admin: new AdminTokens(loaded.config.auth),
@@ -73,8 +74,4 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
       await core.close();
     },
   };
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -2,6 +2,7 @@
 // answers to (DNS rebinding), an Origin it trusts (a web page must not drive a local gateway), and
 // the CORS headers for the origins the operator listed — nowhere else.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isLoopbackHost } from '../config/loopback.js';
 import { remember } from '../util/memo.js';
 
 export interface EdgeGuardOptions {
@@ -13,7 +14,6 @@ export interface EdgeGuardOptions {
 
 export type EdgeRefusal = { status: 400 | 403; message: string };
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 const EXPOSED = 'mcp-session-id, mcp-protocol-version, www-authenticate';
 const ALLOWED_HEADERS =
   'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
@@ -50,10 +50,7 @@ function hostName(host: string): string {
 
 export function hostIsLoopback(host: string | undefined): boolean {
   if (!host) return false;
-  return remember(loopbackHosts, MEMO_LIMIT, host, (h) => {
-    const name = hostName(h).toLowerCase();
-    return LOOPBACK_HOSTS.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
-  });
+  return remember(loopbackHosts, MEMO_LIMIT, host, (h) => isLoopbackHost(hostName(h)));
 }
 
 /**

@@ -36,6 +36,12 @@ describe('edge memo', () => {
       expect(hostIsLoopback('localhost:8080')).toBe(true);
       expect(hostIsLoopback('127.4.5.6')).toBe(true);
       expect(hostIsLoopback('[::1]:80')).toBe(true);
+      // Other spellings of IPv6 loopback, as a client may write the gateway's own address.
+      expect(hostIsLoopback('[0:0:0:0:0:0:0:1]:80')).toBe(true);
+      expect(hostIsLoopback('[::ffff:7f00:1]:80')).toBe(true);
+      expect(hostIsLoopback('LOCALHOST:80')).toBe(true);
+      expect(hostIsLoopback('[::2]:80')).toBe(false);
+      expect(hostIsLoopback('[::ffff:8000:1]:80')).toBe(false);
       expect(hostIsLoopback('evil.example')).toBe(false);
       expect(hostIsLoopback(`${'a'.repeat(300)}.example`)).toBe(false);
       expect(hostIsLoopback(undefined)).toBe(false);

@@ -3,6 +3,7 @@
 // "null"), while its own origin and other loopback origins pass; CORS headers appear only for an
 // origin listed in listen.cors_origins, whose preflight is answered; the public protected-resource
 // metadata stays readable from anywhere; and a request target that is not a valid path is a 400.
+// Every spelling of a loopback listen address that may run without tokens keeps the Host check.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.js';
@@ -23,7 +24,9 @@ function send(
 ): Promise<Answer> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers, agent: false }, (res) => {
+    // An IPv6 address connects without the brackets the URL writes around it.
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const req = httpRequest({ host: hostname, port: url.port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -159,4 +162,36 @@ describe('listen.cors_origins in the config', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems.map((p) => p.path)).toContain('/listen/cors_origins/1');
   });
+});
+
+describe('a loopback bind without tokens, however its address is spelled', () => {
+  // Each of these passes the config's loopback rule, so it may run with auth.mode none; each must
+  // then serve only loopback Host names, or a rebinding page could call every tool with no token.
+  for (const listenHost of ['0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'LOCALHOST']) {
+    it(`listen.host ${listenHost} with auth none refuses Host evil.example 403 and serves its own loopback Host`, async () => {
+      const h = await startHarness({
+        config: { listen: { host: listenHost, port: 0 }, auth: { mode: 'none' }, grants: {} },
+      });
+      try {
+        const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+        const port = new URL(h.gateway.url).port;
+        const rebound = await send(
+          h.gateway.url,
+          'POST',
+          '/mcp/fs',
+          { ...headers, host: `evil.example:${port}`, origin: `http://evil.example:${port}` },
+          INIT,
+        );
+        expect(rebound.status).toBe(403);
+        expect(rebound.body).toContain('serves only loopback Host names');
+        // What a browser on this machine sends for the gateway's own address: the URL's form of it.
+        const own = new URL(h.gateway.url).host;
+        const served = await send(h.gateway.url, 'POST', '/mcp/fs', { ...headers, host: own }, INIT);
+        expect(served.status).toBe(200);
+        expect(served.body).toContain('"protocolVersion"');
+      } finally {
+        await h.close();
+      }
+    }, 60_000);
+  }
 });
