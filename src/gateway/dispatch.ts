@@ -1,7 +1,14 @@
 // What every downstream transport does with one message from a client: legacy messages belong to
 // a session; modern (2026-07-28) requests stand alone and carry who they are in their envelope.
 import { randomUUID } from 'node:crypto';
-import { envelopeOf, eraOfRequest, isModernVersion, MODERN_PROTOCOL_VERSION } from '../mcp/era.js';
+import {
+  envelopeOf,
+  eraOfRequest,
+  isModernVersion,
+  MODERN_METHODS,
+  MODERN_PROTOCOL_VERSION,
+  notAModernMethod,
+} from '../mcp/era.js';
 import {
   errorResponse,
   ErrorCode,
@@ -131,6 +138,10 @@ export async function handleModernRequest(
 ): Promise<JsonRpcResponse> {
   const bad = checkModernEnvelope(req) ?? refusedMethod(req);
   if (bad) return bad;
+  // The HTTP edge answers such a method 404 before it gets here; stdio and every other way in
+  // must refuse it too, or ping, logging/setLevel or resources/subscribe would reach the server.
+  if (!MODERN_METHODS.has(req.method))
+    return errorResponse(req.id, ErrorCode.MethodNotFound, notAModernMethod(req.method));
   const creq: ClientRequest = {
     id: req.id,
     method: req.method,

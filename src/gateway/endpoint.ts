@@ -196,6 +196,12 @@ export class ServerEndpoint implements Endpoint {
       return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
     }
     const modernUpstream = conn.era === 'modern';
+    // Updates of a resource the policy hides or denies are not the caller's to follow, however the
+    // request came.
+    if (req.method === 'resources/subscribe') {
+      const refused = this.gate.refusedResource(this.name, peer, req.params?.uri);
+      if (refused) return refused;
+    }
     if (session) {
       switch (req.method) {
         case 'ping':
@@ -208,10 +214,6 @@ export class ServerEndpoint implements Endpoint {
           return { result: {} };
         case 'resources/subscribe':
         case 'resources/unsubscribe': {
-          // Updates of a resource the policy hides or denies are not the caller's to follow.
-          const refused =
-            req.method === 'resources/subscribe' && this.gate.refusedResource(this.name, peer, req.params?.uri);
-          if (refused) return refused;
           if (conn === this.pool.sharedConnection(this.name))
             return sessionSubscription(this.pool, this.name, session, req);
           break;

@@ -35,6 +35,33 @@ export function gatewayEnvelope(): JsonObject {
   };
 }
 
+/**
+ * The request methods of revision 2026-07-28; anything else does not exist there (ping, initialize,
+ * logging/setLevel, resources/subscribe are gone) and is refused on every transport, before it can
+ * reach a server or skip a check that only a legacy session's path makes.
+ */
+export const MODERN_METHODS: ReadonlySet<string> = new Set([
+  'server/discover',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'completion/complete',
+  'subscriptions/listen',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+]);
+
+/** The error for a 2026-07-28 request whose method is not one of MODERN_METHODS. */
+export function notAModernMethod(method: string): string {
+  return `Method not found: ${method} does not exist in protocol revision 2026-07-28.`;
+}
+
 /** Methods that exist only in the modern era. */
 export const MODERN_ONLY_METHODS = new Set(['server/discover', 'subscriptions/listen']);
 /** Methods whose modern results may be `input_required` (multi round-trip requests). */

@@ -59,6 +59,46 @@ describe('gatehouse stdio: resource subscriptions follow the policy', () => {
       await stdio.close();
     }
   }, 60_000);
+
+  it('a 2026-07-28 request over stdio whose method that revision lacks is refused -32601 as over HTTP, and never reaches the server', async () => {
+    const stdio = await stdioDriver(h, 'modern', ALICE);
+    try {
+      const lacking: [string, JsonObject][] = [
+        ['resources/subscribe', { uri: 'secret://stdio-modern-keys' }],
+        ['resources/unsubscribe', { uri: 'public://notes' }],
+        [
+          'initialize',
+          { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'forged', version: '1' } },
+        ],
+        ['logging/setLevel', { level: 'emergency' }],
+        ['ping', {}],
+      ];
+      for (const [method, params] of lacking) {
+        const answer = await stdio.request({
+          jsonrpc: '2.0',
+          id: `m-${method}`,
+          method,
+          params: { ...params, _meta: envelope() },
+        });
+        expect((answer['error'] as JsonObject | undefined)?.['code'], method).toBe(-32601);
+        expect(String((answer['error'] as JsonObject)['message'])).toContain('does not exist in protocol revision');
+      }
+      // A call after them reaches the server, so the record below holds everything sent before it.
+      const after = await stdio.request(toolCall('modern', 'after-lacking', 'read_file', { path: '/public/lacking' }));
+      expect(after['result']).toBeDefined();
+      const methods = received(h.records.fs);
+      expect(receivedCalls(h.records.fs).map((c) => (c.arguments as JsonObject | undefined)?.['path'])).toContain(
+        '/public/lacking',
+      );
+      expect(subscribed(h.records.fs)).not.toContain('secret://stdio-modern-keys');
+      expect(methods.some((m) => m['method'] === 'resources/unsubscribe' || m['method'] === 'logging/setLevel')).toBe(
+        false,
+      );
+      expect(JSON.stringify(methods)).not.toContain('forged');
+    } finally {
+      await stdio.close();
+    }
+  }, 60_000);
 });
 
 describe('gatehouse stdio: a line longer than limits.max_body_bytes', () => {

@@ -6,7 +6,7 @@ import { ClientSession, type Channel } from '../../gateway/client-session.js';
 import { handleModernRequest, handleSessionMessage, modernPeer, visibleTo } from '../../gateway/dispatch.js';
 import type { Endpoint } from '../../gateway/endpoint.js';
 import { openListen } from '../../gateway/listen.js';
-import { eraOfRequest, isModernVersion, mcpNameOf } from '../../mcp/era.js';
+import { eraOfRequest, isModernVersion, mcpNameOf, MODERN_METHODS, notAModernMethod } from '../../mcp/era.js';
 import {
   errorResponse,
   ErrorCode,
@@ -35,23 +35,6 @@ import type { RetryRouter } from '../../cluster/route-retry.js';
 import type { SessionBindings } from '../../cluster/session-bindings.js';
 
 const SESSION_HEADER = 'mcp-session-id';
-/** The request methods of revision 2026-07-28; anything else answers 404 there (ping, initialize, ... are gone). */
-const MODERN_METHODS = new Set([
-  'server/discover',
-  'tools/list',
-  'tools/call',
-  'prompts/list',
-  'prompts/get',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'completion/complete',
-  'subscriptions/listen',
-  'tasks/get',
-  'tasks/result',
-  'tasks/list',
-  'tasks/cancel',
-]);
 /** Errors a 2026-07-28 server answers with HTTP 400 even when they come from handling the request. */
 const EDGE_CODES = new Set<number>([ErrorCode.MissingClientCapability, ErrorCode.UnsupportedProtocolVersion]);
 const MAX_QUEUED = 1_000;
@@ -183,15 +166,7 @@ export class StreamableHttpDownstream {
         return;
       }
       if (!MODERN_METHODS.has(msg.method)) {
-        return sendJson(
-          res,
-          404,
-          errorResponse(
-            msg.id,
-            ErrorCode.MethodNotFound,
-            `Method not found: ${msg.method} does not exist in protocol revision 2026-07-28.`,
-          ),
-        );
+        return sendJson(res, 404, errorResponse(msg.id, ErrorCode.MethodNotFound, notAModernMethod(msg.method)));
       }
       const mismatch = headerMismatch(req, msg) ?? (await this.paramMismatch(req, endpoint, msg, edge));
       if (mismatch)
