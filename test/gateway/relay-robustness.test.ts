@@ -478,6 +478,11 @@ describe('an upstream whose start fails is started again in the background', () 
   /** Never answers: its start fails on the handshake's timeout, as a slow or wedged child's does. */
   const STALLS = 'setInterval(() => undefined, 60_000);';
   /**
+   * The handshake's bound in the stalling cases. It bounds the real server's start after the stall
+   * too, and that server runs under tsx: on a machine loaded with other tests it took over 3 s.
+   */
+  const STALL_TIMEOUT_MS = 8_000;
+  /**
    * Answers initialize (with logging, so the gateway's handshake goes on to logging/setLevel) and
    * exits on notifications/initialized: the handshake's last steps fail, forgiven.
    */
@@ -490,12 +495,15 @@ describe('an upstream whose start fails is started again in the background', () 
     '});',
   ].join('\n');
 
-  /** /readyz within 20 s, expected to be 200 by then. */
+  /**
+   * /readyz within 45 s, expected to be 200 by then: time for a stalled start's timeout and a real
+   * start after it on a machine busy with other tests.
+   */
   async function recovered(gateway: Gateway): Promise<void> {
     const up = await readUntil(
       () => readyz(gateway),
       (r) => r.status === 200,
-      20_000,
+      45_000,
     );
     expect(up.status, JSON.stringify(up.body)).toBe(200);
   }
@@ -532,7 +540,7 @@ describe('an upstream whose start fails is started again in the background', () 
     const dir = tempDir('gatehouse-stall-');
     const marker = dir.write('stall', '');
     const logs: string[] = [];
-    const gateway = await gatewayWith({ flaky: onceInstead(marker, STALLS, 3_000) }, logs);
+    const gateway = await gatewayWith({ flaky: onceInstead(marker, STALLS, STALL_TIMEOUT_MS) }, logs);
     try {
       expect(existsSync(marker)).toBe(false);
       await recovered(gateway);
@@ -541,16 +549,16 @@ describe('an upstream whose start fails is started again in the background', () 
       await gateway.close();
       dir.remove();
     }
-  });
+  }, 90_000);
 
   it('a restart whose child exits right after answering initialize is tried again, and /readyz recovers without a call', async () => {
     const logs = await crashIntoMarker((marker) => onceInstead(marker, QUITS, 5_000));
     // Two exits, each restarted: the crash, then the child that quit during its handshake.
     expect(logs.filter((l) => /upstream "flaky" exited; restarting in/.test(l))).toHaveLength(2);
-  });
+  }, 90_000);
 
   it('a restart after a crash whose child did not answer its handshake is tried again, and /readyz recovers without a call', async () => {
-    const logs = await crashIntoMarker((marker) => onceInstead(marker, STALLS, 3_000));
+    const logs = await crashIntoMarker((marker) => onceInstead(marker, STALLS, STALL_TIMEOUT_MS));
     expect(logs.join('\n')).toMatch(/upstream "flaky" could not be started; trying again in \d+ ms/);
-  });
+  }, 90_000);
 });
