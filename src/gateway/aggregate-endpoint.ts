@@ -451,13 +451,15 @@ export class AggregateEndpoint implements Endpoint {
     const parts = splitName(name);
     if (!parts || !this.pool.has(parts.server)) return undefined;
     if (identity && !mayUse(identity, parts.server)) return undefined;
-    const entry = await this.pool.tools
-      .tool(this.pool.sharedConnection(parts.server), parts.name)
-      .catch(() => undefined);
+    const conn = this.pool.sharedConnection(parts.server);
+    const entry = await this.pool.tools.tool(conn, parts.name).catch(() => undefined);
     if (!entry || !identity) return entry;
     const policy = this.gate.policyFor(parts.server, callerPeer(identity));
-    // As tools/list shows it: what the list leaves out has no headers to check.
-    return !policy || listable(policy, parts.name, entry.classification.category) ? entry : undefined;
+    // As tools/list shows it: what the list leaves out has no headers to check, and is answered as
+    // a missing tool is, after the same read of the list (ToolDirectory.reread).
+    if (!policy || listable(policy, parts.name, entry.classification.category)) return entry;
+    await this.pool.tools.reread(conn).catch(() => undefined);
+    return undefined;
   }
 
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void {

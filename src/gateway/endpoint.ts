@@ -283,10 +283,14 @@ export class ServerEndpoint implements Endpoint {
   }
 
   async toolEntry(name: string, identity?: Identity): Promise<ToolEntry | undefined> {
-    const entry = await this.pool.tools.tool(this.pool.sharedConnection(this.name), name).catch(() => undefined);
+    const conn = this.pool.sharedConnection(this.name);
+    const entry = await this.pool.tools.tool(conn, name).catch(() => undefined);
     if (!entry || !identity) return entry;
     const policy = this.gate.policyFor(this.name, callerPeer(identity));
-    // As tools/list shows it: what the list leaves out has no headers to check.
-    return !policy || listable(policy, name, entry.classification.category) ? entry : undefined;
+    // As tools/list shows it: what the list leaves out has no headers to check, and is answered as
+    // a missing tool is, after the same read of the list (ToolDirectory.reread).
+    if (!policy || listable(policy, name, entry.classification.category)) return entry;
+    await this.pool.tools.reread(conn).catch(() => undefined);
+    return undefined;
   }
 }

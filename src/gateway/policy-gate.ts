@@ -441,7 +441,10 @@ export class PolicyGate {
     if (decision.outcome === 'hidden') {
       record.decision = 'hidden';
       record.rule = decision.rule;
-      return subject === 'tool' ? { error: unknownToolError(shownName ?? name) } : notFound(subject, name);
+      if (subject !== 'tool') return notFound(subject, name);
+      // The list read again, as for a tool the server lacks: the two answers take the same time.
+      await this.pool.tools.reread(conn).catch(() => undefined);
+      return { error: unknownToolError(shownName ?? name) };
     }
     const claim = await this.claimRetry(server, peer, req);
     if (!claim.ok) return refusedRetry(claim);

@@ -71,8 +71,18 @@ export class ToolDirectory {
   async tool(conn: UpstreamConnection, name: string): Promise<ToolEntry | undefined> {
     const found = (await this.tools(conn)).get(name);
     if (found) return found;
+    return (await this.reread(conn)).get(name);
+  }
+
+  /**
+   * Reads the list again, as a name the cached list lacks does (the server may have added the tool
+   * without announcing it). The gateway does the same for a tool the policy hides before it answers
+   * that the tool is unknown: otherwise a hidden tool, found in the cache, would answer sooner than
+   * a missing one, and the time would tell an agent which hidden tools exist.
+   */
+  reread(conn: UpstreamConnection): Promise<Map<string, ToolEntry>> {
     this.invalidate(conn);
-    return (await this.tools(conn)).get(name);
+    return this.tools(conn);
   }
 
   private async fetch(conn: UpstreamConnection): Promise<Map<string, ToolEntry>> {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   isBlocked,
+  received,
   receivedCalls,
   startHarnessEverywhere,
   textOf,
@@ -72,6 +73,21 @@ describe('tool names and arguments that try to slip past the policy', () => {
       const missing = await d.request(toolCall(d.era, `mis-${d.kind}-${d.era}`, d.shown('no_such_tool')));
       expect(hidden['error']).toEqual({ code: -32602, message: `Unknown tool: ${d.shown('secret_tool')}` });
       expect(missing['error']).toEqual({ code: -32602, message: `Unknown tool: ${d.shown('no_such_tool')}` });
+    }
+  });
+
+  it('exact-name decision: the hidden tool costs the upstream the same reads of its tool list as a missing one, so its answer comes no sooner', async () => {
+    const listReads = () => received(h.records.fs).filter((m) => m['method'] === 'tools/list').length;
+    for (const d of drivers) {
+      const reads: Record<string, number> = {};
+      for (const tool of ['secret_tool', 'no_such_tool', 'secret_tool', 'no_such_tool']) {
+        const before = listReads();
+        const a = await d.request(toolCall(d.era, `reads-${tool}-${d.kind}-${d.era}-${before}`, d.shown(tool)));
+        expect(a['error'], `${d.title}: ${JSON.stringify(a)}`).toMatchObject({ code: -32602 });
+        reads[tool] = (reads[tool] ?? 0) + listReads() - before;
+      }
+      expect(reads['secret_tool'], `${d.title}: ${JSON.stringify(reads)}`).toBe(reads['no_such_tool']);
+      expect(reads['no_such_tool'], d.title).toBeGreaterThan(0);
     }
   });
 
