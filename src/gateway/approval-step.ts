@@ -85,7 +85,11 @@ async function stepOf(input: ApprovalStepInput): Promise<ApprovalStepOutcome> {
     const opened = ctx.sealer.unseal<Partial<ApprovalState>>(req.params.requestState, peer.principal);
     if (!opened.ok) return invalidState(`${opened.reason}; start the call again without it.`);
     // The gateway's own approval question; any other state is an upstream's, which the relay judges.
-    if (typeof opened.payload.ap === 'string') return answeredByClient(input, opened.payload as ApprovalState);
+    // The client's user answers it only while the policy in force still asks them: after a reload
+    // that took `client` out of `notify`, the carried answer counts for nothing and the call waits
+    // for the people the policy names now.
+    if (typeof opened.payload.ap === 'string' && asksClient(input))
+      return answeredByClient(input, opened.payload as ApprovalState);
   }
   const granted = await service.granted(call);
   if (granted) return { kind: 'approved', approval: granted, claimed: granted.status === 'used' };

@@ -386,16 +386,16 @@ export class PolicyGate {
         return block({
           decision: 'deny',
           rule: keeper ? '/pins' : '/categories',
-          reason: `Gatehouse could not read the tool list of server "${server}" to check ${shownName ?? name}, so the call is blocked; try again when the server answers tools/list.`,
+          reason: unreadableToolList(server, shownName ?? name),
         });
       }
-      if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
+      if ((await this.pinRefusal(server, name, entry)) === 'pin') {
         shown();
         record.blocked_by = 'pin';
         return block({
           decision: 'deny',
           rule: '/pins',
-          reason: `definition of ${shownName ?? name} changed since it was pinned`,
+          reason: pinChanged(shownName ?? name),
         });
       }
     }
@@ -515,6 +515,21 @@ export class PolicyGate {
           if (claimed) await this.approvals.giveBack(claimed);
           record.blocked_by = 'grant';
           return block({ decision: 'deny', rule: decision.rule, reason: gone });
+        }
+        // The person approved the tool as it was: a definition changed since it was pinned while
+        // the call was held blocks it, as it blocks a call arriving now.
+        if (subject === 'tool' && keeper) {
+          const current = await this.entry(conn, name);
+          const pinned = current === undefined ? 'tool_list' : await this.pinRefusal(server, name, current);
+          if (pinned) {
+            if (claimed) await this.approvals.giveBack(claimed);
+            record.blocked_by = pinned;
+            return block({
+              decision: 'deny',
+              rule: '/pins',
+              reason: pinned === 'pin' ? pinChanged(shownName ?? name) : unreadableToolList(server, shownName ?? name),
+            });
+          }
         }
         req = withoutApprovalRound(req);
       }
@@ -648,6 +663,15 @@ export class PolicyGate {
     } catch {
       return undefined; // the list could not be read: the server itself will answer the call
     }
+  }
+
+  /** 'pin' when the tool's definition changed since it was pinned and no operator has accepted it. */
+  private async pinRefusal(
+    server: string,
+    name: string,
+    entry: ToolEntry | null | undefined,
+  ): Promise<'pin' | undefined> {
+    return entry?.pinBlocked && !(await this.acceptedSince(server, name, entry)) ? 'pin' : undefined;
   }
 
   /** A blocked tool accepted by an operator since: unblock it and tell the clients. */
@@ -785,4 +809,14 @@ export function notFound(what: 'prompt' | 'resource' | 'template', name: string)
   if (what === 'template')
     return { error: { code: ErrorCode.InvalidParams, message: `Resource template ${name} not found` } };
   return { error: { code: ErrorCode.InvalidParams, message: `Prompt ${name} not found` } };
+}
+
+/** Why a call is blocked when the server's tool list, needed for its pin or category, cannot be read. */
+function unreadableToolList(server: string, tool: string): string {
+  return `Gatehouse could not read the tool list of server "${server}" to check ${tool}, so the call is blocked; try again when the server answers tools/list.`;
+}
+
+/** Why a call is blocked by its tool's pin. */
+function pinChanged(tool: string): string {
+  return `definition of ${tool} changed since it was pinned`;
 }
