@@ -44,6 +44,25 @@ const SECRET_SUFFIXES = [
   'sessionid',
   'authorization',
 ];
+// Lists of credentials, as a whole key and as its suffix (`access_tokens`, `session_cookies`). Not
+// `tokens` as a suffix: `max_tokens` is a count.
+const SECRET_PLURAL_SUFFIXES = [
+  'passwords',
+  'passphrases',
+  'secrets',
+  'apikeys',
+  'accesskeys',
+  'privatekeys',
+  'secretkeys',
+  'cookies',
+  'sessionids',
+  'accesstokens',
+  'refreshtokens',
+  'idtokens',
+  'authtokens',
+  'apitokens',
+  'bearertokens',
+];
 // More words that name a credential as a whole key: `pin` is a secret, `spin` or `pin_count` is not.
 const SECRET_WHOLE_WORDS = [
   'pwd',
@@ -62,16 +81,21 @@ const SECRET_WHOLE_WORDS = [
   'refreshtoken',
   'accesstoken',
   'idtoken',
+  'tokens',
 ];
 // As a prefix only the unambiguous ones: `token_count` or `sessions` are not secrets.
 const SECRET_PREFIXES = ['password', 'passwd', 'passphrase', 'secret', 'apikey', 'privatekey', 'credential'];
-const SECRET_EXACT = new Set([...SECRET_SUFFIXES, ...SECRET_WHOLE_WORDS]);
+const SECRET_EXACT = new Set([...SECRET_SUFFIXES, ...SECRET_PLURAL_SUFFIXES, ...SECRET_WHOLE_WORDS]);
 
 /** Whether a key names a credential whose value must not be logged. */
 export function isSecretKey(key: string): boolean {
   const word = key.toLowerCase().replace(/[-_.\s]/g, '');
   if (SECRET_EXACT.has(word)) return true;
-  return SECRET_SUFFIXES.some((s) => word.endsWith(s)) || SECRET_PREFIXES.some((p) => word.startsWith(p));
+  return (
+    SECRET_SUFFIXES.some((s) => word.endsWith(s)) ||
+    SECRET_PLURAL_SUFFIXES.some((s) => word.endsWith(s)) ||
+    SECRET_PREFIXES.some((p) => word.startsWith(p))
+  );
 }
 
 /** The arguments as the mode allows; undefined for `none`. */

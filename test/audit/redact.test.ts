@@ -155,6 +155,27 @@ describe('redactArguments', () => {
       expect(isSecretKey(key), key).toBe(false);
   });
 
+  it('tells lists of secrets by their plural keys, and keeps counts of tokens', () => {
+    for (const key of [
+      'access_tokens',
+      'refreshTokens',
+      'tokens',
+      'cookies',
+      'session_cookies',
+      'api-keys',
+      'passwords',
+    ])
+      expect(isSecretKey(key), key).toBe(true);
+    for (const key of ['max_tokens', 'total_tokens', 'num_tokens', 'recipients'])
+      expect(isSecretKey(key), key).toBe(false);
+    const out = redactArguments({
+      access_tokens: ['ghp_AAAA'],
+      cookies: [{ name: 'sid', value: 's%3AE' }],
+      max_tokens: 9,
+    });
+    expect(out).toEqual({ access_tokens: REDACTED, cookies: REDACTED, max_tokens: 9 });
+  });
+
   it('redactText hides bearer tokens and secret key=value pairs in a log line', () => {
     const text = redactText(`GET /x?token=${SECRET}&page=2 Authorization: Bearer ${SECRET} {"password": "${SECRET}"}`);
     expect(text).not.toContain(SECRET);
