@@ -22,6 +22,9 @@ const HttpUrl = z.string().refine(
   { error: 'expected an http:// or https:// URL' },
 );
 
+/** An HTTP header name (a token, RFC 9110). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 const ChannelSchema = z
   .strictObject({
     url: HttpUrl.meta({ description: 'Where the webhook is POSTed. Treat it as a secret (Slack puts its key in it).' }),
@@ -29,7 +32,14 @@ const ChannelSchema = z
       description: 'json: the generic approval.requested payload; slack: a Slack-compatible { text, blocks } message.',
     }),
     headers: z
-      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .record(
+        z.string().regex(HEADER_NAME, { error: 'not a valid HTTP header name' }),
+        z
+          .union([z.string(), z.number(), z.boolean()])
+          .transform(String)
+          // Said without the value: a header here usually carries the receiver's secret.
+          .refine((v) => !/[\r\n\0]/.test(v), { error: 'a header value must not contain a line break or NUL' }),
+      )
       .default({})
       .meta({ description: 'Extra request headers, e.g. an Authorization header the receiver checks.' }),
   })

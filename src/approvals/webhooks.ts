@@ -227,6 +227,9 @@ function describeFetchError(err: unknown): string {
     if (err.name === 'AbortError') return 'aborted';
     const cause = (err as { cause?: unknown }).cause;
     if (cause instanceof Error) return (cause as { code?: string }).code ?? cause.message;
+    // A request that could not be built: its message quotes what was wrong, a header's value
+    // (the receiver's secret) included.
+    if (err instanceof TypeError) return 'the request could not be built (check the channel url and headers)';
     return err.message;
   }
   return String(err);

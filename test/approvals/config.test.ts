@@ -63,6 +63,21 @@ describe('approvals config', () => {
     );
     expect(problems.some((p) => p.message.includes('"client" is reserved'))).toBe(true);
   });
+
+  it('refuses a header value with a line break and a header name that is not a token, without quoting the value', async () => {
+    const problems = await problemsOf({
+      channels: {
+        ops: { url: 'https://x', headers: { authorization: 'Bearer tk_live_9f8e\nX-Team: ops', 'bad name': 'v' } },
+      },
+    });
+    expect(problems.map((p) => p.path)).toEqual(
+      expect.arrayContaining([
+        '/approvals/channels/ops/headers/authorization',
+        '/approvals/channels/ops/headers/bad name',
+      ]),
+    );
+    expect(JSON.stringify(problems)).not.toContain('tk_live_9f8e');
+  });
 });
 
 describe('notify names without a channel', () => {
