@@ -19,6 +19,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -31,6 +32,14 @@ import { recordJson, unstorable } from './sink.js';
 
 /** A spool emptied of shipped records is cut back to nothing once it is this large. */
 const REWIND_BYTES = 4 * 1024 * 1024;
+/**
+ * A spool whose shipped records alone take this much is rewritten with only the rest. Under steady
+ * load a sink that stores asynchronously (PostgreSQL) never catches up with the end of the spool,
+ * since records are appended while each batch is stored, so the cut back above never comes.
+ */
+const COMPACT_BYTES = 32 * 1024 * 1024;
+/** How much of a spool is read at a time when a gateway starts. */
+const READ_CHUNK = 16 * 1024 * 1024;
 const MAX_SLOTS = 64;
 /**
  * The spool holds whole records, call arguments included: its files and the folder made for them
@@ -45,8 +54,16 @@ export class AuditSpool {
   private fd: number;
   /** The shipped mark's file, kept open: see markAt(). */
   private offsetFd: number;
+  /** Bytes in the file. */
   private size: number;
+  /** How far the file is shipped. */
   private shippedTo = 0;
+  /**
+   * What was cut from the front of the spool since it opened. append() and shipped() speak in
+   * offsets that never go back (the writer holds them for queued records across a compaction); the
+   * file's own offsets are those less `base`.
+   */
+  private base = 0;
 
   private constructor(
     readonly file: string,
@@ -117,24 +134,54 @@ export class AuditSpool {
     writeSync(this.fd, line);
     if (this.mode === 'fsync') fdatasyncSync(this.fd);
     this.size += line.length;
-    return this.size;
+    return this.base + this.size;
   }
 
-  /** Everything up to `end` is stored in the sink. */
+  /** Everything up to `end` (an offset append() gave) is stored in the sink. */
   shipped(end: number): void {
-    this.shippedTo = end;
-    if (end >= this.size && this.size >= REWIND_BYTES) {
+    const at = end - this.base;
+    if (at <= 0) return;
+    this.shippedTo = at;
+    if (at >= this.size && this.size >= REWIND_BYTES) {
       // Offset first: a death before the truncation ships the old spool again (stored once). On
       // disk before the cut, too: a mark left at the old end after a power cut would skip the
       // records of the new spool up to it.
       this.markAt(0);
       fdatasyncSync(this.offsetFd);
       ftruncateSync(this.fd, 0);
-      this.size = 0;
-      this.shippedTo = 0;
+      this.cutFront(at, 0);
       return;
     }
-    this.markAt(end);
+    if (at >= COMPACT_BYTES) return this.compact(at);
+    this.markAt(at);
+  }
+
+  /**
+   * Rewrites the spool with only what lies after `at`, the records not yet stored. The mark goes to
+   * 0 first, and is on disk, before the new file takes the old one's place: a death between them
+   * ships the old spool again from its start (stored once), never the new one from a mark past
+   * records it has not shipped.
+   */
+  private compact(at: number): void {
+    const rest = Buffer.alloc(this.size - at);
+    readSync(this.fd, rest, 0, rest.length, at);
+    const fresh = `${this.file}.tmp`;
+    rmSync(fresh, { force: true });
+    writeFileSync(fresh, rest, { mode: FILE_MODE });
+    if (this.mode === 'fsync') syncFile(fresh);
+    this.markAt(0);
+    fdatasyncSync(this.offsetFd);
+    renameSync(fresh, this.file);
+    closeSync(this.fd);
+    this.fd = openSync(this.file, 'a+', FILE_MODE);
+    this.cutFront(at, rest.length);
+  }
+
+  /** The first `at` bytes are gone from the file, which now holds `left`. */
+  private cutFront(at: number, left: number): void {
+    this.base += at;
+    this.size = left;
+    this.shippedTo = 0;
   }
 
   /** Closes the spool and frees its slot; an empty spool is removed. */
@@ -195,25 +242,49 @@ function readOffset(file: string): number {
   }
 }
 
-/** The well-formed records after byte `offset`; an offset past the end means the spool was cut back. */
+/**
+ * The well-formed records after byte `offset`; an offset past the end means the spool was cut back.
+ * Read from the offset on, a chunk at a time: what lies before it is stored already, and a file
+ * larger than a string or a buffer can hold must not keep the gateway from starting.
+ */
 function unshipped(file: string, offset: number): AuditRecord[] {
-  let data: Buffer;
+  let fd: number;
   try {
-    data = readFileSync(file);
+    fd = openSync(file, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  const rest = data.subarray(offset <= data.length ? offset : 0).toString('utf8');
   const out: AuditRecord[] = [];
-  for (const line of rest.split('\n')) {
-    if (!line.trim()) continue;
+  const take = (line: Buffer) => {
+    const text = line.toString('utf8');
+    if (!text.trim()) return;
     try {
-      const value = JSON.parse(line) as AuditRecord;
+      const value = JSON.parse(text) as AuditRecord;
       if (value && typeof value === 'object' && typeof value.ts === 'number') out.push(value);
     } catch {
       // A line a power cut left half written: nothing of it can be trusted.
     }
+  };
+  try {
+    const size = fstatSync(fd).size;
+    let position = offset <= size ? offset : 0;
+    let carried = Buffer.alloc(0);
+    const chunk = Buffer.alloc(Math.min(READ_CHUNK, Math.max(size - position, 1)));
+    while (position < size) {
+      const n = readSync(fd, chunk, 0, chunk.length, position);
+      if (n <= 0) break;
+      position += n;
+      let data = Buffer.concat([carried, chunk.subarray(0, n)]);
+      for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10)) {
+        take(data.subarray(0, nl));
+        data = data.subarray(nl + 1);
+      }
+      carried = Buffer.from(data);
+    }
+    take(carried);
+  } finally {
+    closeSync(fd);
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // sink stores, each once; a record shipped again (death between the sink's insert and the spool's
 // shipped mark) is stored once, in SQLite and in a real PostgreSQL, because the sinks keep one row
 // per record uid; and a PostgreSQL table from before the uid keeps its rows when migrated.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -167,6 +167,38 @@ describe('the spool shipped mark', () => {
     // The process dies without closing: the next gateway in this folder takes over the slot.
     const next = AuditSpool.open(folder, 'sqlite:x.db', 'on');
     expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['unshipped']);
+    next.spool.close();
+  });
+
+  it('stays bounded when each batch is stored while the next records arrive (an asynchronous sink), and the next start ships exactly the rest', () => {
+    const folder = mkdtempSync(join(dir, 'compact-'));
+    const { spool } = AuditSpool.open(folder, 'postgres://db/audit', 'on');
+    const big = 'x'.repeat(300_000);
+    let previous = 0;
+    let largest = 0;
+    // 45 MB in all; the sink has always stored all but the newest record.
+    for (let i = 0; i < 150; i++) {
+      const end = spool.append(makeRecord({ request_id: `r-${i}`, error: big }));
+      if (previous > 0) spool.shipped(previous);
+      previous = end;
+      largest = Math.max(largest, statSync(spool.file).size);
+    }
+    expect(largest).toBeLessThan(34 * 1024 * 1024);
+    const next = AuditSpool.open(folder, 'postgres://db/audit', 'on');
+    expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['r-149']);
+    next.spool.close();
+  });
+
+  it('a spool larger than a buffer can hold, shipped to its end, lets the next gateway start', () => {
+    const folder = mkdtempSync(join(dir, 'huge-'));
+    const { spool } = AuditSpool.open(folder, 'postgres://db/huge', 'on');
+    const file = spool.file;
+    // What a killed gateway of an earlier version could leave: 2.2 GB (sparse), every byte shipped.
+    const size = 2_200_000_000;
+    truncateSync(file, size);
+    writeFileSync(`${file}.shipped`, String(size));
+    const next = AuditSpool.open(folder, 'postgres://db/huge', 'on');
+    expect(next.leftovers).toEqual([]);
     next.spool.close();
   });
 });
