@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
@@ -94,13 +95,17 @@ export class AuditSpool {
     mode: Exclude<SpoolMode, 'off'>,
   ): { spool: AuditSpool; leftovers: { record: AuditRecord; end: number }[] } {
     mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-    // Named after the sink: a spool's records only ever go to the sink they were meant for.
-    const base = path.join(dir, `audit-spool-${createHash('sha256').update(sink).digest('hex').slice(0, 12)}`);
+    // Named after the sink: a spool's records only ever go to the sink they were meant for. Not
+    // after its password, which an operator rotates: the records still belong to that sink.
+    const base = spoolBase(dir, withoutPassword(sink));
+    // Before, the name hashed the whole URL: what such a spool left is taken over, once.
+    const before = spoolBase(dir, sink);
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
       const lockFile = `${base}-${slot}.lock`;
       if (!takeLock(lockFile)) continue;
       const file = `${base}-${slot}.jsonl`;
-      const leftovers = unshipped(file, readOffset(`${file}.shipped`));
+      const adopted = before === base ? undefined : adoptLeftovers(before);
+      const leftovers = [...unshipped(file, readOffset(`${file}.shipped`)), ...(adopted?.records ?? [])];
       // The leftovers start a fresh spool: its offsets begin at zero, and a line a power cut left
       // half written is gone. Offset first, then the rename: a death between them ships the old
       // spool again from its start, which the sink's uid makes harmless.
@@ -113,6 +118,8 @@ export class AuditSpool {
       if (mode === 'fsync') syncFile(fresh);
       writeFileSync(`${file}.shipped`, '0', { mode: FILE_MODE });
       renameSync(fresh, file);
+      // Only now that their records are in this spool.
+      adopted?.remove();
       let end = 0;
       const placed = leftovers.map((record, i) => ({ record, end: (end += lines[i]!.length) }));
       return { spool: new AuditSpool(file, mode, lockFile), leftovers: placed };
@@ -195,6 +202,44 @@ export class AuditSpool {
     }
     rmSync(this.lockFile, { force: true });
   }
+}
+
+function spoolBase(dir: string, sink: string): string {
+  return path.join(dir, `audit-spool-${createHash('sha256').update(sink).digest('hex').slice(0, 12)}`);
+}
+
+/** The sink's URL without its password; a URL that does not parse, as it is. */
+function withoutPassword(sink: string): string {
+  try {
+    const url = new URL(sink);
+    if (url.password === '') return sink;
+    url.password = '';
+    return url.toString();
+  } catch {
+    return sink;
+  }
+}
+
+/**
+ * The unshipped records of the spools at `base` that no running process holds, and how to remove
+ * those spools once their records are safe elsewhere.
+ */
+function adoptLeftovers(base: string): { records: AuditRecord[]; remove(): void } {
+  const records: AuditRecord[] = [];
+  const taken: string[] = [];
+  for (let slot = 0; slot < MAX_SLOTS; slot++) {
+    const file = `${base}-${slot}.jsonl`;
+    if (!existsSync(file) || !takeLock(`${base}-${slot}.lock`)) continue;
+    records.push(...unshipped(file, readOffset(`${file}.shipped`)));
+    taken.push(file);
+  }
+  return {
+    records,
+    remove: () => {
+      for (const file of taken)
+        for (const f of [file, `${file}.shipped`, file.replace(/\.jsonl$/, '.lock')]) rmSync(f, { force: true });
+    },
+  };
 }
 
 /** Creates the lock file, or takes it over from a process that no longer runs. */

@@ -3,7 +3,17 @@
 // sink stores, each once; a record shipped again (death between the sink's insert and the spool's
 // shipped mark) is stored once, in SQLite and in a real PostgreSQL, because the sinks keep one row
 // per record uid; and a PostgreSQL table from before the uid keeps its rows when migrated.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -187,6 +197,32 @@ describe('the spool shipped mark', () => {
     const next = AuditSpool.open(folder, 'postgres://db/audit', 'on');
     expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['r-149']);
     next.spool.close();
+  });
+
+  it('is named after the sink without its password: a gateway restarted with a rotated password ships what the killed one left', () => {
+    const folder = mkdtempSync(join(dir, 'rotate-'));
+    const { spool } = AuditSpool.open(folder, 'postgres://audit:old-secret@db/gh', 'on');
+    spool.append(makeRecord({ request_id: 'before-rotation' }));
+    expect(spool.file).not.toContain('old-secret');
+    // Killed without closing; restarted with the new password.
+    const next = AuditSpool.open(folder, 'postgres://audit:new-secret@db/gh', 'on');
+    expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['before-rotation']);
+    next.spool.close();
+  });
+
+  it('takes over what a spool named after the whole URL (an earlier version) left, once', () => {
+    const folder = mkdtempSync(join(dir, 'legacy-name-'));
+    const sink = 'postgres://audit:pw@db/gh';
+    const old = join(folder, `audit-spool-${createHash('sha256').update(sink).digest('hex').slice(0, 12)}-0.jsonl`);
+    writeFileSync(old, JSON.stringify(makeRecord({ request_id: 'left-by-old-name', uid: 'u-old-1' })) + '\n');
+    writeFileSync(`${old}.shipped`, '0');
+    const first = AuditSpool.open(folder, sink, 'on');
+    expect(first.leftovers.map((l) => l.record.request_id)).toEqual(['left-by-old-name']);
+    expect(existsSync(old)).toBe(false);
+    // Now in the new spool: a gateway killed before storing it ships it at the next start.
+    const second = AuditSpool.open(folder, sink, 'on');
+    expect(second.leftovers.map((l) => l.record.request_id)).toEqual(['left-by-old-name']);
+    second.spool.close();
   });
 
   it('a spool larger than a buffer can hold, shipped to its end, lets the next gateway start', () => {
