@@ -11,9 +11,16 @@ export function isLoopbackHost(host: string): boolean {
     .replace(/^\[(.*)\]$/, '$1');
   if (bare === 'localhost') return true;
   if (isIPv4(bare)) return bare.split('.')[0] === '127';
-  if (isIP(bare) !== 6) return false;
+  // A zone (`::1%lo`, `fe80::1%eth0`, `%25` in a Host) names an interface, not another address.
+  const address = bare.replace(/%.*$/, '');
+  if (isIP(address) !== 6) return false;
   // The URL standard's form of the address: one spelling for `::1`, `0:0:0:0:0:0:0:1` and
   // `0::1`, and hex for a mapped IPv4 address (`::ffff:127.0.0.1` is `::ffff:7f00:1`).
-  const canonical = new URL(`http://[${bare}]/`).hostname;
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${address}]/`).hostname;
+  } catch {
+    return false;
+  }
   return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
 }

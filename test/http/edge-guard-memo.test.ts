@@ -2,6 +2,7 @@
 // the loopback rule's, on the first request and every one after, whatever the target's length.
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { isLoopbackHost } from '../../src/config/loopback.js';
 import { hostIsLoopback, requestPath } from '../../src/http/edge-guard.js';
 
 /** The URL standard's path of an origin-form target (a path); nothing for any other form. */
@@ -42,6 +43,11 @@ describe('edge memo', () => {
       expect(hostIsLoopback('LOCALHOST:80')).toBe(true);
       expect(hostIsLoopback('[::2]:80')).toBe(false);
       expect(hostIsLoopback('[::ffff:8000:1]:80')).toBe(false);
+      // An interface zone, as a Host writes it (%25) or as a listen address: judged without throwing.
+      expect(hostIsLoopback('[::1%25lo]:80')).toBe(true);
+      expect(hostIsLoopback('[fe80::1%25eth0]:80')).toBe(false);
+      expect(isLoopbackHost('::1%lo')).toBe(true);
+      expect(isLoopbackHost('fe80::1%eth0')).toBe(false);
       expect(hostIsLoopback('evil.example')).toBe(false);
       expect(hostIsLoopback(`${'a'.repeat(300)}.example`)).toBe(false);
       expect(hostIsLoopback(undefined)).toBe(false);
