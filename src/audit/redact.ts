@@ -44,8 +44,8 @@ const SECRET_SUFFIXES = [
   'sessionid',
   'authorization',
 ];
-// Lists of credentials, as a whole key and as its suffix (`access_tokens`, `session_cookies`). Not
-// `tokens` as a suffix: `max_tokens` is a count.
+// Lists of credentials, as a whole key and as its suffix (`access_tokens`, `session_cookies`), and
+// `tokens` as a whole key only (`max_tokens` is a count). See hidesValue for numbers and flags.
 const SECRET_PLURAL_SUFFIXES = [
   'passwords',
   'passphrases',
@@ -81,21 +81,32 @@ const SECRET_WHOLE_WORDS = [
   'refreshtoken',
   'accesstoken',
   'idtoken',
-  'tokens',
 ];
 // As a prefix only the unambiguous ones: `token_count` or `sessions` are not secrets.
 const SECRET_PREFIXES = ['password', 'passwd', 'passphrase', 'secret', 'apikey', 'privatekey', 'credential'];
-const SECRET_EXACT = new Set([...SECRET_SUFFIXES, ...SECRET_PLURAL_SUFFIXES, ...SECRET_WHOLE_WORDS]);
+const SECRET_EXACT = new Set([...SECRET_SUFFIXES, ...SECRET_WHOLE_WORDS]);
 
-/** Whether a key names a credential whose value must not be logged. */
-export function isSecretKey(key: string): boolean {
+/** Whether a key names one credential (`one`), a list of them (`list`), or neither. */
+function secretKind(key: string): 'one' | 'list' | undefined {
   const word = key.toLowerCase().replace(/[-_.\s]/g, '');
-  if (SECRET_EXACT.has(word)) return true;
-  return (
-    SECRET_SUFFIXES.some((s) => word.endsWith(s)) ||
-    SECRET_PLURAL_SUFFIXES.some((s) => word.endsWith(s)) ||
-    SECRET_PREFIXES.some((p) => word.startsWith(p))
-  );
+  if (SECRET_EXACT.has(word)) return 'one';
+  if (SECRET_SUFFIXES.some((s) => word.endsWith(s)) || SECRET_PREFIXES.some((p) => word.startsWith(p))) return 'one';
+  return word === 'tokens' || SECRET_PLURAL_SUFFIXES.some((s) => word.endsWith(s)) ? 'list' : undefined;
+}
+
+/** Whether a key names a credential, or a list of them, whose value must not be logged. */
+export function isSecretKey(key: string): boolean {
+  return secretKind(key) !== undefined;
+}
+
+/**
+ * Whether the value under `key` is hidden. Under a key naming a list of credentials, a number or a
+ * boolean is a count or a flag (`tokens: 500`, `include_secrets: true`) that an approver must see.
+ */
+function hidesValue(key: string, value: unknown): boolean {
+  const kind = secretKind(key);
+  if (kind === 'list') return typeof value !== 'number' && typeof value !== 'boolean';
+  return kind === 'one';
 }
 
 /** The arguments as the mode allows; undefined for `none`. */
@@ -231,7 +242,7 @@ function redactValue(value: unknown, patterns: PathPattern[], depth: number, hid
     return withKeys(
       Object.entries(value).map(([key, item]): [string, unknown] => [
         hidden === 'all' ? shorten(key) : key,
-        hidden !== 'paths' && isSecretKey(key)
+        hidden !== 'paths' && hidesValue(key, item)
           ? REDACTED
           : redactChild(item, descend(patterns, key, false), depth, hidden),
       ]),

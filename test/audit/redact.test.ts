@@ -174,6 +174,9 @@ describe('redactArguments', () => {
       max_tokens: 9,
     });
     expect(out).toEqual({ access_tokens: REDACTED, cookies: REDACTED, max_tokens: 9 });
+    // A count or a flag under such a key is no credential, and an approver must see it.
+    const flags = { tokens: 1_000_000, include_secrets: true, clear_cookies: false, reset_passwords: true };
+    expect(redactArguments(flags)).toEqual(flags);
   });
 
   it('redactText hides bearer tokens and secret key=value pairs in a log line', () => {
