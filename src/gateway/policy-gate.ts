@@ -518,9 +518,21 @@ export class PolicyGate {
         }
         // The person approved the tool as it was: a definition changed since it was pinned while
         // the call was held blocks it, as it blocks a call arriving now.
-        if (subject === 'tool' && keeper) {
+        if (subject === 'tool') {
           const current = await this.entry(conn, name);
-          const pinned = current === undefined ? 'tool_list' : await this.pinRefusal(server, name, current);
+          if (current === null) {
+            // The server dropped the tool meanwhile: answered as a call arriving now is.
+            if (claimed) await this.approvals.giveBack(claimed);
+            record.decision = 'hidden';
+            record.blocked_by = 'unknown_tool';
+            record.reason = 'The server has no such tool.';
+            return { error: unknownToolError(shownName ?? name) };
+          }
+          const pinned = !keeper
+            ? undefined
+            : current === undefined
+              ? 'tool_list'
+              : await this.pinRefusal(server, name, current);
           if (pinned) {
             if (claimed) await this.approvals.giveBack(claimed);
             record.blocked_by = pinned;
