@@ -159,7 +159,21 @@ export class AuditSpool {
       this.cutFront(at, 0);
       return;
     }
-    if (at >= COMPACT_BYTES) return this.compact(at);
+    if (at >= COMPACT_BYTES) {
+      try {
+        return this.compact(at);
+      } catch (error) {
+        // The old file is still the spool (the rename is the last step that can fail): its mark
+        // goes where it belongs, and the next batch tries again.
+        this.markAt(at);
+        try {
+          rmSync(`${this.file}.tmp`, { force: true });
+        } catch {
+          // Left for the next try, which removes it first.
+        }
+        throw error;
+      }
+    }
     this.markAt(at);
   }
 
@@ -175,13 +189,21 @@ export class AuditSpool {
     const fresh = `${this.file}.tmp`;
     rmSync(fresh, { force: true });
     writeFileSync(fresh, rest, { mode: FILE_MODE });
-    if (this.mode === 'fsync') syncFile(fresh);
-    this.markAt(0);
-    fdatasyncSync(this.offsetFd);
-    renameSync(fresh, this.file);
-    closeSync(this.fd);
-    this.fd = openSync(this.file, 'a+', FILE_MODE);
+    // Opened before the rename: the descriptor follows the file, so nothing can fail after it.
+    const fd = openSync(fresh, 'a+', FILE_MODE);
+    try {
+      if (this.mode === 'fsync') fdatasyncSync(fd);
+      this.markAt(0);
+      fdatasyncSync(this.offsetFd);
+      renameSync(fresh, this.file);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    const old = this.fd;
+    this.fd = fd;
     this.cutFront(at, rest.length);
+    closeSync(old);
   }
 
   /** The first `at` bytes are gone from the file, which now holds `left`. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -223,6 +224,33 @@ describe('the spool shipped mark', () => {
     const second = AuditSpool.open(folder, sink, 'on');
     expect(second.leftovers.map((l) => l.record.request_id)).toEqual(['left-by-old-name']);
     second.spool.close();
+  });
+
+  it('a rewrite that fails (its temporary file cannot be made) still moves the shipped mark, and the next start ships exactly the rest', () => {
+    const folder = mkdtempSync(join(dir, 'compact-fails-'));
+    const { spool } = AuditSpool.open(folder, 'postgres://db/fails', 'on');
+    // A folder where the rewrite's temporary file goes: writing it fails.
+    mkdirSync(`${spool.file}.tmp`);
+    const big = 'x'.repeat(300_000);
+    let previous = 0;
+    let failures = 0;
+    for (let i = 0; i < 120; i++) {
+      const end = spool.append(makeRecord({ request_id: `f-${i}`, error: big }));
+      if (previous > 0) {
+        try {
+          spool.shipped(previous);
+        } catch {
+          failures++;
+        }
+      }
+      previous = end;
+    }
+    expect(failures).toBeGreaterThan(0);
+    // The disk is mended; the gateway was killed.
+    rmSync(`${spool.file}.tmp`, { recursive: true });
+    const next = AuditSpool.open(folder, 'postgres://db/fails', 'on');
+    expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['f-119']);
+    next.spool.close();
   });
 
   it('a spool larger than a buffer can hold, shipped to its end, lets the next gateway start', () => {
