@@ -38,7 +38,9 @@ const ChannelSchema = z
           .union([z.string(), z.number(), z.boolean()])
           .transform(String)
           // Said without the value: a header here usually carries the receiver's secret.
-          .refine((v) => !/[\r\n\0]/.test(v), { error: 'a header value must not contain a line break or NUL' }),
+          .refine((v) => !/[^\t\x20-\x7e\x80-\xff]/.test(v), {
+            error: 'a header value must not contain a line break, a control character or a character beyond U+00FF',
+          }),
       )
       .default({})
       .meta({ description: 'Extra request headers, e.g. an Authorization header the receiver checks.' }),
