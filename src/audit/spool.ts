@@ -273,7 +273,14 @@ function takeLock(lockFile: string): boolean {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const owner = Number(readFileSync(lockFile, 'utf8').trim());
+    let owner: number;
+    try {
+      owner = Number(readFileSync(lockFile, 'utf8').trim());
+    } catch (error) {
+      // Its holder closed its spool between our try and this read: try again.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
     if (isRunning(owner)) return false;
     rmSync(lockFile, { force: true });
   }

@@ -12,6 +12,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -250,6 +251,19 @@ describe('the spool shipped mark', () => {
     rmSync(`${spool.file}.tmp`, { recursive: true });
     const next = AuditSpool.open(folder, 'postgres://db/fails', 'on');
     expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['f-119']);
+    next.spool.close();
+  });
+
+  it('a slot whose lock is gone when it is read (its holder just closed) is not an error: the spool opens', () => {
+    const folder = mkdtempSync(join(dir, 'lock-race-'));
+    const { spool } = AuditSpool.open(folder, 'sqlite:race.db', 'on');
+    const lock = spool.file.replace(/\.jsonl$/, '.lock');
+    spool.close();
+    // A lock that exists for the exclusive create but not for the read: what a holder closing its
+    // spool between the two leaves.
+    symlinkSync(join(folder, 'gone'), lock);
+    const next = AuditSpool.open(folder, 'sqlite:race.db', 'on');
+    expect(next.spool.file).toMatch(/-1\.jsonl$/);
     next.spool.close();
   });
 
