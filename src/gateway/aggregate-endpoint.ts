@@ -13,14 +13,13 @@ import {
   sessionSubscription,
   type Endpoint,
 } from './endpoint.js';
-import { callerPeer, type ClientPeer } from './peer.js';
+import type { ClientPeer } from './peer.js';
 import { forward, shapeForModern, stripModernFields, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamConnection, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ToolEntry } from './tool-directory.js';
 import { mayUse, type Identity } from '../identity/grants.js';
-import { listable } from '../policy/decide.js';
 import { unknownToolError } from '../policy/blocked-result.js';
 import {
   chooseOwner,
@@ -451,15 +450,7 @@ export class AggregateEndpoint implements Endpoint {
     const parts = splitName(name);
     if (!parts || !this.pool.has(parts.server)) return undefined;
     if (identity && !mayUse(identity, parts.server)) return undefined;
-    const conn = this.pool.sharedConnection(parts.server);
-    const entry = await this.pool.tools.tool(conn, parts.name).catch(() => undefined);
-    if (!entry || !identity) return entry;
-    const policy = this.gate.policyFor(parts.server, callerPeer(identity));
-    // As tools/list shows it: what the list leaves out has no headers to check, and is answered as
-    // a missing tool is, after the same read of the list (ToolDirectory.reread).
-    if (!policy || listable(policy, parts.name, entry.classification.category)) return entry;
-    await this.pool.tools.reread(conn).catch(() => undefined);
-    return undefined;
+    return this.gate.listedEntry(parts.server, this.pool.sharedConnection(parts.server), parts.name, identity);
   }
 
   listen(deliver: (n: JsonRpcNotification) => void, peer?: ClientPeer): () => void {

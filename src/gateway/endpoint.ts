@@ -4,9 +4,8 @@
 import { META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, negotiateLegacyVersion } from '../mcp/era.js';
 import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
-import { callerPeer, type ClientPeer } from './peer.js';
+import type { ClientPeer } from './peer.js';
 import type { Identity } from '../identity/grants.js';
-import { listable } from '../policy/decide.js';
 import { forward, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -282,15 +281,7 @@ export class ServerEndpoint implements Endpoint {
     return this.pool.subscribeResource(this.name, uri);
   }
 
-  async toolEntry(name: string, identity?: Identity): Promise<ToolEntry | undefined> {
-    const conn = this.pool.sharedConnection(this.name);
-    const entry = await this.pool.tools.tool(conn, name).catch(() => undefined);
-    if (!entry || !identity) return entry;
-    const policy = this.gate.policyFor(this.name, callerPeer(identity));
-    // As tools/list shows it: what the list leaves out has no headers to check, and is answered as
-    // a missing tool is, after the same read of the list (ToolDirectory.reread).
-    if (!policy || listable(policy, name, entry.classification.category)) return entry;
-    await this.pool.tools.reread(conn).catch(() => undefined);
-    return undefined;
+  toolEntry(name: string, identity?: Identity): Promise<ToolEntry | undefined> {
+    return this.gate.listedEntry(this.name, this.pool.sharedConnection(this.name), name, identity);
   }
 }

@@ -25,7 +25,7 @@ export interface StartGatewayOptions {
   logger?: Logger;
   /** The built dashboard to serve at /ui/; default dist/ui. */
   uiDir?: string;
-  /** How often connections are checked for a client that stopped reading; default 30 s (for tests). */
+  /** How often connections are checked for a client that stopped reading; default STALL_CHECK_MS, 60 s (for tests). */
   stallCheckMs?: number;
 }
 

@@ -22,7 +22,7 @@ import { ErrorCode, isObject, metaOf, type JsonObject } from '../mcp/jsonrpc.js'
 import { metaWithTraceContext, startCallSpan, type CallSpan } from '../observability/tracing.js';
 import { DecisionClock } from '../observability/decision-clock.js';
 import type { ClientSession } from './client-session.js';
-import type { ClientPeer } from './peer.js';
+import { callerPeer, type ClientPeer } from './peer.js';
 import {
   peekCarried,
   roundNonce,
@@ -364,7 +364,12 @@ export class PolicyGate {
       return this.blocked(subject, peer, b);
     };
     let entry: ToolEntry | null | undefined;
-    if (subject === 'tool') {
+    /**
+     * The server's tool as the call is decided on, refused when the server does not have it, when
+     * its list cannot be read and a pin or the categories need it, or when its pin blocks it. Looked
+     * at when the call arrives and again after a hold: a person approved the tool as it was.
+     */
+    const refusedTool = async (): Promise<UpstreamAnswer | undefined> => {
       entry = await this.entry(conn, name);
       // A tool the server does not have answers exactly like a hidden one: -32602, nothing more.
       if (entry === null) {
@@ -386,18 +391,23 @@ export class PolicyGate {
         return block({
           decision: 'deny',
           rule: keeper ? '/pins' : '/categories',
-          reason: unreadableToolList(server, shownName ?? name),
+          reason: `Gatehouse could not read the tool list of server "${server}" to check ${shownName ?? name}, so the call is blocked; try again when the server answers tools/list.`,
         });
       }
-      if ((await this.pinRefusal(server, name, entry)) === 'pin') {
+      if (entry?.pinBlocked && !(await this.acceptedSince(server, name, entry))) {
         shown();
         record.blocked_by = 'pin';
         return block({
           decision: 'deny',
           rule: '/pins',
-          reason: pinChanged(shownName ?? name),
+          reason: `definition of ${shownName ?? name} changed since it was pinned`,
         });
       }
+      return undefined;
+    };
+    if (subject === 'tool') {
+      const refused = await refusedTool();
+      if (refused) return refused;
     }
     // Before a retry's state is trusted for anything, or anything is forwarded: each state is good
     // for one retry. A replay is refused here, forwarding nothing and giving back nothing.
@@ -516,31 +526,12 @@ export class PolicyGate {
           record.blocked_by = 'grant';
           return block({ decision: 'deny', rule: decision.rule, reason: gone });
         }
-        // The person approved the tool as it was: a definition changed since it was pinned while
-        // the call was held blocks it, as it blocks a call arriving now.
+        // The server may have changed or dropped the tool while the call was held.
         if (subject === 'tool') {
-          const current = await this.entry(conn, name);
-          if (current === null) {
-            // The server dropped the tool meanwhile: answered as a call arriving now is.
+          const refused = await refusedTool();
+          if (refused) {
             if (claimed) await this.approvals.giveBack(claimed);
-            record.decision = 'hidden';
-            record.blocked_by = 'unknown_tool';
-            record.reason = 'The server has no such tool.';
-            return { error: unknownToolError(shownName ?? name) };
-          }
-          const pinned = !keeper
-            ? undefined
-            : current === undefined
-              ? 'tool_list'
-              : await this.pinRefusal(server, name, current);
-          if (pinned) {
-            if (claimed) await this.approvals.giveBack(claimed);
-            record.blocked_by = pinned;
-            return block({
-              decision: 'deny',
-              rule: '/pins',
-              reason: pinned === 'pin' ? pinChanged(shownName ?? name) : unreadableToolList(server, shownName ?? name),
-            });
+            return refused;
           }
         }
         req = withoutApprovalRound(req);
@@ -668,6 +659,26 @@ export class PolicyGate {
     return this.opened.get(req);
   }
 
+  /**
+   * The directory entry of a tool of `server` as the caller's tools/list shows it (for the 2026-07-28
+   * header check): undefined for a missing tool, and for one the list leaves out after the same read
+   * of the list a missing one costs (ToolDirectory.reread), so neither the answer nor its time tells
+   * the two apart.
+   */
+  async listedEntry(
+    server: string,
+    conn: UpstreamConnection,
+    name: string,
+    identity: Identity | undefined,
+  ): Promise<ToolEntry | undefined> {
+    const entry = await this.pool.tools.tool(conn, name).catch(() => undefined);
+    if (!entry || !identity) return entry;
+    const policy = this.policyFor(server, callerPeer(identity));
+    if (!policy || listable(policy, name, entry.classification.category)) return entry;
+    await this.pool.tools.reread(conn).catch(() => undefined);
+    return undefined;
+  }
+
   /** The tool's directory entry; null when the server does not have it, undefined when unknown. */
   private async entry(conn: UpstreamConnection, tool: string): Promise<ToolEntry | null | undefined> {
     try {
@@ -675,15 +686,6 @@ export class PolicyGate {
     } catch {
       return undefined; // the list could not be read: the server itself will answer the call
     }
-  }
-
-  /** 'pin' when the tool's definition changed since it was pinned and no operator has accepted it. */
-  private async pinRefusal(
-    server: string,
-    name: string,
-    entry: ToolEntry | null | undefined,
-  ): Promise<'pin' | undefined> {
-    return entry?.pinBlocked && !(await this.acceptedSince(server, name, entry)) ? 'pin' : undefined;
   }
 
   /** A blocked tool accepted by an operator since: unblock it and tell the clients. */
@@ -821,14 +823,4 @@ export function notFound(what: 'prompt' | 'resource' | 'template', name: string)
   if (what === 'template')
     return { error: { code: ErrorCode.InvalidParams, message: `Resource template ${name} not found` } };
   return { error: { code: ErrorCode.InvalidParams, message: `Prompt ${name} not found` } };
-}
-
-/** Why a call is blocked when the server's tool list, needed for its pin or category, cannot be read. */
-function unreadableToolList(server: string, tool: string): string {
-  return `Gatehouse could not read the tool list of server "${server}" to check ${tool}, so the call is blocked; try again when the server answers tools/list.`;
-}
-
-/** Why a call is blocked by its tool's pin. */
-function pinChanged(tool: string): string {
-  return `definition of ${tool} changed since it was pinned`;
 }

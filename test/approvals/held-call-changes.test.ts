@@ -2,10 +2,8 @@
 // definition the server changed since it was pinned is not run on an approval given for the tool as
 // it was, and a client's own answer to the approval question counts only while the policy in force
 // still asks the client.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Approval } from '../../src/approvals/approval.js';
+import type { StoredAuditRecord } from '../../src/audit/query.js';
 import {
   connectClient,
   featureServerCommand,
@@ -16,6 +14,13 @@ import {
   type ConnectedClient,
   type FileGateway,
 } from '../helpers/index.js';
+import { readUntil } from '../helpers/wait.js';
+
+/** The gateway's audit records, oldest first. */
+async function recordsOf(fgw: FileGateway): Promise<StoredAuditRecord[]> {
+  await fgw.gateway.core.audit.flush();
+  return (await fgw.gateway.core.audit.query!({ limit: 100 })).records.reverse();
+}
 
 const textOf = (r: { content?: unknown }): string =>
   String(((r.content as { text?: string }[] | undefined) ?? [])[0]?.text ?? '');
@@ -54,11 +59,11 @@ describe('a call held for approval while the server changes the tool', () => {
     // Pinned as the person will see it.
     expect((await client.client.listTools()).tools.some((t) => t.name === 'echo')).toBe(true);
     const held = client.client.callTool({ name: 'echo', arguments: { message: 'held-hello' } }, { timeout: 60_000 });
-    let approval: Approval | undefined;
-    for (let i = 0; i < 400 && !approval; i++) {
-      [approval] = await fgw.gateway.core.store.listApprovals({ server: 'fx', tool: 'echo', status: ['pending'] });
-      if (!approval) await new Promise((r) => setTimeout(r, 25));
-    }
+    const [approval] = await readUntil(
+      () => fgw.gateway.core.store.listApprovals({ server: 'fx', tool: 'echo', status: ['pending'] }),
+      (pending) => pending.length > 0,
+      10_000,
+    );
     expect(approval, 'the call is held').toBeDefined();
     // The server changes echo under its clients, and the gateway sees it in the next list.
     await client.client.callTool({ name: 'redescribe_echo', arguments: { description: 'Uploads ~/.ssh somewhere.' } });
@@ -67,16 +72,10 @@ describe('a call held for approval while the server changes the tool', () => {
     const answer = await held;
     expect(answer.isError).toBe(true);
     expect(textOf(answer)).toMatch(/definition of echo changed since it was pinned/);
-    await fgw.gateway.core.audit.flush();
-    const records = readFileSync(join(fgw.dir.path, 'audit.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const last = records.filter((r) => r['tool'] === 'echo').at(-1)!;
+    const records = await recordsOf(fgw);
+    const last = records.filter((r) => r.tool === 'echo').at(-1)!;
     expect(last).toMatchObject({ decision: 'deny', blocked_by: 'pin', rule: '/pins' });
-    expect(JSON.stringify(records.filter((r) => r['tool'] === 'echo' && r['outcome'] === 'ok'))).not.toContain(
-      'held-hello',
-    );
+    expect(JSON.stringify(records.filter((r) => r.tool === 'echo' && r.outcome === 'ok'))).not.toContain('held-hello');
   });
 });
 

@@ -160,6 +160,20 @@ describe('sinks store a record uid once', () => {
   });
 });
 
+/**
+ * Appends `count` records of 300 KB (`<prefix>-0`, `<prefix>-1`, ...) as a sink that stores
+ * asynchronously sees them: each is marked shipped (by `ship`) only once the next is appended.
+ */
+function appendLagging(spool: AuditSpool, prefix: string, count: number, ship: (end: number) => void): void {
+  const big = 'x'.repeat(300_000);
+  let previous = 0;
+  for (let i = 0; i < count; i++) {
+    const end = spool.append(makeRecord({ request_id: `${prefix}-${i}`, error: big }));
+    if (previous > 0) ship(previous);
+    previous = end;
+  }
+}
+
 describe('the spool shipped mark', () => {
   it('is overwritten in place: a mark cut back to 0 after a long one reads 0, and the next start ships from it', () => {
     const folder = mkdtempSync(join(dir, 'mark-'));
@@ -185,16 +199,14 @@ describe('the spool shipped mark', () => {
   it('stays bounded when each batch is stored while the next records arrive (an asynchronous sink), and the next start ships exactly the rest', () => {
     const folder = mkdtempSync(join(dir, 'compact-'));
     const { spool } = AuditSpool.open(folder, 'postgres://db/audit', 'on');
-    const big = 'x'.repeat(300_000);
-    let previous = 0;
     let largest = 0;
     // 45 MB in all; the sink has always stored all but the newest record.
-    for (let i = 0; i < 150; i++) {
-      const end = spool.append(makeRecord({ request_id: `r-${i}`, error: big }));
-      if (previous > 0) spool.shipped(previous);
-      previous = end;
-      largest = Math.max(largest, statSync(spool.file).size);
-    }
+    const grown = () => (largest = Math.max(largest, statSync(spool.file).size));
+    appendLagging(spool, 'r', 150, (end) => {
+      grown();
+      spool.shipped(end);
+    });
+    grown();
     expect(largest).toBeLessThan(34 * 1024 * 1024);
     const next = AuditSpool.open(folder, 'postgres://db/audit', 'on');
     expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['r-149']);
@@ -232,20 +244,14 @@ describe('the spool shipped mark', () => {
     const { spool } = AuditSpool.open(folder, 'postgres://db/fails', 'on');
     // A folder where the rewrite's temporary file goes: writing it fails.
     mkdirSync(`${spool.file}.tmp`);
-    const big = 'x'.repeat(300_000);
-    let previous = 0;
     let failures = 0;
-    for (let i = 0; i < 120; i++) {
-      const end = spool.append(makeRecord({ request_id: `f-${i}`, error: big }));
-      if (previous > 0) {
-        try {
-          spool.shipped(previous);
-        } catch {
-          failures++;
-        }
+    appendLagging(spool, 'f', 120, (end) => {
+      try {
+        spool.shipped(end);
+      } catch {
+        failures++;
       }
-      previous = end;
-    }
+    });
     expect(failures).toBeGreaterThan(0);
     // The disk is mended; the gateway was killed.
     rmSync(`${spool.file}.tmp`, { recursive: true });
