@@ -1,7 +1,7 @@
 // What changes while a call waits for a person applies to it when the answer comes: a tool whose
 // definition the server changed since it was pinned is not run on an approval given for the tool as
-// it was, and a client's own answer to the approval question counts only while the policy in force
-// still asks the client.
+// it was, nor is a tool the server dropped meanwhile; and a client's own answer to the approval
+// question counts only while the policy in force still asks the client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
 import {
@@ -77,6 +77,66 @@ describe('a call held for approval while the server changes the tool', () => {
     expect(last).toMatchObject({ decision: 'deny', blocked_by: 'pin', rule: '/pins' });
     expect(JSON.stringify(records.filter((r) => r.tool === 'echo' && r.outcome === 'ok'))).not.toContain('held-hello');
   });
+});
+
+describe('a call held for approval while the server drops the tool', () => {
+  it.each(['on', 'off'] as const)(
+    'pins %s: approved after the server dropped the tool, it is answered as a tool the server lacks, and audited so',
+    async (pins) => {
+      const { command, args } = featureServerCommand('stdio', 'legacy');
+      const fgw = await startFileGateway('gatehouse-held-drop-', {
+        listen: { host: '127.0.0.1', port: 0 },
+        state: 'sqlite:./state.db',
+        audit: { sink: 'jsonl:./audit.jsonl', spool: 'off' },
+        servers: {
+          fx: {
+            command,
+            args,
+            pins,
+            policy: {
+              version: '1',
+              default: 'allow',
+              tools: { echo: { action: 'require_approval', approval: { timeout: '2m' } } },
+            },
+          },
+        },
+      });
+      const client = await connectClient({
+        era: 'legacy',
+        downstream: { kind: 'http', url: `${fgw.gateway.url}/mcp/fx` },
+      });
+      try {
+        expect((await client.client.listTools()).tools.some((t) => t.name === 'echo')).toBe(true);
+        const held = client.client
+          .callTool({ name: 'echo', arguments: { message: 'dropped-hello' } }, { timeout: 60_000 })
+          .then(
+            (r) => ({ ok: r }),
+            (e: Error) => ({ error: e.message }),
+          );
+        const [approval] = await readUntil(
+          () => fgw.gateway.core.store.listApprovals({ server: 'fx', tool: 'echo', status: ['pending'] }),
+          (pending) => pending.length > 0,
+          10_000,
+        );
+        expect(approval, 'the call is held').toBeDefined();
+        expect(await client.callText('drop_echo')).toBe('dropped');
+        expect((await client.client.listTools()).tools.some((t) => t.name === 'echo')).toBe(false);
+        await fgw.gateway.core.approvals.answer(approval!.id, { approve: true, by: 'ops', channel: 'api' });
+        // Forwarded, the server itself would have answered "Tool echo disabled".
+        expect(await held).toEqual({ error: expect.stringMatching(/Unknown tool: echo/) });
+        const records = await recordsOf(fgw);
+        expect(records.filter((r) => r.tool === 'echo').at(-1)).toMatchObject({
+          decision: 'hidden',
+          blocked_by: 'unknown_tool',
+        });
+        expect(JSON.stringify(records.filter((r) => r.outcome === 'ok'))).not.toContain('dropped-hello');
+      } finally {
+        await client.close();
+        await fgw.close();
+      }
+    },
+    60_000,
+  );
 });
 
 describe("a client's answer to the approval question after a reload that no longer asks the client", () => {
