@@ -38,9 +38,10 @@ const SERVERS = {
     echo: { action: 'require_approval', approval: { timeout: 2 } },
   }),
   retry: server({ add: { action: 'require_approval', approval: { mode: 'retry' } } }),
-  lapsing: server({ add: { action: 'require_approval', approval: { mode: 'retry', timeout: 1 } } }),
+  // Three seconds: long enough for an answer to reach a held call on a loaded machine.
+  lapsing: server({ add: { action: 'require_approval', approval: { mode: 'retry', timeout: 3 } } }),
   remember: server({ add: { action: 'require_approval', approval: { remember: 'session' } } }),
-  'remember-brief': server({ add: { action: 'require_approval', approval: { remember: 'session', timeout: 1 } } }),
+  'remember-brief': server({ add: { action: 'require_approval', approval: { remember: 'session', timeout: 3 } } }),
   ask: server({ add: { action: 'require_approval', approval: { notify: ['client'] } } }),
   cond: server({
     add: { approval_if: [{ when: 'args.a > 100' }], limits: [{ max: 1, window: 'hour', key: 'string(args.b)' }] },
@@ -182,8 +183,8 @@ describe.each(ERAS)('approvals, %s client', (era) => {
     const first = (await c.client.callTool({ name: 'add', arguments: args })) as CallToolResult;
     const id = String(decisionOf(first).approval_id);
     await gw.core.approvals.answer(id, { approve: true, by: 'ops', channel: 'api' });
-    // The approval had one second to be answered; it now has one second to be used.
-    await new Promise((r) => setTimeout(r, 1_300));
+    // The approval had three seconds to be answered; it now has three seconds to be used.
+    await new Promise((r) => setTimeout(r, 3_300));
     const late = (await c.client.callTool({ name: 'add', arguments: args })) as CallToolResult;
     expect(firstText(late)).toMatch(/^\[APPROVAL PENDING\]/);
     expect(decisionOf(late).approval_id).not.toBe(id);
@@ -207,11 +208,11 @@ describe.each(ERAS)('approvals, %s client', (era) => {
     const args = { a: 7, b: era === 'legacy' ? 7 : 8 };
     const call = c.client.callTool({ name: 'add', arguments: args });
     const a = await pendingApproval(gw, 'remember-brief', 'add');
-    expect(a.remember).toBe(era === 'legacy' ? 'session' : 1);
+    expect(a.remember).toBe(era === 'legacy' ? 'session' : 3);
     await gw.core.approvals.answer(a.id, { approve: true, by: 'ops', channel: 'api' });
     await call;
-    // Past the one-second timeout from the answer: still approved in the session; asked again without one.
-    await new Promise((r) => setTimeout(r, 1_300));
+    // Past the three-second timeout from the answer: still approved in the session; asked again without one.
+    await new Promise((r) => setTimeout(r, 3_300));
     const later = c.client.callTool({ name: 'add', arguments: args });
     if (era === 'legacy') expect(firstText((await later) as CallToolResult)).toBe(String(args.a + args.b));
     else {

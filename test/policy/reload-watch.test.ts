@@ -41,10 +41,12 @@ describe('policy file watching', () => {
   afterEach(() => reloader.stop());
 
   it('a policy saved by renaming a new file over it reloads, and so does the next such save', async () => {
-    for (const [i, reason] of ['second', 'third'].entries()) {
+    for (const reason of ['second', 'third']) {
+      // Counted as "more than before": the watch and the poll (the safety net) may each see a save.
+      const before = reloader.reloads;
       writeFileSync(`${policyFile()}.tmp`, policy(reason));
       renameSync(`${policyFile()}.tmp`, policyFile());
-      expect(await becomesTrue(() => reloader.reloads === i + 1)).toBe(true);
+      expect(await becomesTrue(() => reloader.reloads > before)).toBe(true);
       // Past the debounce, so the next save is a change of its own.
       await sleep(300);
     }
@@ -63,6 +65,6 @@ describe('policy file watching', () => {
     await sleep(1_200);
     expect(reloader.reloads).toBe(0);
     writeFileSync(policyFile(), policy('edited in place'));
-    expect(await becomesTrue(() => reloader.reloads === 1)).toBe(true);
+    expect(await becomesTrue(() => reloader.reloads > 0)).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ import {
   LEGACY_INIT,
   httpDriver,
   isBlocked,
+  hangsReceived,
   receivedCalls,
   startHarness,
   textOf,
@@ -31,9 +32,6 @@ const HANG_ONCE_AN_HOUR = {
   default: 'deny',
   tools: { hang: { limits: [{ max: 1, window: 'hour' }] }, crash: { limits: [{ max: 1, window: 'hour' }] } },
 };
-
-/** How many `hang` calls the upstream has received. */
-const hangsReceived = (h: Harness) => receivedCalls(h.records.fs).filter((c) => c.name === 'hang').length;
 
 function headers(extra: Record<string, string> = {}): Record<string, string> {
   return { 'content-type': 'application/json', accept: ACCEPT_BOTH, authorization: `Bearer ${ALICE}`, ...extra };

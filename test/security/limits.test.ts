@@ -7,6 +7,7 @@
 import { readSink } from '../audit/read-sink.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.js';
+import { waitUntil } from '../helpers/wait.js';
 import { ACCEPT_BOTH, modernHeaders, modernRequest, type JsonObject } from '../helpers/index.js';
 import {
   ALICE,
@@ -14,6 +15,7 @@ import {
   LEGACY_INIT,
   httpDriver,
   isBlocked,
+  hangsReceived,
   startHarness,
   textOf,
   toolCall,
@@ -87,8 +89,9 @@ describe('limits on sessions and requests in flight', () => {
   it('limits.max_inflight_per_session: a legacy session with two calls hanging gets 429 for a third, and is served once they end', async () => {
     const d = await httpDriver(h, 'legacy', false, BOB);
     try {
+      const before = hangsReceived(h);
       const hanging = [d.request(toolCall('legacy', 'h1', 'hang')), d.request(toolCall('legacy', 'h2', 'hang'))];
-      await new Promise((r) => setTimeout(r, 300));
+      await waitUntil(() => hangsReceived(h) >= before + 2, 5_000, 'the hanging calls did not reach the server');
       const third = await d.raw(JSON.stringify(toolCall('legacy', 'h3', 'read_file', { path: '/x' })));
       expect(third.status).toBe(429);
       expect(JSON.stringify(third.messages[0])).toMatch(
@@ -105,8 +108,9 @@ describe('limits on sessions and requests in flight', () => {
   it('limits.max_inflight_per_session: 2026-07-28 requests count per principal', async () => {
     const url = `${h.gateway.url}/mcp/fs`;
     const call = (id: string, name: string) => postModernAs(url, ALICE, toolCall('modern', id, name, { path: '/x' }));
+    const before = hangsReceived(h);
     const hanging = [call('m1', 'hang'), call('m2', 'hang')];
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => hangsReceived(h) >= before + 2, 5_000, 'the hanging calls did not reach the server');
     const third = await call('m3', 'read_file');
     expect(third.status).toBe(429);
     expect(await third.text()).toMatch(/limits\.max_inflight_per_session/);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import { EPHEMERAL, TSX_LOADER, connectClient, startParsedGateway, type ConnectedClient } from '../helpers/index.js';
-import { sleep } from '../helpers/wait.js';
+import { readUntil, sleep } from '../helpers/wait.js';
 
 const SERVER = fileURLToPath(new URL('../fixtures/servers/out-of-turn-server.ts', import.meta.url));
 const ALICE = 'tok-alice-shared-grace-0001';
@@ -86,7 +86,12 @@ describe('a call its client gave up on, on a shared server', () => {
       const cancelled = failure(
         bob.client.callTool({ name: 'hold', arguments: { key: 'cancelled' } }, { signal: cancel.signal }),
       );
-      await sleep(300); // the call is at the server
+      // The call is at the server before it is cancelled.
+      await readUntil(
+        () => alice.callText('holding'),
+        (keys) => (JSON.parse(keys) as string[]).includes('cancelled'),
+        10_000,
+      );
       cancel.abort();
       expect(await cancelled).toBeDefined();
       // The server may still ask about Bob's call: Alice, the one client busy, is not the one to ask.
@@ -134,8 +139,15 @@ describe('a call its client gave up on, on a shared server', () => {
         bob.client.callTool({ name: 'ask', arguments: { who: 'bob-late', delay: TIMEOUT_MS + 500 } }),
       );
       expect(timedOut).toMatch(/did not answer tools\/call within 1000 ms/);
-      await sleep(1_000); // the question comes and is answered
-      const answers = JSON.parse(await bob.callText('answers')) as { who: string; answer: unknown }[];
+      // The question comes 500 ms after the call timed out, and is answered. Bob asks after it
+      // came (a call of his in flight then would be a call the question could be for), and again
+      // until the server has its answer.
+      await sleep(1_000);
+      const answers = await readUntil(
+        async () => JSON.parse(await bob.callText('answers')) as { who: string; answer: unknown }[],
+        (all) => all.some((a) => a.who === 'bob-late'),
+        10_000,
+      );
       expect(answers.find((a) => a.who === 'bob-late')?.answer).toMatchObject({
         error: { message: expect.stringMatching(/no single client has a call in flight/) },
       });

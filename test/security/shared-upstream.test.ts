@@ -120,7 +120,7 @@ describe('one stdio server shared by two grants', () => {
     const bob = await client(BOB);
     try {
       // Alice alone on the server: her log line is hers.
-      const aliceCall = alice.callText('work', { secret: 'ALICE-SECRET', ms: 1_500 });
+      const aliceCall = alice.callText('work', { secret: 'ALICE-SECRET', ms: 2_500 });
       await alice.notifications.waitFor(
         'notifications/message',
         (p) => p['data'] === 'started work secret=ALICE-SECRET',

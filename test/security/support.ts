@@ -128,6 +128,10 @@ export function received(record: string): JsonObject[] {
     });
 }
 
+/** How many `hang` calls the harness's fs server has received: one there is in flight at the gateway. */
+export const hangsReceived = (h: Harness): number =>
+  receivedCalls(h.records.fs).filter((c) => c.name === 'hang').length;
+
 /** The tools/call requests the upstream received: name and arguments. */
 export function receivedCalls(record: string): { name: unknown; arguments: unknown }[] {
   return received(record)

@@ -107,11 +107,14 @@ describe('an upstream event stream that asks to be reopened at once, over and ov
     });
     await waitUntil(() => upstream!.streams() > 0, 10_000);
     const first = upstream.streams();
+    const from = Date.now();
     await sleep(WINDOW_MS);
     const reopened = upstream.streams() - first;
+    // The bound is taken over the time that did pass: on a loaded machine a timer fires late.
+    const elapsed = Date.now() - from;
     gateway = await starting;
     expect(reopened).toBeGreaterThanOrEqual(2);
-    expect(reopened).toBeLessThanOrEqual(Math.ceil(WINDOW_MS / MIN_SERVER_RETRY_MS) + 1);
+    expect(reopened).toBeLessThanOrEqual(Math.ceil(elapsed / MIN_SERVER_RETRY_MS) + 1);
   });
 
   it('Streamable HTTP: a retry longer than a timer can hold is not taken as 1 ms', async () => {
