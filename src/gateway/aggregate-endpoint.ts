@@ -245,7 +245,9 @@ export class AggregateEndpoint implements Endpoint {
           ? 'list it'
           : choice.by === 'template'
             ? 'have a resource template for it'
-            : 'list resources under the same scheme and authority';
+            : choice.by === 'listed or template'
+              ? 'list it or have a resource template for it'
+              : 'list resources under the same scheme and authority';
       return fail(
         ErrorCode.InvalidParams,
         `Ambiguous resource: ${uri} — servers ${names} all ${how}, so /mcp cannot tell which one to ask; ` +

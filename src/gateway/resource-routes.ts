@@ -16,47 +16,58 @@ export interface ResourceIndex {
 export const MAX_INDEXED_URIS = 20_000;
 export const MAX_INDEXED_TEMPLATES = 1_000;
 
-export type OwnerChoice =
-  | { server: string; by: 'listed' | 'template' | 'origin' }
-  | { ambiguous: string[]; by: 'listed' | 'template' | 'origin' }
-  | { none: true };
+/** How the servers of a choice claim the URI: `listed or template` when some list it and some have a template for it. */
+export type ClaimKind = 'listed' | 'template' | 'listed or template' | 'origin';
+
+export type OwnerChoice = { server: string; by: ClaimKind } | { ambiguous: string[]; by: ClaimKind } | { none: true };
 
 /**
  * Chooses the server for `uri` among `candidates` (the caller's servers, each with what it lists).
  * `visible` says whether the caller's policy on a server shows the URI: among several servers that
  * claim it, those that hide it from the caller do not count.
  *
- * 1. Listed: the servers whose resources/list holds the URI.
- * 2. Otherwise a template: the servers with a resource template the URI is an instance of (or the
- *    template itself, as completion/complete names it).
- * 3. Otherwise the origin: the servers that list a URI or template with the same scheme and
+ * 1. A claim: the servers whose resources/list holds the URI, and those with a resource template
+ *    the URI is an instance of (or the template itself, as completion/complete names it). One such
+ *    server owns it; several are ambiguous, whichever way each claims it. A listing does not
+ *    outrank another server's template: a server that served an item through its template would
+ *    otherwise lose its reads to any other server that put the item's URI in its own list.
+ * 2. Otherwise the origin: the servers that list a URI or template with the same scheme and
  *    authority (`file://`, `docs://handbook`).
  *
- * The first rule that names any server decides: one server is the owner, several are ambiguous.
- * When none does, there is no owner: the URI is not sent to each server in turn to see which one
- * answers, since that would hand it to servers that never claimed it (and let the first to answer
- * take it over).
+ * When neither names a server, there is no owner: the URI is not sent to each server in turn to
+ * see which one answers, since that would hand it to servers that never claimed it (and let the
+ * first to answer take it over).
  */
 export function chooseOwner(
   uri: string,
   candidates: ReadonlyArray<readonly [string, ResourceIndex]>,
   visible: (server: string) => boolean,
 ): OwnerChoice {
-  const rules: ['listed' | 'template' | 'origin', (index: ResourceIndex) => boolean][] = [
-    ['listed', (i) => i.uris?.has(uri) === true],
-    ['template', (i) => (i.templates ?? []).some((t) => t === uri || templateMatches(t, uri))],
-    ['origin', (i) => sharesOrigin(i, uri)],
-  ];
-  for (const [by, claims] of rules) {
-    const claimants = candidates.filter(([, index]) => claims(index)).map(([server]) => server);
-    if (claimants.length === 0) continue;
-    const shown = claimants.filter(visible);
-    const owners = shown.length > 0 ? shown : claimants;
-    // Several servers that all hide the URI from this caller: none of them is the owner.
-    if (owners.length > 1 && shown.length === 0) return { none: true };
-    return owners.length === 1 ? { server: owners[0]!, by } : { ambiguous: owners, by };
+  const claims: [string, 'listed' | 'template'][] = [];
+  for (const [server, index] of candidates) {
+    if (index.uris?.has(uri) === true) claims.push([server, 'listed']);
+    else if ((index.templates ?? []).some((t) => t === uri || templateMatches(t, uri)))
+      claims.push([server, 'template']);
   }
-  return { none: true };
+  if (claims.length > 0) return decide(claims, visible);
+  const byOrigin = candidates
+    .filter(([, index]) => sharesOrigin(index, uri))
+    .map(([server]) => [server, 'origin'] as const);
+  return byOrigin.length > 0 ? decide(byOrigin, visible) : { none: true };
+}
+
+/** One owner among the claimants the caller is shown the URI by, or the ambiguity. */
+function decide(
+  claims: ReadonlyArray<readonly [string, ClaimKind]>,
+  visible: (server: string) => boolean,
+): OwnerChoice {
+  const shown = claims.filter(([server]) => visible(server));
+  // Several servers that all hide the URI from this caller: none of them is the owner.
+  if (claims.length > 1 && shown.length === 0) return { none: true };
+  const owners = shown.length > 0 ? shown : claims;
+  const kinds = new Set(owners.map(([, by]) => by));
+  const by: ClaimKind = kinds.size === 1 ? owners[0]![1] : 'listed or template';
+  return owners.length === 1 ? { server: owners[0]![0], by } : { ambiguous: owners.map(([server]) => server), by };
 }
 
 /**

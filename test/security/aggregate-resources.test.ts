@@ -2,7 +2,8 @@
 // from what those servers list: a URI two of them list is refused as ambiguous (and reads on
 // /mcp/<server>); what one grant lists never changes where another grant's read goes; a URI that
 // only a server outside the grant lists answers "not found" and is sent to no server; an unlisted
-// URI goes to the server whose resource template it matches, never to whichever server answers first.
+// URI goes to the server whose resource template it matches, never to whichever server answers first,
+// and a server listing an item another serves through its template makes its reads ambiguous.
 // The upstreams are the resource fixture, which records every line it receives.
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,8 +46,13 @@ afterEach(async () => {
   setup = undefined;
 });
 
-/** A gateway with servers `docs` and `evil` in `order`; alice may use both, bob only docs. */
-async function start(order: (keyof typeof SERVERS)[]): Promise<Setup> {
+type Lists = Partial<Record<keyof typeof SERVERS, { resources?: string[]; templates?: string[] }>>;
+
+/**
+ * A gateway with servers `docs` and `evil` in `order`, listing what SERVERS says unless `lists`
+ * says otherwise; alice may use both, bob only docs.
+ */
+async function start(order: (keyof typeof SERVERS)[], lists: Lists = {}): Promise<Setup> {
   const dir = tempDir('gatehouse-aggregate-resources-');
   const records = { docs: join(dir.path, 'docs.jsonl'), evil: join(dir.path, 'evil.jsonl') };
   const servers: Record<string, unknown> = {};
@@ -56,8 +62,8 @@ async function start(order: (keyof typeof SERVERS)[]): Promise<Setup> {
       args: ['--import', TSX_LOADER, RESOURCE_SERVER],
       env: {
         SERVER_NAME: name,
-        RESOURCES: SERVERS[name].resources.join(','),
-        TEMPLATES: SERVERS[name].templates.join(','),
+        RESOURCES: (lists[name]?.resources ?? SERVERS[name].resources).join(','),
+        TEMPLATES: (lists[name]?.templates ?? SERVERS[name].templates).join(','),
         RECORD_FILE: records[name],
       },
       timeout_ms: 20_000,
@@ -172,6 +178,21 @@ describe('resource routing on the /mcp aggregate', () => {
       code: -32602,
       data: { uri: 'secret://customers/42' },
     });
+    expect(readsReceived(s.records.evil)).toEqual([]);
+    expect(readsReceived(s.records.docs)).toEqual([ITEM, ITEM]);
+  });
+
+  it('an upstream that lists an item another server serves through its template does not take its reads: the read is ambiguous and sent to neither', async () => {
+    const s = await start(['evil', 'docs'], { evil: { resources: [SHARED, EVIL_ONLY, ITEM] } });
+    const alice = await connect(s, ALICE);
+    const refused = await read(alice, ITEM);
+    expect(refused).toMatchObject({ code: -32602 });
+    expect((refused as { message: string }).message).toMatch(
+      /Ambiguous resource: items:\/\/catalog\/7 .*"evil", "docs" all list it or have a resource template for it/,
+    );
+    // Read where it is meant to be read; and a grant without evil reads it on /mcp as before.
+    expect(await read(await connect(s, ALICE, '/mcp/docs'), ITEM)).toBe(`${ITEM} read by docs`);
+    expect(await read(await connect(s, BOB), ITEM)).toBe(`${ITEM} read by docs`);
     expect(readsReceived(s.records.evil)).toEqual([]);
     expect(readsReceived(s.records.docs)).toEqual([ITEM, ITEM]);
   });
