@@ -71,6 +71,9 @@ export async function createGrant(req: GrantRequest, ctx: GrantContext): Promise
     else
       return invalid(`expires: expected a duration like "30d" or a date like 2026-12-31, got "${String(req.expires)}"`);
     if (expires <= now) return invalid('expires: the date is in the past');
+    // Beyond what a date can hold (the year 275760): stored, such a grant could never be shown.
+    if (isoDate(expires) === undefined)
+      return invalid('expires: too far in the future; give a duration like "365d" or a date like 2030-12-31');
   }
   let policy: string | undefined;
   if (req.policy !== undefined) {
@@ -129,7 +132,22 @@ export interface GrantListing {
   source: 'config' | 'store';
 }
 
-/** A stored grant as lists show it: everything but the token's hash. */
+/** The ISO form of a time in ms, or undefined for one no date can hold. */
+function isoDate(ms: number): string | undefined {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** `{ [key]: its ISO date }`, or nothing for a time that is missing or that no date can hold. */
+function optionalDate<K extends string>(key: K, ms: number | undefined): Partial<Record<K, string>> {
+  const iso = ms === undefined ? undefined : isoDate(ms);
+  return iso === undefined ? {} : ({ [key]: iso } as Record<K, string>);
+}
+
+/**
+ * A stored grant as lists show it: everything but the token's hash. A time no date can hold (a row
+ * written before such expiries were refused) is left out rather than failing the whole list.
+ */
 export function grantView(g: StoredGrant, now = Date.now()): GrantListing {
   const status = g.revoked !== undefined ? 'revoked' : statusAt(g.expires, now);
   return {
@@ -138,9 +156,9 @@ export function grantView(g: StoredGrant, now = Date.now()): GrantListing {
     servers: g.servers,
     labels: g.labels,
     ...(g.policy ? { policy: g.policy } : {}),
-    created: new Date(g.created).toISOString(),
-    ...(g.expires !== undefined ? { expires: new Date(g.expires).toISOString() } : {}),
-    ...(g.revoked !== undefined ? { revoked: new Date(g.revoked).toISOString() } : {}),
+    ...optionalDate('created', g.created),
+    ...optionalDate('expires', g.expires),
+    ...optionalDate('revoked', g.revoked),
     status,
     source: 'store',
   };

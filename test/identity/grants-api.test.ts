@@ -251,6 +251,32 @@ describe('creating grants through the admin API', () => {
     expect((await api('GET', '/grants/big')).status).toBe(404);
   });
 
+  it('refuses an expiry beyond what a date holds (400), and a stored grant with one does not break the list', async () => {
+    for (const expires of ['99999999999d', 9_007_199_254_740_991]) {
+      const far = await api('POST', '/grants', { name: 'far-future', servers: ['feat'], expires });
+      expect(far.status, far.text).toBe(400);
+      expect(String(far.body.error)).toMatch(/expires: too far in the future/);
+    }
+    expect((await api('GET', '/grants/far-future')).status).toBe(404);
+    // A row stored before such expiries were refused.
+    await gw.core.store.createGrant({
+      name: 'stored-far',
+      token_hash: createHash('sha256').update('stored-far-token').digest('hex'),
+      agent: 'stored-far',
+      servers: ['feat'],
+      labels: {},
+      created: Date.now(),
+      expires: 8.64e21,
+    });
+    const list = await api('GET', '/grants');
+    expect(list.status, list.text).toBe(200);
+    expect(list.text).toContain('"stored-far"');
+    const one = await api('GET', '/grants/stored-far');
+    expect(one.status, one.text).toBe(200);
+    expect(one.body.grant).not.toHaveProperty('expires');
+    expect((await api('DELETE', '/grants/stored-far')).status).toBe(200);
+  });
+
   it.each(ERAS)("%s: a grant's policy file (inside the config folder) replaces the server's", async (era) => {
     const token = await createViaApi({ name: `own-policy-${era}`, servers: ['feat'], policy: 'no-echo.json' });
     const c = await connect(era, token);
