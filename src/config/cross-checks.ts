@@ -69,6 +69,15 @@ function checkJwt(doc: Doc): Problem[] {
   if (jwt.jwks_url !== undefined && jwt.keys !== undefined) {
     problems.push({ path: '/auth/jwt/keys', message: 'give jwks_url or keys, not both' });
   }
+  if (typeof jwt.jwks_url === 'string' && plainHttpElsewhere(jwt.jwks_url)) {
+    // Whoever answers a plain-HTTP fetch of the key set (anyone on the network path) chooses the
+    // keys, and with them signs tokens for every server.
+    problems.push({
+      path: '/auth/jwt/jwks_url',
+      message:
+        'jwks_url must be https:// (a key set fetched over plain HTTP can be replaced on the way, and with it every token); http:// is accepted only for a loopback host, or give the keys themselves under keys',
+    });
+  }
   if (Array.isArray(jwt.keys)) {
     jwt.keys.forEach((key, i) => {
       const problem = typeof key === 'string' || asDoc(key) ? publicKeyProblem(key) : undefined;
@@ -240,4 +249,14 @@ function checkAdminTokens(doc: Doc): Problem[] {
 
 function asDoc(value: unknown): Doc | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Doc) : undefined;
+}
+
+/** An http: URL to a host other than this machine's loopback. */
+function plainHttpElsewhere(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' && !isLoopbackHost(u.hostname);
+  } catch {
+    return false; // not a URL: the schema says so
+  }
 }

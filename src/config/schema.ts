@@ -162,7 +162,8 @@ const JwtAuthSchema = z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .meta({ description: 'The "aud" a token must carry (one of them, when a list): this gateway.' }),
     jwks_url: HttpUrl.optional().meta({
-      description: "The identity provider's JSON Web Key Set; refetched when a token names an unknown key id.",
+      description:
+        "The identity provider's JSON Web Key Set (https://, or http:// on a loopback host); refetched when a token names an unknown key id.",
     }),
     keys: z.array(JwtKeySchema).min(1).optional().meta({ description: 'Static public keys, instead of jwks_url.' }),
     algorithms: z

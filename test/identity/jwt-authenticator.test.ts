@@ -205,6 +205,23 @@ describe('config: auth.jwt', () => {
     });
   });
 
+  it("jwks_url over plain http:// is refused unless its host is loopback: the key set would be anyone's on the way", () => {
+    const base = { issuer: ISSUER, audience: AUDIENCE };
+    const at = (jwks_url: string) => problemsOf({ auth: { mode: 'jwt', jwt: { ...base, jwks_url } } });
+    for (const far of ['http://idp.example.test/jwks', 'HTTP://10.0.0.5:8080/keys', 'http://[fe80::1]/jwks'])
+      expect(at(far), far).toContainEqual({
+        path: '/auth/jwt/jwks_url',
+        message: expect.stringContaining('jwks_url must be https://') as string,
+      });
+    for (const near of [
+      'https://idp.example.test/jwks',
+      'http://127.0.0.1:9/jwks',
+      'http://localhost/jwks',
+      'http://[::1]:8/k',
+    ])
+      expect(at(near), near).toEqual([]);
+  });
+
   it('one of jwks_url or keys is required, not both', () => {
     const base = { issuer: ISSUER, audience: AUDIENCE };
     expect(problemsOf({ auth: { mode: 'jwt', jwt: base } })).toContainEqual({
