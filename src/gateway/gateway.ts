@@ -57,6 +57,13 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
     front.server.once('error', reject);
     front.server.listen(port, host, () => resolve());
   });
+  const grants = Object.keys(loaded.config.grants);
+  if (loaded.config.auth.mode === 'none' && grants.length > 0)
+    // Left at its default, the mode makes every grant in the file do nothing over HTTP: an operator
+    // who wrote grants meant them to restrict callers.
+    logger.warn(
+      `auth.mode is "none", so the ${grants.length} grant(s) in the config (${grants.join(', ')}) are not checked on HTTP: every caller gets every server. Set auth.mode: grants to require their tokens (gatehouse stdio --grant applies a grant either way).`,
+    );
   const addr = front.server.address() as AddressInfo;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
   core.links.base ??= `http://${shownHost}:${addr.port}`;
