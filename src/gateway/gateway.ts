@@ -27,6 +27,8 @@ export interface StartGatewayOptions {
   uiDir?: string;
   /** How often connections are checked for a client that stopped reading; default STALL_CHECK_MS, 60 s (for tests). */
   stallCheckMs?: number;
+  /** How often the grants of open streams and sessions are checked; default 30 s (tests use less). */
+  grantCheckMs?: number;
 }
 
 export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptions = {}): Promise<Gateway> {
@@ -52,6 +54,8 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
     admin: new AdminTokens(loaded.config.auth),
     ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
     ...(opts.stallCheckMs ? { stallCheckMs: opts.stallCheckMs } : {}),
+    ...(opts.grantCheckMs ? { grantCheckMs: opts.grantCheckMs } : {}),
+    warn: (message) => logger.warn(message),
   });
   await new Promise<void>((resolve, reject) => {
     front.server.once('error', reject);

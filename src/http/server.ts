@@ -5,6 +5,7 @@ import type { GatewayCore } from '../gateway/core.js';
 import type { Endpoint } from '../gateway/endpoint.js';
 import { ErrorCode } from '../mcp/jsonrpc.js';
 import { LegacySseDownstream } from '../transports/downstream/legacy-sse.js';
+import { IdentityWatch } from './identity-watch.js';
 import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstream/streamable-http.js';
 import { retryRouter } from '../cluster/route-retry.js';
 import { SessionBindings } from '../cluster/session-bindings.js';
@@ -41,6 +42,10 @@ export interface HttpOptions {
   uiDir?: string;
   /** How often connections are checked for a client that stopped reading (stalled-readers.ts). */
   stallCheckMs?: number;
+  /** How often the grants of open streams and sessions are checked (identity-watch.ts). */
+  grantCheckMs?: number;
+  /** Where a warning of the HTTP front goes (a grant check that could not be made). */
+  warn?: (message: string) => void;
 }
 
 export interface HttpFront {
@@ -52,11 +57,20 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
   // Sessions per grant count across both HTTP transports.
   const sessionsOf = (principal: string): number => streamable.sessionsOf(principal) + sse.sessionsOf(principal);
   const limits = { ...SESSION_LIMIT_DEFAULTS, ...opts.sessionLimits, sessionsOf };
-  const streamable: StreamableHttpDownstream = new StreamableHttpDownstream(limits, {
-    routeRetry: retryRouter(core.replica, core.ctx),
-    bindings: new SessionBindings(core.replica.store, core.replica.id),
-  });
-  const sse: LegacySseDownstream = new LegacySseDownstream(limits);
+  const grantWatch = new IdentityWatch(
+    (identities) => core.grants.refusalsNow(identities),
+    opts.warn ?? (() => undefined),
+    opts.grantCheckMs,
+  );
+  const streamable: StreamableHttpDownstream = new StreamableHttpDownstream(
+    limits,
+    {
+      routeRetry: retryRouter(core.replica, core.ctx),
+      bindings: new SessionBindings(core.replica.store, core.replica.id),
+    },
+    grantWatch,
+  );
+  const sse: LegacySseDownstream = new LegacySseDownstream(limits, grantWatch);
   core.metrics.countSessions('streamable-http', () => streamable.sessionCount);
   core.metrics.countSessions('sse', () => sse.sessionCount);
 
@@ -152,6 +166,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     server,
     close: async () => {
       stalled.stop();
+      grantWatch.stop();
       streamable.close();
       sse.close();
       server.closeAllConnections();

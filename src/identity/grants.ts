@@ -184,14 +184,35 @@ export class GrantRegistry {
    * belongs to the grant as it is when the call goes on, as for a request arriving then.
    */
   async refusalNow(identity: Identity, now = Date.now()): Promise<string | undefined> {
-    const grant = identity.grant;
-    if (!grant) return undefined;
-    if (grant.expiresAt !== undefined && grant.expiresAt <= now) return `The grant "${grant.name}" has expired.`;
-    if (!this.fromStoreGrants.has(grant) || !this.store) return undefined;
-    const stored = (await this.store.listGrants()).find((g) => g.name === grant.name);
-    if (!stored || (stored.revoked !== undefined && stored.revoked <= now))
-      return `The grant "${grant.name}" has been revoked.`;
-    return statusAt(stored.expires, now) === 'expired' ? `The grant "${grant.name}" has expired.` : undefined;
+    return (await this.refusalsNow([identity], now))[0];
+  }
+
+  /**
+   * refusalNow for each of `identities`, reading the state store's grants once for all of them (the
+   * open streams of many grants are looked at together).
+   */
+  async refusalsNow(identities: readonly Identity[], now = Date.now()): Promise<(string | undefined)[]> {
+    let stored: Map<string, StoredGrant> | undefined;
+    const out: (string | undefined)[] = [];
+    for (const { grant } of identities) {
+      if (!grant) {
+        out.push(undefined);
+        continue;
+      }
+      if (grant.expiresAt !== undefined && grant.expiresAt <= now) {
+        out.push(`The grant "${grant.name}" has expired.`);
+        continue;
+      }
+      if (!this.fromStoreGrants.has(grant) || !this.store) {
+        out.push(undefined);
+        continue;
+      }
+      stored ??= new Map((await this.store.listGrants()).map((g) => [g.name, g]));
+      const g = stored.get(grant.name);
+      if (!g || (g.revoked !== undefined && g.revoked <= now)) out.push(`The grant "${grant.name}" has been revoked.`);
+      else out.push(statusAt(g.expires, now) === 'expired' ? `The grant "${grant.name}" has expired.` : undefined);
+    }
+    return out;
   }
 
   /** A stored grant as the gateway applies it; throws when its policy cannot be read. */

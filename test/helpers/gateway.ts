@@ -56,6 +56,8 @@ export interface GatewayStartOptions {
   log?: ((line: string) => void) | undefined;
   /** The built dashboard to serve at /ui/. */
   uiDir?: string;
+  /** How often the grants of open streams are checked (default 30 s). */
+  grantCheckMs?: number;
 }
 
 /**
@@ -111,6 +113,14 @@ export async function startFileGateway(
   };
 }
 
-function startOptions(opts: GatewayStartOptions): { log: (line: string) => void; uiDir?: string } {
-  return { log: opts.log ?? (() => undefined), ...(opts.uiDir ? { uiDir: opts.uiDir } : {}) };
+function startOptions(opts: GatewayStartOptions): {
+  log: (line: string) => void;
+  uiDir?: string;
+  grantCheckMs?: number;
+} {
+  return {
+    log: opts.log ?? (() => undefined),
+    ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
+    ...(opts.grantCheckMs ? { grantCheckMs: opts.grantCheckMs } : {}),
+  };
 }

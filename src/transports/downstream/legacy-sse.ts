@@ -8,6 +8,7 @@ import { ErrorCode, parseClientMessage } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
 import type { HttpEdge } from './streamable-http.js';
+import type { IdentityWatch } from '../../http/identity-watch.js';
 import {
   countSessionsOf,
   refuseInflight,
@@ -20,13 +21,19 @@ interface SseSession {
   session: ClientSession;
   endpoint: Endpoint;
   stream: SseStream;
+  /** Who the latest message on the session came from (its token may be newer than the stream's). */
+  identity: HttpEdge;
 }
 
 export class LegacySseDownstream {
   private readonly sessions = new Map<string, SseSession>();
   private readonly limits: SessionLimits;
 
-  constructor(limits?: SessionLimits) {
+  constructor(
+    limits?: SessionLimits,
+    /** Ends streams whose grant is revoked or expires while they are open. */
+    private readonly grantWatch?: IdentityWatch,
+  ) {
     this.limits = limits ?? { ...SESSION_LIMIT_DEFAULTS, sessionsOf: (p) => this.sessionsOf(p) };
   }
 
@@ -47,9 +54,15 @@ export class LegacySseDownstream {
         if (visibleTo(endpoint, session.principal, m)) stream.send(m);
       },
     };
-    this.sessions.set(session.id, { session, endpoint, stream });
+    const entry: SseSession = { session, endpoint, stream, identity: edge };
+    this.sessions.set(session.id, entry);
     stream.send(`/messages/${encodeURIComponent(server)}?sessionId=${session.id}`, 'endpoint');
+    const unwatch = this.grantWatch?.watch(
+      () => entry.identity,
+      () => stream.end(),
+    );
     stream.onClose(() => {
+      unwatch?.();
       this.sessions.delete(session.id);
       session.close();
     });
@@ -72,6 +85,7 @@ export class LegacySseDownstream {
         'Session not found: open /sse/<server> first and post to the URL it names.',
       );
     }
+    state.identity = edge;
     const body = decodeJsonBody(res, raw, req.headers['content-type']);
     if (!body) return;
     const value = body.value;

@@ -33,6 +33,7 @@ import {
 } from '../../http/session-limits.js';
 import type { RetryRouter } from '../../cluster/route-retry.js';
 import type { SessionBindings } from '../../cluster/session-bindings.js';
+import type { IdentityWatch } from '../../http/identity-watch.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 /** Errors a 2026-07-28 server answers with HTTP 400 even when they come from handling the request. */
@@ -79,11 +80,23 @@ interface SessionState {
   queue: JsonRpcMessage[];
   /** The JSON size of what `queue` holds. */
   queuedBytes: number;
+  /** Who the latest request on the session came from (its token may be newer than the first). */
+  identity: Identity;
+  /** Stops the watch on the session's grant. */
+  unwatch?: () => void;
 }
 
 /** A session's state before anything was sent on it or kept for its GET stream. */
 function newSessionState(session: ClientSession, endpoint: Endpoint): SessionState {
-  return { session, endpoint, replies: new Map(), getStream: undefined, queue: [], queuedBytes: 0 };
+  return {
+    session,
+    endpoint,
+    replies: new Map(),
+    getStream: undefined,
+    queue: [],
+    queuedBytes: 0,
+    identity: session.identity,
+  };
 }
 
 /** Who is calling, as the HTTP edge verified it. */
@@ -118,6 +131,8 @@ export class StreamableHttpDownstream {
   constructor(
     limits?: SessionLimits,
     private readonly cluster: ClusterEdge = {},
+    /** Ends sessions and listen streams whose grant is revoked or expires while they are open. */
+    private readonly grantWatch?: IdentityWatch,
   ) {
     this.limits = limits ?? { ...SESSION_LIMIT_DEFAULTS, sessionsOf: (p) => this.sessionsOf(p) };
     this.sweeper = setInterval(() => this.sweep(), 60_000);
@@ -255,7 +270,7 @@ export class StreamableHttpDownstream {
     const response = await handleSessionMessage(endpoint, session, msg, edge);
     state.replies.delete(msg.id);
     if (session.initialized) {
-      this.sessions.set(session.id, state);
+      this.hold(session.id, state);
       // Before the client hears of the session: its next request may go to another replica.
       await this.cluster.bindings?.save(session, endpoint);
     } else session.close();
@@ -340,8 +355,15 @@ export class StreamableHttpDownstream {
         return stream.end();
       }
       // The client may have gone while the subscriptions were being made.
-      if (stream.closed) opened.close();
-      else stream.onClose(opened.close);
+      if (stream.closed) return opened.close();
+      const unwatch = this.grantWatch?.watch(
+        () => edge,
+        () => stream.end(),
+      );
+      stream.onClose(() => {
+        unwatch?.();
+        opened.close();
+      });
       return;
     }
     const running = this.modernInflight.get(edge.principal) ?? 0;
@@ -415,7 +437,18 @@ export class StreamableHttpDownstream {
    * The session an id names: one this replica holds, or one another replica created that can
    * continue here (rebuilt for the same principal, endpoint and upstream session), or why not.
    */
+  /** The session a request names (see findSession), which now answers to that request's identity. */
   private async sessionAnywhere(
+    sid: string,
+    endpoint: Endpoint,
+    edge: HttpEdge,
+  ): Promise<SessionState | Stuck | undefined> {
+    const found = await this.findSession(sid, endpoint, edge);
+    if (found && !('stuck' in found)) found.identity = edge;
+    return found;
+  }
+
+  private async findSession(
     sid: string,
     endpoint: Endpoint,
     edge: HttpEdge,
@@ -456,7 +489,7 @@ export class StreamableHttpDownstream {
       session.close();
       return { stuck: b.replica, reason: err instanceof Error ? err.message : String(err) };
     }
-    this.sessions.set(sid, state);
+    this.hold(sid, state);
     return state;
   }
 
@@ -469,10 +502,23 @@ export class StreamableHttpDownstream {
     return state && state.session.principal === edge.principal && state.endpoint === endpoint ? state : undefined;
   }
 
+  /** Keeps a session open here, for as long as the grant that opened it is in force. */
+  private hold(sid: string, state: SessionState): void {
+    this.sessions.set(sid, state);
+    state.unwatch = this.grantWatch?.watch(
+      () => state.identity,
+      () => {
+        this.closeSession(sid);
+        void this.cluster.bindings?.forget(sid, true);
+      },
+    );
+  }
+
   private closeSession(sid: string): void {
     const state = this.sessions.get(sid);
     if (!state) return;
     this.sessions.delete(sid);
+    state.unwatch?.();
     state.getStream?.end();
     state.session.close();
   }

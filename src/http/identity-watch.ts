@@ -1,0 +1,86 @@
+// What stays open after the request that opened it: a legacy session (its GET stream, its own
+// upstream with `isolation: session`), a legacy HTTP+SSE stream, a 2026-07-28 listen stream. Each
+// request is authenticated, but such a stream carries no more requests: without a look now and
+// then, a grant revoked or expired (or a JWT past its `exp`) would keep receiving what the stream
+// carries, and keep its upstream running, for as long as its client held the connection.
+import type { Identity } from '../identity/grants.js';
+
+/** How often the grants behind open streams and sessions are looked at. */
+export const GRANT_CHECK_MS = 30_000;
+
+/** Why each identity is refused now (undefined while it is in force); GrantRegistry.refusalsNow. */
+export type RefusalsNow = (identities: readonly Identity[]) => Promise<(string | undefined)[]>;
+
+interface Watched {
+  /** The identity as the latest request on the stream or session presented it. */
+  current: () => Identity;
+  end: (reason: string) => void;
+}
+
+export class IdentityWatch {
+  private readonly watched = new Set<Watched>();
+  private readonly timer: NodeJS.Timeout;
+  private checking = false;
+
+  constructor(
+    private readonly refusalsNow: RefusalsNow,
+    private readonly log: (message: string) => void,
+    everyMs = GRANT_CHECK_MS,
+  ) {
+    this.timer = setInterval(() => void this.check(), everyMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Ends what `end` closes once the grant of `current()` is refused; returns the function that stops
+   * watching (call it when the stream or session closes for any other reason). `current` gives the
+   * identity of the latest request on it: a client that refreshes its JWT keeps its session with
+   * the new token's expiry. Callers without a grant (auth off) have nothing to be revoked.
+   */
+  watch(current: () => Identity, end: (reason: string) => void): () => void {
+    if (!current().grant) return () => undefined;
+    const entry: Watched = { current, end };
+    this.watched.add(entry);
+    return () => this.watched.delete(entry);
+  }
+
+  get size(): number {
+    return this.watched.size;
+  }
+
+  /** Looks at every watched grant once; exported for tests. Never throws. */
+  async check(): Promise<void> {
+    if (this.checking || this.watched.size === 0) return;
+    this.checking = true;
+    try {
+      const entries = [...this.watched];
+      let reasons: (string | undefined)[];
+      try {
+        reasons = await this.refusalsNow(entries.map((e) => e.current()));
+      } catch (err) {
+        // The state store cannot say: what is open stays open until it can (every request on it is
+        // still authenticated, and refused while the store is down).
+        this.log(
+          `could not check the grants of open streams: ${err instanceof Error ? err.message : String(err)}; trying again later`,
+        );
+        return;
+      }
+      entries.forEach((entry, i) => {
+        const reason = reasons[i];
+        if (reason === undefined || !this.watched.delete(entry)) return;
+        try {
+          entry.end(reason);
+        } catch {
+          // One stream failing to close must not keep the others open.
+        }
+      });
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.watched.clear();
+  }
+}

@@ -1,0 +1,194 @@
+// What a grant opened stays open only while the grant is in force: its legacy session (and the
+// session's GET stream), its legacy HTTP+SSE stream and its 2026-07-28 listen stream end within a
+// check interval of the grant being revoked or expiring, though no request comes on them; another
+// grant's streams stay open. With JWTs, a legacy session ends when the token of its latest request
+// expires: a client that presents a refreshed token on the session keeps it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ACCEPT_BOTH,
+  featureServerCommand,
+  modernHeaders,
+  modernRequest,
+  startFileGateway,
+  type FileGateway,
+  type JsonObject,
+} from '../helpers/index.js';
+import { sleep } from '../helpers/wait.js';
+import { AUDIENCE, ISSUER, mint, serveJwks, signingKey, type JwksServer, type SigningKey } from './support.js';
+
+const ADMIN = 'revoked-streams-admin-token-0001';
+/** The gateway looks at the grants of open streams this often. */
+const CHECK_MS = 200;
+
+let fgw: FileGateway;
+let base: string;
+
+beforeAll(async () => {
+  const { command, args } = featureServerCommand('stdio', 'legacy');
+  fgw = await startFileGateway(
+    'gatehouse-revoked-streams-',
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      state: 'sqlite:./state.db',
+      audit: 'none',
+      auth: { mode: 'grants', admin_token: ADMIN },
+      servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
+    },
+    { grantCheckMs: CHECK_MS },
+  );
+  base = fgw.gateway.url;
+}, 60_000);
+
+afterAll(async () => {
+  await fgw?.close();
+});
+
+async function api(method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+}
+
+async function createGrant(name: string, expires?: string): Promise<string> {
+  const res = await api('POST', '/grants', { name, servers: ['fx'], ...(expires ? { expires } : {}) });
+  expect(res.status).toBe(201);
+  return String(((await res.json()) as { token: string }).token);
+}
+
+/** Opens a legacy session on `url` with `token`: the headers of its requests. */
+async function legacySession(url: string, token: string): Promise<Record<string, string>> {
+  const auth = { authorization: `Bearer ${token}` };
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', accept: ACCEPT_BOTH },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'streams', version: '1' } },
+    }),
+  });
+  expect(init.status).toBe(200);
+  await init.text();
+  const session = {
+    ...auth,
+    'mcp-session-id': init.headers.get('mcp-session-id')!,
+    'mcp-protocol-version': '2025-06-18',
+  };
+  const initialized = await fetch(url, {
+    method: 'POST',
+    headers: { ...session, 'content-type': 'application/json', accept: ACCEPT_BOTH },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  expect(initialized.status).toBe(202);
+  return session;
+}
+
+/**
+ * The three kinds of stream a grant can hold open, each as the response whose body is the stream;
+ * `signal` closes them from the client's side.
+ */
+async function openStreams(token: string, signal?: AbortSignal): Promise<Record<string, Response>> {
+  const auth = { authorization: `Bearer ${token}` };
+  const session = await legacySession(`${base}/mcp/fx`, token);
+  const get = await fetch(`${base}/mcp/fx`, { headers: { ...session, accept: 'text/event-stream' }, signal });
+  const sse = await fetch(`${base}/sse/fx`, { headers: { ...auth, accept: 'text/event-stream' }, signal });
+  const listen: JsonObject = modernRequest('l1', 'subscriptions/listen', { notifications: { toolsListChanged: true } });
+  const modern = await fetch(`${base}/mcp/fx`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', accept: ACCEPT_BOTH, ...modernHeaders(listen) },
+    body: JSON.stringify(listen),
+    signal,
+  });
+  const streams = { 'legacy GET stream': get, 'HTTP+SSE stream': sse, 'listen stream': modern };
+  for (const [what, res] of Object.entries(streams)) expect(res.status, what).toBe(200);
+  return streams;
+}
+
+/** Whether the stream's body ends within `ms`. */
+async function endsWithin(res: Response, ms: number): Promise<boolean> {
+  const ended = res.text().then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([ended, sleep(ms).then(() => false)]);
+}
+
+describe('open streams of a grant no longer in force', () => {
+  it('end once the grant is revoked, though no request comes on them; another grant keeps its own', async () => {
+    const goneStreams = await openStreams(await createGrant('revoked-streams-gone'));
+    const kept = new AbortController();
+    const keptStreams = await openStreams(await createGrant('revoked-streams-kept'), kept.signal);
+    expect((await api('DELETE', '/grants/revoked-streams-gone')).status).toBe(200);
+    for (const [what, res] of Object.entries(goneStreams)) expect(await endsWithin(res, 10_000), what).toBe(true);
+    for (const [what, res] of Object.entries(keptStreams))
+      expect(await endsWithin(res, 5 * CHECK_MS), what).toBe(false);
+    kept.abort();
+  }, 60_000);
+
+  it('end once the grant expires', async () => {
+    const streams = await openStreams(await createGrant('revoked-streams-brief', '3s'));
+    for (const [what, res] of Object.entries(streams)) expect(await endsWithin(res, 15_000), what).toBe(true);
+  }, 60_000);
+});
+
+describe('a legacy session under JWTs', () => {
+  let jwks: JwksServer;
+  let key: SigningKey;
+  let jwtGateway: FileGateway;
+  beforeAll(async () => {
+    key = await signingKey('streams-k1');
+    jwks = await serveJwks([key]);
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    jwtGateway = await startFileGateway(
+      'gatehouse-jwt-streams-',
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        state: 'memory:',
+        audit: 'none',
+        auth: { mode: 'jwt', jwt: { issuer: ISSUER, audience: AUDIENCE, jwks_url: jwks.url } },
+        servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
+      },
+      { grantCheckMs: CHECK_MS },
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await jwtGateway?.close();
+    await jwks?.close();
+  });
+
+  it('ends when the token of its latest request expires; a refreshed token presented on it keeps it open', async () => {
+    const url = `${jwtGateway.gateway.url}/mcp/fx`;
+    const token = () => mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 3 });
+    const stream = async (session: Record<string, string>, signal?: AbortSignal) => {
+      const res = await fetch(url, {
+        headers: { ...session, accept: 'text/event-stream' },
+        ...(signal ? { signal } : {}),
+      });
+      expect(res.status).toBe(200);
+      return res;
+    };
+    const lapsed = await stream(await legacySession(url, await token()));
+    const refreshedSession = await legacySession(url, await token());
+    const kept = new AbortController();
+    const refreshed = await stream(refreshedSession, kept.signal);
+    // The client refreshes its token and uses it on the session, as a client with a token about to expire does.
+    const fresh = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
+    const ping = await fetch(url, {
+      method: 'POST',
+      headers: {
+        ...refreshedSession,
+        authorization: `Bearer ${fresh}`,
+        'content-type': 'application/json',
+        accept: ACCEPT_BOTH,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
+    expect(ping.status).toBe(200);
+    expect(await endsWithin(lapsed, 15_000)).toBe(true);
+    expect(await endsWithin(refreshed, 2_000)).toBe(false);
+    kept.abort();
+  }, 60_000);
+});
