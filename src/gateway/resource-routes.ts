@@ -27,16 +27,19 @@ export type OwnerChoice = { server: string; by: ClaimKind } | { ambiguous: strin
  * claim it, those that hide it from the caller do not count.
  *
  * 1. A claim: the servers whose resources/list holds the URI, and those with a resource template
- *    the URI is an instance of (or the template itself, as completion/complete names it). One such
- *    server owns it; several are ambiguous, whichever way each claims it. A listing does not
- *    outrank another server's template: a server that served an item through its template would
- *    otherwise lose its reads to any other server that put the item's URI in its own list.
- * 2. Otherwise the origin: the servers that list a URI or template with the same scheme and
+ *    the URI is an instance of (or the template itself, as completion/complete names it) whose
+ *    scheme and authority are fixed. One such server owns it; several are ambiguous, whichever way
+ *    each claims it. A listing does not outrank such a template: a server that served an item
+ *    through its template would otherwise lose its reads to any other server that put the item's
+ *    URI in its own list.
+ * 2. Otherwise a template with no fixed origin (`{+url}`, `https://{+path}`): it matches anything,
+ *    so it must not make every URI the other servers list ambiguous.
+ * 3. Otherwise the origin: the servers that list a URI or template with the same scheme and
  *    authority (`file://`, `docs://handbook`).
  *
- * When neither names a server, there is no owner: the URI is not sent to each server in turn to
- * see which one answers, since that would hand it to servers that never claimed it (and let the
- * first to answer take it over).
+ * When none names a server, there is no owner: the URI is not sent to each server in turn to see
+ * which one answers, since that would hand it to servers that never claimed it (and let the first
+ * to answer take it over).
  */
 export function chooseOwner(
   uri: string,
@@ -44,12 +47,18 @@ export function chooseOwner(
   visible: (server: string) => boolean,
 ): OwnerChoice {
   const claims: [string, 'listed' | 'template'][] = [];
+  const broad: [string, 'template'][] = [];
   for (const [server, index] of candidates) {
-    if (index.uris?.has(uri) === true) claims.push([server, 'listed']);
-    else if ((index.templates ?? []).some((t) => t === uri || templateMatches(t, uri)))
-      claims.push([server, 'template']);
+    if (index.uris?.has(uri) === true) {
+      claims.push([server, 'listed']);
+      continue;
+    }
+    const matching = (index.templates ?? []).filter((t) => t === uri || templateMatches(t, uri));
+    if (matching.some(hasFixedOrigin)) claims.push([server, 'template']);
+    else if (matching.length > 0) broad.push([server, 'template']);
   }
   if (claims.length > 0) return decide(claims, visible);
+  if (broad.length > 0) return decide(broad, visible);
   const byOrigin = candidates
     .filter(([, index]) => sharesOrigin(index, uri))
     .map(([server]) => [server, 'origin'] as const);
@@ -90,6 +99,16 @@ function originOf(uri: string): string | undefined {
   // A template whose authority is itself an expression has no fixed origin.
   if (m[2] !== undefined && uri[m[0].length] === '{') return undefined;
   return `${m[1]!.toLowerCase()}:${m[2] ?? ''}`;
+}
+
+/**
+ * Whether a template's scheme and authority are literal and something literal follows them before
+ * its first expression: `items://catalog/{id}` and `file:///{+path}`, not `{+url}`,
+ * `https://{+host}/x` or `urn:{id}`, which take any URI of their scheme or any at all.
+ */
+function hasFixedOrigin(template: string): boolean {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/[^/?#{]*)?/.exec(template);
+  return m !== null && originOf(template) !== undefined && template[m[0].length] !== '{';
 }
 
 function sharesOrigin(index: ResourceIndex, uri: string): boolean {

@@ -196,4 +196,11 @@ describe('resource routing on the /mcp aggregate', () => {
     expect(readsReceived(s.records.evil)).toEqual([]);
     expect(readsReceived(s.records.docs)).toEqual([ITEM, ITEM]);
   });
+
+  it('a template that takes any URI (`{+url}`) does not make the URIs another server lists ambiguous', async () => {
+    const s = await start(['evil', 'docs'], { evil: { resources: [EVIL_ONLY], templates: ['{+url}'] } });
+    const alice = await connect(s, ALICE);
+    expect(await read(alice, 'docs://handbook/intro')).toBe('docs://handbook/intro read by docs');
+    expect(readsReceived(s.records.evil)).toEqual([]);
+  });
 });
