@@ -8,13 +8,21 @@ import type { Identity } from '../identity/grants.js';
 /** How often the grants behind open streams and sessions are looked at. */
 export const GRANT_CHECK_MS = 30_000;
 
-/** Why each identity is refused now (undefined while it is in force); GrantRegistry.refusalsNow. */
-export type RefusalsNow = (identities: readonly Identity[]) => Promise<(string | undefined)[]>;
+/**
+ * Why each identity is refused now (undefined while it is in force, or when the state store that
+ * decides it could not be read: `unchecked` says why); GrantRegistry.refusalsNow.
+ */
+export type RefusalsNow = (
+  identities: readonly Identity[],
+) => Promise<{ reasons: (string | undefined)[]; unchecked?: Error }>;
+
+/** Ends what is watched; `'keep'` to go on watching it (a session that outlives its streams). */
+export type EndWatched = (reason: string, identity: Identity) => 'keep' | void;
 
 interface Watched {
   /** The identity as the latest request on the stream or session presented it. */
   current: () => Identity;
-  end: (reason: string) => void;
+  end: EndWatched;
 }
 
 export class IdentityWatch {
@@ -37,7 +45,7 @@ export class IdentityWatch {
    * identity of the latest request on it: a client that refreshes its JWT keeps its session with
    * the new token's expiry. Callers without a grant (auth off) have nothing to be revoked.
    */
-  watch(current: () => Identity, end: (reason: string) => void): () => void {
+  watch(current: () => Identity, end: EndWatched): () => void {
     if (!current().grant) return () => undefined;
     const entry: Watched = { current, end };
     this.watched.add(entry);
@@ -54,25 +62,27 @@ export class IdentityWatch {
     this.checking = true;
     try {
       const entries = [...this.watched];
-      let reasons: (string | undefined)[];
+      const identities = entries.map((e) => e.current());
+      let answer: Awaited<ReturnType<RefusalsNow>>;
       try {
-        reasons = await this.refusalsNow(entries.map((e) => e.current()));
+        answer = await this.refusalsNow(identities);
       } catch (err) {
-        // The state store cannot say: what is open stays open until it can (every request on it is
-        // still authenticated, and refused while the store is down).
-        this.log(
-          `could not check the grants of open streams: ${err instanceof Error ? err.message : String(err)}; trying again later`,
-        );
-        return;
+        answer = { reasons: [], unchecked: err instanceof Error ? err : new Error(String(err)) };
       }
+      // The state store cannot say: what it decides stays open until it can (every request is
+      // still authenticated, and refused while the store is down). Expiries are decided anyway.
+      if (answer.unchecked)
+        this.log(`could not check the grants of open streams: ${answer.unchecked.message}; trying again later`);
       entries.forEach((entry, i) => {
-        const reason = reasons[i];
-        if (reason === undefined || !this.watched.delete(entry)) return;
+        const reason = answer.reasons[i];
+        if (reason === undefined || !this.watched.has(entry)) return;
+        let kept: 'keep' | void = undefined;
         try {
-          entry.end(reason);
+          kept = entry.end(reason, identities[i]!);
         } catch {
           // One stream failing to close must not keep the others open.
         }
+        if (kept !== 'keep') this.watched.delete(entry);
       });
     } finally {
       this.checking = false;

@@ -16,6 +16,11 @@ export interface Grant {
   allServers?: true;
   labels: Record<string, string>;
   expiresAt?: number;
+  /**
+   * The grant is a bearer token's own claims (a JWT): it ends with that token, and the same client
+   * may go on with a newer one, unlike a grant that is revoked or expires.
+   */
+  fromToken?: true;
   /** Replaced in place when the policy is reloaded. */
   policy?: CompiledPolicy;
 }
@@ -184,35 +189,49 @@ export class GrantRegistry {
    * belongs to the grant as it is when the call goes on, as for a request arriving then.
    */
   async refusalNow(identity: Identity, now = Date.now()): Promise<string | undefined> {
-    return (await this.refusalsNow([identity], now))[0];
+    const { reasons, unchecked } = await this.refusalsNow([identity], now);
+    // A grant that could not be checked is not taken to be in force.
+    if (unchecked) throw unchecked;
+    return reasons[0];
   }
 
   /**
    * refusalNow for each of `identities`, reading the state store's grants once for all of them (the
-   * open streams of many grants are looked at together).
+   * open streams of many grants are looked at together). When the store cannot be read, the grants
+   * it would decide get no reason and `unchecked` says why; an expiry is decided all the same.
    */
-  async refusalsNow(identities: readonly Identity[], now = Date.now()): Promise<(string | undefined)[]> {
-    let stored: Map<string, StoredGrant> | undefined;
-    const out: (string | undefined)[] = [];
+  async refusalsNow(
+    identities: readonly Identity[],
+    now = Date.now(),
+  ): Promise<{ reasons: (string | undefined)[]; unchecked?: Error }> {
+    let stored: Map<string, StoredGrant> | Error | undefined;
+    const reasons = [];
     for (const { grant } of identities) {
-      if (!grant) {
-        out.push(undefined);
+      if (grant?.expiresAt !== undefined && grant.expiresAt <= now) {
+        reasons.push(`The grant "${grant.name}" has expired.`);
         continue;
       }
-      if (grant.expiresAt !== undefined && grant.expiresAt <= now) {
-        out.push(`The grant "${grant.name}" has expired.`);
+      if (!grant || !this.fromStoreGrants.has(grant) || !this.store) {
+        reasons.push(undefined);
         continue;
       }
-      if (!this.fromStoreGrants.has(grant) || !this.store) {
-        out.push(undefined);
+      if (stored === undefined) {
+        try {
+          stored = new Map((await this.store.listGrants()).map((g) => [g.name, g]));
+        } catch (err) {
+          stored = err instanceof Error ? err : new Error(String(err));
+        }
+      }
+      if (stored instanceof Error) {
+        reasons.push(undefined);
         continue;
       }
-      stored ??= new Map((await this.store.listGrants()).map((g) => [g.name, g]));
       const g = stored.get(grant.name);
-      if (!g || (g.revoked !== undefined && g.revoked <= now)) out.push(`The grant "${grant.name}" has been revoked.`);
-      else out.push(statusAt(g.expires, now) === 'expired' ? `The grant "${grant.name}" has expired.` : undefined);
+      if (!g || (g.revoked !== undefined && g.revoked <= now))
+        reasons.push(`The grant "${grant.name}" has been revoked.`);
+      else reasons.push(statusAt(g.expires, now) === 'expired' ? `The grant "${grant.name}" has expired.` : undefined);
     }
-    return out;
+    return stored instanceof Error ? { reasons, unchecked: stored } : { reasons };
   }
 
   /** A stored grant as the gateway applies it; throws when its policy cannot be read. */

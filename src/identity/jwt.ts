@@ -99,7 +99,10 @@ export class JwtAuthenticator {
       servers: servers === 'all' ? new Set() : servers,
       ...(servers === 'all' ? { allServers: true as const } : {}),
       labels: labelsOf(claimOf(payload, claims.labels)),
-      ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp * 1000 } : {}),
+      // The last moment a request with this token is accepted (jose allows clock_skew past exp):
+      // what waits on the token (a held call, an open stream) ends with it, not before.
+      ...(typeof payload.exp === 'number' ? { expiresAt: (payload.exp + this.config.clock_skew) * 1000 } : {}),
+      fromToken: true,
     };
     // The issuer was checked against the configured one, so iss|sub names one subject of one provider.
     return { ok: true, identity: { principal: `jwt:${this.config.issuer}|${sub}`, grant } };

@@ -148,7 +148,8 @@ describe('a legacy session under JWTs', () => {
         listen: { host: '127.0.0.1', port: 0 },
         state: 'memory:',
         audit: 'none',
-        auth: { mode: 'jwt', jwt: { issuer: ISSUER, audience: AUDIENCE, jwks_url: jwks.url } },
+        // A second's leeway past exp, so that the test need not wait the default minute for it.
+        auth: { mode: 'jwt', jwt: { issuer: ISSUER, audience: AUDIENCE, jwks_url: jwks.url, clock_skew: 1 } },
         servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
       },
       { grantCheckMs: CHECK_MS },
@@ -159,7 +160,7 @@ describe('a legacy session under JWTs', () => {
     await jwks?.close();
   });
 
-  it('ends when the token of its latest request expires; a refreshed token presented on it keeps it open', async () => {
+  it('its GET stream ends when the token of its latest request expires, and the session takes a refreshed token after that; one refreshed before keeps its stream', async () => {
     const url = `${jwtGateway.gateway.url}/mcp/fx`;
     const token = () => mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 3 });
     const stream = async (session: Record<string, string>, signal?: AbortSignal) => {
@@ -170,7 +171,8 @@ describe('a legacy session under JWTs', () => {
       expect(res.status).toBe(200);
       return res;
     };
-    const lapsed = await stream(await legacySession(url, await token()));
+    const lapsedSession = await legacySession(url, await token());
+    const lapsed = await stream(lapsedSession);
     const refreshedSession = await legacySession(url, await token());
     const kept = new AbortController();
     const refreshed = await stream(refreshedSession, kept.signal);
@@ -190,5 +192,19 @@ describe('a legacy session under JWTs', () => {
     expect(await endsWithin(lapsed, 15_000)).toBe(true);
     expect(await endsWithin(refreshed, 2_000)).toBe(false);
     kept.abort();
+    // A client that refreshes only once it is refused goes on with its session, not a new one.
+    const late = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
+    const after = await fetch(url, {
+      method: 'POST',
+      headers: {
+        ...lapsedSession,
+        authorization: `Bearer ${late}`,
+        'content-type': 'application/json',
+        accept: ACCEPT_BOTH,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' }),
+    });
+    expect(after.status).toBe(200);
+    expect(JSON.stringify(await after.json())).toContain('"result"');
   }, 60_000);
 });

@@ -7,7 +7,7 @@ import type { Endpoint } from '../../gateway/endpoint.js';
 import { ErrorCode, parseClientMessage } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
-import type { HttpEdge } from './streamable-http.js';
+import { laterIdentity, type HttpEdge } from './streamable-http.js';
 import type { IdentityWatch } from '../../http/identity-watch.js';
 import {
   countSessionsOf,
@@ -85,7 +85,7 @@ export class LegacySseDownstream {
         'Session not found: open /sse/<server> first and post to the URL it names.',
       );
     }
-    state.identity = edge;
+    state.identity = laterIdentity(state.identity, edge);
     const body = decodeJsonBody(res, raw, req.headers['content-type']);
     if (!body) return;
     const value = body.value;

@@ -444,7 +444,7 @@ export class StreamableHttpDownstream {
     edge: HttpEdge,
   ): Promise<SessionState | Stuck | undefined> {
     const found = await this.findSession(sid, endpoint, edge);
-    if (found && !('stuck' in found)) found.identity = edge;
+    if (found && !('stuck' in found)) found.identity = laterIdentity(found.identity, edge);
     return found;
   }
 
@@ -507,9 +507,16 @@ export class StreamableHttpDownstream {
     this.sessions.set(sid, state);
     state.unwatch = this.grantWatch?.watch(
       () => state.identity,
-      () => {
+      (_reason, identity) => {
+        // A JWT that expired is that token's end, not the client's: the stream it opened ends, and
+        // the session waits for a request with a newer token (or the idle sweep). A grant revoked
+        // or expired ends the session here; other replicas end their copies on their own checks.
+        if (identity.grant?.fromToken) {
+          state.getStream?.end();
+          return 'keep';
+        }
         this.closeSession(sid);
-        void this.cluster.bindings?.forget(sid, true);
+        void this.cluster.bindings?.forget(sid, false);
       },
     );
   }
@@ -618,4 +625,14 @@ function legacyHeaderMismatch(req: IncomingMessage, msg: JsonRpcRequest): string
   if (nameHeader !== undefined && name !== undefined && decodeParamValue(nameHeader) !== name)
     return `The Mcp-Name header (${nameHeader}) disagrees with the body's name (${name}).`;
   return undefined;
+}
+
+/**
+ * Of two identities of one principal, the one whose token expires later (a client may still send
+ * a request with its older token after it has a newer one): what the session is watched with.
+ */
+export function laterIdentity(held: Identity, arriving: Identity): Identity {
+  const heldEnds = held.grant?.expiresAt ?? Infinity;
+  const arrivingEnds = arriving.grant?.expiresAt ?? Infinity;
+  return arrivingEnds >= heldEnds ? arriving : held;
 }
