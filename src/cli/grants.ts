@@ -53,6 +53,10 @@ export async function grantsCreateCommand(name: string, opts: GrantsCreateOption
       return created.code === 'invalid' ? EXIT_USAGE : EXIT_FAILURE;
     }
     const view = grantView(created.grant);
+    if (loaded.config.auth.mode === 'none')
+      io.err(
+        'gatehouse: note: auth.mode is "none", so a gateway on this config does not ask HTTP callers for this token (every caller gets every server); set auth.mode: grants to require it. gatehouse stdio --grant applies it either way.',
+      );
     if (opts.json) {
       io.out(JSON.stringify({ ...view, token: created.token }, null, 2));
       return EXIT_OK;

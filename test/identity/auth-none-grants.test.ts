@@ -1,8 +1,10 @@
 // A config that defines grants but leaves auth.mode at its default ("none") starts, since
 // `gatehouse stdio --grant` uses those grants, but the gateway says at start that HTTP callers are
-// not held to them; with mode grants it says nothing of the kind.
+// not held to them; with mode grants it says nothing of the kind. `gatehouse grants create` on such
+// a config says the same of the grant it makes.
 import { describe, expect, it } from 'vitest';
-import { EPHEMERAL, featureServerCommand, startParsedGateway } from '../helpers/index.js';
+import { runCli } from '../helpers/cli.js';
+import { EPHEMERAL, featureServerCommand, startParsedGateway, tempDir } from '../helpers/index.js';
 
 /** The log lines of a gateway started on `auth`, with one grant, until it is up. */
 async function startLines(auth: Record<string, unknown> | undefined): Promise<string[]> {
@@ -32,4 +34,32 @@ describe('grants under auth.mode none', () => {
   it('with auth.mode grants there is no such warning', async () => {
     expect((await startLines({ mode: 'grants' })).filter((l) => /auth\.mode is "none"/.test(l))).toEqual([]);
   });
+});
+
+describe('gatehouse grants create under auth.mode none', () => {
+  it('creates the grant and notes on stderr that HTTP callers are not asked for its token; under mode grants it does not', async () => {
+    const home = tempDir('gatehouse-auth-none-create-');
+    try {
+      const { command, args } = featureServerCommand('stdio', 'legacy');
+      const config = (auth?: Record<string, unknown>) => ({
+        state: `sqlite:./state.db`,
+        audit: 'none',
+        ...(auth ? { auth } : {}),
+        servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
+      });
+      const none = home.write('none.json', config());
+      const made = await runCli(['grants', 'create', 'ci', '--server', 'fx', '-c', none, '--json'], { cwd: home.path });
+      expect(made.code, made.stderr).toBe(0);
+      expect(JSON.parse(made.stdout)).toMatchObject({ name: 'ci', token: expect.stringMatching(/^gth_/) });
+      expect(made.stderr).toMatch(/auth\.mode is "none".*set auth\.mode: grants/);
+      const grants = home.write('grants.json', config({ mode: 'grants' }));
+      const quiet = await runCli(['grants', 'create', 'ci2', '--server', 'fx', '-c', grants, '--json'], {
+        cwd: home.path,
+      });
+      expect(quiet.code, quiet.stderr).toBe(0);
+      expect(quiet.stderr).not.toMatch(/auth\.mode is "none"/);
+    } finally {
+      home.remove();
+    }
+  }, 60_000);
 });
