@@ -56,7 +56,7 @@ export class IdentityWatch {
     return this.watched.size;
   }
 
-  /** Looks at every watched grant once; exported for tests. Never throws. */
+  /** Looks at every watched grant once (the timer calls it; tests too). Never throws. */
   async check(): Promise<void> {
     if (this.checking || this.watched.size === 0) return;
     this.checking = true;

@@ -433,11 +433,7 @@ export class StreamableHttpDownstream {
     res.writeHead(200).end();
   }
 
-  /**
-   * The session an id names: one this replica holds, or one another replica created that can
-   * continue here (rebuilt for the same principal, endpoint and upstream session), or why not.
-   */
-  /** The session a request names (see findSession), which now answers to that request's identity. */
+  /** The session a request names (see findSession), watched from now on with the later-expiring token. */
   private async sessionAnywhere(
     sid: string,
     endpoint: Endpoint,
@@ -448,6 +444,10 @@ export class StreamableHttpDownstream {
     return found;
   }
 
+  /**
+   * The session an id names: one this replica holds, or one another replica created that can
+   * continue here (rebuilt for the same principal, endpoint and upstream session), or why not.
+   */
   private async findSession(
     sid: string,
     endpoint: Endpoint,
@@ -502,7 +502,7 @@ export class StreamableHttpDownstream {
     return state && state.session.principal === edge.principal && state.endpoint === endpoint ? state : undefined;
   }
 
-  /** Keeps a session open here, for as long as the grant that opened it is in force. */
+  /** Keeps a session open here while its grant is in force (see IdentityWatch). */
   private hold(sid: string, state: SessionState): void {
     this.sessions.set(sid, state);
     state.unwatch = this.grantWatch?.watch(
