@@ -25,28 +25,34 @@ async function recordsOf(fgw: FileGateway): Promise<StoredAuditRecord[]> {
 const textOf = (r: { content?: unknown }): string =>
   String(((r.content as { text?: string }[] | undefined) ?? [])[0]?.text ?? '');
 
+/** A gateway whose feature server `fx` holds every echo for approval, with `extra` in the server's entry. */
+function heldEchoGateway(prefix: string, extra: Record<string, unknown> = {}): Promise<FileGateway> {
+  const { command, args } = featureServerCommand('stdio', 'legacy');
+  return startFileGateway(prefix, {
+    listen: { host: '127.0.0.1', port: 0 },
+    state: 'sqlite:./state.db',
+    audit: { sink: 'jsonl:./audit.jsonl', spool: 'off' },
+    servers: {
+      fx: {
+        command,
+        args,
+        ...extra,
+        policy: {
+          version: '1',
+          default: 'allow',
+          tools: { echo: { action: 'require_approval', approval: { timeout: '2m' } } },
+        },
+      },
+    },
+  });
+}
+
 describe('a call held for approval while the server changes the tool', () => {
   let fgw: FileGateway;
   let client: ConnectedClient;
 
   beforeAll(async () => {
-    const { command, args } = featureServerCommand('stdio', 'legacy');
-    fgw = await startFileGateway('gatehouse-held-pin-', {
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'sqlite:./state.db',
-      audit: { sink: 'jsonl:./audit.jsonl', spool: 'off' },
-      servers: {
-        fx: {
-          command,
-          args,
-          policy: {
-            version: '1',
-            default: 'allow',
-            tools: { echo: { action: 'require_approval', approval: { timeout: '2m' } } },
-          },
-        },
-      },
-    });
+    fgw = await heldEchoGateway('gatehouse-held-pin-');
     client = await connectClient({ era: 'legacy', downstream: { kind: 'http', url: `${fgw.gateway.url}/mcp/fx` } });
   }, 60_000);
 
@@ -83,24 +89,7 @@ describe('a call held for approval while the server drops the tool', () => {
   it.each(['on', 'off'] as const)(
     'pins %s: approved after the server dropped the tool, it is answered as a tool the server lacks, and audited so',
     async (pins) => {
-      const { command, args } = featureServerCommand('stdio', 'legacy');
-      const fgw = await startFileGateway('gatehouse-held-drop-', {
-        listen: { host: '127.0.0.1', port: 0 },
-        state: 'sqlite:./state.db',
-        audit: { sink: 'jsonl:./audit.jsonl', spool: 'off' },
-        servers: {
-          fx: {
-            command,
-            args,
-            pins,
-            policy: {
-              version: '1',
-              default: 'allow',
-              tools: { echo: { action: 'require_approval', approval: { timeout: '2m' } } },
-            },
-          },
-        },
-      });
+      const fgw = await heldEchoGateway('gatehouse-held-drop-', { pins });
       const client = await connectClient({
         era: 'legacy',
         downstream: { kind: 'http', url: `${fgw.gateway.url}/mcp/fx` },

@@ -171,6 +171,18 @@ describe('a legacy session under JWTs', () => {
       expect(res.status).toBe(200);
       return res;
     };
+    /** A ping on a session, presenting `bearer` instead of the token the session was opened with. */
+    const pingWith = (session: Record<string, string>, bearer: string, id: number) =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          ...session,
+          authorization: `Bearer ${bearer}`,
+          'content-type': 'application/json',
+          accept: ACCEPT_BOTH,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' }),
+      });
     const lapsedSession = await legacySession(url, await token());
     const lapsed = await stream(lapsedSession);
     const refreshedSession = await legacySession(url, await token());
@@ -178,32 +190,13 @@ describe('a legacy session under JWTs', () => {
     const refreshed = await stream(refreshedSession, kept.signal);
     // The client refreshes its token and uses it on the session, as a client with a token about to expire does.
     const fresh = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
-    const ping = await fetch(url, {
-      method: 'POST',
-      headers: {
-        ...refreshedSession,
-        authorization: `Bearer ${fresh}`,
-        'content-type': 'application/json',
-        accept: ACCEPT_BOTH,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
-    });
-    expect(ping.status).toBe(200);
+    expect((await pingWith(refreshedSession, fresh, 2)).status).toBe(200);
     expect(await endsWithin(lapsed, 15_000)).toBe(true);
     expect(await endsWithin(refreshed, 2_000)).toBe(false);
     kept.abort();
     // A client that refreshes only once it is refused goes on with its session, not a new one.
     const late = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
-    const after = await fetch(url, {
-      method: 'POST',
-      headers: {
-        ...lapsedSession,
-        authorization: `Bearer ${late}`,
-        'content-type': 'application/json',
-        accept: ACCEPT_BOTH,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' }),
-    });
+    const after = await pingWith(lapsedSession, late, 3);
     expect(after.status).toBe(200);
     expect(JSON.stringify(await after.json())).toContain('"result"');
   }, 60_000);
