@@ -36,9 +36,12 @@ interface Checked {
   value?: unknown;
 }
 
-/** Where a server's policy comes from, as the config says. */
+/**
+ * Where a server's policy comes from, as the config in force says: a reload may have named another
+ * file, or put the policy inline, since the gateway started.
+ */
 function policySource(core: GatewayCore, server: string): { kind: 'file'; path: string } | { kind: 'inline' | 'none' } {
-  const ref = core.pool.servers[server]?.policy;
+  const ref = core.reloader.policyOf(server);
   if (typeof ref === 'string') return { kind: 'file', path: ref };
   return { kind: ref === undefined ? 'none' : 'inline' };
 }
@@ -223,6 +226,9 @@ export async function putPolicy(
     });
   const expected = expectedVersion(req);
   const outcome = await serialised(source.path, async () => {
+    // A reload since the request arrived may have named another file: this one would not be in force.
+    const now = policySource(core, server);
+    if (now.kind !== 'file' || now.path !== source.path) return { moved: now };
     if (expected !== undefined && expected !== '*') {
       const current = versionOf(await readFile(source.path, 'utf8').catch(() => null));
       if (current !== expected) return { conflict: current };
@@ -232,13 +238,22 @@ export async function putPolicy(
     await core.reloader.reload();
     return { version: versionOf(written) };
   });
+  if ('moved' in outcome && outcome.moved)
+    return sendJson(res, 409, {
+      code: 'policy_moved',
+      error: `The config now names ${outcome.moved.kind === 'file' ? `another policy file for "${server}"` : `no policy file for "${server}"`}, so ${source.path} is not its policy any more; nothing was written. Read the policy again.`,
+    });
   if ('conflict' in outcome)
     return sendJson(res, 412, {
       code: 'version_conflict',
       error: `The policy file of "${server}" changed since version ${expected} was read; nothing was written. Read it again and redo the change.`,
       version: outcome.conflict,
     });
-  const error = core.reloader.lastError;
+  // In force only if the reload went through and still reads this file for the server.
+  const after = policySource(core, server);
+  const moved = after.kind !== 'file' || after.path !== source.path;
+  const error =
+    core.reloader.lastError ?? (moved ? `the config no longer names ${source.path} for "${server}"` : undefined);
   sendJson(
     res,
     200,

@@ -109,6 +109,11 @@ export class PolicyReloader {
     }, delay);
   }
 
+  /** A server's policy as the config in force names it (a file path, inline, or none): a reload may change it. */
+  policyOf(server: string): unknown {
+    return this.loaded.config.servers[server]?.policy;
+  }
+
   /** Reloads now (also used by tests); never throws. */
   async reload(): Promise<void> {
     try {

@@ -124,6 +124,48 @@ describe('PUT /api/v1/policy/<server>', () => {
   });
 });
 
+describe('PUT /api/v1/policy/<server> after a reload named another policy', () => {
+  it('writes the file the config names now, not the one it named at start; a policy made inline is 409', async () => {
+    const dir = tempDir('gh-admin-policy-moved-');
+    const first = dir.write('a.yaml', START_POLICY);
+    const second = dir.write('b.yaml', { version: '1', default: 'allow' });
+    const config = (policy: unknown) => ({
+      ...EPHEMERAL,
+      auth: { mode: 'none', admin_token: ADMIN },
+      servers: { fx: featureEntry({ policy }) },
+    });
+    const moved = await startFileGateway(dir, config('./a.yaml'));
+    const call = async (method: string, body?: unknown) => {
+      const res = await fetch(`${moved.gateway.url}/api/v1/policy/fx`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      const atStart = readFileSync(first, 'utf8');
+      dir.write('gatehouse.json', config('./b.yaml'));
+      await moved.gateway.core.reloader.reload();
+      expect(String((await call('GET')).body.path)).toBe(second);
+      const deny = { version: '1', default: 'allow', tools: { echo: { action: 'deny' } } };
+      const put = await call('PUT', { policy: deny });
+      expect(put.status).toBe(200);
+      expect(put.body).toMatchObject({ path: second, in_force: true });
+      expect(readFileSync(second, 'utf8')).toContain('echo');
+      expect(readFileSync(first, 'utf8')).toBe(atStart);
+      expect(moved.gateway.core.policies.get('fx')?.source).toMatchObject({ tools: { echo: { action: 'deny' } } });
+      dir.write('gatehouse.json', config({ version: '1', default: 'allow' }));
+      await moved.gateway.core.reloader.reload();
+      const inline = await call('PUT', { policy: deny });
+      expect(inline.status).toBe(409);
+      expect(inline.body.code).toBe('inline_policy');
+    } finally {
+      await moved.close();
+    }
+  }, 60_000);
+});
+
 describe('validate and explain stay bounded', () => {
   /** `{"a":{"a":...1...}}`, `n` levels deep. */
   const deep = (n: number): string => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
