@@ -9,7 +9,7 @@
 // sends it back (If-Match) is refused with 412 when the file changed since, so that two editors
 // cannot silently undo each other's changes.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname, extname, join } from 'node:path';
 import { Document, isScalar, Lexer, parseDocument, Scalar, visit } from 'yaml';
@@ -278,8 +278,15 @@ function readsBackAs(text: string, value: unknown, format: Format): boolean {
 /** A new file beside the old one, then a rename over it: readers see the old or the new file, never half. */
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // The new file keeps the old one's permissions: a policy kept private (0600) stays private.
+  const mode = (await stat(path).catch(() => undefined))?.mode;
   try {
-    await writeFile(temp, text, { encoding: 'utf8', flag: 'wx' });
+    await writeFile(temp, text, {
+      encoding: 'utf8',
+      flag: 'wx',
+      ...(mode !== undefined ? { mode: mode & 0o777 } : {}),
+    });
+    if (mode !== undefined) await chmod(temp, mode & 0o777); // past the umask
     await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);

@@ -2,7 +2,7 @@
 // server's policy lives in a file: what a policy manager's PUT writes must be exactly what was
 // validated (so the next start accepts it), and a viewer's validate or explain request must stay
 // bounded however its text or arguments are shaped.
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { EPHEMERAL, featureEntry, startFileGateway, tempDir, type FileGateway } from '../helpers/gateway.js';
@@ -57,6 +57,14 @@ afterAll(async () => {
 });
 
 describe('PUT /api/v1/policy/<server>', () => {
+  it('a saved policy file keeps the permissions it had: one kept private (0600) stays private', async () => {
+    chmodSync(policyFile, 0o600);
+    const r = await api(MANAGER, 'PUT', '/api/v1/policy/fx', { policy: START_POLICY });
+    expect(r.status).toBe(200);
+    expect(statSync(policyFile).mode & 0o777).toBe(0o600);
+    chmodSync(policyFile, 0o644);
+  });
+
   it('a viewer cannot change a policy (403) and the file is unchanged', async () => {
     const before = readFileSync(policyFile, 'utf8');
     const r = await api(VIEWER, 'PUT', '/api/v1/policy/fx', { policy: { version: '1', default: 'deny' } });
