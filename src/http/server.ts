@@ -5,7 +5,7 @@ import type { GatewayCore } from '../gateway/core.js';
 import type { Endpoint } from '../gateway/endpoint.js';
 import { ErrorCode } from '../mcp/jsonrpc.js';
 import { LegacySseDownstream } from '../transports/downstream/legacy-sse.js';
-import { IdentityWatch } from './identity-watch.js';
+import { IdentityWatch } from '../identity/identity-watch.js';
 import { StreamableHttpDownstream, type HttpEdge } from '../transports/downstream/streamable-http.js';
 import { retryRouter } from '../cluster/route-retry.js';
 import { SessionBindings } from '../cluster/session-bindings.js';

@@ -9,6 +9,7 @@ import { buildGatewayCore } from '../../gateway/core.js';
 import { eraOfRequest } from '../../mcp/era.js';
 import type { LogFn } from '../../observability/logger.js';
 import { mayUse, type Identity } from '../../identity/grants.js';
+import { IdentityWatch } from '../../identity/identity-watch.js';
 import { errorResponse, ErrorCode, isRequest, parseClientMessage, type JsonRpcMessage } from '../../mcp/jsonrpc.js';
 
 export async function runStdio(
@@ -22,10 +23,13 @@ export async function runStdio(
     logTo?: LogFn;
     /** A grant token: the client is that grant (its servers, policy, limits), as over HTTP. */
     grant?: string;
+    /** How often the grant is checked while no message comes; default 30 s (tests use less). */
+    grantCheckMs?: number;
   },
 ): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const core = await buildGatewayCore(loaded, opts.logTo ?? ((level, msg) => log(`${level}: ${msg}`)));
+  const logTo: LogFn = opts.logTo ?? ((level, msg) => log(`${level}: ${msg}`));
+  const core = await buildGatewayCore(loaded, logTo);
   const endpoint = core.endpoint(server);
   if (!endpoint)
     throw new Error(`Unknown server "${server}". Configured servers: ${Object.keys(loaded.config.servers).join(', ')}`);
@@ -92,6 +96,29 @@ export async function runStdio(
   // revoked or expired while the client runs stops working from its next request on.
   const grant = opts.grant;
   let warned = false;
+  const refused = (reason: string): void => {
+    if (!warned) log(`gatehouse stdio: --grant refused: ${reason}`);
+    warned = true;
+  };
+  // Between messages too: what the connection holds open (listen streams, the session's
+  // notifications and server requests) stops once the grant is revoked or expires.
+  let current = identity;
+  const grantWatch =
+    grant === undefined
+      ? undefined
+      : new IdentityWatch(
+          (ids) => core.grants.refusalsNow(ids),
+          (m) => logTo('warn', m),
+          opts.grantCheckMs,
+        );
+  grantWatch?.watch(
+    () => current,
+    (reason) => {
+      refused(reason);
+      for (const close of listens.splice(0)) close();
+      session.close();
+    },
+  );
   /** The grant as it is now, or why it is refused. */
   const check = async (token: string): Promise<{ identity: Identity } | { refused: string }> => {
     try {
@@ -120,15 +147,17 @@ export async function runStdio(
     if (grant === undefined) return dispatch(msg);
     checked = checked.then(async () => {
       const checkedNow = await check(grant);
-      if ('identity' in checkedNow) return dispatch(msg, checkedNow.identity);
-      const { refused } = checkedNow;
-      if (!warned) log(`gatehouse stdio: --grant refused: ${refused}`);
-      warned = true;
-      if (isRequest(msg)) write(errorResponse(msg.id, ErrorCode.InvalidRequest, `Unauthorized: ${refused}`));
+      if ('identity' in checkedNow) {
+        current = checkedNow.identity;
+        return dispatch(msg, checkedNow.identity);
+      }
+      refused(checkedNow.refused);
+      if (isRequest(msg)) write(errorResponse(msg.id, ErrorCode.InvalidRequest, `Unauthorized: ${checkedNow.refused}`));
     });
   });
   await core.pool.startAll();
   await new Promise<void>((resolve) => rl.on('close', resolve));
+  grantWatch?.stop();
   await checked;
   await Promise.allSettled([...pending]);
   for (const close of listens) close();

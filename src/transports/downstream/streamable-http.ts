@@ -33,7 +33,7 @@ import {
 } from '../../http/session-limits.js';
 import type { RetryRouter } from '../../cluster/route-retry.js';
 import type { SessionBindings } from '../../cluster/session-bindings.js';
-import type { IdentityWatch } from '../../http/identity-watch.js';
+import type { IdentityWatch } from '../../identity/identity-watch.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 /** Errors a 2026-07-28 server answers with HTTP 400 even when they come from handling the request. */

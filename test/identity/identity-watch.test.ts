@@ -3,7 +3,7 @@
 // gone; an end that asks to be kept is asked again; and when the store cannot be read, the stored
 // grants are left as they were (and the failure logged) while an expired grant still ends.
 import { afterEach, describe, expect, it } from 'vitest';
-import { IdentityWatch } from '../../src/http/identity-watch.js';
+import { IdentityWatch } from '../../src/identity/identity-watch.js';
 import { GrantRegistry, hashToken, type Identity } from '../../src/identity/grants.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { tempDir, type TempDir } from '../helpers/gateway.js';

@@ -3,7 +3,7 @@
 // request is authenticated, but such a stream carries no more requests: without a look now and
 // then, a grant revoked or expired (or a JWT past its `exp`) would keep receiving what the stream
 // carries, and keep its upstream running, for as long as its client held the connection.
-import type { Identity } from '../identity/grants.js';
+import type { Identity } from './grants.js';
 
 /** How often the grants behind open streams and sessions are looked at. */
 export const GRANT_CHECK_MS = 30_000;
