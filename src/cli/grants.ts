@@ -1,7 +1,7 @@
 // `gatehouse grants create | list | revoke`: credentials for agents, kept in the state store.
 // The token is printed once, when it is created; the store keeps only its hash. A running gateway
 // sharing the store accepts a new grant and refuses a revoked one on the very next request.
-import { createGrant, grantView, listGrants, revokeGrant } from '../identity/create-grant.js';
+import { createGrant, grantView, listGrants, NOT_CHECKED_UNDER_NONE, revokeGrant } from '../identity/create-grant.js';
 import { GrantRegistry } from '../identity/grants.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.js';
 import { withConfigStore } from './state-store.js';
@@ -53,10 +53,7 @@ export async function grantsCreateCommand(name: string, opts: GrantsCreateOption
       return created.code === 'invalid' ? EXIT_USAGE : EXIT_FAILURE;
     }
     const view = grantView(created.grant);
-    if (loaded.config.auth.mode === 'none')
-      io.err(
-        'gatehouse: note: auth.mode is "none", so a gateway on this config does not ask HTTP callers for this token (every caller gets every server); set auth.mode: grants to require it. gatehouse stdio --grant applies it either way.',
-      );
+    if (loaded.config.auth.mode === 'none') io.err(`gatehouse: note: ${NOT_CHECKED_UNDER_NONE}`);
     if (opts.json) {
       io.out(JSON.stringify({ ...view, token: created.token }, null, 2));
       return EXIT_OK;

@@ -60,6 +60,8 @@ export interface GatewayCore {
   links: { base?: string };
   /** The config file's folder: relative paths (grant policies created through the admin API) start here. */
   configDir: string;
+  /** How HTTP callers are identified (auth.mode): grants are checked only under `grants`. */
+  authMode: 'none' | 'grants' | 'jwt';
   close(): Promise<void>;
 }
 
@@ -227,6 +229,7 @@ export async function buildGatewayCore(loaded: LoadedConfig, log: Log): Promise<
     endpoint: (name) => endpoints.get(name),
     links,
     configDir: loaded.dir,
+    authMode: config.auth.mode,
     close: async () => {
       gate.close();
       approvals.close();

@@ -5,7 +5,14 @@
 // and are changed in the config file only. Errors are `{ error, code }`.
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { createGrant, grantView, listGrants, revokeGrant, type GrantRequest } from '../identity/create-grant.js';
+import {
+  createGrant,
+  grantView,
+  listGrants,
+  NOT_CHECKED_UNDER_NONE,
+  revokeGrant,
+  type GrantRequest,
+} from '../identity/create-grant.js';
 import type { AdminRequest } from './admin-routes.js';
 import { readBody } from './body.js';
 import { sendJson } from './respond.js';
@@ -71,10 +78,19 @@ export async function createGrantRoute({ core, req, res, maxBodyBytes }: AdminRe
     servers: Object.keys(core.pool.servers),
     configGrants: core.grants.configNames(),
     baseDir: core.configDir,
-    authMode: core.jwt ? 'jwt' : 'grants',
+    authMode: core.authMode,
   });
   if (!created.ok) return fail(res, created.code === 'invalid' ? 'invalid_body' : 'conflict', `${created.message}.`);
-  sendJson(res, 201, { grant: grantView(created.grant), token: created.token }, { 'cache-control': 'no-store' });
+  sendJson(
+    res,
+    201,
+    {
+      grant: grantView(created.grant),
+      token: created.token,
+      ...(core.authMode === 'none' ? { warning: NOT_CHECKED_UNDER_NONE } : {}),
+    },
+    { 'cache-control': 'no-store' },
+  );
 }
 
 /** DELETE /grants/<name>: revokes a grant of the store; `{ grant }` as it is now. */

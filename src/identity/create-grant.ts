@@ -117,6 +117,10 @@ function policyProblems(file: string, err: PolicyError): string {
   return `the policy ${file} is invalid at ${paths.join(', ')}; run gatehouse policy check ${file} to see why`;
 }
 
+/** Said with a grant created while auth.mode is none, where HTTP callers are not asked for tokens. */
+export const NOT_CHECKED_UNDER_NONE =
+  'auth.mode is "none", so a gateway on this config does not ask HTTP callers for this token (every caller gets every server); set auth.mode: grants to require it. gatehouse stdio --grant applies it either way.';
+
 /** A grant as lists and answers show it, from the config file or the store: never a token or its hash. */
 export interface GrantListing {
   name: string;

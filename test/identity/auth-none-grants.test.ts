@@ -1,7 +1,7 @@
 // A config that defines grants but leaves auth.mode at its default ("none") starts, since
 // `gatehouse stdio --grant` uses those grants, but the gateway says at start that HTTP callers are
 // not held to them; with mode grants it says nothing of the kind. `gatehouse grants create` on such
-// a config says the same of the grant it makes.
+// a config, and POST /api/v1/grants on such a gateway, say the same of the grant they make.
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { EPHEMERAL, featureServerCommand, startParsedGateway, tempDir } from '../helpers/index.js';
@@ -61,5 +61,34 @@ describe('gatehouse grants create under auth.mode none', () => {
     } finally {
       home.remove();
     }
+  }, 60_000);
+});
+
+describe('POST /api/v1/grants under auth.mode none', () => {
+  it('answers the new grant with a warning that HTTP callers are not asked for its token; under mode grants, without one', async () => {
+    const ADMIN = 'auth-none-grants-admin-0001';
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    const create = async (mode: 'none' | 'grants') => {
+      const gateway = await startParsedGateway({
+        ...EPHEMERAL,
+        auth: { mode, admin_token: ADMIN },
+        servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
+      });
+      try {
+        const res = await fetch(`${gateway.url}/api/v1/grants`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: `api-${mode}`, servers: ['fx'] }),
+        });
+        expect(res.status).toBe(201);
+        return (await res.json()) as { token?: string; warning?: string };
+      } finally {
+        await gateway.close();
+      }
+    };
+    const none = await create('none');
+    expect(none.token).toMatch(/^gth_/);
+    expect(none.warning).toMatch(/auth\.mode is "none".*set auth\.mode: grants/);
+    expect(await create('grants')).not.toHaveProperty('warning');
   }, 60_000);
 });
