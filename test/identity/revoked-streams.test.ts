@@ -1,8 +1,9 @@
 // What a grant opened stays open only while the grant is in force: its legacy session (and the
 // session's GET stream), its legacy HTTP+SSE stream and its 2026-07-28 listen stream end within a
 // check interval of the grant being revoked or expiring, though no request comes on them; another
-// grant's streams stay open. With JWTs, a legacy session ends when the token of its latest request
-// expires: a client that presents a refreshed token on the session keeps it.
+// grant's streams stay open. With JWTs, a legacy session's GET stream ends when the token of its
+// latest request expires, and the session goes on with a refreshed token presented on it; an
+// HTTP+SSE stream likewise follows the token of the latest message posted on it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCEPT_BOTH,
@@ -199,5 +200,41 @@ describe('a legacy session under JWTs', () => {
     const after = await pingWith(lapsedSession, late, 3);
     expect(after.status).toBe(200);
     expect(JSON.stringify(await after.json())).toContain('"result"');
+  }, 60_000);
+  it("an HTTP+SSE stream follows the token of the latest message posted on it: a newer token keeps it open past the first one's exp", async () => {
+    const base = jwtGateway.gateway.url;
+    const first = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 3 });
+    const newer = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
+    const kept = new AbortController();
+    const res = await fetch(`${base}/sse/fx`, {
+      headers: { authorization: `Bearer ${first}`, accept: 'text/event-stream' },
+      signal: kept.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!/event: endpoint\ndata: (\S+)/.test(text)) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error('the stream ended before it named its endpoint');
+      text += new TextDecoder().decode(chunk.value);
+    }
+    const endpoint = /event: endpoint\ndata: (\S+)/.exec(text)![1]!;
+    const posted = await fetch(`${base}${endpoint}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${newer}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sse', version: '1' } },
+      }),
+    });
+    expect(posted.status).toBe(202);
+    // Past the first token's exp and leeway (4 s) and a few checks: the stream is still open.
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return true;
+    })().catch(() => true);
+    expect(await Promise.race([ended, sleep(7_000).then(() => false)])).toBe(false);
+    kept.abort();
   }, 60_000);
 });
