@@ -50,7 +50,6 @@ export async function startGateway(loaded: LoadedConfig, opts: StartGatewayOptio
     },
     loopbackOnly: isLoopbackHost(host),
     corsOrigins: loaded.config.listen.cors_origins,
-    authMode: loaded.config.auth.mode,
     admin: new AdminTokens(loaded.config.auth),
     ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
     ...(opts.stallCheckMs ? { stallCheckMs: opts.stallCheckMs } : {}),

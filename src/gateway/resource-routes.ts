@@ -92,9 +92,12 @@ function templateMatches(template: string, uri: string): boolean {
   }
 }
 
+/** A URI's scheme, and its `//authority` when it has one. */
+const ORIGIN = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/[^/?#{]*)?/;
+
 /** `scheme://authority` of a URI (scheme lowercased), or undefined when it has none. */
 function originOf(uri: string): string | undefined {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/[^/?#{]*)?/.exec(uri);
+  const m = ORIGIN.exec(uri);
   if (!m) return undefined;
   // A template whose authority is itself an expression has no fixed origin.
   if (m[2] !== undefined && uri[m[0].length] === '{') return undefined;
@@ -107,8 +110,8 @@ function originOf(uri: string): string | undefined {
  * `https://{+host}/x` or `urn:{id}`, which take any URI of their scheme or any at all.
  */
 function hasFixedOrigin(template: string): boolean {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/[^/?#{]*)?/.exec(template);
-  return m !== null && originOf(template) !== undefined && template[m[0].length] !== '{';
+  const m = ORIGIN.exec(template);
+  return m !== null && template[m[0].length] !== '{';
 }
 
 function sharesOrigin(index: ResourceIndex, uri: string): boolean {

@@ -36,15 +36,20 @@ interface Checked {
   value?: unknown;
 }
 
+type PolicySource = { kind: 'file'; path: string } | { kind: 'inline' | 'none' };
+
 /**
  * Where a server's policy comes from, as the config in force says: a reload may have named another
  * file, or put the policy inline, since the gateway started.
  */
-function policySource(core: GatewayCore, server: string): { kind: 'file'; path: string } | { kind: 'inline' | 'none' } {
+function policySource(core: GatewayCore, server: string): PolicySource {
   const ref = core.reloader.policyOf(server);
   if (typeof ref === 'string') return { kind: 'file', path: ref };
   return { kind: ref === undefined ? 'none' : 'inline' };
 }
+
+/** Whether a policy source is the file at `path`. */
+const isFile = (source: PolicySource, path: string): boolean => source.kind === 'file' && source.path === path;
 
 const formatOf = (path: string): Format => (extname(path).toLowerCase() === '.json' ? 'json' : 'yaml');
 
@@ -225,20 +230,23 @@ export async function putPolicy(
       problems: [],
     });
   const expected = expectedVersion(req);
-  const outcome = await serialised(source.path, async () => {
-    // A reload since the request arrived may have named another file: this one would not be in force.
-    const now = policySource(core, server);
-    if (now.kind !== 'file' || now.path !== source.path) return { moved: now };
-    if (expected !== undefined && expected !== '*') {
-      const current = versionOf(await readFile(source.path, 'utf8').catch(() => null));
-      if (current !== expected) return { conflict: current };
-    }
-    await writeAtomically(source.path, written);
-    // The watcher would reload too; reloading here makes the answer say whether the policy is in force.
-    await core.reloader.reload();
-    return { version: versionOf(written) };
-  });
-  if ('moved' in outcome && outcome.moved)
+  const outcome = await serialised(
+    source.path,
+    async (): Promise<{ moved: PolicySource } | { conflict: string } | { version: string }> => {
+      // A reload since the request arrived may have named another file: this one would not be in force.
+      const now = policySource(core, server);
+      if (!isFile(now, source.path)) return { moved: now };
+      if (expected !== undefined && expected !== '*') {
+        const current = versionOf(await readFile(source.path, 'utf8').catch(() => null));
+        if (current !== expected) return { conflict: current };
+      }
+      await writeAtomically(source.path, written);
+      // The watcher would reload too; reloading here makes the answer say whether the policy is in force.
+      await core.reloader.reload();
+      return { version: versionOf(written) };
+    },
+  );
+  if ('moved' in outcome)
     return sendJson(res, 409, {
       code: 'policy_moved',
       error: `The config now names ${outcome.moved.kind === 'file' ? `another policy file for "${server}"` : `no policy file for "${server}"`}, so ${source.path} is not its policy any more; nothing was written. Read the policy again.`,
@@ -250,10 +258,11 @@ export async function putPolicy(
       version: outcome.conflict,
     });
   // In force only if the reload went through and still reads this file for the server.
-  const after = policySource(core, server);
-  const moved = after.kind !== 'file' || after.path !== source.path;
   const error =
-    core.reloader.lastError ?? (moved ? `the config no longer names ${source.path} for "${server}"` : undefined);
+    core.reloader.lastError ??
+    (isFile(policySource(core, server), source.path)
+      ? undefined
+      : `the config no longer names ${source.path} for "${server}"`);
   sendJson(
     res,
     200,

@@ -35,7 +35,6 @@ export interface HttpOptions {
   loopbackOnly: boolean;
   /** Web origins allowed to call the gateway from a browser (listen.cors_origins). */
   corsOrigins?: readonly string[];
-  authMode: 'none' | 'grants' | 'jwt';
   /** The tokens of the admin API and /metrics, with their roles. */
   admin: AdminTokens;
   /** The built dashboard (index.html and assets/); default dist/ui. */
@@ -96,7 +95,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     const legacy = /^\/(sse|messages)\/([^/]+)\/?$/.exec(path);
     if (!mcp && !legacy)
       return sendJson(res, 404, { error: `Not found: ${path}. MCP endpoints are /mcp/<server> and /mcp.` });
-    const auth = await authenticate(core, opts, req);
+    const auth = await authenticate(core, req);
     if (!auth.ok) {
       // The identity provider's keys could not be loaded: the caller's token may be fine, so no 401.
       if ('unavailable' in auth)
@@ -183,13 +182,9 @@ function safeDecode(segment: string): string | undefined {
   }
 }
 
-async function authenticate(
-  core: GatewayCore,
-  opts: HttpOptions,
-  req: IncomingMessage,
-): Promise<AuthOutcome | JwtOutcome> {
-  if (opts.authMode === 'none') return { ok: true, identity: ANONYMOUS };
-  if (opts.authMode === 'jwt') {
+async function authenticate(core: GatewayCore, req: IncomingMessage): Promise<AuthOutcome | JwtOutcome> {
+  if (core.authMode === 'none') return { ok: true, identity: ANONYMOUS };
+  if (core.authMode === 'jwt') {
     return core.jwt
       ? core.jwt.authenticate(req.headers.authorization)
       : { ok: false, reason: 'JWT authentication is not configured on this gateway.' };

@@ -94,3 +94,13 @@ export class IdentityWatch {
     this.watched.clear();
   }
 }
+
+/**
+ * Of two identities of one principal, the one whose token expires later (a client may still send
+ * a request with its older token after it has a newer one): what the session is watched with.
+ */
+export function laterIdentity(held: Identity, arriving: Identity): Identity {
+  const heldEnds = held.grant?.expiresAt ?? Infinity;
+  const arrivingEnds = arriving.grant?.expiresAt ?? Infinity;
+  return arrivingEnds >= heldEnds ? arriving : held;
+}

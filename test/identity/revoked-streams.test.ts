@@ -58,18 +58,21 @@ async function createGrant(name: string, expires?: string): Promise<string> {
   return String(((await res.json()) as { token: string }).token);
 }
 
+/** A 2025 client's initialize request. */
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'streams', version: '1' } },
+};
+
 /** Opens a legacy session on `url` with `token`: the headers of its requests. */
 async function legacySession(url: string, token: string): Promise<Record<string, string>> {
   const auth = { authorization: `Bearer ${token}` };
   const init = await fetch(url, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json', accept: ACCEPT_BOTH },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'streams', version: '1' } },
-    }),
+    body: JSON.stringify(INITIALIZE),
   });
   expect(init.status).toBe(200);
   await init.text();
@@ -160,10 +163,11 @@ describe('a legacy session under JWTs', () => {
     await jwtGateway?.close();
     await jwks?.close();
   });
+  /** A JWT for every server, expiring in `seconds`. */
+  const tokenFor = (seconds: number) => mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: seconds });
 
   it('its GET stream ends when the token of its latest request expires, and the session takes a refreshed token after that; one refreshed before keeps its stream', async () => {
     const url = `${jwtGateway.gateway.url}/mcp/fx`;
-    const token = () => mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 3 });
     const stream = async (session: Record<string, string>, signal?: AbortSignal) => {
       const res = await fetch(url, {
         headers: { ...session, accept: 'text/event-stream' },
@@ -184,27 +188,28 @@ describe('a legacy session under JWTs', () => {
         },
         body: JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' }),
       });
-    const lapsedSession = await legacySession(url, await token());
+    const lapsedSession = await legacySession(url, await tokenFor(3));
     const lapsed = await stream(lapsedSession);
-    const refreshedSession = await legacySession(url, await token());
+    const refreshedSession = await legacySession(url, await tokenFor(3));
     const kept = new AbortController();
     const refreshed = await stream(refreshedSession, kept.signal);
     // The client refreshes its token and uses it on the session, as a client with a token about to expire does.
-    const fresh = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
+    const fresh = await tokenFor(300);
     expect((await pingWith(refreshedSession, fresh, 2)).status).toBe(200);
     expect(await endsWithin(lapsed, 15_000)).toBe(true);
     expect(await endsWithin(refreshed, 2_000)).toBe(false);
     kept.abort();
     // A client that refreshes only once it is refused goes on with its session, not a new one.
-    const late = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
+    const late = await tokenFor(300);
     const after = await pingWith(lapsedSession, late, 3);
     expect(after.status).toBe(200);
     expect(JSON.stringify(await after.json())).toContain('"result"');
   }, 60_000);
+
   it("an HTTP+SSE stream follows the token of the latest message posted on it: a newer token keeps it open past the first one's exp", async () => {
     const base = jwtGateway.gateway.url;
-    const first = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 3 });
-    const newer = await mint(key, { claims: { gatehouse_servers: '*' }, expiresIn: 300 });
+    const first = await tokenFor(3);
+    const newer = await tokenFor(300);
     const kept = new AbortController();
     const res = await fetch(`${base}/sse/fx`, {
       headers: { authorization: `Bearer ${first}`, accept: 'text/event-stream' },
@@ -222,12 +227,7 @@ describe('a legacy session under JWTs', () => {
     const posted = await fetch(`${base}${endpoint}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${newer}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sse', version: '1' } },
-      }),
+      body: JSON.stringify(INITIALIZE),
     });
     expect(posted.status).toBe(202);
     // Past the first token's exp and leeway (4 s) and a few checks: the stream is still open.

@@ -7,8 +7,8 @@ import type { Endpoint } from '../../gateway/endpoint.js';
 import { ErrorCode, parseClientMessage } from '../../mcp/jsonrpc.js';
 import { decodeJsonBody, sendRpcError } from '../../http/respond.js';
 import { SseStream } from '../../http/sse.js';
-import { laterIdentity, type HttpEdge } from './streamable-http.js';
-import type { IdentityWatch } from '../../identity/identity-watch.js';
+import type { HttpEdge } from './streamable-http.js';
+import { laterIdentity, type IdentityWatch } from '../../identity/identity-watch.js';
 import {
   countSessionsOf,
   refuseInflight,

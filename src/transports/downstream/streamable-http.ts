@@ -33,7 +33,7 @@ import {
 } from '../../http/session-limits.js';
 import type { RetryRouter } from '../../cluster/route-retry.js';
 import type { SessionBindings } from '../../cluster/session-bindings.js';
-import type { IdentityWatch } from '../../identity/identity-watch.js';
+import { laterIdentity, type IdentityWatch } from '../../identity/identity-watch.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 /** Errors a 2026-07-28 server answers with HTTP 400 even when they come from handling the request. */
@@ -625,14 +625,4 @@ function legacyHeaderMismatch(req: IncomingMessage, msg: JsonRpcRequest): string
   if (nameHeader !== undefined && name !== undefined && decodeParamValue(nameHeader) !== name)
     return `The Mcp-Name header (${nameHeader}) disagrees with the body's name (${name}).`;
   return undefined;
-}
-
-/**
- * Of two identities of one principal, the one whose token expires later (a client may still send
- * a request with its older token after it has a newer one): what the session is watched with.
- */
-export function laterIdentity(held: Identity, arriving: Identity): Identity {
-  const heldEnds = held.grant?.expiresAt ?? Infinity;
-  const arrivingEnds = arriving.grant?.expiresAt ?? Infinity;
-  return arrivingEnds >= heldEnds ? arriving : held;
 }
