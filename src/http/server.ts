@@ -61,6 +61,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     opts.warn ?? (() => undefined),
     opts.grantCheckMs,
   );
+  const stopRevokeWatch = core.grants.onRevoked(() => void grantWatch.check());
   const streamable: StreamableHttpDownstream = new StreamableHttpDownstream(
     limits,
     {
@@ -165,6 +166,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     server,
     close: async () => {
       stalled.stop();
+      stopRevokeWatch();
       grantWatch.stop();
       streamable.close();
       sse.close();

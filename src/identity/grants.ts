@@ -68,6 +68,8 @@ export class GrantRegistry {
   /** The grants this registry made from the state store (see refusalNow). */
   private readonly fromStoreGrants = new WeakSet<Grant>();
   private readonly warned = new Set<string>();
+  /** Who looks again at once when a grant is revoked here (the HTTP front's IdentityWatch). */
+  private readonly revokeListeners = new Set<() => void>();
 
   constructor(
     grants: Record<string, GrantConfig>,
@@ -105,6 +107,21 @@ export class GrantRegistry {
       changed.push(grant.name);
     }
     return changed;
+  }
+
+  /**
+   * Says that this gateway has just revoked a grant in its state store (the admin API), so that
+   * what the grant holds open ends now rather than at the next periodic check. A revocation made
+   * elsewhere (the CLI, another replica) is seen at that check.
+   */
+  revoked(): void {
+    for (const listener of this.revokeListeners) listener();
+  }
+
+  /** Calls `listener` after each revoked(); returns the function that stops it. */
+  onRevoked(listener: () => void): () => void {
+    this.revokeListeners.add(listener);
+    return () => this.revokeListeners.delete(listener);
   }
 
   /** Names of the grants the config file defines (a stored grant may not reuse one). */

@@ -29,6 +29,8 @@ export class IdentityWatch {
   private readonly watched = new Set<Watched>();
   private readonly timer: NodeJS.Timeout;
   private checking = false;
+  /** A check was asked for while one was running, which may have read the store before the change. */
+  private again = false;
 
   constructor(
     private readonly refusalsNow: RefusalsNow,
@@ -56,9 +58,16 @@ export class IdentityWatch {
     return this.watched.size;
   }
 
-  /** Looks at every watched grant once (the timer calls it; tests too). Never throws. */
+  /**
+   * Looks at every watched grant once (the timer calls it, and a revocation made through this
+   * gateway; tests too). Asked while a check runs, it runs once more after that one. Never throws.
+   */
   async check(): Promise<void> {
-    if (this.checking || this.watched.size === 0) return;
+    if (this.checking) {
+      this.again = true;
+      return;
+    }
+    if (this.watched.size === 0) return;
     this.checking = true;
     try {
       const entries = [...this.watched];
@@ -86,6 +95,10 @@ export class IdentityWatch {
       });
     } finally {
       this.checking = false;
+    }
+    if (this.again) {
+      this.again = false;
+      await this.check();
     }
   }
 

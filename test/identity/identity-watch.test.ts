@@ -1,6 +1,7 @@
 // The watch over what grants hold open, on a real grant registry and SQLite state store: it ends
 // what a revoked grant holds and leaves the rest; a watch that is stopped for a closed stream is
-// gone; an end that asks to be kept is asked again; and when the store cannot be read, the stored
+// gone; an end that asks to be kept is asked again; a check asked for while one runs (a revocation
+// made after that one read the store) runs once more; and when the store cannot be read, the stored
 // grants are left as they were (and the failure logged) while an expired grant still ends.
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityWatch } from '../../src/identity/identity-watch.js';
@@ -40,7 +41,7 @@ async function setup(stored: string[]) {
     (m) => logged.push(m),
     3_600_000,
   );
-  return { store, identity, watch, logged };
+  return { store, registry, identity, watch, logged };
 }
 
 describe('IdentityWatch', () => {
@@ -86,6 +87,37 @@ describe('IdentityWatch', () => {
     await watch.check();
     await watch.check();
     expect({ asked, once, size: watch.size }).toEqual({ asked: 2, once: 1, size: 1 });
+    watch.stop();
+    await store.close();
+  });
+
+  it('a check asked for while one is running runs again after it, and sees a grant revoked in between', async () => {
+    const { store, registry, identity } = await setup(['frank']);
+    const frank = await identity('frank');
+    let reads = 0;
+    let release!: () => void;
+    const firstReadHeld = new Promise<void>((r) => (release = r));
+    const watch = new IdentityWatch(
+      async (ids) => {
+        const answer = await registry.refusalsNow(ids);
+        // The first check has read the store (frank in force) and is held here.
+        if (++reads === 1) await firstReadHeld;
+        return answer;
+      },
+      () => undefined,
+      3_600_000,
+    );
+    const ended: string[] = [];
+    watch.watch(
+      () => frank,
+      (reason) => void ended.push(reason),
+    );
+    const first = watch.check();
+    await store.revokeGrant('frank', Date.now());
+    const second = watch.check();
+    release();
+    await Promise.all([first, second]);
+    expect({ reads, ended }).toEqual({ reads: 2, ended: ['The grant "frank" has been revoked.'] });
     watch.stop();
     await store.close();
   });

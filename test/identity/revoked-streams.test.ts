@@ -1,7 +1,8 @@
 // What a grant opened stays open only while the grant is in force: its legacy session (and the
 // session's GET stream), its legacy HTTP+SSE stream and its 2026-07-28 listen stream end within a
 // check interval of the grant being revoked or expiring, though no request comes on them; another
-// grant's streams stay open. With JWTs, a legacy session's GET stream ends when the token of its
+// grant's streams stay open; a revocation made through the gateway's own admin API ends them at
+// once. With JWTs, a legacy session's GET stream ends when the token of its
 // latest request expires, and the session goes on with a refreshed token presented on it; an
 // HTTP+SSE stream likewise follows the token of the latest message posted on it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,16 +45,16 @@ afterAll(async () => {
   await fgw?.close();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${base}/api/v1${path}`, {
+async function api(method: string, path: string, body?: unknown, at = base): Promise<Response> {
+  return fetch(`${at}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
 }
 
-async function createGrant(name: string, expires?: string): Promise<string> {
-  const res = await api('POST', '/grants', { name, servers: ['fx'], ...(expires ? { expires } : {}) });
+async function createGrant(name: string, expires?: string, at = base): Promise<string> {
+  const res = await api('POST', '/grants', { name, servers: ['fx'], ...(expires ? { expires } : {}) }, at);
   expect(res.status).toBe(201);
   return String(((await res.json()) as { token: string }).token);
 }
@@ -94,13 +95,13 @@ async function legacySession(url: string, token: string): Promise<Record<string,
  * The three kinds of stream a grant can hold open, each as the response whose body is the stream;
  * `signal` closes them from the client's side.
  */
-async function openStreams(token: string, signal?: AbortSignal): Promise<Record<string, Response>> {
+async function openStreams(token: string, signal?: AbortSignal, at = base): Promise<Record<string, Response>> {
   const auth = { authorization: `Bearer ${token}` };
-  const session = await legacySession(`${base}/mcp/fx`, token);
-  const get = await fetch(`${base}/mcp/fx`, { headers: { ...session, accept: 'text/event-stream' }, signal });
-  const sse = await fetch(`${base}/sse/fx`, { headers: { ...auth, accept: 'text/event-stream' }, signal });
+  const session = await legacySession(`${at}/mcp/fx`, token);
+  const get = await fetch(`${at}/mcp/fx`, { headers: { ...session, accept: 'text/event-stream' }, signal });
+  const sse = await fetch(`${at}/sse/fx`, { headers: { ...auth, accept: 'text/event-stream' }, signal });
   const listen: JsonObject = modernRequest('l1', 'subscriptions/listen', { notifications: { toolsListChanged: true } });
-  const modern = await fetch(`${base}/mcp/fx`, {
+  const modern = await fetch(`${at}/mcp/fx`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json', accept: ACCEPT_BOTH, ...modernHeaders(listen) },
     body: JSON.stringify(listen),
@@ -135,6 +136,31 @@ describe('open streams of a grant no longer in force', () => {
   it('end once the grant expires', async () => {
     const streams = await openStreams(await createGrant('revoked-streams-brief', '3s'));
     for (const [what, res] of Object.entries(streams)) expect(await endsWithin(res, 15_000), what).toBe(true);
+  }, 60_000);
+});
+
+describe('a revocation through this gateway', () => {
+  let atDefault: FileGateway;
+  beforeAll(async () => {
+    const { command, args } = featureServerCommand('stdio', 'legacy');
+    // The periodic check at its default, 30 s: only the revocation itself can end the streams sooner.
+    atDefault = await startFileGateway('gatehouse-revoke-now-', {
+      listen: { host: '127.0.0.1', port: 0 },
+      state: 'memory:',
+      audit: 'none',
+      auth: { mode: 'grants', admin_token: ADMIN },
+      servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await atDefault?.close();
+  });
+
+  it("ends the grant's open streams at once, not at the next periodic check", async () => {
+    const at = atDefault.gateway.url;
+    const streams = await openStreams(await createGrant('revoked-now', undefined, at), undefined, at);
+    expect((await api('DELETE', '/grants/revoked-now', undefined, at)).status).toBe(200);
+    for (const [what, res] of Object.entries(streams)) expect(await endsWithin(res, 5_000), what).toBe(true);
   }, 60_000);
 });
 
