@@ -1,6 +1,7 @@
 // Proves the `approvals` config key: channels parse with their defaults (format json, no headers);
 // `client` cannot be a channel name and a channel URL must be http(s), each reported with its
-// path; `unknownNotifyChannels` lists the notify names of every rule that no channel answers to,
+// path; a header value with a control character or a character beyond U+00FF is refused, unquoted;
+// `unknownNotifyChannels` lists the notify names of every rule that no channel answers to,
 // `client` excepted; and a gateway starting with such a policy warns, naming the rule and the name.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unknownNotifyChannels } from '../../src/approvals/config-schema.js';
@@ -77,6 +78,24 @@ describe('approvals config', () => {
       ]),
     );
     expect(JSON.stringify(problems)).not.toContain('tk_live_9f8e');
+  });
+
+  it('refuses a header value with any control character or a character beyond U+00FF, and takes a tab and Latin-1', async () => {
+    const refused = { nul: 'a\u0000b', cr: 'a\rb', esc: 'a\u001bb', del: 'a\u007fb', wide: 'caf\u0151' };
+    const taken = { tab: 'a\tb', latin1: 'caf\u00e9', plain: 'Bearer x', number: 7 };
+    const problems = await problemsOf({ channels: { ops: { url: 'https://x', headers: { ...refused, ...taken } } } });
+    expect(problems.map((p) => p.path).sort()).toEqual(
+      Object.keys(refused)
+        .map((name) => `/approvals/channels/ops/headers/${name}`)
+        .sort(),
+    );
+    const loaded = await loadConfig({
+      file: dir.write('headers-ok.json', {
+        ...base,
+        approvals: { channels: { ops: { url: 'https://x', headers: taken } } },
+      }),
+    });
+    expect(loaded.config.approvals.channels.ops?.headers).toEqual({ ...taken, number: '7' });
   });
 });
 
