@@ -95,7 +95,7 @@ describe('approvals config', () => {
         approvals: { channels: { ops: { url: 'https://x', headers: taken } } },
       }),
     });
-    expect(loaded.config.approvals.channels.ops?.headers).toEqual({ ...taken, number: '7' });
+    expect(loaded.config.approvals?.channels.ops?.headers).toEqual({ ...taken, number: '7' });
   });
 });
 
