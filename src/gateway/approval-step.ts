@@ -3,6 +3,7 @@
 // notifications), retry mode answers "pending" at once, and a client whose user may answer
 // (`notify: [client]`) is asked through elicitation: a 2025 client with an `elicitation/create`
 // request, a 2026-07-28 client with an `input_required` result whose retry carries the answer.
+import { randomBytes } from 'node:crypto';
 import type { Approval } from '../approvals/approval.js';
 import {
   PendingApprovalLimit,
@@ -13,7 +14,7 @@ import {
 import type { BlockedOutcome } from '../policy/blocked-result.js';
 import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcErrorObject } from '../mcp/jsonrpc.js';
 import type { ClientPeer } from './peer.js';
-import type { ClientRequest, RelayContext } from './relay.js';
+import type { ClientRequest, RelayContext, RoundMark } from './relay.js';
 import type { UpstreamAnswer } from './upstream-connection.js';
 import { visibleJson } from '../util/visible.js';
 
@@ -32,6 +33,11 @@ interface ApprovalState {
   h: string;
   /** The approval page's key, so that a URL-mode question can be asked again (sealed: only this principal reads it). */
   lk?: string;
+  /**
+   * Random, new in every question: the call is watched under it until the client retries
+   * (policy-gate.ts), so that a question never answered still leaves the call's record.
+   */
+  n: string;
 }
 
 export type ApprovalStepOutcome =
@@ -61,6 +67,17 @@ export interface ApprovalStepInput {
   pageUrl: (approval: Approval, linkKey: string) => string | undefined;
   /** The gateway's clock. */
   now: () => number;
+}
+
+/**
+ * The nonce of the gateway's own approval question that a 2026-07-28 retry carries, with when its
+ * state stops opening; undefined for a first round or any other state.
+ */
+export function approvalRoundOf(req: ClientRequest, peer: ClientPeer, ctx: RelayContext): RoundMark | undefined {
+  if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
+  const opened = ctx.sealer.unseal<Partial<ApprovalState>>(req.params.requestState, peer.principal);
+  if (!opened.ok || typeof opened.payload.ap !== 'string' || typeof opened.payload.n !== 'string') return undefined;
+  return { nonce: opened.payload.n, expires: opened.expires };
 }
 
 /** The request without the approval round's fields, as it goes on to the server. */
@@ -335,6 +352,7 @@ function question(
     tool: approval.tool,
     h: approval.args_hash,
     ...(linkKey ? { lk: linkKey } : {}),
+    n: randomBytes(16).toString('base64url'),
   };
   const requestState = input.ctx.sealer.seal(
     state,

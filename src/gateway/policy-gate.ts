@@ -14,7 +14,7 @@ import {
 import type { AuditDecision, AuditLog, AuditRecord } from '../audit/record.js';
 import { policyRedactPaths } from '../audit/policy-redact-paths.js';
 import { approverArguments, auditedErrorText, auditedName, MAX_DEPTH, redactText } from '../audit/redact.js';
-import { approvalStep, withoutApprovalRound } from './approval-step.js';
+import { approvalRoundOf, approvalStep, withoutApprovalRound } from './approval-step.js';
 import type { Identity } from '../identity/grants.js';
 import { errorGivesQuotaBack, type Limiter } from '../limits/limiter.js';
 import type { Reservation } from '../store/store.js';
@@ -265,6 +265,11 @@ export class PolicyGate {
     // leaves no record of its own (see unanswered-rounds.ts).
     const carried = this.carriedBy(server, peer, req);
     if (carried) this.unanswered.retried(carried.nonce);
+    else {
+      // Likewise the retry of the gateway's own approval question.
+      const asked = approvalRoundOf(req, peer, this.ctx);
+      if (asked) this.unanswered.retried(asked.nonce, asked.expires);
+    }
     const params = req.params ?? {};
     const name = String(subject === 'resource' ? params.uri : params.name);
     const policy = this.policyFor(server, peer);
@@ -315,8 +320,8 @@ export class PolicyGate {
     // (DESIGN section 5), audited and counted once, when it has its final answer.
     if (isInputRequired(answer)) {
       // Unless its retry comes, the call ends here: watched, so that it still leaves its record.
-      const nonce = roundNonce(answer, peer.principal, this.ctx);
-      if (nonce !== undefined) this.unanswered.watch(nonce, record);
+      const round = roundNonce(answer, peer.principal, this.ctx);
+      if (round !== undefined) this.unanswered.watch(round.nonce, record, round.expires);
       return answer;
     }
     // Before the answer leaves: write() appends to the audit spool, so a gateway killed after

@@ -252,14 +252,22 @@ function sealState(
   return ctx.sealer.seal(full, peer.principal, PARK_TTL_MS);
 }
 
+/** A round's nonce, and when its requestState stops opening (ms since the epoch). */
+export interface RoundMark {
+  nonce: string;
+  expires: number;
+}
+
 /**
- * The nonce of the requestState an input_required answer hands the client, when the relay sealed
- * it (a server's round); undefined for the gateway's own approval question, which has none.
+ * The nonce of the requestState an input_required answer hands the client: one the relay sealed
+ * (a server's round) or the gateway's own approval question; undefined for any other.
  */
-export function roundNonce(answer: UpstreamAnswer, principal: string, ctx: RelayContext): string | undefined {
+export function roundNonce(answer: UpstreamAnswer, principal: string, ctx: RelayContext): RoundMark | undefined {
   if (!('result' in answer)) return undefined;
-  const opened = ctx.sealer.unseal<Partial<SealedState>>(answer.result.requestState, principal);
-  return opened.ok && typeof opened.payload.n === 'string' ? opened.payload.n : undefined;
+  const opened = ctx.sealer.unseal<{ n?: unknown }>(answer.result.requestState, principal);
+  return opened.ok && typeof opened.payload.n === 'string'
+    ? { nonce: opened.payload.n, expires: opened.expires }
+    : undefined;
 }
 
 /**

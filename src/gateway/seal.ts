@@ -40,7 +40,7 @@ export class Sealer {
     token: unknown,
     principal: string,
     now = Date.now(),
-  ): { ok: true; payload: T } | { ok: false; reason: UnsealFailure } {
+  ): { ok: true; payload: T; expires: number } | { ok: false; reason: UnsealFailure } {
     if (typeof token !== 'string' || !token.startsWith('gh1.') || token.length > 65_536)
       return { ok: false, reason: 'malformed' };
     const raw = Buffer.from(token.slice(4), 'base64url');
@@ -49,7 +49,7 @@ export class Sealer {
       const body = open(key, raw, principal);
       if (body === undefined) continue;
       if (typeof body?.e !== 'number' || body.e < now) return { ok: false, reason: 'expired' };
-      return { ok: true, payload: body.p as T };
+      return { ok: true, payload: body.p as T, expires: body.e };
     }
     return { ok: false, reason: 'forged' };
   }

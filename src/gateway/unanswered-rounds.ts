@@ -16,6 +16,10 @@ import { STATE_CLAIM_TTL_MS } from './relay.js';
  * retry's claims last longer (STATE_CLAIM_TTL_MS), so a watcher that runs late still sees them.
  */
 export const UNANSWERED_AFTER_MS = PARK_TTL_MS + 60_000;
+/** The room for replicas' clocks that UNANSWERED_AFTER_MS leaves after a state stops opening. */
+const CLOCK_ROOM_MS = UNANSWERED_AFTER_MS - PARK_TTL_MS;
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Watched {
   record: AuditRecord;
@@ -39,26 +43,46 @@ export class UnansweredRounds {
     return this.watched.size;
   }
 
-  /** Watches the round whose requestState has `nonce`; `record` is the call's record so far. */
-  watch(nonce: string, record: AuditRecord): void {
-    const timer = setTimeout(() => void this.settle(nonce), this.afterMs);
-    // A gateway with nothing else to do does not stay up for a round nobody may answer.
-    timer.unref();
-    this.watched.set(nonce, { record, timer });
+  /**
+   * Watches the round whose requestState has `nonce`; `record` is the call's record so far.
+   * `expires`, when the state stops opening: a relay's round lasts PARK_TTL_MS, the gateway's own
+   * approval question as long as its approval, which may be hours or days.
+   */
+  watch(nonce: string, record: AuditRecord, expires?: number): void {
+    const at = Math.max(this.now() + this.afterMs, (expires ?? 0) + CLOCK_ROOM_MS);
+    const arm = (): NodeJS.Timeout => {
+      const left = at - this.now();
+      // setTimeout takes at most 2^31 - 1 ms (24.8 days); a longer wait is armed again.
+      const timer =
+        left > MAX_TIMER_MS
+          ? setTimeout(() => {
+              const w = this.watched.get(nonce);
+              if (w) w.timer = arm();
+            }, MAX_TIMER_MS)
+          : setTimeout(() => void this.settle(nonce), Math.max(0, left));
+      // A gateway with nothing else to do does not stay up for a round nobody may answer.
+      timer.unref();
+      return timer;
+    };
+    this.watched.set(nonce, { record, timer: arm() });
   }
 
   /**
-   * A retry carrying the state of the round with `nonce` arrived: the round is the retry's to
+   * A retry carrying the state of the round with `nonce` arrived (`expires`: when that state stops
+   * opening, if later than a relay's round): the round is the retry's to
    * record. Marked in the store for a watcher on another replica; a failed mark is the rare case
    * of a store that is down, where the round may keep a record of its own as well.
    */
-  retried(nonce: string): void {
+  retried(nonce: string, expires?: number): void {
     const w = this.watched.get(nonce);
     if (w) {
       clearTimeout(w.timer);
       this.watched.delete(nonce);
     }
-    this.store.claimOnce(`rs-seen:${nonce}`, STATE_CLAIM_TTL_MS, this.now()).catch(() => undefined);
+    // Kept as long past the state's expiry as STATE_CLAIM_TTL_MS keeps a relay's round: a watcher
+    // on another replica, which looks after that expiry, still sees it.
+    const keepMs = Math.max(STATE_CLAIM_TTL_MS, (expires ?? 0) - this.now() + (STATE_CLAIM_TTL_MS - PARK_TTL_MS));
+    this.store.claimOnce(`rs-seen:${nonce}`, keepMs, this.now()).catch(() => undefined);
   }
 
   /** Settles every watched round now, as when its time is up (for tests, which cannot wait 11 minutes). */

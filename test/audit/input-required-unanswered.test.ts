@@ -4,7 +4,9 @@
 // call the gateway parked). A round that was retried leaves only the retry's record. A modern
 // server's round that carries no requestState of its own is given one by the gateway all the same,
 // so that it is watched, and its retry is the same call: counted once against a limit. So is a round
-// whose requestState is not a string (a number), which the upstream is not given back.
+// whose requestState is not a string (a number), which the upstream is not given back. The gateway's
+// own approval question to the client's user is watched the same way: left unanswered, the call
+// leaves its record (approval_pending, input_required); retried, only the retry's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../../src/audit/open-audit-log.js';
 import type { StoredAuditRecord } from '../../src/audit/query.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
-import { EPHEMERAL, featureEntry, modernRequest, postModern, startParsedGateway } from '../helpers/index.js';
+import {
+  EPHEMERAL,
+  featureAllowing,
+  featureEntry,
+  modernRequest,
+  postModern,
+  startParsedGateway,
+} from '../helpers/index.js';
 import { parseExposition } from '../observability/prom-text.js';
 
 let dir: string;
@@ -27,6 +36,7 @@ beforeAll(async () => {
       ...EPHEMERAL,
       audit: sink,
       servers: {
+        'asks-client': featureAllowing({ add: { action: 'require_approval', approval: { notify: ['client'] } } }),
         'legacy-up': featureEntry({}, 'legacy'),
         'modern-up': featureEntry({}, 'modern'),
         // list_roots asks for the client's roots without a requestState; one call an hour.
@@ -168,5 +178,50 @@ describe('a modern round whose requestState is not a string', () => {
     const answer = (await retriedRound('numbered-state', 30)) as { content: { text: string }[] };
     // The upstream's retry came without a requestState: it had sent none that was one.
     expect(JSON.parse(answer.content[0]!.text)).toEqual({ roots: [], requestState: null });
+  });
+});
+
+describe("the gateway's approval question to a 2026-07-28 client's user", () => {
+  const url = () => `${gw.url}/mcp/asks-client`;
+  const add = (id: number, extra: Record<string, unknown> = {}) =>
+    modernRequest(
+      id,
+      'tools/call',
+      { name: 'add', arguments: { a: 2, b: 3 }, ...extra },
+      { elicitation: { form: {} } },
+    );
+  async function asked(id: number): Promise<{ requestState: string; key: string }> {
+    const result = (await postModern(url(), add(id))).messages.at(-1)?.result as Record<string, unknown>;
+    expect(result.resultType, JSON.stringify(result)).toBe('input_required');
+    return { requestState: String(result.requestState), key: Object.keys(result.inputRequests as object)[0]! };
+  }
+
+  it('left unanswered, still leaves the call’s record: approval_pending, outcome input_required', async () => {
+    const before = (await records()).length;
+    const watched = gw.core.gate.unanswered.size;
+    await asked(40);
+    expect(gw.core.gate.unanswered.size).toBe(watched + 1);
+    expect(await records()).toHaveLength(before); // not yet: the user may still answer
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before);
+    expect(added.map((r) => [r.server, r.tool, r.decision, r.outcome])).toEqual([
+      ['asks-client', 'add', 'approval_pending', 'input_required'],
+    ]);
+  });
+
+  it('answered and retried, leaves only the retry’s record', async () => {
+    const before = (await records()).length;
+    const { requestState, key } = await asked(41);
+    const retry = await postModern(
+      url(),
+      add(42, { requestState, inputResponses: { [key]: { action: 'accept', content: { decision: 'approve' } } } }),
+    );
+    expect(retry.messages.at(-1)?.result).toMatchObject({ content: [{ type: 'text', text: '5' }] });
+    expect(gw.core.gate.unanswered.size).toBe(0); // the retry took the question off the watch
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before);
+    expect(added.map((r) => [r.server, r.tool, r.decision, r.outcome])).toEqual([
+      ['asks-client', 'add', 'allow', 'ok'],
+    ]);
   });
 });

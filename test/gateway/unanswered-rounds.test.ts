@@ -1,8 +1,10 @@
 // Proves how a watched input_required round settles: the claim in the state store decides
 // whether its record is written (a retry anywhere claimed it first: no record), a store that
-// cannot answer keeps the record rather than lose it, the timer settles it by itself, and a
-// gateway that stops leaves its rounds unclaimed for a retry after the restart.
-import { describe, expect, it } from 'vitest';
+// cannot answer keeps the record rather than lose it, the timer settles it by itself (for a state
+// that opens for weeks, only after that, past setTimeout's 24.8-day limit), a retry's mark outlasts
+// such a state for a watcher on another replica, and a gateway that stops leaves its rounds
+// unclaimed for a retry after the restart.
+import { describe, expect, it, vi } from 'vitest';
 import type { AuditLog, AuditRecord } from '../../src/audit/record.js';
 import { STATE_CLAIM_TTL_MS } from '../../src/gateway/relay.js';
 import { UNANSWERED_AFTER_MS, UnansweredRounds } from '../../src/gateway/unanswered-rounds.js';
@@ -80,6 +82,40 @@ describe('unanswered input_required rounds', () => {
     rounds.watch('n', makeRecord({ tool: 't' }));
     await waitUntil(() => audit.written.length === 1, 5_000);
     expect(rounds.size).toBe(0);
+    await store.close();
+  });
+
+  it('waits for a state that opens for 30 days (an approval question) until it has stopped opening', async () => {
+    vi.useFakeTimers();
+    try {
+      const audit = collecting();
+      const store = new MemoryStore();
+      const rounds = new UnansweredRounds(store, audit, undefined);
+      const day = 86_400_000;
+      rounds.watch('n', makeRecord({ tool: 't' }), Date.now() + 30 * day);
+      await vi.advanceTimersByTimeAsync(29 * day);
+      expect({ written: audit.written.length, size: rounds.size }).toEqual({ written: 0, size: 1 });
+      await vi.advanceTimersByTimeAsync(day + UNANSWERED_AFTER_MS);
+      expect(audit.written.map((r) => r.outcome)).toEqual(['input_required']);
+      await store.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a retry's mark outlasts a long-lived state, for a watcher on another replica that looks after it expires", async () => {
+    const store = new MemoryStore();
+    const t0 = Date.now();
+    const expires = t0 + 7 * 86_400_000;
+    new UnansweredRounds(store, collecting(), undefined, () => t0).retried('n', expires);
+    await sleep(10);
+    const audit = collecting();
+    // It looks a minute after the state stopped opening, and runs five minutes late.
+    const late = new UnansweredRounds(store, audit, undefined, () => expires + 6 * 60_000);
+    late.watch('n', makeRecord({ tool: 't' }), expires);
+    await late.settleAll();
+    expect(audit.written).toEqual([]);
+    late.close();
     await store.close();
   });
 
