@@ -1,7 +1,7 @@
 // Memory benchmark: resident memory (VmRSS from /proc/<pid>/status) of the gateway process alone,
 // its upstream children excluded.
 //
-//   npm run bench:memory -- [--sessions 1000] [--servers 10] [--settle-seconds 5]
+//   npm run bench:memory -- [--sessions 1000] [--servers 10] [--settle-seconds 5] [--live-heap]
 //                           [--node-flags="--lite-mode --max-semi-space-size=1" ...]
 //
 // 1. Idle with `--servers` stdio echo upstreams (goal: under 60 MB): the gateway is started with
@@ -12,6 +12,11 @@
 // 2. With `--sessions` open legacy sessions over Streamable HTTP (goal: under 150 MB): the same
 //    gateway, one stdio upstream; each session is opened (initialize, initialized), lists the tools
 //    and makes one `echo` call, and stays open. VmRSS is read as above while they are all open.
+//    With `--live-heap`, a second gateway does the same between two heap snapshots, whose summed
+//    node sizes are the live JS heap: what the sessions keep, apart from the heap V8 grew meanwhile.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadText, machineLine, median, rssByMapping, rssMiB } from './lib/machine.js';
 import { descendants, runMain, sleep, stopOnExit } from './lib/proc.js';
@@ -24,6 +29,8 @@ const { values } = parseArgs({
     servers: { type: 'string', default: '10' },
     'settle-seconds': { type: 'string', default: '5' },
     'node-flags': { type: 'string', multiple: true, default: [] },
+    // Also measure the live JS heap the sessions keep, from heap snapshots of a gateway of its own.
+    'live-heap': { type: 'boolean', default: false },
   },
 });
 const flagSets = (values['node-flags'] ?? []).map((f) => f.split(/\s+/).filter(Boolean));
@@ -69,6 +76,90 @@ async function heapFigures(base: string): Promise<string> {
   }
 }
 
+/** A few sessions opened, used and closed, so that what follows measures what more sessions add. */
+async function warmUp(url: string): Promise<void> {
+  const warm: LegacySession[] = [];
+  for (let i = 0; i < 5; i++) warm.push(await openLegacySession(url));
+  for (const s of warm) await echo(s, 'warm');
+  for (const s of warm) await closeLegacySession(s);
+}
+
+/** Opens `count` legacy sessions, each listing tools and making one call; 16 at a time. */
+async function openSessions(url: string, count: number): Promise<LegacySession[]> {
+  const open: LegacySession[] = [];
+  // 16 at a time: fast, without making a burst of 1,000 connections the thing measured.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const s = await openLegacySession(url);
+        await request(s, 'tools/list', {});
+        await echo(s, `session ${i}`);
+        open.push(s);
+      }
+    }),
+  );
+  return open;
+}
+
+/**
+ * The live JS heap (every object a full collection keeps) of a gateway before and after the
+ * sessions are opened, from two heap snapshots it writes on SIGUSR2: what the sessions themselves
+ * keep, apart from the heap V8 grows while they are opened and the memory outside the JS heap that
+ * the VmRSS difference also counts. A gateway of its own, as writing a snapshot grows VmRSS.
+ */
+async function liveHeapPerSession(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-heap-'));
+  running = await startGatewayProcess({
+    stdioServers: 1,
+    policy: true,
+    audit: true,
+    limits: { max_sessions_per_grant: sessions + 10 },
+    nodeFlags: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`],
+  });
+  try {
+    const url = `${running.base}/mcp/echo`;
+    await warmUp(url);
+    const pid = running.proc.pid;
+    const before = await liveHeapBytes(pid, dir);
+    const open = await openSessions(url, sessions);
+    const after = await liveHeapBytes(pid, dir);
+    return `  live JS heap (heap snapshots, a gateway of its own): ${(before / 2 ** 20).toFixed(1)} MiB before the sessions, ${(after / 2 ** 20).toFixed(1)} MiB with ${open.length} open; ${((after - before) / 1024 / open.length).toFixed(1)} KiB each`;
+  } finally {
+    await running.stop();
+    running = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Has the gateway write a heap snapshot into `dir` and sums the self sizes of every node in it. */
+async function liveHeapBytes(pid: number, dir: string): Promise<number> {
+  const known = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  // Written in one go after a full collection: done once the file has stopped growing.
+  for (let waited = 0; waited < 120_000; waited += 500) {
+    await sleep(500);
+    file ??= readdirSync(dir).find((f) => !known.has(f));
+    if (!file) continue;
+    const now = statSync(join(dir, file)).size;
+    if (now > 0 && now === size) break;
+    size = now;
+  }
+  if (!file) throw new Error('the gateway wrote no heap snapshot');
+  const snapshot = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    snapshot: { meta: { node_fields: string[] } };
+    nodes: number[];
+  };
+  const fields = snapshot.snapshot.meta.node_fields;
+  const selfSize = fields.indexOf('self_size');
+  let total = 0;
+  for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i]!;
+  return total;
+}
+
 const mb = (mib: number): string => `${(mib / MIB_PER_MB).toFixed(1)} MB (${mib.toFixed(1)} MiB)`;
 
 async function main(): Promise<void> {
@@ -108,40 +199,26 @@ async function main(): Promise<void> {
     limits: { max_sessions_per_grant: sessions + 10 },
   });
   const url = `${running.base}/mcp/echo`;
-  // Warm the gateway with a few sessions first, so that the figure below is what the sessions add.
-  const warm: LegacySession[] = [];
-  for (let i = 0; i < 5; i++) warm.push(await openLegacySession(url));
-  for (const s of warm) await echo(s, 'warm');
-  for (const s of warm) await closeLegacySession(s);
+  await warmUp(url);
   await sleep(settleMs);
   const before = await steadyRss(running.proc.pid);
-  const open: LegacySession[] = [];
   const t0 = Date.now();
-  // 16 at a time: fast, without making a burst of 1,000 connections the thing measured.
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < sessions) {
-        const i = next++;
-        const s = await openLegacySession(url);
-        await request(s, 'tools/list', {});
-        await echo(s, `session ${i}`);
-        open.push(s);
-      }
-    }),
-  );
+  const open = await openSessions(url, sessions);
   const openSeconds = (Date.now() - t0) / 1000;
   await sleep(settleMs);
   const held = await steadyRss(running.proc.pid);
+  const heldHeap = await heapFigures(running.base);
   // Every session is still usable at the end.
   let alive = 0;
   for (const s of open.filter((_, i) => i % 100 === 0)) if ((await echo(s, 'still here')) === 'still here') alive++;
   lines.push(
     `${open.length} open legacy sessions (Streamable HTTP, 1 stdio upstream; opened in ${openSeconds.toFixed(1)} s, each listed tools and made one echo call): gateway VmRSS median ${mb(held.median)}, max ${(held.max / MIB_PER_MB).toFixed(1)} MB; goal < ${SESSIONS_GOAL_MB} MB: ${held.median / MIB_PER_MB < SESSIONS_GOAL_MB ? 'met' : 'not met'}`,
     `  before the sessions (warm, idle): ${mb(before.median)}; the sessions added ${(held.median - before.median).toFixed(1)} MiB, ${(((held.median - before.median) * 1024) / open.length).toFixed(1)} KiB each; ${alive} of ${Math.ceil(open.length / 100)} sampled sessions still answered at the end`,
+    `  with the sessions open, from the gateway's own /metrics: ${heldHeap}`,
   );
   await running.stop();
   running = undefined;
+  if (values['live-heap']) lines.push(await liveHeapPerSession());
 
   process.stdout.write(
     [
