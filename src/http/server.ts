@@ -62,6 +62,7 @@ export function createHttpFront(core: GatewayCore, opts: HttpOptions): HttpFront
     opts.grantCheckMs,
   );
   const stopRevokeWatch = core.grants.onRevoked(() => void grantWatch.check());
+  core.metrics.countWatched(() => grantWatch.size);
   const streamable: StreamableHttpDownstream = new StreamableHttpDownstream(
     limits,
     {

@@ -120,6 +120,11 @@ export class GatewayMetrics {
     this.sources.sessionCounters.set(transport, counters);
   }
 
+  /** Sets where `gatehouse_streams_watched` comes from; read on each scrape. */
+  countWatched(count: () => number): void {
+    this.sources.watched = count;
+  }
+
   /** Sets where `gatehouse_approvals_pending` comes from; read on each scrape. */
   setApprovalsPending(count: () => number | Promise<number>): void {
     this.sources.approvalsPending = count;
@@ -154,6 +159,7 @@ interface ScrapeSources {
   sessionCounters: Map<string, Array<() => number>>;
   approvalsPending?: () => number | Promise<number>;
   auditStats?: () => AuditStats;
+  watched?: () => number;
 }
 
 /** Gauges and counters whose values are read from their sources when Prometheus scrapes. */
@@ -181,6 +187,14 @@ function registerScrapeTimeMetrics(registers: Registry[], sources: ScrapeSources
           { transport },
           counters.reduce((sum, count) => sum + count(), 0),
         );
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_streams_watched',
+    help: 'Open sessions and streams held under a grant or JWT: each ends once its grant no longer holds.',
+    registers,
+    collect() {
+      if (sources.watched) this.set(sources.watched());
     },
   });
   new Gauge({

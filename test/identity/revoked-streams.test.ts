@@ -2,7 +2,7 @@
 // session's GET stream), its legacy HTTP+SSE stream and its 2026-07-28 listen stream end within a
 // check interval of the grant being revoked or expiring, though no request comes on them; another
 // grant's streams stay open; a revocation made through the gateway's own admin API ends them at
-// once. With JWTs, a legacy session's GET stream ends when the token of its
+// once; what is watched (gatehouse_streams_watched) is let go as its client closes it. With JWTs, a legacy session's GET stream ends when the token of its
 // latest request expires, and the session goes on with a refreshed token presented on it; an
 // HTTP+SSE stream likewise follows the token of the latest message posted on it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,8 @@ import {
   type FileGateway,
   type JsonObject,
 } from '../helpers/index.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+import { parseExposition } from '../observability/prom-text.js';
 import { AUDIENCE, ISSUER, mint, serveJwks, signingKey, type JwksServer, type SigningKey } from './support.js';
 
 const ADMIN = 'revoked-streams-admin-token-0001';
@@ -96,6 +97,15 @@ async function legacySession(url: string, token: string): Promise<Record<string,
  * `signal` closes them from the client's side.
  */
 async function openStreams(token: string, signal?: AbortSignal, at = base): Promise<Record<string, Response>> {
+  return (await openStreamsAndSession(token, signal, at)).streams;
+}
+
+/** openStreams, with the headers of the legacy session's requests. */
+async function openStreamsAndSession(
+  token: string,
+  signal?: AbortSignal,
+  at = base,
+): Promise<{ streams: Record<string, Response>; session: Record<string, string> }> {
   const auth = { authorization: `Bearer ${token}` };
   const session = await legacySession(`${at}/mcp/fx`, token);
   const get = await fetch(`${at}/mcp/fx`, { headers: { ...session, accept: 'text/event-stream' }, signal });
@@ -109,7 +119,13 @@ async function openStreams(token: string, signal?: AbortSignal, at = base): Prom
   });
   const streams = { 'legacy GET stream': get, 'HTTP+SSE stream': sse, 'listen stream': modern };
   for (const [what, res] of Object.entries(streams)) expect(res.status, what).toBe(200);
-  return streams;
+  return { streams, session };
+}
+
+/** The gateway's gatehouse_streams_watched gauge. */
+async function watched(at: string): Promise<number | undefined> {
+  const res = await fetch(`${at}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  return parseExposition(await res.text()).value('gatehouse_streams_watched');
 }
 
 /** Whether the stream's body ends within `ms`. */
@@ -161,6 +177,23 @@ describe('a revocation through this gateway', () => {
     const streams = await openStreams(await createGrant('revoked-now', undefined, at), undefined, at);
     expect((await api('DELETE', '/grants/revoked-now', undefined, at)).status).toBe(200);
     for (const [what, res] of Object.entries(streams)) expect(await endsWithin(res, 5_000), what).toBe(true);
+    await waitUntil(async () => (await watched(at)) === 0, 5_000);
+  }, 60_000);
+
+  it('watches the session and streams a grant holds, and lets go of each as its client closes it', async () => {
+    const at = atDefault.gateway.url;
+    const closing = new AbortController();
+    const { session } = await openStreamsAndSession(
+      await createGrant('closed-by-client', undefined, at),
+      closing.signal,
+      at,
+    );
+    expect(await watched(at)).toBe(3);
+    closing.abort();
+    // The session outlives its GET stream: watched until the client ends it.
+    await waitUntil(async () => (await watched(at)) === 1, 5_000);
+    expect((await fetch(`${at}/mcp/fx`, { method: 'DELETE', headers: session })).status).toBe(200);
+    expect(await watched(at)).toBe(0);
   }, 60_000);
 });
 
