@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Approval } from '../approvals/approval.js';
 import {
+  argsHash,
   PendingApprovalLimit,
   type ApprovalCall,
   type ApprovalService,
@@ -70,14 +71,24 @@ export interface ApprovalStepInput {
 }
 
 /**
- * The nonce of the gateway's own approval question that a 2026-07-28 retry carries, with when its
- * state stops opening; undefined for a first round or any other state.
+ * The nonce of the gateway's own approval question that a 2026-07-28 retry of `call` carries, with
+ * when its state stops opening; undefined for a first round, any other state, or a question asked
+ * about another call (answeredByClient refuses that retry).
  */
-export function approvalRoundOf(req: ClientRequest, peer: ClientPeer, ctx: RelayContext): RoundMark | undefined {
+export function approvalRoundOf(
+  req: ClientRequest,
+  peer: ClientPeer,
+  ctx: RelayContext,
+  call: { server: string; tool: string; args: unknown },
+): RoundMark | undefined {
   if (req.era !== 'modern' || req.params?.requestState === undefined) return undefined;
   const opened = ctx.sealer.unseal<Partial<ApprovalState>>(req.params.requestState, peer.principal);
-  if (!opened.ok || typeof opened.payload.ap !== 'string' || typeof opened.payload.n !== 'string') return undefined;
-  return { nonce: opened.payload.n, expires: opened.expires };
+  if (!opened.ok) return undefined;
+  const s = opened.payload;
+  if (typeof s.ap !== 'string' || typeof s.n !== 'string') return undefined;
+  if (s.srv !== call.server || s.m !== req.method || s.tool !== call.tool) return undefined;
+  if (s.h !== argsHash(isObject(call.args) ? call.args : {})) return undefined;
+  return { nonce: s.n, expires: opened.expires };
 }
 
 /** The request without the approval round's fields, as it goes on to the server. */

@@ -265,13 +265,18 @@ export class PolicyGate {
     // leaves no record of its own (see unanswered-rounds.ts).
     const carried = this.carriedBy(server, peer, req);
     if (carried) this.unanswered.retried(carried.nonce);
-    else {
-      // Likewise the retry of the gateway's own approval question.
-      const asked = approvalRoundOf(req, peer, this.ctx);
-      if (asked) this.unanswered.retried(asked.nonce, asked.expires);
-    }
     const params = req.params ?? {};
     const name = String(subject === 'resource' ? params.uri : params.name);
+    if (!carried) {
+      // Likewise the retry of the gateway's own approval question: for exactly the call it asked
+      // about, or another call could carry the state away and leave the asked call unrecorded.
+      const asked = approvalRoundOf(req, peer, this.ctx, {
+        server,
+        tool: name,
+        args: subject === 'resource' ? undefined : params.arguments,
+      });
+      if (asked) this.unanswered.retried(asked.nonce, asked.expires);
+    }
     const policy = this.policyFor(server, peer);
     // A server without a policy still has its tool calls recorded; its resources and prompts are
     // recorded when a policy covers them. Their retries are still good for one round each.

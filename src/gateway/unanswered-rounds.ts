@@ -21,6 +21,13 @@ const CLOCK_ROOM_MS = UNANSWERED_AFTER_MS - PARK_TTL_MS;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * Rounds watched at once, at most. Each holds its call's record (arguments included) for as long as
+ * its state opens, which for an approval question is the approval's timeout: past this many, the
+ * oldest is settled at once, so memory stays bounded and its record is still written.
+ */
+export const MAX_WATCHED_ROUNDS = 10_000;
+
 interface Watched {
   record: AuditRecord;
   timer: NodeJS.Timeout;
@@ -36,6 +43,7 @@ export class UnansweredRounds {
     private readonly observe: ((record: AuditRecord) => void) | undefined,
     private readonly now: () => number = Date.now,
     private readonly afterMs = UNANSWERED_AFTER_MS,
+    private readonly maxWatched = MAX_WATCHED_ROUNDS,
   ) {}
 
   /** How many rounds are watched. */
@@ -65,6 +73,8 @@ export class UnansweredRounds {
       return timer;
     };
     this.watched.set(nonce, { record, timer: arm() });
+    // A Map iterates in insertion order: the first key is the round watched longest.
+    if (this.watched.size > this.maxWatched) void this.settle(this.watched.keys().next().value!);
   }
 
   /**

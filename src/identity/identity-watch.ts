@@ -60,7 +60,8 @@ export class IdentityWatch {
 
   /**
    * Looks at every watched grant once (the timer calls it, and a revocation made through this
-   * gateway; tests too). Asked while a check runs, it runs once more after that one. Never throws.
+   * gateway; tests too). Asked while a check runs, it runs once more after that one: that call
+   * returns at once, and the running call's promise settles after both. Never throws.
    */
   async check(): Promise<void> {
     if (this.checking) {

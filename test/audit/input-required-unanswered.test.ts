@@ -6,7 +6,8 @@
 // so that it is watched, and its retry is the same call: counted once against a limit. So is a round
 // whose requestState is not a string (a number), which the upstream is not given back. The gateway's
 // own approval question to the client's user is watched the same way: left unanswered, the call
-// leaves its record (approval_pending, input_required); retried, only the retry's.
+// leaves its record (approval_pending, input_required), also when its state is carried on another
+// call; retried, only the retry's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -207,6 +208,25 @@ describe("the gateway's approval question to a 2026-07-28 client's user", () => 
     expect(added.map((r) => [r.server, r.tool, r.decision, r.outcome])).toEqual([
       ['asks-client', 'add', 'approval_pending', 'input_required'],
     ]);
+  });
+
+  it('its state carried on another call (other arguments, another server) does not take the asked call’s record away', async () => {
+    const before = (await records()).length;
+    const { requestState, key } = await asked(43);
+    const inputResponses = { [key]: { action: 'accept', content: { decision: 'approve' } } };
+    const other = modernRequest(
+      44,
+      'tools/call',
+      { name: 'add', arguments: { a: 9, b: 9 }, requestState, inputResponses },
+      { elicitation: { form: {} } },
+    );
+    expect(JSON.stringify((await postModern(url(), other)).messages.at(-1))).toContain('Invalid requestState');
+    const elsewhere = modernRequest(45, 'resources/read', { uri: 'fixture://static', requestState, inputResponses });
+    await postModern(`${gw.url}/mcp/modern-up`, elsewhere);
+    expect(gw.core.gate.unanswered.size).toBe(1); // still watched
+    await gw.core.gate.unanswered.settleAll();
+    const added = (await records()).slice(before).filter((r) => r.outcome === 'input_required');
+    expect(added.map((r) => [r.server, r.tool, r.decision])).toEqual([['asks-client', 'add', 'approval_pending']]);
   });
 
   it('answered and retried, leaves only the retry’s record', async () => {

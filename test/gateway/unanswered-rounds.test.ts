@@ -2,8 +2,8 @@
 // whether its record is written (a retry anywhere claimed it first: no record), a store that
 // cannot answer keeps the record rather than lose it, the timer settles it by itself (for a state
 // that opens for weeks, only after that, past setTimeout's 24.8-day limit), a retry's mark outlasts
-// such a state for a watcher on another replica, and a gateway that stops leaves its rounds
-// unclaimed for a retry after the restart.
+// such a state for a watcher on another replica, past a cap the oldest round is settled at once,
+// and a gateway that stops leaves its rounds unclaimed for a retry after the restart.
 import { describe, expect, it, vi } from 'vitest';
 import type { AuditLog, AuditRecord } from '../../src/audit/record.js';
 import { STATE_CLAIM_TTL_MS } from '../../src/gateway/relay.js';
@@ -116,6 +116,18 @@ describe('unanswered input_required rounds', () => {
     await late.settleAll();
     expect(audit.written).toEqual([]);
     late.close();
+    await store.close();
+  });
+
+  it('past its cap, settles the round watched longest at once: memory stays bounded and its record is written', async () => {
+    const audit = collecting();
+    const store = new MemoryStore();
+    const rounds = new UnansweredRounds(store, audit, undefined, Date.now, UNANSWERED_AFTER_MS, 2);
+    for (const tool of ['first', 'second', 'third']) rounds.watch(tool, makeRecord({ tool }));
+    expect(rounds.size).toBe(2);
+    await waitUntil(() => audit.written.length === 1, 5_000);
+    expect(audit.written.map((r) => [r.tool, r.outcome])).toEqual([['first', 'input_required']]);
+    rounds.close();
     await store.close();
   });
 
