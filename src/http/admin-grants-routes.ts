@@ -95,11 +95,15 @@ export async function createGrantRoute({ core, req, res, maxBodyBytes }: AdminRe
 
 /** DELETE /grants/<name>: revokes a grant of the store; `{ grant }` as it is now. */
 export async function revokeGrantRoute({ core, res, params }: AdminRequest): Promise<void> {
-  const revoked = await revokeGrant(params.name!, { store: core.store, configGrants: core.grants.configNames() });
-  if (revoked.ok) {
+  let revoked: Awaited<ReturnType<typeof revokeGrant>>;
+  try {
+    revoked = await revokeGrant(params.name!, { store: core.store, configGrants: core.grants.configNames() });
+  } finally {
+    // Also when the store failed after the revocation was written (reading the grant back): a
+    // check of what is open costs little, and a grant revoked must not keep its streams.
     core.grants.revoked();
-    return sendJson(res, 200, { grant: revoked.grant });
   }
+  if (revoked.ok) return sendJson(res, 200, { grant: revoked.grant });
   const code =
     revoked.code === 'config' ? 'config_grant' : revoked.code === 'revoked' ? 'already_revoked' : 'not_found';
   fail(res, code, `${revoked.message[0]!.toUpperCase()}${revoked.message.slice(1)}.`);
