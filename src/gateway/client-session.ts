@@ -22,6 +22,9 @@ export interface Channel {
 /** How long Gatehouse waits for a client to answer a server's request. */
 const CLIENT_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
+/** Why the gateway ended a session: the abort reason of the requests it had in flight. */
+export class SessionEnded extends Error {}
+
 export class ClientSession implements ClientPeer {
   /** 256 random bits: a session id cannot be guessed. */
   readonly id: string;
@@ -134,10 +137,16 @@ export class ClientSession implements ClientPeer {
     else fn();
   }
 
-  close(): void {
+  /**
+   * Ends the session. `endedBecause`, when the gateway ends it (its grant revoked or expired): its
+   * requests still in flight are answered with that reason instead of being dropped, as a request
+   * the client cancelled is.
+   */
+  close(endedBecause?: string): void {
     if (!this.open) return;
     this.open = false;
-    for (const c of this.inflight.values()) c.abort();
+    const reason = endedBecause === undefined ? undefined : new SessionEnded(endedBecause);
+    for (const c of this.inflight.values()) c.abort(reason);
     for (const finish of [...this.toClient.values()])
       finish({ error: { code: ErrorCode.ConnectionClosed, message: 'The client session closed.' } });
     for (const release of this.subscriptionReleases.values()) release();

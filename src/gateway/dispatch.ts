@@ -22,7 +22,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../mcp/jsonrpc.js';
-import type { ClientSession } from './client-session.js';
+import { SessionEnded, type ClientSession } from './client-session.js';
 import type { Identity } from '../identity/grants.js';
 import type { Endpoint } from './endpoint.js';
 import type { ClientPeer, PeerAnswer } from './peer.js';
@@ -227,12 +227,22 @@ export async function handleSessionMessage(
     };
     const a = await withTaskOwnership(endpoint, caller.principal, creq, () => endpoint.request(caller, creq, session));
     // A cancelled request gets no response (the client has stopped waiting for it).
-    return abort.signal.aborted ? undefined : toResponse(msg.id, a);
+    return abort.signal.aborted ? sessionEndedAnswer(msg.id, abort.signal) : toResponse(msg.id, a);
   } catch (err) {
-    return internalError(msg.id, err);
+    return sessionEndedAnswer(msg.id, abort.signal) ?? internalError(msg.id, err);
   } finally {
     session.inflight.delete(msg.id);
   }
+}
+
+/**
+ * The answer to a request of a session the gateway ended while it was in flight (its grant was
+ * revoked or expired): the client is told why, not left waiting. Undefined for a request the
+ * client cancelled, or that is still running.
+ */
+function sessionEndedAnswer(id: JsonRpcId, signal: AbortSignal): JsonRpcResponse | undefined {
+  if (!signal.aborted || !(signal.reason instanceof SessionEnded)) return undefined;
+  return errorResponse(id, ErrorCode.ConnectionClosed, `The session ended: ${signal.reason.message}`);
 }
 
 function handleSessionNotification(

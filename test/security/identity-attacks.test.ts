@@ -228,9 +228,12 @@ describe('a call held for approval whose grant is revoked while it waits', () =>
     await started?.close();
   });
 
-  it('is refused when a person approves it after the revocation, and never reaches the server', async () => {
+  /** Opens a session under a new grant `name` and holds an echo call in it; the call's answer and its approval id. */
+  async function holdCall(
+    name: string,
+  ): Promise<{ held: Promise<{ status: number; text: string }>; approval: string }> {
     const base = started.gateway.url;
-    const created = await api(base, 'POST', '/grants', { name: 'held', servers: ['feat'] });
+    const created = await api(base, 'POST', '/grants', { name, servers: ['feat'] });
     expect(created.status).toBe(201);
     const token = String(created.body.token);
     const url = `${base}/mcp/feat`;
@@ -242,21 +245,41 @@ describe('a call held for approval whose grant is revoked while it waits', () =>
       'mcp-protocol-version': '2025-06-18',
     };
     await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, session);
-
     const held = post(url, echo(7, 'after revoke'), session);
     let pending: JsonObject[] = [];
     for (let i = 0; i < 100 && pending.length === 0; i++) {
       await sleep(50);
-      pending = ((await api(base, 'GET', '/approvals?status=pending')).body.approvals ?? []) as JsonObject[];
+      pending = ((await api(base, 'GET', `/approvals?status=pending`)).body.approvals ?? []) as JsonObject[];
+      pending = pending.filter((a) => a.grant === name);
     }
     expect(pending).toHaveLength(1);
-    expect((await api(base, 'DELETE', '/grants/held')).status).toBe(200);
-    expect((await api(base, 'POST', `/approvals/${String(pending[0]!.id)}/approve`, {})).status).toBe(200);
+    return { held, approval: String(pending[0]!.id) };
+  }
+
+  it('revoked in the state store (as the CLI does, from another process): refused when a person approves it after, and never reaches the server', async () => {
+    const base = started.gateway.url;
+    const { held, approval } = await holdCall('held');
+    // Not through this gateway's API, so its open session is looked at only at the next periodic check.
+    await started.gateway.core.store.revokeGrant('held', Date.now());
+    expect((await api(base, 'POST', `/approvals/${approval}/approve`, {})).status).toBe(200);
 
     const answer = await held;
     expect(answer.status).toBe(200);
     expect(answer.text).toContain('[POLICY DENIED]');
     expect(answer.text).toContain('The grant \\"held\\" has been revoked.');
     expect(answer.text).not.toContain('"text":"after revoke"');
+  });
+
+  it('revoked through the admin API: its session ends at once, the call is withdrawn and told why, and never reaches the server', async () => {
+    const base = started.gateway.url;
+    const { held, approval } = await holdCall('held-api');
+    expect((await api(base, 'DELETE', '/grants/held-api')).status).toBe(200);
+    const answer = await held;
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('The session ended: The grant \\"held-api\\" has been revoked.');
+    expect(answer.text).not.toContain('"text":"after revoke"');
+    const after = await api(base, 'GET', `/approvals/${approval}`);
+    expect(after.body.approval).toMatchObject({ status: 'withdrawn' });
+    expect((await api(base, 'POST', `/approvals/${approval}/approve`, {})).status).toBe(409);
   });
 });

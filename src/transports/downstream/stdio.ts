@@ -116,7 +116,7 @@ export async function runStdio(
     (reason) => {
       refused(reason);
       for (const close of listens.splice(0)) close();
-      session.close();
+      session.close(reason);
     },
   );
   /** The grant as it is now, or why it is refused. */

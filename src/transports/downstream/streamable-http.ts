@@ -507,7 +507,7 @@ export class StreamableHttpDownstream {
     this.sessions.set(sid, state);
     state.unwatch = this.grantWatch?.watch(
       () => state.identity,
-      (_reason, identity) => {
+      (reason, identity) => {
         // A JWT that expired is that token's end, not the client's: the stream it opened ends, and
         // the session waits for a request with a newer token (or the idle sweep). A grant revoked
         // or expired ends the session here; other replicas end their copies on their own checks.
@@ -515,19 +515,20 @@ export class StreamableHttpDownstream {
           state.getStream?.end();
           return 'keep';
         }
-        this.closeSession(sid);
+        this.closeSession(sid, reason);
         void this.cluster.bindings?.forget(sid, false);
       },
     );
   }
 
-  private closeSession(sid: string): void {
+  /** `endedBecause`: why the gateway ends it, told to its requests in flight (ClientSession.close). */
+  private closeSession(sid: string, endedBecause?: string): void {
     const state = this.sessions.get(sid);
     if (!state) return;
     this.sessions.delete(sid);
     state.unwatch?.();
     state.getStream?.end();
-    state.session.close();
+    state.session.close(endedBecause);
   }
 
   private sweep(): void {
