@@ -240,9 +240,14 @@ export async function handleSessionMessage(
  * revoked or expired): the client is told why, not left waiting. Undefined for a request the
  * client cancelled, or that is still running.
  */
-function sessionEndedAnswer(id: JsonRpcId, signal: AbortSignal): JsonRpcResponse | undefined {
+export function sessionEndedAnswer(id: JsonRpcId, signal: AbortSignal): JsonRpcResponse | undefined {
   if (!signal.aborted || !(signal.reason instanceof SessionEnded)) return undefined;
-  return errorResponse(id, ErrorCode.ConnectionClosed, `The session ended: ${signal.reason.message}`);
+  // Said without claiming the call did not run: the upstream may have answered just before.
+  return errorResponse(
+    id,
+    ErrorCode.ConnectionClosed,
+    `The session ended before this request's answer was sent: ${signal.reason.message}`,
+  );
 }
 
 function handleSessionNotification(

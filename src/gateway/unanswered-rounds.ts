@@ -24,7 +24,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * Rounds watched at once, at most. Each holds its call's record (arguments included) for as long as
  * its state opens, which for an approval question is the approval's timeout: past this many, the
- * oldest is settled at once, so memory stays bounded and its record is still written.
+ * oldest leaves its record at once (writeEarly), so memory stays bounded and nothing is lost.
  */
 export const MAX_WATCHED_ROUNDS = 10_000;
 
@@ -74,7 +74,7 @@ export class UnansweredRounds {
     };
     this.watched.set(nonce, { record, timer: arm() });
     // A Map iterates in insertion order: the first key is the round watched longest.
-    if (this.watched.size > this.maxWatched) void this.settle(this.watched.keys().next().value!);
+    if (this.watched.size > this.maxWatched) this.writeEarly(this.watched.keys().next().value!);
   }
 
   /**
@@ -127,7 +127,24 @@ export class UnansweredRounds {
     // A gateway stopping meanwhile: its audit log is closing, and the round is left unclaimed
     // where the claim failed.
     if (!unanswered || this.closed) return;
-    const record: AuditRecord = { ...w.record, outcome: 'input_required' };
+    this.write(w.record);
+  }
+
+  /**
+   * Past the cap: the round watched longest leaves its record now, unclaimed, as its state may
+   * still open. A retry that comes after all goes on and leaves its own record too: two records
+   * for that call rather than none, and a retry is never refused for it.
+   */
+  private writeEarly(nonce: string): void {
+    const w = this.watched.get(nonce);
+    if (!w) return;
+    this.watched.delete(nonce);
+    clearTimeout(w.timer);
+    this.write(w.record);
+  }
+
+  private write(callRecord: AuditRecord): void {
+    const record: AuditRecord = { ...callRecord, outcome: 'input_required' };
     this.audit.write(record);
     this.observe?.(record);
   }

@@ -222,7 +222,10 @@ describe("the gateway's approval question to a 2026-07-28 client's user", () => 
     );
     expect(JSON.stringify((await postModern(url(), other)).messages.at(-1))).toContain('Invalid requestState');
     const elsewhere = modernRequest(45, 'resources/read', { uri: 'fixture://static', requestState, inputResponses });
-    await postModern(`${gw.url}/mcp/modern-up`, elsewhere);
+    // Refused, as the relay opens it for a server's round of its own and finds it is not one.
+    expect(JSON.stringify((await postModern(`${gw.url}/mcp/modern-up`, elsewhere)).messages.at(-1))).toContain(
+      'requestState',
+    );
     expect(gw.core.gate.unanswered.size).toBe(1); // still watched
     await gw.core.gate.unanswered.settleAll();
     const added = (await records()).slice(before).filter((r) => r.outcome === 'input_required');

@@ -210,19 +210,25 @@ describe('a call held for approval whose grant is revoked while it waits', () =>
   let started: FileGateway;
 
   beforeAll(async () => {
-    started = await startFileGateway('gatehouse-identity-held-', {
-      ...EPHEMERAL,
-      auth: { mode: 'grants', admin_token: ADMIN },
-      servers: {
-        feat: featureEntry({
-          policy: {
-            version: '1',
-            default: 'allow',
-            tools: { echo: { action: 'require_approval', approval: { mode: 'hold', timeout: '1m' } } },
-          },
-        }),
+    started = await startFileGateway(
+      'gatehouse-identity-held-',
+      {
+        ...EPHEMERAL,
+        auth: { mode: 'grants', admin_token: ADMIN },
+        servers: {
+          feat: featureEntry({
+            policy: {
+              version: '1',
+              default: 'allow',
+              tools: { echo: { action: 'require_approval', approval: { mode: 'hold', timeout: '1m' } } },
+            },
+          }),
+        },
       },
-    });
+      // The periodic check of open sessions out of the way: the store revocation below must reach
+      // the held call through the approval, not through the session ending first.
+      { grantCheckMs: 3_600_000 },
+    );
   });
   afterAll(async () => {
     await started?.close();
@@ -276,7 +282,9 @@ describe('a call held for approval whose grant is revoked while it waits', () =>
     expect((await api(base, 'DELETE', '/grants/held-api')).status).toBe(200);
     const answer = await held;
     expect(answer.status).toBe(200);
-    expect(answer.text).toContain('The session ended: The grant \\"held-api\\" has been revoked.');
+    expect(answer.text).toContain(
+      'The session ended before this request\'s answer was sent: The grant \\"held-api\\" has been revoked.',
+    );
     expect(answer.text).not.toContain('"text":"after revoke"');
     const after = await api(base, 'GET', `/approvals/${approval}`);
     expect(after.body.approval).toMatchObject({ status: 'withdrawn' });

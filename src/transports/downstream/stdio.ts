@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline';
 import type { LoadedConfig } from '../../config/load.js';
 import { ClientSession } from '../../gateway/client-session.js';
-import { handleModernRequest, handleSessionMessage, modernPeer } from '../../gateway/dispatch.js';
+import { handleModernRequest, handleSessionMessage, modernPeer, sessionEndedAnswer } from '../../gateway/dispatch.js';
 import { openListen } from '../../gateway/listen.js';
 import { buildGatewayCore } from '../../gateway/core.js';
 import { eraOfRequest } from '../../mcp/era.js';
@@ -83,7 +83,9 @@ export async function runStdio(
       session.inflight.set(msg.id, abort);
       work = handleModernRequest(endpoint, msg, peer, abort.signal).then((r) => {
         session.inflight.delete(msg.id);
-        if (!abort.signal.aborted) write(r);
+        // Cancelled by the client: no answer. Ended with the session (its grant refused): told why.
+        const answer = abort.signal.aborted ? sessionEndedAnswer(msg.id, abort.signal) : r;
+        if (answer) write(answer);
       });
     } else {
       work = handleSessionMessage(endpoint, session, msg, current).then((r) => r && write(r));
