@@ -113,7 +113,7 @@ export class AggregateEndpoint implements Endpoint {
     const conns = await this.connections(session, session);
     for (const [server, c] of conns) {
       if (c === this.pool.sharedConnection(server))
-        session.onClose(this.pool.subscribe(server, (n) => deliverToSession(session, n)));
+        session.onClose(this.pool.subscribe(server, (n) => deliverToSession(session, n, server)));
     }
     session.onClose(() => void this.pool.release(session));
     return { result: initializeResult(session, { era: 'legacy', protocolVersion: '', ...this.merged(conns) }) };

@@ -48,6 +48,11 @@ export class ClientSession implements ClientPeer {
   lastSeen = Date.now();
 
   readonly principal: string;
+  /**
+   * The identity of the session's latest request: what the notifications broadcast to it are
+   * decided with (a later token of the principal may carry fewer servers).
+   */
+  latest: Identity;
 
   /**
    * `identity` is the caller that opened the session: it decides `initialize`, and the session
@@ -59,6 +64,7 @@ export class ClientSession implements ClientPeer {
     id?: string,
   ) {
     this.principal = identity.principal;
+    this.latest = identity;
     this.id = id ?? randomBytes(32).toString('base64url');
   }
 

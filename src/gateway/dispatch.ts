@@ -184,6 +184,7 @@ export async function handleSessionMessage(
   identity: Identity = session.identity,
 ): Promise<JsonRpcResponse | undefined> {
   session.lastSeen = Date.now();
+  session.latest = identity;
   const caller = session.as(identity);
   if (isResponse(msg)) {
     session.takeResponse(msg);

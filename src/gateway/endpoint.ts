@@ -5,7 +5,7 @@ import { META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, negoti
 import { ErrorCode, isObject, metaOf, type JsonObject, type JsonRpcNotification } from '../mcp/jsonrpc.js';
 import type { ClientSession } from './client-session.js';
 import type { ClientPeer } from './peer.js';
-import type { Identity } from '../identity/grants.js';
+import { mayUse, type Identity } from '../identity/grants.js';
 import { forward, type ClientRequest, type RelayContext } from './relay.js';
 import { fail, type UpstreamAnswer, type UpstreamIdentity } from './upstream-connection.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -65,7 +65,9 @@ export function cleanBroadcast(n: JsonRpcNotification): JsonRpcNotification | un
 }
 
 /** Delivers a broadcast to a legacy session, honouring its resource subscriptions. */
-export function deliverToSession(session: ClientSession, n: JsonRpcNotification): void {
+export function deliverToSession(session: ClientSession, n: JsonRpcNotification, server: string): void {
+  // Only while the session's latest token may still use the server it comes from.
+  if (!mayUse(session.latest, server)) return;
   const clean = cleanBroadcast(n);
   if (!clean) return;
   if (clean.method === 'notifications/message' && !wantsLog('legacy', session.logLevel, clean.params?.level)) return;
@@ -169,7 +171,8 @@ export class ServerEndpoint implements Endpoint {
       // Released with the session even when its start fails or the session closes meanwhile.
       session.onClose(() => void this.pool.release(session));
       await conn.start();
-      if (conn === shared) session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n)));
+      if (conn === shared)
+        session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n, this.name)));
       return { result: initializeResult(session, conn.identity!) };
     } catch (err) {
       return fail(ErrorCode.ConnectionClosed, err instanceof Error ? err.message : String(err));
@@ -262,7 +265,8 @@ export class ServerEndpoint implements Endpoint {
     const conn = this.pool.connectionFor(this.name, session, undefined, upstream.own);
     session.onClose(() => void this.pool.release(session));
     await conn.start();
-    if (conn === shared) session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n)));
+    if (conn === shared)
+      session.onClose(this.pool.subscribe(this.name, (n) => deliverToSession(session, n, this.name)));
   }
 
   notification(n: JsonRpcNotification, session?: ClientSession): void {
