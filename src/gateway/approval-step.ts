@@ -117,7 +117,7 @@ async function stepOf(input: ApprovalStepInput): Promise<ApprovalStepOutcome> {
     // that took `client` out of `notify`, the carried answer counts for nothing and the call waits
     // for the people the policy names now.
     if (typeof opened.payload.ap === 'string' && asksClient(input))
-      return answeredByClient(input, opened.payload as ApprovalState);
+      return answeredByClient(input, opened.payload as ApprovalState, opened.expires);
   }
   const granted = await service.granted(call);
   if (granted) return { kind: 'approved', approval: granted, claimed: granted.status === 'used' };
@@ -389,11 +389,26 @@ function invalidState(message: string): { kind: 'answer'; answer: { error: JsonR
 }
 
 /** A 2026-07-28 retry that carries the user's answer to the approval question. */
-async function answeredByClient(input: ApprovalStepInput, state: ApprovalState): Promise<ApprovalStepOutcome> {
+async function answeredByClient(
+  input: ApprovalStepInput,
+  state: ApprovalState,
+  expires: number,
+): Promise<ApprovalStepOutcome> {
   const { service, call, req } = input;
   // The state is sealed and bound to the principal; it must also be for exactly this call.
   if (state.srv !== call.server || state.m !== req.method || state.tool !== call.tool || state.h !== call.argsHash)
     return invalidState('it was issued for another call or other arguments; start the call again without it.');
+  // Good for one retry, as a server's round is (relay.ts): replayed while the approval is pending,
+  // it would be asked again and again, each question one more call for the audit log. Claimed for
+  // as long as it opens, on every replica sharing the store. A state without a nonce was issued by
+  // an earlier Gatehouse and has nothing to claim by.
+  if (
+    typeof state.n === 'string' &&
+    !(await service.store.claimOnce(`ap-rs:${state.n}`, Math.max(0, expires - input.now()) + 60_000, input.now()))
+  )
+    return invalidState(
+      'it was already used for a retry; each requestState is good for one retry. Start the call again without it.',
+    );
   const responses = isObject(req.params?.inputResponses) ? req.params.inputResponses : {};
   const v = verdictOf(responses[INPUT_KEY]);
   if (v) {

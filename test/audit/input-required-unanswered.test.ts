@@ -7,7 +7,7 @@
 // whose requestState is not a string (a number), which the upstream is not given back. The gateway's
 // own approval question to the client's user is watched the same way: left unanswered, the call
 // leaves its record (approval_pending, input_required), also when its state is carried on another
-// call; retried, only the retry's.
+// call; retried, only the retry's; and its state is good for one retry.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -230,6 +230,23 @@ describe("the gateway's approval question to a 2026-07-28 client's user", () => 
     await gw.core.gate.unanswered.settleAll();
     const added = (await records()).slice(before).filter((r) => r.outcome === 'input_required');
     expect(added.map((r) => [r.server, r.tool, r.decision])).toEqual([['asks-client', 'add', 'approval_pending']]);
+  });
+
+  it('its state is good for one retry: replayed while the approval is pending, it is refused, not asked again', async () => {
+    const before = (await records()).length;
+    const { requestState } = await asked(46);
+    // Retried without an answer: the approval is still pending, so the client is asked again.
+    const again = await postModern(url(), add(47, { requestState }));
+    expect((again.messages.at(-1)?.result as Record<string, unknown>).resultType).toBe('input_required');
+    const replay = await postModern(url(), add(48, { requestState }));
+    expect(replay.messages.at(-1)?.error).toMatchObject({
+      code: -32602,
+      message: expect.stringMatching(/already used/),
+    });
+    expect(gw.core.gate.unanswered.size).toBe(1); // the question asked again, only
+    await gw.core.gate.unanswered.settleAll();
+    const unanswered = (await records()).slice(before).filter((r) => r.outcome === 'input_required');
+    expect(unanswered.map((r) => [r.server, r.tool, r.decision])).toEqual([['asks-client', 'add', 'approval_pending']]);
   });
 
   it('answered and retried, leaves only the retry’s record', async () => {
