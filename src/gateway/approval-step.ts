@@ -86,9 +86,16 @@ export function approvalRoundOf(
   if (!opened.ok) return undefined;
   const s = opened.payload;
   if (typeof s.ap !== 'string' || typeof s.n !== 'string') return undefined;
-  if (s.srv !== call.server || s.m !== req.method || s.tool !== call.tool) return undefined;
-  if (s.h !== argsHash(isObject(call.args) ? call.args : {})) return undefined;
-  return { nonce: s.n, expires: opened.expires };
+  const asked = { ...call, method: req.method, argsHash: argsHash(isObject(call.args) ? call.args : {}) };
+  return isAbout(s, asked) ? { nonce: s.n, expires: opened.expires } : undefined;
+}
+
+/** Whether an approval question's state was issued for exactly this call: server, method, tool and arguments. */
+function isAbout(
+  state: Partial<ApprovalState>,
+  call: { server: string; method: string; tool: string; argsHash: string },
+): boolean {
+  return state.srv === call.server && state.m === call.method && state.tool === call.tool && state.h === call.argsHash;
 }
 
 /** The request without the approval round's fields, as it goes on to the server. */
@@ -396,7 +403,7 @@ async function answeredByClient(
 ): Promise<ApprovalStepOutcome> {
   const { service, call, req } = input;
   // The state is sealed and bound to the principal; it must also be for exactly this call.
-  if (state.srv !== call.server || state.m !== req.method || state.tool !== call.tool || state.h !== call.argsHash)
+  if (!isAbout(state, { ...call, method: req.method }))
     return invalidState('it was issued for another call or other arguments; start the call again without it.');
   // Good for one retry, as a server's round is (relay.ts): replayed while the approval is pending,
   // it would be asked again and again, each question one more call for the audit log. Claimed for

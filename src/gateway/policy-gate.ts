@@ -267,7 +267,7 @@ export class PolicyGate {
     if (carried) this.unanswered.retried(carried.nonce);
     const params = req.params ?? {};
     const name = String(subject === 'resource' ? params.uri : params.name);
-    if (!carried) {
+    if (!carried && params.requestState !== undefined) {
       // Likewise the retry of the gateway's own approval question: for exactly the call it asked
       // about, or another call could carry the state away and leave the asked call unrecorded.
       const asked = approvalRoundOf(req, peer, this.ctx, {

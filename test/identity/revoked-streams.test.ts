@@ -17,7 +17,17 @@ import {
 } from '../helpers/index.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 import { parseExposition } from '../observability/prom-text.js';
-import { AUDIENCE, ISSUER, mint, serveJwks, signingKey, type JwksServer, type SigningKey } from './support.js';
+import {
+  AUDIENCE,
+  INITIALIZE,
+  ISSUER,
+  legacySession,
+  mint,
+  serveJwks,
+  signingKey,
+  type JwksServer,
+  type SigningKey,
+} from './support.js';
 
 const ADMIN = 'revoked-streams-admin-token-0001';
 /** The gateway looks at the grants of open streams this often. */
@@ -26,19 +36,26 @@ const CHECK_MS = 200;
 let fgw: FileGateway;
 let base: string;
 
-beforeAll(async () => {
-  const { command, args } = featureServerCommand('stdio', 'legacy');
-  fgw = await startFileGateway(
-    'gatehouse-revoked-streams-',
+/** The feature fixture allowed everything: the one server of every gateway here. */
+const FX = { ...featureServerCommand('stdio', 'legacy'), policy: { version: '1', default: 'allow' } };
+
+/** A gateway under `auth.mode: grants` with the admin token, on `state`, checking open streams every `grantCheckMs`. */
+function grantsGateway(prefix: string, state: string, grantCheckMs?: number): Promise<FileGateway> {
+  return startFileGateway(
+    prefix,
     {
       listen: { host: '127.0.0.1', port: 0 },
-      state: 'sqlite:./state.db',
+      state,
       audit: 'none',
       auth: { mode: 'grants', admin_token: ADMIN },
-      servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
+      servers: { fx: FX },
     },
-    { grantCheckMs: CHECK_MS },
+    grantCheckMs ? { grantCheckMs } : {},
   );
+}
+
+beforeAll(async () => {
+  fgw = await grantsGateway('gatehouse-revoked-streams-', 'sqlite:./state.db', CHECK_MS);
   base = fgw.gateway.url;
 }, 60_000);
 
@@ -58,38 +75,6 @@ async function createGrant(name: string, expires?: string, at = base): Promise<s
   const res = await api('POST', '/grants', { name, servers: ['fx'], ...(expires ? { expires } : {}) }, at);
   expect(res.status).toBe(201);
   return String(((await res.json()) as { token: string }).token);
-}
-
-/** A 2025 client's initialize request. */
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'streams', version: '1' } },
-};
-
-/** Opens a legacy session on `url` with `token`: the headers of its requests. */
-async function legacySession(url: string, token: string): Promise<Record<string, string>> {
-  const auth = { authorization: `Bearer ${token}` };
-  const init = await fetch(url, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json', accept: ACCEPT_BOTH },
-    body: JSON.stringify(INITIALIZE),
-  });
-  expect(init.status).toBe(200);
-  await init.text();
-  const session = {
-    ...auth,
-    'mcp-session-id': init.headers.get('mcp-session-id')!,
-    'mcp-protocol-version': '2025-06-18',
-  };
-  const initialized = await fetch(url, {
-    method: 'POST',
-    headers: { ...session, 'content-type': 'application/json', accept: ACCEPT_BOTH },
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
-  expect(initialized.status).toBe(202);
-  return session;
 }
 
 /**
@@ -158,15 +143,8 @@ describe('open streams of a grant no longer in force', () => {
 describe('a revocation through this gateway', () => {
   let atDefault: FileGateway;
   beforeAll(async () => {
-    const { command, args } = featureServerCommand('stdio', 'legacy');
     // The periodic check at its default, 30 s: only the revocation itself can end the streams sooner.
-    atDefault = await startFileGateway('gatehouse-revoke-now-', {
-      listen: { host: '127.0.0.1', port: 0 },
-      state: 'memory:',
-      audit: 'none',
-      auth: { mode: 'grants', admin_token: ADMIN },
-      servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
-    });
+    atDefault = await grantsGateway('gatehouse-revoke-now-', 'memory:');
   }, 60_000);
   afterAll(async () => {
     await atDefault?.close();
@@ -205,7 +183,6 @@ describe('a legacy session under JWTs', () => {
   beforeAll(async () => {
     key = await signingKey('streams-k1');
     jwks = await serveJwks([key]);
-    const { command, args } = featureServerCommand('stdio', 'legacy');
     jwtGateway = await startFileGateway(
       'gatehouse-jwt-streams-',
       {
@@ -214,7 +191,7 @@ describe('a legacy session under JWTs', () => {
         audit: 'none',
         // A second's leeway past exp, so that the test need not wait the default minute for it.
         auth: { mode: 'jwt', jwt: { issuer: ISSUER, audience: AUDIENCE, jwks_url: jwks.url, clock_skew: 1 } },
-        servers: { fx: { command, args, policy: { version: '1', default: 'allow' } } },
+        servers: { fx: FX },
       },
       { grantCheckMs: CHECK_MS },
     );

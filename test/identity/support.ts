@@ -1,8 +1,11 @@
 // Shared by the JWT and grants tests: signing keys made in the test, a JWKS served from a real loopback HTTP
-// server whose key set a test can change (rotation), and tokens minted with jose.
+// server whose key set a test can change (rotation), tokens minted with jose, and a legacy session
+// opened with a token.
 import { createServer, type Server } from 'node:http';
+import { expect } from 'vitest';
 import { featureEntry, tempDir, type TempDir } from '../helpers/gateway.js';
 import { listenLoopback } from '../helpers/http-server.js';
+import { ACCEPT_BOTH } from '../helpers/wire.js';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
 export const ISSUER = 'https://idp.example.test';
@@ -96,3 +99,35 @@ export const featureWith = (policy: unknown): Record<string, unknown> => feature
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 export { sleep } from '../helpers/wait.js';
+
+/** A 2025 client's initialize request. */
+export const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'streams', version: '1' } },
+};
+
+/** Opens a legacy session on `url` with `token`: the headers of its requests. */
+export async function legacySession(url: string, token: string): Promise<Record<string, string>> {
+  const auth = { authorization: `Bearer ${token}` };
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', accept: ACCEPT_BOTH },
+    body: JSON.stringify(INITIALIZE),
+  });
+  expect(init.status).toBe(200);
+  await init.text();
+  const session = {
+    ...auth,
+    'mcp-session-id': init.headers.get('mcp-session-id')!,
+    'mcp-protocol-version': '2025-06-18',
+  };
+  const initialized = await fetch(url, {
+    method: 'POST',
+    headers: { ...session, 'content-type': 'application/json', accept: ACCEPT_BOTH },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  expect(initialized.status).toBe(202);
+  return session;
+}
