@@ -59,7 +59,6 @@ function postBigEcho(): Socket {
 function readToClose(socket: Socket, pauseMs = 0, burstMs = 0): Promise<Received> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => undefined);
     let timer: NodeJS.Timeout | undefined;
     if (pauseMs > 0) {
@@ -78,12 +77,23 @@ function readToClose(socket: Socket, pauseMs = 0, burstMs = 0): Promise<Received
       resolve(received(Buffer.concat(chunks).toString('latin1')));
     };
     socket.on('close', done);
-    // A keep-alive connection stays open once the answer is complete: end it then.
-    socket.on('data', () => {
-      const all = Buffer.concat(chunks).toString('latin1');
-      const at = all.indexOf('\r\n\r\n');
-      const length = /content-length: (\d+)/i.exec(all.slice(0, at))?.[1];
-      if (at >= 0 && length && all.length - at - 4 >= Number(length)) socket.destroy();
+    // A keep-alive connection stays open once the answer is complete: end it then. Counted as the
+    // bytes come, with the head read once: joining the whole answer on every chunk (8 MiB, over a
+    // hundred chunks) kept this process too busy on a loaded machine to read in time, and the
+    // gateway rightly took it for a client that stopped reading.
+    let got = 0;
+    let complete: number | undefined;
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (complete === undefined) {
+        const head = Buffer.concat(chunks).toString('latin1');
+        const at = head.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        const length = /content-length: (\d+)/i.exec(head.slice(0, at))?.[1];
+        complete = length ? at + 4 + Number(length) : Infinity;
+      }
+      if (got >= complete) socket.destroy();
     });
   });
 }
