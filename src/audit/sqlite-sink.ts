@@ -18,8 +18,8 @@ import { sqlWhere } from './sql-filter.js';
 import { SqliteReader } from './sqlite-reader.js';
 import { summarize, summarySql, type AuditSummary, type StatsQuery, type SummaryRows } from './stats.js';
 
-// How long the log's writes wait for another process's write lock. Short: a write that waits blocks
-// the event loop; the writer retries a busy batch later.
+// How long the log's writes wait for another process's write lock (without holding the thread:
+// SqliteConnection.whenFree). Short: the writer keeps the batch and tries it again later.
 const INSERT_BUSY_TIMEOUT_MS = 1000;
 // How long opening the log waits for it: making its table and switching a new file to WAL. Once,
 // before anything is served; several processes started at once (a client launching `gatehouse
@@ -104,7 +104,7 @@ export class SqliteAuditSink implements AuditSink {
 
   async insert(records: AuditRecord[]): Promise<void> {
     try {
-      this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => this.insertMany(records));
+      await this.connection.whenFree(() => this.insertMany(records), INSERT_BUSY_TIMEOUT_MS);
     } catch (error) {
       // A row longer than SQLite takes fails again at every try; a busy or full database does not.
       throw (error as { code?: unknown }).code === 'SQLITE_TOOBIG' ? unstorable(error) : error;
@@ -122,7 +122,7 @@ export class SqliteAuditSink implements AuditSink {
     );
     let deleted = 0;
     while (!this.closing) {
-      const n = this.connection.withBusyTimeout(INSERT_BUSY_TIMEOUT_MS, () => batch.run(before, PRUNE_BATCH).changes);
+      const n = await this.connection.whenFree(() => batch.run(before, PRUNE_BATCH).changes, INSERT_BUSY_TIMEOUT_MS);
       deleted += n;
       if (n < PRUNE_BATCH) break;
       await new Promise((resolve) => setImmediate(resolve));

@@ -6,11 +6,23 @@
 // connection never interleave inside a transaction.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+
+/** The longest pause between two tries of a write that met another process's lock. */
+const MAX_PAUSE_MS = 25;
+
+/** Whether `error` is SQLite saying another connection holds the lock a statement needs. */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
 
 export class SqliteConnection {
   readonly db: Database.Database;
   private users = 0;
+  /** `PRAGMA busy_timeout = N` statements, prepared once per N: switching is on every call's path. */
+  private readonly setWait = new Map<number, Database.Statement>();
 
   /** Opens `file` in WAL mode with NORMAL sync; each user takes its share with use(). */
   constructor(
@@ -48,11 +60,39 @@ export class SqliteConnection {
    */
   withBusyTimeout<T>(ms: number, fn: () => T): T {
     if (ms === this.busyTimeoutMs) return fn();
-    this.db.pragma(`busy_timeout = ${ms}`);
+    this.waitFor(ms);
     try {
       return fn();
     } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      this.waitFor(this.busyTimeoutMs);
+    }
+  }
+
+  private waitFor(ms: number): void {
+    let statement = this.setWait.get(ms);
+    if (!statement) this.setWait.set(ms, (statement = this.db.prepare(`PRAGMA busy_timeout = ${ms}`)));
+    statement.get();
+  }
+
+  /**
+   * Runs the write `fn` without holding the thread while another process has the file's write lock.
+   * SQLite's own wait sleeps on the calling thread, and on the gateway's that stops every call, the
+   * health checks and the answers already on their way, for as long as the lock is held. Here a
+   * write that meets the lock is tried again after a pause (1 ms, doubling up to 25 ms), while the
+   * event loop serves the rest, until `waitMs` (the connection's own wait unless given) has passed;
+   * then it fails with SQLite's busy error, as a write that waited it out on the thread did. `fn`
+   * is run whole each time: a transaction that met the lock was rolled back by SQLite.
+   */
+  async whenFree<T>(fn: () => T, waitMs = this.busyTimeoutMs): Promise<T> {
+    const deadline = Date.now() + waitMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+      try {
+        return this.withBusyTimeout(0, fn);
+      } catch (error) {
+        const left = deadline - Date.now();
+        if (!isBusy(error) || left <= 0) throw error;
+        await sleep(Math.min(pause, left));
+      }
     }
   }
 }

@@ -6,7 +6,7 @@ import type { Approval, ApprovalFilter, ApprovalPatch } from '../approvals/appro
 import type { Pin } from '../catalog/pins.js';
 import type { StoredGrant } from '../identity/stored-grant.js';
 import type Database from 'better-sqlite3';
-import { SqliteConnection } from './sqlite-connection.js';
+import { isBusy, SqliteConnection } from './sqlite-connection.js';
 import {
   admit,
   relevantSpan,
@@ -218,6 +218,8 @@ export class SqliteStore implements StateStore {
   /** Per counter, the cutoff it was last pruned to (in this process). */
   private readonly prunedTo = new Map<string, number>();
   private queued: QueuedReservation[] = [];
+  /** Whether runQueued is working through the queue (perhaps waiting for another process's lock). */
+  private running = false;
 
   /**
    * The two maps above are shortcuts, one entry per counter ever seen: with a counter per key value
@@ -235,19 +237,38 @@ export class SqliteStore implements StateStore {
    * decided in arrival order exactly as it would be alone: under concurrency one commit (and one
    * WAL append) serves them all instead of one per call. If the batch fails as a whole, it is
    * rolled back and every reservation is run in a transaction of its own, so one failure is
-   * reported to its own call only.
+   * reported to its own call only; unless it failed because another process held the file's lock
+   * for all of the wait, which every reservation of the batch would meet again.
+   *
+   * While a batch waits for another process's lock (without holding the thread: whenFree), the
+   * reservations that arrive meanwhile queue behind it and run next, in their order.
    */
-  private runQueued(): void {
-    const batch = this.queued;
-    this.queued = [];
+  private async runQueued(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued;
+        this.queued = [];
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runBatch(batch: QueuedReservation[]): Promise<void> {
     if (batch.length > 1) {
       let results: ReserveResult[] | undefined;
       try {
-        results = this.reserveManyTx(batch);
-      } catch {
+        results = await this.connection.whenFree(() => this.reserveManyTx(batch));
+      } catch (error) {
         // Rolled back: the retention marks written in it may not be in the file.
         this.retained.clear();
         this.prunedTo.clear();
+        if (isBusy(error)) {
+          for (const r of batch) r.reject(error);
+          return;
+        }
       }
       if (results) {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
@@ -256,7 +277,7 @@ export class SqliteStore implements StateStore {
     }
     for (const r of batch) {
       try {
-        r.resolve(this.reserveTx(r.key, r.spec, r.now));
+        r.resolve(await this.connection.whenFree(() => this.reserveTx(r.key, r.spec, r.now)));
       } catch (error) {
         r.reject(error);
       }
@@ -335,7 +356,8 @@ export class SqliteStore implements StateStore {
   reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
     return new Promise((resolve, reject) => {
       // After this turn's I/O callbacks: every call that arrived in it reserves in the same batch.
-      if (this.queued.push({ key, spec, now, resolve, reject }) === 1) setImmediate(() => this.runQueued());
+      if (this.queued.push({ key, spec, now, resolve, reject }) === 1 && !this.running)
+        setImmediate(() => void this.runQueued());
     });
   }
 
@@ -351,15 +373,17 @@ export class SqliteStore implements StateStore {
   }
 
   async putPin(p: Pin): Promise<void> {
-    this.pinPut.run(
-      p.server,
-      p.tool,
-      p.hash,
-      p.definition,
-      p.pinnedAt,
-      p.pending?.hash ?? null,
-      p.pending?.definition ?? null,
-      p.pending?.seenAt ?? null,
+    await this.connection.whenFree(() =>
+      this.pinPut.run(
+        p.server,
+        p.tool,
+        p.hash,
+        p.definition,
+        p.pinnedAt,
+        p.pending?.hash ?? null,
+        p.pending?.definition ?? null,
+        p.pending?.seenAt ?? null,
+      ),
     );
   }
 
@@ -368,9 +392,10 @@ export class SqliteStore implements StateStore {
   }
 
   async createGrant(g: StoredGrant): Promise<boolean> {
-    const r = this.db
-      .prepare('INSERT INTO grants (name, token_hash, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
-      .run(g.name, g.token_hash, JSON.stringify(g));
+    const insert = this.db.prepare(
+      'INSERT INTO grants (name, token_hash, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+    const r = await this.connection.whenFree(() => insert.run(g.name, g.token_hash, JSON.stringify(g)));
     return r.changes === 1;
   }
 
@@ -386,17 +411,16 @@ export class SqliteStore implements StateStore {
   }
 
   async revokeGrant(name: string, at: number): Promise<boolean> {
-    return this.db
-      .transaction((): boolean => {
-        const row = this.db.prepare('SELECT doc FROM grants WHERE name = ?').get(name) as { doc: string } | undefined;
-        if (!row) return false;
-        const g = JSON.parse(row.doc) as StoredGrant;
-        if (g.revoked !== undefined) return false;
-        g.revoked = at;
-        this.db.prepare('UPDATE grants SET doc = ? WHERE name = ?').run(JSON.stringify(g), name);
-        return true;
-      })
-      .immediate();
+    const revoke = this.db.transaction((): boolean => {
+      const row = this.db.prepare('SELECT doc FROM grants WHERE name = ?').get(name) as { doc: string } | undefined;
+      if (!row) return false;
+      const g = JSON.parse(row.doc) as StoredGrant;
+      if (g.revoked !== undefined) return false;
+      g.revoked = at;
+      this.db.prepare('UPDATE grants SET doc = ? WHERE name = ?').run(JSON.stringify(g), name);
+      return true;
+    });
+    return this.connection.whenFree(() => revoke.immediate());
   }
 
   // Approvals. Each write stamps the row with the next sequence number, so that watchers — in this
@@ -411,15 +435,14 @@ export class SqliteStore implements StateStore {
   }
 
   async createApproval(a: Approval): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.db
-          .prepare(
-            'INSERT INTO approvals (id, seq, status, created, grant_name, server, tool, args_hash, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          )
-          .run(a.id, this.nextSeq(), a.status, a.created, a.grant, a.server, a.tool, a.args_hash, JSON.stringify(a));
-      })
-      .immediate();
+    const create = this.db.transaction(() => {
+      this.db
+        .prepare(
+          'INSERT INTO approvals (id, seq, status, created, grant_name, server, tool, args_hash, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(a.id, this.nextSeq(), a.status, a.created, a.grant, a.server, a.tool, a.args_hash, JSON.stringify(a));
+    });
+    await this.connection.whenFree(() => create.immediate());
     this.pollApprovalsSoon();
   }
 
@@ -456,19 +479,18 @@ export class SqliteStore implements StateStore {
     from: Approval['status'][],
     patch: ApprovalPatch,
   ): Promise<Approval | undefined> {
-    const updated = this.db
-      .transaction((): Approval | undefined => {
-        const row = this.db.prepare('SELECT doc FROM approvals WHERE id = ?').get(id) as { doc: string } | undefined;
-        if (!row) return undefined;
-        const a = JSON.parse(row.doc) as Approval;
-        if (!from.includes(a.status)) return undefined;
-        const next = { ...a, ...patch };
-        this.db
-          .prepare('UPDATE approvals SET seq = ?, status = ?, doc = ? WHERE id = ?')
-          .run(this.nextSeq(), next.status, JSON.stringify(next), id);
-        return next;
-      })
-      .immediate();
+    const transition = this.db.transaction((): Approval | undefined => {
+      const row = this.db.prepare('SELECT doc FROM approvals WHERE id = ?').get(id) as { doc: string } | undefined;
+      if (!row) return undefined;
+      const a = JSON.parse(row.doc) as Approval;
+      if (!from.includes(a.status)) return undefined;
+      const next = { ...a, ...patch };
+      this.db
+        .prepare('UPDATE approvals SET seq = ?, status = ?, doc = ? WHERE id = ?')
+        .run(this.nextSeq(), next.status, JSON.stringify(next), id);
+      return next;
+    });
+    const updated = await this.connection.whenFree(() => transition.immediate());
     if (updated) this.pollApprovalsSoon();
     return updated;
   }
@@ -513,8 +535,9 @@ export class SqliteStore implements StateStore {
     // The entry's time is in its token (nextToken); a token from an earlier Gatehouse has none.
     const at = r.token.lastIndexOf('@');
     const ts = at < 0 ? NaN : Number(r.token.slice(at + 1));
-    if (Number.isFinite(ts)) this.releaseStmt.run(r.key, ts, r.token);
-    else this.releaseAnyTime.run(r.key, r.token);
+    await this.connection.whenFree(() =>
+      Number.isFinite(ts) ? this.releaseStmt.run(r.key, ts, r.token) : this.releaseAnyTime.run(r.key, r.token),
+    );
   }
 
   async claimOnce(id: string, ttlMs: number, now: number): Promise<boolean> {
@@ -522,9 +545,9 @@ export class SqliteStore implements StateStore {
     // process, not in every claim's transaction.
     if (now - this.claimsPrunedAt >= CLAIM_PRUNE_EVERY_MS || now < this.claimsPrunedAt) {
       this.claimsPrunedAt = now;
-      this.pruneClaims.run(now);
+      await this.connection.whenFree(() => this.pruneClaims.run(now));
     }
-    return this.claimTx(id, now + ttlMs, now);
+    return this.connection.whenFree(() => this.claimTx(id, now + ttlMs, now));
   }
 
   async ping(): Promise<boolean> {

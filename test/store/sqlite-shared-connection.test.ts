@@ -11,6 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { makeRecord } from '../audit/make-record.js';
 import { featureServerCommand } from '../helpers/fixture.js';
 import { startFileGateway } from '../helpers/gateway.js';
+import { sleep } from '../helpers/wait.js';
 import { holdWriteLock } from './hold-write-lock.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-shared-'));
@@ -56,7 +57,7 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
     expect(store.connection.db.open).toBe(false);
   });
 
-  it("a log write waits for another process's write lock and succeeds once it is let go", async () => {
+  it("a log write waits for another process's write lock off the thread and succeeds once it is let go", async () => {
     const file = path.join(dir, 'wait.db');
     const store = new SqliteStore(file);
     const sink = openAuditSink(`sqlite:${file}`, dir, store.connection)!;
@@ -66,7 +67,11 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
       lock.writing();
       // The insert starts while the lock is held: without a wait it would fail at once.
       expect(lock.released()).toBe(false);
-      await sink.insert([makeRecord({ ts: Date.now(), request_id: 'waited' })]);
+      const insert = sink.insert([makeRecord({ ts: Date.now(), request_id: 'waited' })]);
+      // A timer fires while it waits, the lock still held: the wait does not hold the thread.
+      await sleep(50);
+      expect(lock.released()).toBe(false);
+      await insert;
       expect(lock.released()).toBe(true);
       expect((await sink.query({})).records.map((r) => r.request_id)).toEqual(['waited']);
     } finally {
