@@ -43,6 +43,8 @@ export class SqliteAuditSink implements AuditSink {
   /** Reads that can take seconds, off the gateway's thread; none for an in-memory database. */
   private readonly reader: SqliteReader | undefined;
   private closing = false;
+  /** Tells a write waiting for another process's lock that the log has closed: it fails at once. */
+  private readonly stop = (): boolean => this.closing;
 
   /** `shared`: the state store's connection, when the log lives in the state file. */
   constructor(
@@ -104,7 +106,7 @@ export class SqliteAuditSink implements AuditSink {
 
   async insert(records: AuditRecord[]): Promise<void> {
     try {
-      await this.connection.whenFree(() => this.insertMany(records), INSERT_BUSY_TIMEOUT_MS);
+      await this.connection.whenFree(() => this.insertMany(records), INSERT_BUSY_TIMEOUT_MS, this.stop);
     } catch (error) {
       // A row longer than SQLite takes fails again at every try; a busy or full database does not.
       throw (error as { code?: unknown }).code === 'SQLITE_TOOBIG' ? unstorable(error) : error;
@@ -122,7 +124,11 @@ export class SqliteAuditSink implements AuditSink {
     );
     let deleted = 0;
     while (!this.closing) {
-      const n = await this.connection.whenFree(() => batch.run(before, PRUNE_BATCH).changes, INSERT_BUSY_TIMEOUT_MS);
+      const n = await this.connection.whenFree(
+        () => batch.run(before, PRUNE_BATCH).changes,
+        INSERT_BUSY_TIMEOUT_MS,
+        this.stop,
+      );
       deleted += n;
       if (n < PRUNE_BATCH) break;
       await new Promise((resolve) => setImmediate(resolve));

@@ -71,6 +71,12 @@ export class AuditWriter implements AuditLog {
   private backoffMs = 0;
   private retryAt = 0;
   private closed = false;
+  /**
+   * Set once close() has given up waiting: a batch still on its way to the sink (one waiting for a
+   * database's lock, say) was already counted as dropped or left in the spool, and whatever becomes
+   * of it then changes nothing here, neither the counts nor the closed spool.
+   */
+  private finished = false;
   private overflowReported = false;
   private readonly batchSize: number;
   private readonly intervalMs: number;
@@ -163,6 +169,7 @@ export class AuditWriter implements AuditLog {
     this.closed = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.settle(this.opts.closeTimeoutMs ?? 5000);
+    this.finished = true;
     if (this.queue.length > 0) {
       const kept = this.spool && !this.spoolFailed;
       this.opts.onEvent?.(
@@ -217,6 +224,7 @@ export class AuditWriter implements AuditLog {
         try {
           await this.store(this.queue.slice(0, this.batchSize));
         } catch (error) {
+          if (this.finished) return;
           // The sink is down, busy or full: the records it has not taken stay at the head of the
           // queue, tried again as they are after a backoff.
           this.failures++;
@@ -250,6 +258,7 @@ export class AuditWriter implements AuditLog {
    * sink's and is thrown: what was stored before it stays stored, the rest stays queued.
    */
   private async store(batch: AuditRecord[]): Promise<void> {
+    if (this.finished) return;
     try {
       await this.sink.insert(batch);
     } catch (error) {
@@ -288,6 +297,7 @@ export class AuditWriter implements AuditLog {
 
   /** The first `n` queued records are stored (or, `stored` false, dropped). */
   private settleHead(n: number, stored: boolean): void {
+    if (this.finished) return;
     this.queue.splice(0, n);
     if (this.spool) this.markShipped(this.ends.splice(0, n).at(-1)!);
     if (stored) this.written += n;

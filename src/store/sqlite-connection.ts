@@ -21,14 +21,16 @@ export function isBusy(error: unknown): boolean {
 export class SqliteConnection {
   readonly db: Database.Database;
   private users = 0;
-  /** `PRAGMA busy_timeout = N` statements, prepared once per N: switching is on every call's path. */
-  private readonly setWait = new Map<number, Database.Statement>();
+  /** The busy timeout in force now (withBusyTimeout changes it for a while). */
+  private wait: number;
 
   /** Opens `file` in WAL mode with NORMAL sync; each user takes its share with use(). */
+  /** `busyTimeoutMs`: how long a write waits for another process's write lock, unless told otherwise. */
   constructor(
     readonly file: string,
-    private readonly busyTimeoutMs: number,
+    readonly busyTimeoutMs: number,
   ) {
+    this.wait = busyTimeoutMs;
     if (file !== ':memory:') createPrivately(file);
     this.db = new Database(file);
     // First: switching to WAL also waits for another process's lock.
@@ -55,23 +57,20 @@ export class SqliteConnection {
   }
 
   /**
-   * Runs `fn` with another busy timeout (how long a write waits for another process's write lock),
-   * then restores the connection's own: each user keeps the wait it chose.
+   * Runs `fn` with another busy timeout (how long a statement waits, on this thread, for another
+   * process's lock), then restores the one before: each user keeps the wait it chose.
    */
   withBusyTimeout<T>(ms: number, fn: () => T): T {
-    if (ms === this.busyTimeoutMs) return fn();
-    this.waitFor(ms);
+    const before = this.wait;
+    if (ms === before) return fn();
+    this.db.pragma(`busy_timeout = ${ms}`);
+    this.wait = ms;
     try {
       return fn();
     } finally {
-      this.waitFor(this.busyTimeoutMs);
+      this.db.pragma(`busy_timeout = ${before}`);
+      this.wait = before;
     }
-  }
-
-  private waitFor(ms: number): void {
-    let statement = this.setWait.get(ms);
-    if (!statement) this.setWait.set(ms, (statement = this.db.prepare(`PRAGMA busy_timeout = ${ms}`)));
-    statement.get();
   }
 
   /**
@@ -79,19 +78,25 @@ export class SqliteConnection {
    * SQLite's own wait sleeps on the calling thread, and on the gateway's that stops every call, the
    * health checks and the answers already on their way, for as long as the lock is held. Here a
    * write that meets the lock is tried again after a pause (1 ms, doubling up to 25 ms), while the
-   * event loop serves the rest, until `waitMs` (the connection's own wait unless given) has passed;
-   * then it fails with SQLite's busy error, as a write that waited it out on the thread did. `fn`
-   * is run whole each time: a transaction that met the lock was rolled back by SQLite.
+   * event loop serves the rest, until `waitMs` (the connection's own wait unless given) has passed
+   * or `stop` says its user has closed; then it fails with SQLite's busy error, as a write that
+   * waited it out on the thread did. `fn` is run whole each time: a transaction that met the lock
+   * was rolled back by SQLite.
    */
-  async whenFree<T>(fn: () => T, waitMs = this.busyTimeoutMs): Promise<T> {
-    const deadline = Date.now() + waitMs;
+  whenFree<T>(fn: () => T, waitMs = this.busyTimeoutMs, stop?: () => boolean): Promise<T> {
+    return this.whenFreeBy(fn, performance.now() + waitMs, stop);
+  }
+
+  /** whenFree, with the wait ending at `deadline` (on `performance.now()`'s clock, which no one sets back). */
+  async whenFreeBy<T>(fn: () => T, deadline: number, stop?: () => boolean): Promise<T> {
     for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
       try {
         return this.withBusyTimeout(0, fn);
       } catch (error) {
-        const left = deadline - Date.now();
-        if (!isBusy(error) || left <= 0) throw error;
+        const left = deadline - performance.now();
+        if (!isBusy(error) || left <= 0 || stop?.()) throw error;
         await sleep(Math.min(pause, left));
+        if (stop?.()) throw error;
       }
     }
   }

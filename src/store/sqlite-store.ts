@@ -58,6 +58,8 @@ interface QueuedReservation {
   key: string;
   spec: WindowSpec;
   now: number;
+  /** When it stops waiting for another process's lock (performance.now()): its own 5 s, wherever it queued. */
+  deadline: number;
   resolve: (r: ReserveResult) => void;
   reject: (error: unknown) => void;
 }
@@ -84,8 +86,12 @@ export class SqliteStore implements StateStore {
   readonly connection: SqliteConnection;
   private readonly releaseConnection: () => void;
 
-  constructor(readonly file: string) {
-    this.connection = new SqliteConnection(file, 5000);
+  /** `writeWaitMs`: how long a write waits for another process's write lock before it fails. */
+  constructor(
+    readonly file: string,
+    writeWaitMs = 5000,
+  ) {
+    this.connection = new SqliteConnection(file, writeWaitMs);
     this.releaseConnection = this.connection.use();
     this.db = this.connection.db;
     this.db.exec(`
@@ -249,40 +255,59 @@ export class SqliteStore implements StateStore {
       while (this.queued.length > 0) {
         const batch = this.queued;
         this.queued = [];
-        await this.runBatch(batch);
+        const stillWaiting = await this.runBatch(batch);
+        // Met the lock with time left: first again, before what arrived since.
+        if (stillWaiting.length > 0) this.queued = [...stillWaiting, ...this.queued];
       }
     } finally {
       this.running = false;
     }
   }
 
-  private async runBatch(batch: QueuedReservation[]): Promise<void> {
+  /**
+   * Decides the batch, or the part of it whose wait has run out; returns the reservations that met
+   * another process's lock and may still wait for it. The batch waits until the earliest deadline
+   * among its reservations, the first's, as they are in arrival order.
+   */
+  private async runBatch(batch: QueuedReservation[]): Promise<QueuedReservation[]> {
     if (batch.length > 1) {
       let results: ReserveResult[] | undefined;
       try {
-        results = await this.connection.whenFree(() => this.reserveManyTx(batch));
+        results = await this.connection.whenFreeBy(() => this.reserveManyTx(batch), batch[0]!.deadline, this.stop);
       } catch (error) {
         // Rolled back: the retention marks written in it may not be in the file.
         this.retained.clear();
         this.prunedTo.clear();
-        if (isBusy(error)) {
-          for (const r of batch) r.reject(error);
-          return;
-        }
+        if (isBusy(error)) return this.refuseTimedOut(batch, error);
       }
       if (results) {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
-        return;
+        return [];
       }
     }
     for (const r of batch) {
       try {
-        r.resolve(await this.connection.whenFree(() => this.reserveTx(r.key, r.spec, r.now)));
+        r.resolve(await this.connection.whenFreeBy(() => this.reserveTx(r.key, r.spec, r.now), r.deadline, this.stop));
       } catch (error) {
         r.reject(error);
       }
     }
+    return [];
   }
+
+  /** After a batch met the lock for all its wait: refuses those whose wait is over, returns the rest. */
+  private refuseTimedOut(batch: QueuedReservation[], error: unknown): QueuedReservation[] {
+    const now = performance.now();
+    return batch.filter((r) => {
+      if (r.deadline > now && !this.closed) return true;
+      r.reject(error);
+      return false;
+    });
+  }
+
+  /** Tells a write waiting for another process's lock that the store has closed: it fails at once. */
+  private readonly stop = (): boolean => this.closed;
+  private closed = false;
 
   // A reservation's token names its entry for release: unique across every process sharing the
   // file (a random prefix per store) without a random UUID per call.
@@ -356,7 +381,8 @@ export class SqliteStore implements StateStore {
   reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
     return new Promise((resolve, reject) => {
       // After this turn's I/O callbacks: every call that arrived in it reserves in the same batch.
-      if (this.queued.push({ key, spec, now, resolve, reject }) === 1 && !this.running)
+      const deadline = performance.now() + this.connection.busyTimeoutMs;
+      if (this.queued.push({ key, spec, now, deadline, resolve, reject }) === 1 && !this.running)
         setImmediate(() => void this.runQueued());
     });
   }
@@ -373,17 +399,20 @@ export class SqliteStore implements StateStore {
   }
 
   async putPin(p: Pin): Promise<void> {
-    await this.connection.whenFree(() =>
-      this.pinPut.run(
-        p.server,
-        p.tool,
-        p.hash,
-        p.definition,
-        p.pinnedAt,
-        p.pending?.hash ?? null,
-        p.pending?.definition ?? null,
-        p.pending?.seenAt ?? null,
-      ),
+    await this.connection.whenFree(
+      () =>
+        this.pinPut.run(
+          p.server,
+          p.tool,
+          p.hash,
+          p.definition,
+          p.pinnedAt,
+          p.pending?.hash ?? null,
+          p.pending?.definition ?? null,
+          p.pending?.seenAt ?? null,
+        ),
+      undefined,
+      this.stop,
     );
   }
 
@@ -395,7 +424,11 @@ export class SqliteStore implements StateStore {
     const insert = this.db.prepare(
       'INSERT INTO grants (name, token_hash, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     );
-    const r = await this.connection.whenFree(() => insert.run(g.name, g.token_hash, JSON.stringify(g)));
+    const r = await this.connection.whenFree(
+      () => insert.run(g.name, g.token_hash, JSON.stringify(g)),
+      undefined,
+      this.stop,
+    );
     return r.changes === 1;
   }
 
@@ -420,7 +453,7 @@ export class SqliteStore implements StateStore {
       this.db.prepare('UPDATE grants SET doc = ? WHERE name = ?').run(JSON.stringify(g), name);
       return true;
     });
-    return this.connection.whenFree(() => revoke.immediate());
+    return this.connection.whenFree(() => revoke.immediate(), undefined, this.stop);
   }
 
   // Approvals. Each write stamps the row with the next sequence number, so that watchers — in this
@@ -442,7 +475,7 @@ export class SqliteStore implements StateStore {
         )
         .run(a.id, this.nextSeq(), a.status, a.created, a.grant, a.server, a.tool, a.args_hash, JSON.stringify(a));
     });
-    await this.connection.whenFree(() => create.immediate());
+    await this.connection.whenFree(() => create.immediate(), undefined, this.stop);
     this.pollApprovalsSoon();
   }
 
@@ -490,7 +523,7 @@ export class SqliteStore implements StateStore {
         .run(this.nextSeq(), next.status, JSON.stringify(next), id);
       return next;
     });
-    const updated = await this.connection.whenFree(() => transition.immediate());
+    const updated = await this.connection.whenFree(() => transition.immediate(), undefined, this.stop);
     if (updated) this.pollApprovalsSoon();
     return updated;
   }
@@ -535,8 +568,10 @@ export class SqliteStore implements StateStore {
     // The entry's time is in its token (nextToken); a token from an earlier Gatehouse has none.
     const at = r.token.lastIndexOf('@');
     const ts = at < 0 ? NaN : Number(r.token.slice(at + 1));
-    await this.connection.whenFree(() =>
-      Number.isFinite(ts) ? this.releaseStmt.run(r.key, ts, r.token) : this.releaseAnyTime.run(r.key, r.token),
+    await this.connection.whenFree(
+      () => (Number.isFinite(ts) ? this.releaseStmt.run(r.key, ts, r.token) : this.releaseAnyTime.run(r.key, r.token)),
+      undefined,
+      this.stop,
     );
   }
 
@@ -545,9 +580,9 @@ export class SqliteStore implements StateStore {
     // process, not in every claim's transaction.
     if (now - this.claimsPrunedAt >= CLAIM_PRUNE_EVERY_MS || now < this.claimsPrunedAt) {
       this.claimsPrunedAt = now;
-      await this.connection.whenFree(() => this.pruneClaims.run(now));
+      await this.connection.whenFree(() => this.pruneClaims.run(now), undefined, this.stop);
     }
-    return this.connection.whenFree(() => this.claimTx(id, now + ttlMs, now));
+    return this.connection.whenFree(() => this.claimTx(id, now + ttlMs, now), undefined, this.stop);
   }
 
   async ping(): Promise<boolean> {
@@ -560,6 +595,7 @@ export class SqliteStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.approvalPoll);
     this.approvalWatchers.clear();
     this.releaseConnection();

@@ -2,15 +2,18 @@
 // another gateway on the same file, a backup), the gateway's writes wait for it without holding the
 // thread: the event loop goes on serving everything else, a write is tried again until the lock is
 // let go or its wait runs out, and reservations that arrive meanwhile queue behind the waiting
-// ones in their order. The lock is held from a worker thread (hold-write-lock.ts), so the order of
-// steps here is told by its flags, not by the clock.
-import { mkdtempSync, rmSync } from 'node:fs';
+// ones in their order; a batch that met the lock for all its wait is refused whole, and a store or
+// audit log closed meanwhile stops waiting. The lock is held from a worker thread
+// (hold-write-lock.ts), so the order of steps here is told by its flags, not by the clock.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../src/audit/open-audit-log.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { isBusy } from '../../src/store/sqlite-connection.js';
 import type { ReserveResult, WindowSpec } from '../../src/store/store.js';
+import { makeRecord } from '../audit/make-record.js';
 import { sleep } from '../helpers/wait.js';
 import { holdWriteLock } from './hold-write-lock.js';
 
@@ -18,6 +21,14 @@ const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-lock-wait-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const NOW = Date.parse('2026-03-02T10:00:00Z');
 const spec = (max: number): WindowSpec => ({ algorithm: 'sliding', max, windowMs: 60_000, cost: 1 });
+const busyTimeout = (store: SqliteStore): number =>
+  store.connection.db.pragma('busy_timeout', { simple: true }) as number;
+/** What `p` came to: its value, or the error it was rejected with. */
+const outcome = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    (v) => v,
+    (e: unknown) => e,
+  );
 
 describe('SQLite writes while another process holds the write lock', () => {
   it('a reservation waits for the lock without holding the thread, and is taken once the lock goes', async () => {
@@ -80,6 +91,8 @@ describe('SQLite writes while another process holds the write lock', () => {
       expect(lock.released()).toBe(false);
       // Tried again between pauses, not once only.
       expect(tries).toBeGreaterThan(1);
+      // The connection's own wait is back for what runs on the thread.
+      expect(busyTimeout(store)).toBe(5000);
     } finally {
       await lock.end();
       await store.close();
@@ -100,6 +113,83 @@ describe('SQLite writes while another process holds the write lock', () => {
       ).rejects.toThrow(/UNIQUE/);
       expect(tries).toBe(1);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('a batch of reservations that met the lock for all its wait is refused whole, and nothing is counted', async () => {
+    const file = path.join(dir, 'batch-refused.db');
+    // A wait of 300 ms instead of 5 s, so that it runs out while the lock is held.
+    const store = new SqliteStore(file, 300);
+    const lock = await holdWriteLock(file, 10_000);
+    try {
+      lock.writing();
+      const batch = [store.reserve('b', spec(5), NOW), store.reserve('b', spec(5), NOW)];
+      const errors = await Promise.all(batch.map(outcome));
+      expect(errors.map(isBusy)).toEqual([true, true]);
+      expect(lock.released()).toBe(false);
+      await lock.end();
+      expect(await store.usage('b', spec(5), NOW + 1)).toBe(0);
+      // The lock gone, the next reservation is taken: the refused ones left nothing behind.
+      expect((await store.reserve('b', spec(5), NOW + 2)).ok).toBe(true);
+    } finally {
+      await lock.end();
+      await store.close();
+    }
+  });
+
+  it('a reservation waiting for the lock fails as soon as the store closes, the lock still held', async () => {
+    const file = path.join(dir, 'closed.db');
+    const store = new SqliteStore(file);
+    const lock = await holdWriteLock(file, 10_000);
+    try {
+      lock.writing();
+      const waiting = outcome(store.reserve('c', spec(5), NOW));
+      await sleep(30);
+      await store.close();
+      expect(isBusy(await waiting)).toBe(true);
+      expect(lock.released()).toBe(false);
+    } finally {
+      await lock.end();
+    }
+  });
+
+  it('an audit log closed while its batch waits for the lock leaves the record in the spool and touches nothing after', async () => {
+    const folder = path.join(dir, 'closing-log');
+    mkdirSync(folder);
+    const file = path.join(folder, 'state.db');
+    // The state store keeps the shared connection open after the log closes.
+    const store = new SqliteStore(file);
+    const events: string[] = [];
+    const log = openAuditLog(
+      { sink: 'sqlite:./state.db', arguments: 'redacted', retention: 86_400, queue_max: 1000, spool: 'on' },
+      folder,
+      {
+        stateFile: store.connection,
+        onEvent: (_level, message) => events.push(message),
+        closeTimeoutMs: 200,
+        intervalMs: 0,
+      },
+    );
+    // Inside the log's 1 s wait, and past the 200 ms close waits for it.
+    const lock = await holdWriteLock(file, 700);
+    try {
+      lock.writing();
+      log.write(makeRecord({ ts: Date.now(), request_id: 'at-close' }));
+      await log.close();
+      expect(lock.released()).toBe(false);
+      const atClose = events.length;
+      await lock.end();
+      // Longer than a try of the insert after the lock went.
+      await sleep(200);
+      // Nothing was written or reported once the log had closed.
+      expect(events.slice(atClose)).toEqual([]);
+      expect((store.connection.db.prepare('SELECT count(*) AS n FROM audit').get() as { n: number }).n).toBe(0);
+      // The record stays in the spool, for the next start to store.
+      const spool = readdirSync(folder).find((f) => /^audit-spool-.*\.jsonl$/.test(f))!;
+      expect(readFileSync(path.join(folder, spool), 'utf8')).toContain('"at-close"');
+    } finally {
+      await lock.end();
       await store.close();
     }
   });
