@@ -124,11 +124,18 @@ export class SqliteAuditSink implements AuditSink {
     );
     let deleted = 0;
     while (!this.closing) {
-      const n = await this.connection.whenFree(
-        () => batch.run(before, PRUNE_BATCH).changes,
-        INSERT_BUSY_TIMEOUT_MS,
-        this.stop,
-      );
+      let n: number;
+      try {
+        n = await this.connection.whenFree(
+          () => batch.run(before, PRUNE_BATCH).changes,
+          INSERT_BUSY_TIMEOUT_MS,
+          this.stop,
+        );
+      } catch (error) {
+        // Stopped by close() while it waited for another process's lock: not a failure to report.
+        if (this.closing) break;
+        throw error;
+      }
       deleted += n;
       if (n < PRUNE_BATCH) break;
       await new Promise((resolve) => setImmediate(resolve));

@@ -240,6 +240,7 @@ export class AuditWriter implements AuditLog {
           this.retryAt = this.now() + this.backoffMs;
           return;
         }
+        if (this.finished) return;
         if (this.backoffMs > 0) this.opts.onEvent?.('info', `the ${this.sink.kind} audit sink recovered`);
         this.backoffMs = 0;
         this.retryAt = 0;

@@ -24,8 +24,10 @@ export class SqliteConnection {
   /** The busy timeout in force now (withBusyTimeout changes it for a while). */
   private wait: number;
 
-  /** Opens `file` in WAL mode with NORMAL sync; each user takes its share with use(). */
-  /** `busyTimeoutMs`: how long a write waits for another process's write lock, unless told otherwise. */
+  /**
+   * Opens `file` in WAL mode with NORMAL sync; each user takes its share with use(). `busyTimeoutMs`:
+   * how long a write waits for another process's write lock, unless told otherwise.
+   */
   constructor(
     readonly file: string,
     readonly busyTimeoutMs: number,

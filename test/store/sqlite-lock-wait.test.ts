@@ -171,8 +171,8 @@ describe('SQLite writes while another process holds the write lock', () => {
         intervalMs: 0,
       },
     );
-    // Inside the log's 1 s wait, and past the 200 ms close waits for it.
-    const lock = await holdWriteLock(file, 700);
+    // Held until let go below, after close has given up on the batch.
+    const lock = await holdWriteLock(file, 10_000);
     try {
       lock.writing();
       log.write(makeRecord({ ts: Date.now(), request_id: 'at-close' }));
@@ -188,6 +188,32 @@ describe('SQLite writes while another process holds the write lock', () => {
       // The record stays in the spool, for the next start to store.
       const spool = readdirSync(folder).find((f) => /^audit-spool-.*\.jsonl$/.test(f))!;
       expect(readFileSync(path.join(folder, spool), 'utf8')).toContain('"at-close"');
+    } finally {
+      await lock.end();
+      await store.close();
+    }
+  });
+
+  it('a prune of old audit records waiting for the lock when the log closes stops without reporting a failure', async () => {
+    const folder = path.join(dir, 'closing-prune');
+    mkdirSync(folder);
+    const file = path.join(folder, 'state.db');
+    const store = new SqliteStore(file);
+    const events: string[] = [];
+    const log = openAuditLog(
+      { sink: 'sqlite:./state.db', arguments: 'redacted', retention: 86_400, queue_max: 1000, spool: 'off' },
+      folder,
+      { stateFile: store.connection, onEvent: (_level, message) => events.push(message), pruneEveryMs: 20 },
+    );
+    const lock = await holdWriteLock(file, 10_000);
+    try {
+      lock.writing();
+      // A few prunes start meanwhile, each waiting for the lock (up to 1 s).
+      await sleep(100);
+      await log.close();
+      await lock.end();
+      await sleep(100);
+      expect(events.filter((e) => e.includes('deleting old audit records failed'))).toEqual([]);
     } finally {
       await lock.end();
       await store.close();
