@@ -80,6 +80,7 @@ export class SqliteAuditSink implements AuditSink {
           recordJson(r),
         );
     });
+    this.connection.serve();
   }
 
   /** The table, its indexes and the columns added since it was first made. */
@@ -179,7 +180,8 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   async lastId(): Promise<string | undefined> {
-    const row = this.db.prepare('SELECT max(id) AS id FROM audit').get() as { id: number | null };
+    const select = this.db.prepare('SELECT max(id) AS id FROM audit');
+    const row = await this.connection.whenFree(() => select.get() as { id: number | null }, undefined, this.stop);
     return row.id === null ? undefined : String(row.id);
   }
 

@@ -211,6 +211,7 @@ export class SqliteStore implements StateStore {
     });
     this.claimTx = (id, expires, now) => claimTx.immediate(id, expires, now);
     this.pruneClaims = this.db.prepare('DELETE FROM once_claims WHERE expires <= ?');
+    this.connection.serve();
   }
 
   private readonly claimTx: (id: string, expires: number, now: number) => boolean;
@@ -305,6 +306,11 @@ export class SqliteStore implements StateStore {
     });
   }
 
+  /** A read, waiting off the thread while another process holds a lock it needs (rare in WAL mode). */
+  private read<T>(fn: () => T): Promise<T> {
+    return this.connection.whenFree(fn, undefined, this.stop);
+  }
+
   /** Tells a write waiting for another process's lock that the store has closed: it fails at once. */
   private readonly stop = (): boolean => this.closed;
   private closed = false;
@@ -390,11 +396,12 @@ export class SqliteStore implements StateStore {
   async usage(key: string, spec: WindowSpec, now: number): Promise<number> {
     const { from, to } = relevantSpan(spec, now);
     // One SELECT reads a consistent snapshot; nothing is written, so no transaction is needed.
-    return usedAt(spec, now, this.usageStmt.all(key, from, to) as { ts: number; cost: number }[]);
+    const entries = await this.read(() => this.usageStmt.all(key, from, to) as { ts: number; cost: number }[]);
+    return usedAt(spec, now, entries);
   }
 
   async getPin(server: string, tool: string): Promise<Pin | undefined> {
-    const row = this.pinGet.get(server, tool) as PinRow | undefined;
+    const row = await this.read(() => this.pinGet.get(server, tool) as PinRow | undefined);
     return row ? rowToPin(row) : undefined;
   }
 
@@ -417,7 +424,7 @@ export class SqliteStore implements StateStore {
   }
 
   async listPins(server?: string): Promise<Pin[]> {
-    return (this.pinList.all(server ?? null, server ?? null) as PinRow[]).map(rowToPin);
+    return (await this.read(() => this.pinList.all(server ?? null, server ?? null) as PinRow[])).map(rowToPin);
   }
 
   async createGrant(g: StoredGrant): Promise<boolean> {
@@ -433,14 +440,14 @@ export class SqliteStore implements StateStore {
   }
 
   async grantByTokenHash(hash: string): Promise<StoredGrant | undefined> {
-    const row = this.db.prepare('SELECT doc FROM grants WHERE token_hash = ?').get(hash) as { doc: string } | undefined;
+    const select = this.db.prepare('SELECT doc FROM grants WHERE token_hash = ?');
+    const row = await this.read(() => select.get(hash) as { doc: string } | undefined);
     return row ? (JSON.parse(row.doc) as StoredGrant) : undefined;
   }
 
   async listGrants(): Promise<StoredGrant[]> {
-    return (this.db.prepare('SELECT doc FROM grants ORDER BY name').all() as { doc: string }[]).map(
-      (r) => JSON.parse(r.doc) as StoredGrant,
-    );
+    const select = this.db.prepare('SELECT doc FROM grants ORDER BY name');
+    return (await this.read(() => select.all() as { doc: string }[])).map((r) => JSON.parse(r.doc) as StoredGrant);
   }
 
   async revokeGrant(name: string, at: number): Promise<boolean> {
@@ -480,7 +487,8 @@ export class SqliteStore implements StateStore {
   }
 
   async getApproval(id: string): Promise<Approval | undefined> {
-    const row = this.db.prepare('SELECT doc FROM approvals WHERE id = ?').get(id) as { doc: string } | undefined;
+    const select = this.db.prepare('SELECT doc FROM approvals WHERE id = ?');
+    const row = await this.read(() => select.get(id) as { doc: string } | undefined);
     return row ? (JSON.parse(row.doc) as Approval) : undefined;
   }
 
@@ -502,7 +510,8 @@ export class SqliteStore implements StateStore {
       params.push(v);
     }
     const sql = `SELECT doc FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created DESC, seq DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, f.limit ?? 100) as { doc: string }[]).map(
+    const select = this.db.prepare(sql);
+    return (await this.read(() => select.all(...params, f.limit ?? 100) as { doc: string }[])).map(
       (r) => JSON.parse(r.doc) as Approval,
     );
   }
@@ -530,7 +539,11 @@ export class SqliteStore implements StateStore {
 
   watchApprovals(listener: (a: Approval) => void): () => void {
     if (this.approvalWatchers.size === 0) {
-      this.approvalSeq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM approvals').get() as { s: number }).s;
+      // Once, when the first watcher comes: it may wait on the thread, as a read did before whenFree.
+      this.approvalSeq = this.connection.withBusyTimeout(
+        this.connection.busyTimeoutMs,
+        () => (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM approvals').get() as { s: number }).s,
+      );
       this.approvalPoll = setInterval(() => this.pollApprovals(), 200);
       this.approvalPoll.unref();
     }
