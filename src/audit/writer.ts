@@ -171,14 +171,21 @@ export class AuditWriter implements AuditLog {
     await this.settle(this.opts.closeTimeoutMs ?? 5000);
     this.finished = true;
     if (this.queue.length > 0) {
-      const kept = this.spool && !this.spoolFailed;
-      this.opts.onEvent?.(
-        'warn',
-        kept
-          ? `the ${this.sink.kind} audit sink still fails at shutdown: ${this.queue.length} records stay in the spool ${this.spool!.file} and are stored at the next start`
-          : `the ${this.sink.kind} audit sink still fails at shutdown: ${this.queue.length} records dropped`,
-      );
-      if (!kept) this.dropped += this.queue.length;
+      // A record whose append to the spool failed (its end is -1) is in memory only, even if later
+      // appends worked again: it goes with the process.
+      const lost = this.spool ? this.ends.filter((end) => end < 0).length : this.queue.length;
+      const kept = this.queue.length - lost;
+      if (kept > 0)
+        this.opts.onEvent?.(
+          'warn',
+          `the ${this.sink.kind} audit sink still fails at shutdown: ${kept} records stay in the spool ${this.spool!.file} and are stored at the next start`,
+        );
+      if (lost > 0)
+        this.opts.onEvent?.(
+          'warn',
+          `the ${this.sink.kind} audit sink still fails at shutdown: ${lost} records dropped${this.spool ? ' (their appends to the spool had failed)' : ''}`,
+        );
+      this.dropped += lost;
       this.settledTotal += this.queue.length;
       this.queue = [];
       this.ends = [];

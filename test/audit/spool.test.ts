@@ -27,6 +27,7 @@ import { PostgresAuditSink } from '../../src/audit/postgres-sink.js';
 import type { AuditLog } from '../../src/audit/record.js';
 import { SqliteAuditSink } from '../../src/audit/sqlite-sink.js';
 import { AuditSpool } from '../../src/audit/spool.js';
+import { holdWriteLock } from '../store/hold-write-lock.js';
 import { makeRecord, recordSeries } from './make-record.js';
 import { dropSchema, PG_BASE, pgAuditUrl, uniqueSchema } from './pg.js';
 
@@ -284,5 +285,43 @@ describe('the spool shipped mark', () => {
     const next = AuditSpool.open(folder, 'postgres://db/huge', 'on');
     expect(next.leftovers).toEqual([]);
     next.spool.close();
+  });
+});
+
+describe('records still queued when the gateway stops', () => {
+  it('a record whose append to the spool failed is counted dropped at shutdown, not said to stay in the spool', async () => {
+    const folder = mkdtempSync(join(dir, 'failed-append-'));
+    const events: string[] = [];
+    const log = openAuditLog(config('sqlite:./audit.db'), folder, {
+      onEvent: (_level, message) => events.push(message),
+      closeTimeoutMs: 300,
+    });
+    // The sink cannot take the batch before close gives up: another process holds its file's lock.
+    const lock = await holdWriteLock(join(folder, 'audit.db'), 10_000);
+    const append = AuditSpool.prototype.append;
+    // One append fails as on a full disk; the next works again.
+    AuditSpool.prototype.append = function (this: AuditSpool, record) {
+      if (record.request_id === 'b')
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return append.call(this, record);
+    };
+    try {
+      lock.writing();
+      for (const id of ['a', 'b', 'c']) log.write(makeRecord({ request_id: id }));
+      await log.close();
+    } finally {
+      AuditSpool.prototype.append = append;
+      await lock.end();
+    }
+    expect(events.filter((e) => e.includes('at shutdown'))).toEqual([
+      expect.stringContaining('2 records stay in the spool'),
+      expect.stringContaining('1 records dropped'),
+    ]);
+    expect(log.stats?.().dropped).toBe(1);
+    // The next start stores the two the spool has.
+    const next = openAuditLog(config('sqlite:./audit.db'), folder);
+    await next.flush();
+    await next.close();
+    expect(await requestIds('sqlite:./audit.db', folder)).toEqual(['a', 'c']);
   });
 });
