@@ -2,9 +2,13 @@
 // its path, so an operator's rotation (rename, then a new file; or copy and truncate) takes effect
 // at the next batch. Gatehouse never deletes lines: retention is the operator's rotation.
 // Reading scans the whole file; a record's id is its line number in the current file.
+// A file keeps no index of the records' uids, as the databases do, so a record shipped twice (the
+// gateway died between appending a batch and marking it shipped in its spool, spool.ts) is found
+// where it can only be: those records are the first that the next start ships, and the file's
+// last lines.
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -22,9 +26,18 @@ import type { AuditRecord } from './record.js';
 import { recordJson, unstorable, type AuditSink } from './sink.js';
 import { summarize, SummaryFold, type AuditSummary, type StatsQuery } from './stats.js';
 
+/** Read past a batch's own length at the file's end: lines written again may be longer than before. */
+const TAIL_SLACK_BYTES = 64 * 1024;
+
 export class JsonlAuditSink implements AuditSink {
   readonly kind = 'jsonl';
   private madeDir = false;
+  /**
+   * Until a batch brings a record the file does not already end with: records at the head of the
+   * first batches that the file's last lines hold are the ones shipped twice, and are skipped. The
+   * bytes of those skipped so far widen the look at the file's end for the next batch.
+   */
+  private tailCheck: { skippedBytes: number } | undefined = { skippedBytes: 0 };
 
   constructor(readonly file: string) {}
 
@@ -36,14 +49,58 @@ export class JsonlAuditSink implements AuditSink {
       this.madeDir = true;
     }
     // One write per batch: a crash leaves at most the batch's last line cut short, which readers skip.
+    let lines: string[];
     let text: string;
     try {
-      text = records.map((r) => recordJson(r) + '\n').join('');
+      lines = records.map((r) => recordJson(r) + '\n');
+      text = lines.join('');
     } catch (error) {
       // A record that cannot be serialised, or a batch too long for one string: the batch's fault.
       throw unstorable(error);
     }
+    if (this.tailCheck) {
+      const stored = await this.uidsAtEnd(Buffer.byteLength(text) + this.tailCheck.skippedBytes + TAIL_SLACK_BYTES);
+      let k = 0;
+      while (k < records.length && records[k]!.uid !== undefined && stored.has(records[k]!.uid!)) k++;
+      if (k === records.length) {
+        this.tailCheck.skippedBytes += Buffer.byteLength(text);
+        return;
+      }
+      this.tailCheck = undefined;
+      if (k > 0) text = lines.slice(k).join('');
+    }
     await appendFile(this.file, text, { mode: 0o600 });
+  }
+
+  /** The uids of the records whose lines are in the last `bytes` of the file (none if it is missing). */
+  private async uidsAtEnd(bytes: number): Promise<Set<string>> {
+    const uids = new Set<string>();
+    let handle;
+    try {
+      handle = await open(this.file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return uids;
+      throw error;
+    }
+    try {
+      const { size } = await handle.stat();
+      const from = Math.max(0, size - bytes);
+      const tail = Buffer.alloc(size - from);
+      await handle.read(tail, 0, tail.length, from);
+      // The first line may be cut at `from`, and the last one by a crash: neither parses.
+      for (const line of tail.toString('utf8').split('\n')) {
+        if (!line.includes('"uid"')) continue;
+        try {
+          const uid = (JSON.parse(line) as { uid?: unknown }).uid;
+          if (typeof uid === 'string') uids.add(uid);
+        } catch {
+          // not a whole record
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+    return uids;
   }
 
   async query(q: AuditQuery): Promise<AuditPage> {

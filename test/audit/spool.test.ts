@@ -1,8 +1,9 @@
 // Proves the audit spool: every record written is in the spool file when write() returns; a writer
 // that dies without flushing (its process killed) leaves records that the next writer on the same
 // sink stores, each once; a record shipped again (death between the sink's insert and the spool's
-// shipped mark) is stored once, in SQLite and in a real PostgreSQL, because the sinks keep one row
-// per record uid; and a PostgreSQL table from before the uid keeps its rows when migrated.
+// shipped mark) is stored once: in SQLite and in a real PostgreSQL, because the sinks keep one row
+// per record uid, and in a JSON Lines file, which finds them at its end; and a PostgreSQL table from
+// before the uid keeps its rows when migrated.
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -90,6 +91,8 @@ describe.each(['on', 'fsync'] as const)('the audit spool (%s)', (mode) => {
 
 describe.each([
   ['sqlite', (folder: string) => `sqlite:${join(folder, 'audit.db')}`],
+  // A file has no uid index: the records shipped twice are found at its end.
+  ['jsonl', (folder: string) => `jsonl:${join(folder, 'audit.jsonl')}`],
   [
     'postgres',
     () => {
@@ -108,13 +111,22 @@ describe.each([
     await first.flush();
     expect(await requestIds(sink, folder)).toHaveLength(10);
     // Death between the sink's insert and the shipped mark: the mark still says nothing is shipped.
-    const [file] = spoolFiles(folder);
-    writeFileSync(join(folder, `${file!}.shipped`), '0');
+    // The spool is beside an SQLite log, else in .gatehouse by the config.
+    const spoolDir = sink.startsWith('sqlite:') ? folder : join(folder, '.gatehouse');
+    const [file] = spoolFiles(spoolDir);
+    writeFileSync(join(spoolDir, `${file!}.shipped`), '0');
 
     const second = openAuditLog(config(sink), folder);
+    // A new record in the same first batch as the ten shipped again.
+    second.write(makeRecord({ request_id: 'after' }));
     await second.flush();
+    // All ten were shipped again, and the new one...
+    expect(second.stats?.().written).toBe(11);
     await second.close();
-    expect(await requestIds(sink, folder)).toEqual(Array.from({ length: 10 }, (_, i) => String(i)).sort());
+    // ...and each is stored once.
+    expect(await requestIds(sink, folder)).toEqual(
+      [...Array.from({ length: 10 }, (_, i) => String(i)), 'after'].sort(),
+    );
   });
 });
 
