@@ -33,11 +33,13 @@ export class JsonlAuditSink implements AuditSink {
   readonly kind = 'jsonl';
   private madeDir = false;
   /**
-   * Until a batch brings a record the file does not already end with: records at the head of the
-   * first batches that the file's last lines hold are the ones shipped twice, and are skipped. The
-   * bytes of those skipped so far widen the look at the file's end for the next batch.
+   * Set while the next append must first look at the file's end: at the first insert, and after an
+   * append that failed. Records at the head of the batch that the file's last lines already hold
+   * are the ones shipped twice (or appended by the failed try), and are skipped; a last line cut
+   * short by a crash is ended first, or it would swallow the first record appended after it. The
+   * bytes of whole batches skipped so far widen the look at the file's end for the next one.
    */
-  private tailCheck: { skippedBytes: number } | undefined = { skippedBytes: 0 };
+  private checking: { skippedBytes: number } | undefined = { skippedBytes: 0 };
 
   constructor(readonly file: string) {}
 
@@ -58,37 +60,50 @@ export class JsonlAuditSink implements AuditSink {
       // A record that cannot be serialised, or a batch too long for one string: the batch's fault.
       throw unstorable(error);
     }
-    if (this.tailCheck) {
-      const stored = await this.uidsAtEnd(Buffer.byteLength(text) + this.tailCheck.skippedBytes + TAIL_SLACK_BYTES);
+    if (this.checking) {
+      const end = await this.fileEnd(Buffer.byteLength(text) + this.checking.skippedBytes + TAIL_SLACK_BYTES);
       let k = 0;
-      while (k < records.length && records[k]!.uid !== undefined && stored.has(records[k]!.uid!)) k++;
+      while (k < records.length && records[k]!.uid !== undefined && end.uids.has(records[k]!.uid!)) k++;
       if (k === records.length) {
-        this.tailCheck.skippedBytes += Buffer.byteLength(text);
+        this.checking.skippedBytes += Buffer.byteLength(text);
         return;
       }
-      this.tailCheck = undefined;
       if (k > 0) text = lines.slice(k).join('');
+      if (end.cutShort) text = '\n' + text;
     }
-    await appendFile(this.file, text, { mode: 0o600 });
+    try {
+      await appendFile(this.file, text, { mode: 0o600 });
+    } catch (error) {
+      // Part of the batch may be in the file: the writer's next try looks at its end again.
+      this.checking = { skippedBytes: 0 };
+      throw error;
+    }
+    this.checking = undefined;
   }
 
-  /** The uids of the records whose lines are in the last `bytes` of the file (none if it is missing). */
-  private async uidsAtEnd(bytes: number): Promise<Set<string>> {
+  /**
+   * The uids of the records whose whole lines are in the last `bytes` of the file, and whether its
+   * last line is cut short. Nothing is known of a file that is missing, empty, not a regular file
+   * (a pipe would block the read) or not readable (a log the gateway may only append to).
+   */
+  private async fileEnd(bytes: number): Promise<{ uids: Set<string>; cutShort: boolean }> {
     const uids = new Set<string>();
+    const nothing = { uids, cutShort: false };
     let handle;
     try {
+      const info = await stat(this.file);
+      if (!info.isFile() || info.size === 0) return nothing;
       handle = await open(this.file, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return uids;
-      throw error;
+    } catch {
+      return nothing;
     }
     try {
       const { size } = await handle.stat();
       const from = Math.max(0, size - bytes);
       const tail = Buffer.alloc(size - from);
-      await handle.read(tail, 0, tail.length, from);
+      const { bytesRead } = await handle.read(tail, 0, tail.length, from);
       // The first line may be cut at `from`, and the last one by a crash: neither parses.
-      for (const line of tail.toString('utf8').split('\n')) {
+      for (const line of tail.subarray(0, bytesRead).toString('utf8').split('\n')) {
         if (!line.includes('"uid"')) continue;
         try {
           const uid = (JSON.parse(line) as { uid?: unknown }).uid;
@@ -97,10 +112,12 @@ export class JsonlAuditSink implements AuditSink {
           // not a whole record
         }
       }
+      return { uids, cutShort: bytesRead > 0 && tail[bytesRead - 1] !== 0x0a };
+    } catch {
+      return nothing;
     } finally {
       await handle.close();
     }
-    return uids;
   }
 
   async query(q: AuditQuery): Promise<AuditPage> {

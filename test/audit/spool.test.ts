@@ -113,6 +113,7 @@ describe.each([
     // Death between the sink's insert and the shipped mark: the mark still says nothing is shipped.
     // The spool is beside an SQLite log, else in .gatehouse by the config.
     const spoolDir = sink.startsWith('sqlite:') ? folder : join(folder, '.gatehouse');
+    expect(spoolFiles(spoolDir)).toHaveLength(1);
     const [file] = spoolFiles(spoolDir);
     writeFileSync(join(spoolDir, `${file!}.shipped`), '0');
 
@@ -125,6 +126,32 @@ describe.each([
     await second.close();
     // ...and each is stored once.
     expect(await requestIds(sink, folder)).toEqual(
+      [...Array.from({ length: 10 }, (_, i) => String(i)), 'after'].sort(),
+    );
+  });
+});
+
+describe('a JSON Lines log whose last line a crash cut short', () => {
+  it('keeps the record shipped again after the cut line, readable, and every other once', async () => {
+    const folder = mkdtempSync(join(dir, 'cut-'));
+    const log = join(folder, 'audit.jsonl');
+    const first = openAuditLog(config(`jsonl:${log}`), folder);
+    abandoned.push(first);
+    for (const r of recordSeries(10)) first.write(r);
+    await first.flush();
+    // The gateway died while appending: the last record's line is cut short, and the spool's mark
+    // says nothing of the batch is shipped.
+    truncateSync(log, statSync(log).size - 20);
+    const spoolDir = join(folder, '.gatehouse');
+    expect(spoolFiles(spoolDir)).toHaveLength(1);
+    writeFileSync(join(spoolDir, `${spoolFiles(spoolDir)[0]!}.shipped`), '0');
+
+    const second = openAuditLog(config(`jsonl:${log}`), folder);
+    second.write(makeRecord({ request_id: 'after' }));
+    await second.flush();
+    await second.close();
+    // Nine found whole at the end and not appended again; the cut one and the new one readable.
+    expect(await requestIds(`jsonl:${log}`, folder)).toEqual(
       [...Array.from({ length: 10 }, (_, i) => String(i)), 'after'].sort(),
     );
   });
