@@ -61,11 +61,12 @@ export class JsonlAuditSink implements AuditSink {
       throw unstorable(error);
     }
     if (this.checking) {
-      const end = await this.fileEnd(Buffer.byteLength(text) + this.checking.skippedBytes + TAIL_SLACK_BYTES);
+      const bytes = Buffer.byteLength(text);
+      const end = await this.fileEnd(bytes + this.checking.skippedBytes + TAIL_SLACK_BYTES);
       let k = 0;
       while (k < records.length && records[k]!.uid !== undefined && end.uids.has(records[k]!.uid!)) k++;
       if (k === records.length) {
-        this.checking.skippedBytes += Buffer.byteLength(text);
+        this.checking.skippedBytes += bytes;
         return;
       }
       if (k > 0) text = lines.slice(k).join('');
@@ -90,15 +91,16 @@ export class JsonlAuditSink implements AuditSink {
     const uids = new Set<string>();
     const nothing = { uids, cutShort: false };
     let handle;
+    let size: number;
     try {
       const info = await stat(this.file);
       if (!info.isFile() || info.size === 0) return nothing;
+      size = info.size;
       handle = await open(this.file, 'r');
     } catch {
       return nothing;
     }
     try {
-      const { size } = await handle.stat();
       const from = Math.max(0, size - bytes);
       const tail = Buffer.alloc(size - from);
       const { bytesRead } = await handle.read(tail, 0, tail.length, from);

@@ -306,8 +306,11 @@ export class SqliteStore implements StateStore {
     });
   }
 
-  /** A read, waiting off the thread while another process holds a lock it needs (rare in WAL mode). */
-  private read<T>(fn: () => T): Promise<T> {
+  /**
+   * A statement or transaction of the store, run when another process's lock lets it (whenFree): a
+   * write, or the rare read that meets a lock in WAL mode.
+   */
+  private free<T>(fn: () => T): Promise<T> {
     return this.connection.whenFree(fn, undefined, this.stop);
   }
 
@@ -396,58 +399,51 @@ export class SqliteStore implements StateStore {
   async usage(key: string, spec: WindowSpec, now: number): Promise<number> {
     const { from, to } = relevantSpan(spec, now);
     // One SELECT reads a consistent snapshot; nothing is written, so no transaction is needed.
-    const entries = await this.read(() => this.usageStmt.all(key, from, to) as { ts: number; cost: number }[]);
+    const entries = await this.free(() => this.usageStmt.all(key, from, to) as { ts: number; cost: number }[]);
     return usedAt(spec, now, entries);
   }
 
   async getPin(server: string, tool: string): Promise<Pin | undefined> {
-    const row = await this.read(() => this.pinGet.get(server, tool) as PinRow | undefined);
+    const row = await this.free(() => this.pinGet.get(server, tool) as PinRow | undefined);
     return row ? rowToPin(row) : undefined;
   }
 
   async putPin(p: Pin): Promise<void> {
-    await this.connection.whenFree(
-      () =>
-        this.pinPut.run(
-          p.server,
-          p.tool,
-          p.hash,
-          p.definition,
-          p.pinnedAt,
-          p.pending?.hash ?? null,
-          p.pending?.definition ?? null,
-          p.pending?.seenAt ?? null,
-        ),
-      undefined,
-      this.stop,
+    await this.free(() =>
+      this.pinPut.run(
+        p.server,
+        p.tool,
+        p.hash,
+        p.definition,
+        p.pinnedAt,
+        p.pending?.hash ?? null,
+        p.pending?.definition ?? null,
+        p.pending?.seenAt ?? null,
+      ),
     );
   }
 
   async listPins(server?: string): Promise<Pin[]> {
-    return (await this.read(() => this.pinList.all(server ?? null, server ?? null) as PinRow[])).map(rowToPin);
+    return (await this.free(() => this.pinList.all(server ?? null, server ?? null) as PinRow[])).map(rowToPin);
   }
 
   async createGrant(g: StoredGrant): Promise<boolean> {
     const insert = this.db.prepare(
       'INSERT INTO grants (name, token_hash, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     );
-    const r = await this.connection.whenFree(
-      () => insert.run(g.name, g.token_hash, JSON.stringify(g)),
-      undefined,
-      this.stop,
-    );
+    const r = await this.free(() => insert.run(g.name, g.token_hash, JSON.stringify(g)));
     return r.changes === 1;
   }
 
   async grantByTokenHash(hash: string): Promise<StoredGrant | undefined> {
     const select = this.db.prepare('SELECT doc FROM grants WHERE token_hash = ?');
-    const row = await this.read(() => select.get(hash) as { doc: string } | undefined);
+    const row = await this.free(() => select.get(hash) as { doc: string } | undefined);
     return row ? (JSON.parse(row.doc) as StoredGrant) : undefined;
   }
 
   async listGrants(): Promise<StoredGrant[]> {
     const select = this.db.prepare('SELECT doc FROM grants ORDER BY name');
-    return (await this.read(() => select.all() as { doc: string }[])).map((r) => JSON.parse(r.doc) as StoredGrant);
+    return (await this.free(() => select.all() as { doc: string }[])).map((r) => JSON.parse(r.doc) as StoredGrant);
   }
 
   async revokeGrant(name: string, at: number): Promise<boolean> {
@@ -460,7 +456,7 @@ export class SqliteStore implements StateStore {
       this.db.prepare('UPDATE grants SET doc = ? WHERE name = ?').run(JSON.stringify(g), name);
       return true;
     });
-    return this.connection.whenFree(() => revoke.immediate(), undefined, this.stop);
+    return this.free(() => revoke.immediate());
   }
 
   // Approvals. Each write stamps the row with the next sequence number, so that watchers — in this
@@ -482,13 +478,13 @@ export class SqliteStore implements StateStore {
         )
         .run(a.id, this.nextSeq(), a.status, a.created, a.grant, a.server, a.tool, a.args_hash, JSON.stringify(a));
     });
-    await this.connection.whenFree(() => create.immediate(), undefined, this.stop);
+    await this.free(() => create.immediate());
     this.pollApprovalsSoon();
   }
 
   async getApproval(id: string): Promise<Approval | undefined> {
     const select = this.db.prepare('SELECT doc FROM approvals WHERE id = ?');
-    const row = await this.read(() => select.get(id) as { doc: string } | undefined);
+    const row = await this.free(() => select.get(id) as { doc: string } | undefined);
     return row ? (JSON.parse(row.doc) as Approval) : undefined;
   }
 
@@ -511,7 +507,7 @@ export class SqliteStore implements StateStore {
     }
     const sql = `SELECT doc FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created DESC, seq DESC LIMIT ?`;
     const select = this.db.prepare(sql);
-    return (await this.read(() => select.all(...params, f.limit ?? 100) as { doc: string }[])).map(
+    return (await this.free(() => select.all(...params, f.limit ?? 100) as { doc: string }[])).map(
       (r) => JSON.parse(r.doc) as Approval,
     );
   }
@@ -532,7 +528,7 @@ export class SqliteStore implements StateStore {
         .run(this.nextSeq(), next.status, JSON.stringify(next), id);
       return next;
     });
-    const updated = await this.connection.whenFree(() => transition.immediate(), undefined, this.stop);
+    const updated = await this.free(() => transition.immediate());
     if (updated) this.pollApprovalsSoon();
     return updated;
   }
@@ -581,10 +577,8 @@ export class SqliteStore implements StateStore {
     // The entry's time is in its token (nextToken); a token from an earlier Gatehouse has none.
     const at = r.token.lastIndexOf('@');
     const ts = at < 0 ? NaN : Number(r.token.slice(at + 1));
-    await this.connection.whenFree(
-      () => (Number.isFinite(ts) ? this.releaseStmt.run(r.key, ts, r.token) : this.releaseAnyTime.run(r.key, r.token)),
-      undefined,
-      this.stop,
+    await this.free(() =>
+      Number.isFinite(ts) ? this.releaseStmt.run(r.key, ts, r.token) : this.releaseAnyTime.run(r.key, r.token),
     );
   }
 
@@ -593,9 +587,9 @@ export class SqliteStore implements StateStore {
     // process, not in every claim's transaction.
     if (now - this.claimsPrunedAt >= CLAIM_PRUNE_EVERY_MS || now < this.claimsPrunedAt) {
       this.claimsPrunedAt = now;
-      await this.connection.whenFree(() => this.pruneClaims.run(now), undefined, this.stop);
+      await this.free(() => this.pruneClaims.run(now));
     }
-    return this.connection.whenFree(() => this.claimTx(id, now + ttlMs, now), undefined, this.stop);
+    return this.free(() => this.claimTx(id, now + ttlMs, now));
   }
 
   async ping(): Promise<boolean> {
