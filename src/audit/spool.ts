@@ -17,6 +17,7 @@ import {
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -266,7 +267,7 @@ function adoptLeftovers(base: string): { records: AuditRecord[]; remove(): void 
 
 /** Creates the lock file, or takes it over from a process that no longer runs. */
 function takeLock(lockFile: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: FILE_MODE });
       return true;
@@ -282,7 +283,28 @@ function takeLock(lockFile: string): boolean {
       throw error;
     }
     if (isRunning(owner)) return false;
-    rmSync(lockFile, { force: true });
+    // Stale. Removing it by its name raced with another process taking it over at the same time:
+    // the slower one removed the lock the faster had just made, and both held the slot. It is moved
+    // aside under a name of this process instead (of several, one moves it); a lock found there
+    // that a running process made since it was read is put back.
+    const aside = `${lockFile}.${process.pid}.stale`;
+    try {
+      renameSync(lockFile, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const moved = Number(readFileSync(aside, 'utf8').trim());
+    if (moved !== owner && isRunning(moved)) {
+      try {
+        linkSync(aside, lockFile);
+      } catch {
+        // another lock was made meanwhile: theirs stands
+      }
+      rmSync(aside, { force: true });
+      return false;
+    }
+    rmSync(aside, { force: true });
   }
   return false;
 }
