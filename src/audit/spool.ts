@@ -24,6 +24,7 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -268,12 +269,7 @@ function adoptLeftovers(base: string): { records: AuditRecord[]; remove(): void 
 /** Creates the lock file, or takes it over from a process that no longer runs. */
 function takeLock(lockFile: string): boolean {
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: FILE_MODE });
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    if (createLock(lockFile)) return true;
     let owner: number;
     try {
       owner = Number(readFileSync(lockFile, 'utf8').trim());
@@ -282,7 +278,7 @@ function takeLock(lockFile: string): boolean {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw error;
     }
-    if (isRunning(owner)) return false;
+    if (isRunning(owner) || (!validPid(owner) && isRecent(lockFile))) return false;
     // Stale. Removing it by its name raced with another process taking it over at the same time:
     // the slower one removed the lock the faster had just made, and both held the slot. It is moved
     // aside under a name of this process instead (of several, one moves it); a lock found there
@@ -295,7 +291,8 @@ function takeLock(lockFile: string): boolean {
       throw error;
     }
     const moved = Number(readFileSync(aside, 'utf8').trim());
-    if (moved !== owner && isRunning(moved)) {
+    // Another lock than the one read: one a running process made since, or one still being written.
+    if (!Object.is(moved, owner) && (isRunning(moved) || !validPid(moved))) {
       try {
         linkSync(aside, lockFile);
       } catch {
@@ -309,9 +306,57 @@ function takeLock(lockFile: string): boolean {
   return false;
 }
 
+/**
+ * Makes the lock with this process's id in it, in one step. A lock opened exclusively and then
+ * written was empty for a moment, and a process starting beside it read no owner there, took it for
+ * stale and took the slot too. A lock linked into place from a file already written is never seen
+ * half made.
+ */
+function createLock(lockFile: string): boolean {
+  const mine = `${lockFile}.${process.pid}.new`;
+  writeFileSync(mine, String(process.pid), { mode: FILE_MODE });
+  try {
+    linkSync(mine, lockFile);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A file system without hard links: an exclusive create, which the empty-lock rule covers.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+  } finally {
+    rmSync(mine, { force: true });
+  }
+  try {
+    writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: FILE_MODE });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/**
+ * A lock with no process id in it that was made in the last few seconds is taken as held: its maker
+ * may still be writing it (an earlier version of Gatehouse, or a file system without hard links).
+ * One older than that was left by a process that died before it wrote.
+ */
+const EMPTY_LOCK_GRACE_MS = 10_000;
+
+function isRecent(lockFile: string): boolean {
+  try {
+    return Date.now() - statSync(lockFile).mtimeMs < EMPTY_LOCK_GRACE_MS;
+  } catch {
+    return false;
+  }
+}
+
+function validPid(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 0;
+}
+
 function isRunning(pid: number): boolean {
   // Our own pid in a lock we do not hold is a previous life of this process (pid 1 in a container).
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  if (!validPid(pid) || pid === process.pid) return false;
   try {
     process.kill(pid, 0);
     return true;

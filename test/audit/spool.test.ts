@@ -15,10 +15,14 @@ import {
   statSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditConfig } from '../../src/audit/config-schema.js';
@@ -52,6 +56,12 @@ const config = (sink: string, spool: AuditConfig['spool'] = 'on'): AuditConfig =
 /** A writer whose batches would wait an hour: what it holds is only in memory and in the spool. */
 const NEVER = { intervalMs: 3_600_000, batchSize: 100_000 };
 
+/** The lock of the first slot a spool for `sink` takes in `folder`, left free. */
+const lockOfFirstSlot = (folder: string, sink: string) => {
+  const { spool } = AuditSpool.open(folder, sink, 'on');
+  spool.close();
+  return spool.file.replace(/\.jsonl$/, '.lock');
+};
 const spoolFiles = (folder: string) => readdirSync(folder).filter((f) => /^audit-spool-.*\.jsonl$/.test(f));
 const requestIds = async (sink: string, base: string) => {
   const reader = openAuditSink(sink, base)!;
@@ -312,6 +322,73 @@ describe('the spool shipped mark', () => {
     expect(next.spool.file).toMatch(/-1\.jsonl$/);
     next.spool.close();
   });
+
+  it('a lock with no process id in it yet (its maker still writing it) is not taken: the spool takes the next slot', () => {
+    const folder = mkdtempSync(join(dir, 'lock-empty-'));
+    const lock = lockOfFirstSlot(folder, 'sqlite:empty.db');
+    writeFileSync(lock, '');
+    const next = AuditSpool.open(folder, 'sqlite:empty.db', 'on');
+    expect(next.spool.file).toMatch(/-1\.jsonl$/);
+    expect(readFileSync(lock, 'utf8')).toBe('');
+    next.spool.close();
+  });
+
+  it('a lock left empty long ago (its maker died before writing it) is taken over', () => {
+    const folder = mkdtempSync(join(dir, 'lock-empty-old-'));
+    const lock = lockOfFirstSlot(folder, 'sqlite:empty-old.db');
+    writeFileSync(lock, '');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(lock, minuteAgo, minuteAgo);
+    const next = AuditSpool.open(folder, 'sqlite:empty-old.db', 'on');
+    expect(next.spool.file).toMatch(/-0\.jsonl$/);
+    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    next.spool.close();
+  });
+
+  it('spools opened at once by several processes on one folder each take a slot of their own', async () => {
+    const folder = mkdtempSync(join(dir, 'lock-processes-'));
+    // A slot left by a process that died without closing its spool, for them to race over too.
+    writeFileSync(lockOfFirstSlot(folder, 'sqlite:many.db'), '999999999');
+    const opener = `
+      import { AuditSpool } from ${JSON.stringify(new URL('../../src/audit/spool.ts', import.meta.url).href)};
+      const { spool } = AuditSpool.open(process.argv[1], 'sqlite:many.db', 'on');
+      process.stdout.write(spool.file + '\\n');
+      // Held until told to go, so that every process opens while the others hold their slots.
+      process.stdin.once('data', () => { spool.close(); process.exit(0); });
+    `;
+    const TSX = createRequire(import.meta.url).resolve('tsx');
+    const files: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const children = Array.from({ length: 6 }, () =>
+        spawn(process.execPath, ['--import', pathToFileURL(TSX).href, '--input-type=module', '-e', opener, folder], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        }),
+      );
+      const opened = await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<string>((resolve, reject) => {
+              let out = '';
+              child.stdout.on('data', (chunk: Buffer) => {
+                out += chunk.toString();
+                if (out.endsWith('\n')) resolve(out.trim());
+              });
+              child.once('exit', (code) => reject(new Error(`a spool opener exited with ${code} before opening`)));
+            }),
+        ),
+      );
+      expect(new Set(opened).size).toBe(children.length);
+      files.push(...opened);
+      await Promise.all(
+        children.map((child) => {
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.stdin.end('go');
+          return exited;
+        }),
+      );
+    }
+    expect(files.length).toBe(18);
+  }, 60_000);
 
   it('a spool larger than a buffer can hold, shipped to its end, lets the next gateway start', () => {
     const folder = mkdtempSync(join(dir, 'huge-'));
