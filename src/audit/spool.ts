@@ -270,40 +270,62 @@ function adoptLeftovers(base: string): { records: AuditRecord[]; remove(): void 
 function takeLock(lockFile: string): boolean {
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createLock(lockFile)) return true;
-    let owner: number;
-    try {
-      owner = Number(readFileSync(lockFile, 'utf8').trim());
-    } catch (error) {
-      // Its holder closed its spool between our try and this read: try again.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
-    }
-    if (isRunning(owner) || (!validPid(owner) && isRecent(lockFile))) return false;
-    // Stale. Removing it by its name raced with another process taking it over at the same time:
-    // the slower one removed the lock the faster had just made, and both held the slot. It is moved
-    // aside under a name of this process instead (of several, one moves it); a lock found there
-    // that a running process made since it was read is put back.
-    const aside = `${lockFile}.${process.pid}.stale`;
-    try {
-      renameSync(lockFile, aside);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
-    }
-    const moved = Number(readFileSync(aside, 'utf8').trim());
-    // Another lock than the one read: one a running process made since, or one still being written.
-    if (!Object.is(moved, owner) && (isRunning(moved) || !validPid(moved))) {
-      try {
-        linkSync(aside, lockFile);
-      } catch {
-        // another lock was made meanwhile: theirs stands
-      }
-      rmSync(aside, { force: true });
-      return false;
-    }
-    rmSync(aside, { force: true });
+    const owner = lockOwner(lockFile);
+    // Its holder closed its spool between our try and this read: try again.
+    if (!owner) continue;
+    if (isHeld(lockFile, owner.pid) || !removeStale(lockFile, owner)) return false;
   }
   return false;
+}
+
+/**
+ * Removes `file`, a lock (or a takeover mark, below) whose owner no longer runs, unless another
+ * process is already doing so; returns false then.
+ *
+ * Removing a stale lock by its name raced: two processes that found it stale at once each removed
+ * it, and the slower one removed the lock the faster had just made in its place, so both held the
+ * slot. Now only the process that makes the mark `<file>.takeover.<dead pid>` removes it. As no
+ * other process removes a lock naming a dead process, the lock it finds there is the one it found
+ * stale, never one a running process made since. A mark whose maker died is taken over the same way.
+ */
+function removeStale(file: string, stale: { pid: number; ino: number }): boolean {
+  const mark = `${file}.takeover.${stale.pid}`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (createLock(mark)) {
+      try {
+        const now = lockOwner(file);
+        if (now && Object.is(now.pid, stale.pid) && now.ino === stale.ino) rmSync(file, { force: true });
+      } finally {
+        rmSync(mark, { force: true });
+      }
+      return true;
+    }
+    const taker = lockOwner(mark);
+    if (!taker) continue;
+    if (isHeld(mark, taker.pid) || !removeStale(mark, taker)) return false;
+  }
+  return false;
+}
+
+/** The process id a lock names, and the lock's inode; undefined if it is gone. */
+function lockOwner(file: string): { pid: number; ino: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return { pid: Number(readFileSync(fd, 'utf8').trim()), ino: fstatSync(fd).ino };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether the lock at `file` naming `pid` still stands: its process runs, or it is being made. */
+function isHeld(file: string, pid: number): boolean {
+  return isRunning(pid) || (!validPid(pid) && isRecent(file));
 }
 
 /**

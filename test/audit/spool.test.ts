@@ -56,6 +56,8 @@ const config = (sink: string, spool: AuditConfig['spool'] = 'on'): AuditConfig =
 /** A writer whose batches would wait an hour: what it holds is only in memory and in the spool. */
 const NEVER = { intervalMs: 3_600_000, batchSize: 100_000 };
 
+/** A process id no process has: above the kernel's largest (4,194,304). */
+const DEAD_PID = 999_999_999;
 /** The lock of the first slot a spool for `sink` takes in `folder`, left free. */
 const lockOfFirstSlot = (folder: string, sink: string) => {
   const { spool } = AuditSpool.open(folder, sink, 'on');
@@ -345,16 +347,41 @@ describe('the spool shipped mark', () => {
     next.spool.close();
   });
 
-  it('spools opened at once by several processes on one folder each take a slot of their own', async () => {
+  it('a stale lock that a running process is taking over (its takeover mark) is left to it: the spool takes the next slot', () => {
+    const folder = mkdtempSync(join(dir, 'lock-taking-'));
+    const lock = lockOfFirstSlot(folder, 'sqlite:taking.db');
+    writeFileSync(lock, String(DEAD_PID));
+    // The process running vitest stands for the one taking it over.
+    writeFileSync(`${lock}.takeover.${DEAD_PID}`, String(process.ppid));
+    const next = AuditSpool.open(folder, 'sqlite:taking.db', 'on');
+    expect(next.spool.file).toMatch(/-1\.jsonl$/);
+    expect(readFileSync(lock, 'utf8')).toBe(String(DEAD_PID));
+    next.spool.close();
+  });
+
+  it('a stale lock whose taker died while taking it over is taken over, and the mark cleared', () => {
+    const folder = mkdtempSync(join(dir, 'lock-taker-died-'));
+    const lock = lockOfFirstSlot(folder, 'sqlite:taker-died.db');
+    writeFileSync(lock, String(DEAD_PID));
+    writeFileSync(`${lock}.takeover.${DEAD_PID}`, String(DEAD_PID - 1));
+    const next = AuditSpool.open(folder, 'sqlite:taker-died.db', 'on');
+    expect(next.spool.file).toMatch(/-0\.jsonl$/);
+    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    expect(readdirSync(folder).filter((f) => f.includes('takeover'))).toEqual([]);
+    next.spool.close();
+  });
+
+  it('spools opened at once by several processes on one folder, over stale locks, each take a slot of their own', async () => {
     const folder = mkdtempSync(join(dir, 'lock-processes-'));
     // A slot left by a process that died without closing its spool, for them to race over too.
-    writeFileSync(lockOfFirstSlot(folder, 'sqlite:many.db'), '999999999');
+    writeFileSync(lockOfFirstSlot(folder, 'sqlite:many.db'), String(DEAD_PID));
     const opener = `
       import { AuditSpool } from ${JSON.stringify(new URL('../../src/audit/spool.ts', import.meta.url).href)};
       const { spool } = AuditSpool.open(process.argv[1], 'sqlite:many.db', 'on');
       process.stdout.write(spool.file + '\\n');
-      // Held until told to go, so that every process opens while the others hold their slots.
-      process.stdin.once('data', () => { spool.close(); process.exit(0); });
+      // Held until told to go, so that every process opens while the others hold their slots; then
+      // gone without closing it, so that the next round races over six stale locks.
+      process.stdin.once('data', () => process.exit(0));
     `;
     const TSX = createRequire(import.meta.url).resolve('tsx');
     const files: string[] = [];
