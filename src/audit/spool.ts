@@ -9,7 +9,8 @@
 // not a power cut. `fsync` mode adds an fdatasync per append for that, at a real cost per call.
 //
 // Several gateways may share a folder (replicas on one machine): each takes the first free slot,
-// held by a lock file naming its process, and recovers what a dead owner left in it.
+// held by a lock the kernel drops when its process dies (spool-slot.ts), and recovers what a dead
+// owner left in it.
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -17,14 +18,12 @@ import {
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
-  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
   readSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -32,6 +31,7 @@ import path from 'node:path';
 import type { SpoolMode } from './config-schema.js';
 import type { AuditRecord } from './record.js';
 import { recordJson, unstorable } from './sink.js';
+import { takeSlot, type SlotLock } from './spool-slot.js';
 
 /** A spool emptied of shipped records is cut back to nothing once it is this large. */
 const REWIND_BYTES = 4 * 1024 * 1024;
@@ -71,7 +71,7 @@ export class AuditSpool {
   private constructor(
     readonly file: string,
     private readonly mode: Exclude<SpoolMode, 'off'>,
-    private readonly lockFile: string,
+    private readonly slot: SlotLock,
   ) {
     this.fd = openSync(file, 'a+', FILE_MODE);
     this.size = fstatSync(this.fd).size;
@@ -102,10 +102,10 @@ export class AuditSpool {
     const base = spoolBase(dir, withoutPassword(sink));
     // Before, the name hashed the whole URL: what such a spool left is taken over, once.
     const before = spoolBase(dir, sink);
-    for (let slot = 0; slot < MAX_SLOTS; slot++) {
-      const lockFile = `${base}-${slot}.lock`;
-      if (!takeLock(lockFile)) continue;
-      const file = `${base}-${slot}.jsonl`;
+    for (let n = 0; n < MAX_SLOTS; n++) {
+      const slot = takeSlot(`${base}-${n}`);
+      if (!slot) continue;
+      const file = `${base}-${n}.jsonl`;
       const adopted = before === base ? undefined : adoptLeftovers(before);
       const leftovers = [...unshipped(file, readOffset(`${file}.shipped`)), ...(adopted?.records ?? [])];
       // The leftovers start a fresh spool: its offsets begin at zero, and a line a power cut left
@@ -124,7 +124,7 @@ export class AuditSpool {
       adopted?.remove();
       let end = 0;
       const placed = leftovers.map((record, i) => ({ record, end: (end += lines[i]!.length) }));
-      return { spool: new AuditSpool(file, mode, lockFile), leftovers: placed };
+      return { spool: new AuditSpool(file, mode, slot), leftovers: placed };
     }
     throw new Error(`every audit spool slot in ${dir} is held by a running process (${MAX_SLOTS})`);
   }
@@ -224,7 +224,7 @@ export class AuditSpool {
       rmSync(this.file, { force: true });
       rmSync(`${this.file}.shipped`, { force: true });
     }
-    rmSync(this.lockFile, { force: true });
+    this.slot.release();
   }
 }
 
@@ -250,141 +250,24 @@ function withoutPassword(sink: string): string {
  */
 function adoptLeftovers(base: string): { records: AuditRecord[]; remove(): void } {
   const records: AuditRecord[] = [];
-  const taken: string[] = [];
-  for (let slot = 0; slot < MAX_SLOTS; slot++) {
-    const file = `${base}-${slot}.jsonl`;
-    if (!existsSync(file) || !takeLock(`${base}-${slot}.lock`)) continue;
+  const taken: { file: string; slot: SlotLock }[] = [];
+  for (let n = 0; n < MAX_SLOTS; n++) {
+    const file = `${base}-${n}.jsonl`;
+    if (!existsSync(file)) continue;
+    const slot = takeSlot(`${base}-${n}`);
+    if (!slot) continue;
     records.push(...unshipped(file, readOffset(`${file}.shipped`)));
-    taken.push(file);
+    taken.push({ file, slot });
   }
   return {
     records,
     remove: () => {
-      for (const file of taken)
-        for (const f of [file, `${file}.shipped`, file.replace(/\.jsonl$/, '.lock')]) rmSync(f, { force: true });
+      for (const { file, slot } of taken) {
+        for (const f of [file, `${file}.shipped`]) rmSync(f, { force: true });
+        slot.release();
+      }
     },
   };
-}
-
-/** Creates the lock file, or takes it over from a process that no longer runs. */
-function takeLock(lockFile: string): boolean {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (createLock(lockFile)) return true;
-    const owner = lockOwner(lockFile);
-    // Its holder closed its spool between our try and this read: try again.
-    if (!owner) continue;
-    if (isHeld(lockFile, owner.pid) || !removeStale(lockFile, owner)) return false;
-  }
-  return false;
-}
-
-/**
- * Removes `file`, a lock (or a takeover mark, below) whose owner no longer runs, unless another
- * process is already doing so; returns false then.
- *
- * Removing a stale lock by its name raced: two processes that found it stale at once each removed
- * it, and the slower one removed the lock the faster had just made in its place, so both held the
- * slot. Now only the process that makes the mark `<file>.takeover.<dead pid>` removes it. As no
- * other process removes a lock naming a dead process, the lock it finds there is the one it found
- * stale, never one a running process made since. A mark whose maker died is taken over the same way.
- */
-function removeStale(file: string, stale: { pid: number; ino: number }): boolean {
-  const mark = `${file}.takeover.${stale.pid}`;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (createLock(mark)) {
-      try {
-        const now = lockOwner(file);
-        if (now && Object.is(now.pid, stale.pid) && now.ino === stale.ino) rmSync(file, { force: true });
-      } finally {
-        rmSync(mark, { force: true });
-      }
-      return true;
-    }
-    const taker = lockOwner(mark);
-    if (!taker) continue;
-    if (isHeld(mark, taker.pid) || !removeStale(mark, taker)) return false;
-  }
-  return false;
-}
-
-/** The process id a lock names, and the lock's inode; undefined if it is gone. */
-function lockOwner(file: string): { pid: number; ino: number } | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    return { pid: Number(readFileSync(fd, 'utf8').trim()), ino: fstatSync(fd).ino };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Whether the lock at `file` naming `pid` still stands: its process runs, or it is being made. */
-function isHeld(file: string, pid: number): boolean {
-  return isRunning(pid) || (!validPid(pid) && isRecent(file));
-}
-
-/**
- * Makes the lock with this process's id in it, in one step. A lock opened exclusively and then
- * written was empty for a moment, and a process starting beside it read no owner there, took it for
- * stale and took the slot too. A lock linked into place from a file already written is never seen
- * half made.
- */
-function createLock(lockFile: string): boolean {
-  const mine = `${lockFile}.${process.pid}.new`;
-  writeFileSync(mine, String(process.pid), { mode: FILE_MODE });
-  try {
-    linkSync(mine, lockFile);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    // A file system without hard links: an exclusive create, which the empty-lock rule covers.
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
-  } finally {
-    rmSync(mine, { force: true });
-  }
-  try {
-    writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: FILE_MODE });
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  }
-}
-
-/**
- * A lock with no process id in it that was made in the last few seconds is taken as held: its maker
- * may still be writing it (an earlier version of Gatehouse, or a file system without hard links).
- * One older than that was left by a process that died before it wrote.
- */
-const EMPTY_LOCK_GRACE_MS = 10_000;
-
-function isRecent(lockFile: string): boolean {
-  try {
-    return Date.now() - statSync(lockFile).mtimeMs < EMPTY_LOCK_GRACE_MS;
-  } catch {
-    return false;
-  }
-}
-
-function validPid(pid: number): boolean {
-  return Number.isInteger(pid) && pid > 0;
-}
-
-function isRunning(pid: number): boolean {
-  // Our own pid in a lock we do not hold is a previous life of this process (pid 1 in a container).
-  if (!validPid(pid) || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function syncFile(file: string): void {

@@ -122,7 +122,7 @@ export class SqliteConnection {
  * readable (0644). Its -wal and -shm files take its mode. An existing file keeps the mode its
  * operator gave it.
  */
-function createPrivately(file: string): void {
+export function createPrivately(file: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   let fd: number;
   try {

@@ -13,12 +13,10 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  symlinkSync,
   truncateSync,
-  utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +37,9 @@ import { dropSchema, PG_BASE, pgAuditUrl, uniqueSchema } from './pg.js';
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-spool-'));
 const schemas: string[] = [];
 const abandoned: AuditLog[] = [];
+const children: ChildProcess[] = [];
 afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
   // The writers a test "killed" still hold their sink's connections.
   for (const log of abandoned) await log.close();
   for (const s of schemas) await dropSchema(s);
@@ -58,11 +58,43 @@ const NEVER = { intervalMs: 3_600_000, batchSize: 100_000 };
 
 /** A process id no process has: above the kernel's largest (4,194,304). */
 const DEAD_PID = 999_999_999;
-/** The lock of the first slot a spool for `sink` takes in `folder`, left free. */
+/** The lock file of the first slot a spool for `sink` takes in `folder`, left free. */
 const lockOfFirstSlot = (folder: string, sink: string) => {
   const { spool } = AuditSpool.open(folder, sink, 'on');
   spool.close();
   return spool.file.replace(/\.jsonl$/, '.lock');
+};
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/**
+ * Starts `count` processes at once that each open a spool for `sink` in `folder` (and append one
+ * record with `requestId`, if given) and then hold it until killed; resolves with each one's spool
+ * file once all have opened.
+ */
+const openInChildren = (folder: string, sink: string, count: number, requestId?: string, wrapper: string[] = []) => {
+  const opener = `
+    import { AuditSpool } from ${JSON.stringify(new URL('../../src/audit/spool.ts', import.meta.url).href)};
+    const { spool } = AuditSpool.open(process.argv[1], ${JSON.stringify(sink)}, 'on');
+    const record = process.argv[2] ? JSON.parse(process.argv[2]) : undefined;
+    if (record) spool.append(record);
+    process.stdout.write(spool.file + '\\n');
+    setInterval(() => {}, 60_000);
+  `;
+  const record = requestId ? JSON.stringify({ ...makeRecord({ request_id: requestId }), uid: requestId }) : '';
+  return Promise.all(
+    Array.from({ length: count }, () => {
+      const [command, ...args] = [...wrapper, process.execPath, '--import', TSX, '--input-type=module', '-e', opener];
+      const child = spawn(command!, [...args, folder, record], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      return new Promise<{ child: ChildProcess; file: string }>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.endsWith('\n')) resolve({ child, file: out.trim() });
+        });
+        child.once('exit', (code) => reject(new Error(`a spool opener exited with ${code} before opening`)));
+      });
+    }),
+  );
 };
 const spoolFiles = (folder: string) => readdirSync(folder).filter((f) => /^audit-spool-.*\.jsonl$/.test(f));
 const requestIds = async (sink: string, base: string) => {
@@ -312,109 +344,71 @@ describe('the spool shipped mark', () => {
     next.spool.close();
   });
 
-  it('a slot whose lock is gone when it is read (its holder just closed) is not an error: the spool opens', () => {
-    const folder = mkdtempSync(join(dir, 'lock-race-'));
-    const { spool } = AuditSpool.open(folder, 'sqlite:race.db', 'on');
-    const lock = spool.file.replace(/\.jsonl$/, '.lock');
-    spool.close();
-    // A lock that exists for the exclusive create but not for the read: what a holder closing its
-    // spool between the two leaves.
-    symlinkSync(join(folder, 'gone'), lock);
-    const next = AuditSpool.open(folder, 'sqlite:race.db', 'on');
-    expect(next.spool.file).toMatch(/-1\.jsonl$/);
+  it('a slot a running process holds is skipped, and taken over with what it left once that process is killed', async () => {
+    const folder = mkdtempSync(join(dir, 'lock-killed-'));
+    const [holder] = await openInChildren(folder, 'sqlite:killed.db', 1, 'held-1');
+    const beside = AuditSpool.open(folder, 'sqlite:killed.db', 'on');
+    expect(beside.spool.file).not.toBe(holder!.file);
+    expect(beside.leftovers).toEqual([]);
+    beside.spool.close();
+    holder!.child.kill('SIGKILL');
+    await new Promise((resolve) => holder!.child.once('exit', resolve));
+    // The kernel dropped the dead process's lock: its slot, and the record it left, are taken over.
+    const next = AuditSpool.open(folder, 'sqlite:killed.db', 'on');
+    expect(next.spool.file).toBe(holder!.file);
+    expect(next.leftovers.map((l) => l.record.request_id)).toEqual(['held-1']);
     next.spool.close();
-  });
+  }, 60_000);
 
-  it('a lock with no process id in it yet (its maker still writing it) is not taken: the spool takes the next slot', () => {
-    const folder = mkdtempSync(join(dir, 'lock-empty-'));
-    const lock = lockOfFirstSlot(folder, 'sqlite:empty.db');
-    writeFileSync(lock, '');
-    const next = AuditSpool.open(folder, 'sqlite:empty.db', 'on');
-    expect(next.spool.file).toMatch(/-1\.jsonl$/);
-    expect(readFileSync(lock, 'utf8')).toBe('');
-    next.spool.close();
-  });
+  it('a slot held by a process that another set of process ids cannot see (another container) is not taken', async () => {
+    const folder = mkdtempSync(join(dir, 'lock-namespace-'));
+    const [holder] = await openInChildren(folder, 'sqlite:namespace.db', 1);
+    // A gateway in a process namespace of its own, where the holder's process id names no process.
+    const [beside] = await openInChildren(folder, 'sqlite:namespace.db', 1, undefined, [
+      'unshare',
+      '--pid',
+      '--fork',
+      '--kill-child',
+    ]);
+    expect(beside!.file).not.toBe(holder!.file);
+  }, 60_000);
 
-  it('a lock left empty long ago (its maker died before writing it) is taken over', () => {
-    const folder = mkdtempSync(join(dir, 'lock-empty-old-'));
-    const lock = lockOfFirstSlot(folder, 'sqlite:empty-old.db');
-    writeFileSync(lock, '');
-    const minuteAgo = new Date(Date.now() - 60_000);
-    utimesSync(lock, minuteAgo, minuteAgo);
-    const next = AuditSpool.open(folder, 'sqlite:empty-old.db', 'on');
+  it("a slot whose lock file (an earlier Gatehouse's) names a running process is left to it; one naming a dead process is taken", () => {
+    const folder = mkdtempSync(join(dir, 'lock-legacy-'));
+    const lock = lockOfFirstSlot(folder, 'sqlite:legacy.db');
+    // The process running vitest stands for an earlier Gatehouse holding the slot.
+    writeFileSync(lock, String(process.ppid));
+    const beside = AuditSpool.open(folder, 'sqlite:legacy.db', 'on');
+    expect(beside.spool.file).toMatch(/-1\.jsonl$/);
+    expect(readFileSync(lock, 'utf8')).toBe(String(process.ppid));
+    beside.spool.close();
+    writeFileSync(lock, String(DEAD_PID));
+    const next = AuditSpool.open(folder, 'sqlite:legacy.db', 'on');
     expect(next.spool.file).toMatch(/-0\.jsonl$/);
+    // Named for earlier Gatehouses sharing the folder, and removed at close.
     expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
     next.spool.close();
+    expect(existsSync(lock)).toBe(false);
   });
 
-  it('a stale lock that a running process is taking over (its takeover mark) is left to it: the spool takes the next slot', () => {
-    const folder = mkdtempSync(join(dir, 'lock-taking-'));
-    const lock = lockOfFirstSlot(folder, 'sqlite:taking.db');
-    writeFileSync(lock, String(DEAD_PID));
-    // The process running vitest stands for the one taking it over.
-    writeFileSync(`${lock}.takeover.${DEAD_PID}`, String(process.ppid));
-    const next = AuditSpool.open(folder, 'sqlite:taking.db', 'on');
-    expect(next.spool.file).toMatch(/-1\.jsonl$/);
-    expect(readFileSync(lock, 'utf8')).toBe(String(DEAD_PID));
-    next.spool.close();
-  });
-
-  it('a stale lock whose taker died while taking it over is taken over, and the mark cleared', () => {
-    const folder = mkdtempSync(join(dir, 'lock-taker-died-'));
-    const lock = lockOfFirstSlot(folder, 'sqlite:taker-died.db');
-    writeFileSync(lock, String(DEAD_PID));
-    writeFileSync(`${lock}.takeover.${DEAD_PID}`, String(DEAD_PID - 1));
-    const next = AuditSpool.open(folder, 'sqlite:taker-died.db', 'on');
-    expect(next.spool.file).toMatch(/-0\.jsonl$/);
-    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
-    expect(readdirSync(folder).filter((f) => f.includes('takeover'))).toEqual([]);
-    next.spool.close();
-  });
-
-  it('spools opened at once by several processes on one folder, over stale locks, each take a slot of their own', async () => {
+  it('spools opened at once by several processes on one folder, over the slots of killed ones, each take a slot of their own', async () => {
     const folder = mkdtempSync(join(dir, 'lock-processes-'));
-    // A slot left by a process that died without closing its spool, for them to race over too.
-    writeFileSync(lockOfFirstSlot(folder, 'sqlite:many.db'), String(DEAD_PID));
-    const opener = `
-      import { AuditSpool } from ${JSON.stringify(new URL('../../src/audit/spool.ts', import.meta.url).href)};
-      const { spool } = AuditSpool.open(process.argv[1], 'sqlite:many.db', 'on');
-      process.stdout.write(spool.file + '\\n');
-      // Held until told to go, so that every process opens while the others hold their slots; then
-      // gone without closing it, so that the next round races over six stale locks.
-      process.stdin.once('data', () => process.exit(0));
-    `;
-    const TSX = createRequire(import.meta.url).resolve('tsx');
     const files: string[] = [];
     for (let round = 0; round < 3; round++) {
-      const children = Array.from({ length: 6 }, () =>
-        spawn(process.execPath, ['--import', pathToFileURL(TSX).href, '--input-type=module', '-e', opener, folder], {
-          stdio: ['pipe', 'pipe', 'inherit'],
-        }),
-      );
-      const opened = await Promise.all(
-        children.map(
-          (child) =>
-            new Promise<string>((resolve, reject) => {
-              let out = '';
-              child.stdout.on('data', (chunk: Buffer) => {
-                out += chunk.toString();
-                if (out.endsWith('\n')) resolve(out.trim());
-              });
-              child.once('exit', (code) => reject(new Error(`a spool opener exited with ${code} before opening`)));
-            }),
-        ),
-      );
-      expect(new Set(opened).size).toBe(children.length);
-      files.push(...opened);
+      const opened = await openInChildren(folder, 'sqlite:many.db', 6);
+      expect(new Set(opened.map((o) => o.file)).size).toBe(6);
+      files.push(...opened.map((o) => o.file));
+      // Gone without closing their spools: the next round races over six slots of dead processes.
       await Promise.all(
-        children.map((child) => {
+        opened.map(({ child }) => {
           const exited = new Promise((resolve) => child.once('exit', resolve));
-          child.stdin.end('go');
+          child.kill('SIGKILL');
           return exited;
         }),
       );
     }
     expect(files.length).toBe(18);
+    expect(readdirSync(folder).filter((f) => f.endsWith('-journal'))).toEqual([]);
   }, 60_000);
 
   it('a spool larger than a buffer can hold, shipped to its end, lets the next gateway start', () => {
