@@ -11,6 +11,8 @@ import Database from 'better-sqlite3';
 import { createPrivately, isBusy } from '../store/sqlite-connection.js';
 
 export interface SlotLock {
+  /** Whether this process still holds the slot for its spool: not taken over by a later one here. */
+  holds(): boolean;
   /** Lets the slot go; a spool whose slot this process took over since has nothing to let go. */
   release(): void;
 }
@@ -30,35 +32,32 @@ export function takeSlot(prefix: string): SlotLock | undefined {
   heldHere.delete(file);
   // Made here only when it is not there, so no descriptor of a file this process locks is closed.
   createPrivately(file);
-  const db = new Database(file, { timeout: 0 });
-  try {
-    // No journal file: nothing is ever written to this database.
-    db.pragma('journal_mode = MEMORY');
-    db.exec('BEGIN EXCLUSIVE');
-  } catch (error) {
-    db.close();
-    if (isBusy(error)) return undefined;
-    throw error;
-  }
+  const db = openLocked(file);
+  if (!db) return undefined;
   // A Gatehouse from before these locks holds its slot with `<slot>.lock`, naming its process, and
-  // reads only that: the slot is left to it, and this process names itself there too.
+  // reads only that: the slot is left to it, and this process names itself there too. What this
+  // version writes there ends with a newline, which the earlier ones read past: such a lock is
+  // never a reason to pass a slot by, so that one a dead holder left (its process id another
+  // process's now, or pid 1 seen from outside its container) does not keep the slot forever.
   const legacy = `${prefix}.lock`;
-  if (isRunning(legacyOwner(legacy))) {
+  const before = legacyLock(legacy);
+  if (before && !before.ours && isRunning(before.pid)) {
     db.close();
     return undefined;
   }
   try {
-    writeFileSync(legacy, String(process.pid), { mode: 0o600 });
+    writeFileSync(legacy, `${process.pid}\n`, { mode: 0o600 });
   } catch (error) {
     db.close();
     throw error;
   }
   heldHere.set(file, db);
   return {
+    holds: () => heldHere.get(file) === db,
     release: () => {
       if (heldHere.get(file) !== db) return;
       heldHere.delete(file);
-      if (legacyOwner(legacy) === process.pid) rmSync(legacy, { force: true });
+      if (legacyLock(legacy)?.pid === process.pid) rmSync(legacy, { force: true });
       // The file stays: removed, a process that had just opened it would lock a file no longer
       // there while the next one made and locked a new one.
       db.close();
@@ -66,11 +65,34 @@ export function takeSlot(prefix: string): SlotLock | undefined {
   };
 }
 
-function legacyOwner(file: string): number {
+/** A connection holding `file`'s write lock; undefined when another process holds it. */
+function openLocked(file: string): Database.Database | undefined {
+  let db: Database.Database | undefined;
   try {
-    return Number(readFileSync(file, 'utf8').trim());
+    db = new Database(file, { timeout: 0 });
+    // No journal file: nothing is ever written to this database. IMMEDIATE, not EXCLUSIVE: of two
+    // processes trying a free slot at once, one takes its write lock; for EXCLUSIVE each could
+    // hold the shared lock the other needed gone, and both would pass the slot by.
+    db.pragma('journal_mode = MEMORY');
+    db.exec('BEGIN IMMEDIATE');
+    return db;
+  } catch (error) {
+    db?.close();
+    if (isBusy(error)) return undefined;
+    throw new Error(
+      `the slot lock ${file} could not be taken (${error instanceof Error ? error.message : String(error)}); it must be a file the user running Gatehouse can read and write`,
+      { cause: error },
+    );
+  }
+}
+
+/** The process a `.lock` names, and whether this version wrote it. */
+function legacyLock(file: string): { pid: number; ours: boolean } | undefined {
+  try {
+    const text = readFileSync(file, 'utf8');
+    return { pid: Number(text.trim()), ours: text.endsWith('\n') };
   } catch {
-    return 0;
+    return undefined;
   }
 }
 

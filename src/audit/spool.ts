@@ -105,8 +105,25 @@ export class AuditSpool {
     for (let n = 0; n < MAX_SLOTS; n++) {
       const slot = takeSlot(`${base}-${n}`);
       if (!slot) continue;
-      const file = `${base}-${n}.jsonl`;
-      const adopted = before === base ? undefined : adoptLeftovers(before);
+      try {
+        return AuditSpool.openIn(`${base}-${n}.jsonl`, slot, before === base ? undefined : before, mode);
+      } catch (error) {
+        slot.release();
+        throw error;
+      }
+    }
+    throw new Error(`every audit spool slot in ${dir} is held by a running process (${MAX_SLOTS})`);
+  }
+
+  /** Opens the spool `file` of a slot just taken, with what it (and spools named the earlier way) left. */
+  private static openIn(
+    file: string,
+    slot: SlotLock,
+    before: string | undefined,
+    mode: Exclude<SpoolMode, 'off'>,
+  ): { spool: AuditSpool; leftovers: { record: AuditRecord; end: number }[] } {
+    const adopted = before === undefined ? undefined : adoptLeftovers(before);
+    try {
       const leftovers = [...unshipped(file, readOffset(`${file}.shipped`)), ...(adopted?.records ?? [])];
       // The leftovers start a fresh spool: its offsets begin at zero, and a line a power cut left
       // half written is gone. Offset first, then the rename: a death between them ships the old
@@ -125,8 +142,10 @@ export class AuditSpool {
       let end = 0;
       const placed = leftovers.map((record, i) => ({ record, end: (end += lines[i]!.length) }));
       return { spool: new AuditSpool(file, mode, slot), leftovers: placed };
+    } finally {
+      // Their records are in this spool now, or it failed to open: either way they are let go.
+      adopted?.release();
     }
-    throw new Error(`every audit spool slot in ${dir} is held by a running process (${MAX_SLOTS})`);
   }
 
   /**
@@ -220,7 +239,8 @@ export class AuditSpool {
     const empty = this.shippedTo >= this.size;
     closeSync(this.fd);
     closeSync(this.offsetFd);
-    if (empty) {
+    // A spool whose slot a later one of this process took over: the files are that one's now.
+    if (empty && this.slot.holds()) {
       rmSync(this.file, { force: true });
       rmSync(`${this.file}.shipped`, { force: true });
     }
@@ -248,25 +268,31 @@ function withoutPassword(sink: string): string {
  * The unshipped records of the spools at `base` that no running process holds, and how to remove
  * those spools once their records are safe elsewhere.
  */
-function adoptLeftovers(base: string): { records: AuditRecord[]; remove(): void } {
+function adoptLeftovers(base: string): { records: AuditRecord[]; remove(): void; release(): void } {
   const records: AuditRecord[] = [];
   const taken: { file: string; slot: SlotLock }[] = [];
-  for (let n = 0; n < MAX_SLOTS; n++) {
-    const file = `${base}-${n}.jsonl`;
-    if (!existsSync(file)) continue;
-    const slot = takeSlot(`${base}-${n}`);
-    if (!slot) continue;
-    records.push(...unshipped(file, readOffset(`${file}.shipped`)));
-    taken.push({ file, slot });
+  const release = () => {
+    for (const { slot } of taken) slot.release();
+  };
+  try {
+    for (let n = 0; n < MAX_SLOTS; n++) {
+      const file = `${base}-${n}.jsonl`;
+      if (!existsSync(file)) continue;
+      const slot = takeSlot(`${base}-${n}`);
+      if (!slot) continue;
+      taken.push({ file, slot });
+      records.push(...unshipped(file, readOffset(`${file}.shipped`)));
+    }
+  } catch (error) {
+    release();
+    throw error;
   }
   return {
     records,
     remove: () => {
-      for (const { file, slot } of taken) {
-        for (const f of [file, `${file}.shipped`]) rmSync(f, { force: true });
-        slot.release();
-      }
+      for (const { file } of taken) for (const f of [file, `${file}.shipped`]) rmSync(f, { force: true });
     },
+    release,
   };
 }
 

@@ -77,13 +77,14 @@ const openInChildren = (folder: string, sink: string, count: number, requestId?:
     const record = process.argv[2] ? JSON.parse(process.argv[2]) : undefined;
     if (record) spool.append(record);
     process.stdout.write(spool.file + '\\n');
-    setInterval(() => {}, 60_000);
+    // Held until killed, or until the test's process is gone and stdin ends.
+    process.stdin.on('end', () => process.exit(0)).resume();
   `;
   const record = requestId ? JSON.stringify({ ...makeRecord({ request_id: requestId }), uid: requestId }) : '';
   return Promise.all(
     Array.from({ length: count }, () => {
       const [command, ...args] = [...wrapper, process.execPath, '--import', TSX, '--input-type=module', '-e', opener];
-      const child = spawn(command!, [...args, folder, record], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(command!, [...args, folder, record], { stdio: ['pipe', 'pipe', 'inherit'] });
       children.push(child);
       return new Promise<{ child: ChildProcess; file: string }>((resolve, reject) => {
         let out = '';
@@ -386,9 +387,42 @@ describe('the spool shipped mark', () => {
     const next = AuditSpool.open(folder, 'sqlite:legacy.db', 'on');
     expect(next.spool.file).toMatch(/-0\.jsonl$/);
     // Named for earlier Gatehouses sharing the folder, and removed at close.
-    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    expect(readFileSync(lock, 'utf8').trim()).toBe(String(process.pid));
     next.spool.close();
     expect(existsSync(lock)).toBe(false);
+  });
+
+  it('a spool that fails to open lets its slot go', async () => {
+    const folder = mkdtempSync(join(dir, 'lock-failed-open-'));
+    const first = lockOfFirstSlot(folder, 'sqlite:failed.db').replace(/\.lock$/, '.jsonl');
+    // Where the fresh spool is written: a folder, so the open fails.
+    mkdirSync(`${first}.tmp`);
+    expect(() => AuditSpool.open(folder, 'sqlite:failed.db', 'on')).toThrow();
+    rmSync(`${first}.tmp`, { recursive: true });
+    const [other] = await openInChildren(folder, 'sqlite:failed.db', 1);
+    expect(other!.file).toBe(first);
+  }, 60_000);
+
+  it('a lock file this version wrote does not keep a slot, even when the process it names runs (its id reused)', () => {
+    const folder = mkdtempSync(join(dir, 'lock-reused-'));
+    const lock = lockOfFirstSlot(folder, 'sqlite:reused.db');
+    // Left by a gateway that died; the process running vitest now has that id.
+    writeFileSync(lock, `${process.ppid}\n`);
+    const next = AuditSpool.open(folder, 'sqlite:reused.db', 'on');
+    expect(next.spool.file).toMatch(/-0\.jsonl$/);
+    next.spool.close();
+  });
+
+  it("a spool whose slot a later one of the same process took over leaves that one's files at close", () => {
+    const folder = mkdtempSync(join(dir, 'lock-taken-here-'));
+    const first = AuditSpool.open(folder, 'sqlite:here.db', 'on');
+    const second = AuditSpool.open(folder, 'sqlite:here.db', 'on');
+    expect(second.spool.file).toBe(first.spool.file);
+    first.spool.close();
+    expect(existsSync(second.spool.file)).toBe(true);
+    expect(existsSync(`${second.spool.file}.shipped`)).toBe(true);
+    second.spool.close();
+    expect(existsSync(second.spool.file)).toBe(false);
   });
 
   it('spools opened at once by several processes on one folder, over the slots of killed ones, each take a slot of their own', async () => {
