@@ -57,10 +57,13 @@ export function takeSlot(prefix: string): SlotLock | undefined {
     release: () => {
       if (heldHere.get(file) !== db) return;
       heldHere.delete(file);
-      if (legacyLock(legacy)?.pid === process.pid) rmSync(legacy, { force: true });
-      // The file stays: removed, a process that had just opened it would lock a file no longer
-      // there while the next one made and locked a new one.
-      db.close();
+      try {
+        if (legacyLock(legacy)?.pid === process.pid) rmSync(legacy, { force: true });
+      } finally {
+        // The file stays: removed, a process that had just opened it would lock a file no longer
+        // there while the next one made and locked a new one.
+        db.close();
+      }
     },
   };
 }

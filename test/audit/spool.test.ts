@@ -73,10 +73,10 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const openInChildren = (folder: string, sink: string, count: number, requestId?: string, wrapper: string[] = []) => {
   const opener = `
     import { AuditSpool } from ${JSON.stringify(new URL('../../src/audit/spool.ts', import.meta.url).href)};
-    const { spool } = AuditSpool.open(process.argv[1], ${JSON.stringify(sink)}, 'on');
+    const { spool, leftovers } = AuditSpool.open(process.argv[1], ${JSON.stringify(sink)}, 'on');
     const record = process.argv[2] ? JSON.parse(process.argv[2]) : undefined;
     if (record) spool.append(record);
-    process.stdout.write(spool.file + '\\n');
+    process.stdout.write(JSON.stringify({ file: spool.file, left: leftovers.map((l) => l.record.request_id) }) + '\\n');
     // Held until killed, or until the test's process is gone and stdin ends.
     process.stdin.on('end', () => process.exit(0)).resume();
   `;
@@ -86,11 +86,11 @@ const openInChildren = (folder: string, sink: string, count: number, requestId?:
       const [command, ...args] = [...wrapper, process.execPath, '--import', TSX, '--input-type=module', '-e', opener];
       const child = spawn(command!, [...args, folder, record], { stdio: ['pipe', 'pipe', 'inherit'] });
       children.push(child);
-      return new Promise<{ child: ChildProcess; file: string }>((resolve, reject) => {
+      return new Promise<{ child: ChildProcess; file: string; left: string[] }>((resolve, reject) => {
         let out = '';
         child.stdout.on('data', (chunk: Buffer) => {
           out += chunk.toString();
-          if (out.endsWith('\n')) resolve({ child, file: out.trim() });
+          if (out.endsWith('\n')) resolve({ child, ...(JSON.parse(out) as { file: string; left: string[] }) });
         });
         child.once('exit', (code) => reject(new Error(`a spool opener exited with ${code} before opening`)));
       });
@@ -392,6 +392,22 @@ describe('the spool shipped mark', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  it('a spool that fails to open lets go the slots of spools named the earlier way it was taking over', async () => {
+    const folder = mkdtempSync(join(dir, 'lock-failed-adopt-'));
+    const old = 'postgres://gatehouse:secret@db/failed';
+    // What a gateway of an earlier version, which named the spool after the whole URL, left; the
+    // spool is named after the URL without its password now.
+    const before = join(folder, `audit-spool-${createHash('sha256').update(old).digest('hex').slice(0, 12)}-0.jsonl`);
+    writeFileSync(before, JSON.stringify({ ...makeRecord({ request_id: 'earlier' }), uid: 'earlier' }) + '\n');
+    writeFileSync(`${before}.shipped`, '0');
+    const first = lockOfFirstSlot(folder, 'postgres://gatehouse@db/failed').replace(/\.lock$/, '.jsonl');
+    mkdirSync(`${first}.tmp`);
+    expect(() => AuditSpool.open(folder, old, 'on')).toThrow();
+    rmSync(`${first}.tmp`, { recursive: true });
+    const [other] = await openInChildren(folder, old, 1);
+    expect(other!.left).toEqual(['earlier']);
+  }, 60_000);
+
   it('a spool that fails to open lets its slot go', async () => {
     const folder = mkdtempSync(join(dir, 'lock-failed-open-'));
     const first = lockOfFirstSlot(folder, 'sqlite:failed.db').replace(/\.lock$/, '.jsonl');
@@ -430,7 +446,8 @@ describe('the spool shipped mark', () => {
     const files: string[] = [];
     for (let round = 0; round < 3; round++) {
       const opened = await openInChildren(folder, 'sqlite:many.db', 6);
-      expect(new Set(opened.map((o) => o.file)).size).toBe(6);
+      // Each takes the first slot no other holds: together, the first six.
+      expect(opened.map((o) => Number(/-(\d+)\.jsonl$/.exec(o.file)![1])).sort()).toEqual([0, 1, 2, 3, 4, 5]);
       files.push(...opened.map((o) => o.file));
       // Gone without closing their spools: the next round races over six slots of dead processes.
       await Promise.all(
