@@ -103,6 +103,8 @@ export class SqliteConnection {
 
   /** whenFree, with the wait ending at `deadline` (on `performance.now()`'s clock, which no one sets back). */
   async whenFreeBy<T>(fn: () => T, deadline: number, stop?: () => boolean): Promise<T> {
+    // A user that closed writes nothing more, even while another user keeps the connection open.
+    if (stop?.()) throw new Error(`${this.file} is closed to this user: nothing more is read or written`);
     for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
       try {
         return this.withBusyTimeout(0, fn);

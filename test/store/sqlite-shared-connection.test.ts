@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openAuditSink } from '../../src/audit/open-audit-log.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { WindowSpec } from '../../src/store/store.js';
 import { makeRecord } from '../audit/make-record.js';
 import { featureServerCommand } from '../helpers/fixture.js';
 import { startFileGateway } from '../helpers/gateway.js';
@@ -43,6 +44,21 @@ describe('sqlite connection shared by the state store and the audit sink', () =>
     expect((await sink.query({})).records.map((r) => r.request_id)).toEqual(['two', 'one']);
     await sink.close();
     expect(store.connection.db.open).toBe(false);
+  });
+
+  it('a store closed while its sink keeps the connection open writes nothing more', async () => {
+    const store = new SqliteStore(path.join(dir, 'state-closed.db'));
+    const sink = openAuditSink('sqlite:./state-closed.db', dir, store.connection)!;
+    await store.close();
+    const limit: WindowSpec = { algorithm: 'sliding', max: 10, windowMs: 60_000, cost: 1 };
+    await expect(store.reserve('k', limit, Date.now())).rejects.toThrow(/closed/);
+    await expect(store.claimOnce('request-1', 60_000, Date.now())).rejects.toThrow(/closed/);
+    const rows = store.connection.db.prepare('SELECT count(*) AS n FROM limit_events').get() as { n: number };
+    expect(rows.n).toBe(0);
+    // The sink's own writes go on.
+    await sink.insert([makeRecord({ ts: Date.now(), request_id: 'after' })]);
+    expect((await sink.query({})).records.map((r) => r.request_id)).toEqual(['after']);
+    await sink.close();
   });
 
   it('a sink on another file opens a connection of its own', async () => {
