@@ -1,6 +1,6 @@
-// The lock of one audit spool slot (see spool.ts). It is the kernel's: an exclusive SQLite
-// transaction held open on a small file beside the spool (`<slot>.held`), which the kernel drops
-// when the process dies, however it dies. Lock files naming a process id told a live holder from a
+// The lock of one audit spool slot (see spool.ts). It is the kernel's: a SQLite write transaction
+// held open on a small file beside the spool (`<slot>.held`), whose lock the kernel drops when the
+// process dies, however it dies. Lock files naming a process id told a live holder from a
 // dead one only within one set of process ids: gateways in containers sharing the folder (each its
 // own pid 1) took each other's slots, and taking over a dead one's lock file raced.
 //
