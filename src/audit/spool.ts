@@ -101,12 +101,13 @@ export class AuditSpool {
     // after its password, which an operator rotates: the records still belong to that sink.
     const base = spoolBase(dir, withoutPassword(sink));
     // Before, the name hashed the whole URL: what such a spool left is taken over, once.
-    const before = spoolBase(dir, sink);
+    const named = spoolBase(dir, sink);
+    const before = named === base ? undefined : named;
     for (let n = 0; n < MAX_SLOTS; n++) {
       const slot = takeSlot(`${base}-${n}`);
       if (!slot) continue;
       try {
-        return AuditSpool.openIn(`${base}-${n}.jsonl`, slot, before === base ? undefined : before, mode);
+        return AuditSpool.openIn(`${base}-${n}.jsonl`, slot, before, mode);
       } catch (error) {
         slot.release();
         throw error;

@@ -443,12 +443,10 @@ describe('the spool shipped mark', () => {
 
   it('spools opened at once by several processes on one folder, over the slots of killed ones, each take a slot of their own', async () => {
     const folder = mkdtempSync(join(dir, 'lock-processes-'));
-    const files: string[] = [];
     for (let round = 0; round < 3; round++) {
       const opened = await openInChildren(folder, 'sqlite:many.db', 6);
       // Each takes the first slot no other holds: together, the first six.
       expect(opened.map((o) => Number(/-(\d+)\.jsonl$/.exec(o.file)![1])).sort()).toEqual([0, 1, 2, 3, 4, 5]);
-      files.push(...opened.map((o) => o.file));
       // Gone without closing their spools: the next round races over six slots of dead processes.
       await Promise.all(
         opened.map(({ child }) => {
@@ -458,7 +456,6 @@ describe('the spool shipped mark', () => {
         }),
       );
     }
-    expect(files.length).toBe(18);
     expect(readdirSync(folder).filter((f) => f.endsWith('-journal'))).toEqual([]);
   }, 60_000);
 
