@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer, WRITES_PER_CHECKPOINT } from './wal-checkpointer.js';
 
 /** The longest pause between two tries of a write that met another process's lock. */
 const MAX_PAUSE_MS = 25;
@@ -23,6 +24,10 @@ export class SqliteConnection {
   private users = 0;
   /** The busy timeout in force now (withBusyTimeout changes it for a while). */
   private wait: number;
+  /** Checkpoints the log off this thread (see wal-checkpointer.ts); none for an in-memory file. */
+  readonly checkpointer: WalCheckpointer | undefined;
+  /** Writes since the last checkpoint request. */
+  private writes = 0;
 
   /**
    * Opens `file` in WAL mode with NORMAL sync; each user takes its share with use(). `busyTimeoutMs`:
@@ -42,6 +47,13 @@ export class SqliteConnection {
     // or power loss can drop the last moments of counters and records. Worth it: no fsync on
     // every call.
     this.db.pragma('synchronous = NORMAL');
+    if (file !== ':memory:') {
+      this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      this.checkpointer = new WalCheckpointer(file, () => {
+        // No thread to do it: SQLite's own checkpoints, at its own mark, as before.
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
   }
 
   /**
@@ -66,7 +78,10 @@ export class SqliteConnection {
     return () => {
       if (released) return;
       released = true;
-      if (--this.users === 0 && this.db.open) this.db.close();
+      if (--this.users === 0 && this.db.open) {
+        this.checkpointer?.close();
+        this.db.close();
+      }
     };
   }
 
@@ -107,7 +122,12 @@ export class SqliteConnection {
     if (stop?.()) throw new Error(`${this.file} is closed to this user: nothing more is read or written`);
     for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
       try {
-        return this.withBusyTimeout(0, fn);
+        const result = this.withBusyTimeout(0, fn);
+        if (++this.writes >= WRITES_PER_CHECKPOINT) {
+          this.writes = 0;
+          this.checkpointer?.request();
+        }
+        return result;
       } catch (error) {
         const left = deadline - performance.now();
         if (!isBusy(error) || left <= 0 || stop?.()) throw error;

@@ -1,0 +1,167 @@
+// Copies a SQLite file's write-ahead log back into the file (a checkpoint) on a worker thread.
+// SQLite does it itself in the connection whose commit makes the log long enough (1,000 pages by
+// default), synchronously: with NORMAL sync, that commit also flushes the log and the file to disk
+// (two fsyncs). On the gateway's thread that held every call for 3 to 5 ms every few hundred calls
+// (the limit's reservation and the audit log's batches each add pages), and the flushes are most
+// of a checkpoint's cost. Here a connection of the worker's own does it; the gateway's connection
+// keeps SQLite's own checkpoint, at a higher mark, as a fallback. It is rarely reached, and cheap
+// when it is: by then the worker has copied all but the last few pages.
+//
+// A checkpoint by another connection is one SQLite is built for (several processes share a file):
+// PASSIVE takes no lock a writer needs, and skips what a reader still uses. The worker opens the
+// file for each checkpoint and closes it after, so between two checkpoints it holds nothing and
+// a gateway that stops still closes the file last, as before (SQLite then removes the log).
+//
+// The worker starts on the first request and ends after a while without one, so an idle gateway
+// pays no thread for it.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** Writes (statements and transactions run through SqliteConnection.whenFree) between two checkpoints. */
+export const WRITES_PER_CHECKPOINT = 128;
+/**
+ * The gateway's own connection checkpoints (on its thread, as SQLite does by default) only once
+ * the log holds this many pages: the worker checkpoints every WRITES_PER_CHECKPOINT writes, long
+ * before. SQLite's default is 1,000.
+ */
+export const FALLBACK_AUTOCHECKPOINT_PAGES = 4000;
+/** How long the worker stays after its last checkpoint. */
+const IDLE_MS = 30_000;
+
+// CommonJS, as an eval'd worker is: the same text runs from the sources and from the bundle.
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+parentPort.on('message', () => {
+  let db;
+  try {
+    db = new Database(workerData.file, { fileMustExist: true });
+    // Off the gateway's thread, waiting for another process's lock costs no call anything.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('synchronous = NORMAL');
+    let [row] = db.pragma('wal_checkpoint(PASSIVE)');
+    // The log starts again from its beginning only when a write finds all of it copied. Pages
+    // written during a pass leave it short: a few more passes (cheap, as they copy only those)
+    // until one finds nothing new, so the next write can start the log again.
+    for (let pass = 0; pass < 4 && row.busy === 0; pass++) {
+      const [next] = db.pragma('wal_checkpoint(PASSIVE)');
+      if (next.log === row.log && next.checkpointed === row.checkpointed) break;
+      row = next;
+    }
+    parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed });
+  } catch (error) {
+    const code = String(error && error.code);
+    const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+    parentPort.postMessage({ error: String(error && error.message), busy });
+  } finally {
+    if (db) db.close();
+  }
+});
+`;
+
+type Reply = { log: number; checkpointed: number } | { error: string; busy: boolean };
+
+export class WalCheckpointer {
+  private worker: Worker | undefined;
+  private running = false;
+  /** A request came while a checkpoint was running: one more follows it. */
+  private again = false;
+  private idle: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Checkpoints the worker finished, and the log's pages at the last one (for tests and metrics). */
+  done = 0;
+  lastLogPages = 0;
+  /** Why the worker was given up, if it was. */
+  failure: string | undefined;
+
+  constructor(
+    readonly file: string,
+    /** Called once if the worker cannot run: the connection goes back to SQLite's own checkpoints. */
+    private readonly onFailure: (reason: string) => void,
+    private readonly driver = createRequire(import.meta.url).resolve('better-sqlite3'),
+    private readonly idleMs = IDLE_MS,
+  ) {}
+
+  /** Whether the worker thread is up. */
+  get started(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** Asks for a checkpoint; one running already is followed by one more, never by a queue. */
+  request(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.idle);
+    this.running = true;
+    this.start().postMessage(0);
+  }
+
+  /** Ends the thread. A checkpoint in the middle of its work is crash-safe: SQLite finishes it later. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.idle);
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) void worker.terminate();
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(CHECKPOINTER, {
+      eval: true,
+      workerData: { driver: this.driver, file: this.file },
+      // Plain CommonJS needs none of the process's flags (one such as --input-type=module would
+      // even make the code a module).
+      execArgv: [],
+    });
+    worker.on('message', (reply: Reply) => this.answered(reply));
+    worker.on('error', (error: unknown) => this.fail(worker, error instanceof Error ? error.message : String(error)));
+    worker.on('exit', () => this.fail(worker, 'the checkpoint thread stopped'));
+    // A checkpoint on its way must not keep a process alive: SQLite finishes it later if need be.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private answered(reply: Reply): void {
+    this.running = false;
+    if (!('error' in reply)) {
+      this.done++;
+      this.lastLogPages = reply.log;
+    } else if (!reply.busy) {
+      // The file is gone or cannot be opened: the connection's own checkpoints take over. (Busy:
+      // another process held the file for over 5 s; the next request tries again.)
+      this.giveUp(reply.error);
+      return;
+    }
+    if (this.again) {
+      this.again = false;
+      this.request();
+      return;
+    }
+    this.idle = setTimeout(() => {
+      const worker = this.worker;
+      this.worker = undefined;
+      if (worker) void worker.terminate();
+    }, this.idleMs);
+    this.idle.unref();
+  }
+
+  /** The worker failed or ended on its own (an idle end sets this.worker first). */
+  private fail(worker: Worker, reason: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.running = false;
+    this.giveUp(reason);
+  }
+
+  private giveUp(reason: string): void {
+    if (this.closed) return;
+    this.failure = reason;
+    this.close();
+    this.onFailure(reason);
+  }
+}

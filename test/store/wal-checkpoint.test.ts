@@ -1,0 +1,132 @@
+// The write-ahead log of a SQLite state file is copied back into the file by a worker thread, so
+// the gateway's thread does not stop for a checkpoint's flushes to disk.
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteConnection } from '../../src/store/sqlite-connection.js';
+import {
+  FALLBACK_AUTOCHECKPOINT_PAGES,
+  WalCheckpointer,
+  WRITES_PER_CHECKPOINT,
+} from '../../src/store/wal-checkpointer.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-checkpoint-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A connection with a table, and a write through whenFree as the gateway's writes go. */
+function openWithTable(name: string): {
+  connection: SqliteConnection;
+  release: () => void;
+  write: (i: number) => Promise<unknown>;
+} {
+  const connection = new SqliteConnection(path.join(dir, name), 5000);
+  const release = connection.use();
+  connection.db.exec('CREATE TABLE t (i INTEGER PRIMARY KEY, pad TEXT NOT NULL)');
+  const insert = connection.db.prepare('INSERT INTO t (i, pad) VALUES (?, ?)');
+  return { connection, release, write: (i) => connection.whenFree(() => insert.run(i, 'x'.repeat(500))) };
+}
+
+/** The rows of `file` itself, without its log: what a checkpoint has copied into it. */
+function rowsInFileAlone(file: string, copy: string): number {
+  copyFileSync(file, copy);
+  const db = new Database(copy, { readonly: true });
+  try {
+    const has = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 't'").get() as { n: number };
+    return has.n === 0 ? 0 : (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+describe('checkpoints of the write-ahead log', () => {
+  it("copies the log into the file off the connection's thread, long before SQLite's own mark", async () => {
+    const { connection, release, write } = openWithTable('copied.db');
+    const file = path.join(dir, 'copied.db');
+    for (let i = 0; i < WRITES_PER_CHECKPOINT * 2; i++) await write(i);
+    // Far below the connection's own mark (and below SQLite's default of 1,000 pages): only the
+    // worker can have copied the rows into the file.
+    expect(connection.db.pragma('wal_autocheckpoint', { simple: true })).toBe(FALLBACK_AUTOCHECKPOINT_PAGES);
+    await waitUntil(
+      () => rowsInFileAlone(file, path.join(dir, 'copied-copy.db')) >= WRITES_PER_CHECKPOINT,
+      10_000,
+      'the rows to reach the file itself',
+    );
+    expect(connection.checkpointer!.done).toBeGreaterThanOrEqual(1);
+    expect(connection.checkpointer!.lastLogPages).toBeLessThan(1000);
+    release();
+  });
+
+  it('starts no thread for a connection that has written little', async () => {
+    const { connection, release, write } = openWithTable('quiet.db');
+    for (let i = 0; i < WRITES_PER_CHECKPOINT - 2; i++) await write(i);
+    await sleep(50);
+    expect(connection.checkpointer!.started).toBe(false);
+    expect(connection.checkpointer!.done).toBe(0);
+    release();
+  });
+
+  it('ends the thread when the connection closes, which removes the log as before', async () => {
+    const file = path.join(dir, 'closed.db');
+    const { connection, release, write } = openWithTable('closed.db');
+    for (let i = 0; i < WRITES_PER_CHECKPOINT; i++) await write(i);
+    await waitUntil(() => connection.checkpointer!.done >= 1, 10_000, "the worker's first checkpoint");
+    expect(connection.checkpointer!.started).toBe(true);
+    release();
+    expect(connection.checkpointer!.started).toBe(false);
+    // The gateway's connection closed last: SQLite copied the rest of the log and removed it.
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const db = new Database(file, { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(WRITES_PER_CHECKPOINT);
+    db.close();
+  });
+
+  it('ends an idle thread, and starts another on the next request', async () => {
+    const file = path.join(dir, 'idle.db');
+    const { release, write } = openWithTable('idle.db');
+    await write(1);
+    const checkpointer = new WalCheckpointer(file, () => undefined, undefined, 50);
+    checkpointer.request();
+    await waitUntil(() => checkpointer.done === 1, 10_000, 'the first checkpoint');
+    await waitUntil(() => !checkpointer.started, 5_000, 'waited for the thread to end');
+    checkpointer.request();
+    expect(checkpointer.started).toBe(true);
+    await waitUntil(() => checkpointer.done === 2, 10_000, 'the second checkpoint');
+    checkpointer.close();
+    release();
+  });
+
+  it("gives the connection back SQLite's own checkpoints when the thread cannot run", async () => {
+    const { connection, release } = openWithTable('fallback.db');
+    const reasons: string[] = [];
+    const checkpointer = new WalCheckpointer(
+      path.join(dir, 'fallback.db'),
+      (reason) => reasons.push(reason),
+      path.join(dir, 'no-such-driver.js'),
+    );
+    checkpointer.request();
+    await waitUntil(() => reasons.length > 0, 10_000, 'the checkpointer to give up');
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toMatch(/no-such-driver/);
+    expect(checkpointer.failure).toBe(reasons[0]);
+    expect(checkpointer.started).toBe(false);
+    // Given up for good: later requests start nothing.
+    checkpointer.request();
+    expect(checkpointer.started).toBe(false);
+    // The connection's own hook puts SQLite's default mark back.
+    connection.checkpointer!['onFailure']('test');
+    expect(connection.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    release();
+  });
+
+  it('a file that is gone makes the thread give up, not crash the process', async () => {
+    const file = path.join(dir, 'gone.db');
+    const reasons: string[] = [];
+    const checkpointer = new WalCheckpointer(file, (reason) => reasons.push(reason));
+    checkpointer.request();
+    await waitUntil(() => reasons.length > 0, 10_000, 'the checkpointer to give up');
+    expect(reasons[0]).toMatch(/unable to open|does not exist|no such file/i);
+  });
+});
