@@ -121,20 +121,29 @@ export class SqliteConnection {
     // A user that closed writes nothing more, even while another user keeps the connection open.
     if (stop?.()) throw new Error(`${this.file} is closed to this user: nothing more is read or written`);
     for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+      let result: T;
       try {
-        const result = this.withBusyTimeout(0, fn);
-        if (++this.writes >= WRITES_PER_CHECKPOINT) {
-          this.writes = 0;
-          this.checkpointer?.request();
-        }
-        return result;
+        result = this.withBusyTimeout(0, fn);
       } catch (error) {
         const left = deadline - performance.now();
         if (!isBusy(error) || left <= 0 || stop?.()) throw error;
         await sleep(Math.min(pause, left));
         if (stop?.()) throw error;
+        continue;
       }
+      this.wrote();
+      return result;
     }
+  }
+
+  /** Counts a write; every WRITES_PER_CHECKPOINT, asks the checkpointer for a checkpoint. */
+  private wrote(): void {
+    if (++this.writes < WRITES_PER_CHECKPOINT) return;
+    this.writes = 0;
+    // After the write has committed: nothing here may make it look failed to its caller (a
+    // reservation reported failed would be run again, and counted twice). request() throws
+    // nothing; it gives up on its thread instead.
+    this.checkpointer?.request();
   }
 }
 

@@ -9,11 +9,21 @@
 //
 // A checkpoint by another connection is one SQLite is built for (several processes share a file):
 // PASSIVE takes no lock a writer needs, and skips what a reader still uses. The worker opens the
-// file for each checkpoint and closes it after, so between two checkpoints it holds nothing and
-// a gateway that stops still closes the file last, as before (SQLite then removes the log).
+// file for each checkpoint and closes it before it answers. (SQLite keeps the closed descriptor
+// for its next open while the gateway's connection holds its lock on the file: one more
+// descriptor on it, not one per checkpoint.) The worker must load the same better-sqlite3 as the
+// gateway: one SQLite in the process keeps track of its connections' locks on a file, and a
+// second copy closing the file would drop the locks of the first.
+//
+// When the gateway's connection closes with no checkpoint running, the thread ends at once and
+// the gateway's connection closes last, as before: SQLite copies the rest of the log and removes
+// it. A checkpoint still running finishes first, and the thread's connection then closes last
+// and does the same; a process that exits before then leaves the log, which SQLite reads back
+// into the file on the next open.
 //
 // The worker starts on the first request and ends after a while without one, so an idle gateway
 // pays no thread for it.
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
@@ -32,30 +42,32 @@ const IDLE_MS = 30_000;
 const CHECKPOINTER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-parentPort.on('message', () => {
+const checkpoint = () => {
   let db;
   try {
     db = new Database(workerData.file, { fileMustExist: true });
     // Off the gateway's thread, waiting for another process's lock costs no call anything.
-    db.pragma('busy_timeout = 5000');
+    db.pragma('busy_timeout = 1000');
     db.pragma('synchronous = NORMAL');
     let [row] = db.pragma('wal_checkpoint(PASSIVE)');
-    // The log starts again from its beginning only when a write finds all of it copied. Pages
-    // written during a pass leave it short: a few more passes (cheap, as they copy only those)
-    // until one finds nothing new, so the next write can start the log again.
-    for (let pass = 0; pass < 4 && row.busy === 0; pass++) {
-      const [next] = db.pragma('wal_checkpoint(PASSIVE)');
-      if (next.log === row.log && next.checkpointed === row.checkpointed) break;
-      row = next;
-    }
-    parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed });
+    // The log starts again from its beginning only when a write finds all of it copied, and pages
+    // written during the pass leave it short: one more pass copies just those. (More passes kept
+    // the log shorter still, but their flushes slowed the gateway's writes more often.)
+    if (row.busy === 0) [row] = db.pragma('wal_checkpoint(PASSIVE)');
+    return { log: row.log, checkpointed: row.checkpointed };
   } catch (error) {
     const code = String(error && error.code);
     const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
-    parentPort.postMessage({ error: String(error && error.message), busy });
+    return { error: String(error && error.message), busy };
   } finally {
+    // Closed before the answer: once it has its answer, the gateway may close the file, last.
     if (db) db.close();
   }
+};
+parentPort.on('message', (message) => {
+  // Asked to stop while a checkpoint ran: it has finished and closed its file; nothing follows.
+  if (message === 'stop') process.exit(0);
+  else parentPort.postMessage(checkpoint());
 });
 `;
 
@@ -73,6 +85,7 @@ export class WalCheckpointer {
   lastLogPages = 0;
   /** Why the worker was given up, if it was. */
   failure: string | undefined;
+  private ending: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly file: string,
@@ -95,17 +108,38 @@ export class WalCheckpointer {
       return;
     }
     clearTimeout(this.idle);
+    let worker: Worker;
+    try {
+      worker = this.start();
+    } catch (error) {
+      // No thread could be made (a limit on threads, memory): the caller's write has committed
+      // and must not fail for this; the connection's own checkpoints take over.
+      const reason = error instanceof Error ? error.message : String(error);
+      queueMicrotask(() => this.giveUp(reason));
+      return;
+    }
     this.running = true;
-    this.start().postMessage(0);
+    worker.postMessage(0);
   }
 
-  /** Ends the thread. A checkpoint in the middle of its work is crash-safe: SQLite finishes it later. */
+  /**
+   * Ends the thread: at once when it is idle (it holds no connection then); after the checkpoint
+   * it is running otherwise, which it finishes and closes its connection first.
+   */
   close(): void {
     this.closed = true;
     clearTimeout(this.idle);
     const worker = this.worker;
     this.worker = undefined;
-    if (worker) void worker.terminate();
+    if (!worker) return;
+    this.ending = once(worker, 'exit').catch(() => undefined);
+    if (this.running) worker.postMessage('stop');
+    else void worker.terminate();
+  }
+
+  /** Resolves once the thread that was running (if any) has ended. */
+  ended(): Promise<unknown> {
+    return this.ending;
   }
 
   private start(): Worker {
@@ -133,10 +167,11 @@ export class WalCheckpointer {
       this.lastLogPages = reply.log;
     } else if (!reply.busy) {
       // The file is gone or cannot be opened: the connection's own checkpoints take over. (Busy:
-      // another process held the file for over 5 s; the next request tries again.)
+      // another process held the file for over a second; the next request tries again.)
       this.giveUp(reply.error);
       return;
     }
+    if (this.closed) return;
     if (this.again) {
       this.again = false;
       this.request();
@@ -145,7 +180,9 @@ export class WalCheckpointer {
     this.idle = setTimeout(() => {
       const worker = this.worker;
       this.worker = undefined;
-      if (worker) void worker.terminate();
+      if (!worker) return;
+      this.ending = once(worker, 'exit').catch(() => undefined);
+      void worker.terminate();
     }, this.idleMs);
     this.idle.unref();
   }
