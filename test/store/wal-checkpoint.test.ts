@@ -47,6 +47,16 @@ function rowsInFileAlone(file: string, copy: string): number {
   }
 }
 
+/** The rows of a file no connection has open (the log, if any, included). */
+function rowsOfClosedFile(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 describe('checkpoints of the write-ahead log', () => {
   it("copies the log into the file off the connection's thread, long before SQLite's own mark", async () => {
     const { connection, release, write } = openWithTable('copied.db');
@@ -84,9 +94,7 @@ describe('checkpoints of the write-ahead log', () => {
     await connection.checkpointer!.ended();
     // The last connection to close copied the rest of the log into the file and removed it.
     expect(existsSync(`${file}-wal`)).toBe(false);
-    const db = new Database(file, { readonly: true });
-    expect((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(WRITES_PER_CHECKPOINT);
-    db.close();
+    expect(rowsOfClosedFile(file)).toBe(WRITES_PER_CHECKPOINT);
   });
 
   it('a checkpoint running when the connection closes finishes first, and the log is still removed', async () => {
@@ -100,9 +108,7 @@ describe('checkpoints of the write-ahead log', () => {
     // It ran to its end, not cut off: its answer came before the thread ended.
     expect(connection.checkpointer!.done).toBe(1);
     expect(existsSync(`${file}-wal`)).toBe(false);
-    const db = new Database(file, { readonly: true });
-    expect((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(WRITES_PER_CHECKPOINT);
-    db.close();
+    expect(rowsOfClosedFile(file)).toBe(WRITES_PER_CHECKPOINT);
   });
 
   it('ends an idle thread, and starts another on the next request', async () => {
