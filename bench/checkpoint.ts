@@ -99,6 +99,7 @@ function row(side: Side): string {
     String(stalls.length),
     per(stalled),
     String(side.store.connection.checkpointer?.done ?? 0),
+    side.store.connection.checkpointer?.done ? String(side.store.connection.checkpointer.largestLogPages) : '—',
   ].join(' | ');
 }
 
@@ -113,9 +114,9 @@ async function main(): Promise<void> {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) await chunk(side, per);
   }
   console.log(
-    `| checkpoints | thread µs per call (reservation + its share of the batches) | reservation p50 µs | p99 µs | p99.9 µs | longest hold ms | holds ≥ 1 ms | their µs per call | checkpoints by the worker |`,
+    `| checkpoints | thread µs per call (reservation + its share of the batches) | reservation p50 µs | p99 µs | p99.9 µs | longest hold ms | holds ≥ 1 ms | their µs per call | checkpoints by the worker | largest log the worker found (pages) |`,
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const side of sides) console.log(`| ${row(side)} |`);
   console.log('');
   console.log(

@@ -4,8 +4,12 @@
 // (two fsyncs). On the gateway's thread that held every call for 3 to 5 ms every few hundred calls
 // (the limit's reservation and the audit log's batches each add pages), and the flushes are most
 // of a checkpoint's cost. Here a connection of the worker's own does it; the gateway's connection
-// keeps SQLite's own checkpoint, at a higher mark, as a fallback. It is rarely reached, and cheap
-// when it is: by then the worker has copied all but the last few pages.
+// keeps SQLite's own checkpoint, at a higher mark, as a fallback.
+//
+// The log starts again from its beginning only when a write begins while all of it is copied. Under
+// steady writes the worker's checkpoints seldom end in such a moment, so the log grows to the
+// fallback's mark and the gateway's connection checkpoints it there. That is cheap: the worker has
+// copied all but the last few pages, and the log is flushed already but for those.
 //
 // A checkpoint by another connection is one SQLite is built for (several processes share a file):
 // PASSIVE takes no lock a writer needs, and skips what a reader still uses. The worker opens the
@@ -50,9 +54,9 @@ const checkpoint = () => {
     db.pragma('busy_timeout = 1000');
     db.pragma('synchronous = NORMAL');
     let [row] = db.pragma('wal_checkpoint(PASSIVE)');
-    // The log starts again from its beginning only when a write finds all of it copied, and pages
-    // written during the pass leave it short: one more pass copies just those. (More passes kept
-    // the log shorter still, but their flushes slowed the gateway's writes more often.)
+    // Pages written during the pass leave the log short of copied: one more pass copies just
+    // those, so that a write beginning after it may start the log again. (Passes until one found
+    // nothing new slowed the gateway's writes more often with their flushes.)
     if (row.busy === 0) [row] = db.pragma('wal_checkpoint(PASSIVE)');
     return { log: row.log, checkpointed: row.checkpointed };
   } catch (error) {
@@ -80,9 +84,10 @@ export class WalCheckpointer {
   private again = false;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Checkpoints the worker finished, and the log's pages at the last one (for tests and metrics). */
+  /** Checkpoints the worker finished, and the log's pages at the last one and at the largest (for tests and benchmarks). */
   done = 0;
   lastLogPages = 0;
+  largestLogPages = 0;
   /** Why the worker was given up, if it was. */
   failure: string | undefined;
   private ending: Promise<unknown> = Promise.resolve();
@@ -165,6 +170,7 @@ export class WalCheckpointer {
     if (!('error' in reply)) {
       this.done++;
       this.lastLogPages = reply.log;
+      this.largestLogPages = Math.max(this.largestLogPages, reply.log);
     } else if (!reply.busy) {
       // The file is gone or cannot be opened: the connection's own checkpoints take over. (Busy:
       // another process held the file for over a second; the next request tries again.)
