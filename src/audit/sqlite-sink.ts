@@ -181,7 +181,12 @@ export class SqliteAuditSink implements AuditSink {
 
   async lastId(): Promise<string | undefined> {
     const select = this.db.prepare('SELECT max(id) AS id FROM audit');
-    const row = await this.connection.whenFree(() => select.get() as { id: number | null }, undefined, this.stop);
+    const row = await this.connection.whenFree(
+      () => select.get() as { id: number | null },
+      undefined,
+      this.stop,
+      false,
+    );
     return row.id === null ? undefined : String(row.id);
   }
 

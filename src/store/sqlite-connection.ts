@@ -26,7 +26,7 @@ export class SqliteConnection {
   private wait: number;
   /** Checkpoints the log off this thread (see wal-checkpointer.ts); none for an in-memory file. */
   readonly checkpointer: WalCheckpointer | undefined;
-  /** Writes since the last checkpoint request. */
+  /** Writes (whenFree runs that may have written) since the last checkpoint request. */
   private writes = 0;
 
   /**
@@ -112,12 +112,15 @@ export class SqliteConnection {
    * waited it out on the thread did. `fn` is run whole each time: a transaction that met the lock
    * was rolled back by SQLite.
    */
-  whenFree<T>(fn: () => T, waitMs = this.busyTimeoutMs, stop?: () => boolean): Promise<T> {
-    return this.whenFreeBy(fn, performance.now() + waitMs, stop);
+  whenFree<T>(fn: () => T, waitMs = this.busyTimeoutMs, stop?: () => boolean, writes = true): Promise<T> {
+    return this.whenFreeBy(fn, performance.now() + waitMs, stop, writes);
   }
 
-  /** whenFree, with the wait ending at `deadline` (on `performance.now()`'s clock, which no one sets back). */
-  async whenFreeBy<T>(fn: () => T, deadline: number, stop?: () => boolean): Promise<T> {
+  /**
+   * whenFree, with the wait ending at `deadline` (on `performance.now()`'s clock, which no one sets
+   * back). `writes`: false for a read, which leaves the log as it was and counts for no checkpoint.
+   */
+  async whenFreeBy<T>(fn: () => T, deadline: number, stop?: () => boolean, writes = true): Promise<T> {
     // A user that closed writes nothing more, even while another user keeps the connection open.
     if (stop?.()) throw new Error(`${this.file} is closed to this user: nothing more is read or written`);
     for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
@@ -131,7 +134,7 @@ export class SqliteConnection {
         if (stop?.()) throw error;
         continue;
       }
-      this.wrote();
+      if (writes) this.wrote();
       return result;
     }
   }

@@ -314,6 +314,11 @@ export class SqliteStore implements StateStore {
     return this.connection.whenFree(fn, undefined, this.stop);
   }
 
+  /** free, for a read: it leaves the log as it was, so it counts for no checkpoint. */
+  private read<T>(fn: () => T): Promise<T> {
+    return this.connection.whenFree(fn, undefined, this.stop, false);
+  }
+
   /** Tells a write waiting for another process's lock that the store has closed: it fails at once. */
   private readonly stop = (): boolean => this.closed;
   private closed = false;
@@ -399,12 +404,12 @@ export class SqliteStore implements StateStore {
   async usage(key: string, spec: WindowSpec, now: number): Promise<number> {
     const { from, to } = relevantSpan(spec, now);
     // One SELECT reads a consistent snapshot; nothing is written, so no transaction is needed.
-    const entries = await this.free(() => this.usageStmt.all(key, from, to) as { ts: number; cost: number }[]);
+    const entries = await this.read(() => this.usageStmt.all(key, from, to) as { ts: number; cost: number }[]);
     return usedAt(spec, now, entries);
   }
 
   async getPin(server: string, tool: string): Promise<Pin | undefined> {
-    const row = await this.free(() => this.pinGet.get(server, tool) as PinRow | undefined);
+    const row = await this.read(() => this.pinGet.get(server, tool) as PinRow | undefined);
     return row ? rowToPin(row) : undefined;
   }
 
@@ -424,7 +429,7 @@ export class SqliteStore implements StateStore {
   }
 
   async listPins(server?: string): Promise<Pin[]> {
-    return (await this.free(() => this.pinList.all(server ?? null, server ?? null) as PinRow[])).map(rowToPin);
+    return (await this.read(() => this.pinList.all(server ?? null, server ?? null) as PinRow[])).map(rowToPin);
   }
 
   async createGrant(g: StoredGrant): Promise<boolean> {
@@ -437,13 +442,13 @@ export class SqliteStore implements StateStore {
 
   async grantByTokenHash(hash: string): Promise<StoredGrant | undefined> {
     const select = this.db.prepare('SELECT doc FROM grants WHERE token_hash = ?');
-    const row = await this.free(() => select.get(hash) as { doc: string } | undefined);
+    const row = await this.read(() => select.get(hash) as { doc: string } | undefined);
     return row ? (JSON.parse(row.doc) as StoredGrant) : undefined;
   }
 
   async listGrants(): Promise<StoredGrant[]> {
     const select = this.db.prepare('SELECT doc FROM grants ORDER BY name');
-    return (await this.free(() => select.all() as { doc: string }[])).map((r) => JSON.parse(r.doc) as StoredGrant);
+    return (await this.read(() => select.all() as { doc: string }[])).map((r) => JSON.parse(r.doc) as StoredGrant);
   }
 
   async revokeGrant(name: string, at: number): Promise<boolean> {
@@ -484,7 +489,7 @@ export class SqliteStore implements StateStore {
 
   async getApproval(id: string): Promise<Approval | undefined> {
     const select = this.db.prepare('SELECT doc FROM approvals WHERE id = ?');
-    const row = await this.free(() => select.get(id) as { doc: string } | undefined);
+    const row = await this.read(() => select.get(id) as { doc: string } | undefined);
     return row ? (JSON.parse(row.doc) as Approval) : undefined;
   }
 
@@ -507,7 +512,7 @@ export class SqliteStore implements StateStore {
     }
     const sql = `SELECT doc FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created DESC, seq DESC LIMIT ?`;
     const select = this.db.prepare(sql);
-    return (await this.free(() => select.all(...params, f.limit ?? 100) as { doc: string }[])).map(
+    return (await this.read(() => select.all(...params, f.limit ?? 100) as { doc: string }[])).map(
       (r) => JSON.parse(r.doc) as Approval,
     );
   }

@@ -8,8 +8,9 @@
 //
 // The log starts again from its beginning only when a write begins while all of it is copied. Under
 // steady writes the worker's checkpoints seldom end in such a moment, so the log grows to the
-// fallback's mark and the gateway's connection checkpoints it there. That is cheap: the worker has
-// copied all but the last few pages, and the log is flushed already but for those.
+// fallback's mark and the gateway's connection checkpoints it there, on its thread, with its two
+// flushes: once every 4,000 pages instead of every 1,000, and with only what the worker has not
+// copied yet (the pages of up to 128 writes) left to copy.
 //
 // A checkpoint by another connection is one SQLite is built for (several processes share a file):
 // PASSIVE takes no lock a writer needs, and skips what a reader still uses. The worker opens the
@@ -22,21 +23,22 @@
 // When the gateway's connection closes with no checkpoint running, the thread ends at once and
 // the gateway's connection closes last, as before: SQLite copies the rest of the log and removes
 // it. A checkpoint still running finishes first, and the thread's connection then closes last
-// and does the same; a process that exits before then leaves the log, which SQLite reads back
-// into the file on the next open.
+// and does the same; a process that exits before then leaves the log, which SQLite recovers on
+// the next open and copies in at its next checkpoint or close. A checkpoint asked for just before
+// the close, of a thread still starting, runs after it: it opens the file (which must still exist)
+// once more, then ends.
 //
 // The worker starts on the first request and ends after a while without one, so an idle gateway
 // pays no thread for it.
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-/** Writes (statements and transactions run through SqliteConnection.whenFree) between two checkpoints. */
+/** Writes (statements and transactions run through SqliteConnection.whenFree, reads not counted) between two checkpoints. */
 export const WRITES_PER_CHECKPOINT = 128;
 /**
  * The gateway's own connection checkpoints (on its thread, as SQLite does by default) only once
- * the log holds this many pages: the worker checkpoints every WRITES_PER_CHECKPOINT writes, long
- * before. SQLite's default is 1,000.
+ * the log holds this many pages. SQLite's default is 1,000. Under steady writes the log reaches it
+ * (see above), but the worker has copied all of it by then except the last writes' pages.
  */
 export const FALLBACK_AUTOCHECKPOINT_PAGES = 4000;
 /** How long the worker stays after its last checkpoint. */
@@ -90,7 +92,7 @@ export class WalCheckpointer {
   largestLogPages = 0;
   /** Why the worker was given up, if it was. */
   failure: string | undefined;
-  private ending: Promise<unknown> = Promise.resolve();
+  private ending: Promise<void> = Promise.resolve();
 
   constructor(
     readonly file: string,
@@ -137,13 +139,13 @@ export class WalCheckpointer {
     const worker = this.worker;
     this.worker = undefined;
     if (!worker) return;
-    this.ending = once(worker, 'exit').catch(() => undefined);
+    this.ending = exitOf(worker);
     if (this.running) worker.postMessage('stop');
     else void worker.terminate();
   }
 
   /** Resolves once the thread that was running (if any) has ended. */
-  ended(): Promise<unknown> {
+  ended(): Promise<void> {
     return this.ending;
   }
 
@@ -187,7 +189,7 @@ export class WalCheckpointer {
       const worker = this.worker;
       this.worker = undefined;
       if (!worker) return;
-      this.ending = once(worker, 'exit').catch(() => undefined);
+      this.ending = exitOf(worker);
       void worker.terminate();
     }, this.idleMs);
     this.idle.unref();
@@ -205,6 +207,17 @@ export class WalCheckpointer {
     if (this.closed) return;
     this.failure = reason;
     this.close();
-    this.onFailure(reason);
+    // Run from a worker's event or a microtask: nothing may escape to crash the process. The
+    // connection's own hook only sets a pragma on an open file.
+    try {
+      this.onFailure(reason);
+    } catch {
+      // The connection closed meanwhile: there is nothing left to checkpoint.
+    }
   }
+}
+
+/** Resolves when `worker` has ended, whatever ended it (an 'error' comes before its 'exit'). */
+function exitOf(worker: Worker): Promise<void> {
+  return new Promise((resolve) => worker.once('exit', () => resolve()));
 }
