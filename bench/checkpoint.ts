@@ -12,7 +12,7 @@
 // load falls on both. What is timed is each reservation on the thread and each batch insert: the
 // time the gateway would answer nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openAuditSink } from '../src/audit/open-audit-log.js';
@@ -21,6 +21,8 @@ import type { AuditSink } from '../src/audit/sink.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { WindowSpec } from '../src/store/store.js';
 import { benchRecord } from './lib/audit-bench.js';
+import { loadText, machineLine } from './lib/machine.js';
+import { percentile } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -80,8 +82,6 @@ async function chunk(side: Side, calls: number): Promise<void> {
   }
 }
 
-const q = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-
 function row(side: Side): string {
   const all = [...side.reservations, ...side.inserts].sort((a, b) => a - b);
   const res = [...side.reservations].sort((a, b) => a - b);
@@ -92,9 +92,9 @@ function row(side: Side): string {
   return [
     side.name,
     per(total),
-    (q(res, 0.5) * 1000).toFixed(0),
-    (q(res, 0.99) * 1000).toFixed(0),
-    (q(res, 0.999) * 1000).toFixed(0),
+    (percentile(res, 0.5) * 1000).toFixed(0),
+    (percentile(res, 0.99) * 1000).toFixed(0),
+    (percentile(res, 0.999) * 1000).toFixed(0),
     all.at(-1)!.toFixed(2),
     String(stalls.length),
     per(stalled),
@@ -104,9 +104,7 @@ function row(side: Side): string {
 }
 
 async function main(): Promise<void> {
-  const load = loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
+  const load = loadText();
   const sides = [open('thread', false), open('inline', true)];
   const per = Math.ceil(CALLS / ROUNDS);
   for (let round = 0; round < ROUNDS; round++) {
@@ -120,9 +118,7 @@ async function main(): Promise<void> {
   for (const side of sides) console.log(`| ${row(side)} |`);
   console.log('');
   console.log(
-    `${per * ROUNDS} calls a side in ${ROUNDS} rounds; ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${new Date().toISOString()}, load average ${load} at the start, ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')} at the end`,
+    `${per * ROUNDS} calls a side in ${ROUNDS} rounds; ${machineLine()}; ${new Date().toISOString()}; load average ${load} at the start, ${loadText()} at the end`,
   );
   for (const side of sides) {
     await side.sink.close();

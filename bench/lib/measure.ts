@@ -43,7 +43,7 @@ function errorText(err: unknown): string {
 }
 
 /** Nearest-rank percentile of an ascending-sorted array. */
-function percentile(sorted: Float64Array, q: number): number {
+export function percentile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.max(1, Math.ceil(q * sorted.length));
   return sorted[Math.min(rank, sorted.length) - 1]!;

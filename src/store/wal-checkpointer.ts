@@ -60,8 +60,9 @@ const checkpoint = () => {
     // those, so that a write beginning after it may start the log again. (Passes until one found
     // nothing new slowed the gateway's writes more often with their flushes.)
     if (row.busy === 0) [row] = db.pragma('wal_checkpoint(PASSIVE)');
-    return { log: row.log, checkpointed: row.checkpointed };
+    return { log: row.log };
   } catch (error) {
+    // isBusy of sqlite-connection.ts, which code run by eval cannot import.
     const code = String(error && error.code);
     const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
     return { error: String(error && error.message), busy };
@@ -77,7 +78,7 @@ parentPort.on('message', (message) => {
 });
 `;
 
-type Reply = { log: number; checkpointed: number } | { error: string; busy: boolean };
+type Reply = { log: number } | { error: string; busy: boolean };
 
 export class WalCheckpointer {
   private worker: Worker | undefined;
@@ -86,9 +87,8 @@ export class WalCheckpointer {
   private again = false;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Checkpoints the worker finished, and the log's pages at the last one and at the largest (for tests and benchmarks). */
+  /** Checkpoints the worker finished, and the most pages the log had at one (for tests and benchmarks). */
   done = 0;
-  lastLogPages = 0;
   largestLogPages = 0;
   /** Why the worker was given up, if it was. */
   failure: string | undefined;
@@ -136,12 +136,7 @@ export class WalCheckpointer {
   close(): void {
     this.closed = true;
     clearTimeout(this.idle);
-    const worker = this.worker;
-    this.worker = undefined;
-    if (!worker) return;
-    this.ending = exitOf(worker);
-    if (this.running) worker.postMessage('stop');
-    else void worker.terminate();
+    this.endThread();
   }
 
   /** Resolves once the thread that was running (if any) has ended. */
@@ -171,7 +166,6 @@ export class WalCheckpointer {
     this.running = false;
     if (!('error' in reply)) {
       this.done++;
-      this.lastLogPages = reply.log;
       this.largestLogPages = Math.max(this.largestLogPages, reply.log);
     } else if (!reply.busy) {
       // The file is gone or cannot be opened: the connection's own checkpoints take over. (Busy:
@@ -185,17 +179,21 @@ export class WalCheckpointer {
       this.request();
       return;
     }
-    this.idle = setTimeout(() => {
-      const worker = this.worker;
-      this.worker = undefined;
-      if (!worker) return;
-      this.ending = exitOf(worker);
-      void worker.terminate();
-    }, this.idleMs);
+    this.idle = setTimeout(() => this.endThread(), this.idleMs);
     this.idle.unref();
   }
 
-  /** The worker failed or ended on its own (an idle end sets this.worker first). */
+  /** Lets the thread go (its 'exit' is then no failure): at once when idle, after its checkpoint otherwise. */
+  private endThread(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return;
+    this.ending = exitOf(worker);
+    if (this.running) worker.postMessage('stop');
+    else void worker.terminate();
+  }
+
+  /** The worker failed or ended on its own (endThread lets it go first). */
   private fail(worker: Worker, reason: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;

@@ -30,31 +30,32 @@ function openWithTable(name: string): {
   return { connection, release, write: (i) => connection.whenFree(() => insert.run(i, 'x'.repeat(500))) };
 }
 
-/**
- * The rows of `file` itself, without its log: what a checkpoint has copied into it. A copy taken
- * while a checkpoint writes the file may be torn: it counts as not there yet.
- */
-function rowsInFileAlone(file: string, copy: string): number {
-  copyFileSync(file, copy);
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(copy, { readonly: true });
-    const has = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 't'").get() as { n: number };
-    return has.n === 0 ? 0 : (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
-  } catch {
-    return 0;
-  } finally {
-    db?.close();
-  }
+/** The rows of table t (0 when there is none yet). */
+function rowsOf(db: Database.Database): number {
+  const has = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 't'").get() as { n: number };
+  return has.n === 0 ? 0 : (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
 }
 
 /** The rows of a file no connection has open (the log, if any, included). */
 function rowsOfClosedFile(file: string): number {
   const db = new Database(file, { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+    return rowsOf(db);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * The rows of `file` itself, without its log: what a checkpoint has copied into it. A copy taken
+ * while a checkpoint writes the file may be torn: it counts as not there yet.
+ */
+function rowsInFileAlone(file: string, copy: string): number {
+  copyFileSync(file, copy);
+  try {
+    return rowsOfClosedFile(copy);
+  } catch {
+    return 0;
   }
 }
 
@@ -86,7 +87,6 @@ describe('checkpoints of the write-ahead log', () => {
   it('starts no thread for a connection that has written little', async () => {
     const { connection, release, write } = openWithTable('quiet.db');
     for (let i = 0; i < WRITES_PER_CHECKPOINT - 2; i++) await write(i);
-    await sleep(50);
     expect(connection.checkpointer!.started).toBe(false);
     expect(connection.checkpointer!.done).toBe(0);
     release();
@@ -128,7 +128,7 @@ describe('checkpoints of the write-ahead log', () => {
     const checkpointer = new WalCheckpointer(file, () => undefined, undefined, 50);
     checkpointer.request();
     await waitUntil(() => checkpointer.done === 1, 10_000, 'the first checkpoint');
-    await waitUntil(() => !checkpointer.started, 5_000, 'waited for the thread to end');
+    await waitUntil(() => !checkpointer.started, 5_000, 'the thread to end');
     checkpointer.request();
     expect(checkpointer.started).toBe(true);
     await waitUntil(() => checkpointer.done === 2, 10_000, 'the second checkpoint');
@@ -168,9 +168,7 @@ describe('checkpoints of the write-ahead log', () => {
     expect(connection.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     // The connection itself goes on writing.
     await write(WRITES_PER_CHECKPOINT);
-    expect((connection.db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(
-      WRITES_PER_CHECKPOINT + 1,
-    );
+    expect(rowsOf(connection.db)).toBe(WRITES_PER_CHECKPOINT + 1);
     release();
   });
 
@@ -182,9 +180,7 @@ describe('checkpoints of the write-ahead log', () => {
     };
     const results = await Promise.allSettled(Array.from({ length: WRITES_PER_CHECKPOINT * 2 }, (_, i) => write(i)));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    expect((connection.db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(
-      WRITES_PER_CHECKPOINT * 2,
-    );
+    expect(rowsOf(connection.db)).toBe(WRITES_PER_CHECKPOINT * 2);
     await waitUntil(() => connection.checkpointer!.failure !== undefined, 5_000, 'the checkpointer to give up');
     expect(connection.checkpointer!.failure).toMatch(/no more threads/);
     expect(connection.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
