@@ -1,6 +1,9 @@
 // State store benchmark: limit checks per second (StateStore.reserve) against the memory store,
-// SQLite on a temporary file and a real Redis, with 1, 16 and 128 checks in flight; then the share
-// of a limited tool call's latency that the store adds, through a gateway on each store.
+// SQLite on a temporary file and a real Redis, with 1, 16 and 128 checks in flight; then calls that
+// count on three counters (the tool's, the server's and every tool's limit, each per grant),
+// reserved one counter after another against all three in one step (StateStore.reserveAll, as the
+// limiter does); then the share of a limited tool call's latency that the store adds, through a
+// gateway on each store.
 //
 //   npm run bench:store -- [--seconds 3] [--redis redis://127.0.0.1:6379/0] [--calls 400]
 //
@@ -19,7 +22,7 @@ import { startGateway } from '../src/gateway/gateway.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { RedisStore } from '../src/store/redis-store.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
-import type { StateStore, WindowSpec } from '../src/store/store.js';
+import type { CounterReservation, StateStore, WindowSpec } from '../src/store/store.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,6 +63,66 @@ async function checksPerSecond(store: StateStore, inFlight: number): Promise<{ r
     }),
   );
   return { rate: n / SECONDS, p50: median(lat) };
+}
+
+/**
+ * Three limits of a call, each per grant (over 1,000 grants, as above): the tool's, the server's and
+ * every tool's. Each counter holds few entries, so what is measured is the reservation's own work.
+ */
+function threeCounters(i: number): CounterReservation[] {
+  const grant = `grant:g${i % KEYS}`;
+  return [
+    { key: `rate|bench|${grant}|`, spec: SPEC },
+    { key: `rate|bench-server|${grant}|`, spec: SPEC },
+    { key: `rate|bench-all|${grant}|`, spec: SPEC },
+  ];
+}
+
+/** Calls each reserving three counters, `inFlight` at once, for `ms`: calls made and their summed time. */
+async function threeCounterCalls(
+  store: StateStore,
+  inFlight: number,
+  oneStep: boolean,
+  ms: number,
+): Promise<{ calls: number; lat: number[] }> {
+  let n = 0;
+  const lat: number[] = [];
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: inFlight }, async (_, w) => {
+      while (performance.now() < end) {
+        const counters = threeCounters(n + w);
+        const now = Date.now();
+        const t = performance.now();
+        if (oneStep) {
+          if (!(await store.reserveAll(counters, now)).ok) throw new Error('a bench counter filled up');
+        } else {
+          // What the limiter did before reserveAll: one counter after another.
+          for (const c of counters)
+            if (!(await store.reserve(c.key, c.spec, now)).ok) throw new Error('a bench counter filled up');
+        }
+        lat.push(performance.now() - t);
+        n++;
+      }
+    }),
+  );
+  return { calls: n, lat };
+}
+
+/** The two ways side by side: chunks of 250 ms taking turns, so the machine's load hits both alike. */
+async function compareThreeCounters(store: StateStore, inFlight: number): Promise<[string, number, number][]> {
+  const ways = [
+    { name: 'one after another', oneStep: false, calls: 0, lat: [] as number[] },
+    { name: 'one step', oneStep: true, calls: 0, lat: [] as number[] },
+  ];
+  const rounds = Math.max(2, Math.round((SECONDS * 1000) / 250));
+  for (let r = 0; r < rounds; r++)
+    for (const way of r % 2 === 0 ? ways : [...ways].reverse()) {
+      const { calls, lat } = await threeCounterCalls(store, inFlight, way.oneStep, 250);
+      way.calls += calls;
+      way.lat.push(...lat);
+    }
+  return ways.map((w) => [w.name, w.calls / (rounds * 0.25), median(w.lat)]);
 }
 
 async function callLatency(state: string): Promise<{ limited: number; unlimited: number }> {
@@ -124,6 +187,24 @@ async function main(): Promise<void> {
       const { rate, p50 } = await checksPerSecond(store, inFlight);
       if (inFlight === 1) single.set(name, p50);
       console.log(`| ${name} | ${inFlight} | ${Math.round(rate).toLocaleString('en')} | ${p50.toFixed(3)} |`);
+    }
+    await store.close();
+  }
+  console.log(
+    `\nCalls that count on three counters (the tool's, the server's and every tool's limit, each per grant):\n`,
+  );
+  console.log(`| store | in flight | reserved | calls/s | p50 per call (ms) | calls/s ÷ one after another |`);
+  console.log(`| --- | ---: | --- | ---: | ---: | ---: |`);
+  for (const [name, open] of stores) {
+    const store = open();
+    await store.ping();
+    for (const inFlight of [1, 16]) {
+      const rows = await compareThreeCounters(store, inFlight);
+      const base = rows[0]![1];
+      for (const [way, rate, p50] of rows)
+        console.log(
+          `| ${name} | ${inFlight} | ${way} | ${Math.round(rate).toLocaleString('en')} | ${p50.toFixed(3)} | ${(rate / base).toFixed(2)}× |`,
+        );
     }
     await store.close();
   }

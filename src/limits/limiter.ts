@@ -3,7 +3,14 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode } from '../mcp/jsonrpc.js';
 import type { LimitRequest } from '../policy/decide.js';
-import type { Reservation, StateStore, WindowCheck, WindowSpec } from '../store/store.js';
+import type {
+  CounterReservation,
+  Reservation,
+  ReserveAllResult,
+  StateStore,
+  WindowCheck,
+  WindowSpec,
+} from '../store/store.js';
 
 export interface ScopeFacts {
   grant: string;
@@ -85,64 +92,48 @@ export class Limiter {
   ) {}
 
   async reserve(requests: LimitRequest[], facts: ScopeFacts, now: number): Promise<LimitOutcome> {
-    const taken: Reservation[] = [];
-    for (const [key, group] of byCounter(requests, facts)) {
-      const first = group[0]!;
-      const l = first.limit;
-      // Limits naming the same counter count a call once: one entry of the first one's cost,
-      // taken only if it fits in every one of their windows, in one atomic step of the store.
-      const spec: WindowSpec = {
-        algorithm: l.algorithm,
-        windowMs: l.windowSeconds * 1000,
-        max: l.max,
-        cost: first.cost,
-        // Every window that counts on this counter keeps its entries: those of this call's limits,
-        // and those of its rules' other limits on the same default counter (retainSeconds), so a
-        // short window does not prune what a long one still counts.
-        longestWindowMs:
-          Math.max(
-            ...group.map((r) => Math.max(r.retainSeconds ?? 0, r.limit.counterWindowSeconds, r.limit.windowSeconds)),
-          ) * 1000,
-        ...(group.length > 1 ? { also: group.slice(1).map((r) => windowOf(r.limit)) } : {}),
+    const groups = [...byCounter(requests, facts)];
+    if (groups.length === 0) return { ok: true, reservations: [] };
+    // Every counter of the call in one atomic step of the store: all take the call's entry or none
+    // does, so a call refused by one counter never holds quota on another, even for a moment.
+    const counters: CounterReservation[] = groups.map(([key, group]) => ({ key, spec: specOf(group) }));
+    let r: ReserveAllResult;
+    try {
+      r = await this.store.reserveAll(counters, now);
+    } catch (err) {
+      this.opts.onStoreError?.();
+      const rules = groups.map(([, group]) => group[0]!.limit.path);
+      if (this.opts.failureMode?.(facts.server) === 'open') {
+        this.reportFailOpen(facts.server, rules.join(', '), err);
+        return { ok: true, reservations: [] };
+      }
+      // Fail closed: without the store the limit cannot be honoured, so the call does not pass.
+      return {
+        ok: false,
+        rule: rules[0]!,
+        reason: `The rate-limit store is unavailable (${err instanceof Error ? err.message : String(err)}); the call is blocked until it is back.`,
+        retryAfterS: 5,
       };
-      let r;
-      try {
-        r = await this.store.reserve(key, spec, now);
-      } catch (err) {
-        this.opts.onStoreError?.();
-        if (this.opts.failureMode?.(facts.server) === 'open') {
-          this.reportFailOpen(facts.server, l.path, err);
-          continue;
-        }
-        await this.release(taken);
-        // Fail closed: without the store the limit cannot be honoured, so the call does not pass.
-        return {
-          ok: false,
-          rule: l.path,
-          reason: `The rate-limit store is unavailable (${err instanceof Error ? err.message : String(err)}); the call is blocked until it is back.`,
-          retryAfterS: 5,
-        };
-      }
-      if (!r.ok) {
-        await this.release(taken);
-        const req = await this.refusing(requests, facts, now, first);
-        const retryAfterS = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
-        const what =
-          req.cost > req.limit.max
-            ? `This call costs ${req.cost}, more than the limit of ${req.limit.max} allows at once.`
-            : `Rate limit reached: at most ${req.limit.max} per ${describeWindow(req.limit.windowSeconds)} ${SCOPE_WORD[req.limit.scope]} (counter ${req.counter}${keyedBy(req)}).`;
-        return { ok: false, rule: req.limit.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
-      }
-      taken.push({ key, token: r.token });
     }
-    return { ok: true, reservations: taken };
+    if (!r.ok) {
+      const req = await this.refusing(requests, facts, now, groups[r.index]![1][0]!);
+      const retryAfterS = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+      const what =
+        req.cost > req.limit.max
+          ? `This call costs ${req.cost}, more than the limit of ${req.limit.max} allows at once.`
+          : `Rate limit reached: at most ${req.limit.max} per ${describeWindow(req.limit.windowSeconds)} ${SCOPE_WORD[req.limit.scope]} (counter ${req.counter}${keyedBy(req)}).`;
+      return { ok: false, rule: req.limit.path, reason: `${what} Try again in ${retryAfterS} s.`, retryAfterS };
+    }
+    const tokens = r.tokens;
+    return { ok: true, reservations: counters.map(({ key }, i) => ({ key, token: tokens[i]! })) };
   }
 
   /**
    * Which limit to name for a refused call: the first, in the policy's order, whose window the call
    * does not fit in now, each counter charged once (as `policy explain` walks them). The store
-   * refused a counter's limits together, and counters are reserved one by one: the one refused
-   * need not be the first full one. `fallback` when none can be told (a store that cannot answer).
+   * names the counter that refused, not which of its limits: a counter's limits are checked
+   * together, and its first need not be the full one. `fallback` when none can be told (a store
+   * that cannot answer).
    */
   private async refusing(
     requests: LimitRequest[],
@@ -224,6 +215,29 @@ function byCounter(requests: LimitRequest[], facts: ScopeFacts): Map<string, Lim
     else groups.set(key, [req]);
   }
   return groups;
+}
+
+/**
+ * What a call reserves on one counter. Limits naming the same counter count a call once: one entry
+ * of the first one's cost, taken only if it fits in every one of their windows.
+ */
+function specOf(group: LimitRequest[]): WindowSpec {
+  const first = group[0]!;
+  const l = first.limit;
+  return {
+    algorithm: l.algorithm,
+    windowMs: l.windowSeconds * 1000,
+    max: l.max,
+    cost: first.cost,
+    // Every window that counts on this counter keeps its entries: those of this call's limits,
+    // and those of its rules' other limits on the same default counter (retainSeconds), so a
+    // short window does not prune what a long one still counts.
+    longestWindowMs:
+      Math.max(
+        ...group.map((r) => Math.max(r.retainSeconds ?? 0, r.limit.counterWindowSeconds, r.limit.windowSeconds)),
+      ) * 1000,
+    ...(group.length > 1 ? { also: group.slice(1).map((r) => windowOf(r.limit)) } : {}),
+  };
 }
 
 function windowOf(l: LimitRequest['limit']): WindowCheck {

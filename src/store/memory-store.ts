@@ -7,11 +7,15 @@ import type { Pin } from '../catalog/pins.js';
 import type { StoredGrant } from '../identity/stored-grant.js';
 import {
   admit,
+  assertDistinctCounters,
+  oneOf,
   windowsOf,
   relevantSpan,
   retentionFor,
   usedAt,
+  type CounterReservation,
   type Reservation,
+  type ReserveAllResult,
   type ReserveResult,
   type StateStore,
   type WindowSpec,
@@ -32,6 +36,31 @@ export class MemoryStore implements StateStore {
   private readonly windows = new Map<string, { entries: Entry[]; retainMs: number }>();
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
+    return oneOf(await this.reserveAll([{ key, spec }], now));
+  }
+
+  async reserveAll(counters: CounterReservation[], now: number): Promise<ReserveAllResult> {
+    assertDistinctCounters(counters);
+    // Every counter is checked before any takes its entry: nothing runs in between (no await), so
+    // the step is atomic, and a refusal leaves every counter as it was.
+    const found: Entry[][] = [];
+    for (const [index, { key, spec }] of counters.entries()) {
+      const checked = this.check(key, spec, now);
+      if (!Array.isArray(checked)) return { ok: false, index, ...checked };
+      found.push(checked);
+    }
+    const tokens = counters.map(({ spec }, i) => {
+      const entries = found[i]!;
+      const token = randomUUID();
+      const at = entries.findIndex((e) => e.ts > now);
+      entries.splice(at < 0 ? entries.length : at, 0, { ts: now, cost: spec.cost, token });
+      return token;
+    });
+    return { ok: true, tokens };
+  }
+
+  /** The counter's entries when an entry of `spec.cost` at `now` fits in every window; else why not. */
+  private check(key: string, spec: WindowSpec, now: number): Entry[] | { retryAfterMs: number; used: number } {
     let w = this.windows.get(key);
     if (!w) this.windows.set(key, (w = { entries: [], retainMs: retentionFor(spec) }));
     // Counters shared by limits of different windows keep what the longest one needs.
@@ -55,13 +84,10 @@ export class MemoryStore implements StateStore {
         inOrder && window.cost <= window.max && inSpan.reduce((sum, e) => sum + e.cost, 0) + window.cost <= window.max;
       if (!quick) {
         const verdict = admit(window, now, inSpan, newest);
-        if (!verdict.ok) return verdict;
+        if (!verdict.ok) return { retryAfterMs: verdict.retryAfterMs, used: verdict.used };
       }
     }
-    const token = randomUUID();
-    const at = w.entries.findIndex((e) => e.ts > now);
-    w.entries.splice(at < 0 ? w.entries.length : at, 0, { ts: now, cost: spec.cost, token });
-    return { ok: true, token };
+    return w.entries;
   }
 
   async usage(key: string, spec: WindowSpec, now: number): Promise<number> {

@@ -4,49 +4,47 @@
 // reply to an integer, and `used` can be fractional when calls have fractional costs.
 
 /**
- * A reservation against one counter: the same steps and the same admission rule as the SQLite
- * store (see `admit` in store.ts), in one round trip. It checks every window given (the limits of
- * one call that name the same counter) before it adds the call's entry once: checked one script
- * after another, calls arriving together at several replicas each see the others' entries added
- * for their first window and are all refused by the tighter one.
+ * A reservation against one or more counters: the same steps and the same admission rule as the
+ * SQLite store (see `admit` in store.ts), in one round trip. Every counter checks every window
+ * given for it (the limits of one call that name the same counter) before any counter takes the
+ * call's entry: all of them admit the call or none takes anything. Checked one script after
+ * another, calls arriving together at several replicas would each see the others' entries and all
+ * be refused by the tighter limit; and a call refused by a later counter would hold quota on the
+ * earlier ones until it gave it back.
  *
- * KEYS[1] the counter (a sorted set: score = the call's time, member = `<uuid>:<cost>`, which is
- *         also the reservation's token, so a release is one ZREM)
- * KEYS[2] the counter's retention in ms (it only grows: counters shared by limits of different
- *         windows keep what the longest one needs); both keys expire a minute after the retention
- * ARGV    now, cost, uuid, longestWindowMs (of the limits sharing the counter), then for each
- *         window: algorithm, windowMs, max
- * Returns {1, token} or {0, retryAfterMs, used} of the first window that refuses the call.
+ * KEYS    per counter, two keys: the counter (a sorted set: score = the call's time, member =
+ *         `<uuid>:<cost>`, which is also the reservation's token, so a release is one ZREM) and its
+ *         retention in ms (it only grows: counters shared by limits of different windows keep what
+ *         the longest one needs); both expire a minute after the retention
+ * ARGV    now, then per counter: cost, uuid, longestWindowMs (of the limits sharing the counter),
+ *         the number of windows, then for each window: algorithm, windowMs, max
+ * Returns {1, token, ...} with a token per counter in order, or {0, index, retryAfterMs, used} of
+ * the first counter (from 0) and window that refuses the call.
  */
 export const RESERVE_LUA = `
-local zkey, rkey = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
-local cost = tonumber(ARGV[2])
-local token = ARGV[3] .. ':' .. ARGV[2]
 local function num(x) return string.format('%.17g', x) end
 
-local windows = {}
-local keep = tonumber(ARGV[4] or '0') or 0
-for i = 5, #ARGV, 3 do
-  local w = { calendar = ARGV[i] == 'calendar', window = tonumber(ARGV[i + 1]), max = tonumber(ARGV[i + 2]) }
-  if w.window > keep then keep = w.window end
-  windows[#windows + 1] = w
+local counters = {}
+local at = 2
+for c = 1, #KEYS / 2 do
+  local k = { zkey = KEYS[2 * c - 1], rkey = KEYS[2 * c], costText = ARGV[at], uuid = ARGV[at + 1], windows = {} }
+  k.cost = tonumber(k.costText)
+  local keep = tonumber(ARGV[at + 2]) or 0
+  local n = tonumber(ARGV[at + 3])
+  at = at + 4
+  for i = 1, n do
+    local w = { calendar = ARGV[at] == 'calendar', window = tonumber(ARGV[at + 1]), max = tonumber(ARGV[at + 2]) }
+    if w.window > keep then keep = w.window end
+    k.windows[i] = w
+    at = at + 3
+  end
+  k.keep = keep
+  counters[c] = k
 end
-local retain = tonumber(redis.call('GET', rkey) or '0')
-if retain < 2 * keep then retain = 2 * keep end
--- Keys expire on the server's clock while calls are stamped with the gateways' clocks: a minute
--- more than the retention covers the difference between them (and windows of a few ms).
-local ttl = retain + 60000
-redis.call('SET', rkey, num(retain), 'PX', num(ttl))
 
-local last = redis.call('ZRANGE', zkey, -1, -1, 'WITHSCORES')
-local newest = last[2] and tonumber(last[2]) or nil
--- Pruned back from the newest entry, not from this call's time, which may yet be refused (see
--- retention() in store.ts).
-if newest then redis.call('ZREMRANGEBYSCORE', zkey, '-inf', num(newest - retain)) end
-
--- Nil when the call fits this window, else {retryAfterMs, used}.
-local function check(calendar, window, max)
+-- Nil when an entry of cost at now fits this window of the counter, else {retryAfterMs, used}.
+local function check(zkey, newest, cost, calendar, window, max)
   local from, to, start
   if calendar then
     start = math.floor(now / window) * window
@@ -98,16 +96,34 @@ local function check(calendar, window, max)
   return {window, worst}
 end
 
-for _, w in ipairs(windows) do
-  local refused = check(w.calendar, w.window, w.max)
-  if refused then
-    redis.call('PEXPIRE', zkey, num(ttl))
-    return {0, num(refused[1]), num(refused[2])}
+for c, k in ipairs(counters) do
+  local retain = tonumber(redis.call('GET', k.rkey) or '0')
+  if retain < 2 * k.keep then retain = 2 * k.keep end
+  -- Keys expire on the server's clock while calls are stamped with the gateways' clocks: a minute
+  -- more than the retention covers the difference between them (and windows of a few ms).
+  k.ttl = retain + 60000
+  redis.call('SET', k.rkey, num(retain), 'PX', num(k.ttl))
+  local last = redis.call('ZRANGE', k.zkey, -1, -1, 'WITHSCORES')
+  local newest = last[2] and tonumber(last[2]) or nil
+  -- Pruned back from the newest entry, not from this call's time, which may yet be refused (see
+  -- retention() in store.ts).
+  if newest then redis.call('ZREMRANGEBYSCORE', k.zkey, '-inf', num(newest - retain)) end
+  for _, w in ipairs(k.windows) do
+    local refused = check(k.zkey, newest, k.cost, w.calendar, w.window, w.max)
+    if refused then
+      for d = 1, c do redis.call('PEXPIRE', counters[d].zkey, num(counters[d].ttl)) end
+      return {0, c - 1, num(refused[1]), num(refused[2])}
+    end
   end
 end
-redis.call('ZADD', zkey, num(now), token)
-redis.call('PEXPIRE', zkey, num(ttl))
-return {1, token}
+local answer = {1}
+for _, k in ipairs(counters) do
+  local token = k.uuid .. ':' .. k.costText
+  redis.call('ZADD', k.zkey, num(now), token)
+  redis.call('PEXPIRE', k.zkey, num(k.ttl))
+  answer[#answer + 1] = token
+end
+return answer
 `;
 
 /**

@@ -32,10 +32,14 @@ import {
 } from './redis-scripts.js';
 import { parseRedisUrl } from './redis-url.js';
 import {
+  assertDistinctCounters,
+  oneOf,
   relevantSpan,
   usedAt,
   windowsOf,
+  type CounterReservation,
   type Reservation,
+  type ReserveAllResult,
   type ReserveResult,
   type StateStore,
   type WindowSpec,
@@ -45,7 +49,8 @@ import {
 export const APPROVAL_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 interface Scripts {
-  ghReserve(k1: string, k2: string, ...args: string[]): Promise<[number, string, string?]>;
+  /** Keys and arguments as RESERVE_LUA takes them, after the number of keys. */
+  ghReserve(numberOfKeys: number, ...keysAndArgs: string[]): Promise<(number | string)[]>;
   ghCreateApproval(k1: string, k2: string, ...args: string[]): Promise<string>;
   ghTransitionApproval(k1: string, k2: string, ...args: string[]): Promise<string[] | null>;
   ghCreateGrant(k1: string, k2: string, k3: string, ...args: string[]): Promise<number>;
@@ -66,7 +71,8 @@ export class RedisStore implements StateStore, ClusterStore {
     this.prefix = target.prefix;
     this.conn = new RedisConnection(target.options, target.where);
     const r = this.conn.redis;
-    r.defineCommand('ghReserve', { numberOfKeys: 2, lua: RESERVE_LUA });
+    // The number of keys is given at each call: two per counter.
+    r.defineCommand('ghReserve', { lua: RESERVE_LUA });
     r.defineCommand('ghCreateApproval', { numberOfKeys: 2, lua: CREATE_APPROVAL_LUA });
     r.defineCommand('ghTransitionApproval', { numberOfKeys: 2, lua: TRANSITION_APPROVAL_LUA });
     r.defineCommand('ghCreateGrant', { numberOfKeys: 3, lua: CREATE_GRANT_LUA });
@@ -91,29 +97,27 @@ export class RedisStore implements StateStore, ClusterStore {
   }
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
-    return this.reserveWindows(key, windowsOf(spec), spec.cost, now);
+    return oneOf(await this.reserveAll([{ key, spec }], now));
   }
 
-  /**
-   * One reservation of `cost` against every window of `specs` (the limits of one call that name the
-   * same counter), checked and taken in one atomic step: all of them admit the call or none does.
-   */
-  private async reserveWindows(key: string, specs: WindowSpec[], cost: number, now: number): Promise<ReserveResult> {
-    const longest = Math.max(0, ...specs.map((s) => s.longestWindowMs ?? s.windowMs));
-    const windows = specs.flatMap((s) => [s.algorithm, String(s.windowMs), String(s.max)]);
-    const [ok, a, b] = await this.run((s) =>
-      s.ghReserve(
-        this.key(`rl:${key}`),
-        this.key(`rr:${key}`),
-        String(now),
-        String(cost),
+  /** Every counter, each against every window of its spec (see RESERVE_LUA), in one script. */
+  async reserveAll(counters: CounterReservation[], now: number): Promise<ReserveAllResult> {
+    assertDistinctCounters(counters);
+    const keys = counters.flatMap(({ key }) => [this.key(`rl:${key}`), this.key(`rr:${key}`)]);
+    const args = counters.flatMap(({ spec }) => {
+      const windows = windowsOf(spec);
+      const longest = Math.max(0, ...windows.map((s) => s.longestWindowMs ?? s.windowMs));
+      return [
+        String(spec.cost),
         randomUUID(),
         String(longest),
-        ...windows,
-      ),
-    );
-    if (ok === 1) return { ok: true, token: a };
-    return { ok: false, retryAfterMs: Number(a), used: Number(b) };
+        String(windows.length),
+        ...windows.flatMap((w) => [w.algorithm, String(w.windowMs), String(w.max)]),
+      ];
+    });
+    const [ok, ...rest] = await this.run((s) => s.ghReserve(keys.length, ...keys, String(now), ...args));
+    if (ok === 1) return { ok: true, tokens: rest.map(String) };
+    return { ok: false, index: Number(rest[0]), retryAfterMs: Number(rest[1]), used: Number(rest[2]) };
   }
 
   async usage(key: string, spec: WindowSpec, now: number): Promise<number> {

@@ -9,11 +9,15 @@ import type Database from 'better-sqlite3';
 import { isBusy, SqliteConnection } from './sqlite-connection.js';
 import {
   admit,
+  assertDistinctCounters,
+  oneOf,
   relevantSpan,
   retentionFor,
   usedAt,
   windowsOf,
+  type CounterReservation,
   type Reservation,
+  type ReserveAllResult,
   type ReserveResult,
   type StateStore,
   type WindowSpec,
@@ -55,12 +59,11 @@ export const MAX_REMEMBERED_COUNTERS = 10_000;
 const CLAIM_PRUNE_EVERY_MS = 60_000;
 
 interface QueuedReservation {
-  key: string;
-  spec: WindowSpec;
+  counters: CounterReservation[];
   now: number;
   /** When it stops waiting for another process's lock (performance.now()): its own 5 s, wherever it queued. */
   deadline: number;
-  resolve: (r: ReserveResult) => void;
+  resolve: (r: ReserveAllResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -74,7 +77,7 @@ function rowToPin(r: PinRow): Pin {
 export class SqliteStore implements StateStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
-  private readonly reserveTx: (key: string, spec: WindowSpec, now: number) => ReserveResult;
+  private readonly reserveTx: (counters: CounterReservation[], now: number) => ReserveAllResult;
   private readonly releaseStmt: Database.Statement;
   private readonly releaseAnyTime: Database.Statement;
   private readonly usageStmt: Database.Statement;
@@ -168,7 +171,12 @@ export class SqliteStore implements StateStore {
       const verdict = admit(window, now, inSpan.all(key, from, to) as { ts: number; cost: number }[], newest);
       return verdict.ok ? undefined : verdict;
     };
-    const reserveOne = (key: string, spec: WindowSpec, now: number): ReserveResult => {
+    /** Why the counter cannot take an entry of `spec.cost` at `now`; undefined when it can. */
+    const checkOne = (
+      key: string,
+      spec: WindowSpec,
+      now: number,
+    ): Extract<ReserveResult, { ok: false }> | undefined => {
       const want = retentionFor(spec);
       this.forgetIfFull();
       let retainMs = this.retained.get(key);
@@ -193,15 +201,25 @@ export class SqliteStore implements StateStore {
         const refused = outside(key, window, now, newest);
         if (refused) return refused;
       }
-      const token = this.nextToken(now);
-      insert.run(token, key, now, spec.cost);
-      return { ok: true, token };
+      return undefined;
     };
-    const tx = this.db.transaction(reserveOne);
-    this.reserveTx = (key, spec, now) => tx.immediate(key, spec, now);
-    const many = this.db.transaction((batch: QueuedReservation[]) =>
-      batch.map((r) => reserveOne(r.key, r.spec, r.now)),
-    );
+    // Every counter of a call is checked before any takes its entry (the keys are distinct, so no
+    // check reads another's entry): a refusal writes no entry anywhere, and nothing is given back.
+    const reserveCall = (counters: CounterReservation[], now: number): ReserveAllResult => {
+      for (const [index, { key, spec }] of counters.entries()) {
+        const refused = checkOne(key, spec, now);
+        if (refused) return { ok: false, index, retryAfterMs: refused.retryAfterMs, used: refused.used };
+      }
+      const tokens = counters.map(({ key, spec }) => {
+        const token = this.nextToken(now);
+        insert.run(token, key, now, spec.cost);
+        return token;
+      });
+      return { ok: true, tokens };
+    };
+    const tx = this.db.transaction(reserveCall);
+    this.reserveTx = (counters, now) => tx.immediate(counters, now);
+    const many = this.db.transaction((batch: QueuedReservation[]) => batch.map((r) => reserveCall(r.counters, r.now)));
     this.reserveManyTx = (batch) => many.immediate(batch);
     const unclaimExpired = this.db.prepare('DELETE FROM once_claims WHERE id = ? AND expires <= ?');
     const claim = this.db.prepare('INSERT OR IGNORE INTO once_claims (id, expires) VALUES (?, ?)');
@@ -219,7 +237,7 @@ export class SqliteStore implements StateStore {
   /** When this process last deleted expired claims (see claimOnce). */
   private claimsPrunedAt = 0;
 
-  private readonly reserveManyTx: (batch: QueuedReservation[]) => ReserveResult[];
+  private readonly reserveManyTx: (batch: QueuedReservation[]) => ReserveAllResult[];
   /** retain_ms only grows: a key whose retention is known needs no write for it. */
   private readonly retained = new Map<string, number>();
   /** Per counter, the cutoff it was last pruned to (in this process). */
@@ -272,7 +290,7 @@ export class SqliteStore implements StateStore {
    */
   private async runBatch(batch: QueuedReservation[]): Promise<QueuedReservation[]> {
     if (batch.length > 1) {
-      let results: ReserveResult[] | undefined;
+      let results: ReserveAllResult[] | undefined;
       try {
         results = await this.connection.whenFreeBy(() => this.reserveManyTx(batch), batch[0]!.deadline, this.stop);
       } catch (error) {
@@ -288,7 +306,7 @@ export class SqliteStore implements StateStore {
     }
     for (const r of batch) {
       try {
-        r.resolve(await this.connection.whenFreeBy(() => this.reserveTx(r.key, r.spec, r.now), r.deadline, this.stop));
+        r.resolve(await this.connection.whenFreeBy(() => this.reserveTx(r.counters, r.now), r.deadline, this.stop));
       } catch (error) {
         r.reject(error);
       }
@@ -392,11 +410,16 @@ export class SqliteStore implements StateStore {
       .immediate();
   }
 
-  reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
+  async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
+    return oneOf(await this.reserveAll([{ key, spec }], now));
+  }
+
+  reserveAll(counters: CounterReservation[], now: number): Promise<ReserveAllResult> {
     return new Promise((resolve, reject) => {
+      assertDistinctCounters(counters); // a throw here rejects
       // After this turn's I/O callbacks: every call that arrived in it reserves in the same batch.
       const deadline = performance.now() + this.connection.busyTimeoutMs;
-      if (this.queued.push({ key, spec, now, deadline, resolve, reject }) === 1 && !this.running)
+      if (this.queued.push({ counters, now, deadline, resolve, reject }) === 1 && !this.running)
         setImmediate(() => void this.runQueued());
     });
   }

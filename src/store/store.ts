@@ -37,6 +37,19 @@ export function windowsOf(spec: WindowSpec): WindowSpec[] {
 
 export type ReserveResult = { ok: true; token: string } | { ok: false; retryAfterMs: number; used: number };
 
+/** One counter of a reservation that takes several at once (StateStore.reserveAll). */
+export interface CounterReservation {
+  key: string;
+  spec: WindowSpec;
+}
+
+/**
+ * What reserveAll answers: a token per counter, in the order given; or which counter refused the
+ * call (its index), with that counter's answer, and nothing taken on any of them.
+ */
+export type ReserveAllResult =
+  { ok: true; tokens: string[] } | { ok: false; index: number; retryAfterMs: number; used: number };
+
 export interface Reservation {
   key: string;
   token: string;
@@ -45,6 +58,13 @@ export interface Reservation {
 export interface StateStore {
   readonly kind: string;
   reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult>;
+  /**
+   * One entry on each of several counters (distinct keys), in one atomic step: every counter admits
+   * the call and each takes its entry, or none takes anything. Reserved one counter after another,
+   * a call refused by a later counter would hold quota on the earlier ones until given back, and
+   * other calls (in any process sharing the store) could be refused for it meanwhile.
+   */
+  reserveAll(counters: CounterReservation[], now: number): Promise<ReserveAllResult>;
   /**
    * What the counter already holds against a call at `now`, without reserving anything (see
    * usedAt); `spec.max` and `spec.cost` are not used. For `policy explain`.
@@ -86,6 +106,20 @@ export interface StateStore {
   /** Whether the store answers; a store that does not blocks calls that need it. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * reserveAll checks every counter before any takes its entry, so a key given twice would be checked
+ * without the other entry: the caller merges limits that name one counter (WindowSpec.also) first.
+ */
+export function assertDistinctCounters(counters: CounterReservation[]): void {
+  if (counters.length > 1 && new Set(counters.map((c) => c.key)).size !== counters.length)
+    throw new Error('reserveAll: each counter may be given once (merge the limits of one counter with `also`)');
+}
+
+/** A single reservation's answer from reserveAll's. */
+export function oneOf(r: ReserveAllResult): ReserveResult {
+  return r.ok ? { ok: true, token: r.tokens[0]! } : { ok: false, retryAfterMs: r.retryAfterMs, used: r.used };
 }
 
 /** Where the window being checked starts (sliding: exclusive; calendar: inclusive). */

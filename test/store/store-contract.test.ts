@@ -141,6 +141,84 @@ function storeContract(name: string, open: () => StateStore): void {
       expect((await store.reserve(key, sliding(5, MINUTE), T0 + 10)).ok).toBe(false);
     });
 
+    it('reserveAll takes an entry on every counter, or on none when one of them refuses', async () => {
+      const [a, b, c] = [freshKey('all-a'), freshKey('all-b'), freshKey('all-c')];
+      expect((await store.reserve(b, sliding(1, MINUTE), T0)).ok).toBe(true);
+      const refused = await store.reserveAll(
+        [
+          { key: a, spec: sliding(5, MINUTE) },
+          { key: b, spec: sliding(1, MINUTE) },
+          { key: c, spec: sliding(5, MINUTE) },
+        ],
+        T0 + 1,
+      );
+      expect(refused).toMatchObject({ ok: false, index: 1, used: 1 });
+      if (!refused.ok) expect(refused.retryAfterMs).toBe(MINUTE);
+      // Nothing was taken on the counters before or after the one that refused: nothing to give back.
+      expect(await store.usage(a, sliding(5, MINUTE), T0 + 1)).toBe(0);
+      expect(await store.usage(c, sliding(5, MINUTE), T0 + 1)).toBe(0);
+      const taken = await store.reserveAll(
+        [
+          { key: a, spec: sliding(5, MINUTE, 2) },
+          { key: c, spec: { ...sliding(5, MINUTE, 3), also: [{ algorithm: 'sliding', windowMs: HOUR, max: 3 }] } },
+        ],
+        T0 + 2,
+      );
+      expect(taken.ok).toBe(true);
+      if (!taken.ok) return;
+      expect(taken.tokens).toHaveLength(2);
+      expect(await store.usage(a, sliding(5, MINUTE), T0 + 2)).toBe(2);
+      expect(await store.usage(c, sliding(5, MINUTE), T0 + 2)).toBe(3);
+      // Each token releases its own counter's entry.
+      await store.release({ key: c, token: taken.tokens[1]! });
+      expect(await store.usage(a, sliding(5, MINUTE), T0 + 2)).toBe(2);
+      expect(await store.usage(c, sliding(5, MINUTE), T0 + 2)).toBe(0);
+      // A window carried in `also` refuses for its counter too.
+      const byAlso = await store.reserveAll(
+        [
+          { key: a, spec: sliding(5, MINUTE) },
+          { key: c, spec: { ...sliding(5, MINUTE, 2), also: [{ algorithm: 'sliding', windowMs: HOUR, max: 1 }] } },
+        ],
+        T0 + 3,
+      );
+      expect(byAlso).toMatchObject({ ok: false, index: 1 });
+      expect(await store.usage(a, sliding(5, MINUTE), T0 + 3)).toBe(2);
+    });
+
+    it('reserveAll refuses a counter given twice, and takes nothing', async () => {
+      const key = freshKey('all-twice');
+      await expect(
+        store.reserveAll(
+          [
+            { key, spec: sliding(5, MINUTE) },
+            { key, spec: sliding(5, MINUTE) },
+          ],
+          T0,
+        ),
+      ).rejects.toThrow(/each counter may be given once/);
+      expect(await store.usage(key, sliding(5, MINUTE), T0)).toBe(0);
+    });
+
+    it('100 concurrent reserveAll calls, each on a counter of its own and a shared one of max 30, admit exactly 30 and take nothing for the rest', async () => {
+      const shared = freshKey('all-shared');
+      const own = Array.from({ length: 100 }, (_, i) => freshKey(`all-own-${i}`));
+      const results = await Promise.all(
+        own.map((key) =>
+          store.reserveAll(
+            [
+              { key, spec: sliding(1, MINUTE) },
+              { key: shared, spec: sliding(30, MINUTE) },
+            ],
+            T0,
+          ),
+        ),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(30);
+      const owned = await Promise.all(own.map((key) => store.usage(key, sliding(1, MINUTE), T0)));
+      results.forEach((r, i) => expect(owned[i], `call ${i}`).toBe(r.ok ? 1 : 0));
+      expect(await store.usage(shared, sliding(30, MINUTE), T0)).toBe(30);
+    });
+
     it('calendar windows reset at the UTC boundary and retry-after points at it', async () => {
       const key = freshKey('calendar-day');
       const endOfDay = Date.UTC(2026, 2, 1, 23, 59, 59, 0);

@@ -1,0 +1,103 @@
+// Proves that a call's limits on several counters are taken in one atomic step, in every store: a
+// call refused by one counter holds nothing on the others, not even for a moment, so a call that
+// arrives with it is not refused for quota the refused call never used.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Limiter, counterKey } from '../../src/limits/limiter.js';
+import { loadPolicy } from '../../src/policy/compile.js';
+import { decide, type CallFacts, type LimitRequest } from '../../src/policy/decide.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { RedisStore } from '../../src/store/redis-store.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { StateStore } from '../../src/store/store.js';
+import { deletePrefix, redisUrl, uniquePrefix } from '../store/redis-support.js';
+
+const NOW = Date.parse('2026-03-02T10:00:00Z');
+const FACTS = { grant: 'ci', agent: 'ci', session: 's', server: 'fx' };
+
+const POLICY = loadPolicy({
+  version: '1',
+  default: 'deny',
+  tools: {
+    // Counts on the shared counter and on one of its own.
+    both: {
+      limits: [
+        { counter: 'shared', max: 1, window: 'minute' },
+        { counter: 'own', max: 1, window: 'minute' },
+      ],
+    },
+    only_shared: { limits: [{ counter: 'shared', max: 1, window: 'minute' }] },
+    only_own: { limits: [{ counter: 'own', max: 1, window: 'minute' }] },
+  },
+});
+
+function limitsOf(name: string): LimitRequest[] {
+  const facts: CallFacts = {
+    subject: 'tool',
+    name,
+    server: 'fx',
+    args: {},
+    grant: { name: 'ci', agent: 'ci', labels: {} },
+    session: { id: 's' },
+    now: new Date(NOW),
+  };
+  const d = decide(POLICY, facts);
+  if (d.outcome !== 'allow') throw new Error(`expected ${name} to be allowed`);
+  return d.limits;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-all-or-nothing-'));
+const prefix = uniquePrefix();
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await deletePrefix(prefix);
+});
+
+describe.each<[string, () => StateStore]>([
+  ['memory', () => new MemoryStore()],
+  ['sqlite', () => new SqliteStore(join(dir, `state-${Math.random().toString(36).slice(2)}.db`))],
+  ['redis', () => new RedisStore(redisUrl(`${prefix}${Math.random().toString(36).slice(2)}:`))],
+])('%s store', (_name, open) => {
+  it('a call refused by its second counter holds nothing on its first: a call arriving with it on that counter is admitted', async () => {
+    const store = open();
+    try {
+      const limiter = new Limiter(store);
+      // Its own counter is full, so `both` must be refused.
+      expect((await limiter.reserve(limitsOf('only_own'), FACTS, NOW)).ok).toBe(true);
+      const [refused, admitted] = await Promise.all([
+        limiter.reserve(limitsOf('both'), FACTS, NOW + 1),
+        limiter.reserve(limitsOf('only_shared'), FACTS, NOW + 1),
+      ]);
+      expect(refused.ok).toBe(false);
+      expect(admitted.ok).toBe(true);
+      const shared = limitsOf('only_shared')[0]!;
+      expect(await store.usage(counterKey(shared, FACTS), { ...windowOf(shared), cost: 1 }, NOW + 1)).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a call admitted on both counters takes one entry on each, and gives both back on release', async () => {
+    const store = open();
+    try {
+      const limiter = new Limiter(store);
+      const taken = await limiter.reserve(limitsOf('both'), FACTS, NOW);
+      expect(taken.ok).toBe(true);
+      if (!taken.ok) return;
+      expect(taken.reservations.map((r) => r.key)).toEqual(limitsOf('both').map((l) => counterKey(l, FACTS)));
+      expect((await limiter.reserve(limitsOf('only_shared'), FACTS, NOW + 1)).ok).toBe(false);
+      expect((await limiter.reserve(limitsOf('only_own'), FACTS, NOW + 1)).ok).toBe(false);
+      await limiter.release(taken.reservations);
+      expect((await limiter.reserve(limitsOf('only_shared'), FACTS, NOW + 2)).ok).toBe(true);
+      expect((await limiter.reserve(limitsOf('only_own'), FACTS, NOW + 2)).ok).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+function windowOf(l: LimitRequest): { algorithm: 'sliding' | 'calendar'; windowMs: number; max: number } {
+  return { algorithm: l.limit.algorithm, windowMs: l.limit.windowSeconds * 1000, max: l.limit.max };
+}
