@@ -54,16 +54,22 @@ export function counterKey(req: LimitRequest, facts: ScopeFacts): string {
 export const MAX_KEY_VALUE_CHARS = 128;
 const DIGEST_MARK = 'sha256:';
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * A key value as it goes into the counter key. The value comes from the arguments and can be
  * megabytes long: stored as it is, every call with a new value would leave that much in the state
  * store (three times over in SQLite) and in the gateway's memory, for good. A long value is named
  * by a fixed-length digest instead. A value that looks like a digest is digested too, so that no
  * value can be written that lands on another value's counter. The digest is of the UTF-16 code
- * units, so values that differ only in unpaired surrogates stay apart.
+ * units, so values that differ only in unpaired surrogates stay apart; a value with an unpaired
+ * surrogate is digested however short, as Redis stores each as U+FFFD: two such values would
+ * otherwise be one counter there, and one call whose limits are keyed by both (reserved in one
+ * step, each counter checked without the other's entry) could take two entries on it.
  */
 export function keyPart(value: string): string {
-  if (value.length <= MAX_KEY_VALUE_CHARS && !value.startsWith(DIGEST_MARK)) return value;
+  if (value.length <= MAX_KEY_VALUE_CHARS && !value.startsWith(DIGEST_MARK) && !LONE_SURROGATE.test(value))
+    return value;
   return DIGEST_MARK + createHash('sha256').update(Buffer.from(value, 'utf16le')).digest('base64url');
 }
 
@@ -73,7 +79,7 @@ export type StateFailureMode = 'closed' | 'open';
 export interface LimiterOptions {
   /** Per server; default closed: the call is blocked. */
   failureMode?: (server: string) => StateFailureMode;
-  /** Called for each limit check the store failed. */
+  /** Called for each call whose limit check (all its counters, one step) the store failed. */
   onStoreError?: () => void;
   /** Where a call let through without its limit is reported (at error level). */
   log?: (level: 'warn' | 'error', msg: string) => void;

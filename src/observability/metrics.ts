@@ -82,7 +82,7 @@ export class GatewayMetrics {
     });
     this.limiterErrors = new Counter({
       name: 'gatehouse_limiter_store_errors_total',
-      help: 'Rate-limit checks that failed because the state store did not answer.',
+      help: 'Rate-limit checks (one per call, all its limits in one step) that failed because the state store did not answer.',
       registers,
     });
     registerScrapeTimeMetrics(registers, this.sources);

@@ -30,15 +30,22 @@ const POLICY = loadPolicy({
     },
     only_shared: { limits: [{ counter: 'shared', max: 1, window: 'minute' }] },
     only_own: { limits: [{ counter: 'own', max: 1, window: 'minute' }] },
+    // One counter per account, charged for the account paid from and the one paid to.
+    transfer: {
+      limits: [
+        { counter: 'account', key: 'args.from', max: 1, window: 'day' },
+        { counter: 'account', key: 'args.to', max: 1, window: 'day' },
+      ],
+    },
   },
 });
 
-function limitsOf(name: string): LimitRequest[] {
+function limitsOf(name: string, args: Record<string, unknown> = {}): LimitRequest[] {
   const facts: CallFacts = {
     subject: 'tool',
     name,
     server: 'fx',
-    args: {},
+    args,
     grant: { name: 'ci', agent: 'ci', labels: {} },
     session: { id: 's' },
     now: new Date(NOW),
@@ -74,6 +81,26 @@ describe.each<[string, () => StateStore]>([
       expect(admitted.ok).toBe(true);
       const shared = limitsOf('only_shared')[0]!;
       expect(await store.usage(counterKey(shared, FACTS), { ...windowOf(shared), cost: 1 }, NOW + 1)).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('key values that differ only in an unpaired surrogate are counters of their own, each charged once by a call naming both', async () => {
+    const store = open();
+    try {
+      const limiter = new Limiter(store);
+      // Redis stores both as U+FFFD: as they are, they would be one counter, checked twice without
+      // the call's own entry and charged twice.
+      const both = limitsOf('transfer', { from: '\uD800', to: '\uDBFF' });
+      expect((await limiter.reserve(both, FACTS, NOW)).ok).toBe(true);
+      for (const l of both)
+        expect(await store.usage(counterKey(l, FACTS), { ...windowOf(l), cost: 1 }, NOW + 1), l.keyValue).toBe(1);
+      expect((await limiter.reserve(limitsOf('transfer', { from: '\uD800', to: 'x' }), FACTS, NOW + 2)).ok).toBe(false);
+      expect((await limiter.reserve(limitsOf('transfer', { from: 'y', to: '\uDBFF' }), FACTS, NOW + 3)).ok).toBe(false);
+      expect((await limiter.reserve(limitsOf('transfer', { from: '\uDBFF\uDC00', to: 'z' }), FACTS, NOW + 4)).ok).toBe(
+        true,
+      );
     } finally {
       await store.close();
     }
