@@ -21,6 +21,25 @@ import {
   type WindowSpec,
 } from './store.js';
 
+/** How often a counter's entries past its retention are dropped. */
+const PRUNE_EVERY_MS = 1000;
+
+/**
+ * The index of the first entry at or after `ts` (entries sorted by time), or with `after`, the first
+ * entry after it; the length if there is none.
+ */
+function indexByTime(entries: Entry[], ts: number, after = false): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = entries[mid]!.ts;
+    if (e < ts || (after && e === ts)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** How often expired single-use claims are dropped. */
 const CLAIM_PRUNE_EVERY_MS = 60_000;
 
@@ -32,8 +51,12 @@ interface Entry {
 
 export class MemoryStore implements StateStore {
   readonly kind = 'memory';
-  /** Entries per counter, kept sorted by time. */
-  private readonly windows = new Map<string, { entries: Entry[]; retainMs: number }>();
+  /**
+   * Entries per counter, kept sorted by time, and the cutoff they were last pruned to. Every lookup
+   * by time is a binary search: a busy counter (a limit in total, at thousands of calls a minute)
+   * holds thousands of entries, and this store runs on the gateway's thread.
+   */
+  private readonly windows = new Map<string, { entries: Entry[]; retainMs: number; prunedTo: number }>();
 
   async reserve(key: string, spec: WindowSpec, now: number): Promise<ReserveResult> {
     return oneOf(await this.reserveAll([{ key, spec }], now));
@@ -52,8 +75,10 @@ export class MemoryStore implements StateStore {
     const tokens = counters.map(({ spec }, i) => {
       const entries = found[i]!;
       const token = randomUUID();
-      const at = entries.findIndex((e) => e.ts > now);
-      entries.splice(at < 0 ? entries.length : at, 0, { ts: now, cost: spec.cost, token });
+      const entry = { ts: now, cost: spec.cost, token };
+      // In time order (the common case) the entry goes last.
+      if (entries.length === 0 || entries[entries.length - 1]!.ts <= now) entries.push(entry);
+      else entries.splice(indexByTime(entries, now, true), 0, entry);
       return token;
     });
     return { ok: true, tokens };
@@ -62,42 +87,42 @@ export class MemoryStore implements StateStore {
   /** The counter's entries when an entry of `spec.cost` at `now` fits in every window; else why not. */
   private check(key: string, spec: WindowSpec, now: number): Entry[] | { retryAfterMs: number; used: number } {
     let w = this.windows.get(key);
-    if (!w) this.windows.set(key, (w = { entries: [], retainMs: retentionFor(spec) }));
+    if (!w) this.windows.set(key, (w = { entries: [], retainMs: retentionFor(spec), prunedTo: -Infinity }));
     // Counters shared by limits of different windows keep what the longest one needs.
     w.retainMs = Math.max(w.retainMs, retentionFor(spec));
     const newest = w.entries[w.entries.length - 1]?.ts;
     // Pruned back from the newest entry, not from this call's time: a call this one is later than
     // may still be refused, and a call after it that is within a window of the newest entry must
-    // still see everything a window before it (see retention()).
-    if (newest !== undefined) {
-      const horizon = newest - w.retainMs;
-      let drop = 0;
-      while (drop < w.entries.length && w.entries[drop]!.ts <= horizon) drop++;
+    // still see everything a window before it (see retention()). Once a second at most, as in the
+    // SQLite store: entries past the cutoff are outside every span a check reads, and dropping
+    // them moves every later entry of the array.
+    if (newest !== undefined && newest - w.retainMs - w.prunedTo >= PRUNE_EVERY_MS) {
+      w.prunedTo = newest - w.retainMs;
+      const drop = indexByTime(w.entries, w.prunedTo, true);
       if (drop > 0) w.entries.splice(0, drop);
     }
+    const entries = w.entries;
+    // In time order every entry is at or before the call, so its window's span ends with the array.
+    const inOrder = newest === undefined || newest <= now;
     for (const window of windowsOf(spec)) {
       const { from, to } = relevantSpan(window, now);
-      const inSpan = w.entries.filter((e) => e.ts >= from && e.ts < to);
-      // In time order the window (from, now] is all there is to check; see admit() for the rest.
-      const inOrder = newest === undefined || newest <= now;
-      const quick =
-        inOrder && window.cost <= window.max && inSpan.reduce((sum, e) => sum + e.cost, 0) + window.cost <= window.max;
-      if (!quick) {
-        const verdict = admit(window, now, inSpan, newest);
-        if (!verdict.ok) return { retryAfterMs: verdict.retryAfterMs, used: verdict.used };
+      const start = indexByTime(entries, from);
+      if (inOrder && window.cost <= window.max) {
+        let used = 0;
+        for (let i = start; i < entries.length; i++) used += entries[i]!.cost;
+        if (used + window.cost <= window.max) continue;
       }
+      // Out of order, or refused: the full rule; see admit().
+      const verdict = admit(window, now, entries.slice(start, indexByTime(entries, to)), newest);
+      if (!verdict.ok) return { retryAfterMs: verdict.retryAfterMs, used: verdict.used };
     }
-    return w.entries;
+    return entries;
   }
 
   async usage(key: string, spec: WindowSpec, now: number): Promise<number> {
     const { from, to } = relevantSpan(spec, now);
     const entries = this.windows.get(key)?.entries ?? [];
-    return usedAt(
-      spec,
-      now,
-      entries.filter((e) => e.ts >= from && e.ts < to),
-    );
+    return usedAt(spec, now, entries.slice(indexByTime(entries, from), indexByTime(entries, to)));
   }
 
   private readonly pins = new Map<string, Pin>();
