@@ -78,7 +78,7 @@ function threeCounters(i: number): CounterReservation[] {
   ];
 }
 
-/** Calls each reserving three counters, `inFlight` at once, for `ms`: calls made and their summed time. */
+/** Calls each reserving three counters, `inFlight` at once, for `ms`: how many were made, and each one's time. */
 async function threeCounterCalls(
   store: StateStore,
   inFlight: number,

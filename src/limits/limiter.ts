@@ -246,6 +246,7 @@ function specOf(group: LimitRequest[]): WindowSpec {
   };
 }
 
-function windowOf(l: LimitRequest['limit']): WindowCheck {
+/** A limit's window, as a store checks it. */
+export function windowOf(l: LimitRequest['limit']): WindowCheck {
   return { algorithm: l.algorithm, windowMs: l.windowSeconds * 1000, max: l.max };
 }

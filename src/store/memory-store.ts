@@ -9,6 +9,7 @@ import {
   admit,
   assertDistinctCounters,
   oneOf,
+  PRUNE_EVERY_MS,
   windowsOf,
   relevantSpan,
   retentionFor,
@@ -20,9 +21,6 @@ import {
   type StateStore,
   type WindowSpec,
 } from './store.js';
-
-/** How often a counter's entries past its retention are dropped. */
-const PRUNE_EVERY_MS = 1000;
 
 /**
  * The index of the first entry at or after `ts` (entries sorted by time), or with `after`, the first
@@ -75,10 +73,7 @@ export class MemoryStore implements StateStore {
     const tokens = counters.map(({ spec }, i) => {
       const entries = found[i]!;
       const token = randomUUID();
-      const entry = { ts: now, cost: spec.cost, token };
-      // In time order (the common case) the entry goes last.
-      if (entries.length === 0 || entries[entries.length - 1]!.ts <= now) entries.push(entry);
-      else entries.splice(indexByTime(entries, now, true), 0, entry);
+      entries.splice(indexByTime(entries, now, true), 0, { ts: now, cost: spec.cost, token });
       return token;
     });
     return { ok: true, tokens };
@@ -93,9 +88,7 @@ export class MemoryStore implements StateStore {
     const newest = w.entries[w.entries.length - 1]?.ts;
     // Pruned back from the newest entry, not from this call's time: a call this one is later than
     // may still be refused, and a call after it that is within a window of the newest entry must
-    // still see everything a window before it (see retention()). Once a second at most, as in the
-    // SQLite store: entries past the cutoff are outside every span a check reads, and dropping
-    // them moves every later entry of the array.
+    // still see everything a window before it (see retention()); at most once per PRUNE_EVERY_MS.
     if (newest !== undefined && newest - w.retainMs - w.prunedTo >= PRUNE_EVERY_MS) {
       w.prunedTo = newest - w.retainMs;
       const drop = indexByTime(w.entries, w.prunedTo, true);

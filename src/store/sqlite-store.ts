@@ -11,6 +11,7 @@ import {
   admit,
   assertDistinctCounters,
   oneOf,
+  PRUNE_EVERY_MS,
   relevantSpan,
   retentionFor,
   usedAt,
@@ -51,8 +52,6 @@ const TOTALS_TRIGGERS = `
     UPDATE limit_seconds SET cost = cost - old.cost WHERE key = old.key AND second = CAST(old.ts / 1000 AS INTEGER);
   END;`;
 
-/** How often a counter's entries older than its retention are deleted. */
-const PRUNE_EVERY_MS = 1000;
 /** How many counters the store remembers the retention and last prune of (see forgetIfFull). */
 export const MAX_REMEMBERED_COUNTERS = 10_000;
 /** How often expired single-use claims (`once_claims`) are deleted. */
@@ -208,7 +207,7 @@ export class SqliteStore implements StateStore {
     const reserveCall = (counters: CounterReservation[], now: number): ReserveAllResult => {
       for (const [index, { key, spec }] of counters.entries()) {
         const refused = checkOne(key, spec, now);
-        if (refused) return { ok: false, index, retryAfterMs: refused.retryAfterMs, used: refused.used };
+        if (refused) return { ...refused, index };
       }
       const tokens = counters.map(({ key, spec }) => {
         const token = this.nextToken(now);

@@ -141,6 +141,13 @@ export function retention(windowMs: number): number {
   return 2 * windowMs;
 }
 
+/**
+ * How often a store drops a counter's entries past its retention: they are outside every span a
+ * check reads, and dropping them at every check would rewrite the oldest of them (pages in SQLite,
+ * the array in memory) at every call.
+ */
+export const PRUNE_EVERY_MS = 1000;
+
 /** How long a counter keeps its entries for a check with `spec` (see WindowSpec.longestWindowMs). */
 export function retentionFor(spec: WindowSpec): number {
   return retention(Math.max(spec.windowMs, spec.longestWindowMs ?? 0));

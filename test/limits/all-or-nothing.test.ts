@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Limiter, counterKey } from '../../src/limits/limiter.js';
+import { Limiter, counterKey, windowOf } from '../../src/limits/limiter.js';
 import { loadPolicy } from '../../src/policy/compile.js';
 import { decide, type CallFacts, type LimitRequest } from '../../src/policy/decide.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -67,10 +67,21 @@ describe.each<[string, () => StateStore]>([
   ['sqlite', () => new SqliteStore(join(dir, `state-${Math.random().toString(36).slice(2)}.db`))],
   ['redis', () => new RedisStore(redisUrl(`${prefix}${Math.random().toString(36).slice(2)}:`))],
 ])('%s store', (_name, open) => {
-  it('a call refused by its second counter holds nothing on its first: a call arriving with it on that counter is admitted', async () => {
+  /** Runs `body` on a fresh store and a limiter over it, and closes the store after. */
+  async function withLimiter(body: (store: StateStore, limiter: Limiter) => Promise<void>): Promise<void> {
     const store = open();
     try {
-      const limiter = new Limiter(store);
+      await body(store, new Limiter(store));
+    } finally {
+      await store.close();
+    }
+  }
+  /** What the store holds on the counter of `l` at `at`. */
+  const used = (store: StateStore, l: LimitRequest, at: number): Promise<number> =>
+    store.usage(counterKey(l, FACTS), { ...windowOf(l.limit), cost: 1 }, at);
+
+  it('a call refused by its second counter holds nothing on its first: a call arriving with it on that counter is admitted', () =>
+    withLimiter(async (store, limiter) => {
       // Its own counter is full, so `both` must be refused.
       expect((await limiter.reserve(limitsOf('only_own'), FACTS, NOW)).ok).toBe(true);
       const [refused, admitted] = await Promise.all([
@@ -80,36 +91,25 @@ describe.each<[string, () => StateStore]>([
       expect(refused.ok).toBe(false);
       expect(admitted.ok).toBe(true);
       const shared = limitsOf('only_shared')[0]!;
-      expect(await store.usage(counterKey(shared, FACTS), { ...windowOf(shared), cost: 1 }, NOW + 1)).toBe(1);
-    } finally {
-      await store.close();
-    }
-  });
+      expect(await used(store, shared, NOW + 1)).toBe(1);
+    }));
 
-  it('key values that differ only in an unpaired surrogate are counters of their own, each charged once by a call naming both', async () => {
-    const store = open();
-    try {
-      const limiter = new Limiter(store);
+  it('key values that differ only in an unpaired surrogate are counters of their own, each charged once by a call naming both', () =>
+    withLimiter(async (store, limiter) => {
       // Redis stores both as U+FFFD: as they are, they would be one counter, checked twice without
       // the call's own entry and charged twice.
       const both = limitsOf('transfer', { from: '\uD800', to: '\uDBFF' });
       expect((await limiter.reserve(both, FACTS, NOW)).ok).toBe(true);
-      for (const l of both)
-        expect(await store.usage(counterKey(l, FACTS), { ...windowOf(l), cost: 1 }, NOW + 1), l.keyValue).toBe(1);
+      for (const l of both) expect(await used(store, l, NOW + 1), l.keyValue).toBe(1);
       expect((await limiter.reserve(limitsOf('transfer', { from: '\uD800', to: 'x' }), FACTS, NOW + 2)).ok).toBe(false);
       expect((await limiter.reserve(limitsOf('transfer', { from: 'y', to: '\uDBFF' }), FACTS, NOW + 3)).ok).toBe(false);
       expect((await limiter.reserve(limitsOf('transfer', { from: '\uDBFF\uDC00', to: 'z' }), FACTS, NOW + 4)).ok).toBe(
         true,
       );
-    } finally {
-      await store.close();
-    }
-  });
+    }));
 
-  it('a call admitted on both counters takes one entry on each, and gives both back on release', async () => {
-    const store = open();
-    try {
-      const limiter = new Limiter(store);
+  it('a call admitted on both counters takes one entry on each, and gives both back on release', () =>
+    withLimiter(async (_store, limiter) => {
       const taken = await limiter.reserve(limitsOf('both'), FACTS, NOW);
       expect(taken.ok).toBe(true);
       if (!taken.ok) return;
@@ -119,12 +119,5 @@ describe.each<[string, () => StateStore]>([
       await limiter.release(taken.reservations);
       expect((await limiter.reserve(limitsOf('only_shared'), FACTS, NOW + 2)).ok).toBe(true);
       expect((await limiter.reserve(limitsOf('only_own'), FACTS, NOW + 2)).ok).toBe(true);
-    } finally {
-      await store.close();
-    }
-  });
+    }));
 });
-
-function windowOf(l: LimitRequest): { algorithm: 'sliding' | 'calendar'; windowMs: number; max: number } {
-  return { algorithm: l.limit.algorithm, windowMs: l.limit.windowSeconds * 1000, max: l.limit.max };
-}
